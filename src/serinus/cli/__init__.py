@@ -1,0 +1,13 @@
+"""The `serinus` command line."""
+
+from __future__ import annotations
+
+import click
+
+from serinus import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="serinus")
+def main() -> None:
+    """Serinus: canary, A/B and blue/green releases on Kubernetes, compatible with Flagger's CRDs."""

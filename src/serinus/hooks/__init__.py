@@ -1,0 +1,3 @@
+"""Webhook calls and payloads for every Flagger webhook type."""
+
+from __future__ import annotations
