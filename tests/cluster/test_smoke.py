@@ -1,0 +1,187 @@
+"""Smoke tests of the real control plane: what a user checks first on a fresh cluster."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lightkube import ApiError, codecs
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.apps_v1 import DeploymentSpec
+from lightkube.models.coordination_v1 import LeaseSpec
+from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
+from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.apps_v1 import Deployment, ReplicaSet
+from lightkube.resources.coordination_v1 import Lease
+from lightkube.resources.core_v1 import Namespace, Node, Pod
+from lightkube.types import PatchType
+
+from tests.cluster.controlplane import Cluster, pinned_versions
+from tests.cluster.waiting import wait_for
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "flagger"
+Canary = create_namespaced_resource("flagger.app", "v1beta1", "Canary", "canaries")
+
+
+def _ensure_namespace(cluster: Cluster, name: str) -> None:
+    client = cluster.client()
+    try:
+        client.create(Namespace(metadata=ObjectMeta(name=name)))
+    except ApiError as err:
+        if err.status.code != 409:
+            raise
+
+
+def _install_flagger_crds(cluster: Cluster) -> list[str]:
+    client = cluster.client()
+    names = []
+    for doc in yaml.safe_load_all((REFERENCE / "crd.yaml").read_text()):
+        if doc and doc.get("kind") == "CustomResourceDefinition":
+            client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
+            names.append(doc["metadata"]["name"])
+    return names
+
+
+def test_apiserver_reports_the_pinned_release(cluster: Cluster) -> None:
+    """GET /version answers the pinned Kubernetes release, not the v0.0.0-master placeholder."""
+    want = "v" + pinned_versions()["K8S_VERSION"]
+    ctx = ssl.create_default_context(cafile=str(cluster.plane.ca_file))
+    req = urllib.request.Request(cluster.server + "/version",
+                                 headers={"Authorization": f"Bearer {cluster.plane.token}"})
+    with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
+        version = json.loads(resp.read())
+    assert version["gitVersion"] == want
+    assert version["minor"] == want.split(".")[1]
+
+
+def test_two_fake_nodes_are_ready(cluster: Cluster) -> None:
+    """Both kwok nodes exist and report Ready=True."""
+    nodes = list(cluster.client().list(Node))
+    ready = [n.metadata.name for n in nodes
+             if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))]
+    assert len(ready) >= 2, [n.metadata.name for n in nodes]
+
+
+def test_deployment_rolls_out_on_fake_nodes(cluster: Cluster) -> None:
+    """A 2-replica Deployment gets a ReplicaSet, pods bound to kwok nodes, and availableReplicas == 2."""
+    _ensure_namespace(cluster, "smoke")
+    client = cluster.client(namespace="smoke")
+    labels = {"app": "web"}
+    client.create(Deployment(
+        metadata=ObjectMeta(name="web", namespace="smoke"),
+        spec=DeploymentSpec(
+            replicas=2,
+            selector=LabelSelector(matchLabels=labels),
+            template=PodTemplateSpec(metadata=ObjectMeta(labels=labels),
+                                     spec=PodSpec(containers=[Container(name="web", image="example/web:1.0")])),
+        ),
+    ))
+
+    def available() -> int | None:
+        dep = client.get(Deployment, "web")
+        return dep.status.availableReplicas if dep.status else None
+
+    assert wait_for(available, "deployment web availableReplicas == 2", timeout=90) == 2
+    replicasets = list(client.list(ReplicaSet, labels=labels))
+    assert len(replicasets) == 1
+    assert replicasets[0].metadata.ownerReferences[0].name == "web"
+    pods = list(client.list(Pod, labels=labels))
+    assert len(pods) == 2
+    node_names = {n.metadata.name for n in cluster.client().list(Node)}
+    for pod in pods:
+        assert pod.spec.nodeName in node_names
+        assert pod.status.phase == "Running"
+        assert any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+
+
+def test_flagger_crds_become_established(cluster: Cluster) -> None:
+    """Flagger's own CRD file applies and each of its three CRDs reports Established=True."""
+    names = _install_flagger_crds(cluster)
+    assert sorted(names) == ["alertproviders.flagger.app", "canaries.flagger.app", "metrictemplates.flagger.app"]
+    client = cluster.client()
+
+    def established(name: str) -> bool:
+        crd = client.get(CustomResourceDefinition, name)
+        return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
+
+    for name in names:
+        wait_for(lambda name=name: established(name), f"CRD {name} Established", timeout=30)
+
+
+@pytest.fixture
+def canary_doc(cluster: Cluster) -> dict[str, Any]:
+    """Flagger's linkerd example Canary, in a fresh namespace, with the CRDs installed."""
+    _install_flagger_crds(cluster)
+    client = cluster.client()
+    wait_for(lambda: any(c.type == "Established" and c.status == "True" for c in
+                         (client.get(CustomResourceDefinition, "canaries.flagger.app").status.conditions or [])),
+             "canaries CRD Established", timeout=30)
+    doc: dict[str, Any] = yaml.safe_load((REFERENCE / "example-linkerd-canary.yaml").read_text())
+    _ensure_namespace(cluster, doc["metadata"]["namespace"])
+    return doc
+
+
+def test_canary_server_side_apply_and_status_update(cluster: Cluster, canary_doc: dict[str, Any]) -> None:
+    """A Flagger example Canary is created by server-side apply and its status subresource accepts an update."""
+    ns = canary_doc["metadata"]["namespace"]
+    client = cluster.client(namespace=ns)
+    applied = client.apply(Canary.from_dict(canary_doc), field_manager="serinus-tests")
+    assert applied.metadata.managedFields[0].operation == "Apply"
+    assert applied["spec"]["analysis"]["stepWeight"] == 5
+
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = {"phase": "Initialized", "canaryWeight": 0, "failedChecks": 0, "iterations": 0,
+              "lastTransitionTime": now,
+              "conditions": [{"type": "Promoted", "status": "Unknown", "reason": "Initialized",
+                              "message": "New Deployment detected, starting initialization.",
+                              "lastUpdateTime": now, "lastTransitionTime": now}]}
+    client.patch(Canary.Status, "podinfo",
+                 {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+                  "metadata": {"name": "podinfo", "namespace": ns}, "status": status},
+                 patch_type=PatchType.APPLY, field_manager="serinus-tests", force=True)
+    got = client.get(Canary, "podinfo")
+    assert got.status["phase"] == "Initialized"
+    assert got.status["conditions"][0]["type"] == "Promoted"
+    # The status update must not have touched the spec.
+    assert got["spec"]["service"]["port"] == 80
+
+
+def test_invalid_canary_is_rejected_with_422(cluster: Cluster, canary_doc: dict[str, Any]) -> None:
+    """A Canary without spec.analysis is refused by the apiserver with HTTP 422 naming the field."""
+    bad = json.loads(json.dumps(canary_doc))
+    bad["metadata"]["name"] = "no-analysis"
+    del bad["spec"]["analysis"]
+    client = cluster.client(namespace=bad["metadata"]["namespace"])
+    with pytest.raises(ApiError) as caught:
+        client.create(Canary.from_dict(bad))
+    assert caught.value.status.code == 422
+    assert "spec.analysis" in caught.value.status.message
+
+
+def test_lease_can_be_created_and_renewed(cluster: Cluster) -> None:
+    """A coordination.k8s.io/v1 Lease is created, then renewed with a newer renewTime by its holder."""
+    client = cluster.client()
+    first = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    lease = client.create(Lease(
+        metadata=ObjectMeta(name="serinus-smoke", namespace="default"),
+        spec=LeaseSpec(holderIdentity="replica-a", leaseDurationSeconds=15, acquireTime=first, renewTime=first),
+    ))
+    renewed_at = first + dt.timedelta(seconds=5)
+    lease.spec.renewTime = renewed_at
+    lease.spec.leaseTransitions = 0
+    client.replace(lease)
+    got = client.get(Lease, "serinus-smoke", namespace="default")
+    assert got.spec.holderIdentity == "replica-a"
+    assert got.spec.renewTime == renewed_at
+    # A stale write (old resourceVersion) must conflict: that is what makes leader election safe.
+    lease.spec.holderIdentity = "replica-b"
+    with pytest.raises(ApiError) as caught:
+        client.replace(lease)
+    assert caught.value.status.code == 409
