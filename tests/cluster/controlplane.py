@@ -47,9 +47,10 @@ class ControlPlaneError(RuntimeError):
 
 
 def pinned_versions() -> dict[str, str]:
-    """The versions in tests/cluster/versions.env."""
+    """The versions in tests/cluster/versions.env (or the file $SERINUS_VERSIONS_FILE names)."""
     out: dict[str, str] = {}
-    for line in VERSIONS_FILE.read_text().splitlines():
+    path = Path(os.environ.get("SERINUS_VERSIONS_FILE") or VERSIONS_FILE)
+    for line in path.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
