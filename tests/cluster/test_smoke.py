@@ -168,7 +168,8 @@ def test_invalid_canary_is_rejected_with_422(cluster: Cluster, canary_doc: dict[
 def test_lease_can_be_created_and_renewed(cluster: Cluster) -> None:
     """A coordination.k8s.io/v1 Lease is created, then renewed with a newer renewTime by its holder."""
     client = cluster.client()
-    first = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    # Lease times are MicroTime: the apiserver insists on the fraction, which isoformat() drops when it is zero.
+    first = dt.datetime.now(dt.UTC).replace(microsecond=500_000)
     lease = client.create(Lease(
         metadata=ObjectMeta(name="serinus-smoke", namespace="default"),
         spec=LeaseSpec(holderIdentity="replica-a", leaseDurationSeconds=15, acquireTime=first, renewTime=first),
