@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 from lightkube import ApiError, codecs
-from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.apps_v1 import DeploymentSpec
 from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
@@ -23,11 +22,11 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Namespace, Node, Pod
 from lightkube.types import PatchType
 
+from serinus.kube.resources import Canary
 from tests.cluster.controlplane import Cluster, pinned_versions
 from tests.cluster.waiting import wait_for
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "flagger"
-Canary = create_namespaced_resource("flagger.app", "v1beta1", "Canary", "canaries")
 
 
 def _ensure_namespace(cluster: Cluster, name: str) -> None:
