@@ -1,0 +1,216 @@
+"""Pure builders for the `<target>-primary` copy of a workload, with Flagger's label and annotation rules.
+
+All functions take and return Kubernetes JSON (dicts) and never mutate their inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from serinus.errors import InvalidSpecError
+
+Obj = Mapping[str, Any]
+TOOLKIT_MARKER = "toolkit.fluxcd.io"
+ID_ANNOTATION = "flagger-id"
+DEFAULT_SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
+SIDECARS = frozenset({"istio-proxy", "envoy"})
+
+
+def primary_name(target: str) -> str:
+    """The primary workload's name: always `<target>-primary`."""
+    return f"{target}-primary"
+
+
+def selector_label(workload: Obj, candidates: Iterable[str] = DEFAULT_SELECTOR_LABELS) -> tuple[str, str]:
+    """The first candidate label key present in spec.selector.matchLabels, and its value."""
+    candidates = list(candidates)
+    match = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    for key in candidates:
+        if key in match:
+            return key, str(match[key])
+    meta = workload.get("metadata") or {}
+    kind = str(workload.get("kind") or "deployment").lower()
+    raise InvalidSpecError(f"{kind} {meta.get('name')}.{meta.get('namespace')} spec.selector.matchLabels must "
+                           f"contain one of [{' '.join(candidates)}]")
+
+
+def without_toolkit(meta: Mapping[str, str] | None) -> dict[str, str]:
+    """Every key except Flux's `*toolkit.fluxcd.io*` ones, which must never be copied to a primary."""
+    return {k: v for k, v in (meta or {}).items() if TOOLKIT_MARKER not in k}
+
+
+def include_by_prefix(meta: Mapping[str, str] | None, prefixes: Iterable[str]) -> dict[str, str]:
+    """Keys starting with one of `prefixes` (`*` = all), Flux toolkit keys always excluded."""
+    prefixes = list(prefixes)
+    out: dict[str, str] = {}
+    for key, value in without_toolkit(meta).items():
+        if any(p == "*" or (p and key.startswith(p)) for p in prefixes):
+            out[key] = value
+    return out
+
+
+def primary_labels(labels: Mapping[str, str] | None, label: str, primary_value: str) -> dict[str, str]:
+    """Labels for a primary object: the given ones (toolkit keys dropped) with the selector label's value replaced."""
+    out = {k: v for k, v in without_toolkit(labels).items() if k != label}
+    out[label] = primary_value
+    return out
+
+
+def pod_annotations(annotations: Mapping[str, str] | None, new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+                    ) -> dict[str, str]:
+    """Pod template annotations for the primary: the target's plus a fresh `flagger-id`, which forces a rollout."""
+    out = {k: v for k, v in without_toolkit(annotations).items() if k != ID_ANNOTATION}
+    out[ID_ANNOTATION] = new_id()
+    return out
+
+
+def _suffix_selector(selector: dict[str, Any] | None, labels: Iterable[str], target: str) -> None:
+    if not selector:
+        return
+    keys = set(labels)
+    for expr in selector.get("matchExpressions") or []:
+        if expr.get("key") in keys:
+            values = expr.get("values") or []
+            for i, value in enumerate(values):
+                if value == target:
+                    values[i] = primary_name(target)
+                    break
+    match = selector.get("matchLabels") or {}
+    for key, value in list(match.items()):
+        if key in keys and value == target:
+            match[key] = primary_name(target)
+
+
+def primary_pod_spec(pod_spec: Obj, target: str, selector_labels: Iterable[str],
+                     config_renames: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
+    """The target's pod spec for the primary: tracked ConfigMap/Secret references renamed to their `-primary`
+    copies, and topology-spread / pod-anti-affinity selectors that name the target pointed at the primary."""
+    spec: dict[str, Any] = copy.deepcopy(dict(pod_spec))
+    if config_renames:
+        rename_config_refs(spec, config_renames)
+    labels = list(selector_labels)
+    for constraint in spec.get("topologySpreadConstraints") or []:
+        _suffix_selector(constraint.get("labelSelector"), labels, target)
+    anti = (spec.get("affinity") or {}).get("podAntiAffinity") or {}
+    for term in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []:
+        _suffix_selector((term.get("podAffinityTerm") or {}).get("labelSelector"), labels, target)
+    for term in anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []:
+        _suffix_selector(term.get("labelSelector"), labels, target)
+    return spec
+
+
+def rename_config_refs(pod_spec: dict[str, Any], renames: Mapping[tuple[str, str], str]) -> None:
+    """Point every reference to a tracked ConfigMap/Secret (key: (kind, name)) at its copy, in place."""
+
+    def fix(ref: dict[str, Any] | None, kind: str) -> None:
+        if ref and (kind, ref.get("name")) in renames:
+            ref["name"] = renames[(kind, ref["name"])]
+
+    def fix_secret_volume(ref: dict[str, Any] | None) -> None:
+        if ref and ("Secret", ref.get("secretName")) in renames:
+            ref["secretName"] = renames[("Secret", ref["secretName"])]
+
+    for volume in pod_spec.get("volumes") or []:
+        fix(volume.get("configMap"), "ConfigMap")
+        fix_secret_volume(volume.get("secret"))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            fix(source.get("configMap"), "ConfigMap")
+            fix(source.get("secret"), "Secret")
+    for container in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]:
+        for env in container.get("env") or []:
+            source = env.get("valueFrom") or {}
+            fix(source.get("configMapKeyRef"), "ConfigMap")
+            fix(source.get("secretKeyRef"), "Secret")
+        for env_from in container.get("envFrom") or []:
+            fix(env_from.get("configMapRef"), "ConfigMap")
+            fix(env_from.get("secretRef"), "Secret")
+
+
+def discovered_ports(containers: Iterable[Obj], port: int, target_port: int | str | None) -> dict[str, int]:
+    """Flagger's port discovery: every container port except sidecars' and the one the service already targets."""
+    ports: dict[str, int] = {}
+    for container in containers:
+        if container.get("name") in SIDECARS:
+            continue
+        for i, p in enumerate(container.get("ports") or []):
+            number = int(p.get("containerPort") or 0)
+            if target_port in (None, 0, "0", ""):
+                served = number == port
+            elif isinstance(target_port, int):
+                served = number == target_port
+            else:
+                served = p.get("name") == target_port
+            if served:
+                continue
+            ports[p.get("name") or f"tcp-{container.get('name')}-{i}"] = number
+    return ports
+
+
+def new_primary_deployment(target: Obj, *, label: str, selector_labels: Iterable[str],
+                           include_label_prefixes: Iterable[str], owner: Mapping[str, Any],
+                           config_renames: Mapping[tuple[str, str], str] | None = None,
+                           new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
+    """The `<target>-primary` Deployment Flagger creates on initialization (replicas = target's if > 0, else 1)."""
+    meta, spec = target.get("metadata") or {}, target.get("spec") or {}
+    template = spec.get("template") or {}
+    tmeta = template.get("metadata") or {}
+    value = str(((spec.get("selector") or {}).get("matchLabels") or {})[label])
+    primary_value = primary_name(value)
+    replicas = spec.get("replicas")
+    out_spec: dict[str, Any] = {
+        "replicas": replicas if isinstance(replicas, int) and replicas > 0 else 1,
+        "selector": {"matchLabels": {label: primary_value}},
+        "template": {
+            "metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
+                         "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
+            "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, config_renames),
+        },
+    }
+    for field in ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy"):
+        if field in spec:
+            out_spec[field] = copy.deepcopy(spec[field])
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {
+            "name": primary_name(meta["name"]), "namespace": meta.get("namespace"),
+            "labels": primary_labels(include_by_prefix(meta.get("labels"), include_label_prefixes), label,
+                                     primary_value),
+            "annotations": without_toolkit(meta.get("annotations")),
+            "ownerReferences": [dict(owner)],
+        },
+        "spec": out_spec,
+    }
+
+
+def promoted_deployment(primary: Obj, target: Obj, *, label: str, selector_labels: Iterable[str],
+                        include_label_prefixes: Iterable[str], has_autoscaler: bool,
+                        config_renames: Mapping[tuple[str, str], str] | None = None,
+                        new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
+    """The primary Deployment after promotion: the target's pod template and rollout settings copied over."""
+    out: dict[str, Any] = copy.deepcopy(dict(primary))
+    meta, spec = target.get("metadata") or {}, target.get("spec") or {}
+    template = spec.get("template") or {}
+    tmeta = template.get("metadata") or {}
+    value = str(((spec.get("selector") or {}).get("matchLabels") or {})[label])
+    primary_value = primary_name(value)
+    ospec = out.setdefault("spec", {})
+    for field in ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy"):
+        if field in spec:
+            ospec[field] = copy.deepcopy(spec[field])
+        else:
+            ospec.pop(field, None)
+    if not has_autoscaler and "replicas" in spec:
+        ospec["replicas"] = spec["replicas"]
+    ospec["template"] = {
+        "metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
+                     "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
+        "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, config_renames),
+    }
+    ometa = out.setdefault("metadata", {})
+    ometa["annotations"] = include_by_prefix(meta.get("annotations"), include_label_prefixes)
+    ometa["labels"] = primary_labels(include_by_prefix(meta.get("labels"), include_label_prefixes), label,
+                                     primary_value)
+    return out

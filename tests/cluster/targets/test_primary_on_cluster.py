@@ -1,0 +1,70 @@
+"""A primary built from a real target is accepted by the apiserver, rolls out, and selects only its own pods."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from lightkube import Client, codecs
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Namespace as NamespaceResource
+from lightkube.resources.core_v1 import Pod
+
+from serinus.targets.primary import new_primary_deployment, promoted_deployment, selector_label
+from serinus.targets.readiness import deployment_readiness
+from tests.cluster.controlplane import Cluster
+from tests.cluster.waiting import wait_for
+
+
+def _ready(client: Client, name: str) -> bool:
+    dep = client.get(Deployment, name)
+    return deployment_readiness(dep.to_dict(), 600, 100, dt.datetime.now(dt.UTC)).ready
+
+
+def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: Cluster) -> None:
+    """The primary gets 2 Ready pods labelled app=web-primary, the target keeps its own; promotion rolls the primary."""
+    ns = f"primary-{uuid.uuid4().hex[:6]}"
+    admin = cluster.client()
+    admin.create(NamespaceResource(metadata=ObjectMeta(name=ns)))
+    client = cluster.client(namespace=ns)
+    target = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": ns, "labels": {"app": "web"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "web:1"}]}}},
+    }
+    created = client.create(codecs.from_dict(target))
+    wait_for(lambda: _ready(client, "web"), "target web ready", timeout=60)
+
+    label, _ = selector_label(created.to_dict())
+    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns,
+             "uid": admin.get(NamespaceResource, ns).metadata.uid}
+    primary = new_primary_deployment(created.to_dict(), label=label, selector_labels=["app"],
+                                     include_label_prefixes=[], owner=owner)
+    client.create(codecs.from_dict(primary))
+    wait_for(lambda: _ready(client, "web-primary"), "primary web-primary ready", timeout=60)
+    assert len(list(client.list(Pod, labels={"app": "web-primary"}))) == 2
+    assert len(list(client.list(Pod, labels={"app": "web"}))) == 2
+
+    # A new revision of the target, promoted: the primary rolls to the new image and a new flagger-id.
+    new_target = client.get(Deployment, "web").to_dict()
+    new_target["spec"]["template"]["spec"]["containers"][0]["image"] = "web:2"
+    current = client.get(Deployment, "web-primary").to_dict()
+    old_id = current["spec"]["template"]["metadata"]["annotations"]["flagger-id"]
+    client.replace(codecs.from_dict(promoted_deployment(current, new_target, label=label, selector_labels=["app"],
+                                                        include_label_prefixes=[], has_autoscaler=False)))
+
+    def rolled() -> bool:
+        dep = client.get(Deployment, "web-primary")
+        return dep.status is not None and dep.status.observedGeneration == dep.metadata.generation and \
+            _ready(client, "web-primary")
+
+    wait_for(rolled, "promoted primary rolled out", timeout=60)
+    promoted = client.get(Deployment, "web-primary")
+    assert promoted.spec.template.spec.containers[0].image == "web:2"
+    assert promoted.spec.template.metadata.annotations["flagger-id"] != old_id
+    images = {p.spec.containers[0].image for p in client.list(Pod, labels={"app": "web-primary"})
+              if p.metadata.deletionTimestamp is None}
+    assert images == {"web:2"}
