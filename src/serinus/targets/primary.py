@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from serinus.errors import InvalidSpecError
+from serinus.targets.configs import rename_tracked_refs
+from serinus.targets.metadata import include_by_prefix, primary_labels, without_toolkit
 
 Obj = Mapping[str, Any]
-TOOLKIT_MARKER = "toolkit.fluxcd.io"
 ID_ANNOTATION = "flagger-id"
 DEFAULT_SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
 SIDECARS = frozenset({"istio-proxy", "envoy"})
@@ -35,28 +36,6 @@ def selector_label(workload: Obj, candidates: Iterable[str] = DEFAULT_SELECTOR_L
     kind = str(workload.get("kind") or "deployment").lower()
     raise InvalidSpecError(f"{kind} {meta.get('name')}.{meta.get('namespace')} spec.selector.matchLabels must "
                            f"contain one of [{' '.join(candidates)}]")
-
-
-def without_toolkit(meta: Mapping[str, str] | None) -> dict[str, str]:
-    """Every key except Flux's `*toolkit.fluxcd.io*` ones, which must never be copied to a primary."""
-    return {k: v for k, v in (meta or {}).items() if TOOLKIT_MARKER not in k}
-
-
-def include_by_prefix(meta: Mapping[str, str] | None, prefixes: Iterable[str]) -> dict[str, str]:
-    """Keys starting with one of `prefixes` (`*` = all), Flux toolkit keys always excluded."""
-    prefixes = list(prefixes)
-    out: dict[str, str] = {}
-    for key, value in without_toolkit(meta).items():
-        if any(p == "*" or (p and key.startswith(p)) for p in prefixes):
-            out[key] = value
-    return out
-
-
-def primary_labels(labels: Mapping[str, str] | None, label: str, primary_value: str) -> dict[str, str]:
-    """Labels for a primary object: the given ones (toolkit keys dropped) with the selector label's value replaced."""
-    out = {k: v for k, v in without_toolkit(labels).items() if k != label}
-    out[label] = primary_value
-    return out
 
 
 def pod_annotations(annotations: Mapping[str, str] | None, new_id: Callable[[], str] = lambda: str(uuid.uuid4())
@@ -85,12 +64,13 @@ def _suffix_selector(selector: dict[str, Any] | None, labels: Iterable[str], tar
 
 
 def primary_pod_spec(pod_spec: Obj, target: str, selector_labels: Iterable[str],
-                     config_renames: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
-    """The target's pod spec for the primary: tracked ConfigMap/Secret references renamed to their `-primary`
-    copies, and topology-spread / pod-anti-affinity selectors that name the target pointed at the primary."""
+                     tracked_configs: Collection[str] = ()) -> dict[str, Any]:
+    """The target's pod spec for the primary: references to tracked configs (`<type>/<name>` keys of
+    status.trackedConfigs) renamed to their `-primary` copies, and topology-spread / pod-anti-affinity selectors
+    that name the target pointed at the primary."""
     spec: dict[str, Any] = copy.deepcopy(dict(pod_spec))
-    if config_renames:
-        rename_config_refs(spec, config_renames)
+    if tracked_configs:
+        rename_tracked_refs(spec, tracked_configs)
     labels = list(selector_labels)
     for constraint in spec.get("topologySpreadConstraints") or []:
         _suffix_selector(constraint.get("labelSelector"), labels, target)
@@ -100,33 +80,6 @@ def primary_pod_spec(pod_spec: Obj, target: str, selector_labels: Iterable[str],
     for term in anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []:
         _suffix_selector(term.get("labelSelector"), labels, target)
     return spec
-
-
-def rename_config_refs(pod_spec: dict[str, Any], renames: Mapping[tuple[str, str], str]) -> None:
-    """Point every reference to a tracked ConfigMap/Secret (key: (kind, name)) at its copy, in place."""
-
-    def fix(ref: dict[str, Any] | None, kind: str) -> None:
-        if ref and (kind, ref.get("name")) in renames:
-            ref["name"] = renames[(kind, ref["name"])]
-
-    def fix_secret_volume(ref: dict[str, Any] | None) -> None:
-        if ref and ("Secret", ref.get("secretName")) in renames:
-            ref["secretName"] = renames[("Secret", ref["secretName"])]
-
-    for volume in pod_spec.get("volumes") or []:
-        fix(volume.get("configMap"), "ConfigMap")
-        fix_secret_volume(volume.get("secret"))
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            fix(source.get("configMap"), "ConfigMap")
-            fix(source.get("secret"), "Secret")
-    for container in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]:
-        for env in container.get("env") or []:
-            source = env.get("valueFrom") or {}
-            fix(source.get("configMapKeyRef"), "ConfigMap")
-            fix(source.get("secretKeyRef"), "Secret")
-        for env_from in container.get("envFrom") or []:
-            fix(env_from.get("configMapRef"), "ConfigMap")
-            fix(env_from.get("secretRef"), "Secret")
 
 
 def discovered_ports(containers: Iterable[Obj], port: int, target_port: int | str | None) -> dict[str, int]:
@@ -151,7 +104,7 @@ def discovered_ports(containers: Iterable[Obj], port: int, target_port: int | st
 
 def new_primary_deployment(target: Obj, *, label: str, selector_labels: Iterable[str],
                            include_label_prefixes: Iterable[str], owner: Mapping[str, Any],
-                           config_renames: Mapping[tuple[str, str], str] | None = None,
+                           tracked_configs: Collection[str] = (),
                            new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
     """The `<target>-primary` Deployment Flagger creates on initialization (replicas = target's if > 0, else 1)."""
     meta, spec = target.get("metadata") or {}, target.get("spec") or {}
@@ -166,7 +119,7 @@ def new_primary_deployment(target: Obj, *, label: str, selector_labels: Iterable
         "template": {
             "metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
                          "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
-            "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, config_renames),
+            "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, tracked_configs),
         },
     }
     for field in ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy"):
@@ -187,7 +140,7 @@ def new_primary_deployment(target: Obj, *, label: str, selector_labels: Iterable
 
 def promoted_deployment(primary: Obj, target: Obj, *, label: str, selector_labels: Iterable[str],
                         include_label_prefixes: Iterable[str], has_autoscaler: bool,
-                        config_renames: Mapping[tuple[str, str], str] | None = None,
+                        tracked_configs: Collection[str] = (),
                         new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
     """The primary Deployment after promotion: the target's pod template and rollout settings copied over."""
     out: dict[str, Any] = copy.deepcopy(dict(primary))
@@ -207,7 +160,7 @@ def promoted_deployment(primary: Obj, target: Obj, *, label: str, selector_label
     ospec["template"] = {
         "metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
                      "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
-        "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, config_renames),
+        "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, tracked_configs),
     }
     ometa = out.setdefault("metadata", {})
     ometa["annotations"] = include_by_prefix(meta.get("annotations"), include_label_prefixes)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from serinus.errors import InvalidSpecError
+from serinus.targets.metadata import include_by_prefix
 from serinus.targets.primary import (
     discovered_ports,
-    include_by_prefix,
     new_primary_deployment,
     promoted_deployment,
     selector_label,
@@ -57,8 +57,7 @@ def target(replicas: int | None = 3) -> dict[str, Any]:
 
 def build(dep: dict[str, Any], prefixes: tuple[str, ...] = ()) -> dict[str, Any]:
     return new_primary_deployment(dep, label="app", selector_labels=["app", "name"], include_label_prefixes=prefixes,
-                                  owner=OWNER, config_renames={("ConfigMap", "cfg"): "cfg-primary",
-                                                               ("Secret", "creds"): "creds-primary"},
+                                  owner=OWNER, tracked_configs={"configmap/cfg", "secret/creds"},
                                   new_id=lambda: "id-1")
 
 
