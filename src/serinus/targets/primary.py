@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from serinus.errors import InvalidSpecError
@@ -102,31 +103,86 @@ def discovered_ports(containers: Iterable[Obj], port: int, target_port: int | st
     return ports
 
 
-def new_primary_deployment(target: Obj, *, label: str, selector_labels: Iterable[str],
-                           include_label_prefixes: Iterable[str], owner: Mapping[str, Any],
-                           tracked_configs: Collection[str] = (),
-                           new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
-    """The `<target>-primary` Deployment Flagger creates on initialization (replicas = target's if > 0, else 1)."""
-    meta, spec = target.get("metadata") or {}, target.get("spec") or {}
-    template = spec.get("template") or {}
+@dataclass(frozen=True)
+class KindRules:
+    """What differs between workload kinds when a primary is created or promoted."""
+
+    kind: str
+    #: spec fields copied from the target on creation and on every promotion
+    rollout_fields: tuple[str, ...]
+    #: spec fields copied only on creation (the apiserver refuses to change them later)
+    create_only_fields: tuple[str, ...] = ()
+    has_replicas: bool = True
+    #: rewrite topology-spread and anti-affinity selectors that name the target (Deployments only, like Flagger)
+    rewrite_affinity: bool = True
+
+
+KINDS = {
+    "Deployment": KindRules("Deployment", ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit",
+                                           "strategy")),
+    "DaemonSet": KindRules("DaemonSet", ("minReadySeconds", "revisionHistoryLimit", "updateStrategy"),
+                           has_replicas=False, rewrite_affinity=False),
+    # StatefulSets are ours (Flagger has none); only these spec fields may change after creation.
+    "StatefulSet": KindRules("StatefulSet", ("minReadySeconds", "revisionHistoryLimit", "updateStrategy",
+                                             "persistentVolumeClaimRetentionPolicy", "ordinals"),
+                             create_only_fields=("serviceName", "volumeClaimTemplates", "podManagementPolicy")),
+}
+SCALE_TO_ZERO_SELECTOR = "flagger.app/scale-to-zero"
+
+
+def check_target(target: Obj) -> None:
+    """Reject targets Flagger refuses: a DaemonSet must use the RollingUpdate strategy."""
+    if target.get("kind") == "DaemonSet":
+        strategy = ((target.get("spec") or {}).get("updateStrategy") or {}).get("type")
+        if strategy and strategy != "RollingUpdate":
+            meta = target.get("metadata") or {}
+            raise InvalidSpecError(f"daemonset {meta.get('name')}.{meta.get('namespace')} must have RollingUpdate "
+                                   f"strategy but have {strategy}")
+
+
+def _rules(target: Obj) -> KindRules:
+    return KINDS[str(target.get("kind") or "Deployment")]
+
+
+def _template(target: Obj, rules: KindRules, label: str, primary_value: str, selector_labels: Iterable[str],
+              tracked_configs: Collection[str], new_id: Callable[[], str]) -> dict[str, Any]:
+    template = (target.get("spec") or {}).get("template") or {}
     tmeta = template.get("metadata") or {}
+    name = (target.get("metadata") or {}).get("name", "")
+    if rules.rewrite_affinity:
+        pod_spec = primary_pod_spec(template.get("spec") or {}, name, selector_labels, tracked_configs)
+    else:
+        pod_spec = copy.deepcopy(dict(template.get("spec") or {}))
+        rename_tracked_refs(pod_spec, tracked_configs)
+    selector = pod_spec.get("nodeSelector")
+    if selector and SCALE_TO_ZERO_SELECTOR in selector:
+        del selector[SCALE_TO_ZERO_SELECTOR]
+    return {"metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
+                         "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
+            "spec": pod_spec}
+
+
+def new_primary(target: Obj, *, label: str, selector_labels: Iterable[str],
+                include_label_prefixes: Iterable[str], owner: Mapping[str, Any],
+                tracked_configs: Collection[str] = (),
+                new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
+    """The `<target>-primary` workload created on initialization (replicas = target's if > 0, else 1)."""
+    rules = _rules(target)
+    meta, spec = target.get("metadata") or {}, target.get("spec") or {}
     value = str(((spec.get("selector") or {}).get("matchLabels") or {})[label])
     primary_value = primary_name(value)
-    replicas = spec.get("replicas")
     out_spec: dict[str, Any] = {
-        "replicas": replicas if isinstance(replicas, int) and replicas > 0 else 1,
         "selector": {"matchLabels": {label: primary_value}},
-        "template": {
-            "metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
-                         "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
-            "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, tracked_configs),
-        },
+        "template": _template(target, rules, label, primary_value, selector_labels, tracked_configs, new_id),
     }
-    for field in ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy"):
+    if rules.has_replicas:
+        replicas = spec.get("replicas")
+        out_spec["replicas"] = replicas if isinstance(replicas, int) and replicas > 0 else 1
+    for field in (*rules.rollout_fields, *rules.create_only_fields):
         if field in spec:
             out_spec[field] = copy.deepcopy(spec[field])
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1", "kind": rules.kind,
         "metadata": {
             "name": primary_name(meta["name"]), "namespace": meta.get("namespace"),
             "labels": primary_labels(include_by_prefix(meta.get("labels"), include_label_prefixes), label,
@@ -138,30 +194,25 @@ def new_primary_deployment(target: Obj, *, label: str, selector_labels: Iterable
     }
 
 
-def promoted_deployment(primary: Obj, target: Obj, *, label: str, selector_labels: Iterable[str],
-                        include_label_prefixes: Iterable[str], has_autoscaler: bool,
-                        tracked_configs: Collection[str] = (),
-                        new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
-    """The primary Deployment after promotion: the target's pod template and rollout settings copied over."""
+def promoted_primary(primary: Obj, target: Obj, *, label: str, selector_labels: Iterable[str],
+                     include_label_prefixes: Iterable[str], has_autoscaler: bool,
+                     tracked_configs: Collection[str] = (),
+                     new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
+    """The primary after promotion: the target's pod template and rollout settings copied over, a new flagger-id."""
+    rules = _rules(target)
     out: dict[str, Any] = copy.deepcopy(dict(primary))
     meta, spec = target.get("metadata") or {}, target.get("spec") or {}
-    template = spec.get("template") or {}
-    tmeta = template.get("metadata") or {}
     value = str(((spec.get("selector") or {}).get("matchLabels") or {})[label])
     primary_value = primary_name(value)
     ospec = out.setdefault("spec", {})
-    for field in ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy"):
+    for field in rules.rollout_fields:
         if field in spec:
             ospec[field] = copy.deepcopy(spec[field])
         else:
             ospec.pop(field, None)
-    if not has_autoscaler and "replicas" in spec:
+    if rules.has_replicas and not has_autoscaler and "replicas" in spec:
         ospec["replicas"] = spec["replicas"]
-    ospec["template"] = {
-        "metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
-                     "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
-        "spec": primary_pod_spec(template.get("spec") or {}, meta["name"], selector_labels, tracked_configs),
-    }
+    ospec["template"] = _template(target, rules, label, primary_value, selector_labels, tracked_configs, new_id)
     ometa = out.setdefault("metadata", {})
     ometa["annotations"] = include_by_prefix(meta.get("annotations"), include_label_prefixes)
     ometa["labels"] = primary_labels(include_by_prefix(meta.get("labels"), include_label_prefixes), label,

@@ -7,12 +7,12 @@ import uuid
 
 from lightkube import Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.core_v1 import Namespace as NamespaceResource
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Node, Pod
 
-from serinus.targets.primary import new_primary_deployment, promoted_deployment, selector_label
-from serinus.targets.readiness import deployment_readiness
+from serinus.targets.primary import new_primary, promoted_primary, selector_label
+from serinus.targets.readiness import daemonset_readiness, deployment_readiness, statefulset_readiness
 from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import wait_for
 
@@ -41,7 +41,7 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
     label, _ = selector_label(created.to_dict())
     owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns,
              "uid": admin.get(NamespaceResource, ns).metadata.uid}
-    primary = new_primary_deployment(created.to_dict(), label=label, selector_labels=["app"],
+    primary = new_primary(created.to_dict(), label=label, selector_labels=["app"],
                                      include_label_prefixes=[], owner=owner)
     client.create(codecs.from_dict(primary))
     wait_for(lambda: _ready(client, "web-primary"), "primary web-primary ready", timeout=60)
@@ -53,7 +53,7 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
     new_target["spec"]["template"]["spec"]["containers"][0]["image"] = "web:2"
     current = client.get(Deployment, "web-primary").to_dict()
     old_id = current["spec"]["template"]["metadata"]["annotations"]["flagger-id"]
-    client.replace(codecs.from_dict(promoted_deployment(current, new_target, label=label, selector_labels=["app"],
+    client.replace(codecs.from_dict(promoted_primary(current, new_target, label=label, selector_labels=["app"],
                                                         include_label_prefixes=[], has_autoscaler=False)))
 
     def rolled() -> bool:
@@ -68,3 +68,47 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
     images = {p.spec.containers[0].image for p in client.list(Pod, labels={"app": "web-primary"})
               if p.metadata.deletionTimestamp is None}
     assert images == {"web:2"}
+
+
+def test_daemonset_and_statefulset_primaries_roll_out(cluster: Cluster) -> None:
+    """A DaemonSet primary runs one pod per fake node while the target is scaled to zero by node selector;
+    a StatefulSet primary runs its replicas beside the target's."""
+    ns = f"kinds-{uuid.uuid4().hex[:6]}"
+    admin = cluster.client()
+    admin.create(NamespaceResource(metadata=ObjectMeta(name=ns)))
+    client = cluster.client(namespace=ns)
+    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns,
+             "uid": admin.get(NamespaceResource, ns).metadata.uid}
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": ns},
+          "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                   "template": {"metadata": {"labels": {"app": "agent"}},
+                                "spec": {"nodeSelector": {"flagger.app/scale-to-zero": "true"},
+                                         "containers": [{"name": "agent", "image": "agent:1"}]}}}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": ns},
+           "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                                 "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}
+    for obj in (ds, sts):
+        client.create(codecs.from_dict(obj))
+        client.create(codecs.from_dict(new_primary(obj, label="app", selector_labels=["app"],
+                                                   include_label_prefixes=[], owner=owner)))
+    nodes = len(list(admin.list(Node)))
+
+    def ds_ready() -> bool:
+        primary = client.get(DaemonSet, "agent-primary").to_dict()
+        now = dt.datetime.now(dt.UTC)
+        return primary.get("status", {}).get("desiredNumberScheduled") == nodes and \
+            daemonset_readiness(primary, 600, 100, now, now).ready
+
+    wait_for(ds_ready, "agent-primary on every node", timeout=60)
+    assert (client.get(DaemonSet, "agent").status.desiredNumberScheduled or 0) == 0
+
+    def sts_ready() -> bool:
+        primary = client.get(StatefulSet, "db-primary").to_dict()
+        now = dt.datetime.now(dt.UTC)
+        return statefulset_readiness(primary, 600, 100, now, now).ready and \
+            primary.get("status", {}).get("availableReplicas") == 2
+
+    wait_for(sts_ready, "db-primary with 2 available replicas", timeout=90)
+    assert {p.metadata.name for p in client.list(Pod, labels={"app": "db-primary"})} == {"db-primary-0",
+                                                                                        "db-primary-1"}

@@ -10,9 +10,10 @@ import pytest
 from serinus.errors import InvalidSpecError
 from serinus.targets.metadata import include_by_prefix
 from serinus.targets.primary import (
+    check_target,
     discovered_ports,
-    new_primary_deployment,
-    promoted_deployment,
+    new_primary,
+    promoted_primary,
     selector_label,
 )
 
@@ -56,7 +57,7 @@ def target(replicas: int | None = 3) -> dict[str, Any]:
 
 
 def build(dep: dict[str, Any], prefixes: tuple[str, ...] = ()) -> dict[str, Any]:
-    return new_primary_deployment(dep, label="app", selector_labels=["app", "name"], include_label_prefixes=prefixes,
+    return new_primary(dep, label="app", selector_labels=["app", "name"], include_label_prefixes=prefixes,
                                   owner=OWNER, tracked_configs={"configmap/cfg", "secret/creds"},
                                   new_id=lambda: "id-1")
 
@@ -126,7 +127,7 @@ def test_builders_do_not_mutate_the_target() -> None:
     dep = target()
     before = copy.deepcopy(dep)
     build(dep)
-    promoted_deployment(build(dep), dep, label="app", selector_labels=["app"], include_label_prefixes=[],
+    promoted_primary(build(dep), dep, label="app", selector_labels=["app"], include_label_prefixes=[],
                         has_autoscaler=False)
     assert dep == before
 
@@ -137,13 +138,13 @@ def test_promotion_copies_template_and_keeps_replicas_under_an_autoscaler() -> N
     primary["spec"]["replicas"] = 7
     new = target(2)
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "podinfo:6.2"
-    kept = promoted_deployment(primary, new, label="app", selector_labels=["app"], include_label_prefixes=[],
+    kept = promoted_primary(primary, new, label="app", selector_labels=["app"], include_label_prefixes=[],
                                has_autoscaler=True, new_id=lambda: "id-2")
     assert kept["spec"]["replicas"] == 7
     assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "podinfo:6.2"
     assert kept["spec"]["template"]["metadata"]["annotations"]["flagger-id"] == "id-2"
     assert kept["spec"]["selector"] == {"matchLabels": {"app": "podinfo-primary"}}
-    follows = promoted_deployment(primary, new, label="app", selector_labels=["app"], include_label_prefixes=[],
+    follows = promoted_primary(primary, new, label="app", selector_labels=["app"], include_label_prefixes=[],
                                   has_autoscaler=False)
     assert follows["spec"]["replicas"] == 2
 
@@ -154,3 +155,54 @@ def test_port_discovery_skips_sidecars_and_the_service_port() -> None:
     assert discovered_ports(containers, 80, 9898) == {"tcp-app-1": 9797, "grpc": 9999}
     assert discovered_ports(containers, 80, "grpc") == {"http": 9898, "tcp-app-1": 9797}
     assert discovered_ports(containers, 9898, None) == {"tcp-app-1": 9797, "grpc": 9999}
+
+
+def daemonset() -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": "test"},
+            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "minReadySeconds": 3,
+                     "updateStrategy": {"type": "RollingUpdate"},
+                     "template": {"metadata": {"labels": {"app": "agent"}},
+                                  "spec": {"nodeSelector": {"flagger.app/scale-to-zero": "true", "os": "linux"},
+                                           "containers": [{"name": "agent", "image": "agent:1"}]}}}}
+
+
+def test_daemonset_primary_has_no_replicas_and_drops_the_scale_to_zero_selector() -> None:
+    """A DaemonSet primary copies updateStrategy, has no replicas, and never inherits the scale-to-zero selector."""
+    primary = new_primary(daemonset(), label="app", selector_labels=["app"], include_label_prefixes=[],
+                          owner=OWNER, new_id=lambda: "id")
+    assert primary["kind"] == "DaemonSet"
+    assert "replicas" not in primary["spec"]
+    assert primary["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
+    assert primary["spec"]["template"]["spec"]["nodeSelector"] == {"os": "linux"}
+
+
+def test_daemonset_must_roll_update() -> None:
+    """A DaemonSet with the OnDelete strategy is refused in Flagger's words."""
+    ds = daemonset()
+    ds["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    with pytest.raises(InvalidSpecError) as caught:
+        check_target(ds)
+    assert str(caught.value) == "daemonset agent.test must have RollingUpdate strategy but have OnDelete"
+
+
+def test_statefulset_primary_keeps_create_only_fields_on_promotion() -> None:
+    """A StatefulSet primary copies serviceName and volumeClaimTemplates once; promotion never changes them."""
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "test"},
+           "spec": {"replicas": 3, "serviceName": "db", "podManagementPolicy": "Parallel",
+                    "selector": {"matchLabels": {"app": "db"}},
+                    "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                                 "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}
+    primary = new_primary(sts, label="app", selector_labels=["app"], include_label_prefixes=[], owner=OWNER)
+    assert (primary["spec"]["replicas"], primary["spec"]["serviceName"]) == (3, "db")
+    assert primary["spec"]["volumeClaimTemplates"] == [{"metadata": {"name": "data"}}]
+    changed = copy.deepcopy(sts)
+    changed["spec"]["serviceName"] = "other"
+    changed["spec"]["podManagementPolicy"] = "OrderedReady"
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "db:2"
+    promoted = promoted_primary(primary, changed, label="app", selector_labels=["app"], include_label_prefixes=[],
+                                has_autoscaler=False)
+    assert promoted["spec"]["serviceName"] == "db"
+    assert promoted["spec"]["podManagementPolicy"] == "Parallel"
+    assert promoted["spec"]["template"]["spec"]["containers"][0]["image"] == "db:2"
