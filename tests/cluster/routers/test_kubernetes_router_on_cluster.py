@@ -10,7 +10,7 @@ from lightkube.resources.core_v1 import Namespace, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from serinus.routers.kubernetes import new_service, reconciled_service, three_services
-from serinus.targets.primary import new_primary_deployment
+from serinus.targets.primary import new_primary
 from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import wait_for
 
@@ -40,7 +40,7 @@ def test_services_select_the_right_pods(cluster: Cluster) -> None:
     client.create(codecs.from_dict(target))
     ns_uid = cluster.client().get(Namespace, ns).metadata.uid
     owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": ns_uid}
-    client.create(codecs.from_dict(new_primary_deployment(target, label="app", selector_labels=["app"],
+    client.create(codecs.from_dict(new_primary(target, label="app", selector_labels=["app"],
                                                           include_label_prefixes=[], owner=owner)))
     canary = {"metadata": {"name": "web", "namespace": ns},
               "spec": {"targetRef": {"name": "web"}, "service": {"port": 80, "targetPort": 8080}}}
