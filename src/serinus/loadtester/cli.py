@@ -1,0 +1,117 @@
+"""The `serinus-loadtester` command: flags (also from SERINUS_LOADTESTER_* variables), logging, serving."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+import click
+from aiohttp import web
+
+from serinus import __version__
+from serinus.loadtester.config import Settings, parse_go_duration
+from serinus.loadtester.server import make_app
+
+log = logging.getLogger("serinus.loadtester")
+
+_ENV = "SERINUS_LOADTESTER_"
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class _Lines(click.types.StringParamType):
+    """Strings that, read from an environment variable, are one per line (a pattern may contain spaces)."""
+
+    envvar_list_splitter = "\n"
+
+
+def _regexp(value: str | None, param: click.Parameter) -> re.Pattern[str] | None:
+    if not value:
+        return None
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise click.BadParameter(f"{value!r} is not a regular expression: {exc}", param=param) from None
+
+
+def _namespace_regexp(_: click.Context, param: click.Parameter, value: str | None) -> re.Pattern[str] | None:
+    return _regexp(value, param)
+
+
+def _allow_commands(_: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(pattern for value in values if (pattern := _regexp(value, param)) is not None)
+
+
+def _duration(_: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        seconds = parse_go_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{value!r} is not a positive duration", param=param)
+    return seconds
+
+
+# Flagger's single-dash spellings (`-port=8080`, `-timeout=1h`) are accepted too, so its manifests' args work.
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="serinus-loadtester")
+@click.option("--host", default="0.0.0.0", show_default=True, envvar=_ENV + "HOST", help="Address to listen on.")
+@click.option(
+    "--port", "-port", type=click.IntRange(1, 65535), default=8080, show_default=True, envvar=_ENV + "PORT",
+    help="Port to listen on.",
+)  # fmt: skip
+@click.option(
+    "--timeout", "-timeout", default="1h", callback=_duration, show_default=True, envvar=_ENV + "TIMEOUT",
+    help="Longest run of one command (Go duration); then its whole process group is killed.",
+)  # fmt: skip
+@click.option(
+    "--namespace-regexp", "-namespace-regexp", default=None, callback=_namespace_regexp,
+    envvar=_ENV + "NAMESPACE_REGEXP",
+    help="Serve only payloads whose namespace matches (anywhere; anchor with ^...$); others get 403.",
+)  # fmt: skip
+@click.option(
+    "--log-level", "-log-level", type=click.Choice(sorted(_LEVELS), case_sensitive=False), default="info",
+    show_default=True, envvar=_ENV + "LOG_LEVEL", help="Lowest level logged.",
+)  # fmt: skip
+@click.option(
+    "--allow-command", type=_Lines(), multiple=True, callback=_allow_commands, envvar=_ENV + "ALLOW_COMMAND",
+    help="Run only commands that fully match one of these patterns (repeatable; one per line in the variable).",
+)  # fmt: skip
+@click.option("--disable-bash", is_flag=True, envvar=_ENV + "DISABLE_BASH", help="Refuse `bash` tasks.")
+def main(
+    host: str,
+    port: int,
+    timeout: float,
+    namespace_regexp: re.Pattern[str] | None,
+    log_level: str,
+    allow_command: tuple[re.Pattern[str], ...],
+    disable_bash: bool,
+) -> None:
+    """Serve the load tester: the webhook target that runs load tests, gates and commands for Canary analyses."""
+    logging.basicConfig(
+        level=_LEVELS[log_level.lower()],
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    settings = Settings(
+        timeout=timeout, namespace_regexp=namespace_regexp, allow_commands=allow_command, disable_bash=disable_bash
+    )
+    log.info(
+        "starting serinus-loadtester %s on %s:%d timeout=%gs namespace_regexp=%s allow_command=%s disable_bash=%s",
+        __version__,
+        host,
+        port,
+        timeout,
+        namespace_regexp.pattern if namespace_regexp else "(any)",
+        [p.pattern for p in allow_command] or "(any)",
+        str(disable_bash).lower(),
+    )
+    # run_app turns SIGTERM/SIGINT into a graceful stop, whose on_shutdown kills every running command.
+    web.run_app(make_app(settings), host=host, port=port, access_log=None, print=None)
+    log.info("serinus-loadtester stopped")
