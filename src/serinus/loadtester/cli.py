@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from aiohttp import web
@@ -14,6 +16,7 @@ from serinus.loadtester.config import Settings, parse_go_duration
 from serinus.loadtester.server import make_app
 
 log = logging.getLogger("serinus.loadtester")
+F = TypeVar("F", bound=Callable[..., Any])
 
 _ENV = "SERINUS_LOADTESTER_"
 _LEVELS = {
@@ -58,32 +61,48 @@ def _duration(_: click.Context, param: click.Parameter, value: str) -> float:
     return seconds
 
 
+def _option(*names: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option read also from SERINUS_LOADTESTER_<NAME>, shown in --help."""
+    variable = _ENV + names[0].removeprefix("--").replace("-", "_").upper()
+    return click.option(*names, envvar=variable, show_envvar=True, **kwargs)
+
+
 # Flagger's single-dash spellings (`-port=8080`, `-timeout=1h`) are accepted too, so its manifests' args work.
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="serinus-loadtester")
-@click.option("--host", default="0.0.0.0", show_default=True, envvar=_ENV + "HOST", help="Address to listen on.")
-@click.option(
-    "--port", "-port", type=click.IntRange(1, 65535), default=8080, show_default=True, envvar=_ENV + "PORT",
-    help="Port to listen on.",
-)  # fmt: skip
-@click.option(
-    "--timeout", "-timeout", default="1h", callback=_duration, show_default=True, envvar=_ENV + "TIMEOUT",
+@_option("--host", default="0.0.0.0", help="Address to listen on.")
+@_option("--port", "-port", type=click.IntRange(1, 65535), default=8080, help="Port to listen on.")
+@_option(
+    "--timeout",
+    "-timeout",
+    default="1h",
+    callback=_duration,
+    metavar="DURATION",
     help="Longest run of one command (Go duration); then its whole process group is killed.",
-)  # fmt: skip
-@click.option(
-    "--namespace-regexp", "-namespace-regexp", default=None, callback=_namespace_regexp,
-    envvar=_ENV + "NAMESPACE_REGEXP",
+)
+@_option(
+    "--namespace-regexp",
+    "-namespace-regexp",
+    callback=_namespace_regexp,
+    metavar="REGEX",
     help="Serve only payloads whose namespace matches (anywhere; anchor with ^...$); others get 403.",
-)  # fmt: skip
-@click.option(
-    "--log-level", "-log-level", type=click.Choice(sorted(_LEVELS), case_sensitive=False), default="info",
-    show_default=True, envvar=_ENV + "LOG_LEVEL", help="Lowest level logged.",
-)  # fmt: skip
-@click.option(
-    "--allow-command", type=_Lines(), multiple=True, callback=_allow_commands, envvar=_ENV + "ALLOW_COMMAND",
+)
+@_option(
+    "--log-level",
+    "-log-level",
+    type=click.Choice(sorted(_LEVELS), case_sensitive=False),
+    default="info",
+    help="Lowest level logged.",
+)
+@_option(
+    "--allow-command",
+    type=_Lines(),
+    multiple=True,
+    callback=_allow_commands,
+    metavar="REGEX",
     help="Run only commands that fully match one of these patterns (repeatable; one per line in the variable).",
-)  # fmt: skip
-@click.option("--disable-bash", is_flag=True, envvar=_ENV + "DISABLE_BASH", help="Refuse `bash` tasks.")
+)
+@_option("--disable-bash", is_flag=True, help="Refuse `bash` tasks.")
 def main(
     host: str,
     port: int,
