@@ -5,13 +5,13 @@ Error messages name the receiver by scheme and host only: webhook URLs carry the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
 
+from serinus.engine.gojson import go_json
 from serinus.errors import ProviderError
 
 TIMEOUT_S = 5.0
@@ -28,15 +28,6 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
 
 
-def encode(payload: Any) -> bytes:
-    """JSON as Go's encoding/json writes it: no spaces, HTML-safe escapes, keys in the order given."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(raw, escaped)
-    return text.encode()
-
-
 async def post_json(url: str, payload: Any, *, token: str | None = None, proxy: str | None = None,
                     headers: Mapping[str, str] | None = None, timeout_s: float = TIMEOUT_S,
                     transport: httpx2.AsyncBaseTransport | None = None) -> None:
@@ -46,7 +37,7 @@ async def post_json(url: str, payload: Any, *, token: str | None = None, proxy: 
         sent_headers["Authorization"] = f"Bearer {token}"
     try:
         async with httpx2.AsyncClient(proxy=proxy or None, timeout=timeout_s, transport=transport) as client:
-            response = await client.post(url, content=encode(payload), headers=sent_headers)
+            response = await client.post(url, content=go_json(payload), headers=sent_headers)
     except httpx2.TimeoutException as err:
         raise NotifyError(f"sending notification to {redact(url)} timed out after {timeout_s:g}s") from err
     except httpx2.HTTPError as err:

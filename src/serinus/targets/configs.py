@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from serinus.engine.gojson import go_json
 from serinus.targets.metadata import include_by_prefix
 
 Obj = Mapping[str, Any]
@@ -38,18 +38,9 @@ class ConfigRef:
         return f"{self.type}/{self.name}"
 
 
-def go_json(value: Any) -> bytes:
-    """`encoding/json.Marshal` of a map of strings, byte for byte: sorted keys, no spaces, Go's escapes."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(raw, escaped)
-    return text.encode()
-
-
 def checksum(data: Mapping[str, str] | None) -> str:
     """Flagger's config checksum: hex of the first 8 bytes of SHA-256 over the JSON of `data` (`null` if none)."""
-    return hashlib.sha256(go_json(dict(data)) if data is not None else b"null").digest()[:8].hex()
+    return hashlib.sha256(go_json(dict(data), sort_keys=True) if data is not None else b"null").digest()[:8].hex()
 
 
 def _mandatory(ref: Obj) -> bool:

@@ -1,76 +1,20 @@
-"""Local receivers for alert tests: an HTTP server that records what it is sent, and a real Alertmanager."""
+"""Alert test fixtures: the recording receiver and a real Alertmanager."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
 
+from tests.integration.receivers import free_port, receiver
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Received:
-    """One recorded request."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return json.loads(self.body)
-
-
-@dataclass
-class Recorder:
-    """A local HTTP receiver: records every request and answers with `status` after `delay` seconds."""
-
-    url: str
-    requests: list[Received] = field(default_factory=list)
-    status: int = 200
-    delay: float = 0.0
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Recorder]:
-    """An HTTP server on 127.0.0.1 that records requests to any path."""
-    port = free_port()
-    rec = Recorder(url=f"http://127.0.0.1:{port}")
-
-    async def handle(request: web.Request) -> web.Response:
-        rec.requests.append(Received(request.method, request.path_qs, dict(request.headers), await request.read()))
-        if rec.delay:
-            await asyncio.sleep(rec.delay)
-        return web.Response(status=rec.status, text="ok" if rec.status < 300 else "receiver says no")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield rec
-    finally:
-        await runner.cleanup()
+__all__ = ["receiver"]
 
 
 @pytest.fixture(scope="session")

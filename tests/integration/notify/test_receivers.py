@@ -12,7 +12,7 @@ from serinus.errors import InvalidSpecError
 from serinus.notify.alert import Alert, Field
 from serinus.notify.http import NotifyError
 from serinus.notify.receivers import make_receiver
-from tests.integration.notify.conftest import Recorder
+from tests.integration.receivers import Recorder
 
 pytestmark = pytest.mark.integration
 
