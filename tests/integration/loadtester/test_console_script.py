@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+import yaml
 
 from tests.integration.loadtester.conftest import Target, free_port, payload, pid_gone, wait_until
 
@@ -119,3 +121,49 @@ def test_console_script_refuses_bad_flags(args: list[str], message: str) -> None
     done = subprocess.run([str(SCRIPT), "--host", "127.0.0.1", *args], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def _documented_args() -> list[str]:
+    doc = Path(__file__).parents[3] / "docs" / "loadtester.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
+    for block in blocks:
+        for document in yaml.safe_load_all(block):
+            if isinstance(document, dict) and document.get("kind") == "Deployment":
+                (container,) = document["spec"]["template"]["spec"]["containers"]
+                assert container["command"] == ["serinus-loadtester"]
+                return list(container["args"])
+    pytest.fail("docs/loadtester.md has no Deployment example")
+
+
+async def test_documented_locked_down_configuration_runs_flaggers_hey_and_refuses_the_rest(
+    target: Target, hey_bin: str, tmp_path: Path
+) -> None:
+    """The Deployment args recommended in docs/loadtester.md run Flagger's hey webhook and refuse anything else."""
+    port = free_port()
+    args = [a for a in _documented_args() if not a.startswith("--port=")]
+    log = tmp_path / "loadtester.log"
+    with log.open("wb") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            str(SCRIPT), *args, "--host=127.0.0.1", f"--port={port}", stdout=sink, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_healthy(proc, base)
+        async with httpx2.AsyncClient() as http:
+            flagger_hey = payload(f"hey -z 1s -q 5 -c 2 {target.url}", type="cmd")
+            assert (await http.post(base + "/", json=flagger_hey)).status_code == 202
+            await wait_until(lambda: "command finished type=cmd" in log.read_text(), what="hey to end")
+            assert target.hits
+
+            chained = await http.post(base + "/", json=payload(f"hey -z 1s -q 5 -c 2 {target.url}; id"))
+            assert chained.status_code == 403
+            assert "matches none of the --allow-command patterns" in chained.text
+            bash = await http.post(base + "/", json=payload("true", type="bash"))
+            assert bash.status_code == 403
+            other_namespace = await http.post(
+                base + "/", json=payload(flagger_hey["metadata"]["cmd"], namespace="prod")
+            )
+            assert (other_namespace.status_code, other_namespace.text) == (403, "Forbidden")
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0

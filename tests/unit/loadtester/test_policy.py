@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from serinus.loadtester.config import Settings
 from serinus.loadtester.payload import WebhookPayload
@@ -59,3 +60,32 @@ def test_disable_bash_refuses_bash_only() -> None:
         "bash-disabled", "bash tasks are disabled on this load tester (--disable-bash)"
     )
     assert refusal(settings, _task(cmd="true")) is None
+
+
+DOC = Path(__file__).parents[3] / "docs" / "loadtester.md"
+HEY = r"hey -z [0-9]+[sm] -q [0-9]+ -c [0-9]+ http://[a-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9/._-]*"
+GHZ = r"ghz -z [0-9]+[sm] -q [0-9]+ -c [0-9]+ --insecure [a-z0-9.-]+:[0-9]+"
+
+
+def test_documented_patterns_accept_flaggers_load_commands_only() -> None:
+    """The patterns docs/loadtester.md recommends accept Flagger's hey/ghz examples and no chained command."""
+    text = DOC.read_text()
+    assert HEY in text
+    assert GHZ in text
+    settings = Settings(allow_commands=(re.compile(HEY), re.compile(GHZ)))
+    for cmd in (
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/",
+        "hey -z 30s -q 5 -c 1 http://podinfo-canary.test/api/info",
+        "ghz -z 1m -q 10 -c 2 --insecure podinfo.test:9898",
+    ):
+        assert refusal(settings, _task(cmd=cmd)) is None, cmd
+    for cmd in (
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/; rm -rf /",
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/ && curl evil",
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/$(id)",
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/`id`",
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/ | sh",
+        "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/\nid",
+        "ghz -z 1m -q 10 -c 2 --insecure podinfo.test:9898 > /etc/passwd",
+    ):
+        assert refusal(settings, _task(cmd=cmd)) is not None, cmd
