@@ -28,6 +28,14 @@ _LEVELS = {
 }
 
 
+class OneLineFormatter(logging.Formatter):
+    """Escapes line breaks, so every event is one line even when a caller's command or name contains them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The usual text, with CR and LF written as `\\r` and `\\n`."""
+        return super().format(record).replace("\r", "\\r").replace("\n", "\\n")
+
+
 class _Lines(click.types.StringParamType):
     """Strings that, read from an environment variable, are one per line (a pattern may contain spaces)."""
 
@@ -113,11 +121,9 @@ def main(
     disable_bash: bool,
 ) -> None:
     """Serve the load tester: the webhook target that runs load tests, gates and commands for Canary analyses."""
-    logging.basicConfig(
-        level=_LEVELS[log_level.lower()],
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=_LEVELS[log_level.lower()], handlers=[handler])
     settings = Settings(
         timeout=timeout, namespace_regexp=namespace_regexp, allow_commands=allow_command, disable_bash=disable_bash
     )

@@ -24,7 +24,7 @@ SCRIPT = Path(sys.executable).parent / "serinus-loadtester"
 
 async def _wait_healthy(proc: asyncio.subprocess.Process, base: str) -> None:
     async with httpx2.AsyncClient() as http:
-        for _ in range(200):
+        for _ in range(400):
             assert proc.returncode is None, "serinus-loadtester exited at start"
             try:
                 if (await http.get(base + "/healthz")).text == "OK":
@@ -32,7 +32,7 @@ async def _wait_healthy(proc: asyncio.subprocess.Process, base: str) -> None:
             except httpx2.TransportError:
                 pass
             await asyncio.sleep(0.05)
-    pytest.fail("serinus-loadtester did not answer /healthz within 10s")
+    pytest.fail("serinus-loadtester did not answer /healthz within 20s")
 
 
 @pytest.fixture
@@ -76,9 +76,11 @@ async def test_console_script_serves_hey_and_gates_then_stops_cleanly(
         await wait_until(lambda: len(target.hits) == 20, what="hey's 20 requests")
         await wait_until(lambda: "command finished type=cmd" in log.read_text(), what="hey to end")
 
-        refused = await http.post(base + "/", json=payload("curl http://example.com/"))
+        refused = await http.post(base + "/", json=payload("curl http://example.com/\nid"))
         assert refused.status_code == 403
         assert "matches none of the --allow-command patterns" in refused.text
+        forged = await http.post(base + "/gate/check", json={"name": "x\n2026-01-01 INFO forged", "namespace": "t"})
+        assert forged.status_code == 403
         bash = await http.post(base + "/", json=payload("true", type="bash"))
         assert (bash.status_code, bash.text) == (403, "bash tasks are disabled on this load tester (--disable-bash)")
 
@@ -104,6 +106,10 @@ async def test_console_script_serves_hey_and_gates_then_stops_cleanly(
     assert "stopping 1 running command(s)" in text
     assert 'exit_status="signal: killed" interrupted=shutdown' in text
     assert text.rstrip().endswith("serinus-loadtester stopped")
+    # One line per event: line breaks sent by callers are escaped, never a line of their own.
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ", line) for line in text.splitlines())
+    assert "x\\n2026-01-01 INFO forged.t gate check: approved false" in text
+    assert 'command refused: "curl http://example.com/\\nid" matches none' in text
 
 
 @pytest.mark.parametrize(
