@@ -77,9 +77,9 @@ class LoadTester:
         await self.runner.stop()
 
 
-def make_app(settings: Settings, tester: LoadTester | None = None) -> web.Application:
+def make_app(settings: Settings) -> web.Application:
     """The aiohttp application of a load tester; stopping it kills every command it started."""
-    tester = tester or LoadTester(settings)
+    tester = LoadTester(settings)
     app = web.Application()
     app.router.add_route("*", "/healthz", tester.healthz)
     app.router.add_route("*", "/metrics", tester.metrics_page)
