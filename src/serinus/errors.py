@@ -13,3 +13,33 @@ class InvalidSpecError(SerinusError):
 
 class ProviderError(SerinusError):
     """A metrics, router or alert provider failed; the message names the provider and the address."""
+
+
+class MetricsError(ProviderError):
+    """A metric query did not give a number. Each subclass is a different thing for a person to fix."""
+
+    def __init__(self, message: str, *, provider: str = "", address: str = "", query: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.address = address
+        self.query = query
+
+
+class NoValuesFound(MetricsError):
+    """The query ran but matched no series (often: no traffic yet). Flagger halts, without counting a failure."""
+
+
+class MultipleValues(MetricsError):
+    """The query returned several series or a range where one number was expected."""
+
+
+class QueryFailed(MetricsError):
+    """The provider answered but rejected the query (syntax, bad request, server error)."""
+
+
+class ProviderUnreachable(MetricsError):
+    """The provider could not be reached (connection refused, DNS, TLS, timeout)."""
+
+
+class AuthenticationFailed(MetricsError):
+    """The provider refused the credentials (HTTP 401/403)."""

@@ -1,0 +1,110 @@
+"""The Prometheus provider: instant queries over Prometheus's HTTP API, with Flagger's contract.
+
+`GET <address>/api/v1/query?query=<query with whitespace collapsed>`, 5 s timeout, bearer or basic auth, custom
+headers, optional insecureSkipVerify. A vector's last series wins; a range result is "multiple values"; no series
+or NaN is "no values found". Every error names the provider, the address without credentials, and the query.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+
+from serinus.errors import (
+    AuthenticationFailed,
+    MetricsError,
+    MultipleValues,
+    NoValuesFound,
+    ProviderUnreachable,
+    QueryFailed,
+)
+
+TIMEOUT_S = 5.0
+
+
+def safe_address(address: str) -> str:
+    """The address without user:password and without query string (they may hold secrets)."""
+    parts = urlsplit(address)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def collapse(query: str) -> str:
+    """Whitespace runs become one space, as Flagger sends queries."""
+    return " ".join(query.split())
+
+
+class PrometheusProvider:
+    """Runs PromQL against one Prometheus-compatible server (Prometheus, Thanos, VictoriaMetrics, Mimir...)."""
+
+    name = "prometheus"
+
+    def __init__(self, address: str, *, token: str | None = None, username: str | None = None,
+                 password: str | None = None, headers: Mapping[str, str] | None = None,
+                 insecure_skip_verify: bool = False, timeout_s: float = TIMEOUT_S,
+                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        self.address = address.rstrip("/")
+        self.shown = safe_address(address)
+        self.headers = dict(headers or {})
+        auth: httpx2.Auth | None = None
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        elif username is not None or password is not None:
+            if not username or not password:
+                raise AuthenticationFailed(f"prometheus {self.shown}: basic auth needs both username and password",
+                                           provider=self.name, address=self.shown)
+            auth = httpx2.BasicAuth(username, password)
+        self._client = httpx2.AsyncClient(timeout=timeout_s, verify=not insecure_skip_verify, auth=auth,
+                                          headers=self.headers, transport=transport)
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        await self._client.aclose()
+
+    def _error(self, kind: type[MetricsError], what: str, query: str) -> MetricsError:
+        return kind(f"prometheus {self.shown}: {what}; query: {query}", provider=self.name, address=self.shown,
+                    query=query)
+
+    async def _get(self, query: str) -> dict[str, Any]:
+        try:
+            response = await self._client.get(f"{self.address}/api/v1/query", params={"query": query})
+        except httpx2.TimeoutException as err:
+            raise self._error(ProviderUnreachable, "timed out", query) from err
+        except httpx2.HTTPError as err:
+            raise self._error(ProviderUnreachable, f"unreachable ({type(err).__name__})", query) from err
+        if response.status_code in (401, 403):
+            raise self._error(AuthenticationFailed, f"authentication failed (HTTP {response.status_code})", query)
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as err:
+            raise self._error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
+        if response.status_code >= 400 or body.get("status") != "success":
+            detail = body.get("error") or response.reason_phrase
+            raise self._error(QueryFailed, f"query failed (HTTP {response.status_code} "
+                                           f"{body.get('errorType', '')}: {detail})", query)
+        return body
+
+    async def query(self, query: str) -> float:
+        """The single number `query` evaluates to now."""
+        query = collapse(query)
+        data = (await self._get(query)).get("data") or {}
+        kind, result = data.get("resultType"), data.get("result")
+        if kind == "matrix":
+            raise self._error(MultipleValues, "query returned multiple values (a range vector)", query)
+        samples = [result] if kind == "scalar" else [series.get("value") for series in result or []]
+        value: float | None = None
+        for sample in samples:
+            if sample and len(sample) == 2:
+                value = float(sample[1])  # the last series wins, as in Flagger
+        if value is None or math.isnan(value):
+            raise self._error(NoValuesFound, "no values found", query)
+        return value
+
+    async def is_online(self) -> bool:
+        """True when `vector(1)` evaluates to 1; raises the same errors as query() otherwise."""
+        return await self.query("vector(1)") == 1.0
