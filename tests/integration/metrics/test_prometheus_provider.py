@@ -12,14 +12,15 @@ from serinus.errors import (
     QueryFailed,
 )
 from serinus.metrics.prometheus import PrometheusProvider
+from tests.integration.conftest import Prometheus
 from tests.integration.receivers import Recorder, free_port
 
 pytestmark = pytest.mark.integration
 
 
-async def test_vector_and_scalar_values(bare_prometheus: str) -> None:
+async def test_vector_and_scalar_values(prometheus: Prometheus) -> None:
     """An instant vector's value and a scalar's value come back as floats; the provider is online."""
-    prom = PrometheusProvider(bare_prometheus)
+    prom = PrometheusProvider(prometheus.url)
     try:
         assert await prom.is_online()
         assert await prom.query("vector(99.5)") == 99.5
@@ -29,13 +30,13 @@ async def test_vector_and_scalar_values(bare_prometheus: str) -> None:
         await prom.close()
 
 
-async def test_no_series_and_nan_are_no_values(bare_prometheus: str) -> None:
+async def test_no_series_and_nan_are_no_values(prometheus: Prometheus) -> None:
     """A selector that matches nothing, and a NaN (0/0 with no traffic), are 'no values found'."""
-    prom = PrometheusProvider(bare_prometheus)
+    prom = PrometheusProvider(prometheus.url)
     try:
         with pytest.raises(NoValuesFound) as caught:
             await prom.query('sum(rate(http_requests_total{namespace="test"}[1m]))')
-        assert str(caught.value) == (f"prometheus {bare_prometheus}: no values found; query: "
+        assert str(caught.value) == (f"prometheus {prometheus.url}: no values found; query: "
                                      'sum(rate(http_requests_total{namespace="test"}[1m]))')
         with pytest.raises(NoValuesFound):
             await prom.query("vector(0) / vector(0)")
@@ -43,9 +44,9 @@ async def test_no_series_and_nan_are_no_values(bare_prometheus: str) -> None:
         await prom.close()
 
 
-async def test_range_result_is_multiple_values(bare_prometheus: str) -> None:
+async def test_range_result_is_multiple_values(prometheus: Prometheus) -> None:
     """A query that returns a range vector is refused as 'multiple values'."""
-    prom = PrometheusProvider(bare_prometheus)
+    prom = PrometheusProvider(prometheus.url)
     try:
         with pytest.raises(MultipleValues, match="query returned multiple values"):
             await prom.query("vector(1)[1m:10s]")
@@ -53,9 +54,9 @@ async def test_range_result_is_multiple_values(bare_prometheus: str) -> None:
         await prom.close()
 
 
-async def test_bad_promql_is_a_query_failure_with_prometheus_reason(bare_prometheus: str) -> None:
+async def test_bad_promql_is_a_query_failure_with_prometheus_reason(prometheus: Prometheus) -> None:
     """Invalid PromQL is 'query failed', carrying Prometheus's own parse error and the query."""
-    prom = PrometheusProvider(bare_prometheus)
+    prom = PrometheusProvider(prometheus.url)
     try:
         with pytest.raises(QueryFailed) as caught:
             await prom.query("sum(rate(x[1m])")

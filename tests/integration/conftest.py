@@ -1,0 +1,51 @@
+"""Shared integration fixtures: a scenario exporter and a real Prometheus (Debian's package) scraping it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.integration.exporter import ScenarioExporter
+from tests.integration.receivers import free_port
+from tests.integration.servers import running
+
+SCRAPE_INTERVAL_S = 1
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """A running Prometheus: its base URL and the exporter it scrapes every second."""
+
+    url: str
+    exporter: ScenarioExporter
+
+
+@pytest.fixture(scope="session")
+def exporter() -> Iterator[ScenarioExporter]:
+    """One scenario exporter for the session; tests add series with labels of their own."""
+    exp = ScenarioExporter().start()
+    try:
+        yield exp
+    finally:
+        exp.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(exporter: ScenarioExporter) -> Iterator[Prometheus]:
+    """Prometheus on a free loopback port, temporary storage, scraping the exporter every second."""
+    port = free_port()
+
+    def args(work: Path) -> list[str]:
+        (work / "prometheus.yml").write_text(
+            f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n  evaluation_interval: {SCRAPE_INTERVAL_S}s\n"
+            f"scrape_configs:\n  - job_name: scenario\n    static_configs:\n"
+            f"      - targets: ['{exporter.target}']\n")
+        return [f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}"]
+
+    url = f"http://127.0.0.1:{port}"
+    with running("prometheus", ("prometheus",), args, f"{url}/-/ready"):
+        yield Prometheus(url, exporter)
