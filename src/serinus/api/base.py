@@ -55,6 +55,7 @@ class Crd:
 
     `type` overrides the JSON type the Python type implies: Flagger declares most integers as `number`.
     `emit_default` writes the field's Python default into the schema as the API server's `default`.
+    `exclude` keeps a field of Flagger's Go type out of the CRD (the API server then drops it, as with Flagger's).
     """
 
     type: str | None = None
@@ -66,6 +67,7 @@ class Crd:
     max_length: int | None = None
     max_items: int | None = None
     emit_default: bool = False
+    exclude: bool = False
 
 
 def _go_time(value: dt.datetime) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final, Literal, NamedTuple
+from typing import Annotated, Any, ClassVar, Final, Literal, NamedTuple
 
 from pydantic import Field
 
 from serinus.api.analysis import CanaryAnalysis, DeploymentStrategy
-from serinus.api.base import ApiModel, KubeObject, Number
+from serinus.api.base import ApiModel, Crd, KubeObject, Number
 from serinus.api.meta import API_VERSION, ObjectMeta
 from serinus.api.refs import AutoscalerRef, IngressRef, RouteRef, TargetRef, UpstreamRef
 from serinus.api.service import CanaryService
@@ -54,6 +55,10 @@ class ServiceNames(NamedTuple):
 class CanarySpec(ApiModel):
     """What to release and how (`spec`)."""
 
+    # The CRD requires analysis; the model does not, because Flagger falls back to canaryAnalysis and treats a
+    # Canary with neither as one that skips analysis.
+    crd_extra: ClassVar[Mapping[str, Any]] = {"required": ["analysis"]}
+
     provider: Provider | None = Field(default=None, description="Traffic provider; the operator's default if unset.")
     metrics_server: str = Field(default="", description="Prometheus URL for built-in and inline-query metrics.")
     progress_deadline_seconds: Number | None = Field(
@@ -69,7 +74,9 @@ class CanarySpec(ApiModel):
     revert_on_deletion: bool = Field(default=False, description="Restore the target and router objects on deletion.")
     suspend: bool = Field(default=False, description="Pause every release of this Canary.")
     analysis: CanaryAnalysis | None = Field(default=None, description="How releases are judged and traffic moved.")
-    canary_analysis: CanaryAnalysis | None = Field(
+    # Flagger's CRD never declared canaryAnalysis, so the API server drops it; the field exists for objects built
+    # in code and for manifests read by `serinus validate`, which warns about it.
+    canary_analysis: Annotated[CanaryAnalysis | None, Crd(exclude=True)] = Field(
         default=None, description="Deprecated name of analysis, used when analysis is unset."
     )
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
-from serinus.api.base import ApiModel
+from serinus.api.base import ApiModel, Crd
 
 KNATIVE_SERVING_API_VERSION = "serving.knative.dev/v1"
+
+Replicas = Annotated[int, Crd(minimum=1)]
 
 
 class TargetKind(StrEnum):
@@ -42,8 +45,8 @@ class TargetRef(ApiModel):
 class ScalerReplicas(ApiModel):
     """Replica bounds that override the target autoscaler's on the primary's copy."""
 
-    min_replicas: int | None = Field(default=None, description="Minimum replicas of the primary autoscaler.")
-    max_replicas: int | None = Field(default=None, description="Maximum replicas of the primary autoscaler.")
+    min_replicas: Replicas | None = Field(default=None, description="Minimum replicas of the primary autoscaler.")
+    max_replicas: Replicas | None = Field(default=None, description="Maximum replicas of the primary autoscaler.")
 
 
 class AutoscalerRef(ApiModel):

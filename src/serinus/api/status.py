@@ -52,8 +52,9 @@ class CanaryConditionType(StrEnum):
 class CanaryCondition(ApiModel):
     """One condition of a Canary (`status.conditions[]`)."""
 
-    type: CanaryConditionType = Field(description="Type of the condition.")
-    status: ConditionStatus = Field(description="True, False or Unknown.")
+    # Plain strings, not enums: Flagger's CRD does not restrict them, so neither may the model.
+    type: str = Field(description="Type of the condition: Promoted.")
+    status: str = Field(description="True, False or Unknown.")
     last_update_time: Time | None = Field(default=None, description="When the condition was last written.")
     last_transition_time: Time | None = Field(default=None, description="When the status last changed.")
     reason: str = Field(description="The phase that set the condition.")
@@ -121,7 +122,7 @@ class ObjectCondition(ApiModel):
     """A condition of a MetricTemplate or AlertProvider (declared by Flagger, never written by it)."""
 
     type: str = Field(description="Type of the condition.")
-    status: ConditionStatus = Field(description="True, False or Unknown.")
+    status: str = Field(description="True, False or Unknown.")
     last_update_time: Time | None = Field(default=None, description="When the condition was last written.")
     last_transition_time: Time | None = Field(default=None, description="When the status last changed.")
     reason: str = Field(default="", description="Machine-readable reason.")

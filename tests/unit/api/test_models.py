@@ -229,7 +229,7 @@ def test_status_with_promoted_condition_parses() -> None:
     assert parsed.status.phase is CanaryPhase.SUCCEEDED
     promoted = parsed.status.condition(CanaryConditionType.PROMOTED)
     assert promoted is not None
-    assert promoted.status is ConditionStatus.TRUE
+    assert promoted.status == ConditionStatus.TRUE
     assert parsed.to_dict()["status"]["conditions"][0]["lastTransitionTime"] == "2024-05-01T09:00:00Z"
 
 
