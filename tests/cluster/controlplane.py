@@ -26,11 +26,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from lightkube import Client, KubeConfig
+from lightkube import Client, KubeConfig, codecs
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "scripts" / "build-test-binaries"
 VERSIONS_FILE = ROOT / "tests" / "cluster" / "versions.env"
+FLAGGER_CRD_FILE = ROOT.parent / "shared" / "reference" / "flagger" / "crd.yaml"
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 #: kwok's own stage definitions, read from its module in the Go module cache at run time.
 KWOK_STAGES = (
@@ -413,3 +415,20 @@ class Cluster:
     def client(self, namespace: str = "default", field_manager: str = "serinus-tests") -> Client:
         """A lightkube client with admin credentials."""
         return Client(KubeConfig.from_file(self.kubeconfig), namespace=namespace, field_manager=field_manager)
+
+    def install_flagger_crds(self, timeout: float = 30.0) -> list[str]:
+        """Apply Flagger's own CRD file (shared/reference/flagger/crd.yaml) and wait until each is Established."""
+        client = self.client()
+        names = []
+        for doc in yaml.safe_load_all(FLAGGER_CRD_FILE.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
+                names.append(doc["metadata"]["name"])
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while not any(c.type == "Established" and c.status == "True"
+                          for c in (client.get(CustomResourceDefinition, name).status.conditions or [])):
+                if time.monotonic() > deadline:
+                    raise ControlPlaneError(f"CRD {name} not Established after {timeout:.0f}s")
+                time.sleep(0.2)
+        return names

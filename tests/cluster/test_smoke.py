@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from lightkube import ApiError, codecs
+from lightkube import ApiError
 from lightkube.models.apps_v1 import DeploymentSpec
 from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
@@ -36,16 +36,6 @@ def _ensure_namespace(cluster: Cluster, name: str) -> None:
     except ApiError as err:
         if err.status.code != 409:
             raise
-
-
-def _install_flagger_crds(cluster: Cluster) -> list[str]:
-    client = cluster.client()
-    names = []
-    for doc in yaml.safe_load_all((REFERENCE / "crd.yaml").read_text()):
-        if doc and doc.get("kind") == "CustomResourceDefinition":
-            client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
-            names.append(doc["metadata"]["name"])
-    return names
 
 
 def test_apiserver_reports_the_pinned_release(cluster: Cluster) -> None:
@@ -102,26 +92,18 @@ def test_deployment_rolls_out_on_fake_nodes(cluster: Cluster) -> None:
 
 def test_flagger_crds_become_established(cluster: Cluster) -> None:
     """Flagger's own CRD file applies and each of its three CRDs reports Established=True."""
-    names = _install_flagger_crds(cluster)
+    names = cluster.install_flagger_crds()
     assert sorted(names) == ["alertproviders.flagger.app", "canaries.flagger.app", "metrictemplates.flagger.app"]
     client = cluster.client()
-
-    def established(name: str) -> bool:
-        crd = client.get(CustomResourceDefinition, name)
-        return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
-
     for name in names:
-        wait_for(lambda name=name: established(name), f"CRD {name} Established", timeout=30)
+        crd = client.get(CustomResourceDefinition, name)
+        assert any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
 
 
 @pytest.fixture
 def canary_doc(cluster: Cluster) -> dict[str, Any]:
     """Flagger's linkerd example Canary, in a fresh namespace, with the CRDs installed."""
-    _install_flagger_crds(cluster)
-    client = cluster.client()
-    wait_for(lambda: any(c.type == "Established" and c.status == "True" for c in
-                         (client.get(CustomResourceDefinition, "canaries.flagger.app").status.conditions or [])),
-             "canaries CRD Established", timeout=30)
+    cluster.install_flagger_crds()
     doc: dict[str, Any] = yaml.safe_load((REFERENCE / "example-linkerd-canary.yaml").read_text())
     _ensure_namespace(cluster, doc["metadata"]["namespace"])
     return doc

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lightkube import ApiError, codecs
+from lightkube import ApiError
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 from serinus.kube.client import ClusterUnavailable, check_crds, connect
 from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import wait_for
 
-FLAGGER_CRDS = Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger" / "crd.yaml"
 NAMES = ("canaries.flagger.app", "metrictemplates.flagger.app", "alertproviders.flagger.app")
 
 
@@ -23,11 +22,6 @@ def _gone(cluster: Cluster, name: str) -> bool:
     except ApiError as err:
         return err.status.code == 404
     return False
-
-
-def _established(cluster: Cluster, name: str) -> bool:
-    crd = cluster.client().get(CustomResourceDefinition, name)
-    return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
 
 
 async def test_missing_crds_are_named_and_installed_ones_pass(cluster: Cluster) -> None:
@@ -42,11 +36,7 @@ async def test_missing_crds_are_named_and_installed_ones_pass(cluster: Cluster) 
     try:
         with pytest.raises(ClusterUnavailable, match="Canary CRD is not registered: install the CRDs first"):
             await check_crds(client)
-        for doc in yaml.safe_load_all(FLAGGER_CRDS.read_text()):
-            if doc:
-                admin.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
-        for name in NAMES:
-            wait_for(lambda name=name: _established(cluster, name), f"{name} Established", timeout=60)
+        cluster.install_flagger_crds(timeout=60)
         await check_crds(client)
     finally:
         await client.close()

@@ -1,0 +1,159 @@
+"""Watches that feed the scheduler: Canaries start and stop jobs; their targets and configs wake them at once.
+
+Flagger notices a new revision only at the Canary's next tick, up to an interval late. Serinus also watches the
+workloads Canaries target and the ConfigMaps and Secrets they track, and wakes the Canary the moment one
+changes. kopf does the list+watch (relists, bookmarks, reconnects); only event handlers and no persistence are
+used, so kopf leaves no annotation, finalizer or status mark on anybody's objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kopf
+from lightkube.config.kubeconfig import SingleConfig
+from lightkube.config.models import User
+from pydantic import ValidationError
+
+from serinus.api import Canary
+from serinus.runtime.scheduler import Key, Scheduler
+
+log = logging.getLogger(__name__)
+DEFAULT_INTERVAL_S = 60.0
+WORKLOADS = (("apps", "v1", "deployments", "Deployment"), ("apps", "v1", "daemonsets", "DaemonSet"),
+             ("apps", "v1", "statefulsets", "StatefulSet"))
+
+
+@dataclass
+class CanaryIndex:
+    """What the watches know of each Canary: its interval, its target, and the configs it tracks."""
+
+    intervals: dict[Key, float] = field(default_factory=dict)
+    targets: dict[Key, tuple[str, str]] = field(default_factory=dict)  # canary -> (kind, name)
+    configs: dict[Key, set[str]] = field(default_factory=dict)  # canary -> {"configmap/x", "secret/y"}
+    by_target: dict[tuple[str, str, str], set[Key]] = field(default_factory=lambda: defaultdict(set))
+
+    def interval(self, key: Key) -> float | None:
+        """The Canary's analysis interval in seconds, or None once it is gone."""
+        return self.intervals.get(key)
+
+    def update(self, key: Key, body: Mapping[str, Any]) -> None:
+        """Record a Canary as the apiserver sent it (an invalid spec still gets a job, with the default interval,
+        so that its tick can report what is wrong)."""
+        self.remove(key)
+        spec = body.get("spec") or {}
+        target = spec.get("targetRef") or {}
+        try:
+            canary = Canary.model_validate(dict(body))
+            self.intervals[key] = canary.analysis_interval_seconds()
+        except (ValidationError, ValueError):
+            self.intervals[key] = DEFAULT_INTERVAL_S
+        self.targets[key] = (str(target.get("kind", "Deployment")), str(target.get("name", "")))
+        self.by_target[(key[0], *self.targets[key])].add(key)
+        tracked = (body.get("status") or {}).get("trackedConfigs") or {}
+        self.configs[key] = set(tracked)
+
+    def remove(self, key: Key) -> None:
+        """Forget a Canary."""
+        self.intervals.pop(key, None)
+        old = self.targets.pop(key, None)
+        if old is not None:
+            self.by_target[(key[0], *old)].discard(key)
+        self.configs.pop(key, None)
+
+    def targeting(self, namespace: str, kind: str, name: str) -> set[Key]:
+        """Canaries whose target is this workload."""
+        return set(self.by_target.get((namespace, kind, name), set()))
+
+    def tracking(self, namespace: str, config_key: str) -> set[Key]:
+        """Canaries in `namespace` that track this config (`configmap/<name>` or `secret/<name>`)."""
+        return {key for key, keys in self.configs.items() if key[0] == namespace and config_key in keys}
+
+
+def connection_info(config: SingleConfig) -> kopf.ConnectionInfo:
+    """kopf's credentials from the same lightkube config the rest of Serinus uses (one --kubeconfig for all)."""
+    cluster, user = config.cluster, config.user or User()
+
+    def path(value: str | None) -> str | None:
+        return str(config.abs_file(value)) if value else None
+
+    token = user.token
+    if not token and user.token_file:
+        token = Path(str(config.abs_file(user.token_file))).read_text().strip()
+    return kopf.ConnectionInfo(
+        server=cluster.server, ca_path=path(cluster.certificate_auth),
+        ca_data=base64.b64decode(cluster.certificate_auth_data) if cluster.certificate_auth_data else None,
+        insecure=cluster.insecure, username=user.username, password=user.password, token=token,
+        certificate_path=path(user.client_cert),
+        certificate_data=base64.b64decode(user.client_cert_data) if user.client_cert_data else None,
+        private_key_path=path(user.client_key),
+        private_key_data=base64.b64decode(user.client_key_data) if user.client_key_data else None,
+        default_namespace=config.namespace)
+
+
+def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfig) -> kopf.OperatorRegistry:
+    """kopf handlers: Canary events start, update and stop jobs; workload and config events wake Canaries."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection_info(config)
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.posting.enabled = False  # our own Events carry Flagger's reason and component
+        settings.watching.server_timeout = 300
+        settings.networking.error_backoffs = [1, 2, 5, 10]
+
+    @kopf.on.event("flagger.app", "v1beta1", "canaries", registry=registry)
+    async def on_canary(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+        meta = body.get("metadata") or {}
+        key: Key = (str(meta.get("namespace")), str(meta.get("name")))
+        if event.get("type") == "DELETED":
+            index.remove(key)
+            await scheduler.forget(key)
+            return
+        before = index.interval(key)
+        index.update(key, body)
+        scheduler.ensure(key)
+        if before is not None and before != index.interval(key):
+            scheduler.wake(key)  # pick up the new interval now
+
+    for group, version, plural, kind in WORKLOADS:
+        def make(kind: str) -> Any:
+            async def on_workload(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+                if event.get("type") in (None, "ADDED"):
+                    return  # the initial listing is not a change
+                meta = body.get("metadata") or {}
+                for key in index.targeting(str(meta.get("namespace")), kind, str(meta.get("name"))):
+                    scheduler.wake(key)
+            return on_workload
+
+        kopf.on.event(group, version, plural, registry=registry)(make(kind))
+
+    for plural, prefix in (("configmaps", "configmap"), ("secrets", "secret")):
+        def make_config(prefix: str) -> Any:
+            async def on_config(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+                if event.get("type") in (None, "ADDED"):
+                    return
+                meta = body.get("metadata") or {}
+                for key in index.tracking(str(meta.get("namespace")), f"{prefix}/{meta.get('name')}"):
+                    scheduler.wake(key)
+            return on_config
+
+        kopf.on.event("", "v1", plural, registry=registry)(make_config(prefix))
+    return registry
+
+
+async def run_watches(registry: kopf.OperatorRegistry, *, namespace: str | None, stop: asyncio.Event,
+                      ready: asyncio.Event | None = None) -> None:
+    """Run kopf's watches until `stop` is set (standalone: leader election is ours, not kopf's peering)."""
+    await kopf.operator(registry=registry, standalone=True, clusterwide=namespace is None,
+                        namespaces=[namespace] if namespace else [], stop_flag=stop, ready_flag=ready)
