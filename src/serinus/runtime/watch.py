@@ -39,6 +39,18 @@ class CanaryIndex:
     targets: dict[Key, tuple[str, str]] = field(default_factory=dict)  # canary -> (kind, name)
     configs: dict[Key, set[str]] = field(default_factory=dict)  # canary -> {"configmap/x", "secret/y"}
     by_target: dict[tuple[str, str, str], set[Key]] = field(default_factory=lambda: defaultdict(set))
+    #: kinds whose watch stream has delivered at least one object (its initial listing has begun)
+    streaming: set[str] = field(default_factory=set)
+    #: last seen metadata.generation of each workload: status-only updates must not wake anybody
+    generations: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def spec_changed(self, kind: str, meta: Mapping[str, Any]) -> bool:
+        """Whether a workload event carries a new spec (a higher generation than seen before)."""
+        ident = (str(meta.get("namespace")), kind, str(meta.get("name")))
+        generation = int(meta.get("generation") or 0)
+        previous = self.generations.get(ident)
+        self.generations[ident] = generation
+        return previous is not None and generation > previous
 
     def interval(self, key: Key) -> float | None:
         """The Canary's analysis interval in seconds, or None once it is gone."""
@@ -129,9 +141,13 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
     for group, version, plural, kind in WORKLOADS:
         def make(kind: str) -> Any:
             async def on_workload(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
-                if event.get("type") in (None, "ADDED"):
-                    return  # the initial listing is not a change
+                index.streaming.add(kind)
                 meta = body.get("metadata") or {}
+                if event.get("type") == "DELETED":
+                    index.generations.pop((str(meta.get("namespace")), kind, str(meta.get("name"))), None)
+                    return
+                if not index.spec_changed(kind, meta):
+                    return  # the initial listing, a new object, or a status-only update
                 for key in index.targeting(str(meta.get("namespace")), kind, str(meta.get("name"))):
                     scheduler.wake(key)
             return on_workload
@@ -141,6 +157,7 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
     for plural, prefix in (("configmaps", "configmap"), ("secrets", "secret")):
         def make_config(prefix: str) -> Any:
             async def on_config(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+                index.streaming.add(prefix)
                 if event.get("type") in (None, "ADDED"):
                     return
                 meta = body.get("metadata") or {}

@@ -84,6 +84,8 @@ async def test_target_and_config_changes_wake_the_canary(cluster: Cluster,
                      "analysis": {"interval": "60m", "threshold": 5, "stepWeight": 10}}}))
         key = (ns, "web")
         await until(lambda: ticks.seen.get(key, 0) == 1, 10, "first tick of a new Canary")
+        # Changes made before a watch has listed would be part of its listing, not events: wait for the streams.
+        await until(lambda: {"Deployment", "configmap"} <= index.streaming, 15, "workload and config watches")
         assert index.interval(key) == 3600
 
         await client.patch(Deployment, "web", {"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}},
