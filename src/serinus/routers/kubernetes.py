@@ -1,6 +1,7 @@
 """The `kubernetes` router: the apex, `-primary` and `-canary` ClusterIP Services every Canary gets.
 
-Pure functions over Kubernetes JSON. `<apex>-canary` selects the target's pods (`<label>: <value>`),
+Pure functions over Kubernetes JSON, and KubernetesRouter, the thin shell that writes them.
+`<apex>-canary` selects the target's pods (`<label>: <value>`),
 `<apex>-primary` and `<apex>` select the primary's (`<label>: <value>-primary`). An existing Service always gets
 its ports and selector reconciled (node ports kept, port order ignored); its labels and annotations only when this
 Canary owns it, keeping the keys listed in `service.unmanagedMetadata`. A user's own apex Service is therefore
@@ -13,6 +14,9 @@ import copy
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from lightkube import ApiError, AsyncClient, codecs
+from lightkube.resources.core_v1 import Service
 
 Obj = Mapping[str, Any]
 FLUX_RECONCILE = "kustomize.toolkit.fluxcd.io/reconcile"
@@ -152,3 +156,53 @@ def three_services(canary: Obj, label: str, value: str, extra_ports: Mapping[str
                                     (primary, f"{value}-primary", service.get("primary")),
                                     (apex, f"{value}-primary", service.get("apex"))):
         yield name, service_spec(service, label, pod_value, extra_ports), service_metadata(custom, label, name)
+
+
+class KubernetesRouter:
+    """Writes the three Services of one Canary on a live cluster (Flagger's KubernetesDefaultRouter)."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, label: str, value: str,
+                 ports: Mapping[str, int] | None = None) -> None:
+        self.client = client
+        self.canary = canary
+        self.label = label
+        self.value = value
+        self.ports = dict(ports or {})
+        meta = canary.get("metadata") or {}
+        self.namespace = str(meta.get("namespace") or "default")
+        self.owner = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": meta.get("name"),
+                      "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}
+
+    async def _apply(self, name: str, spec: Obj, labels: Mapping[str, str], annotations: Mapping[str, str]) -> None:
+        try:
+            existing: Any = await self.client.get(Service, name, namespace=self.namespace)
+        except ApiError as err:
+            if err.status.code != 404:
+                raise
+            await self.client.create(codecs.from_dict(new_service(name, self.namespace, spec, labels, annotations,
+                                                                  self.owner)))
+            return
+        unmanaged = ((self.canary.get("spec") or {}).get("service") or {}).get("unmanagedMetadata")
+        updated = reconciled_service(existing.to_dict(), spec, labels, annotations,
+                                     str(self.owner["name"]), unmanaged)
+        if updated is not None:
+            await self.client.replace(codecs.from_dict(updated))
+
+    async def initialize(self) -> None:
+        """Create or update `<apex>-canary` and `<apex>-primary`."""
+        for name, spec, (labels, annots) in list(three_services(self.canary, self.label, self.value,
+                                                                self.ports))[:2]:
+            await self._apply(name, spec, labels, annots)
+
+    async def reconcile(self) -> None:
+        """Create or update the apex Service, pointing it at the primary's pods."""
+        name, spec, (labels, annots) = list(three_services(self.canary, self.label, self.value, self.ports))[2]
+        await self._apply(name, spec, labels, annots)
+
+    async def finalize(self) -> None:
+        """revertOnDeletion: hand a user's apex Service back its own selector."""
+        apex = service_names(self.canary)[0]
+        existing: Any = await self.client.get(Service, apex, namespace=self.namespace)
+        reverted = reverted_apex(existing.to_dict(), str(self.owner["name"]), self.label, self.value)
+        if reverted is not None:
+            await self.client.replace(codecs.from_dict(reverted))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from lightkube import Client, codecs
+from lightkube import AsyncClient, Client, KubeConfig, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from serinus.routers.kubernetes import new_service, reconciled_service, three_services
+from serinus.kube.resources import Canary
+from serinus.routers.kubernetes import KubernetesRouter, new_service, reconciled_service, three_services
 from serinus.targets.primary import new_primary
 from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import wait_for
@@ -60,3 +61,39 @@ def test_services_select_the_right_pods(cluster: Cluster) -> None:
     live = client.get(Service, "web").to_dict()
     _, spec, (labels, annots) = list(three_services(canary, "app", "web", None))[2]
     assert reconciled_service(live, spec, labels, annots, "web") is None
+
+
+async def test_router_adopts_a_user_service_and_reverts_it(cluster: Cluster) -> None:
+    """A user's own apex Service is switched to the primary's pods, keeps its metadata, and gets its selector back
+    on finalize; the -canary/-primary Services are created owned by the Canary."""
+    ns = f"adopt-{uuid.uuid4().hex[:6]}"
+    cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
+    client = AsyncClient(KubeConfig.from_file(cluster.kubeconfig), namespace=ns)
+    try:
+        user_svc = {"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "web", "namespace": ns, "labels": {"team": "a"}},
+                    "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+        await client.create(codecs.from_dict(user_svc))
+        # A real Canary, so that the garbage collector keeps what it owns.
+        cluster.install_flagger_crds()
+        created = await client.create(Canary.from_dict({
+            "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "service": {"port": 80, "targetPort": 8080},
+                     "analysis": {"interval": "10s", "threshold": 1, "iterations": 2}}}))
+        canary = created.to_dict()
+        router = KubernetesRouter(client, canary, "app", "web")
+        await router.initialize()
+        await router.reconcile()
+        apex = await client.get(Service, "web")
+        assert apex.spec.selector == {"app": "web-primary"}
+        assert apex.metadata.labels == {"team": "a"}
+        assert apex.metadata.annotations["kustomize.toolkit.fluxcd.io/reconcile"] == "disabled"
+        primary = await client.get(Service, "web-primary")
+        assert primary.metadata.ownerReferences[0].name == "web"
+        assert (await client.get(Service, "web-canary")).spec.selector == {"app": "web"}
+        await router.reconcile()  # idempotent
+        await router.finalize()
+        assert (await client.get(Service, "web")).spec.selector == {"app": "web"}
+    finally:
+        await client.close()
