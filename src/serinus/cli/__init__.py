@@ -5,9 +5,13 @@ from __future__ import annotations
 import click
 
 from serinus import __version__
+from serinus.cli.validate import validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="serinus")
 def main() -> None:
     """Serinus: canary, A/B and blue/green releases on Kubernetes, compatible with Flagger's CRDs."""
+
+
+main.add_command(validate)

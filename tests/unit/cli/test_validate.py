@@ -1,0 +1,238 @@
+"""`serinus validate`: one line per valid object, one line per problem, exit 1 on anything invalid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from serinus.cli import main
+from tests.conftest import reference_dir
+
+EXAMPLES = sorted((reference_dir() / "flagger").glob("example-*.yaml"))
+
+BROKEN = """\
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: podinfo
+  namespace: test
+spec:
+  targetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: podinfo
+  service:
+    port: 9898
+    portNmae: http
+  analysis:
+    interval: 1m
+    threshold: 5
+    stepWeights: [20, 10]
+"""
+
+TEMPLATE = """\
+apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata:
+  name: latency
+  namespace: test
+spec:
+  provider:
+    type: datadog
+    secretRef:
+      name: datadog
+  query: avg:trace.http.request.duration{service:podinfo}
+"""
+
+USES_TEMPLATE = """\
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: web
+  namespace: test
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  service: {port: 80}
+  analysis:
+    interval: 1m
+    threshold: 5
+    stepWeight: 10
+    metrics:
+    - name: latency
+      templateRef: {name: latency}
+"""
+
+
+def run(*args: str, stdin: str | None = None) -> tuple[int, list[str]]:
+    """Run `serinus ...`; exit code and output lines."""
+    result = CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+    return result.exit_code, result.output.splitlines()
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    """A manifest file under tmp_path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_every_reference_example_is_valid() -> None:
+    """Every example of the reference validates: exit 0, one `valid` line each, nothing else."""
+    code, lines = run("validate", *map(str, EXAMPLES))
+    assert code == 0
+    assert lines == ["canary/podinfo (test): valid"] * len(EXAMPLES)
+
+
+def test_broken_manifest_names_file_line_object_field_and_reason(tmp_path: Path) -> None:
+    """An invalid object exits 1 with file:line: kind/name (ns): path: sentence, warnings marked as such."""
+    path = write(tmp_path, "podinfo.yaml", BROKEN)
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines == [
+        f"{path}:13: canary/podinfo (test): warning: spec.service.portNmae: unknown field, the API server drops it; "
+        "did you mean portName?",
+        f"{path}:17: canary/podinfo (test): spec.analysis.stepWeights: must be ascending, got [20, 10]",
+    ]
+
+
+def test_stdin_and_multi_document_files(tmp_path: Path) -> None:
+    """`-` reads stdin; each document of a stream is checked, in order."""
+    code, lines = run("validate", "-", stdin=EXAMPLES[0].read_text() + "---\n" + TEMPLATE)
+    assert code == 0
+    assert lines == ["canary/podinfo (test): valid", "metrictemplate/latency (test): valid"]
+
+
+def test_mixed_valid_and_invalid_objects_exit_1(tmp_path: Path) -> None:
+    """One invalid object among valid ones fails the run, and the valid ones are still reported."""
+    path = write(tmp_path, "all.yaml", EXAMPLES[0].read_text() + "---\n" + BROKEN)
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines[0] == "canary/podinfo (test): valid"
+    assert lines[-1].endswith("spec.analysis.stepWeights: must be ascending, got [20, 10]")
+
+
+def test_not_yaml_is_one_line(tmp_path: Path) -> None:
+    """A file that is not YAML gets a single line naming it and the position, exit 1, no traceback."""
+    path = write(tmp_path, "bad.yaml", "spec: [1, 2\n")
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines == [f"{path}: not valid YAML: while parsing a flow sequence expected ',' or ']', but got "
+                     "'<stream end>' (line 2, column 1)"]
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just text\n", "kind: Canary\nspec: {}\n"])
+def test_yaml_that_is_not_a_kubernetes_object_is_one_line(tmp_path: Path, text: str) -> None:
+    """A list, a scalar or a mapping without apiVersion is named as not a Kubernetes object, exit 1."""
+    path = write(tmp_path, "x.yaml", text)
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines == [f"{path}:1: document 1 is not a Kubernetes object (a mapping with apiVersion and kind)"]
+
+
+def test_missing_file_is_one_line() -> None:
+    """An unreadable file is one line and exit 1."""
+    code, lines = run("validate", "/nonexistent/canary.yaml")
+    assert code == 1
+    assert lines == ["/nonexistent/canary.yaml: cannot read: No such file or directory"]
+
+
+def test_other_kinds_are_skipped_quietly_and_named_with_verbose(tmp_path: Path) -> None:
+    """Deployments beside a Canary do not fail the run; -v says they were skipped."""
+    deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo}\n"
+    path = write(tmp_path, "app.yaml", deployment + "---\n" + EXAMPLES[0].read_text())
+    assert run("validate", path) == (0, ["canary/podinfo (test): valid"])
+    code, lines = run("validate", "-v", path)
+    assert (code, lines[0]) == (0, f"{path}:1: apps/v1 Deployment: skipped, not a flagger.app object")
+
+
+def test_verbose_names_the_rule_and_flaggers_text(tmp_path: Path) -> None:
+    """-v appends the rule id and Flagger's own error text."""
+    path = write(tmp_path, "c.yaml", EXAMPLES[0].read_text().replace("provider: istio", "provider: nginx"))
+    code, lines = run("validate", "-v", path)
+    assert code == 1
+    assert lines == [f"{path}:6: canary/podinfo (test): spec.ingressRef: is required with provider nginx: it names "
+                     "the Ingress to copy for the canary [ingress-ref] (Flagger: ingress selector is empty)"]
+
+
+def test_list_objects_are_opened(tmp_path: Path) -> None:
+    """A kind: List is checked item by item, with lines pointing inside it."""
+    text = "apiVersion: v1\nkind: List\nitems:\n- " + BROKEN.replace("\n", "\n  ").rstrip() + "\n"
+    path = write(tmp_path, "list.yaml", text)
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines[-1] == f"{path}:20: canary/podinfo (test): spec.analysis.stepWeights: must be ascending, got [20, 10]"
+
+
+def test_strict_fails_on_warnings(tmp_path: Path) -> None:
+    """--strict turns a warning-only object into a failure (and prints no `valid` line for it)."""
+    path = write(tmp_path, "w.yaml", EXAMPLES[0].read_text().replace("threshold: 10", "threshold: 0"))
+    code, lines = run("validate", path)
+    assert code == 0
+    assert lines[-1] == "canary/podinfo (test): valid"
+    code, lines = run("validate", "--strict", path)
+    assert code == 1
+    assert "valid" not in lines[-1]
+
+
+def test_mesh_provider_option_applies_to_canaries_without_provider(tmp_path: Path) -> None:
+    """--mesh-provider plays the operator's default: nginx makes an ingressRef required."""
+    path = write(tmp_path, "kuma.yaml", (reference_dir() / "flagger" / "example-kuma-canary.yaml").read_text())
+    assert run("validate", path)[0] == 0
+    code, lines = run("validate", "--mesh-provider", "nginx", path)
+    assert code == 1
+    assert lines[0].endswith("spec.ingressRef: is required with provider nginx: it names the Ingress to copy for "
+                             "the canary")
+
+
+def test_no_cross_namespace_refs_option(tmp_path: Path) -> None:
+    """--no-cross-namespace-refs rejects a templateRef into another namespace."""
+    text = USES_TEMPLATE.replace("templateRef: {name: latency}", "templateRef: {name: latency, namespace: ops}")
+    text = text.replace("- name: latency\n", "- name: latency\n      interval: 1m\n")
+    path = write(tmp_path, "c.yaml", text)
+    assert run("validate", path) == (0, ["canary/web (test): valid"])
+    code, lines = run("validate", "--no-cross-namespace-refs", path)
+    assert code == 1
+    assert lines[0].endswith("spec.analysis.metrics[0].templateRef.namespace: points to another namespace, and the "
+                             "operator blocks cross-namespace references")
+
+
+def test_templates_from_other_files_are_used_for_references(tmp_path: Path) -> None:
+    """A Canary is checked against MetricTemplates given in any file: datadog needs the metric's interval."""
+    canary = write(tmp_path, "canary.yaml", USES_TEMPLATE)
+    alone_code, alone = run("validate", canary)
+    assert alone_code == 0
+    assert "warning: spec.analysis.metrics[0].interval: is not set" in alone[0]
+    code, lines = run("validate", canary, write(tmp_path, "template.yaml", TEMPLATE))
+    assert code == 1
+    assert lines[0] == (f"{canary}:14: canary/web (test): spec.analysis.metrics[0].interval: is required: "
+                        "MetricTemplate latency uses datadog, whose client is built from the interval")
+    assert lines[1] == "metrictemplate/latency (test): valid"
+
+
+def test_empty_input_says_so_without_failing() -> None:
+    """An empty stream has no objects: said once, exit 0."""
+    assert run("validate", "-", stdin="") == (0, ["<stdin>: no Kubernetes objects found"])
+
+
+def test_duplicate_keys_are_warned_about(tmp_path: Path) -> None:
+    """A key written twice is a warning with its line."""
+    path = write(tmp_path, "d.yaml", EXAMPLES[0].read_text() + "  suspend: false\n  suspend: true\n")
+    code, lines = run("validate", path)
+    assert code == 0
+    assert any(line.endswith("spec.suspend: is written twice; the last value is used") for line in lines)
+
+
+def test_files_are_required() -> None:
+    """Without FILE the command is a usage error (exit 2)."""
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 2
+    assert "Missing argument 'FILE...'" in result.output
+
+
+def test_validate_is_listed_in_the_main_help() -> None:
+    """`serinus --help` lists the validate command."""
+    code, lines = run("--help")
+    assert code == 0
+    assert any(line.strip().startswith("validate") for line in lines)
