@@ -17,7 +17,13 @@ from serinus.api.crdgen import schema_of
 from serinus.api.meta import API_VERSION, GROUP, OBJECT_META_FIELDS
 from serinus.api.metric_template import MetricTemplate
 from serinus.api.problems import Path, Problem, error, one_of, show, warning
-from serinus.api.rules import RuleContext, check_alert_provider, check_canary, check_metric_template
+from serinus.api.rules import (
+    DEFAULT_SELECTOR_LABELS,
+    RuleContext,
+    check_alert_provider,
+    check_canary,
+    check_metric_template,
+)
 from serinus.api.structural import prune, validate
 
 MODELS: dict[str, type[KubeObject]] = {"Canary": Canary, "MetricTemplate": MetricTemplate,
@@ -166,6 +172,31 @@ def _rules(obj: KubeObject, context: RuleContext) -> list[Problem]:
     if isinstance(obj, AlertProvider):
         return check_alert_provider(obj)
     return []
+
+
+def context_for(docs: Sequence[Mapping[str, Any]], *, mesh_provider: str = "istio",
+                no_cross_namespace_refs: bool = False,
+                selector_labels: Sequence[str] = DEFAULT_SELECTOR_LABELS) -> RuleContext:
+    """A RuleContext that knows the MetricTemplates, workloads and Canaries among some manifests."""
+    workloads: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    targets: dict[tuple[str, str, str], list[str]] = {}
+    for doc in docs:
+        meta = doc.get("metadata")
+        if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
+            continue
+        namespace = str(meta.get("namespace") or "")
+        if is_flagger_object(doc):
+            spec, target = doc.get("spec"), None
+            if doc.get("kind") == "Canary" and isinstance(spec, Mapping):
+                target = spec.get("targetRef")
+            if isinstance(target, Mapping):
+                key = (namespace, str(target.get("kind")), str(target.get("name")))
+                targets.setdefault(key, []).append(meta["name"])
+        else:
+            workloads[(namespace, str(doc.get("kind")), meta["name"])] = doc
+    return RuleContext(mesh_provider=mesh_provider, no_cross_namespace_refs=no_cross_namespace_refs,
+                       templates=templates_in(docs), selector_labels=tuple(selector_labels), workloads=workloads,
+                       canaries_by_target={key: tuple(names) for key, names in targets.items()})
 
 
 def templates_in(docs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], MetricTemplate]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from serinus.api.check import ObjectReport, check_object, is_flagger_object, is_kubernetes_object, templates_in
+from serinus.api.check import ObjectReport, check_object, context_for, is_flagger_object, is_kubernetes_object
 from serinus.api.manifests import Document, ManifestError, load_documents
 from serinus.api.problems import Path, Problem, Severity, format_path
-from serinus.api.rules import RuleContext
+from serinus.api.rules import DEFAULT_SELECTOR_LABELS, RuleContext
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,18 @@ def _problem_line(obj: _Object, report: ObjectReport, problem: Problem, verbose:
 @click.option("--no-cross-namespace-refs", is_flag=True,
               help="Reject references to MetricTemplates, AlertProviders and Upstreams in other namespaces, "
                    "as the operator does with this flag.")
+@click.option("--selector-labels", default=",".join(DEFAULT_SELECTOR_LABELS), show_default=True, metavar="KEYS",
+              help="The operator's pod selector label keys, checked against target workloads given alongside.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("-v", "--verbose", is_flag=True, help="Also name each check and quote Flagger's own error text.")
-def validate(files: tuple[str, ...], mesh_provider: str, no_cross_namespace_refs: bool, strict: bool,
-             verbose: bool) -> None:
+def validate(files: tuple[str, ...], mesh_provider: str, no_cross_namespace_refs: bool, selector_labels: str,
+             strict: bool, verbose: bool) -> None:
     """Check Flagger manifests: the CRD schema, and the rules Flagger only enforces at run time.
 
     FILE may hold many YAML documents (and Lists); `-` reads standard input. Prints one line per valid object
     and one line per problem (file:line: kind/name (namespace): field: what is wrong). Exits 1 when any object
-    is invalid or a file cannot be read.
+    is invalid or a file cannot be read. MetricTemplates and target workloads given in any FILE are used to
+    check the Canaries that reference them.
     """
     failed = False
     # Everything is read first, so a Canary can be checked against MetricTemplates from any of the files.
@@ -120,9 +123,9 @@ def validate(files: tuple[str, ...], mesh_provider: str, no_cross_namespace_refs
                 entries.append(item if isinstance(item, _Object) else _Note(f"{name}:{document.line}: {item}"))
         if len(entries) == before:
             entries.append(_Note(f"{name}: no Kubernetes objects found", fails=False))
-    ours = [e.data for e in entries if isinstance(e, _Object) and is_flagger_object(e.data)]
-    context = RuleContext(mesh_provider=mesh_provider, no_cross_namespace_refs=no_cross_namespace_refs,
-                          templates=templates_in(ours))
+    context = context_for([e.data for e in entries if isinstance(e, _Object)], mesh_provider=mesh_provider,
+                          no_cross_namespace_refs=no_cross_namespace_refs,
+                          selector_labels=[label.strip() for label in selector_labels.split(",") if label.strip()])
     for entry in entries:
         if isinstance(entry, _Note):
             click.echo(entry.text)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from serinus.api import Canary, MetricTemplate
-from serinus.api.check import check_object
+from serinus.api.check import check_object, context_for
 from serinus.api.problems import Severity
 from serinus.api.rules import RuleContext, check_canary
 
@@ -346,3 +346,42 @@ def test_rule_problems_carry_severity_and_rule_ids() -> None:
     problems = check_object(doc).problems
     assert {(p.rule, p.severity) for p in problems} == {
         ("step-weights-order", Severity.ERROR), ("threshold", Severity.WARNING)}
+
+
+def _workload(kind: str, labels: dict[str, str], **spec: Any) -> Doc:
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {"selector": {"matchLabels": labels}, **spec}}
+
+
+def test_target_selector_needs_a_selector_label() -> None:
+    """A target whose matchLabels has none of the operator's selector labels is an error, with Flagger's text."""
+    doc = copy.deepcopy(BASE)
+    context = context_for([doc, _workload("Deployment", {"run": "podinfo"})])
+    (problem,) = check_object(doc, context).errors
+    assert problem.flagger_message == ("deployment podinfo.test spec.selector.matchLabels must contain one of "
+                                       "[app name app.kubernetes.io/name]")
+    assert check_object(doc, context_for([doc, _workload("Deployment", {"app.kubernetes.io/name": "p"})])).valid
+    assert check_object(doc, context_for([doc, _workload("Deployment", {"run": "p"})],
+                                         selector_labels=["run"])).valid
+
+
+def test_daemonset_target_needs_rolling_update() -> None:
+    """A DaemonSet target updated OnDelete cannot be a canary target (Flagger refuses it)."""
+    doc = canary(lambda d: spec(d)["targetRef"].update(kind="DaemonSet"))
+    context = context_for([doc, _workload("DaemonSet", {"app": "podinfo"}, updateStrategy={"type": "OnDelete"})])
+    assert [str(p) for p in check_object(doc, context).errors] == [
+        "spec.targetRef: DaemonSet podinfo updates with OnDelete; a canary needs updateStrategy RollingUpdate"]
+    rolling = context_for([doc, _workload("DaemonSet", {"app": "podinfo"}, updateStrategy={"type": "RollingUpdate"})])
+    assert check_object(doc, rolling).valid
+
+
+def test_two_canaries_on_one_target_are_an_error() -> None:
+    """Two Canaries with the same target fight; both are told ('Bad things will happen!' in Flagger's log)."""
+    first = copy.deepcopy(BASE)
+    second = canary(lambda d: d["metadata"].update(name="podinfo-2"))
+    context = context_for([first, second])
+    assert [str(p) for p in check_object(first, context).errors] == [
+        "spec.targetRef: Deployment podinfo is also the target of canary/podinfo-2; two Canaries would fight over it"]
+    (problem,) = check_object(second, context).errors
+    assert problem.flagger_message == "Bad things will happen! Found more than one canary with the same target " \
+                                      "deployment.podinfo"

@@ -140,11 +140,26 @@ def test_missing_file_is_one_line() -> None:
 
 def test_other_kinds_are_skipped_quietly_and_named_with_verbose(tmp_path: Path) -> None:
     """Deployments beside a Canary do not fail the run; -v says they were skipped."""
-    deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo}\n"
+    deployment = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo, namespace: test}\n"
+                  "spec:\n  selector:\n    matchLabels: {app: podinfo}\n")
     path = write(tmp_path, "app.yaml", deployment + "---\n" + EXAMPLES[0].read_text())
     assert run("validate", path) == (0, ["canary/podinfo (test): valid"])
     code, lines = run("validate", "-v", path)
     assert (code, lines[0]) == (0, f"{path}:1: apps/v1 Deployment: skipped, not a flagger.app object")
+
+
+def test_target_workload_given_alongside_is_checked(tmp_path: Path) -> None:
+    """A Deployment in the files whose selector has none of the selector labels fails its Canary;
+    --selector-labels changes which keys count."""
+    deployment = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo, namespace: test}\n"
+                  "spec:\n  selector:\n    matchLabels: {run: podinfo}\n")
+    path = write(tmp_path, "app.yaml", deployment + "---\n" + EXAMPLES[0].read_text())
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines == [f"{path}:15: canary/podinfo (test): spec.targetRef: Deployment podinfo selects its pods by "
+                     '{"run": "podinfo"}; its spec.selector.matchLabels needs one of app, name or '
+                     "app.kubernetes.io/name (the operator's selector labels)"]
+    assert run("validate", "--selector-labels", "app,run", path) == (0, ["canary/podinfo (test): valid"])
 
 
 def test_verbose_names_the_rule_and_flaggers_text(tmp_path: Path) -> None:

@@ -11,12 +11,14 @@ from serinus.api.canary import Canary
 from serinus.api.capabilities import router_for
 from serinus.api.problems import Path, Problem, error, show, warning
 from serinus.api.rules.checks import alert_rules, metric_rules, webhook_rules
-from serinus.api.rules.context import RuleContext, is_http_url
+from serinus.api.rules.context import DEFAULT_SELECTOR_LABELS, RuleContext, is_http_url
 from serinus.api.rules.providers import check_alert_provider, check_metric_template
 from serinus.api.rules.target import router_ref_rules, service_rules, target_rules
 from serinus.api.rules.traffic import strategy_rules, traffic_feature_rules
+from serinus.api.rules.workload import workload_rules
 
-__all__ = ["RuleContext", "check_alert_provider", "check_canary", "check_metric_template", "is_http_url"]
+__all__ = ["DEFAULT_SELECTOR_LABELS", "RuleContext", "check_alert_provider", "check_canary", "check_metric_template",
+           "is_http_url"]
 
 
 def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Problem]:
@@ -30,6 +32,7 @@ def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Pro
                            "Flagger uses istio", "provider",
                            f"unknown mesh router provider '{provider}', using istio"))
     out += target_rules(canary)
+    out += workload_rules(canary, context)
     out += service_rules(canary, router, provider)
     out += router_ref_rules(canary, router, provider)
     analysis = canary.get_analysis()
