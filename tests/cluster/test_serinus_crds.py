@@ -97,6 +97,8 @@ def _valid() -> list[tuple[str, Doc]]:
             "mirror": [{"backendRef": {"name": "shadow", "port": 80}}]}))),
         ("session affinity", _canary(lambda d: d["spec"]["analysis"].update(
             sessionAffinity={"cookieName": "canary", "primaryCookieName": "primary", "sameSite": "Lax"}))),
+        ("whole-number floats", _canary(lambda d: (d["spec"]["service"].update(targetPort=9898.0),
+                                                    d["spec"]["analysis"].update(threshold=10.0)))),
         ("prometheus template", _template(type="prometheus", address="http://prometheus:9090")),
         *[(f"{kind} provider", _provider(kind, address="https://hooks.example.com/x"))
           for kind in ("slack", "msteams", "discord", "rocket", "gchat", "webhook", "alertmanager")],
@@ -133,8 +135,6 @@ INVALID: list[tuple[str, Doc, str]] = [
     ("no threshold", _canary(lambda d: d["spec"]["analysis"].pop("threshold")), "spec.analysis.threshold: is required"),
     ("port as text", _canary(lambda d: d["spec"]["service"].update(port="http")),
      "spec.service.port: must be a number"),
-    ("targetPort as float", _canary(lambda d: d["spec"]["service"].update(targetPort=80.5)),
-     "spec.service.targetPort: must be a whole number or a name"),
     ("webhook type", _canary(lambda d: d["spec"]["analysis"]["webhooks"][0].update(type="pre")),
      "spec.analysis.webhooks[0].type: must be one of"),
     ("two uri operators", _canary(lambda d: d["spec"]["service"]["match"][0]["uri"].update(exact="/")),
@@ -147,6 +147,14 @@ INVALID: list[tuple[str, Doc, str]] = [
         gatewayRefs=[{"name": f"gw{i}"} for i in range(33)])), "spec.service.gatewayRefs: must have at most 32"),
     ("scaler min replicas", _canary(lambda d: d["spec"]["autoscalerRef"].update(
         primaryScalerReplicas={"minReplicas": 0})), "spec.autoscalerRef.primaryScalerReplicas.minReplicas: must be"),
+    ("locality without algorithm", _canary(lambda d: d["spec"]["service"].update(
+        trafficPolicy={"loadBalancer": {"localityLbSetting": {"enabled": True}}})),
+     "spec.service.trafficPolicy.loadBalancer: must set one of simple or consistentHash"),
+    ("two hash keys", _canary(lambda d: d["spec"]["service"].update(
+        trafficPolicy={"loadBalancer": {"consistentHash": {"httpHeaderName": "x", "useSourceIp": True}}})),
+     "spec.service.trafficPolicy.loadBalancer.consistentHash: must set only one of httpHeaderName"),
+    ("targetPort as float", _canary(lambda d: d["spec"]["service"].update(targetPort=80.5)),
+     "spec.service.targetPort: must be a whole number or a name"),
     ("cookie without name", _canary(lambda d: d["spec"]["analysis"].update(sessionAffinity={"maxAge": 10})),
      "spec.analysis.sessionAffinity.cookieName: is required"),
     ("suspend as text", _canary(lambda d: d["spec"].update(suspend="yes")), "spec.suspend: must be true or false"),

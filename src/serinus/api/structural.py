@@ -189,7 +189,7 @@ def _one_of(branches: list[Mapping[str, Any]], value: Any, path: Path) -> list[P
 
 def validate(schema: Mapping[str, Any], value: Any, path: Path = ()) -> list[Problem]:
     """Every way `value` breaks `schema`, as the API server would reject it."""
-    int_or_string = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    int_or_string = isinstance(value, str) or _has_type(value, "integer")
     if schema.get("x-kubernetes-int-or-string") and not int_or_string:
         return [error(path, f"must be a whole number or a name, got {show(value)}", "schema")]
     expected = schema.get("type")

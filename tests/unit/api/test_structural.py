@@ -48,7 +48,8 @@ def test_value_checks(schema: dict[str, Any], value: Any, expected: str) -> None
 
 @pytest.mark.parametrize(("schema", "value"), [
     ({"type": "integer"}, 5.0), ({"type": "number"}, 5), ({"x-kubernetes-int-or-string": True}, "http"),
-    ({"x-kubernetes-int-or-string": True}, 8080), ({"type": "string", "pattern": "^[0-9]+(m|s)"}, "1m30s"),
+    ({"x-kubernetes-int-or-string": True}, 8080), ({"x-kubernetes-int-or-string": True}, 8080.0),
+    ({"type": "string", "pattern": "^[0-9]+(m|s)"}, "1m30s"),
     ({"type": "string", "format": "date-time"}, "2024-05-01T10:00:00Z"),
 ])
 def test_values_the_api_server_accepts(schema: dict[str, Any], value: Any) -> None:
