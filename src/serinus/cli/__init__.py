@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from serinus import __version__
+from serinus.cli.query import query
 from serinus.cli.validate import validate
 
 

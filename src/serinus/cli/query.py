@@ -1,0 +1,107 @@
+"""`serinus query`: run every metric check of a Canary once, before a release, and show how it would be judged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from serinus.api import Canary, MetricTemplate
+from serinus.api.manifests import load_documents
+from serinus.engine.thresholds import describe
+from serinus.errors import MetricsError, NoValuesFound, SerinusError
+from serinus.metrics.checks import MetricCheck, PlanError, plan_checks
+from serinus.metrics.registry import make_provider
+
+
+def _documents(path: str) -> list[Any]:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    return [doc.data for doc in load_documents(text) if isinstance(doc.data, dict)]
+
+
+async def _run(check: MetricCheck) -> tuple[str, str, bool]:
+    """(value shown, verdict, passed) of one check."""
+    provider = make_provider(check.provider)
+    try:
+        raw = await provider.query(check.query)
+    except NoValuesFound:
+        return "no values found", "halt", False
+    except MetricsError as err:
+        return str(err), "error", False
+    finally:
+        await provider.close()
+    value = check.judged_value(raw)
+    passed = check.passes(raw)
+    return f"{value:g}", "pass" if passed else "fail", passed
+
+
+@click.command("query")
+@click.argument("canary_file", metavar="CANARY.yaml")
+@click.option("--metrics-server", default="", envvar="SERINUS_METRICS_SERVER", show_envvar=True,
+              help="Prometheus for built-in and inline metrics (default: the Canary's, else http://prometheus:9090).")
+@click.option("--mesh-provider", default="istio", show_default=True, envvar="SERINUS_MESH_PROVIDER",
+              show_envvar=True, help="Global provider, which picks the built-in queries when the Canary has none.")
+@click.option("--templates", "template_files", multiple=True, metavar="FILE",
+              help="YAML with MetricTemplates (and the Secrets they reference); repeatable.")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="A table for people, or one JSON object per check for scripts.")
+def query(canary_file: str, metrics_server: str, mesh_provider: str, template_files: tuple[str, ...],
+          output: str) -> None:
+    """Render every metric of a Canary, run each query once, and print value, accepted range and verdict.
+
+    Exits 1 when any check would fail, find no data or error, so it can gate a pipeline.
+    """
+    try:
+        docs = [d for d in _documents(canary_file) if d.get("kind") == "Canary"]
+        if not docs:
+            raise click.ClickException(f"{canary_file}: no Canary in this file")
+        canary = Canary.model_validate(docs[0])
+        templates: dict[tuple[str, str], MetricTemplate] = {}
+        secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        for path in template_files:
+            for doc in _documents(path):
+                meta = doc.get("metadata") or {}
+                key = (str(meta.get("namespace") or canary.metadata.namespace or "default"), str(meta.get("name")))
+                if doc.get("kind") == "MetricTemplate":
+                    templates[key] = MetricTemplate.model_validate(doc)
+                elif doc.get("kind") == "Secret":
+                    secrets[key] = doc
+    except (OSError, SerinusError, ValidationError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise click.ClickException(message) from None
+
+    plans = plan_checks(canary, mesh_provider=mesh_provider, metrics_server=metrics_server, templates=templates,
+                        secrets=secrets)
+    rows = asyncio.run(_run_all(plans))
+    if output == "json":
+        for row in rows:
+            click.echo(json.dumps(dict(zip(("metric", "query", "value", "accepted", "verdict"), row[:5],
+                                           strict=True))))
+    else:
+        table = Table(title=f"canary {canary.metadata.name}.{canary.metadata.namespace or 'default'}")
+        for column in ("metric", "query", "value", "accepted", "verdict"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row[:5])
+        Console(width=160).print(table)
+    if not all(row[5] for row in rows):
+        sys.exit(1)
+
+
+async def _run_all(plans: list[MetricCheck | PlanError]) -> list[tuple[str, str, str, str, str, bool]]:
+    rows = []
+    for plan in plans:
+        if isinstance(plan, PlanError):
+            rows.append((plan.metric.name, "", str(plan.error), "", "error", False))
+            continue
+        value, verdict, passed = await _run(plan)
+        accepted = describe(plan.metric.threshold_range, plan.metric.threshold, plan.kind)
+        rows.append((plan.metric.name, " ".join(plan.query.split()), value, accepted, verdict, passed))
+    return rows
