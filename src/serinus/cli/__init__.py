@@ -16,3 +16,4 @@ def main() -> None:
 
 
 main.add_command(validate)
+main.add_command(query)
