@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serinus.api.duration import (
@@ -69,6 +69,8 @@ def test_canonical_printing(ns: int, text: str) -> None:
     assert format_duration(ns) == text
 
 
+# No deadline: the machine is shared with control-plane tests, and a slow example is not a wrong one.
+@settings(deadline=None)
 @given(st.integers(min_value=MIN_DURATION, max_value=MAX_DURATION))
 def test_format_then_parse_is_identity(ns: int) -> None:
     """Every int64 duration printed and parsed back is the same number of nanoseconds."""
@@ -81,6 +83,7 @@ _TEXT = st.tuples(st.sampled_from(["", "-", "+"]), st.lists(_PART, min_size=1, m
     lambda t: t[0] + "".join(f"{whole}{frac}{unit}" for whole, frac, unit in t[1]))
 
 
+@settings(deadline=None)
 @given(_TEXT)
 def test_parse_then_format_is_canonical(text: str) -> None:
     """Any valid duration text, printed after parsing, is a fixed point: it parses to the same value."""

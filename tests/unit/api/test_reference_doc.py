@@ -76,8 +76,7 @@ def test_section_one_lists_the_fields_we_expect_to_check() -> None:
 
 
 def test_every_documented_field_is_in_our_crd() -> None:
-    """Each field the reference lists is a property of our CRD schema (canaryAnalysis, which Flagger's CRD never
-    declared, is the deprecated alias our model reads instead)."""
+    """Each field the reference lists is in our CRD schema (canaryAnalysis is model-only, as in Flagger)."""
     missing = []
     for kind, path in documented_fields():
         if kind == "Canary" and path == ("spec", "canaryAnalysis"):
@@ -112,8 +111,7 @@ def test_yaml_block_extraction() -> None:
 
 
 def test_every_canary_and_metric_template_block_in_the_reference_parses() -> None:
-    """Each Canary or MetricTemplate shown in a ```yaml block of flagger.md validates (today's flagger.md shows
-    its examples as tables and separate files, so this guards blocks added later)."""
+    """Each Canary or MetricTemplate in a ```yaml block of flagger.md validates (guards blocks added later)."""
     text = (reference_dir() / "flagger.md").read_text(encoding="utf-8")
     failures = []
     for block in yaml_blocks(text):

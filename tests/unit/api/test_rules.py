@@ -320,8 +320,7 @@ def test_template_metric_without_interval_is_an_error_when_the_template_needs_on
 
 
 def test_canary_analysis_alias_is_checked_and_flagged() -> None:
-    """A Canary written with the deprecated canaryAnalysis gets the same rules, plus a warning (the API server
-    drops the field, and the missing analysis is an error)."""
+    """canaryAnalysis gets the same rules plus a deprecation warning; via the API server analysis is missing."""
     doc = canary(lambda d: spec(d).update(canaryAnalysis=spec(d).pop("analysis")))
     report = check_object(doc)
     assert "spec.analysis: is required" in [str(p) for p in report.errors]

@@ -149,8 +149,7 @@ def test_other_kinds_are_skipped_quietly_and_named_with_verbose(tmp_path: Path) 
 
 
 def test_target_workload_given_alongside_is_checked(tmp_path: Path) -> None:
-    """A Deployment in the files whose selector has none of the selector labels fails its Canary;
-    --selector-labels changes which keys count."""
+    """A target Deployment given alongside must carry a selector label; --selector-labels says which."""
     deployment = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo, namespace: test}\n"
                   "spec:\n  selector:\n    matchLabels: {run: podinfo}\n")
     path = write(tmp_path, "app.yaml", deployment + "---\n" + EXAMPLES[0].read_text())
