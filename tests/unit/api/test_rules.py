@@ -319,6 +319,22 @@ def test_template_metric_without_interval_is_an_error_when_the_template_needs_on
            "from the interval" in [str(p) for p in report.errors]
 
 
+def test_template_metric_interval_matters_only_when_the_query_uses_it() -> None:
+    """With a Prometheus template at hand: {{ interval }} in the query makes the interval required, else no word."""
+    doc = canary(lambda d: analysis(d)["metrics"].append({"name": "errors", "templateRef": {"name": "t"}}))
+
+    def prometheus(query: str) -> RuleContext:
+        template = MetricTemplate.model_validate({"metadata": {"name": "t", "namespace": "test"}, "spec": {
+            "provider": {"type": "prometheus", "address": "http://p"}, "query": query}})
+        return RuleContext(templates={("test", "t"): template})
+
+    uses = check_object(doc, prometheus('sum(rate(errors{app="{{ target }}"}[{{ interval }}]))'))
+    assert [str(p) for p in uses.errors] == [
+        "spec.analysis.metrics[1].interval: is required: the query of MetricTemplate t uses {{ interval }}, which "
+        "renders empty without it"]
+    assert check_object(doc, prometheus('sum(errors{app="{{ target }}"})')).problems == ()
+
+
 def test_canary_analysis_alias_is_checked_and_flagged() -> None:
     """canaryAnalysis gets the same rules plus a deprecation warning; via the API server analysis is missing."""
     doc = canary(lambda d: spec(d).update(canaryAnalysis=spec(d).pop("analysis")))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from serinus.api.analysis import CanaryAnalysis, CanaryMetric, HookType
 from serinus.api.canary import Canary
 from serinus.api.duration import DurationError
 from serinus.api.metric_template import INTERVAL_PROVIDERS
 from serinus.api.problems import Path, Problem, error, show, warning
 from serinus.api.rules.context import RuleContext, duration_problem, is_http_url
+
+#: `{{ interval }}` (or a pipeline using it) in a Go template.
+_INTERVAL_CALL = re.compile(r"\{\{-?[^}]*\binterval\b")
 
 
 def metric_rules(canary: Canary, analysis: CanaryAnalysis, base: Path, context: RuleContext) -> list[Problem]:
@@ -56,15 +61,19 @@ def _template_rules(canary: Canary, metric: CanaryMetric, where: Path, context: 
                          f"can't access metric template {ref.name}.{ref.namespace}, cross-namespace references "
                          "are blocked"))
     template = context.templates.get((namespace, ref.name))
-    if not metric.interval:
-        if template is not None and template.spec.provider.type in INTERVAL_PROVIDERS:
-            out.append(error((*where, "interval"), f"is required: MetricTemplate {ref.name} uses "
-                             f"{template.spec.provider.type.value}, whose client is built from the interval",
-                             "template-interval", "error parsing metric interval"))
-        else:
-            out.append(warning((*where, "interval"), "is not set; a templateRef metric gets no default, so "
-                               "{{ interval }} renders empty (and datadog, cloudwatch, newrelic, dynatrace and splunk "
-                               "templates fail)", "template-interval"))
+    if metric.interval:
+        return out
+    if template is None:
+        out.append(warning((*where, "interval"), "is not set; a templateRef metric gets no default, so "
+                           "{{ interval }} renders empty (and datadog, cloudwatch, newrelic, dynatrace and splunk "
+                           "templates fail)", "template-interval"))
+    elif template.spec.provider.type in INTERVAL_PROVIDERS:
+        out.append(error((*where, "interval"), f"is required: MetricTemplate {ref.name} uses "
+                         f"{template.spec.provider.type.value}, whose client is built from the interval",
+                         "template-interval", "error parsing metric interval"))
+    elif _INTERVAL_CALL.search(template.spec.query):
+        out.append(error((*where, "interval"), f"is required: the query of MetricTemplate {ref.name} uses "
+                         "{{ interval }}, which renders empty without it", "template-interval"))
     return out
 
 
