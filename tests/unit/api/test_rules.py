@@ -121,6 +121,14 @@ ERRORS: list[tuple[str, Callable[[Doc], object], str]] = [
         provider="gatewayapi:v1beta1", service={"port": 9898, "gatewayRefs": [{"name": "gw"}],
                                                 "match": [{"method": {"prefix": "G"}}]}),
      "spec.service.match[0].method: must be an exact match for Gateway API"),
+    ("gateway api empty uri", lambda d: spec(d).update(
+        provider="gatewayapi:v1", service={"port": 9898, "gatewayRefs": [{"name": "gw"}], "match": [{"uri": {}}]}),
+     "spec.service.match[0].uri: must set exact, prefix or regex for Gateway API"),
+    ("gateway api query prefix", lambda d: spec(d).update(
+        provider="gatewayapi:v1", service={"port": 9898, "gatewayRefs": [{"name": "gw"}],
+                                           "match": [{"queryParams": {"v": {"prefix": "2"}}}]}),
+     "spec.service.match[0].queryParams.v: must be an exact or regex match for Gateway API (prefix and suffix are "
+     "not supported)"),
     ("gateway api A/B suffix", lambda d: (
         spec(d).update(provider="gatewayapi:v1", service={"port": 9898, "gatewayRefs": [{"name": "gw"}]}),
         analysis(d).pop("stepWeight"), analysis(d).pop("maxWeight"),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 
 from serinus.api.canary import Canary, Provider
 from serinus.api.capabilities import GATEWAY_API, INGRESS_REF, Router
-from serinus.api.istio import StringMatch
+from serinus.api.istio import AnalysisMatch, HTTPMatchRequest, StringMatch
 from serinus.api.problems import Path, Problem, error, show, warning
 from serinus.api.refs import AutoscalerKind
 from serinus.api.rules.context import duration_problem
@@ -102,7 +102,7 @@ def service_rules(canary: Canary, router: Router, provider: str) -> list[Problem
                          f"VirtualService {apex}.{canary.metadata.namespace} cannot have hosts and gateways when "
                          "delegation enabled"))
     if router in GATEWAY_API:
-        out += gateway_match_rules(service.match, (*base, "match"), headers_only=False)
+        out += gateway_match_rules(service.match, (*base, "match"))
     for index, mirror in enumerate(service.mirror):
         if mirror.backend_ref is None:
             out.append(error((*base, "mirror", index, "backendRef"), "is required: a mirror filter needs a backend "
@@ -113,22 +113,23 @@ def service_rules(canary: Canary, router: Router, provider: str) -> list[Problem
     return out
 
 
-def gateway_match_rules(matches: Iterable[object], base: Path, *, headers_only: bool) -> list[Problem]:
+def gateway_match_rules(matches: Sequence[HTTPMatchRequest | AnalysisMatch], base: Path) -> list[Problem]:
     """Gateway API cannot express every Istio condition; Flagger fails the route when it meets one."""
     out: list[Problem] = []
     for index, match in enumerate(matches):
         where = (*base, index)
-        uri = getattr(match, "uri", None)
-        if not headers_only and isinstance(uri, StringMatch) and not (uri.exact or uri.prefix or uri.regex):
-            out.append(error((*where, "uri"), "must set exact, prefix or regex for Gateway API", "gatewayapi-match",
-                             "Gateway API doesn't support the specified path matching selector"))
-        method = getattr(match, "method", None)
-        if not headers_only and isinstance(method, StringMatch) and not method.exact:
-            out.append(error((*where, "method"), "must be an exact match for Gateway API", "gatewayapi-match",
-                             "Gateway API doesn't support the specified header matching selector"))
-        for group, word in (("headers", "header"), ("query_params", "query")):
-            wire = "queryParams" if group == "query_params" else group
-            for key, cond in getattr(match, group, {}).items():
+        if isinstance(match, HTTPMatchRequest):
+            uri, method = match.uri, match.method
+            if uri is not None and not (uri.exact or uri.prefix or uri.regex):
+                out.append(error((*where, "uri"), "must set exact, prefix or regex for Gateway API", "gatewayapi-match",
+                                 "Gateway API doesn't support the specified path matching selector"))
+            if method is not None and not method.exact:
+                out.append(error((*where, "method"), "must be an exact match for Gateway API", "gatewayapi-match",
+                                 "Gateway API doesn't support the specified header matching selector"))
+        groups: tuple[tuple[str, str, Mapping[str, StringMatch]], ...] = (
+            ("headers", "header", match.headers), ("queryParams", "query", match.query_params))
+        for wire, word, conditions in groups:
+            for key, cond in conditions.items():
                 if not (cond.exact or cond.regex):
                     out.append(error((*where, wire, key), "must be an exact or regex match for Gateway API "
                                      "(prefix and suffix are not supported)", "gatewayapi-match",

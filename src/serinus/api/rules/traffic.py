@@ -100,7 +100,7 @@ def traffic_feature_rules(analysis: CanaryAnalysis, base: Path, router: Router, 
             out.append(warning((*base, "match"), f"is ignored by provider {provider} (A/B routing works with "
                                "istio, contour, gloo, nginx, gatewayapi and appmesh)", "ab-support"))
         elif router in GATEWAY_API:
-            out += gateway_match_rules(analysis.match, (*base, "match"), headers_only=True)
+            out += gateway_match_rules(analysis.match, (*base, "match"))
     affinity = analysis.session_affinity
     if affinity is not None:
         where = (*base, "sessionAffinity")
