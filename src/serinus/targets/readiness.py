@@ -99,6 +99,20 @@ def _deadline_passed(since: dt.datetime | None, deadline_s: int, now: dt.datetim
     return since is not None and since + dt.timedelta(seconds=deadline_s) < now
 
 
+def _pods_rollout(behind: bool, updated: int, wanted: int, available: int, needed: int, threshold_percent: int,
+                  late: bool, deadline_s: int) -> Readiness:
+    """The shared tail of the DaemonSet and StatefulSet rules (Flagger's isDaemonSetReady wording)."""
+    if not behind and available >= needed:
+        return READY
+    if late:
+        return Readiness(False, False, f"exceeded its progressDeadlineSeconds: {deadline_s}")
+    if behind:
+        return Readiness(False, True,
+                         f"waiting for rollout to finish: {updated} out of {wanted} new pods have been updated")
+    return Readiness(False, True, f"waiting for rollout to finish: {available} of {needed} "
+                                  f"(readyThreshold {threshold_percent}%) updated pods are available")
+
+
 def daemonset_readiness(ds: Obj, deadline_s: int, threshold_percent: int, now: dt.datetime,
                         last_transition: dt.datetime | None) -> Readiness:
     """Flagger's isDaemonSetReady; the deadline counts from the Canary's status.lastTransitionTime."""
@@ -110,16 +124,8 @@ def daemonset_readiness(ds: Obj, deadline_s: int, threshold_percent: int, now: d
     updated = int(status.get("updatedNumberScheduled") or 0)
     available = int(status.get("numberAvailable") or 0)
     needed = threshold_count(desired, threshold_percent)
-    behind, short = updated < desired, available < needed
-    if not behind and not short:
-        return READY
-    if _deadline_passed(last_transition, deadline_s, now):
-        return Readiness(False, False, f"exceeded its progressDeadlineSeconds: {deadline_s}")
-    if behind:
-        return Readiness(False, True,
-                         f"waiting for rollout to finish: {updated} out of {desired} new pods have been updated")
-    return Readiness(False, True, f"waiting for rollout to finish: {available} of {needed} "
-                                  f"(readyThreshold {threshold_percent}%) updated pods are available")
+    return _pods_rollout(updated < desired, updated, desired, available, needed, threshold_percent,
+                         _deadline_passed(last_transition, deadline_s, now), deadline_s)
 
 
 def statefulset_readiness(sts: Obj, deadline_s: int, threshold_percent: int, now: dt.datetime,
@@ -137,13 +143,5 @@ def statefulset_readiness(sts: Obj, deadline_s: int, threshold_percent: int, now
     current_rev, update_rev = status.get("currentRevision"), status.get("updateRevision")
     needed = threshold_count(wanted, threshold_percent)
     behind = updated < wanted or (wanted > 0 and current_rev is not None and current_rev != update_rev)
-    short = available < needed
-    if not behind and not short:
-        return READY
-    if _deadline_passed(last_transition, deadline_s, now):
-        return Readiness(False, False, f"exceeded its progressDeadlineSeconds: {deadline_s}")
-    if behind:
-        return Readiness(False, True,
-                         f"waiting for rollout to finish: {updated} out of {wanted} new pods have been updated")
-    return Readiness(False, True, f"waiting for rollout to finish: {available} of {needed} "
-                                  f"(readyThreshold {threshold_percent}%) updated pods are available")
+    return _pods_rollout(behind, updated, wanted, available, needed, threshold_percent,
+                         _deadline_passed(last_transition, deadline_s, now), deadline_s)
