@@ -84,7 +84,8 @@ def test_strategy_reaches_deep_fields() -> None:
     """The generated Canaries do reach nested optional fields (the round trip is not only over empty specs)."""
     seen: set[str] = set()
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    # Derandomized: this asserts a property of the generator's coverage, which must not depend on luck.
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(_model(Canary))
     def collect(data: dict[str, Any]) -> None:
         spec = data["spec"]
