@@ -30,6 +30,7 @@ class OperatorOptions:
     log_level: str = "info"
     log_format: str = "json"
     port: int = 8080
+    listen_address: str = "0.0.0.0"
     namespace: str = ""
     mesh_provider: str = "istio"
     selector_labels: tuple[str, ...] = ("app", "name", "app.kubernetes.io/name")
@@ -38,6 +39,9 @@ class OperatorOptions:
     ingress_class: str = ""
     enable_leader_election: bool = False
     leader_election_namespace: str = "kube-system"
+    lease_duration: float = 60.0
+    renew_deadline: float = 15.0
+    retry_period: float = 5.0
     enable_config_tracking: bool = True
     cluster_name: str = ""
     no_cross_namespace_refs: bool = False
@@ -83,6 +87,8 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
     ("log-format", "json", "json (one object a line) or console.",
      {"type": click.Choice(["json", "console"])}, None),
     ("port", 8080, "Port of /healthz and /metrics.", {"type": click.IntRange(1, 65535)}, None),
+    ("listen-address", "0.0.0.0", "Address of /healthz and /metrics (all interfaces by default, as Flagger).", {},
+     None),
     ("namespace", "", "Watch only this namespace (all when empty).", {}, None),
     ("mesh-provider", "istio", "Default traffic provider of Canaries that name none.", {}, None),
     ("selector-labels", "app,name,app.kubernetes.io/name", "Pod selector label keys, in order of preference.",
@@ -93,6 +99,10 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
     ("ingress-class", "", "ingressClassName of generated Contour HTTPProxies.", {}, None),
     ("enable-leader-election", False, "Run several replicas; one acts at a time.", {"is_flag": True}, None),
     ("leader-election-namespace", "kube-system", "Namespace of the leader-election Lease.", {}, None),
+    ("lease-duration", "60s", "How long a leader's Lease lasts without renewal.", {"callback": _seconds}, None),
+    ("renew-deadline", "15s", "How long a leader keeps trying to renew before it steps down.",
+     {"callback": _seconds}, None),
+    ("retry-period", "5s", "How often the Lease is renewed or tried.", {"callback": _seconds}, None),
     ("enable-config-tracking/--disable-config-tracking", True, "Track ConfigMaps and Secrets of targets.", {}, None),
     ("cluster-name", "", "Added as the Cluster field of alerts.", {}, None),
     ("no-cross-namespace-refs", False, "Refuse MetricTemplate and AlertProvider references into other namespaces.",
