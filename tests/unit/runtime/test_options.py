@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -9,6 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from serinus.runtime.options import OperatorOptions, flagger_args, from_params, operator_options
+
+
+FLAGGER_VARIABLES = {"KUBECONFIG", "SLACK_URL", "SLACK_TOKEN", "SLACK_PROXY_URL", "MSTEAMS_URL", "MSTEAMS_PROXY_URL",
+                     "EVENT_WEBHOOK_URL"}
 
 
 @click.command()
@@ -26,7 +31,10 @@ def parse(args: list[str], env: dict[str, str] | None = None) -> OperatorOptions
     def capture(**params: Any) -> None:
         seen.append(from_params(params))
 
-    result = CliRunner().invoke(capture, flagger_args(args), env=env or {}, catch_exceptions=False)
+    # Start from an environment without any variable the options read (the cluster fixture sets KUBECONFIG).
+    clean: dict[str, str | None] = {name: None for name in os.environ
+                                    if name.startswith("SERINUS_") or name in FLAGGER_VARIABLES}
+    result = CliRunner().invoke(capture, flagger_args(args), env={**clean, **(env or {})}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return seen[0]
 
