@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from serinus.runtime.options import OperatorOptions, flagger_args, from_params, operator_options
 
-
 FLAGGER_VARIABLES = {"KUBECONFIG", "SLACK_URL", "SLACK_TOKEN", "SLACK_PROXY_URL", "MSTEAMS_URL", "MSTEAMS_PROXY_URL",
                      "EVENT_WEBHOOK_URL"}
 
