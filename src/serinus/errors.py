@@ -43,3 +43,7 @@ class ProviderUnreachable(MetricsError):
 
 class AuthenticationFailed(MetricsError):
     """The provider refused the credentials (HTTP 401/403)."""
+
+
+class RouterError(ProviderError):
+    """A router cannot do its work; the message is Flagger's where Flagger has one."""
