@@ -39,6 +39,24 @@ def with_flux_annotations(annotations: Mapping[str, str] | None) -> dict[str, st
     return out
 
 
+def canary_owner_reference(canary: Obj) -> dict[str, Any]:
+    """The controller owner reference to the Canary that Flagger puts on every object it creates."""
+    meta = canary.get("metadata") or {}
+    return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": meta.get("name"),
+            "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}
+
+
+def canary_namespace(canary: Obj) -> str:
+    """The Canary's namespace (`default` when the dict has none, as for a manifest read from a file)."""
+    return str((canary.get("metadata") or {}).get("namespace") or "default")
+
+
+def apex_metadata(canary: Obj) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) for a generated mesh or ingress object: `service.apex` metadata plus the Flux keys."""
+    apex = ((canary.get("spec") or {}).get("service") or {}).get("apex") or {}
+    return dict(apex.get("labels") or {}), with_flux_annotations(apex.get("annotations"))
+
+
 def service_spec(service: Obj, label: str, pod_value: str, extra_ports: Mapping[str, int] | None = None
                  ) -> dict[str, Any]:
     """The Service spec for one of the three Services, from the Canary's spec.service."""
