@@ -38,6 +38,11 @@ LABELS = {
     "primary_cookie": "A primary session affinity cookie (primaryCookieName)",
 }
 
+#: Column heads of the docs table.
+SHORT = {"weights": "Weights", "ab_testing": "A/B", "blue_green": "Blue/green", "mirroring": "B/G mirroring",
+         "canary_mirroring": "Canary mirroring", "session_affinity": "Session affinity",
+         "primary_cookie": "Primary cookie"}
+
 #: What happens when a Canary asks for a feature anyway: Flagger's behaviour, which Serinus keeps.
 CONSEQUENCES = {
     "weights": "the kubernetes provider runs the analysis as blue/green (iterations set to 10 when unset)",
@@ -143,3 +148,18 @@ def warnings(provider: str, canary: Obj) -> list[str]:
     """Every Warning event to record for this Canary and provider, the unknown-provider warning first."""
     out = [w] if (w := router_kind(provider)[1]) else []
     return out + [warning(provider, name) for name in missing(provider, canary)]
+
+
+def markdown_table() -> str:
+    """The support table of docs/routers.md, rendered from SUPPORT."""
+    head = ["Provider", *(SHORT[n] for n in FEATURE_NAMES), "Built-in metrics"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for kind, support in SUPPORT.items():
+        cells = ["yes" if getattr(support, n) else "no" for n in FEATURE_NAMES]
+        lines.append("| " + " | ".join([f"`{kind}`", *cells, support.builtin_metrics]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_consequences() -> str:
+    """The docs list of what happens when a Canary asks for a feature its provider lacks."""
+    return "".join(f"- **{LABELS[n]}**: {CONSEQUENCES[n]}.\n" for n in FEATURE_NAMES)
