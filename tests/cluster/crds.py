@@ -1,0 +1,88 @@
+"""Router CRDs from the providers' own Go modules, installed on the test cluster.
+
+Each module is fetched with `go mod download -json <module>@<pinned version>` into the module cache the cluster
+build uses (versions in versions.env). Every failure raises ControlPlaneError naming the step that broke.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lightkube import codecs
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+
+from tests.cluster.controlplane import BUILD_SCRIPT, Cluster, ControlPlaneError, pinned_versions
+
+
+def module_dir(module: str, version: str) -> Path:
+    """The unpacked module in the cluster build's Go module cache, downloaded if missing."""
+    step = f"go mod download {module}@{version}"
+    try:
+        gomodcache = subprocess.run([str(BUILD_SCRIPT), "--print-gomodcache"], capture_output=True, text=True,
+                                    check=True).stdout.strip()
+        env = {**os.environ, "GOMODCACHE": gomodcache, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
+        with tempfile.TemporaryDirectory() as scratch:  # outside any go.mod
+            proc = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=scratch, env=env,
+                                  capture_output=True, text=True, timeout=600, check=False)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise ControlPlaneError(f"CRD STEP FAILED: {step}: {err}") from err
+    try:
+        info = json.loads(proc.stdout)
+    except ValueError as err:
+        raise ControlPlaneError(f"CRD STEP FAILED: {step}: exit {proc.returncode}: {proc.stderr.strip()}") from err
+    if info.get("Error") or not info.get("Dir"):
+        raise ControlPlaneError(f"CRD STEP FAILED: {step}: {info.get('Error') or proc.stderr.strip()}")
+    return Path(info["Dir"])
+
+
+def crd_documents(paths: list[Path]) -> list[dict[str, Any]]:
+    """The CustomResourceDefinitions in these YAML files (other kinds, such as admission policies, are skipped)."""
+    docs = []
+    for path in paths:
+        if not path.is_file():
+            raise ControlPlaneError(f"CRD STEP FAILED: read {path}: no such file")
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "CustomResourceDefinition"]
+    if not docs:
+        raise ControlPlaneError(f"CRD STEP FAILED: read {paths}: no CustomResourceDefinition found")
+    return docs
+
+
+def apply_crds(cluster: Cluster, docs: list[dict[str, Any]], timeout: float = 60.0) -> list[str]:
+    """Server-side apply each CRD and wait until it is Established."""
+    client = cluster.client()
+    names = []
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        try:
+            client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
+        except Exception as err:
+            raise ControlPlaneError(f"CRD STEP FAILED: apply {name}: {err}") from err
+        names.append(name)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while not any(c.type == "Established" and c.status == "True"
+                      for c in (client.get(CustomResourceDefinition, name).status.conditions or [])):
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"CRD STEP FAILED: wait for {name} Established after {timeout:.0f}s")
+            time.sleep(0.2)
+    return names
+
+
+def install_istio(cluster: Cluster) -> list[str]:
+    """Istio's CRDs from `istio.io/api` (kubernetes/customresourcedefinitions.gen.yaml)."""
+    root = module_dir("istio.io/api", "v" + pinned_versions()["ISTIO_API_VERSION"])
+    return apply_crds(cluster, crd_documents([root / "kubernetes" / "customresourcedefinitions.gen.yaml"]))
+
+
+def install_gateway_api(cluster: Cluster) -> list[str]:
+    """Gateway API's standard-channel CRDs from `sigs.k8s.io/gateway-api` (config/crd/standard/*.yaml; HTTPRoute
+    v1 with CORS and timeouts, and v1beta1, are all in the standard channel of the pinned release)."""
+    root = module_dir("sigs.k8s.io/gateway-api", "v" + pinned_versions()["GATEWAY_API_VERSION"])
+    return apply_crds(cluster, crd_documents(sorted((root / "config" / "crd" / "standard").glob("*.yaml"))))
