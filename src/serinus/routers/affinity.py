@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from serinus.api.duration import SECOND, DurationError, parse_duration
-from serinus.routers.errors import RouterError
+from serinus.errors import RouterError
 
 Obj = Mapping[str, Any]
 COOKIE_HEADER = "Cookie"

@@ -13,8 +13,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from serinus.errors import RouterError
 from serinus.routers import affinity
-from serinus.routers.errors import RouterError
 from serinus.routers.gatewayapi_spec import (
     DEFAULT_MATCH,
     GROUP,

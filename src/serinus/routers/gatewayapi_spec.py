@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from serinus.api.duration import SECOND, DurationError, parse_duration
-from serinus.routers.errors import RouterError
+from serinus.errors import RouterError
 from serinus.routers.istio_spec import analysis_of, service_of
 from serinus.routers.kubernetes import apex_metadata, canary_namespace, canary_owner_reference, service_names
 

@@ -12,8 +12,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from serinus.errors import RouterError
 from serinus.routers import affinity
-from serinus.routers.errors import RouterError
 from serinus.routers.istio_spec import (
     API_VERSION,
     analysis_of,

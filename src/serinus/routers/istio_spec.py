@@ -9,7 +9,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from serinus.routers.errors import RouterError
+from serinus.errors import RouterError
 from serinus.routers.kubernetes import apex_metadata, canary_namespace, canary_owner_reference, service_names
 
 Obj = Mapping[str, Any]

@@ -17,9 +17,9 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
+from serinus.errors import RouterError
 from serinus.kube.resources import Canary
 from serinus.routers import gatewayapi, istio
-from serinus.routers.errors import RouterError
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import install_gateway_api, install_istio
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from serinus.errors import RouterError
 from serinus.routers import gatewayapi
-from serinus.routers.errors import RouterError
 
 FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled", "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
 GATEWAY = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public", "namespace": "gw"}

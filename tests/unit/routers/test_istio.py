@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from serinus.errors import RouterError
 from serinus.routers import istio
-from serinus.routers.errors import RouterError
 
 REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger"
 FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled", "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
