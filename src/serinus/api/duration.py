@@ -180,6 +180,14 @@ def duration_seconds(text: str) -> float:
     return parse_duration(text) / SECOND
 
 
+def positive_seconds(text: str) -> float:
+    """Seconds of a Go duration that must be above zero (timeouts, periods); DurationError otherwise."""
+    seconds = duration_seconds(text)
+    if seconds <= 0:
+        raise DurationError(f"{text!r} is not a positive duration")
+    return seconds
+
+
 def is_duration(text: str) -> bool:
     """True when Go's parser accepts the text."""
     try:

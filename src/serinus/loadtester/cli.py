@@ -12,6 +12,7 @@ import click
 from aiohttp import web
 
 from serinus import __version__
+from serinus.api.duration import DurationError, positive_seconds
 from serinus.loadtester.config import Settings, parse_go_duration
 from serinus.loadtester.server import make_app
 
@@ -61,12 +62,10 @@ def _allow_commands(_: click.Context, param: click.Parameter, values: tuple[str,
 
 def _duration(_: click.Context, param: click.Parameter, value: str) -> float:
     try:
-        seconds = parse_go_duration(value)
-    except ValueError as exc:
+        parse_go_duration(value)  # for its message on malformed input
+        return positive_seconds(value)
+    except (ValueError, DurationError) as exc:
         raise click.BadParameter(str(exc), param=param) from None
-    if seconds <= 0:
-        raise click.BadParameter(f"{value!r} is not a positive duration", param=param)
-    return seconds
 
 
 def _option(*names: str, **kwargs: Any) -> Callable[[F], F]:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from serinus.api.duration import DurationError, duration_seconds
+from serinus.api.duration import DurationError, positive_seconds
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,12 +67,9 @@ def _csv(_: click.Context, __: click.Parameter, value: str) -> tuple[str, ...]:
 
 def _seconds(_: click.Context, param: click.Parameter, value: str) -> float:
     try:
-        seconds = duration_seconds(value)
+        return positive_seconds(value)
     except DurationError as err:
         raise click.BadParameter(str(err), param=param) from None
-    if seconds <= 0:
-        raise click.BadParameter(f"{value!r} is not a positive duration", param=param)
-    return seconds
 
 
 #: (name, default, help, extra click keyword arguments, Flagger's environment variable)

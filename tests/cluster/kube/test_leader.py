@@ -12,6 +12,7 @@ from lightkube.resources.coordination_v1 import Lease
 
 from serinus.kube.leader import LeaderElector, LeadershipLost
 from tests.cluster.controlplane import Cluster
+from tests.cluster.waiting import until
 
 
 def _client(cluster: Cluster) -> AsyncClient:
@@ -23,16 +24,6 @@ def _elector(client: AsyncClient, name: str, identity: str, *, lease_duration: f
     return LeaderElector(client, namespace="default", name=name, identity=identity, lease_duration=lease_duration,
                          renew_deadline=renew_deadline, retry_period=retry_period,
                          release_on_cancel=release_on_cancel)
-
-
-async def _until(check: Callable[[], bool], within: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_only_one_replica_leads_and_release_hands_over_at_once(cluster: Cluster) -> None:
@@ -50,7 +41,7 @@ async def test_only_one_replica_leads_and_release_hands_over_at_once(cluster: Cl
     a = _elector(client, name, "replica-a", lease_duration=30.0, renew_deadline=5.0, retry_period=0.3)
     b = _elector(client, name, "replica-b", lease_duration=30.0, renew_deadline=5.0, retry_period=0.3)
     task_a = asyncio.ensure_future(a.run(work("a")))
-    await _until(lambda: running == ["a"])
+    await until(lambda: running == ["a"], 10, "replica a leads")
     task_b = asyncio.ensure_future(b.run(work("b")))
     await asyncio.sleep(1.5)
     assert running == ["a"], "a second replica started work while the first held the Lease"
@@ -62,7 +53,7 @@ async def test_only_one_replica_leads_and_release_hands_over_at_once(cluster: Cl
     with pytest.raises(asyncio.CancelledError):
         await task_a
     # The Lease lasts 30 s, so a hand-over within 3 s proves the release, not expiry.
-    await _until(lambda: running == ["a", "b"], within=3.0)
+    await until(lambda: running == ["a", "b"], 3.0, "replica b leads after the release")
     lease = await client.get(Lease, name)
     assert lease.spec.holderIdentity == "replica-b"
     assert lease.spec.leaseTransitions == 1

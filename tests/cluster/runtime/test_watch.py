@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from lightkube import AsyncClient, KubeConfig, codecs
@@ -20,6 +20,7 @@ from serinus.kube.resources import Canary
 from serinus.runtime.scheduler import Key, Scheduler
 from serinus.runtime.watch import CanaryIndex, build_registry, run_watches
 from tests.cluster.controlplane import Cluster
+from tests.cluster.waiting import until
 
 
 class Ticks:
@@ -30,16 +31,6 @@ class Ticks:
 
     async def __call__(self, key: Key) -> None:
         self.seen[key] = self.seen.get(key, 0) + 1
-
-
-async def until(check: Callable[[], bool], within: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {within}s: {what}")
 
 
 @pytest.fixture

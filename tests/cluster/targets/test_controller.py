@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from lightkube import AsyncClient, KubeConfig, codecs
@@ -17,16 +16,7 @@ from serinus.api import Canary as CanaryModel
 from serinus.kube.resources import Canary
 from serinus.targets.controller import TargetError, WorkloadController
 from tests.cluster.controlplane import Cluster
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {within}s: {what}")
+from tests.cluster.waiting import until
 
 
 @pytest.fixture
