@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
+
+def safe_url(url: str, *, keep_path: bool = True) -> str:
+    """A URL fit for a message: no user:password, no query string, and (for webhook URLs, whose path is the
+    secret) optionally no path."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path if keep_path else "", "", ""))
+
 
 class SerinusError(Exception):
     """Base of every error Serinus raises on purpose."""

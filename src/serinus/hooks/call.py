@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 
 from serinus.engine.gojson import go_json
-from serinus.errors import SerinusError
+from serinus.errors import SerinusError, safe_url
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -38,11 +37,6 @@ def _wait(attempt: int, response: httpx2.Response | None, min_s: float, max_s: f
         if after.isdigit():
             return float(after)
     return min(max_s, min_s * 2.0 ** attempt)
-
-
-def _where(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 async def call_webhook(url: str, payload: Mapping[str, Any], *, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -71,4 +65,4 @@ async def call_webhook(url: str, payload: Mapping[str, Any], *, timeout_s: float
             if attempt + 1 < attempts:
                 await asyncio.sleep(_wait(attempt, response, backoff_min_s, backoff_max_s))
     status = response.status_code if response is not None else None
-    raise WebhookError(f"POST {_where(url)} giving up after {attempts} attempt(s): {failure}", status)
+    raise WebhookError(f"POST {safe_url(url)} giving up after {attempts} attempt(s): {failure}", status)

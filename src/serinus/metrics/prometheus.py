@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
@@ -21,17 +20,10 @@ from serinus.errors import (
     NoValuesFound,
     ProviderUnreachable,
     QueryFailed,
+    safe_url,
 )
 
 TIMEOUT_S = 5.0
-
-
-def safe_address(address: str) -> str:
-    """The address without user:password and without query string (they may hold secrets)."""
-    parts = urlsplit(address)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def collapse(query: str) -> str:
@@ -49,7 +41,7 @@ class PrometheusProvider:
                  insecure_skip_verify: bool = False, timeout_s: float = TIMEOUT_S,
                  transport: httpx2.AsyncBaseTransport | None = None) -> None:
         self.address = address.rstrip("/")
-        self.shown = safe_address(address)
+        self.shown = safe_url(address)
         self.headers = dict(headers or {})
         auth: httpx2.Auth | None = None
         if token:

@@ -140,3 +140,13 @@ async def test_disable_tls_accepts_a_self_signed_hook(https_url: str) -> None:
     with pytest.raises(WebhookError, match="giving up after 1 attempt"):
         await call_webhook(https_url, PAYLOAD)
     await call_webhook(https_url, PAYLOAD, disable_tls=True)
+
+
+async def test_credentials_in_a_hook_url_never_reach_the_error(receiver: Recorder) -> None:
+    """A hook URL with user:password gives up with an error that names the host and path but not the password."""
+    receiver.status = 500
+    url = receiver.url.replace("http://", "http://admin:hunter2@") + "/hook"
+    with pytest.raises(WebhookError) as caught:
+        await call_webhook(url, PAYLOAD, retries=0)
+    assert "hunter2" not in str(caught.value)
+    assert f"POST {receiver.url}/hook giving up after 1 attempt(s)" in str(caught.value)
