@@ -77,9 +77,14 @@ def test_flagger_initializes_and_our_builders_agree(flagger: tuple[Client, str])
     wait_for(phase, "Flagger to initialize the Canary", timeout=90)
     canary = client.get(Canary, "web").to_dict()
     assert canary["status"]["conditions"][0]["type"] == "Promoted"
-    events = [e.message for e in client.list(Event, fields={"involvedObject.name": "web"})
-              if e.source and e.source.component == "flagger"]
-    assert f"Initialization done! web.{ns}" in events
+
+    # Flagger's event recorder posts asynchronously, after the status write: wait for the event to appear.
+    def initialized_event() -> bool:
+        return f"Initialization done! web.{ns}" in [
+            e.message for e in client.list(Event, fields={"involvedObject.name": "web"})
+            if e.source and e.source.component == "flagger"]
+
+    wait_for(initialized_event, "Flagger's 'Initialization done!' event", timeout=30)
     assert client.get(Deployment, "web").spec.replicas == 0
 
     # The primary: compare what Flagger wrote with what our builder makes from the same target.
