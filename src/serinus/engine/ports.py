@@ -1,3 +1,281 @@
-"""The protocols through which the engine talks to the world; adapters and serinus.sim implement them."""
+"""The protocols through which the engine talks to the world; adapters and serinus.sim implement them.
+
+Each is the Python shape of one of Flagger's Go interfaces: the workload controller, the Kubernetes service
+router, the mesh router, the metric checks, webhooks, the event recorder, the notifier, the controller
+metrics, the Canary store and the clock. They are async because the real ones do I/O; the engine awaits them
+and never imports an I/O library itself.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from serinus.api import Canary, CanaryMetric, CanaryStatus, CanaryWebhook
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The outcome of one readiness check: ready, or not with Flagger's message and whether waiting may help."""
+
+    ready: bool
+    retriable: bool = True
+    message: str = ""
+
+
+READY = Readiness(True)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Traffic as the router has it: the two weights and whether traffic is mirrored to the canary."""
+
+    primary: int
+    canary: int
+    mirrored: bool = False
+
+
+class PortError(Exception):
+    """A port could not do what the engine asked; the message is shown as a Warning event, in Flagger's words.
+
+    `retriable` is False when waiting cannot help (the progress deadline passed, the target is unusable).
+    """
+
+    def __init__(self, message: str, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+class MetricFailure(StrEnum):
+    """Why a metric produced no value; each maps to one of Flagger's event texts."""
+
+    NO_DATA = "no-data"  # the query ran and found nothing
+    QUERY_FAILED = "query-failed"  # the provider answered with an error or could not be reached
+    TEMPLATE = "template"  # the MetricTemplate is missing or unreadable
+    SECRET = "secret"  # the template's Secret is missing; error reads `<secret name> error: <why>`
+    PROVIDER = "provider"  # the template's provider cannot be built (unknown type, bad address)
+    RENDER = "render"  # the query template does not render
+    UNUSABLE = "unusable"  # neither built in, nor a template, nor a query
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The result of one metric query: a value (already in the unit thresholds apply to) or a failure.
+
+    `value` is milliseconds for the built-in request-duration and as returned for everything else. `observer`
+    names the built-in metrics provider (istio, nginx, ...) for Flagger's no-data text; `template` is
+    `<name>.<namespace>` of a MetricTemplate; `provider_type` its provider.
+    """
+
+    value: float | None = None
+    failure: MetricFailure | None = None
+    error: str = ""
+    observer: str = ""
+    template: str = ""
+    provider_type: str = ""
+    query: str = ""
+
+
+class Target(Protocol):
+    """The workload being released and its `-primary` copy (Flagger's canary.Controller)."""
+
+    async def metadata(self) -> None:
+        """Check the target can be managed (selector label present); raise PortError otherwise."""
+
+    async def spec_for_hash(self) -> object:
+        """What change detection hashes: a Deployment's pod template, a Service's spec, ..."""
+
+    async def tracked_configs(self) -> dict[str, str] | None:
+        """`configmap/<name>` / `secret/<name>` -> checksum of what the target uses now; None without tracking."""
+
+    async def initialize(self) -> None:
+        """Create the primary (and its config copies) if missing."""
+
+    async def primary_readiness(self) -> Readiness:
+        """Is the primary rolled out?"""
+
+    async def canary_readiness(self) -> Readiness:
+        """Is the target rolled out?"""
+
+    async def promote(self) -> None:
+        """Copy the target's template and configs to the primary."""
+
+    async def scale_to_zero(self) -> None:
+        """Stop the target's pods."""
+
+    async def scale_from_zero(self) -> None:
+        """Start the target's pods."""
+
+
+class Scaler(Protocol):
+    """The target's HPA or KEDA ScaledObject and its `-primary` copy (Flagger's ScalerReconciler)."""
+
+    async def reconcile_primary(self, init: bool) -> None:
+        """Create (init) or update the primary's scaler from the target's."""
+
+    async def pause_target(self) -> None:
+        """Stop the target's scaler from scaling the canary up between runs."""
+
+    async def resume_target(self) -> None:
+        """Let the target's scaler work again."""
+
+
+class ServiceRouter(Protocol):
+    """The apex, `-primary` and `-canary` Services (Flagger's KubernetesRouter)."""
+
+    async def initialize(self) -> None:
+        """Create or update the `-primary` and `-canary` Services."""
+
+    async def reconcile(self) -> None:
+        """Create or update the apex Service, selecting the primary pods."""
+
+
+class Router(Protocol):
+    """The mesh or ingress router that splits traffic (Flagger's router.Interface)."""
+
+    async def reconcile(self) -> None:
+        """Create or take over the routing objects."""
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """Route `primary`% and `canary`% of traffic; mirror to the canary when `mirrored`."""
+
+    async def get_routes(self) -> Routes:
+        """The weights and mirror flag the routing objects hold now."""
+
+
+class Metrics(Protocol):
+    """Runs the Canary's metric queries (built-ins, inline queries, MetricTemplates)."""
+
+    async def providers_online(self) -> str | None:
+        """None when every metrics provider answers; else the error, in Flagger's words."""
+
+    async def measure(self, metric: CanaryMetric) -> Measurement:
+        """Run one metric's query now."""
+
+
+@dataclass(frozen=True)
+class HookResult:
+    """The answer of one webhook: accepted (status <= 202) or refused / failed with the reason."""
+
+    ok: bool
+    error: str = ""
+
+
+class Hooks(Protocol):
+    """Calls the Canary's webhooks."""
+
+    async def call(self, hook: CanaryWebhook, payload: Mapping[str, Any]) -> HookResult:
+        """POST the payload to the hook and report its answer; never raises."""
+
+
+class EventType(StrEnum):
+    """Kubernetes event types."""
+
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+class Recorder(Protocol):
+    """Records Kubernetes events on the Canary (and forwards them to event webhooks)."""
+
+    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
+        """Record one event; `canary.status.phase` is the phase event webhooks are told."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An alert: Flagger's message, severity (info, warn, error) and the name/value fields shown with it."""
+
+    message: str
+    severity: str
+    fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+class Notifier(Protocol):
+    """Sends alerts to the Canary's alert providers (or the operator's global one)."""
+
+    async def alert(self, canary: Canary, notice: Notice) -> None:
+        """Deliver one alert; failures are the notifier's to log and count, never the engine's."""
+
+
+class Telemetry(Protocol):
+    """Flagger's controller metrics (flagger_canary_*)."""
+
+    def set_status(self, canary: Canary, phase: str) -> None:
+        """flagger_canary_status: 0 running, 1 succeeded, 2 failed."""
+
+    def set_weight(self, canary: Canary, primary: int, canary_weight: int) -> None:
+        """flagger_canary_weight for primary and canary."""
+
+    def set_analysis(self, canary: Canary, metric: str, value: float) -> None:
+        """flagger_canary_metric_analysis: the last value of one metric."""
+
+    def inc_successes(self, canary: Canary, analysis_status: str) -> None:
+        """flagger_canary_successes_total (analysis_status completed or skipped)."""
+
+    def inc_failures(self, canary: Canary, analysis_status: str) -> None:
+        """flagger_canary_failures_total."""
+
+    def set_duration(self, canary: Canary, seconds: float) -> None:
+        """flagger_canary_duration_seconds: how long one analysis step took."""
+
+
+class NoTelemetry:
+    """Telemetry that records nothing."""
+
+    def set_status(self, canary: Canary, phase: str) -> None:
+        """Nothing."""
+
+    def set_weight(self, canary: Canary, primary: int, canary_weight: int) -> None:
+        """Nothing."""
+
+    def set_analysis(self, canary: Canary, metric: str, value: float) -> None:
+        """Nothing."""
+
+    def inc_successes(self, canary: Canary, analysis_status: str) -> None:
+        """Nothing."""
+
+    def inc_failures(self, canary: Canary, analysis_status: str) -> None:
+        """Nothing."""
+
+    def set_duration(self, canary: Canary, seconds: float) -> None:
+        """Nothing."""
+
+
+StatusChange = Callable[[Canary], CanaryStatus]
+
+
+class Store(Protocol):
+    """Reads Canaries and writes their status (read-modify-write, retried on conflict by the adapter)."""
+
+    async def get(self, name: str, namespace: str) -> Canary | None:
+        """The Canary as stored now, or None when it is gone."""
+
+    async def update_status(self, name: str, namespace: str, change: StatusChange) -> Canary:
+        """Apply `change` to the stored Canary's current status and write the result; return the new Canary."""
+
+
+class Clock(Protocol):
+    """The time the engine decides by."""
+
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware (UTC)."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, for durations."""
+
+
+@dataclass
+class World:
+    """Everything one Canary's analysis step needs, built per step by the caller."""
+
+    target: Target
+    services: ServiceRouter
+    router: Router
+    metrics: Metrics
+    scaler: Scaler | None = None
+    #: the mesh provider in effect (spec.provider or the operator's default)
+    provider: str = "kubernetes"

@@ -13,8 +13,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from serinus.engine.changes import has_config_changed
 from serinus.engine.gojson import go_json
 from serinus.targets.metadata import include_by_prefix
+
+__all__ = ["ConfigRef", "checksum", "config_ref", "has_config_changed", "primary_copy", "rename_tracked_refs",
+           "scan_config_refs", "tracked_configs"]
 
 Obj = Mapping[str, Any]
 CONFIGMAP = "configmap"
@@ -100,15 +104,6 @@ def config_ref(obj: Obj) -> ConfigRef | None:
 def tracked_configs(refs: Iterable[ConfigRef]) -> dict[str, str]:
     """status.trackedConfigs: `<type>/<name>` -> checksum."""
     return {ref.key: ref.checksum for ref in refs}
-
-
-def has_config_changed(current: Mapping[str, str], tracked: Mapping[str, str] | None) -> bool:
-    """Flagger's HasConfigChanged: a new, removed or changed config (by checksum) is a change."""
-    if not current and tracked is None:
-        return False
-    if tracked is None or len(current) != len(tracked):
-        return True
-    return any(tracked.get(key) != value for key, value in current.items())
 
 
 def primary_copy(obj: Obj, *, canary_owner: Mapping[str, Any], existing: Obj | None,

@@ -10,22 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from serinus.engine.ports import READY, Readiness
+
+__all__ = ["READY", "Readiness", "daemonset_readiness", "deployment_readiness", "statefulset_readiness"]
 
 Obj = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Readiness:
-    """The outcome of one readiness check."""
-
-    ready: bool
-    retriable: bool = True
-    message: str = ""
-
-
-READY = Readiness(True)
 
 
 def _f32(x: float) -> float:

@@ -1,0 +1,189 @@
+"""Gates, hooks and metric checks of one step, with Flagger's semantics and texts (sections 2.3, 2.7, 4.5)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from serinus.api import Canary, CanaryMetric, CanaryPhase, CanaryWebhook
+from serinus.api import HookType as H
+from serinus.api.analysis import BUILTIN_METRICS, REQUEST_DURATION, REQUEST_SUCCESS_RATE
+from serinus.engine.context import Context
+from serinus.engine.gofmt import go_ms, go_value
+from serinus.engine.ports import HookResult, Measurement, MetricFailure
+
+
+async def _call(ctx: Context, hook_type: H, phase: str,
+                canary: Canary | None = None) -> AsyncIterator[tuple[CanaryWebhook, HookResult]]:
+    """Yield (hook, result) for each hook of a type, in spec order."""
+    analysis = (canary or ctx.canary).analysis_or_default()
+    for hook in analysis.webhooks_of(hook_type):
+        result = await ctx.services.hooks.call(hook, ctx.payload(phase, hook.metadata))
+        yield hook, result
+
+
+async def confirm_rollout(ctx: Context) -> bool:
+    """confirm-rollout: a refusal moves the Canary to Waiting (once) and holds; every hook must accept."""
+    phase = ctx.canary.status.phase
+    async for hook, result in _call(ctx, H.CONFIRM_ROLLOUT, phase):
+        if not result.ok:
+            if phase is not CanaryPhase.WAITING:
+                await ctx.set_phase(CanaryPhase.WAITING, report=False)
+                await ctx.warn(f"Halt {ctx.subject} advancement waiting for approval {hook.name}")
+                if not hook.mute_alert:
+                    await ctx.alert("Canary is waiting for approval.", "warn")
+            return False
+        await ctx.info(f"Confirm-rollout check {hook.name} passed")
+    return True
+
+
+async def confirm_traffic_increase(ctx: Context) -> bool:
+    """confirm-traffic-increase: a refusal holds the weight where it is (no phase change)."""
+    async for hook, result in _call(ctx, H.CONFIRM_TRAFFIC_INCREASE, CanaryPhase.PROGRESSING):
+        if not result.ok:
+            await ctx.warn(f"Halt {ctx.subject} advancement waiting for traffic increase approval {hook.name}")
+            if not hook.mute_alert:
+                await ctx.alert("Canary traffic increase is waiting for approval.", "warn")
+            return False
+        await ctx.info(f"Confirm-traffic-increase check {hook.name} passed")
+    return True
+
+
+async def confirm_promotion(ctx: Context) -> bool:
+    """confirm-promotion: a refusal moves the Canary to WaitingPromotion (once), where the analysis goes on."""
+    async for hook, result in _call(ctx, H.CONFIRM_PROMOTION, CanaryPhase.PROGRESSING):
+        if not result.ok:
+            if ctx.canary.status.phase is not CanaryPhase.WAITING_PROMOTION:
+                await ctx.set_phase(CanaryPhase.WAITING_PROMOTION, report=False)
+                await ctx.warn(f"Halt {ctx.subject} advancement waiting for promotion approval {hook.name}")
+                if not hook.mute_alert:
+                    await ctx.alert("Canary promotion is waiting for approval.", "warn")
+            else:
+                await ctx.set_iterations(ctx.analysis.iterations - 1)
+            return False
+        await ctx.info(f"Confirm-promotion check {hook.name} passed")
+    return True
+
+
+async def pre_rollout(ctx: Context) -> bool:
+    """pre-rollout: every hook must accept before any traffic reaches the canary."""
+    async for hook, result in _call(ctx, H.PRE_ROLLOUT, CanaryPhase.PROGRESSING):
+        if not result.ok:
+            await ctx.warn(f"Halt {ctx.subject} advancement pre-rollout check {hook.name} failed {result.error}")
+            return False
+        await ctx.info(f"Pre-rollout check {hook.name} passed")
+    return True
+
+
+async def post_rollout(ctx: Context, phase: CanaryPhase, canary: Canary | None = None) -> None:
+    """post-rollout: told the outcome; a failure is reported and stops the remaining post-rollout hooks."""
+    on = canary or ctx.canary
+    async for hook, result in _call(ctx, H.POST_ROLLOUT, phase, on):
+        if not result.ok:
+            await ctx.warn(f"Post-rollout hook {hook.name} failed {result.error}", on=on)
+            return
+        await ctx.info(f"Post-rollout check {hook.name} passed", on=on)
+
+
+async def rollback_requested(ctx: Context) -> bool:
+    """rollback hooks: the first that accepts asks for a manual rollback."""
+    async for hook, result in _call(ctx, H.ROLLBACK, ctx.canary.status.phase):
+        if result.ok:
+            await ctx.warn(f"Rollback check {hook.name} passed")
+            return True
+        await ctx.info(f"Rollback hook {hook.name} not signaling a rollback")
+    return False
+
+
+async def analysis(ctx: Context) -> bool:
+    """runAnalysis: rollout hooks, then built-in and inline-query metrics, then MetricTemplate metrics; the
+    first failure ends the step."""
+    async for hook, result in _call(ctx, H.ROLLOUT, CanaryPhase.PROGRESSING):
+        if not result.ok:
+            await ctx.warn(f"Halt {ctx.subject} advancement external check {hook.name} failed {result.error}")
+            return False
+    metrics = ctx.analysis.metrics
+    first = [m for m in metrics if m.template_ref is None and (m.name in BUILTIN_METRICS or m.query)]
+    for metric in first:
+        if not await _judge(ctx, metric, await ctx.world.metrics.measure(metric)):
+            return False
+    for metric in metrics:
+        if metric.template_ref is not None:
+            if not await _judge(ctx, metric, await ctx.world.metrics.measure(metric)):
+                return False
+        elif metric.name not in BUILTIN_METRICS and not metric.query:
+            await ctx.warn("Metric query failed for no usable metrics template and query were configured")
+            return False
+    return True
+
+
+def _builtin(metric: CanaryMetric) -> str:
+    if metric.name in BUILTIN_METRICS and not metric.query:
+        return metric.name
+    return ""
+
+
+async def _judge(ctx: Context, metric: CanaryMetric, got: Measurement) -> bool:
+    """Report a measurement that failed or is out of bounds, in Flagger's words; True when it passes."""
+    if got.failure is not None or got.value is None:
+        await ctx.warn(_failure_text(ctx, metric, got))
+        return False
+    value = got.value
+    builtin = _builtin(metric)
+    ctx.services.telemetry.set_analysis(ctx.canary, metric.name, value / 1000 if builtin == REQUEST_DURATION else value)
+    bounds = metric.threshold_range
+    low = bounds.min if bounds is not None else None
+    high = bounds.max if bounds is not None else None
+    if bounds is None:
+        if builtin == REQUEST_SUCCESS_RATE:
+            low = metric.threshold
+        else:
+            high = metric.threshold
+    if builtin == REQUEST_DURATION:
+        # Flagger compares whole-millisecond durations
+        if low is not None and value < int(low):
+            await ctx.warn(f"Halt {ctx.subject} advancement request duration {go_ms(value)} < {go_ms(low)}")
+            return False
+        if high is not None and value > int(high):
+            await ctx.warn(f"Halt {ctx.subject} advancement request duration {go_ms(value)} > {go_ms(high)}")
+            return False
+        return True
+    if low is not None and value < low:
+        await ctx.warn(_bound_text(ctx, metric, builtin, value, "<", low))
+        return False
+    if high is not None and value > high:
+        await ctx.warn(_bound_text(ctx, metric, builtin, value, ">", high))
+        return False
+    return True
+
+
+def _bound_text(ctx: Context, metric: CanaryMetric, builtin: str, value: float, op: str, bound: float) -> str:
+    if builtin == REQUEST_SUCCESS_RATE:
+        return f"Halt {ctx.subject} advancement success rate {value:.2f}% {op} {go_value(bound)}%"
+    return f"Halt {ctx.subject} advancement {metric.name} {value:.2f} {op} {go_value(bound)}"
+
+
+def _failure_text(ctx: Context, metric: CanaryMetric, got: Measurement) -> str:
+    failure, error = got.failure, got.error
+    builtin = _builtin(metric)
+    if builtin:
+        if failure is MetricFailure.NO_DATA:
+            text = (f"Halt advancement no values found for {got.observer} metric {metric.name} probably "
+                    f"{ctx.canary.spec.target_ref.name}.{ctx.namespace} is not receiving traffic")
+            return f"{text}: {error}" if builtin == REQUEST_SUCCESS_RATE else text
+        return f"Prometheus query failed: {error}"
+    if metric.template_ref is None:
+        if failure is MetricFailure.NO_DATA:
+            return f"Halt advancement no values found for metric: {metric.name}"
+        return f"Prometheus query failed for {metric.name}: {error}"
+    template = got.template or f"{metric.template_ref.name}.{metric.template_ref.namespace_or(ctx.namespace)}"
+    if failure is MetricFailure.TEMPLATE:
+        return f"Metric template {template} error: {error}"
+    if failure is MetricFailure.SECRET:
+        return f"Metric template {template} secret {error}"
+    if failure is MetricFailure.PROVIDER:
+        return f"Metric template {template} provider {got.provider_type} error: {error}"
+    if failure is MetricFailure.RENDER:
+        return f"Metric template {template} query render error: {error}"
+    if failure is MetricFailure.NO_DATA:
+        return f"Halt advancement no values found for custom metric: {metric.name}: {error}"
+    return f"Metric query failed for {metric.name}: {error}"

@@ -1,0 +1,174 @@
+"""What one analysis step works with: the Canary, its world, the operator's services, and small helpers that
+turn port failures into Flagger's events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from serinus.api import Canary, CanaryAnalysis, CanaryPhase, CanaryStatus
+from serinus.engine.changes import canary_checksum, compute_hash
+from serinus.engine.notices import notice
+from serinus.engine.payloads import hook_payload
+from serinus.engine.ports import (
+    Clock,
+    EventType,
+    Hooks,
+    NoTelemetry,
+    Notifier,
+    PortError,
+    Readiness,
+    Recorder,
+    Store,
+    Telemetry,
+    World,
+)
+from serinus.engine.status import synced, with_failed_checks, with_iterations, with_phase, with_weight
+
+log = logging.getLogger("serinus.engine")
+
+
+@dataclass
+class Services:
+    """The operator-wide ports: where Canaries are stored, events and alerts go, webhooks are called."""
+
+    store: Store
+    recorder: Recorder
+    notifier: Notifier
+    hooks: Hooks
+    clock: Clock
+    telemetry: Telemetry = field(default_factory=NoTelemetry)
+
+
+@dataclass
+class Context:
+    """One step of one Canary. `canary` is the object read at the start of the step (Flagger's in-memory copy:
+    status writes go to the store and do not change it, except where Flagger updates it too)."""
+
+    canary: Canary
+    world: World
+    services: Services
+    cluster_name: str
+    provider: str
+
+    @property
+    def namespace(self) -> str:
+        """The Canary's namespace."""
+        return self.canary.metadata.namespace or "default"
+
+    @property
+    def name(self) -> str:
+        """The Canary's name."""
+        return self.canary.metadata.name or ""
+
+    @property
+    def subject(self) -> str:
+        """`<canary>.<namespace>`, as Flagger's texts name a Canary."""
+        return f"{self.name}.{self.namespace}"
+
+    @property
+    def analysis(self) -> CanaryAnalysis:
+        """The analysis in effect for this step."""
+        return self.canary.analysis_or_default()
+
+    # ----- events and alerts -----
+
+    async def info(self, message: str, on: Canary | None = None) -> None:
+        """A Normal event."""
+        await self.services.recorder.event(on or self.canary, EventType.NORMAL, message)
+
+    async def warn(self, message: str, on: Canary | None = None) -> None:
+        """A Warning event (Flagger's recordEventWarningf and recordEventErrorf both record Warnings)."""
+        await self.services.recorder.event(on or self.canary, EventType.WARNING, message)
+
+    async def alert(self, message: str, severity: str, *, metadata: bool = False, on: Canary | None = None) -> None:
+        """An alert to the Canary's providers."""
+        canary = on or self.canary
+        await self.services.notifier.alert(canary, notice(canary, message, severity, metadata=metadata,
+                                                          cluster_name=self.cluster_name))
+
+    # ----- ports that may fail -----
+
+    async def attempt(self, work: Awaitable[Any]) -> bool:
+        """Await a port call; a PortError becomes a Warning event with its message and False."""
+        try:
+            await work
+        except PortError as err:
+            await self.warn(str(err))
+            return False
+        return True
+
+    async def readiness(self, check: Awaitable[Readiness]) -> Readiness | None:
+        """A readiness check; a failure to even check is reported and gives None."""
+        try:
+            return await check
+        except PortError as err:
+            await self.warn(str(err))
+            return None
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> bool:
+        """Route traffic; a router error is reported and gives False."""
+        return await self.attempt(self.world.router.set_routes(primary, canary, mirrored))
+
+    async def spec_hash(self) -> str:
+        """The hash of the target's spec as it is now."""
+        return compute_hash(await self.world.target.spec_for_hash())
+
+    # ----- status -----
+
+    async def _write(self, change: Any, report: bool) -> Canary | None:
+        try:
+            return await self.services.store.update_status(self.name, self.namespace, change)
+        except PortError as err:
+            if report:
+                await self.warn(str(err))
+            else:
+                log.error("%s: %s", self.subject, err)
+            return None
+
+    async def sync(self, phase: CanaryPhase, *, weight: int = 0, failed_checks: int = 0, iterations: int = 0,
+                   report: bool = True) -> Canary | None:
+        """SyncStatus: the phase and counters, with lastAppliedSpec and trackedConfigs from the target now."""
+        try:
+            spec_hash = await self.spec_hash()
+            tracked = await self.world.target.tracked_configs()
+        except PortError as err:
+            if report:
+                await self.warn(str(err))
+            return None
+        now = self.services.clock.now()
+
+        def change(stored: Canary) -> CanaryStatus:
+            return synced(stored, phase=phase, spec_hash=spec_hash, tracked=tracked, now=now, canary_weight=weight,
+                          failed_checks=failed_checks, iterations=iterations)
+
+        return await self._write(change, report)
+
+    async def set_phase(self, phase: CanaryPhase, report: bool = True) -> bool:
+        """SetStatusPhase."""
+        now = self.services.clock.now()
+        return await self._write(lambda stored: with_phase(stored, phase, now), report) is not None
+
+    async def set_weight(self, weight: int) -> bool:
+        """SetStatusWeight."""
+        now = self.services.clock.now()
+        return await self._write(lambda stored: with_weight(stored, weight, now), True) is not None
+
+    async def set_iterations(self, iterations: int) -> bool:
+        """SetStatusIterations."""
+        now = self.services.clock.now()
+        return await self._write(lambda stored: with_iterations(stored, iterations, now), True) is not None
+
+    async def count_failed_check(self) -> None:
+        """failedChecks + 1 (never reset by a passing check; only a new run, a restart or a rollback resets it)."""
+        now = self.services.clock.now()
+        value = self.canary.status.failed_checks + 1
+        await self._write(lambda stored: with_failed_checks(stored, value, now), True)
+
+    # ----- webhooks -----
+
+    def payload(self, phase: str, metadata: dict[str, str] | None) -> dict[str, Any]:
+        """A webhook body (CanaryWebhookPayload): `metadata` left out when empty."""
+        return hook_payload(self.name, self.namespace, phase, canary_checksum(self.canary.status), metadata)

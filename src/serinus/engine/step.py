@@ -1,0 +1,274 @@
+"""One analysis step of one Canary, in the exact order of Flagger's advanceCanary (reference section 2.2).
+
+`Engine.advance(name, namespace)` is called once per analysis interval. It reads the Canary, makes sure the
+primary and services exist, detects a new revision, checks readiness, runs gates, hooks and metrics, moves
+traffic, and promotes or rolls back, reporting every decision as Flagger's events, alerts and status.
+Strategies live in strategies.py, hooks and metrics in checks.py; this module owns the sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from serinus.api import Canary, CanaryPhase
+from serinus.engine import checks, strategies
+from serinus.engine.changes import has_config_changed, has_spec_changed
+from serinus.engine.context import Context, Services
+from serinus.engine.ports import EventType, PortError, World
+from serinus.engine.weights import TOTAL_WEIGHT
+
+WorldFactory = Callable[[Canary, str], Awaitable[World]]
+
+_INIT = frozenset({CanaryPhase.UNSET, CanaryPhase.INITIALIZING})
+_ADVANCING = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION,
+                        CanaryPhase.PROMOTING, CanaryPhase.FINALISING})
+_CONTINUING = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION, CanaryPhase.PROMOTING,
+                         CanaryPhase.FINALISING})
+_REVISABLE = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION})
+
+
+@dataclass
+class EngineOptions:
+    """Operator-wide settings the analysis depends on."""
+
+    mesh_provider: str = "istio"
+    cluster_name: str = ""
+
+
+class Engine:
+    """Flagger's scheduler for one operator: advances Canaries one analysis step at a time."""
+
+    def __init__(self, services: Services, make_world: WorldFactory, options: EngineOptions | None = None) -> None:
+        self.services = services
+        self.make_world = make_world
+        self.options = options or EngineOptions()
+
+    async def advance(self, name: str, namespace: str) -> None:
+        """Run one analysis step of the Canary `name` in `namespace`."""
+        canary = await self.services.store.get(name, namespace)
+        if canary is None:
+            return
+        if canary.spec.suspend:
+            await self.services.recorder.event(canary, EventType.NORMAL, "skipping canary run as object is suspended")
+            return
+        provider = canary.provider_or(self.options.mesh_provider)
+        ctx = Context(canary, None, self.services, self.options.cluster_name, provider)  # type: ignore[arg-type]
+        try:
+            ctx.world = await self.make_world(canary, provider)
+        except PortError as err:
+            await ctx.warn(str(err))
+            return
+        await _advance(ctx)
+
+
+async def _advance(ctx: Context) -> None:
+    canary, world = ctx.canary, ctx.world
+    phase = canary.status.phase
+    skip = canary.skip_analysis()
+    if not await ctx.attempt(world.services.initialize()):
+        return
+    if not skip and phase in _INIT:
+        problem = await world.metrics.providers_online()
+        if problem is None:
+            await ctx.info("all the metrics providers are available!")
+        else:
+            await ctx.warn(f"Error checking metric providers: {problem}")
+    appmesh = ctx.provider.startswith("appmesh")
+    if appmesh and not await ctx.attempt(world.router.reconcile()):
+        return
+    try:
+        await world.target.initialize()
+        if phase in _INIT and not skip:
+            ready = await world.target.primary_readiness()
+            if not ready.ready:
+                raise PortError(ready.message, retriable=True)
+    except PortError as err:
+        await ctx.warn(str(err))
+        if not err.retriable:
+            await strategies.rollback(ctx)
+        return
+    if world.scaler is not None:
+        if not await ctx.attempt(world.scaler.reconcile_primary(init=True)):
+            return
+        if phase in _INIT and not await ctx.attempt(world.scaler.pause_target()):
+            return
+    if not await ctx.attempt(world.services.reconcile()):
+        return
+    if phase in _INIT:
+        ref = canary.spec.target_ref
+        try:
+            await world.target.scale_to_zero()
+        except PortError as err:
+            await ctx.warn(f"scaling down canary {ref.kind} {ref.name}.{ctx.namespace} failed: {err}")
+            return
+    if not appmesh and not await ctx.attempt(world.router.reconcile()):
+        return
+    if phase in _INIT and not await _initialized(ctx):
+        return
+
+    advance = await _should_advance(ctx)
+    if advance is None:
+        return
+    if not advance:
+        ctx.services.telemetry.set_status(canary, canary.status.phase)
+        return
+
+    if not skip:
+        primary = await ctx.readiness(world.target.primary_readiness())
+        if primary is None:
+            return
+        if not primary.ready:
+            await ctx.warn(primary.message)
+            if not primary.retriable:
+                if canary.status.phase in (CanaryPhase.PROMOTING, CanaryPhase.FINALISING):
+                    await strategies.failed_promotion(ctx, primary.message)
+                else:
+                    await strategies.rollback(ctx)
+            return
+
+    try:
+        routes = await world.router.get_routes()
+    except PortError as err:
+        await ctx.warn(str(err))
+        return
+    ctx.services.telemetry.set_weight(canary, routes.primary, routes.canary)
+
+    if not await _check_canary_status(ctx):
+        return
+
+    if canary.status.phase in _REVISABLE and await _revision_changed(ctx):
+        await ctx.info(f"New revision detected! Restarting analysis for {canary.spec.target_ref.name}.{ctx.namespace}")
+        if not await ctx.set_routes(TOTAL_WEIGHT, 0, False):
+            return
+        await ctx.sync(CanaryPhase.PROGRESSING)
+        return
+
+    canary_ready = await ctx.readiness(world.target.canary_readiness())
+    if canary_ready is None:
+        return
+    if not canary_ready.ready:
+        await ctx.warn(canary_ready.message)
+        if not canary_ready.retriable:
+            await strategies.rollback(ctx)
+        return
+
+    if skip:
+        await strategies.skip_analysis(ctx)
+        return
+
+    if canary.status.phase in (CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION) \
+            and await checks.rollback_requested(ctx):
+        await ctx.warn(f"Rolling back {ctx.subject} manual webhook invoked")
+        await ctx.alert("Rolling back manual webhook invoked", "warn")
+        await strategies.rollback(ctx)
+        return
+
+    if canary.status.phase is CanaryPhase.PROMOTING:
+        if world.scaler is not None and not await ctx.attempt(world.scaler.reconcile_primary(init=False)):
+            return
+        await strategies.promotion_traffic_shift(ctx, routes.primary, routes.canary)
+        return
+
+    if canary.status.phase is CanaryPhase.FINALISING:
+        await strategies.finalise(ctx)
+        return
+
+    if canary.status.phase in _REVISABLE and canary.status.failed_checks >= canary.analysis_threshold():
+        await strategies.rollback(ctx)
+        return
+
+    began = ctx.services.clock.monotonic()
+    try:
+        await _checks_and_strategy(ctx, routes.primary, routes.canary, routes.mirrored)
+    finally:
+        ctx.services.telemetry.set_duration(canary, ctx.services.clock.monotonic() - began)
+
+
+async def _checks_and_strategy(ctx: Context, primary: int, canary_weight: int, mirrored: bool) -> None:
+    canary = ctx.canary
+    analysis = ctx.analysis
+    if canary_weight == 0 and canary.status.iterations == 0 and not (analysis.mirror and mirrored):
+        await ctx.info(f"Starting canary analysis for {canary.spec.target_ref.name}.{ctx.namespace}")
+        if not await checks.pre_rollout(ctx):
+            await ctx.count_failed_check()
+            return
+    elif not await checks.analysis(ctx):
+        await ctx.count_failed_check()
+        return
+    await strategies.run(ctx, primary, canary_weight, mirrored)
+
+
+async def _initialized(ctx: Context) -> bool:
+    """setPhaseInitialized: sync the status as Initialized, then say so."""
+    canary = ctx.canary
+    written = await ctx.sync(CanaryPhase.INITIALIZED, report=False)
+    if written is None:
+        await ctx.warn(f"failed to sync canary {ctx.subject} status")
+        return False
+    canary.status.phase = CanaryPhase.INITIALIZED
+    canary.status.last_applied_spec = written.status.last_applied_spec
+    canary.status.tracked_configs = written.status.tracked_configs
+    ctx.services.telemetry.set_status(canary, CanaryPhase.INITIALIZED)
+    await ctx.info(f"Initialization done! {ctx.subject}")
+    await ctx.alert(f"New {canary.spec.target_ref.kind} detected, initialization completed.", "info", metadata=True)
+    return True
+
+
+async def _should_advance(ctx: Context) -> bool | None:
+    """True in a running phase or when the target or its configs changed; None after an error (reported)."""
+    canary = ctx.canary
+    if canary.status.phase in _ADVANCING:
+        return True
+    try:
+        if canary.status.phase is CanaryPhase.FAILED:
+            # keeps lastAppliedSpec in step with the target even while failed
+            status = canary.status
+            await ctx.sync(CanaryPhase.FAILED, weight=status.canary_weight, failed_checks=status.failed_checks,
+                           iterations=status.iterations, report=False)
+        if has_spec_changed(canary.status, await ctx.spec_hash()):
+            return True
+        return has_config_changed(await ctx.world.target.tracked_configs(), canary.status.tracked_configs)
+    except PortError as err:
+        await ctx.warn(str(err))
+        return None
+
+
+async def _revision_changed(ctx: Context) -> bool:
+    """hasCanaryRevisionChanged: errors count as no change, as in Flagger."""
+    try:
+        if has_spec_changed(ctx.canary.status, await ctx.spec_hash()):
+            return True
+        return has_config_changed(await ctx.world.target.tracked_configs(), ctx.canary.status.tracked_configs)
+    except PortError:
+        return False
+
+
+async def _check_canary_status(ctx: Context) -> bool:
+    """checkCanaryStatus: running phases continue; otherwise a new revision passes confirm-rollout and starts."""
+    canary = ctx.canary
+    ctx.services.telemetry.set_status(canary, canary.status.phase)
+    if canary.status.phase in _CONTINUING:
+        return True
+    fresh = await ctx.services.store.get(canary.metadata.name or "", ctx.namespace)
+    if fresh is None:
+        return False
+    ctx.canary = fresh
+    if not await checks.confirm_rollout(ctx):
+        return False
+    progressing = fresh.model_copy(deep=True)
+    progressing.status.phase = CanaryPhase.PROGRESSING
+    target = f"{fresh.spec.target_ref.name}.{ctx.namespace}"
+    await ctx.info(f"New revision detected! Scaling up {target}", on=progressing)
+    await ctx.alert("New revision detected, progressing canary analysis.", "info", metadata=True, on=progressing)
+    world = ctx.world
+    if world.scaler is not None and not await ctx.attempt(world.scaler.resume_target()):
+        return False
+    if not await ctx.attempt(world.target.scale_from_zero()):
+        return False
+    if await ctx.sync(CanaryPhase.PROGRESSING, report=False) is None:
+        return False
+    ctx.services.telemetry.set_status(fresh, CanaryPhase.PROGRESSING)
+    return False
+
+

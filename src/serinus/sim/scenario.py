@@ -1,0 +1,180 @@
+"""What happens around a simulated Canary: revisions, metric values, webhook answers and readiness over time.
+
+```yaml
+duration: 30m
+revisions: [0s]
+metrics:
+  request-success-rate: [{at: 0s, value: 99.9}, {at: 2m, value: 80}]
+webhooks:
+  approve: [{at: 0s, status: 403}, {at: 10m, status: 200}]
+ready:
+  canary: [{at: 0s, ready: true}]
+  primary: [{at: 0s, ready: true}]
+```
+
+Every time is relative to the start; a value holds from its `at` until the next entry.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from serinus.api import Canary
+from serinus.api.duration import DurationError, duration_seconds
+from serinus.errors import InvalidSpecError
+
+T = TypeVar("T")
+DEFAULT_DURATION_S = 2 * 3600.0
+
+
+class ScenarioError(InvalidSpecError):
+    """The scenario cannot be used: the message names the field and what is wrong."""
+
+
+def parse_time(value: object, where: str) -> float:
+    """A Go duration (`90s`, `1m30s`) or a number of seconds."""
+    if isinstance(value, bool):
+        raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ScenarioError(f"{where}: {value!r} is negative")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            seconds = duration_seconds(value.strip())
+        except DurationError:
+            raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)") from None
+        if seconds < 0:
+            raise ScenarioError(f"{where}: {value!r} is negative")
+        return seconds
+    raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
+
+
+@dataclass(frozen=True)
+class Series(Generic[T]):
+    """A value that changes at given times; `default` before the first entry."""
+
+    times: tuple[float, ...]
+    values: tuple[T, ...]
+    default: T
+
+    def at(self, t: float) -> T:
+        """The value in effect at `t`."""
+        i = bisect.bisect_right(self.times, t)
+        return self.values[i - 1] if i else self.default
+
+    @classmethod
+    def constant(cls, value: T) -> Series[T]:
+        """A value that never changes."""
+        return cls((), (), value)
+
+
+def _series(raw: object, key: str, where: str, default: Any, check: Any) -> Series[Any]:
+    if raw is None:
+        return Series.constant(default)
+    if not isinstance(raw, list):
+        raw = [{"at": 0, key: raw}]
+    entries: list[tuple[float, Any]] = []
+    for i, entry in enumerate(raw):
+        here = f"{where}[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ScenarioError(f"{here}: expected a mapping like {{at: 0s, {key}: ...}}")
+        unknown = set(entry) - {"at", key}
+        if unknown:
+            raise ScenarioError(f"{here}: unknown field {sorted(unknown)[0]!r} (expected 'at' and '{key}')")
+        if key not in entry:
+            raise ScenarioError(f"{here}: missing '{key}'")
+        entries.append((parse_time(entry.get("at", 0), f"{here}.at"), check(entry[key], f"{here}.{key}")))
+    entries.sort(key=lambda e: e[0])
+    return Series(tuple(t for t, _ in entries), tuple(v for _, v in entries), default)
+
+
+def _number_or_null(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{where}: {value!r} is not a number (or null for no data)")
+    return float(value)
+
+
+def _status(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ScenarioError(f"{where}: {value!r} is not an HTTP status code")
+    return value
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{where}: {value!r} is not true or false")
+    return value
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed scenario."""
+
+    duration: float = DEFAULT_DURATION_S
+    #: times of pod-template changes; None means "once, right after initialization"
+    revisions: tuple[float, ...] | None = None
+    metrics: Mapping[str, Series[float | None]] = field(default_factory=dict)
+    webhooks: Mapping[str, Series[int]] = field(default_factory=dict)
+    canary_ready: Series[bool] = field(default_factory=lambda: Series.constant(True))
+    primary_ready: Series[bool] = field(default_factory=lambda: Series.constant(True))
+
+    def revision_times(self) -> tuple[float, ...]:
+        """When the target changes (0 s, right after initialization, unless the scenario says otherwise)."""
+        return self.revisions if self.revisions is not None else (0.0,)
+
+
+_TOP = {"duration", "revisions", "metrics", "webhooks", "ready"}
+
+
+def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
+    """Check and parse a scenario document; with the Canary, names of metrics and webhooks must exist in it."""
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, Mapping):
+        raise ScenarioError("scenario: expected a mapping with duration, revisions, metrics, webhooks, ready")
+    unknown = set(doc) - _TOP
+    if unknown:
+        raise ScenarioError(f"scenario: unknown field {sorted(unknown)[0]!r} (expected one of {sorted(_TOP)})")
+    duration = parse_time(doc["duration"], "duration") if "duration" in doc else DEFAULT_DURATION_S
+    revisions: tuple[float, ...] | None = None
+    if "revisions" in doc:
+        raw = doc["revisions"]
+        if not isinstance(raw, Sequence) or isinstance(raw, str):
+            raise ScenarioError("revisions: expected a list of times such as [0s, 20m]")
+        revisions = tuple(sorted(parse_time(r, f"revisions[{i}]") for i, r in enumerate(raw)))
+    analysis = canary.analysis_or_default() if canary is not None else None
+    metrics = _named(doc.get("metrics"), "metrics", "value", _number_or_null,
+                     {m.name for m in analysis.metrics} if analysis is not None else None, 0.0)
+    webhooks = _named(doc.get("webhooks"), "webhooks", "status", _status,
+                      {w.name for w in analysis.webhooks} if analysis is not None else None, 200)
+    ready = doc.get("ready") or {}
+    if not isinstance(ready, Mapping):
+        raise ScenarioError("ready: expected a mapping with canary and primary")
+    extra = set(ready) - {"canary", "primary"}
+    if extra:
+        raise ScenarioError(f"ready: unknown workload {sorted(extra)[0]!r} (expected canary or primary)")
+    return Scenario(
+        duration=duration, revisions=revisions, metrics=metrics, webhooks=webhooks,
+        canary_ready=_series(ready.get("canary"), "ready", "ready.canary", True, _bool),
+        primary_ready=_series(ready.get("primary"), "ready", "ready.primary", True, _bool))
+
+
+def _named(raw: object, where: str, key: str, check: Any, known: set[str] | None,
+           default: Any) -> dict[str, Series[Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping by name")
+    out: dict[str, Series[Any]] = {}
+    for name, entries in raw.items():
+        if known is not None and name not in known:
+            hint = ", ".join(sorted(known)) or "none"
+            raise ScenarioError(f"{where}.{name}: the Canary has no such {where[:-1]} (it has: {hint})")
+        out[str(name)] = _series(entries, key, f"{where}.{name}", default, check)
+    return out
