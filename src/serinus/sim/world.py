@@ -6,7 +6,8 @@ primary (the revision it runs), the routing weights, and the record of everythin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -36,6 +37,7 @@ class Event:
     type: str
     message: str
     phase: str
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Weights:
     canary: int
     primary: int
     mirrored: bool = False
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Alert:
     severity: str
     message: str
     fields: tuple[tuple[str, str], ...] = ()
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class Cluster:
     weights: list[Weights] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     hook_calls: list[HookCall] = field(default_factory=list)
+    #: one counter across events, weights and alerts, so a timeline can show them in the order they happened
+    sequence: Iterator[int] = field(default_factory=itertools.count)
 
     @property
     def now(self) -> float:
@@ -209,7 +215,8 @@ class SimRouter:
         """Route traffic; a change is logged."""
         routes = Routes(primary, canary, mirrored)
         if routes != self.cluster.routes:
-            self.cluster.weights.append(Weights(self.cluster.now, canary, primary, mirrored))
+            self.cluster.weights.append(Weights(self.cluster.now, canary, primary, mirrored,
+                                               next(self.cluster.sequence)))
         self.cluster.routes = routes
 
     async def get_routes(self) -> Routes:
@@ -297,7 +304,8 @@ class SimRecorder:
 
     async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
         """Record one event."""
-        self.cluster.events.append(Event(self.cluster.now, str(event_type), message, str(canary.status.phase)))
+        self.cluster.events.append(Event(self.cluster.now, str(event_type), message, str(canary.status.phase),
+                                         next(self.cluster.sequence)))
 
 
 class SimNotifier:
@@ -308,4 +316,5 @@ class SimNotifier:
 
     async def alert(self, canary: Canary, notice: Notice) -> None:
         """Record one alert."""
-        self.cluster.alerts.append(Alert(self.cluster.now, notice.severity, notice.message, notice.fields))
+        self.cluster.alerts.append(Alert(self.cluster.now, notice.severity, notice.message, notice.fields,
+                                         next(self.cluster.sequence)))
