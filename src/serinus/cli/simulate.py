@@ -13,8 +13,8 @@ from serinus.api import Canary
 from serinus.api.check import check_object, context_for
 from serinus.api.manifests import ManifestError, load_documents
 from serinus.sim.runner import SimResult, simulate_async
-from serinus.sim.world import Event, Weights
 from serinus.sim.scenario import ScenarioError, parse_scenario
+from serinus.sim.world import Event, Weights
 
 _PHASE_COLOURS = {"Succeeded": "green", "Failed": "red", "Progressing": "cyan", "Promoting": "blue",
                   "Finalising": "blue", "Waiting": "yellow", "WaitingPromotion": "yellow"}
