@@ -4,7 +4,8 @@ Simulates the podinfo Canary (30 s interval, stepWeight 10, maxWeight 50, thresh
 hooks, two metrics) over a 24-hour scenario in which a new revision arrives every 20 minutes and every third
 one regresses (latency above the bound for 4 minutes), so the engine goes through whole releases, rollbacks and
 idle stretches (idle steps after a finished run are skipped, as they change nothing). Prints the median wall
-time of RUNS simulations, the simulated seconds per wall second, and the median cost of one step. Run: `.venv/bin/python -m bench.simulator [RUNS]` (default 7).
+time of RUNS simulations, the simulated seconds per wall second, and the median cost of one step.
+Run: `.venv/bin/python -m bench.simulator [RUNS]` (default 7).
 """
 
 from __future__ import annotations
