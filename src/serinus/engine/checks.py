@@ -129,7 +129,17 @@ async def _judge(ctx: Context, metric: CanaryMetric, got: Measurement) -> bool:
         return False
     value = got.value
     builtin = _builtin(metric)
-    ctx.services.telemetry.set_analysis(ctx.canary, metric.name, value / 1000 if builtin == REQUEST_DURATION else value)
+    problem = _verdict(ctx, metric, builtin, value)
+    recorded = value / 1000 if builtin == REQUEST_DURATION else value  # Flagger records durations in seconds
+    ctx.services.telemetry.set_analysis(ctx.canary, metric.name, recorded, problem is None)
+    if problem is not None:
+        await ctx.warn(problem)
+        return False
+    return True
+
+
+def _verdict(ctx: Context, metric: CanaryMetric, builtin: str, value: float) -> str | None:
+    """None when the value is acceptable, else Flagger's Halt text."""
     bounds = metric.threshold_range
     low = bounds.min if bounds is not None else None
     high = bounds.max if bounds is not None else None
@@ -141,19 +151,15 @@ async def _judge(ctx: Context, metric: CanaryMetric, got: Measurement) -> bool:
     if builtin == REQUEST_DURATION:
         # Flagger compares whole-millisecond durations
         if low is not None and value < int(low):
-            await ctx.warn(f"Halt {ctx.subject} advancement request duration {go_ms(value)} < {go_ms(low)}")
-            return False
+            return f"Halt {ctx.subject} advancement request duration {go_ms(value)} < {go_ms(low)}"
         if high is not None and value > int(high):
-            await ctx.warn(f"Halt {ctx.subject} advancement request duration {go_ms(value)} > {go_ms(high)}")
-            return False
-        return True
+            return f"Halt {ctx.subject} advancement request duration {go_ms(value)} > {go_ms(high)}"
+        return None
     if low is not None and value < low:
-        await ctx.warn(_bound_text(ctx, metric, builtin, value, "<", low))
-        return False
+        return _bound_text(ctx, metric, builtin, value, "<", low)
     if high is not None and value > high:
-        await ctx.warn(_bound_text(ctx, metric, builtin, value, ">", high))
-        return False
-    return True
+        return _bound_text(ctx, metric, builtin, value, ">", high)
+    return None
 
 
 def _bound_text(ctx: Context, metric: CanaryMetric, builtin: str, value: float, op: str, bound: float) -> str:

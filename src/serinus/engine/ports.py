@@ -82,9 +82,6 @@ class Measurement:
 class Target(Protocol):
     """The workload being released and its `-primary` copy (Flagger's canary.Controller)."""
 
-    async def metadata(self) -> None:
-        """Check the target can be managed (selector label present); raise PortError otherwise."""
-
     async def spec_for_hash(self) -> object:
         """What change detection hashes: a Deployment's pod template, a Service's spec, ..."""
 
@@ -210,8 +207,8 @@ class Telemetry(Protocol):
     def set_weight(self, canary: Canary, primary: int, canary_weight: int) -> None:
         """flagger_canary_weight for primary and canary."""
 
-    def set_analysis(self, canary: Canary, metric: str, value: float) -> None:
-        """flagger_canary_metric_analysis: the last value of one metric."""
+    def set_analysis(self, canary: Canary, metric: str, value: float, passed: bool) -> None:
+        """flagger_canary_metric_analysis: the last value of one metric, and the count of checks by result."""
 
     def inc_successes(self, canary: Canary, analysis_status: str) -> None:
         """flagger_canary_successes_total (analysis_status completed or skipped)."""
@@ -232,7 +229,7 @@ class NoTelemetry:
     def set_weight(self, canary: Canary, primary: int, canary_weight: int) -> None:
         """Nothing."""
 
-    def set_analysis(self, canary: Canary, metric: str, value: float) -> None:
+    def set_analysis(self, canary: Canary, metric: str, value: float, passed: bool) -> None:
         """Nothing."""
 
     def inc_successes(self, canary: Canary, analysis_status: str) -> None:

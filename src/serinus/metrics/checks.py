@@ -57,6 +57,8 @@ class PlanError:
 
     metric: CanaryMetric
     error: SerinusError
+    #: where planning failed: template, secret, provider, render or unusable (Flagger words each differently)
+    stage: str = "template"
 
 
 def context(canary: Canary, interval: str, variables: Mapping[str, str]) -> TemplateContext:
@@ -92,6 +94,7 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
     second = [m for m in metrics if m.template_ref is not None]
     plans: list[MetricCheck | PlanError] = []
     for metric in first:
+        stage = "render"
         try:
             ctx = context(canary, metric.interval_or_default(), metric.template_variables)
             if metric.name in (SUCCESS_RATE, DURATION) and not metric.query:
@@ -104,12 +107,14 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
             elif metric.query:
                 plans.append(MetricCheck(metric, MetricKind.CUSTOM, render(metric.query, ctx), prometheus))
             else:
+                stage = "unusable"
                 raise InvalidSpecError(f"metric {metric.name} is neither built in nor has a templateRef or query")
         except SerinusError as err:
-            plans.append(PlanError(metric, err))
+            plans.append(PlanError(metric, err, stage))
     for metric in second:
         assert metric.template_ref is not None
         ref_ns = metric.template_ref.namespace_or(namespace)
+        stage = "template"
         try:
             template = templates.get((ref_ns, metric.template_ref.name))
             if template is None:
@@ -117,17 +122,20 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
             provider = template.spec.provider
             secret: dict[str, str] = {}
             if provider.secret_ref is not None:
+                stage = "secret"
                 raw = secrets.get((ref_ns, provider.secret_ref.name))
                 if raw is None:
                     raise InvalidSpecError(f"secret {provider.secret_ref.name}.{ref_ns} not found")
                 secret = decode_secret(raw)
+            stage = "render"
             query = render(template.spec.query, context(canary, metric.interval_or_default(),
                                                         metric.template_variables))
             # As in Flagger, a template's provider uses its own address only (no fallback to the metrics server).
+            stage = "provider"
             config = ProviderConfig(str(provider.type), provider.address, headers=provider.headers, secret=secret,
                                     region=provider.region, insecure_skip_verify=provider.insecure_skip_verify,
                                     interval_s=duration_seconds(metric.interval) if metric.interval else None)
             plans.append(MetricCheck(metric, MetricKind.CUSTOM, query, config))
         except SerinusError as err:
-            plans.append(PlanError(metric, err))
+            plans.append(PlanError(metric, err, stage))
     return plans

@@ -126,9 +126,6 @@ class SimTarget:
         self.name = cluster.canary.spec.target_ref.name
         self.namespace = cluster.canary.metadata.namespace or "default"
 
-    async def metadata(self) -> None:
-        """Simulated targets are always manageable."""
-
     async def spec_for_hash(self) -> object:
         """The target's pod template, reduced to its revision."""
         return {"template": {"revision": self.cluster.revision}}

@@ -1,0 +1,58 @@
+"""`serinus run`: the operator."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import click
+
+from serinus.kube.client import ClusterUnavailable, connect
+from serinus.runtime.analysis import ClusterAnalysis
+from serinus.runtime.metrics import ControllerMetrics
+from serinus.runtime.operator import Operator
+from serinus.runtime.options import OperatorOptions, flagger_args, from_params, operator_options
+from serinus.runtime.scheduler import Key
+
+
+async def run_operator(options: OperatorOptions) -> None:
+    """Run until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    metrics = ControllerMetrics()
+    client = connect(options.kubeconfig or None, namespace=options.namespace or None)
+    try:
+        analysis = ClusterAnalysis(client, options, metrics)
+
+        async def analyze(key: Key) -> None:
+            await analysis(key)
+
+        await Operator(options, analyze, metrics=metrics).run(stop)
+    finally:
+        await client.close()
+
+
+class _FlaggerStyle(click.Command):
+    """Accepts Flagger's Go-style boolean flags (`-enable-leader-election=true`) as well as ours."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, flagger_args(args))
+
+
+@click.command(cls=_FlaggerStyle)
+@operator_options
+def run(**params: Any) -> None:
+    """Run the operator: watch Canaries and drive their releases (Flagger's flags are accepted too)."""
+    from serinus.runtime.logs import configure
+
+    options = from_params(params)
+    configure(options.log_level, options.log_format)
+    try:
+        asyncio.run(run_operator(options))
+    except ClusterUnavailable as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)

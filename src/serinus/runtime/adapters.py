@@ -1,0 +1,204 @@
+"""The operator's implementations of the engine's operator-wide ports: events (with event webhooks), alerts
+(AlertProviders looked up on the cluster, or the global --slack-* / --msteams-* receiver), controller metrics,
+the real clock, and a guard that turns any adapter failure into the PortError the engine reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import httpx2
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import Secret
+
+from serinus.api import AlertProvider, Canary, CanaryWebhook, HookType
+from serinus.engine.changes import canary_checksum
+from serinus.engine.payloads import event_payload
+from serinus.engine.ports import EventType, Notice, PortError
+from serinus.errors import SerinusError
+from serinus.hooks.call import WebhookError, call_webhook
+from serinus.kube.events import EventRecorder, InvolvedObject
+from serinus.kube.resources import AlertProvider as AlertProviderResource
+from serinus.metrics.checks import decode_secret
+from serinus.notify.alert import Alert, Field, wants
+from serinus.notify.receivers import Receiver, make_receiver
+from serinus.runtime.metrics import ControllerMetrics
+from serinus.runtime.options import OperatorOptions
+from serinus.targets.controller import TargetError
+
+log = logging.getLogger("serinus.canary")
+
+
+class Guarded:
+    """Wraps an adapter so every failure of its async methods reaches the engine as a PortError."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await attr(*args, **kwargs)
+            except PortError:
+                raise
+            except TargetError as err:
+                raise PortError(str(err), err.retriable) from err
+            except ApiError as err:
+                raise PortError(str(err.status.message or err)) from err
+            except SerinusError as err:
+                raise PortError(str(err)) from err
+            except (OSError, httpx2.HTTPError) as err:
+                raise PortError(f"{type(err).__name__}: {err}") from err
+
+        return call
+
+
+def canary_subject(canary: Canary) -> str:
+    """`<name>.<namespace>`, the `canary` field of every log line."""
+    return f"{canary.metadata.name}.{canary.metadata.namespace}"
+
+
+class SystemClock:
+    """The Clock port on real time."""
+
+    def now(self) -> dt.datetime:
+        """Now, in UTC."""
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        """A monotonic clock."""
+        return time.monotonic()
+
+
+class KubeRecorder:
+    """The Recorder port: a Kubernetes Event on the Canary, a log line, and the event webhooks."""
+
+    def __init__(self, events: EventRecorder, event_webhook: str = "") -> None:
+        self.events = events
+        self.event_webhook = event_webhook
+
+    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
+        """Record the event; a canary's own `event` webhooks replace the global --event-webhook."""
+        meta = canary.metadata
+        extra = {"canary": canary_subject(canary)}
+        if event_type is EventType.WARNING:
+            log.warning(message, extra=extra)
+        else:
+            log.info(message, extra=extra)
+        await self.events.record(InvolvedObject(canary.api_version, "Canary", meta.namespace or "default",
+                                                meta.name or "", meta.uid), str(event_type), message)
+        hooks = canary.analysis_or_default().webhooks_of(HookType.EVENT)
+        if not hooks and self.event_webhook:
+            hooks = [CanaryWebhook(name="events", url=self.event_webhook)]
+        for hook in hooks:
+            payload = event_payload(meta.name or "", meta.namespace or "default", str(canary.status.phase),
+                                    canary_checksum(canary.status), message=message, event_type=str(event_type),
+                                    unix_ms=time.time_ns() // 1_000_000, metadata=hook.metadata)
+            try:
+                await call_webhook(hook.url, payload, timeout_s=hook.timeout_seconds(), retries=hook.retries,
+                                   disable_tls=hook.disable_tls)
+            except (WebhookError, SerinusError) as err:
+                log.error("error sending event to webhook: %s", err, extra=extra)
+
+
+def global_receiver(options: OperatorOptions) -> Receiver | None:
+    """The operator-wide receiver of Flagger's flags: MS Teams when --msteams-url is set, else Slack."""
+    if options.msteams_url:
+        return make_receiver("msteams", options.msteams_url, proxy=options.msteams_proxy_url or None)
+    if options.slack_url:
+        return make_receiver("slack", options.slack_url, token=options.slack_token or None,
+                             proxy=options.slack_proxy_url or None, username=options.slack_user or None,
+                             channel=options.slack_channel or None)
+    return None
+
+
+class ClusterNotifier:
+    """The Notifier port: the Canary's AlertProviders (by severity), or the global receiver when it has none."""
+
+    def __init__(self, client: AsyncClient, fallback: Receiver | None) -> None:
+        self.client = client
+        self.fallback = fallback
+
+    async def alert(self, canary: Canary, notice: Notice) -> None:
+        """Send; every failure is logged and the next receiver is tried."""
+        namespace = canary.metadata.namespace or "default"
+        alert = Alert(canary.metadata.name or "", namespace, notice.message, notice.severity,
+                      tuple(Field(n, v) for n, v in notice.fields), str(canary.status.phase))
+        entries = canary.analysis_or_default().alerts
+        extra = {"canary": canary_subject(canary)}
+        if not entries:
+            if self.fallback is not None:
+                await self._send(self.fallback, alert, "global", extra)
+            return
+        for entry in entries:
+            if not wants(entry.severity.value, notice.severity):
+                continue
+            ns = entry.provider_ref.namespace_or(namespace)
+            try:
+                receiver = await self._receiver(entry.provider_ref.name, ns)
+            except (SerinusError, ApiError) as err:
+                log.error("alert provider %s.%s error: %s", entry.provider_ref.name, ns, err, extra=extra)
+                continue
+            await self._send(receiver, alert, f"{entry.provider_ref.name}.{ns}", extra)
+
+    async def _receiver(self, name: str, namespace: str) -> Receiver:
+        obj: Any = await self.client.get(AlertProviderResource, name, namespace=namespace)
+        provider = AlertProvider.model_validate(obj.to_dict())
+        spec = provider.spec
+        url, token = spec.address, None
+        if spec.secret_ref is not None:
+            secret: Any = await self.client.get(Secret, spec.secret_ref.name, namespace=namespace)
+            data = decode_secret(secret.to_dict())
+            if "address" not in data:
+                raise SerinusError(f"alert provider {name}.{namespace} secret does not contain an address")
+            url, token = data["address"], data.get("token")
+        return make_receiver(str(spec.type), url, token=token, proxy=spec.proxy or None,
+                             username=spec.username or None, channel=spec.channel or None)
+
+    async def _send(self, receiver: Receiver, alert: Alert, where: str, extra: dict[str, str]) -> None:
+        try:
+            await receiver.send(alert)
+        except SerinusError as err:
+            log.error("alert provider %s send error: %s", where, err, extra=extra)
+
+
+class ControllerTelemetry:
+    """The Telemetry port on the operator's Prometheus registry."""
+
+    def __init__(self, metrics: ControllerMetrics) -> None:
+        self.metrics = metrics
+
+    @staticmethod
+    def _labels(canary: Canary) -> tuple[str, str]:
+        return canary.spec.target_ref.name, canary.metadata.namespace or "default"
+
+    def set_status(self, canary: Canary, phase: str) -> None:
+        """flagger_canary_status."""
+        self.metrics.set_status(*self._labels(canary), phase)
+
+    def set_weight(self, canary: Canary, primary: int, canary_weight: int) -> None:
+        """flagger_canary_weight."""
+        self.metrics.set_weight(*self._labels(canary), primary, canary_weight)
+
+    def set_analysis(self, canary: Canary, metric: str, value: float, passed: bool) -> None:
+        """flagger_canary_metric_analysis and the checks counter."""
+        self.metrics.set_metric_value(*self._labels(canary), metric, value, passed)
+
+    def inc_successes(self, canary: Canary, analysis_status: str) -> None:
+        """flagger_canary_successes_total."""
+        self.metrics.inc_success(*self._labels(canary), str(canary.deployment_strategy()),
+                                 skipped=analysis_status == "skipped")
+
+    def inc_failures(self, canary: Canary, analysis_status: str) -> None:
+        """flagger_canary_failures_total."""
+        self.metrics.inc_failure(*self._labels(canary), str(canary.deployment_strategy()))
+
+    def set_duration(self, canary: Canary, seconds: float) -> None:
+        """flagger_canary_duration_seconds."""
+        self.metrics.observe_duration(*self._labels(canary), seconds)

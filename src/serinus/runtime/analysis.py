@@ -1,0 +1,120 @@
+"""From a Canary key to one engine step on the live cluster: the world of adapters each step runs against.
+
+The world is built again for every step from the Canary as read then, so spec changes (provider, metrics,
+templates, Secrets) apply at the next step without a restart, as in Flagger.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import Secret
+
+from serinus.api import Canary, MetricTemplate
+from serinus.engine.context import Services
+from serinus.engine.ports import PortError, World
+from serinus.engine.status import with_initializing
+from serinus.engine.step import Engine, EngineOptions
+from serinus.hooks.port import HttpHooks
+from serinus.kube.events import EventRecorder
+from serinus.kube.resources import MetricTemplate as MetricTemplateResource
+from serinus.kube.store import InvalidCanary, KubeStore
+from serinus.metrics.checks import plan_checks
+from serinus.metrics.port import CanaryMetrics, observer_name
+from serinus.routers.kubernetes import KubernetesRouter
+from serinus.routers.registry import RouterContext, make_router
+from serinus.runtime.adapters import (
+    ClusterNotifier,
+    ControllerTelemetry,
+    Guarded,
+    KubeRecorder,
+    SystemClock,
+    global_receiver,
+)
+from serinus.runtime.metrics import ControllerMetrics
+from serinus.runtime.options import OperatorOptions
+from serinus.runtime.scheduler import Key
+from serinus.targets.controller import TargetOptions
+from serinus.targets.port import WorkloadTarget
+
+log = logging.getLogger("serinus.canary")
+
+
+class ClusterAnalysis:
+    """The engine wired to a cluster: `await analysis(key)` runs one step of that Canary."""
+
+    def __init__(self, client: AsyncClient, options: OperatorOptions, metrics: ControllerMetrics) -> None:
+        self.client = client
+        self.options = options
+        self.store = KubeStore(client)
+        self.target_options = TargetOptions(selector_labels=options.selector_labels,
+                                            include_label_prefixes=options.include_label_prefix,
+                                            config_tracking=options.enable_config_tracking)
+        services = Services(store=self.store, recorder=KubeRecorder(EventRecorder(client), options.event_webhook),
+                            notifier=ClusterNotifier(client, global_receiver(options)),
+                            hooks=HttpHooks(), clock=SystemClock(), telemetry=ControllerTelemetry(metrics))
+        self.services = services
+        self.engine = Engine(services, self.world,
+                             EngineOptions(mesh_provider=options.mesh_provider, cluster_name=options.cluster_name))
+
+    async def __call__(self, key: Key) -> None:
+        """One analysis step of the Canary `key` = (namespace, name); never raises for a bad Canary."""
+        namespace, name = key
+        try:
+            await self._initializing(name, namespace)
+            await self.engine.advance(name, namespace)
+        except InvalidCanary as err:
+            log.error("%s", err, extra={"canary": f"{name}.{namespace}"})
+        except PortError as err:
+            log.error("%s", err, extra={"canary": f"{name}.{namespace}"})
+
+    async def _initializing(self, name: str, namespace: str) -> None:
+        """What Flagger's sync handler does to a Canary without conditions: phase Initializing."""
+        canary = await self.store.get(name, namespace)
+        if canary is None or canary.status.conditions:
+            return
+        now = self.services.clock.now()
+        await self.store.update_status(name, namespace, lambda c: with_initializing(c, now) or c.status)
+
+    async def world(self, canary: Canary, provider: str) -> World:
+        """The adapters of one step of this Canary."""
+        namespace = canary.metadata.namespace or "default"
+        target = WorkloadTarget(self.client, canary, self.target_options)
+        label, value, ports = await Guarded(target).metadata()
+        raw = canary.to_dict()
+        services = KubernetesRouter(self.client, raw, label, value, ports)
+        router = Guarded(make_router(RouterContext(self.client, canary, label, provider)))
+        templates, secrets = await self._templates(canary, namespace)
+        plans = plan_checks(canary, mesh_provider=self.options.mesh_provider,
+                            metrics_server=self.options.metrics_server, templates=templates, secrets=secrets)
+        ref = canary.spec.target_ref
+        observer = observer_name(self.options.mesh_provider, canary.spec.provider.value if canary.spec.provider
+                                 else None, str(ref.kind), ref.api_version)
+        metrics = CanaryMetrics(plans, observer=observer, namespace=namespace)
+        return World(target=Guarded(target), services=Guarded(services), router=router, metrics=metrics,
+                     scaler=None, provider=provider)
+
+    async def _templates(self, canary: Canary, namespace: str) -> tuple[dict[tuple[str, str], MetricTemplate],
+                                                                         dict[tuple[str, str], Any]]:
+        templates: dict[tuple[str, str], MetricTemplate] = {}
+        secrets: dict[tuple[str, str], Any] = {}
+        for metric in canary.analysis_or_default().metrics:
+            if metric.template_ref is None:
+                continue
+            ns = metric.template_ref.namespace_or(namespace)
+            try:
+                obj: Any = await self.client.get(MetricTemplateResource, metric.template_ref.name, namespace=ns)
+            except ApiError:
+                continue  # planning reports the missing template on the metric
+            template = MetricTemplate.model_validate(obj.to_dict())
+            templates[(ns, metric.template_ref.name)] = template
+            ref = template.spec.provider.secret_ref
+            if ref is not None and (ns, ref.name) not in secrets:
+                try:
+                    secret: Any = await self.client.get(Secret, ref.name, namespace=ns)
+                    secrets[(ns, ref.name)] = secret.to_dict()
+                except ApiError:
+                    continue
+        return templates, secrets
