@@ -81,8 +81,10 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
     assert client.get(Service, "web-primary").spec.selector == {"app": "web-primary"}
     assert client.get(Service, "web-canary").spec.selector == {"app": "web"}
     status = client.get(Canary, "web").status
-    assert status["conditions"][0]["type"] == "Promoted" and status["conditions"][0]["status"] == "True"
-    assert status["lastAppliedSpec"] and status["lastAppliedSpec"] == status["lastPromotedSpec"]
+    assert status["conditions"][0]["type"] == "Promoted"
+    assert status["conditions"][0]["status"] == "True"
+    assert status["lastAppliedSpec"]
+    assert status["lastAppliedSpec"] == status["lastPromotedSpec"]
     wait_for(lambda: f"Initialization done! web.{ns}" in _events(client), "the Initialization event", timeout=20)
 
     client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
