@@ -15,6 +15,7 @@ from serinus.api import Canary, CanaryPhase
 from serinus.engine import checks, strategies
 from serinus.engine.changes import has_config_changed, has_spec_changed
 from serinus.engine.context import Context, Services
+from serinus.engine.overrides import FORCE_ROLLBACK, effective, rollback_forced
 from serinus.engine.ports import EventType, PortError, World
 from serinus.engine.weights import TOTAL_WEIGHT
 
@@ -49,6 +50,7 @@ class Engine:
         canary = await self.services.store.get(name, namespace)
         if canary is None:
             return
+        canary = effective(canary)
         if canary.spec.suspend:
             await self.services.recorder.event(canary, EventType.NORMAL, "skipping canary run as object is suspended")
             return
@@ -158,6 +160,13 @@ async def _advance(ctx: Context) -> None:
         return
 
     if canary.status.phase in (CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION) \
+            and rollback_forced(canary):
+        await ctx.warn(f"Rolling back {ctx.subject} forced by annotation {FORCE_ROLLBACK}")
+        await ctx.alert(f"Rolling back forced by annotation {FORCE_ROLLBACK}", "warn")
+        await strategies.rollback(ctx)
+        return
+
+    if canary.status.phase in (CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION) \
             and await checks.rollback_requested(ctx):
         await ctx.warn(f"Rolling back {ctx.subject} manual webhook invoked")
         await ctx.alert("Rolling back manual webhook invoked", "warn")
@@ -253,6 +262,7 @@ async def _check_canary_status(ctx: Context) -> bool:
     fresh = await ctx.services.store.get(canary.metadata.name or "", ctx.namespace)
     if fresh is None:
         return False
+    fresh = effective(fresh)
     ctx.canary = fresh
     if not await checks.confirm_rollout(ctx):
         return False

@@ -14,6 +14,8 @@ from serinus.engine.ports import PortError, StatusChange
 from serinus.kube.resources import Canary as CanaryResource
 
 CONFLICT_RETRIES = 5
+#: the condition Serinus adds to a Canary whose spec cannot be used (Flagger only ever writes Promoted)
+VALID = "Valid"
 
 
 class InvalidCanary(PortError):
@@ -54,6 +56,32 @@ class KubeStore:
         """The Canary as stored now; InvalidCanary when its spec does not parse."""
         raw = await self.raw(name, namespace)
         return None if raw is None else parse_canary(raw)
+
+    async def set_validity(self, name: str, namespace: str, problem: str | None, now: str) -> None:
+        """Write (problem given) or clear the `Valid` condition of a Canary that may not parse at all."""
+        for attempt in range(CONFLICT_RETRIES):
+            raw = await self.raw(name, namespace)
+            if raw is None:
+                return
+            status = dict(raw.get("status") or {})
+            others = [c for c in status.get("conditions") or [] if c.get("type") != VALID]
+            current = next((c for c in status.get("conditions") or [] if c.get("type") == VALID), None)
+            if problem is None and current is None:
+                return
+            if problem is not None and current is not None and current.get("message") == problem:
+                return
+            if problem is not None:
+                others.append({"type": VALID, "status": "False", "reason": "InvalidSpec", "message": problem,
+                               "lastUpdateTime": now, "lastTransitionTime": now})
+            status["conditions"] = others
+            raw["status"] = status
+            try:
+                await self.client.replace(CanaryResource.Status.from_dict(raw), name, namespace=namespace)
+                return
+            except ApiError as err:
+                if err.status.code == 409 and attempt + 1 < CONFLICT_RETRIES:
+                    continue
+                raise PortError(f"updating canary {name}.{namespace} status failed: {err.status.message}") from err
 
     async def update_status(self, name: str, namespace: str, change: StatusChange) -> Canary:
         """Apply `change` to the current Canary and replace its status; re-read and retry on conflict."""

@@ -13,12 +13,14 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Secret
 
 from serinus.api import Canary, MetricTemplate
+from serinus.api.check import check_object
+from serinus.api.rules import RuleContext
 from serinus.engine.context import Services
 from serinus.engine.ports import PortError, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.hooks.port import HttpHooks
-from serinus.kube.events import EventRecorder
+from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import MetricTemplate as MetricTemplateResource
 from serinus.kube.store import InvalidCanary, KubeStore
 from serinus.metrics.checks import plan_checks
@@ -52,7 +54,11 @@ class ClusterAnalysis:
         self.target_options = TargetOptions(selector_labels=options.selector_labels,
                                             include_label_prefixes=options.include_label_prefix,
                                             config_tracking=options.enable_config_tracking)
-        services = Services(store=self.store, recorder=KubeRecorder(EventRecorder(client), options.event_webhook),
+        self.events = EventRecorder(client)
+        self.rules = RuleContext(mesh_provider=options.mesh_provider,
+                                 no_cross_namespace_refs=options.no_cross_namespace_refs,
+                                 selector_labels=tuple(options.selector_labels))
+        services = Services(store=self.store, recorder=KubeRecorder(self.events, options.event_webhook),
                             notifier=ClusterNotifier(client, global_receiver(options)),
                             hooks=HttpHooks(), clock=SystemClock(), telemetry=ControllerTelemetry(metrics))
         self.services = services
@@ -63,12 +69,32 @@ class ClusterAnalysis:
         """One analysis step of the Canary `key` = (namespace, name); never raises for a bad Canary."""
         namespace, name = key
         try:
+            raw = await self.store.raw(name, namespace)
+            if raw is None:
+                return
+            if not await self._valid(raw, name, namespace):
+                return
             await self._initializing(name, namespace)
             await self.engine.advance(name, namespace)
         except InvalidCanary as err:
             log.error("%s", err, extra={"canary": f"{name}.{namespace}"})
         except PortError as err:
             log.error("%s", err, extra={"canary": f"{name}.{namespace}"})
+
+    async def _valid(self, raw: dict[str, Any], name: str, namespace: str) -> bool:
+        """Check the Canary as `serinus validate` does; an invalid one gets a Warning event and a `Valid=False`
+        condition naming the field, and no analysis (traffic is left as it is)."""
+        report = check_object(raw, self.rules)
+        problem = "; ".join(str(p) for p in report.errors[:3]) if report.errors else None
+        now = self.services.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self.store.set_validity(name, namespace, f"invalid canary spec: {problem}" if problem else None, now)
+        if problem is None:
+            return True
+        meta = raw.get("metadata") or {}
+        await self.events.record(InvolvedObject(str(raw.get("apiVersion")), "Canary", namespace, name,
+                                                meta.get("uid")), "Warning", f"invalid canary spec: {problem}")
+        log.error("invalid canary spec: %s", problem, extra={"canary": f"{name}.{namespace}"})
+        return False
 
     async def _initializing(self, name: str, namespace: str) -> None:
         """What Flagger's sync handler does to a Canary without conditions: phase Initializing."""

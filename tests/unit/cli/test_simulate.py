@@ -1,0 +1,110 @@
+"""`serinus simulate`: the README's example, the JSON document, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from serinus.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+CANARY = str(ROOT / "examples/podinfo/canary.yaml")
+
+
+def _run(*args: str, input: str | None = None) -> tuple[int, str]:  # noqa: A002 - click's name
+    result = CliRunner().invoke(main, ["simulate", *args], input=input)
+    return result.exit_code, result.output
+
+
+def test_readme_example_shows_the_latency_regression_rolled_back() -> None:
+    """The README's first command: five halts on request duration, then the rollback, exit 0."""
+    code, out = _run(CANARY, "--scenario", str(ROOT / "examples/podinfo/latency-regression.yaml"))
+    assert code == 0, out
+    assert out.count("Halt podinfo.test advancement request duration 800ms > 500ms") == 5
+    assert "Rolling back podinfo.test failed checks threshold reached 5" in out
+    assert "Canary failed! Scaling down podinfo.test" in out
+    assert out.rstrip().endswith("Result: Failed after 5m00s simulated")
+
+
+def test_json_document_lists_events_weights_and_alerts() -> None:
+    """-o json: final phase, simulated seconds, every event, every routing change and every alert."""
+    code, out = _run(CANARY, "--scenario", str(ROOT / "examples/podinfo/healthy.yaml"), "-o", "json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert set(doc) == {"phase", "duration", "events", "weights", "alerts"}
+    assert doc["phase"] == "Succeeded"
+    assert doc["duration"] == 270
+    assert [w["canary"] for w in doc["weights"]] == [10, 20, 30, 40, 50, 0]
+    assert all(w["canary"] + w["primary"] == 100 for w in doc["weights"])
+    assert doc["events"][-1] == {"at": 270, "type": "Normal", "message": "Promotion completed! Scaling down podinfo.test"}
+    assert [a["severity"] for a in doc["alerts"]] == ["info", "info", "info"]
+
+
+def test_without_scenario_everything_passes() -> None:
+    """No --scenario: metrics pass, hooks accept, the release is promoted."""
+    code, out = _run(CANARY, "-o", "json")
+    assert code == 0
+    assert json.loads(out)["phase"] == "Succeeded"
+
+
+def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """An unknown metric name in the scenario: exit 2 with one line naming it."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("metrics:\n  latency: [{at: 0s, value: 1}]\n")
+    code, out = _run(CANARY, "--scenario", str(scenario))
+    assert code == 2
+    assert out.strip().count("\n") == 0
+    assert "metrics.latency: the Canary has no such metric" in out
+
+
+def test_bad_canary_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A Canary that fails validation: exit 2 naming the field."""
+    canary = tmp_path / "c.yaml"
+    canary.write_text(Path(CANARY).read_text().replace("stepWeight: 10", "stepWeight: ten"))
+    code, out = _run(str(canary))
+    assert code == 2
+    assert "spec.analysis.stepWeight" in out
+    assert out.strip().count("\n") == 0
+
+
+def test_suspend_annotation_suspends_the_simulated_canary(tmp_path: Path) -> None:
+    """flagger.app/suspend: "true" acts as spec.suspend: every step is skipped."""
+    canary = tmp_path / "c.yaml"
+    canary.write_text(Path(CANARY).read_text().replace(
+        "  namespace: test\n", "  namespace: test\n  annotations:\n    flagger.app/suspend: \"true\"\n"))
+    code, out = _run(str(canary), "-o", "json", input=None)
+    assert code == 0
+    doc = json.loads(out)
+    assert {e["message"] for e in doc["events"]} == {"skipping canary run as object is suspended"}
+    assert doc["weights"] == []
+
+
+def test_skip_analysis_annotation_promotes_without_checks(tmp_path: Path) -> None:
+    """flagger.app/skipAnalysis: "true" promotes at once even when the metrics are failing."""
+    canary = tmp_path / "c.yaml"
+    canary.write_text(Path(CANARY).read_text().replace(
+        "  namespace: test\n", "  namespace: test\n  annotations:\n    flagger.app/skipAnalysis: \"true\"\n"))
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("metrics:\n  request-success-rate: [{at: 0s, value: 10}]\n")
+    code, out = _run(str(canary), "--scenario", str(scenario), "-o", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["phase"] == "Succeeded"
+    assert "Promotion completed! Canary analysis was skipped for podinfo.test" in [e["message"] for e in doc["events"]]
+
+
+def test_force_rollback_annotation_rolls_a_running_release_back(tmp_path: Path) -> None:
+    """flagger.app/forceRollback: "true" rolls the run back on its first analysis step, with a Warning saying why."""
+    canary = tmp_path / "c.yaml"
+    canary.write_text(Path(CANARY).read_text().replace(
+        "  namespace: test\n", "  namespace: test\n  annotations:\n    flagger.app/forceRollback: \"true\"\n"))
+    code, out = _run(str(canary), "-o", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["phase"] == "Failed"
+    messages = [(e["type"], e["message"]) for e in doc["events"]]
+    assert ("Warning", "Rolling back podinfo.test forced by annotation flagger.app/forceRollback") in messages
+    assert messages[-1] == ("Warning", "Canary failed! Scaling down podinfo.test")
+    assert doc["weights"] == []
