@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[3]
 CANARY = str(ROOT / "examples/podinfo/canary.yaml")
 
 
-def _run(*args: str, input: str | None = None) -> tuple[int, str]:  # noqa: A002 - click's name
-    result = CliRunner().invoke(main, ["simulate", *args], input=input)
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["simulate", *args])
     return result.exit_code, result.output
 
 
@@ -38,7 +38,8 @@ def test_json_document_lists_events_weights_and_alerts() -> None:
     assert doc["duration"] == 270
     assert [w["canary"] for w in doc["weights"]] == [10, 20, 30, 40, 50, 0]
     assert all(w["canary"] + w["primary"] == 100 for w in doc["weights"])
-    assert doc["events"][-1] == {"at": 270, "type": "Normal", "message": "Promotion completed! Scaling down podinfo.test"}
+    last = {"at": 270, "type": "Normal", "message": "Promotion completed! Scaling down podinfo.test"}
+    assert doc["events"][-1] == last
     assert [a["severity"] for a in doc["alerts"]] == ["info", "info", "info"]
 
 
@@ -74,7 +75,7 @@ def test_suspend_annotation_suspends_the_simulated_canary(tmp_path: Path) -> Non
     canary = tmp_path / "c.yaml"
     canary.write_text(Path(CANARY).read_text().replace(
         "  namespace: test\n", "  namespace: test\n  annotations:\n    flagger.app/suspend: \"true\"\n"))
-    code, out = _run(str(canary), "-o", "json", input=None)
+    code, out = _run(str(canary), "-o", "json")
     assert code == 0
     doc = json.loads(out)
     assert {e["message"] for e in doc["events"]} == {"skipping canary run as object is suspended"}
