@@ -40,6 +40,7 @@ def test_json_document_lists_events_weights_and_alerts() -> None:
     assert all(w["canary"] + w["primary"] == 100 for w in doc["weights"])
     last = {"at": 270, "type": "Normal", "message": "Promotion completed! Scaling down podinfo.test"}
     assert doc["events"][-1] == last
+    assert doc["events"][-1] == last
     assert [a["severity"] for a in doc["alerts"]] == ["info", "info", "info"]
 
 
