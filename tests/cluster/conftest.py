@@ -49,3 +49,7 @@ def cluster() -> Iterator[Cluster]:
             plane.stop()
         if os.environ.get("SERINUS_KEEP_CLUSTER_DIR") != "1":
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# Real Prometheus scraping the scenario exporter, for end-to-end releases judged by metrics.
+from tests.integration.conftest import exporter, prometheus  # noqa: E402, F401

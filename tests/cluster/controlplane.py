@@ -26,13 +26,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from lightkube import Client, KubeConfig, codecs
+from lightkube import ApiError, Client, KubeConfig, codecs
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "scripts" / "build-test-binaries"
 VERSIONS_FILE = ROOT / "tests" / "cluster" / "versions.env"
 FLAGGER_CRD_FILE = ROOT.parent / "shared" / "reference" / "flagger" / "crd.yaml"
+SERINUS_CRD_FILE = ROOT / "deploy" / "crds" / "crds.yaml"
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 #: kwok's own stage definitions, read from its module in the Go module cache at run time.
 KWOK_STAGES = (
@@ -418,9 +419,33 @@ class Cluster:
 
     def install_flagger_crds(self, timeout: float = 30.0) -> list[str]:
         """Apply Flagger's own CRD file (shared/reference/flagger/crd.yaml) and wait until each is Established."""
+        return self.install_crds(FLAGGER_CRD_FILE, timeout)
+
+    def install_serinus_crds(self, timeout: float = 30.0) -> list[str]:
+        """Apply Serinus's CRDs (deploy/crds/crds.yaml, which also accept StatefulSet targets) and wait until the
+        apiserver serves their schema."""
+        names = self.install_crds(SERINUS_CRD_FILE, timeout)
+        client = self.client()
+        deadline = time.monotonic() + timeout
+        while True:  # a new schema takes a moment to reach every handler: probe with a dry-run StatefulSet Canary
+            try:
+                client.create(codecs.from_dict({
+                    "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+                    "metadata": {"name": "schema-probe", "namespace": "default"},
+                    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "probe"},
+                             "service": {"port": 80}, "analysis": {"interval": "1m", "threshold": 1,
+                                                                   "iterations": 1}}}), dry_run=True)
+                return names
+            except ApiError:
+                if time.monotonic() > deadline:
+                    raise ControlPlaneError("our Canary schema was not served in time") from None
+                time.sleep(0.2)
+
+    def install_crds(self, path: Path, timeout: float = 30.0) -> list[str]:
+        """Apply the CRDs of a file and wait until each is Established."""
         client = self.client()
         names = []
-        for doc in yaml.safe_load_all(FLAGGER_CRD_FILE.read_text()):
+        for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
                 names.append(doc["metadata"]["name"])

@@ -13,7 +13,7 @@ from serinus.engine.ports import Measurement, MetricFailure
 from serinus.errors import MetricsError, NoValuesFound, SerinusError
 from serinus.metrics.builtin import metrics_provider
 from serinus.metrics.checks import MetricCheck, PlanError
-from serinus.metrics.registry import ProviderConfig, make_provider
+from serinus.metrics.registry import make_provider
 
 _STAGES = {"template": MetricFailure.TEMPLATE, "secret": MetricFailure.SECRET, "provider": MetricFailure.PROVIDER,
            "render": MetricFailure.RENDER, "unusable": MetricFailure.UNUSABLE}
@@ -29,7 +29,7 @@ class CanaryMetrics:
 
     async def providers_online(self) -> str | None:
         """Flagger's checkMetricProviderAvailability, texts included (its spelling too)."""
-        seen: set[ProviderConfig] = set()
+        seen: set[tuple[str, str]] = set()
         for plan in self.plans.values():
             if isinstance(plan, PlanError):
                 if plan.stage in ("template", "secret", "provider"):
@@ -37,9 +37,10 @@ class CanaryMetrics:
                     name = f"{ref.name}.{ref.namespace_or(self.namespace)}" if ref is not None else plan.metric.name
                     return f"metric template {name} error: {plan.error}"
                 continue
-            if plan.provider in seen:
+            ident = (plan.provider.type, plan.provider.address)
+            if ident in seen:
                 continue
-            seen.add(plan.provider)
+            seen.add(ident)
             try:
                 provider = make_provider(plan.provider)
             except SerinusError as err:

@@ -1,106 +1,218 @@
-"""`serinus run` drives a real release on the real control plane: initialization, then a blue/green promotion of
-an image change with the `kubernetes` provider, with Flagger's status, Services and event texts."""
+"""`serinus run` drives real releases on the real control plane: initialization, promotion of an image change,
+rollback on metrics served by a real Prometheus, a ConfigMap change, DaemonSet and StatefulSet targets, and an
+operator killed mid-release, all with Flagger's status, Services and event texts."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import re
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lightkube import Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Event, Namespace, Service
+from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
 
-from serinus.kube.resources import Canary
-from tests.cluster.controlplane import ROOT, Cluster, free_port
+from serinus.kube.resources import MetricTemplate
+from tests.cluster.controlplane import Cluster
+from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
+from tests.integration.conftest import Prometheus
 
-
-def _deployment(ns: str, image: str) -> dict[str, Any]:
-    labels = {"app": "web"}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
-            "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "web", "image": image,
-                                                           "ports": [{"containerPort": 8080}]}]}}}}
+IMAGE_1, IMAGE_2 = "ghcr.io/example/web:1.0", "ghcr.io/example/web:2.0"
 
 
 @pytest.fixture
-def operator(cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Client, str, Path]]:
-    """A namespace and `serinus run` watching it (kubernetes provider), stopped after the test."""
-    cluster.install_flagger_crds()
+def namespace(cluster: Cluster) -> str:
+    """A fresh namespace, with Serinus's CRDs installed (as the chart installs them)."""
+    cluster.install_serinus_crds()
     ns = f"rel-{uuid.uuid4().hex[:6]}"
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
+    return ns
+
+
+@pytest.fixture
+def operator(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[tuple[Client, str, Path]]:
+    """`serinus run` watching the namespace."""
     log = tmp_path / "operator.log"
-    args = [sys.executable, "-m", "serinus.cli", "run", f"--kubeconfig={cluster.kubeconfig}", f"--namespace={ns}",
-            "--mesh-provider=kubernetes", f"--metrics-server=http://127.0.0.1:{free_port()}",
-            f"--port={free_port()}", "--listen-address=127.0.0.1", "--log-level=debug"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
-    try:
-        yield cluster.client(namespace=ns), ns, log
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    with op.running(cluster, namespace, log):
+        yield cluster.client(namespace=namespace), namespace, log
 
 
-def _phase(client: Client) -> str:
-    return str((client.get(Canary, "web").status or {}).get("phase") or "")
+def _image(client: Client, kind: type, name: str) -> str:
+    return str(client.get(kind, name).spec.template.spec.containers[0].image)
 
 
-def _events(client: Client) -> list[str]:
-    listed = client.list(Event, fields={"involvedObject.name": "web", "involvedObject.kind": "Canary"})
-    ordered = sorted(listed, key=lambda e: (e.firstTimestamp or e.metadata.creationTimestamp, e.metadata.name))
-    return [e.message or "" for e in ordered]
+def _set_image(client: Client, kind: type, name: str, image: str) -> None:
+    client.patch(kind, name, {"spec": {"template": {"spec": {"containers": [{"name": name, "image": image}]}}}})
 
 
 def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, Path]) -> None:
     """The operator creates web-primary and the three Services, scales web to zero, reports Initialized; after an
     image change it runs two blue/green iterations, copies the new image to web-primary and ends Succeeded."""
     client, ns, log = operator
-    client.create(codecs.from_dict(_deployment(ns, "ghcr.io/example/web:1.0")))
-    client.create(Canary.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"provider": "kubernetes",
-                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                 "service": {"port": 80, "targetPort": 8080},
-                 "analysis": {"interval": "10s", "threshold": 2, "iterations": 2}}}))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns))
 
-    wait_for(lambda: _phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+    wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     primary = client.get(Deployment, "web-primary")
-    assert primary.spec.template.spec.containers[0].image == "ghcr.io/example/web:1.0"
+    assert primary.spec.template.spec.containers[0].image == IMAGE_1
     assert primary.spec.selector.matchLabels == {"app": "web-primary"}
     assert client.get(Deployment, "web").spec.replicas == 0
     assert client.get(Service, "web").spec.selector == {"app": "web-primary"}
     assert client.get(Service, "web-primary").spec.selector == {"app": "web-primary"}
     assert client.get(Service, "web-canary").spec.selector == {"app": "web"}
-    status = client.get(Canary, "web").status
+    status = op.status(client)
     assert status["conditions"][0]["type"] == "Promoted"
     assert status["conditions"][0]["status"] == "True"
     assert status["lastAppliedSpec"]
     assert status["lastAppliedSpec"] == status["lastPromotedSpec"]
-    wait_for(lambda: f"Initialization done! web.{ns}" in _events(client), "the Initialization event", timeout=20)
+    wait_for(lambda: f"Initialization done! web.{ns}" in op.events(client), "the Initialization event", timeout=20)
 
-    client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "image": "ghcr.io/example/web:2.0"}]}}}})
-    wait_for(lambda: _phase(client) == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
+    _set_image(client, Deployment, "web", IMAGE_2)
+    wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
 
     promoted = client.get(Deployment, "web-primary")
-    assert promoted.spec.template.spec.containers[0].image == "ghcr.io/example/web:2.0"
+    assert promoted.spec.template.spec.containers[0].image == IMAGE_2
     assert "flagger-id" in (promoted.spec.template.metadata.annotations or {})
     assert client.get(Deployment, "web").spec.replicas == 0
-    events = _events(client)
     expected = [f"New revision detected! Scaling up web.{ns}", f"Starting canary analysis for web.{ns}",
                 f"Advance web.{ns} canary iteration 1/2", f"Advance web.{ns} canary iteration 2/2",
                 f"Copying web.{ns} template spec to web-primary.{ns}", f"Promotion completed! Scaling down web.{ns}"]
-    positions = [events.index(text) for text in expected]
-    assert positions == sorted(positions), events
-    status = client.get(Canary, "web").status
+    wait_for(lambda: op.in_order(op.events(client), expected), "the release's events in Flagger's order", timeout=20)
+    status = op.status(client)
     assert status["lastPromotedSpec"] == status["lastAppliedSpec"]
     assert status["conditions"][0]["reason"] == "Succeeded"
+
+
+def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
+        operator: tuple[Client, str, Path], prometheus: Prometheus) -> None:
+    """A MetricTemplate on the real Prometheus reports 5 errors/s against a bound of 1: after `threshold` failed
+    checks the release is rolled back, the canary scaled to zero, and web-primary keeps the old image."""
+    client, ns, log = operator
+    prometheus.exporter.counter("app_errors_total", {"namespace": ns}, per_second=5)
+    client.create(MetricTemplate.from_dict({
+        "apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate", "metadata": {"name": "errors", "namespace": ns},
+        "spec": {"provider": {"type": "prometheus", "address": prometheus.url},
+                 "query": 'sum(rate(app_errors_total{namespace="{{ namespace }}"}[{{ interval }}]))'}}))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, analysis={
+        "interval": "10s", "threshold": 2, "iterations": 5,
+        "metrics": [{"name": "error-rate", "interval": "15s", "templateRef": {"name": "errors"},
+                     "thresholdRange": {"max": 1}}]}))
+    wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+    _set_image(client, Deployment, "web", IMAGE_2)
+    wait_for(lambda: op.phase(client) == "Failed", f"phase Failed (log: {log})", timeout=180)
+
+    assert _image(client, Deployment, "web-primary") == IMAGE_1
+    assert client.get(Deployment, "web").spec.replicas == 0
+    halt = re.compile(rf"Halt web\.{ns} advancement error-rate \d+\.\d\d > 1$")
+
+    def rolled_back() -> bool:
+        found = op.events(client)
+        halts = sum(count for message, count in op.event_counts(client).items() if halt.match(message))
+        return halts >= 2 and op.in_order(found, [
+            f"Rolling back web.{ns} failed checks threshold reached 2", f"Canary failed! Scaling down web.{ns}"])
+
+    wait_for(rolled_back, "two metric halts, then the rollback events", timeout=20)
+    status = op.status(client)
+    assert status["conditions"][0]["status"] == "False"
+    assert status["failedChecks"] == 0
+
+
+def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, Path]) -> None:
+    """Only the ConfigMap's data changes: a run starts and the promotion copies the new data to cfg-primary."""
+    client, ns, log = operator
+    client.create(ConfigMap(metadata=ObjectMeta(name="cfg", namespace=ns), data={"mode": "old"}))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, volumes=[{"name": "cfg",
+                                                                        "configMap": {"name": "cfg"}}])))
+    client.create(op.canary(ns))
+    wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+    primary = client.get(Deployment, "web-primary").spec.template.spec
+    assert primary.volumes[0].configMap.name == "cfg-primary"
+    assert client.get(ConfigMap, "cfg-primary").data == {"mode": "old"}
+    assert list(op.status(client)["trackedConfigs"]) == ["configmap/cfg"]
+
+    client.patch(ConfigMap, "cfg", {"data": {"mode": "new"}})
+    wait_for(lambda: f"New revision detected! Scaling up web.{ns}" in op.events(client), "a run to start",
+             timeout=60)
+    wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
+    assert client.get(ConfigMap, "cfg-primary").data == {"mode": "new"}
+    assert _image(client, Deployment, "web-primary") == IMAGE_1
+
+
+def test_daemonset_and_statefulset_targets_are_promoted(operator: tuple[Client, str, Path]) -> None:
+    """A DaemonSet and a StatefulSet Canary: both initialize (target scaled to zero) and promote an image change."""
+    client, ns, log = operator
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": ns},
+          "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                   "template": {"metadata": {"labels": {"app": "agent"}},
+                                "spec": {"containers": [{"name": "agent", "image": "agent:1"}]}}}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": ns},
+           "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                                 "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}
+    for obj in (ds, sts):
+        client.create(codecs.from_dict(obj))
+    client.create(op.canary(ns, kind="DaemonSet", name="agent"))
+    client.create(op.canary(ns, kind="StatefulSet", name="db"))
+    for name in ("agent", "db"):
+        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})",
+                 timeout=120)
+    assert (client.get(DaemonSet, "agent").status.desiredNumberScheduled or 0) == 0
+    assert client.get(StatefulSet, "db").spec.replicas == 0
+
+    _set_image(client, DaemonSet, "agent", "agent:2")
+    _set_image(client, StatefulSet, "db", "db:2")
+    for name in ("agent", "db"):
+        wait_for(lambda n=name: op.phase(client, n) == "Succeeded", f"{name} Succeeded (log: {log})", timeout=240)
+    assert _image(client, DaemonSet, "agent-primary") == "agent:2"
+    assert _image(client, StatefulSet, "db-primary") == "db:2"
+    assert client.get(StatefulSet, "db").spec.replicas == 0
+
+
+def test_operator_killed_mid_release_finishes_it_after_restart(cluster: Cluster, namespace: str,
+                                                                tmp_path: Path) -> None:
+    """SIGKILL while the release is Progressing; a new process carries it on from the status to Succeeded."""
+    ns, log = namespace, tmp_path / "operator.log"
+    client = cluster.client(namespace=ns)
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, analysis={"interval": "10s", "threshold": 2, "iterations": 4}))
+    first = op.start(cluster, ns, log)
+    try:
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+        _set_image(client, Deployment, "web", IMAGE_2)
+        wait_for(lambda: int(op.status(client).get("iterations") or 0) >= 1, "the first iteration", timeout=120)
+    finally:
+        op.stop(first, signal.SIGKILL)
+    assert op.phase(client) == "Progressing"
+    with op.running(cluster, ns, log):
+        wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded after restart (log: {log})",
+                 timeout=180)
+    assert _image(client, Deployment, "web-primary") == IMAGE_2
+    assert op.events(client).count(f"New revision detected! Scaling up web.{ns}") == 1
+
+
+def test_invalid_canary_gets_a_condition_and_a_warning(operator: tuple[Client, str, Path]) -> None:
+    """A Canary whose stepWeights go down is not analysed: Valid=False names the field, a Warning event says so,
+    and a healthy Canary beside it is initialized as usual."""
+    client, ns, log = operator
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, name="api")))
+    client.create(op.canary(ns, analysis={"interval": "10s", "threshold": 2, "stepWeights": [50, 10]}))
+    client.create(op.canary(ns, name="api"))
+
+    def condition() -> dict[str, str] | None:
+        conds = op.status(client).get("conditions") or []
+        return next((c for c in conds if c["type"] == "Valid"), None)
+
+    valid = wait_for(condition, f"the Valid condition (log: {log})", timeout=60)
+    assert valid["status"] == "False"
+    assert "spec.analysis.stepWeights" in valid["message"]
+    wait_for(lambda: any("invalid canary spec" in m and "stepWeights" in m for m in op.events(client)),
+             "a Warning event naming the field", timeout=20)
+    wait_for(lambda: op.phase(client, "api") == "Initialized", "the other Canary to initialize", timeout=90)
+    assert op.phase(client) == ""

@@ -1,0 +1,107 @@
+"""Helpers for end-to-end tests: `serinus run` as a real process, workloads, Canaries and what users look at."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lightkube import Client
+from lightkube.resources.core_v1 import Event
+
+from serinus.kube.resources import Canary
+from tests.cluster.controlplane import ROOT, Cluster, free_port
+
+
+def operator_args(cluster: Cluster, ns: str, *extra: str) -> list[str]:
+    """`serinus run` for one namespace with the kubernetes provider, on loopback ports."""
+    return [sys.executable, "-m", "serinus.cli", "run", f"--kubeconfig={cluster.kubeconfig}", f"--namespace={ns}",
+            "--mesh-provider=kubernetes", f"--metrics-server=http://127.0.0.1:{free_port()}",
+            f"--port={free_port()}", "--listen-address=127.0.0.1", "--log-level=debug", *extra]
+
+
+def start(cluster: Cluster, ns: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """Start one operator process; its output is appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(operator_args(cluster, ns, *extra), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ})
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Stop an operator process (SIGTERM and wait, or SIGKILL)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        proc.wait(30)
+
+
+@contextmanager
+def running(cluster: Cluster, ns: str, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """An operator process for the duration of a block."""
+    proc = start(cluster, ns, log, *extra)
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+def deployment(ns: str, image: str, *, name: str = "web", replicas: int = 2,
+               volumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Deployment selected by `app: <name>`."""
+    labels = {"app": name}
+    container: dict[str, Any] = {"name": name, "image": image, "ports": [{"containerPort": 8080}]}
+    pod: dict[str, Any] = {"containers": [container]}
+    if volumes:
+        pod["volumes"] = volumes
+        container["volumeMounts"] = [{"name": v["name"], "mountPath": f"/etc/{v['name']}"} for v in volumes]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
+
+
+def canary(ns: str, *, kind: str = "Deployment", name: str = "web", analysis: dict[str, Any] | None = None,
+           **spec: Any) -> Any:
+    """A kubernetes-provider Canary for the target `name`."""
+    return Canary.from_dict({
+        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": name, "namespace": ns},
+        "spec": {"provider": "kubernetes", "targetRef": {"apiVersion": "apps/v1", "kind": kind, "name": name},
+                 "service": {"port": 80, "targetPort": 8080},
+                 "analysis": analysis or {"interval": "10s", "threshold": 2, "iterations": 2}, **spec}})
+
+
+def status(client: Client, name: str = "web") -> dict[str, Any]:
+    """The Canary's status."""
+    return dict(client.get(Canary, name).status or {})
+
+
+def phase(client: Client, name: str = "web") -> str:
+    """The Canary's phase."""
+    return str(status(client, name).get("phase") or "")
+
+
+def events(client: Client, name: str = "web") -> list[str]:
+    """The Canary's event messages, oldest first."""
+    listed = client.list(Event, fields={"involvedObject.name": name, "involvedObject.kind": "Canary"})
+    ordered = sorted(listed, key=lambda e: (e.firstTimestamp or e.metadata.creationTimestamp, e.metadata.name))
+    return [e.message or "" for e in ordered]
+
+
+def event_counts(client: Client, name: str = "web") -> dict[str, int]:
+    """How often each message was recorded (repeats are aggregated into one Event's count)."""
+    counts: dict[str, int] = {}
+    for event in client.list(Event, fields={"involvedObject.name": name, "involvedObject.kind": "Canary"}):
+        counts[event.message or ""] = counts.get(event.message or "", 0) + (event.count or 1)
+    return counts
+
+
+def in_order(found: list[str], expected: list[str]) -> bool:
+    """Whether every expected message occurs in `found`, in this order."""
+    try:
+        positions = [found.index(text) for text in expected]
+    except ValueError:
+        return False
+    return positions == sorted(positions)
