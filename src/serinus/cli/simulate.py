@@ -13,7 +13,7 @@ from serinus.api import Canary
 from serinus.api.check import check_object, context_for
 from serinus.api.manifests import ManifestError, load_documents
 from serinus.sim.runner import SimResult, simulate_async
-from serinus.sim.scenario import ScenarioError, parse_scenario
+from serinus.sim.scenario import ScenarioError, parse_scenario, parse_time
 from serinus.sim.world import Event, Weights
 
 _PHASE_COLOURS = {"Succeeded": "green", "Failed": "red", "Progressing": "cyan", "Promoting": "blue",
@@ -89,7 +89,9 @@ def render_text(result: SimResult, canary: Canary) -> str:
               help="A readable timeline, or one JSON object.")
 @click.option("--mesh-provider", default="istio", show_default=True, envvar="MESH_PROVIDER",
               help="The operator's default provider, for Canaries without spec.provider.")
-def simulate(canary_file: str, scenario_file: str | None, output: str, mesh_provider: str) -> None:
+@click.option("--drain-period", default="10s", show_default=True,
+              help="The operator's --drain-period: how long after traffic left the canary it is scaled down.")
+def simulate(canary_file: str, scenario_file: str | None, output: str, mesh_provider: str, drain_period: str) -> None:
     """Replay CANARY.yaml against a scenario on a virtual clock and show every step, event and alert.
 
     Exit 0 when the simulation ran, whatever its outcome; 2 for a bad Canary or scenario.
@@ -107,7 +109,11 @@ def simulate(canary_file: str, scenario_file: str | None, output: str, mesh_prov
         scenario = parse_scenario(doc, canary)
     except ScenarioError as err:
         raise _Bad(f"{scenario_file}: {err}") from None
-    result = asyncio.run(simulate_async(canary, scenario, mesh_provider))
+    try:
+        drain_s = parse_time(drain_period, "--drain-period")
+    except ScenarioError as err:
+        raise _Bad(str(err)) from None
+    result = asyncio.run(simulate_async(canary, scenario, mesh_provider, drain_s))
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

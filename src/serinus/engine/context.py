@@ -16,6 +16,7 @@ from serinus.engine.ports import (
     Clock,
     EventType,
     Hooks,
+    Next,
     NoTelemetry,
     Notifier,
     PortError,
@@ -52,6 +53,8 @@ class Context:
     services: Services
     cluster_name: str
     provider: str
+    #: when the next step is due; set where a step waits on the cluster only
+    next: Next = Next.INTERVAL
 
     @property
     def namespace(self) -> str:

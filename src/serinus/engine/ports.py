@@ -29,6 +29,19 @@ class Readiness:
 READY = Readiness(True)
 
 
+class Next(StrEnum):
+    """When the next analysis step of a Canary is due, as the step just run sees it.
+
+    Flagger always waits one interval. A step that waits only on the cluster says so, so the operator can run
+    the next one as soon as the cluster is there (never later than one interval).
+    """
+
+    INTERVAL = "interval"  # the analysis needs time to pass: one interval
+    CANARY_READY = "canary-ready"  # as soon as the canary workload is rolled out
+    PRIMARY_READY = "primary-ready"  # as soon as the primary workload is rolled out
+    DRAIN = "drain"  # after the drain period: traffic was just moved away from the canary's pods
+
+
 @dataclass(frozen=True)
 class Routes:
     """Traffic as the router has it: the two weights and whether traffic is mirrored to the canary."""

@@ -16,7 +16,7 @@ from serinus.engine import checks, strategies
 from serinus.engine.changes import has_config_changed, has_spec_changed
 from serinus.engine.context import Context, Services
 from serinus.engine.overrides import FORCE_ROLLBACK, effective, rollback_forced
-from serinus.engine.ports import EventType, PortError, World
+from serinus.engine.ports import EventType, Next, PortError, World
 from serinus.engine.weights import TOTAL_WEIGHT
 
 WorldFactory = Callable[[Canary, str], Awaitable[World]]
@@ -45,23 +45,24 @@ class Engine:
         self.make_world = make_world
         self.options = options or EngineOptions()
 
-    async def advance(self, name: str, namespace: str) -> None:
-        """Run one analysis step of the Canary `name` in `namespace`."""
+    async def advance(self, name: str, namespace: str) -> Next:
+        """Run one analysis step of the Canary `name` in `namespace`; say when the next one is due."""
         canary = await self.services.store.get(name, namespace)
         if canary is None:
-            return
+            return Next.INTERVAL
         canary = effective(canary)
         if canary.spec.suspend:
             await self.services.recorder.event(canary, EventType.NORMAL, "skipping canary run as object is suspended")
-            return
+            return Next.INTERVAL
         provider = canary.provider_or(self.options.mesh_provider)
         ctx = Context(canary, None, self.services, self.options.cluster_name, provider)  # type: ignore[arg-type]
         try:
             ctx.world = await self.make_world(canary, provider)
         except PortError as err:
             await ctx.warn(str(err))
-            return
+            return Next.INTERVAL
         await _advance(ctx)
+        return ctx.next
 
 
 async def _advance(ctx: Context) -> None:
@@ -84,6 +85,7 @@ async def _advance(ctx: Context) -> None:
         if phase in _INIT and not skip:
             ready = await world.target.primary_readiness()
             if not ready.ready:
+                ctx.next = Next.PRIMARY_READY
                 raise PortError(ready.message, retriable=True)
     except PortError as err:
         await ctx.warn(str(err))
@@ -122,7 +124,9 @@ async def _advance(ctx: Context) -> None:
             return
         if not primary.ready:
             await ctx.warn(primary.message)
+            ctx.next = Next.PRIMARY_READY
             if not primary.retriable:
+                ctx.next = Next.INTERVAL
                 if canary.status.phase in (CanaryPhase.PROMOTING, CanaryPhase.FINALISING):
                     await strategies.failed_promotion(ctx, primary.message)
                 else:
@@ -151,7 +155,9 @@ async def _advance(ctx: Context) -> None:
         return
     if not canary_ready.ready:
         await ctx.warn(canary_ready.message)
+        ctx.next = Next.CANARY_READY
         if not canary_ready.retriable:
+            ctx.next = Next.INTERVAL
             await strategies.rollback(ctx)
         return
 
@@ -279,6 +285,7 @@ async def _check_canary_status(ctx: Context) -> bool:
     if await ctx.sync(CanaryPhase.PROGRESSING, report=False) is None:
         return False
     ctx.services.telemetry.set_status(fresh, CanaryPhase.PROGRESSING)
+    ctx.next = Next.CANARY_READY  # the analysis starts once the canary's pods are up
     return False
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from serinus.api import Canary, CanaryPhase, DeploymentStrategy
 from serinus.engine import checks
 from serinus.engine.context import Context
+from serinus.engine.ports import Next
 from serinus.engine.weights import TOTAL_WEIGHT, advanced, max_weight, next_step_weight, promoted_step
 
 KUBERNETES = "kubernetes"
@@ -58,7 +59,8 @@ async def _promote(ctx: Context) -> None:
     await ctx.info(f"Copying {ref.name}.{ctx.namespace} template spec to {ref.name}-primary.{ctx.namespace}")
     if not await ctx.attempt(ctx.world.target.promote()):
         return
-    await ctx.set_phase(CanaryPhase.PROMOTING)
+    if await ctx.set_phase(CanaryPhase.PROMOTING):
+        ctx.next = Next.PRIMARY_READY  # traffic moves back once the primary has rolled out
 
 
 async def run_canary(ctx: Context, primary: int, canary_weight: int, mirrored: bool) -> None:
@@ -134,7 +136,8 @@ async def run_blue_green(ctx: Context, mirrored: bool) -> None:
 async def promotion_traffic_shift(ctx: Context, primary: int, canary_weight: int) -> None:
     """Promoting: traffic goes back to the (now updated) primary, at once or by stepWeightPromotion."""
     if ctx.provider == KUBERNETES:
-        await ctx.set_phase(CanaryPhase.FINALISING)
+        if await ctx.set_phase(CanaryPhase.FINALISING):
+            ctx.next = Next.DRAIN
         return
     step = ctx.analysis.step_weight_promotion
     if step == 0:
@@ -142,7 +145,8 @@ async def promotion_traffic_shift(ctx: Context, primary: int, canary_weight: int
         if not await ctx.set_routes(TOTAL_WEIGHT, 0, False):
             return
         ctx.services.telemetry.set_weight(ctx.canary, TOTAL_WEIGHT, 0)
-        await ctx.set_phase(CanaryPhase.FINALISING)
+        if await ctx.set_phase(CanaryPhase.FINALISING):
+            ctx.next = Next.DRAIN
         return
     if canary_weight > 0:
         primary, canary_weight = promoted_step(primary, canary_weight, step)
@@ -151,7 +155,8 @@ async def promotion_traffic_shift(ctx: Context, primary: int, canary_weight: int
         ctx.services.telemetry.set_weight(ctx.canary, primary, canary_weight)
         await ctx.info(f"Advance {ctx.subject} primary weight {primary}")
         if primary == TOTAL_WEIGHT:
-            await ctx.set_phase(CanaryPhase.FINALISING)
+            if await ctx.set_phase(CanaryPhase.FINALISING):
+                ctx.next = Next.DRAIN
         else:
             await ctx.set_weight(canary_weight)
 

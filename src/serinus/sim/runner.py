@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from serinus.api import Canary, CanaryPhase
 from serinus.engine.context import Services
-from serinus.engine.ports import World
+from serinus.engine.ports import Next, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.sim.clock import VirtualClock
@@ -31,6 +30,10 @@ from serinus.sim.world import (
 )
 
 _DONE = frozenset({CanaryPhase.SUCCEEDED, CanaryPhase.FAILED})
+#: the operator's default --drain-period
+DEFAULT_DRAIN_S = 10.0
+#: a safety net: steps at one instant are bounded by construction (each wait is answered once), never loop
+_MAX_AT_ONCE = 8
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,13 @@ def build(canary: Canary, scenario: Scenario, mesh_provider: str = "istio") -> t
     return Engine(services, make_world, EngineOptions(mesh_provider=mesh_provider)), cluster
 
 
-async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str = "istio") -> SimResult:
-    """Tick the engine every analysis interval until the scenario's duration, or until the run is over."""
+async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
+                         drain_s: float = DEFAULT_DRAIN_S) -> SimResult:
+    """Step the engine as the operator schedules it, until the scenario's duration or until the run is over.
+
+    Steps come every analysis interval, or sooner when a step waits only on the cluster: as soon as the
+    scenario makes the awaited workload ready, or after the drain period once traffic left the canary.
+    """
     engine, cluster = build(canary, scenario, mesh_provider)
     name, namespace = cluster.canary.metadata.name or "", cluster.canary.metadata.namespace or "default"
     # What the operator's sync handler does to a new Canary before its first step.
@@ -100,29 +108,45 @@ async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str 
     revisions = list(scenario.revision_times())
     interval = cluster.canary.analysis_interval_seconds()
     steps: list[Step] = []
-    t = 0.0
+    t, first, at_once = 0.0, True, 0
     while t <= scenario.duration:
         cluster.clock.set(t)
-        while revisions and (revisions[0] < t or (revisions[0] == t and t > 0)):
+        # A revision is seen by the first step at or after it; one at 0 s comes right after initialization.
+        while revisions and revisions[0] <= t and not first:
             revisions.pop(0)
             cluster.revision += 1
-        await engine.advance(name, namespace)
+        first = False
+        due = await engine.advance(name, namespace)
         status = cluster.canary.status
         steps.append(Step(t, str(status.phase), cluster.routes.canary, cluster.routes.primary,
                           status.failed_checks, status.iterations))
-        if status.phase in _DONE and not revisions:
+        done = status.phase in _DONE
+        if done and not revisions:
             break
-        if status.phase in _DONE:
-            # nothing happens until the next revision: jump to the first step that sees it
-            first = math.ceil(revisions[0] / interval) * interval
-            t = max(t + interval, first)
-            continue
-        t += interval
+        following = _next_step(t, due, interval, drain_s, SimTarget(cluster))
+        if revisions:
+            # the operator watches the target: a new revision wakes the Canary at once
+            following = revisions[0] if done else min(following, revisions[0])
+        at_once = at_once + 1 if following == t else 0
+        t = following if at_once < _MAX_AT_ONCE else t + interval
     return SimResult(phase=str(cluster.canary.status.phase), duration=cluster.clock.monotonic(),
                      events=tuple(cluster.events), weights=tuple(cluster.weights), alerts=tuple(cluster.alerts),
                      steps=tuple(steps), canary=cluster.canary)
 
 
-def simulate(canary: Canary, scenario: Scenario, mesh_provider: str = "istio") -> SimResult:
+def _next_step(t: float, due: Next, interval: float, drain_s: float, target: SimTarget) -> float:
+    """When the operator would run the next step: never later than one interval."""
+    latest = t + interval
+    if due is Next.DRAIN:
+        return min(t + drain_s, latest)
+    if due in (Next.CANARY_READY, Next.PRIMARY_READY):
+        ready_at = target.ready_at("canary" if due is Next.CANARY_READY else "primary", t)
+        if ready_at is not None and ready_at < latest:
+            return ready_at
+    return latest
+
+
+def simulate(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
+             drain_s: float = DEFAULT_DRAIN_S) -> SimResult:
     """Run a simulation to its end (synchronous wrapper)."""
-    return asyncio.run(simulate_async(canary, scenario, mesh_provider))
+    return asyncio.run(simulate_async(canary, scenario, mesh_provider, drain_s))

@@ -10,6 +10,7 @@ webhooks:
 ready:
   canary: [{at: 0s, ready: true}]
   primary: [{at: 0s, ready: true}]
+rollout: 5s     # a workload is ready this long after it is scaled up or updated (default 0s)
 ```
 
 Every time is relative to the start; a value holds from its `at` until the next entry.
@@ -65,6 +66,20 @@ class Series(Generic[T]):
         """The value in effect at `t`."""
         i = bisect.bisect_right(self.times, t)
         return self.values[i - 1] if i else self.default
+
+    def since(self, t: float) -> float:
+        """When the value in effect at `t` took effect (0 for the default)."""
+        i = bisect.bisect_right(self.times, t)
+        return self.times[i - 1] if i else 0.0
+
+    def first(self, value: T, start: float) -> float | None:
+        """The first time at or after `start` when the series holds `value`, or None if never."""
+        if self.at(start) == value:
+            return start
+        for t, v in zip(self.times, self.values, strict=True):
+            if t > start and v == value:
+                return t
+        return None
 
     @classmethod
     def constant(cls, value: T) -> Series[T]:
@@ -123,13 +138,15 @@ class Scenario:
     webhooks: Mapping[str, Series[int]] = field(default_factory=dict)
     canary_ready: Series[bool] = field(default_factory=lambda: Series.constant(True))
     primary_ready: Series[bool] = field(default_factory=lambda: Series.constant(True))
+    #: how long a workload takes to roll out after it is scaled up or updated
+    rollout: float = 0.0
 
     def revision_times(self) -> tuple[float, ...]:
         """When the target changes (0 s, right after initialization, unless the scenario says otherwise)."""
         return self.revisions if self.revisions is not None else (0.0,)
 
 
-_TOP = {"duration", "revisions", "metrics", "webhooks", "ready"}
+_TOP = {"duration", "revisions", "metrics", "webhooks", "ready", "rollout"}
 
 
 def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
@@ -162,7 +179,8 @@ def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
     return Scenario(
         duration=duration, revisions=revisions, metrics=metrics, webhooks=webhooks,
         canary_ready=_series(ready.get("canary"), "ready", "ready.canary", True, _bool),
-        primary_ready=_series(ready.get("primary"), "ready", "ready.primary", True, _bool))
+        primary_ready=_series(ready.get("primary"), "ready", "ready.primary", True, _bool),
+        rollout=parse_time(doc["rollout"], "rollout") if "rollout" in doc else 0.0)
 
 
 def _named(raw: object, where: str, key: str, check: Any, known: set[str] | None,

@@ -143,6 +143,13 @@ class SimTarget:
     def _deadline(self) -> float:
         return float(self.cluster.canary.progress_deadline_seconds())
 
+    def ready_at(self, workload: str, start: float) -> float | None:
+        """The first time from `start` at which a workload is ready: rolled out and ready by the scenario."""
+        cluster = self.cluster
+        rolled = (cluster.canary_since if workload == "canary" else cluster.primary_since) + cluster.scenario.rollout
+        series = cluster.scenario.canary_ready if workload == "canary" else cluster.scenario.primary_ready
+        return series.first(True, max(start, rolled))
+
     def _readiness(self, ready: bool, since: float, threshold: int) -> Readiness:
         if ready:
             return READY
@@ -155,7 +162,10 @@ class SimTarget:
         """The primary is ready as the scenario says; stuck longer than the progress deadline is final."""
         cluster = self.cluster
         analysis = cluster.canary.analysis_or_default()
-        got = self._readiness(cluster.scenario.primary_ready.at(cluster.now), cluster.primary_since,
+        series = cluster.scenario.primary_ready
+        # a rollout's deadline runs from its start, or from when the workload last became unavailable
+        ready = series.at(cluster.now) and cluster.now >= cluster.primary_since + cluster.scenario.rollout
+        got = self._readiness(ready, max(cluster.primary_since, series.since(cluster.now)),
                               analysis.effective_primary_ready_threshold())
         if got.ready:
             return got
@@ -167,7 +177,9 @@ class SimTarget:
         """The canary is ready as the scenario says; stuck longer than the progress deadline is final."""
         cluster = self.cluster
         analysis = cluster.canary.analysis_or_default()
-        got = self._readiness(cluster.scenario.canary_ready.at(cluster.now), cluster.canary_since,
+        series = cluster.scenario.canary_ready
+        ready = series.at(cluster.now) and cluster.now >= cluster.canary_since + cluster.scenario.rollout
+        got = self._readiness(ready, max(cluster.canary_since, series.since(cluster.now)),
                               analysis.effective_canary_ready_threshold())
         if got.ready:
             return got

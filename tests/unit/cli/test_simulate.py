@@ -25,7 +25,7 @@ def test_readme_example_shows_the_latency_regression_rolled_back() -> None:
     assert out.count("Halt podinfo.test advancement request duration 800ms > 500ms") == 5
     assert "Rolling back podinfo.test failed checks threshold reached 5" in out
     assert "Canary failed! Scaling down podinfo.test" in out
-    assert out.rstrip().endswith("Result: Failed after 5m00s simulated")
+    assert out.rstrip().endswith("Result: Failed after 4m00s simulated")
 
 
 def test_json_document_lists_events_weights_and_alerts() -> None:
@@ -35,10 +35,10 @@ def test_json_document_lists_events_weights_and_alerts() -> None:
     doc = json.loads(out)
     assert set(doc) == {"phase", "duration", "events", "weights", "alerts"}
     assert doc["phase"] == "Succeeded"
-    assert doc["duration"] == 270
+    assert doc["duration"] == 160
     assert [w["canary"] for w in doc["weights"]] == [10, 20, 30, 40, 50, 0]
     assert all(w["canary"] + w["primary"] == 100 for w in doc["weights"])
-    last = {"at": 270, "type": "Normal", "message": "Promotion completed! Scaling down podinfo.test"}
+    last = {"at": 160, "type": "Normal", "message": "Promotion completed! Scaling down podinfo.test"}
     assert doc["events"][-1] == last
     assert doc["events"][-1] == last
     assert [a["severity"] for a in doc["alerts"]] == ["info", "info", "info"]
@@ -110,3 +110,20 @@ def test_force_rollback_annotation_rolls_a_running_release_back(tmp_path: Path) 
     assert ("Warning", "Rolling back podinfo.test forced by annotation flagger.app/forceRollback") in messages
     assert messages[-1] == ("Warning", "Canary failed! Scaling down podinfo.test")
     assert doc["weights"] == []
+
+
+def test_steps_that_wait_on_the_cluster_run_as_soon_as_it_is_there(tmp_path: Path) -> None:
+    """The operator's timing: the analysis starts when the canary is ready, traffic goes back to the primary
+    when its rollout is done, and the canary is scaled down one drain period later (not one interval each)."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("revisions: [5m]\nrollout: 7s\n"
+                        "ready:\n  canary: [{at: 0s, ready: true}, {at: 5m, ready: false}, {at: 5m20s, ready: true}]\n")
+    code, out = _run(CANARY, "--scenario", str(scenario), "-o", "json", "--drain-period", "4s")
+    assert code == 0, out
+    at = {e["message"]: e["at"] for e in json.loads(out)["events"]}
+    assert at["New revision detected! Scaling up podinfo.test"] == 300
+    assert at["Starting canary analysis for podinfo.test"] == 320
+    assert at["Advance podinfo.test canary weight 50"] == 320 + 4 * 30
+    assert at["Copying podinfo.test template spec to podinfo-primary.test"] == 470
+    assert at["Routing all traffic to primary"] == 470 + 7
+    assert at["Promotion completed! Scaling down podinfo.test"] == 470 + 7 + 4
