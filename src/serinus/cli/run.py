@@ -14,7 +14,7 @@ from serinus.runtime.analysis import ClusterAnalysis
 from serinus.runtime.metrics import ControllerMetrics
 from serinus.runtime.operator import Operator
 from serinus.runtime.options import OperatorOptions, flagger_args, from_params, operator_options
-from serinus.runtime.scheduler import Key
+from serinus.runtime.scheduler import Key, Wait
 
 
 async def run_operator(options: OperatorOptions) -> None:
@@ -28,8 +28,8 @@ async def run_operator(options: OperatorOptions) -> None:
     try:
         analysis = ClusterAnalysis(client, options, metrics)
 
-        async def analyze(key: Key) -> None:
-            await analysis(key)
+        async def analyze(key: Key) -> Wait | None:
+            return await analysis(key)
 
         await Operator(options, analyze, metrics=metrics).run(stop)
     finally:

@@ -16,13 +16,13 @@ from serinus.api import Canary, MetricTemplate
 from serinus.api.check import check_object
 from serinus.api.rules import RuleContext
 from serinus.engine.context import Services
-from serinus.engine.ports import PortError, World
+from serinus.engine.ports import Next, PortError, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.hooks.port import HttpHooks
 from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import MetricTemplate as MetricTemplateResource
-from serinus.kube.store import InvalidCanary, KubeStore
+from serinus.kube.store import InvalidCanary, KubeStore, parse_canary
 from serinus.metrics.checks import plan_checks
 from serinus.metrics.port import CanaryMetrics, observer_name
 from serinus.routers.kubernetes import KubernetesRouter
@@ -37,7 +37,7 @@ from serinus.runtime.adapters import (
 )
 from serinus.runtime.metrics import ControllerMetrics
 from serinus.runtime.options import OperatorOptions
-from serinus.runtime.scheduler import Key
+from serinus.runtime.scheduler import Key, Wait
 from serinus.targets.controller import TargetOptions
 from serinus.targets.port import WorkloadTarget
 
@@ -65,21 +65,34 @@ class ClusterAnalysis:
         self.engine = Engine(services, self.world,
                              EngineOptions(mesh_provider=options.mesh_provider, cluster_name=options.cluster_name))
 
-    async def __call__(self, key: Key) -> None:
-        """One analysis step of the Canary `key` = (namespace, name); never raises for a bad Canary."""
+    async def __call__(self, key: Key) -> Wait | None:
+        """One analysis step of the Canary `key` = (namespace, name), and when the next is due; never raises for
+        a bad Canary."""
         namespace, name = key
         try:
             raw = await self.store.raw(name, namespace)
             if raw is None:
-                return
+                return None
             if not await self._valid(raw, name, namespace):
-                return
+                return None
             await self._initializing(name, namespace)
-            await self.engine.advance(name, namespace)
-        except InvalidCanary as err:
+            due = await self.engine.advance(name, namespace)
+            return self._wait(due, parse_canary(raw))
+        except (InvalidCanary, PortError) as err:
             log.error("%s", err, extra={"canary": f"{name}.{namespace}"})
-        except PortError as err:
-            log.error("%s", err, extra={"canary": f"{name}.{namespace}"})
+        return None
+
+    def _wait(self, due: Next, canary: Canary) -> Wait | None:
+        """The scheduler's side of a Next: which workload to watch for, or how long to drain."""
+        ref, analysis = canary.spec.target_ref, canary.analysis_or_default()
+        if due is Next.CANARY_READY:
+            return Wait(workload=(str(ref.kind), ref.name), threshold=analysis.effective_canary_ready_threshold())
+        if due is Next.PRIMARY_READY:
+            return Wait(workload=(str(ref.kind), f"{ref.name}-primary"),
+                        threshold=analysis.effective_primary_ready_threshold())
+        if due is Next.DRAIN:
+            return Wait(delay=self.options.drain_period)
+        return None
 
     async def _valid(self, raw: dict[str, Any], name: str, namespace: str) -> bool:
         """Check the Canary as `serinus validate` does; an invalid one gets a Warning event and a `Valid=False`

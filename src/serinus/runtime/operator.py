@@ -22,12 +22,12 @@ from serinus.metrics.prometheus import PrometheusProvider
 from serinus.runtime.http import make_app, serve
 from serinus.runtime.metrics import ControllerMetrics
 from serinus.runtime.options import OperatorOptions
-from serinus.runtime.scheduler import Key, Scheduler
+from serinus.runtime.scheduler import Key, Scheduler, Wait
 from serinus.runtime.watch import CanaryIndex, build_registry, run_watches
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "serinus-leader-election"
-Analyze = Callable[[Key], Awaitable[None]]
+Analyze = Callable[[Key], Awaitable["Wait | None"]]
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Operator:
     async def _lead(self, config: SingleConfig, stop: asyncio.Event) -> None:
         self.leading.set()
         log.info("leading: watching Canaries", extra={"namespace": self.options.namespace or "*"})
-        scheduler = Scheduler(self.analyze, self.index.interval)
+        scheduler = Scheduler(self.analyze, self.index.interval, self.index.expect)
         registry = build_registry(scheduler, self.index, config)
         try:
             await run_watches(registry, namespace=self.options.namespace or None, stop=stop)

@@ -17,8 +17,21 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, name)
-Tick = Callable[[Key], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a tick asks of the scheduler: the next tick after `delay` seconds at the latest (instead of the
+    interval), and/or as soon as the workload (kind, name) is ready (the watches report it)."""
+
+    delay: float | None = None
+    workload: tuple[str, str] | None = None
+    threshold: int = 100
+
+
+Tick = Callable[[Key], Awaitable["Wait | None"]]
 IntervalOf = Callable[[Key], float | None]
+OnWait = Callable[[Key, "Wait | None"], None]
 
 
 @dataclass
@@ -31,9 +44,10 @@ class _Job:
 class Scheduler:
     """Runs `tick(key)` for every known Canary; `interval_of(key)` says how often (None: the Canary is gone)."""
 
-    def __init__(self, tick: Tick, interval_of: IntervalOf) -> None:
+    def __init__(self, tick: Tick, interval_of: IntervalOf, on_wait: OnWait | None = None) -> None:
         self._tick = tick
         self._interval_of = interval_of
+        self._on_wait = on_wait
         self._jobs: dict[Key, _Job] = {}
 
     @property
@@ -75,18 +89,25 @@ class Scheduler:
         job = self._jobs[key]
         while True:
             job.wake.clear()
+            if self._on_wait is not None:
+                self._on_wait(key, None)  # what the last tick waited for is this tick's to check
+            wait: Wait | None = None
             try:
-                await self._tick(key)
+                result = await self._tick(key)
+                wait = result if isinstance(result, Wait) else None
             except asyncio.CancelledError:
                 raise
             except Exception:  # one Canary's failure must never stop its own loop or anyone else's
                 log.exception("analysis tick failed", extra={"canary": f"{key[1]}.{key[0]}"})
             job.ticks += 1
+            if self._on_wait is not None:
+                self._on_wait(key, wait)
             interval = self._interval_of(key)
             if interval is None:
                 self._jobs.pop(key, None)
                 return
             if job.wake.is_set():
                 continue
+            timeout = interval if wait is None or wait.delay is None else min(interval, wait.delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(job.wake.wait(), timeout=interval)
+                await asyncio.wait_for(job.wake.wait(), timeout=timeout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
@@ -23,7 +24,8 @@ from lightkube.config.models import User
 from pydantic import ValidationError
 
 from serinus.api import Canary
-from serinus.runtime.scheduler import Key, Scheduler
+from serinus.runtime.scheduler import Key, Scheduler, Wait
+from serinus.targets.readiness import daemonset_readiness, deployment_readiness, statefulset_readiness
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_S = 60.0
@@ -43,6 +45,30 @@ class CanaryIndex:
     streaming: set[str] = field(default_factory=set)
     #: last seen metadata.generation of each workload: status-only updates must not wake anybody
     generations: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    #: workloads Canaries wait to see ready: (namespace, kind, name) -> {canary: ready threshold %}
+    awaiting: dict[tuple[str, str, str], dict[Key, int]] = field(default_factory=lambda: defaultdict(dict))
+
+    def expect(self, key: Key, wait: Wait | None) -> None:
+        """Record what a Canary's last tick waits for (replacing what it waited for before)."""
+        for waiters in self.awaiting.values():
+            waiters.pop(key, None)
+        if wait is not None and wait.workload is not None:
+            self.awaiting[(key[0], *wait.workload)][key] = wait.threshold
+
+    def now_ready(self, kind: str, body: Mapping[str, Any]) -> set[Key]:
+        """Canaries waiting for this workload that its new state satisfies (they stop waiting)."""
+        meta = body.get("metadata") or {}
+        waiters = self.awaiting.get((str(meta.get("namespace")), kind, str(meta.get("name"))))
+        if not waiters:
+            return set()
+        done = {key for key, threshold in waiters.items() if workload_ready(kind, body, threshold)}
+        for key in done:
+            waiters.pop(key, None)
+        return done
+
+    def is_awaiting(self, key: Key, namespace: str, kind: str, name: str) -> bool:
+        """Whether the Canary waits for this workload to be ready."""
+        return key in self.awaiting.get((namespace, kind, name), {})
 
     def spec_changed(self, kind: str, meta: Mapping[str, Any]) -> bool:
         """Whether a workload event carries a new spec (a higher generation than seen before)."""
@@ -87,6 +113,21 @@ class CanaryIndex:
     def tracking(self, namespace: str, config_key: str) -> set[Key]:
         """Canaries in `namespace` that track this config (`configmap/<name>` or `secret/<name>`)."""
         return {key for key, keys in self.configs.items() if key[0] == namespace and config_key in keys}
+
+
+_FAR = 10**9  # readiness "now" ignores the progress deadline: only ready or not matters here
+
+
+def workload_ready(kind: str, body: Mapping[str, Any], threshold: int) -> bool:
+    """Whether a workload, as a watch event shows it, is rolled out (Flagger's readiness rules)."""
+    now = dt.datetime.now(dt.UTC)
+    if kind == "Deployment":
+        return deployment_readiness(body, _FAR, threshold, now).ready
+    if kind == "DaemonSet":
+        return daemonset_readiness(body, _FAR, threshold, now, None).ready
+    if kind == "StatefulSet":
+        return statefulset_readiness(body, _FAR, threshold, now, None).ready
+    return False
 
 
 def connection_info(config: SingleConfig) -> kopf.ConnectionInfo:
@@ -146,10 +187,14 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
                 if event.get("type") == "DELETED":
                     index.generations.pop((str(meta.get("namespace")), kind, str(meta.get("name"))), None)
                     return
+                for key in index.now_ready(kind, body):
+                    scheduler.wake(key)  # the rollout it waited for is done
                 if not index.spec_changed(kind, meta):
                     return  # the initial listing, a new object, or a status-only update
-                for key in index.targeting(str(meta.get("namespace")), kind, str(meta.get("name"))):
-                    scheduler.wake(key)
+                namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+                for key in index.targeting(namespace, kind, name):
+                    if not index.is_awaiting(key, namespace, kind, name):  # e.g. our own scale-up
+                        scheduler.wake(key)
             return on_workload
 
         kopf.on.event(group, version, plural, registry=registry)(make(kind))

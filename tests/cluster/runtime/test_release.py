@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 from lightkube import Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
@@ -94,6 +95,9 @@ def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
     checks the release is rolled back, the canary scaled to zero, and web-primary keeps the old image."""
     client, ns, log = operator
     prometheus.exporter.counter("app_errors_total", {"namespace": ns}, per_second=5)
+    query = f'sum(rate(app_errors_total{{namespace="{ns}"}}[15s]))'
+    wait_for(lambda: httpx2.get(f"{prometheus.url}/api/v1/query", params={"query": query}).json()["data"]["result"],
+             "Prometheus to have the error rate", timeout=60)
     client.create(MetricTemplate.from_dict({
         "apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate", "metadata": {"name": "errors", "namespace": ns},
         "spec": {"provider": {"type": "prometheus", "address": prometheus.url},

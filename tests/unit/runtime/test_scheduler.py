@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from serinus.runtime.scheduler import Key, Scheduler
+from serinus.runtime.scheduler import Key, Scheduler, Wait
 
 A: Key = ("test", "a")
 B: Key = ("test", "b")
@@ -129,3 +129,23 @@ async def test_forget_cancels_an_in_flight_tick() -> None:
     await asyncio.wait_for(sched.forget(A), 1.0)
     assert sched.keys == set()
     assert rec.running == set()
+
+
+async def test_a_tick_that_asks_for_a_shorter_wait_gets_it() -> None:
+    """A tick returning Wait(delay) runs the next one after that delay instead of the interval, and the watches
+    hear what it waits for (cleared before each tick, set after it)."""
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    heard: list[Wait | None] = []
+
+    async def tick(key: Key) -> Wait | None:
+        times.append(loop.time())
+        return Wait(delay=0.05, workload=("Deployment", "web")) if len(times) == 1 else None
+
+    scheduler = Scheduler(tick, lambda key: 30.0, lambda key, wait: heard.append(wait))
+    scheduler.ensure(A)
+    await asyncio.sleep(0.3)
+    await scheduler.close()
+    assert len(times) == 2
+    assert 0.04 <= times[1] - times[0] < 0.2
+    assert heard == [None, Wait(delay=0.05, workload=("Deployment", "web")), None, None]
