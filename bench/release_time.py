@@ -88,6 +88,7 @@ def main(runs: int) -> None:
         results: dict[str, list[dict[str, float]]] = {"serinus": [], "flagger": []}
         for _ in range(runs):
             found: dict[str, dict[str, float]] = {"serinus": {}, "flagger": {}}
+            op.warm_up_decoders()
             threads = [threading.Thread(target=_release, args=(cluster, system, workdir, found[system]))
                        for system in found]
             for thread in threads:

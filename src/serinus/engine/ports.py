@@ -40,6 +40,7 @@ class Next(StrEnum):
     CANARY_READY = "canary-ready"  # as soon as the canary workload is rolled out
     PRIMARY_READY = "primary-ready"  # as soon as the primary workload is rolled out
     DRAIN = "drain"  # after the drain period: traffic was just moved away from the canary's pods
+    NOW = "now"  # at once: the step only did bookkeeping, nothing the cluster or the analysis needs time for
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,10 @@ async def run_blue_green(ctx: Context, mirrored: bool) -> None:
             if not await ctx.set_routes(0, TOTAL_WEIGHT, False):
                 return
             ctx.services.telemetry.set_weight(ctx.canary, 0, TOTAL_WEIGHT)
-        await ctx.set_iterations(done + 1)
+            await ctx.set_iterations(done + 1)
+            return  # the canary now serves all live traffic for one interval before the primary is updated
+        if await ctx.set_iterations(done + 1):
+            ctx.next = Next.NOW  # plain Services switch no traffic here: promote at once
         return
     if wanted < done:
         await _promote(ctx)
@@ -136,8 +139,9 @@ async def run_blue_green(ctx: Context, mirrored: bool) -> None:
 async def promotion_traffic_shift(ctx: Context, primary: int, canary_weight: int) -> None:
     """Promoting: traffic goes back to the (now updated) primary, at once or by stepWeightPromotion."""
     if ctx.provider == KUBERNETES:
+        # plain Services never sent the canary live traffic through the apex: nothing to drain
         if await ctx.set_phase(CanaryPhase.FINALISING):
-            ctx.next = Next.DRAIN
+            ctx.next = Next.NOW
         return
     step = ctx.analysis.step_weight_promotion
     if step == 0:

@@ -92,6 +92,8 @@ class ClusterAnalysis:
                         threshold=analysis.effective_primary_ready_threshold())
         if due is Next.DRAIN:
             return Wait(delay=self.options.drain_period)
+        if due is Next.NOW:
+            return Wait(delay=0)
         return None
 
     async def _valid(self, raw: dict[str, Any], name: str, namespace: str) -> bool:

@@ -39,5 +39,5 @@ def configure(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler], force=True)
-    for noisy in ("httpx", "httpx2", "httpcore", "kopf", "aiohttp.access"):
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "kopf", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

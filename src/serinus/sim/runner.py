@@ -139,6 +139,8 @@ def _next_step(t: float, due: Next, interval: float, drain_s: float, target: Sim
     latest = t + interval
     if due is Next.DRAIN:
         return min(t + drain_s, latest)
+    if due is Next.NOW:
+        return t
     if due in (Next.CANARY_READY, Next.PRIMARY_READY):
         ready_at = target.ready_at("canary" if due is Next.CANARY_READY else "primary", t)
         if ready_at is not None and ready_at < latest:

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lightkube import Client
-from lightkube.resources.core_v1 import Event
+from lightkube import Client, codecs
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Event, Namespace
 
 from serinus.kube.resources import Canary
 from tests.cluster.controlplane import ROOT, Cluster, free_port
@@ -105,3 +106,21 @@ def in_order(found: list[str], expected: list[str]) -> bool:
     except ValueError:
         return False
     return positions == sorted(positions)
+
+
+def start_flagger(cluster: Cluster, ns: str, log: Path) -> subprocess.Popen[bytes]:
+    """Flagger itself (built by scripts/build-test-binaries) watching one namespace with the kubernetes provider."""
+    binary = Path(cluster.plane.bin_dir) / "flagger"
+    with log.open("ab") as out:
+        return subprocess.Popen([str(binary), f"-kubeconfig={cluster.kubeconfig}", f"-namespace={ns}",
+                                 "-mesh-provider=kubernetes", f"-metrics-server=http://127.0.0.1:{free_port()}",
+                                 f"-port={free_port()}", "-log-level=info"], stdout=out, stderr=subprocess.STDOUT)
+
+
+def warm_up_decoders() -> None:
+    """Decode each model once in this thread: lightkube's msgspec decoders build their types lazily, and two
+    threads doing that first decode at once crash the interpreter."""
+    codecs.from_dict(deployment("warm", "warm:1"))
+    canary("warm")
+    Namespace(metadata=ObjectMeta(name="warm"))
+    Event.from_dict({"metadata": {"name": "warm"}, "involvedObject": {}})
