@@ -120,6 +120,9 @@ class Target(Protocol):
     async def scale_from_zero(self) -> None:
         """Start the target's pods."""
 
+    async def finalize(self) -> None:
+        """revertOnDeletion: give the target back its size (the primary's, or from zero)."""
+
 
 class Scaler(Protocol):
     """The target's HPA or KEDA ScaledObject and its `-primary` copy (Flagger's ScalerReconciler)."""
@@ -143,6 +146,9 @@ class ServiceRouter(Protocol):
     async def reconcile(self) -> None:
         """Create or update the apex Service, selecting the primary pods."""
 
+    async def finalize(self) -> None:
+        """revertOnDeletion: point a user's apex Service back at the target's pods."""
+
 
 class Router(Protocol):
     """The mesh or ingress router that splits traffic (Flagger's router.Interface)."""
@@ -155,6 +161,9 @@ class Router(Protocol):
 
     async def get_routes(self) -> Routes:
         """The weights and mirror flag the routing objects hold now."""
+
+    async def finalize(self) -> None:
+        """revertOnDeletion: restore the routing objects the user had."""
 
 
 class Metrics(Protocol):
@@ -267,6 +276,9 @@ class Store(Protocol):
 
     async def update_status(self, name: str, namespace: str, change: StatusChange) -> Canary:
         """Apply `change` to the stored Canary's current status and write the result; return the new Canary."""
+
+    async def set_finalizer(self, name: str, namespace: str, finalizer: str, present: bool) -> None:
+        """Add or remove one finalizer of the Canary."""
 
 
 class Clock(Protocol):

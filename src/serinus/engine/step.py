@@ -15,6 +15,7 @@ from serinus.api import Canary, CanaryPhase
 from serinus.engine import checks, strategies
 from serinus.engine.changes import has_config_changed, has_spec_changed
 from serinus.engine.context import Context, Services
+from serinus.engine.finalize import finalize
 from serinus.engine.overrides import FORCE_ROLLBACK, effective, rollback_forced
 from serinus.engine.ports import EventType, Next, PortError, World
 from serinus.engine.weights import TOTAL_WEIGHT
@@ -63,6 +64,22 @@ class Engine:
             return Next.INTERVAL
         await _advance(ctx)
         return ctx.next
+
+
+    async def terminate(self, name: str, namespace: str) -> tuple[bool, Next]:
+        """One step of revertOnDeletion's finalization: (done, when the next step is due)."""
+        canary = await self.services.store.get(name, namespace)
+        if canary is None:
+            return True, Next.INTERVAL
+        provider = canary.provider_or(self.options.mesh_provider)
+        ctx = Context(canary, None, self.services, self.options.cluster_name, provider)  # type: ignore[arg-type]
+        try:
+            ctx.world = await self.make_world(canary, provider)
+        except PortError as err:
+            await ctx.warn(str(err))
+            return False, Next.INTERVAL
+        done = await finalize(ctx)
+        return done, ctx.next
 
 
 async def _advance(ctx: Context) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
+from lightkube.types import PatchType
 from pydantic import ValidationError
 
 from serinus.api import Canary
@@ -82,6 +83,29 @@ class KubeStore:
                 if err.status.code == 409 and attempt + 1 < CONFLICT_RETRIES:
                     continue
                 raise PortError(f"updating canary {name}.{namespace} status failed: {err.status.message}") from err
+
+    async def set_finalizer(self, name: str, namespace: str, finalizer: str, present: bool) -> None:
+        """Add or remove one finalizer (a merge patch carrying the resourceVersion, retried on conflict)."""
+        for attempt in range(CONFLICT_RETRIES):
+            raw = await self.raw(name, namespace)
+            if raw is None:
+                return
+            meta = raw.get("metadata") or {}
+            current = list(meta.get("finalizers") or [])
+            wanted = [f for f in current if f != finalizer] + ([finalizer] if present else [])
+            if sorted(wanted) == sorted(current):
+                return
+            patch = {"metadata": {"finalizers": wanted, "resourceVersion": meta.get("resourceVersion")}}
+            try:
+                await self.client.patch(CanaryResource, name, patch, namespace=namespace,
+                                        patch_type=PatchType.MERGE)
+                return
+            except ApiError as err:
+                if err.status.code == 409 and attempt + 1 < CONFLICT_RETRIES:
+                    continue
+                if err.status.code == 404:
+                    return
+                raise PortError(f"canary {name}.{namespace} finalizer update failed: {err.status.message}") from err
 
     async def update_status(self, name: str, namespace: str, change: StatusChange) -> Canary:
         """Apply `change` to the current Canary and replace its status; re-read and retry on conflict."""

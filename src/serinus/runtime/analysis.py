@@ -16,6 +16,7 @@ from serinus.api import Canary, MetricTemplate
 from serinus.api.check import check_object
 from serinus.api.rules import RuleContext
 from serinus.engine.context import Services
+from serinus.engine.finalize import FINALIZER
 from serinus.engine.ports import Next, PortError, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
@@ -73,8 +74,20 @@ class ClusterAnalysis:
             raw = await self.store.raw(name, namespace)
             if raw is None:
                 return None
+            meta = raw.get("metadata") or {}
+            finalizers = meta.get("finalizers") or []
+            if meta.get("deletionTimestamp"):
+                if FINALIZER not in finalizers:
+                    return None
+                _, due = await self.engine.terminate(name, namespace)
+                return self._wait(due, parse_canary(raw))
             if not await self._valid(raw, name, namespace):
                 return None
+            revert = bool((raw.get("spec") or {}).get("revertOnDeletion"))
+            if revert != (FINALIZER in finalizers):
+                if not revert:
+                    log.info("opting out, deleting finalizers", extra={"canary": f"{name}.{namespace}"})
+                await self.store.set_finalizer(name, namespace, FINALIZER, present=revert)
             await self._initializing(name, namespace)
             due = await self.engine.advance(name, namespace)
             return self._wait(due, parse_canary(raw))

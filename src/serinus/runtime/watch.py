@@ -178,6 +178,8 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
         scheduler.ensure(key)
         if before is not None and before != index.interval(key):
             scheduler.wake(key)  # pick up the new interval now
+        elif meta.get("deletionTimestamp") and meta.get("finalizers"):
+            scheduler.wake(key)  # revertOnDeletion: finalize now, not at the next interval
 
     for group, version, plural, kind in WORKLOADS:
         def make(kind: str) -> Any:

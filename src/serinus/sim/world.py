@@ -116,6 +116,11 @@ class SimStore:
         stored.status = change(stored)
         return stored.model_copy(deep=True)
 
+    async def set_finalizer(self, name: str, namespace: str, finalizer: str, present: bool) -> None:
+        """Add or remove a finalizer."""
+        finalizers = [f for f in self.cluster.canary.metadata.finalizers or [] if f != finalizer]
+        self.cluster.canary.metadata.finalizers = [*finalizers, finalizer] if present else finalizers
+
 
 class SimTarget:
     """The Target port: the target's revision, the primary's, and readiness from the scenario."""
@@ -200,6 +205,10 @@ class SimTarget:
         self.cluster.canary_replicas = 1
         self.cluster.canary_since = self.cluster.now
 
+    async def finalize(self) -> None:
+        """The target gets its pods back."""
+        await self.scale_from_zero()
+
 
 class SimServices:
     """The ServiceRouter port: the simulated Services always exist."""
@@ -209,6 +218,9 @@ class SimServices:
 
     async def reconcile(self) -> None:
         """Nothing to create."""
+
+    async def finalize(self) -> None:
+        """Nothing to revert."""
 
 
 class SimRouter:
@@ -231,6 +243,9 @@ class SimRouter:
     async def get_routes(self) -> Routes:
         """The current weights."""
         return self.cluster.routes
+
+    async def finalize(self) -> None:
+        """Nothing to revert."""
 
 
 class SimNopRouter(SimRouter):

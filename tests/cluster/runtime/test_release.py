@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from lightkube import Client, codecs
+from lightkube import ApiError, Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
 
-from serinus.kube.resources import MetricTemplate
+from serinus.kube.resources import Canary, MetricTemplate
 from tests.cluster.controlplane import Cluster
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
@@ -220,3 +220,33 @@ def test_invalid_canary_gets_a_condition_and_a_warning(operator: tuple[Client, s
              "a Warning event naming the field", timeout=20)
     wait_for(lambda: op.phase(client, "api") == "Initialized", "the other Canary to initialize", timeout=90)
     assert op.phase(client) == ""
+
+
+def test_revert_on_deletion_gives_the_workload_and_service_back(operator: tuple[Client, str, Path]) -> None:
+    """revertOnDeletion: the finalizer is added; deleting the Canary scales web back to the primary's size, points
+    the user's own apex Service back at web's pods, says so in events, and lets the Canary go."""
+    client, ns, log = operator
+    client.create(codecs.from_dict({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
+                                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, revertOnDeletion=True))
+    wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+    assert client.get(Service, "web").spec.selector == {"app": "web-primary"}
+    wait_for(lambda: "finalizer.flagger.app" in (client.get(Canary, "web").metadata.finalizers or []),
+             "the finalizer", timeout=30)
+    assert client.get(Deployment, "web").spec.replicas == 0
+
+    client.delete(Canary, "web")
+
+    def gone() -> bool:
+        try:
+            client.get(Canary, "web")
+        except ApiError as err:
+            return err.status.code == 404
+        return False
+
+    wait_for(gone, f"the Canary to be deleted (log: {log})", timeout=90)
+    assert client.get(Deployment, "web").spec.replicas == 2
+    assert client.get(Service, "web").spec.selector == {"app": "web"}
+    wait_for(lambda: op.in_order(op.events(client), [f"Terminating canary web.{ns}", f"Terminated canary web.{ns}"]),
+             "the Terminating and Terminated events", timeout=20)
