@@ -86,3 +86,9 @@ def install_gateway_api(cluster: Cluster) -> list[str]:
     v1 with CORS and timeouts, and v1beta1, are all in the standard channel of the pinned release)."""
     root = module_dir("sigs.k8s.io/gateway-api", "v" + pinned_versions()["GATEWAY_API_VERSION"])
     return apply_crds(cluster, crd_documents(sorted((root / "config" / "crd" / "standard").glob("*.yaml"))))
+
+
+def install_keda(cluster: Cluster) -> list[str]:
+    """KEDA's ScaledObject CRD from `github.com/kedacore/keda/v2` (config/crd/bases)."""
+    root = module_dir("github.com/kedacore/keda/v2", "v" + pinned_versions()["KEDA_VERSION"])
+    return apply_crds(cluster, crd_documents([root / "config" / "crd" / "bases" / "keda.sh_scaledobjects.yaml"]))

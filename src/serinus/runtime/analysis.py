@@ -41,6 +41,7 @@ from serinus.runtime.options import OperatorOptions
 from serinus.runtime.scheduler import Key, Wait
 from serinus.targets.controller import TargetOptions
 from serinus.targets.port import WorkloadTarget
+from serinus.targets.scalers import AutoscalerPort
 
 log = logging.getLogger("serinus.canary")
 
@@ -147,8 +148,11 @@ class ClusterAnalysis:
         observer = observer_name(self.options.mesh_provider, canary.spec.provider.value if canary.spec.provider
                                  else None, str(ref.kind), ref.api_version)
         metrics = CanaryMetrics(plans, observer=observer, namespace=namespace)
+        scaler = None
+        if canary.spec.autoscaler_ref is not None:
+            scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))
         return World(target=Guarded(target), services=Guarded(services), router=router, metrics=metrics,
-                     scaler=None, provider=provider)
+                     scaler=scaler, provider=provider)
 
     async def _templates(self, canary: Canary, namespace: str) -> tuple[dict[tuple[str, str], MetricTemplate],
                                                                          dict[tuple[str, str], Any]]:

@@ -15,10 +15,13 @@ import pytest
 from lightkube import ApiError, Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
+from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
 
 from serinus.kube.resources import Canary, MetricTemplate
+from serinus.targets.scalers import ScaledObject
 from tests.cluster.controlplane import Cluster
+from tests.cluster.crds import install_keda
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 from tests.integration.conftest import Prometheus
@@ -250,3 +253,45 @@ def test_revert_on_deletion_gives_the_workload_and_service_back(operator: tuple[
     assert client.get(Service, "web").spec.selector == {"app": "web"}
     wait_for(lambda: op.in_order(op.events(client), [f"Terminating canary web.{ns}", f"Terminated canary web.{ns}"]),
              "the Terminating and Terminated events", timeout=20)
+
+
+def test_hpa_and_scaled_object_get_primary_copies(cluster: Cluster, operator: tuple[Client, str, Path]) -> None:
+    """autoscalerRef: web's HPA gets web-primary (scaling web-primary) and a release carries a new maxReplicas
+    over; api's KEDA ScaledObject gets api-primary with its query rewritten, and is paused between runs."""
+    client, ns, log = operator
+    install_keda(cluster)
+    for name in ("web", "api"):
+        client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, name=name)))
+    client.create(codecs.from_dict({
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": ns},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                 "minReplicas": 2, "maxReplicas": 4,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                     "type": "Utilization", "averageUtilization": 80}}}]}}))
+    client.create(ScaledObject.from_dict({
+        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "api", "namespace": ns},
+        "spec": {"scaleTargetRef": {"name": "api"}, "minReplicaCount": 1, "maxReplicaCount": 3,
+                 "triggers": [{"type": "prometheus", "metadata": {
+                     "serverAddress": "http://prometheus:9090", "threshold": "10",
+                     "query": 'sum(rate(http_requests_total{app="api"}[1m]))'}}]}}))
+    client.create(op.canary(ns, autoscalerRef={"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                                               "name": "web"}))
+    client.create(op.canary(ns, name="api", autoscalerRef={"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+                                                           "name": "api"}))
+    for name in ("web", "api"):
+        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})",
+                 timeout=120)
+    hpa = client.get(HorizontalPodAutoscaler, "web-primary")
+    assert hpa.spec.scaleTargetRef.name == "web-primary"
+    assert (hpa.spec.minReplicas, hpa.spec.maxReplicas) == (2, 4)
+    assert hpa.metadata.ownerReferences[0].kind == "Canary"
+    so = client.get(ScaledObject, "api-primary").to_dict()
+    assert so["spec"]["scaleTargetRef"]["name"] == "api-primary"
+    assert so["spec"]["triggers"][0]["metadata"]["query"] == 'sum(rate(http_requests_total{app="api-primary"}[1m]))'
+    paused = client.get(ScaledObject, "api").to_dict()["metadata"].get("annotations") or {}
+    assert paused.get("autoscaling.keda.sh/paused-replicas") == "0"
+
+    client.patch(HorizontalPodAutoscaler, "web", {"spec": {"maxReplicas": 6}})
+    _set_image(client, Deployment, "web", IMAGE_2)
+    wait_for(lambda: op.phase(client) == "Succeeded", f"web Succeeded (log: {log})", timeout=180)
+    assert client.get(HorizontalPodAutoscaler, "web-primary").spec.maxReplicas == 6
