@@ -295,3 +295,31 @@ def test_hpa_and_scaled_object_get_primary_copies(cluster: Cluster, operator: tu
     _set_image(client, Deployment, "web", IMAGE_2)
     wait_for(lambda: op.phase(client) == "Succeeded", f"web Succeeded (log: {log})", timeout=180)
     assert client.get(HorizontalPodAutoscaler, "web-primary").spec.maxReplicas == 6
+
+
+def test_leader_failover_carries_the_release_on(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """Two replicas with leader election: the leader is killed mid-release and the other, taking the Lease,
+    finishes the release from its status; the run is started only once."""
+    ns = namespace
+    client = cluster.client(namespace=ns)
+    election = ["--enable-leader-election", "--lease-duration=4s", "--renew-deadline=3s", "--retry-period=0.5s"]
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, analysis={"interval": "10s", "threshold": 2, "iterations": 4}))
+    a = op.start(cluster, ns, tmp_path / "a.log", *election)
+    b = None
+    try:
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {tmp_path / 'a.log'})",
+                 timeout=90)
+        b = op.start(cluster, ns, tmp_path / "b.log", *election)
+        _set_image(client, Deployment, "web", IMAGE_2)
+        wait_for(lambda: int(op.status(client).get("iterations") or 0) >= 1, "the first iteration", timeout=120)
+        op.stop(a, signal.SIGKILL)
+        wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {tmp_path / 'b.log'})",
+                 timeout=180)
+    finally:
+        op.stop(a)
+        if b is not None:
+            op.stop(b)
+    assert _image(client, Deployment, "web-primary") == IMAGE_2
+    assert op.event_counts(client).get(f"New revision detected! Scaling up web.{ns}") == 1
+    assert "Promotion completed!" in (tmp_path / "b.log").read_text()
