@@ -20,6 +20,7 @@ from serinus.engine.finalize import FINALIZER
 from serinus.engine.ports import Next, PortError, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
+from serinus.errors import SerinusError
 from serinus.hooks.port import HttpHooks
 from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import MetricTemplate as MetricTemplateResource
@@ -140,7 +141,10 @@ class ClusterAnalysis:
         label, value, ports = await Guarded(target).metadata()
         raw = canary.to_dict()
         services = KubernetesRouter(self.client, raw, label, value, ports)
-        router = Guarded(make_router(RouterContext(self.client, canary, label, provider)))
+        try:
+            router = Guarded(make_router(RouterContext(self.client, canary, label, provider)))
+        except SerinusError as err:
+            raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)
         plans = plan_checks(canary, mesh_provider=self.options.mesh_provider,
                             metrics_server=self.options.metrics_server, templates=templates, secrets=secrets)

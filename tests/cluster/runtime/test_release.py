@@ -323,3 +323,16 @@ def test_leader_failover_carries_the_release_on(cluster: Cluster, namespace: str
     assert _image(client, Deployment, "web-primary") == IMAGE_2
     assert op.event_counts(client).get(f"New revision detected! Scaling up web.{ns}") == 1
     assert "Promotion completed!" in (tmp_path / "b.log").read_text()
+
+
+def test_a_provider_without_a_live_router_is_a_warning_and_touches_nothing(
+        operator: tuple[Client, str, Path]) -> None:
+    """A Canary for a provider the operator cannot drive yet gets a Warning event naming it; no primary is made."""
+    client, ns, log = operator
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, provider="traefik"))
+    wait_for(lambda: any("provider traefik is not supported" in m for m in op.events(client)),
+             f"the Warning event (log: {log})", timeout=60)
+    assert client.get(Deployment, "web").spec.replicas == 2
+    with pytest.raises(ApiError):
+        client.get(Deployment, "web-primary")
