@@ -30,6 +30,7 @@ from serinus.sim.world import (
 )
 
 _DONE = frozenset({CanaryPhase.SUCCEEDED, CanaryPhase.FAILED})
+_INIT = frozenset({CanaryPhase.UNSET, CanaryPhase.INITIALIZING})
 #: the operator's default --drain-period
 DEFAULT_DRAIN_S = 10.0
 #: a safety net: steps at one instant are bounded by construction (each wait is answered once), never loop
@@ -111,8 +112,9 @@ async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str 
     t, first, at_once = 0.0, True, 0
     while t <= scenario.duration:
         cluster.clock.set(t)
-        # A revision is seen by the first step at or after it; one at 0 s comes right after initialization.
-        while revisions and revisions[0] <= t and not first:
+        # A revision is seen by the first step at or after it, once the Canary is initialized (a change before
+        # that is simply part of what initialization sees); one at 0 s comes right after initialization.
+        while revisions and revisions[0] <= t and not first and cluster.canary.status.phase not in _INIT:
             revisions.pop(0)
             cluster.revision += 1
         first = False
@@ -124,9 +126,9 @@ async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str 
         if done and not revisions:
             break
         following = _next_step(t, due, interval, drain_s, SimTarget(cluster))
-        if revisions:
+        if revisions and status.phase not in _INIT:
             # the operator watches the target: a new revision wakes the Canary at once
-            following = revisions[0] if done else min(following, revisions[0])
+            following = revisions[0] if done else min(following, max(t, revisions[0]))
         at_once = at_once + 1 if following == t else 0
         t = following if at_once < _MAX_AT_ONCE else t + interval
     return SimResult(phase=str(cluster.canary.status.phase), duration=cluster.clock.monotonic(),

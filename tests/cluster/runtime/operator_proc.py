@@ -20,10 +20,12 @@ from tests.cluster.controlplane import ROOT, Cluster, free_port
 
 
 def operator_args(cluster: Cluster, ns: str, *extra: str) -> list[str]:
-    """`serinus run` for one namespace with the kubernetes provider, on loopback ports."""
+    """`serinus run` for one namespace with the kubernetes provider, on loopback ports (`--port` in `extra`
+    replaces the random one)."""
+    port = [] if any(e.startswith("--port=") for e in extra) else [f"--port={free_port()}"]
     return [sys.executable, "-m", "serinus.cli", "run", f"--kubeconfig={cluster.kubeconfig}", f"--namespace={ns}",
             "--mesh-provider=kubernetes", f"--metrics-server=http://127.0.0.1:{free_port()}",
-            f"--port={free_port()}", "--listen-address=127.0.0.1", "--log-level=debug", *extra]
+            *port, "--listen-address=127.0.0.1", "--log-level=debug", *extra]
 
 
 def start(cluster: Cluster, ns: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -17,10 +17,11 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
+from prometheus_client.parser import text_string_to_metric_families
 
 from serinus.kube.resources import Canary, MetricTemplate
 from serinus.targets.scalers import ScaledObject
-from tests.cluster.controlplane import Cluster
+from tests.cluster.controlplane import Cluster, free_port
 from tests.cluster.crds import install_keda
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
@@ -39,10 +40,16 @@ def namespace(cluster: Cluster) -> str:
 
 
 @pytest.fixture
-def operator(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[tuple[Client, str, Path]]:
+def metrics_port() -> int:
+    """The port the operator serves /metrics and /healthz on."""
+    return free_port()
+
+
+@pytest.fixture
+def operator(cluster: Cluster, namespace: str, tmp_path: Path, metrics_port: int) -> Iterator[tuple[Client, str, Path]]:
     """`serinus run` watching the namespace."""
     log = tmp_path / "operator.log"
-    with op.running(cluster, namespace, log):
+    with op.running(cluster, namespace, log, f"--port={metrics_port}"):
         yield cluster.client(namespace=namespace), namespace, log
 
 
@@ -93,7 +100,7 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
 
 
 def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
-        operator: tuple[Client, str, Path], prometheus: Prometheus) -> None:
+        operator: tuple[Client, str, Path], prometheus: Prometheus, metrics_port: int) -> None:
     """A MetricTemplate on the real Prometheus reports 5 errors/s against a bound of 1: after `threshold` failed
     checks the release is rolled back, the canary scaled to zero, and web-primary keeps the old image."""
     client, ns, log = operator
@@ -128,6 +135,16 @@ def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
     status = op.status(client)
     assert status["conditions"][0]["status"] == "False"
     assert status["failedChecks"] == 0
+    samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+               for family in text_string_to_metric_families(
+                   httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text)
+               for sample in family.samples}
+    canary_labels = (("name", "web"), ("namespace", ns))
+    assert samples[("flagger_canary_status", canary_labels)] == 2
+    assert samples[("flagger_canary_failures_total", tuple(sorted(
+        (*canary_labels, ("analysis_status", "completed"), ("deployment_strategy", "blue-green")))))] == 1
+    assert samples[("flagger_canary_metric_analysis_total", tuple(sorted(
+        (*canary_labels, ("metric", "error-rate"), ("result", "failed")))))] >= 2
 
 
 def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, Path]) -> None:
@@ -336,3 +353,14 @@ def test_a_provider_without_a_live_router_is_a_warning_and_touches_nothing(
     assert client.get(Deployment, "web").spec.replicas == 2
     with pytest.raises(ApiError):
         client.get(Deployment, "web-primary")
+
+
+def test_a_missing_target_is_a_warning_and_other_canaries_carry_on(operator: tuple[Client, str, Path]) -> None:
+    """A Canary whose Deployment does not exist gets a Warning event saying so; a Canary beside it initializes."""
+    client, ns, log = operator
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, name="api")))
+    client.create(op.canary(ns))
+    client.create(op.canary(ns, name="api"))
+    wait_for(lambda: any(m.startswith(f"deployment web.{ns} get query error") for m in op.events(client)),
+             f"the Warning event (log: {log})", timeout=60)
+    wait_for(lambda: op.phase(client, "api") == "Initialized", "the other Canary to initialize", timeout=90)
