@@ -13,12 +13,10 @@ import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Secret
 
-from serinus.api import AlertProvider, Canary, CanaryWebhook, HookType
-from serinus.engine.changes import canary_checksum
-from serinus.engine.payloads import event_payload
+from serinus.api import AlertProvider, Canary
 from serinus.engine.ports import EventType, Notice, PortError
 from serinus.errors import SerinusError
-from serinus.hooks.call import WebhookError, call_webhook
+from serinus.hooks.events import EventWebhooks
 from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import AlertProvider as AlertProviderResource
 from serinus.metrics.checks import decode_secret
@@ -81,7 +79,7 @@ class KubeRecorder:
 
     def __init__(self, events: EventRecorder, event_webhook: str = "") -> None:
         self.events = events
-        self.event_webhook = event_webhook
+        self.webhooks = EventWebhooks(event_webhook)
 
     async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
         """Record the event; a canary's own `event` webhooks replace the global --event-webhook."""
@@ -93,18 +91,7 @@ class KubeRecorder:
             log.info(message, extra=extra)
         await self.events.record(InvolvedObject(canary.api_version, "Canary", meta.namespace or "default",
                                                 meta.name or "", meta.uid), str(event_type), message)
-        hooks = canary.analysis_or_default().webhooks_of(HookType.EVENT)
-        if not hooks and self.event_webhook:
-            hooks = [CanaryWebhook(name="events", url=self.event_webhook)]
-        for hook in hooks:
-            payload = event_payload(meta.name or "", meta.namespace or "default", str(canary.status.phase),
-                                    canary_checksum(canary.status), message=message, event_type=str(event_type),
-                                    unix_ms=time.time_ns() // 1_000_000, metadata=hook.metadata)
-            try:
-                await call_webhook(hook.url, payload, timeout_s=hook.timeout_seconds(), retries=hook.retries,
-                                   disable_tls=hook.disable_tls)
-            except (WebhookError, SerinusError) as err:
-                log.error("error sending event to webhook: %s", err, extra=extra)
+        await self.webhooks.send(canary, str(event_type), message)
 
 
 def global_receiver(options: OperatorOptions) -> Receiver | None:
@@ -121,9 +108,11 @@ def global_receiver(options: OperatorOptions) -> Receiver | None:
 class ClusterNotifier:
     """The Notifier port: the Canary's AlertProviders (by severity), or the global receiver when it has none."""
 
-    def __init__(self, client: AsyncClient, fallback: Receiver | None) -> None:
+    def __init__(self, client: AsyncClient | None, fallback: Receiver | None,
+                 metrics: ControllerMetrics | None = None) -> None:
         self.client = client
         self.fallback = fallback
+        self.metrics = metrics
 
     async def alert(self, canary: Canary, notice: Notice) -> None:
         """Send; every failure is logged and the next receiver is tried."""
@@ -148,6 +137,8 @@ class ClusterNotifier:
             await self._send(receiver, alert, f"{entry.provider_ref.name}.{ns}", extra)
 
     async def _receiver(self, name: str, namespace: str) -> Receiver:
+        if self.client is None:
+            raise SerinusError("no cluster to read AlertProviders from")
         obj: Any = await self.client.get(AlertProviderResource, name, namespace=namespace)
         provider = AlertProvider.model_validate(obj.to_dict())
         spec = provider.spec
@@ -166,6 +157,11 @@ class ClusterNotifier:
             await receiver.send(alert)
         except SerinusError as err:
             log.error("alert provider %s send error: %s", where, err, extra=extra)
+            if self.metrics is not None:
+                self.metrics.count_alert(receiver.type, sent=False)
+            return
+        if self.metrics is not None:
+            self.metrics.count_alert(receiver.type, sent=True)
 
 
 class ControllerTelemetry:

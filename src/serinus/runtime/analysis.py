@@ -62,7 +62,7 @@ class ClusterAnalysis:
                                  no_cross_namespace_refs=options.no_cross_namespace_refs,
                                  selector_labels=tuple(options.selector_labels))
         services = Services(store=self.store, recorder=KubeRecorder(self.events, options.event_webhook),
-                            notifier=ClusterNotifier(client, global_receiver(options)),
+                            notifier=ClusterNotifier(client, global_receiver(options), metrics),
                             hooks=HttpHooks(), clock=SystemClock(), telemetry=ControllerTelemetry(metrics))
         self.services = services
         self.engine = Engine(services, self.world,

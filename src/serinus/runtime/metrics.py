@@ -79,6 +79,8 @@ class ControllerMetrics:
                                  ["name", "namespace", "deployment_strategy", "analysis_status"], registry=r)
         self.failures = Counter("flagger_canary_failures", "Total number of canary failures",
                                 ["name", "namespace", "deployment_strategy", "analysis_status"], registry=r)
+        self.alerts = Counter("serinus_alerts", "Alerts handed to receivers, by receiver type and result "
+                              "(sent or failed)", ["type", "result"], registry=r)
         self.checks = _CheckCounter()
         r.register(self.checks)
 
@@ -111,6 +113,10 @@ class ControllerMetrics:
     def inc_success(self, target: str, namespace: str, strategy: str, skipped: bool = False) -> None:
         """A promotion; `analysis_status` is `skipped` when the analysis was skipped."""
         self.successes.labels(target, namespace, strategy, "skipped" if skipped else "completed").inc()
+
+    def count_alert(self, receiver_type: str, sent: bool) -> None:
+        """serinus_alerts_total{type, result}: a receiver took an alert, or failed to."""
+        self.alerts.labels(receiver_type, "sent" if sent else "failed").inc()
 
     def inc_failure(self, target: str, namespace: str, strategy: str) -> None:
         """A rollback or a failed promotion."""

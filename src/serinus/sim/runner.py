@@ -8,7 +8,7 @@ from typing import Any
 
 from serinus.api import Canary, CanaryPhase
 from serinus.engine.context import Services
-from serinus.engine.ports import Next, World
+from serinus.engine.ports import Hooks, Next, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.sim.clock import VirtualClock
@@ -76,14 +76,16 @@ def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else round(x, 3)
 
 
-def build(canary: Canary, scenario: Scenario, mesh_provider: str = "istio") -> tuple[Engine, Cluster]:
-    """The engine wired to a fresh simulated cluster holding `canary` as just applied."""
+def build(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
+          hooks: Hooks | None = None) -> tuple[Engine, Cluster]:
+    """The engine wired to a fresh simulated cluster holding `canary` as just applied; `hooks` replaces the
+    scenario's webhook answers with a real Hooks port (webhooks are then really called)."""
     canary = canary.model_copy(deep=True)
     canary.metadata.namespace = canary.metadata.namespace or "default"
     clock = VirtualClock()
     cluster = Cluster(canary=canary, scenario=scenario, clock=clock)
     services = Services(store=SimStore(cluster), recorder=SimRecorder(cluster), notifier=SimNotifier(cluster),
-                        hooks=SimHooks(cluster), clock=clock)
+                        hooks=hooks or SimHooks(cluster), clock=clock)
 
     async def make_world(current: Canary, provider: str) -> World:
         router = SimNopRouter(cluster) if provider == "kubernetes" else SimRouter(cluster)
