@@ -10,7 +10,12 @@ from lightkube import AsyncClient
 
 from serinus.api import Canary
 from serinus.errors import RouterError
+from serinus.routers.live import GatewayRouter, IstioRouter, SaveStatus
 from serinus.routers.nop import NopRouter
+
+
+async def _discard(_: dict[str, str]) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -21,12 +26,18 @@ class RouterContext:
     canary: Canary
     label: str
     provider: str
+    #: persists status fields a router produces (session-affinity cookies)
+    save_status: SaveStatus = _discard
 
 
 RouterFactory = Callable[[RouterContext], Any]
 
 ROUTERS: dict[str, RouterFactory] = {
     "kubernetes": lambda ctx: NopRouter(ctx.canary),
+    "istio": lambda ctx: IstioRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
+    "gatewayapi": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1"),
+    "gatewayapi:v1": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1"),
+    "gatewayapi:v1beta1": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1beta1"),
 }
 
 

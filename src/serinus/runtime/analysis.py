@@ -142,7 +142,8 @@ class ClusterAnalysis:
         raw = canary.to_dict()
         services = KubernetesRouter(self.client, raw, label, value, ports)
         try:
-            router = Guarded(make_router(RouterContext(self.client, canary, label, provider)))
+            router = Guarded(make_router(RouterContext(self.client, canary, label, provider,
+                                                       self._status_saver(canary))))
         except SerinusError as err:
             raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)
@@ -157,6 +158,18 @@ class ClusterAnalysis:
             scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))
         return World(target=Guarded(target), services=Guarded(services), router=router, metrics=metrics,
                      scaler=scaler, provider=provider)
+
+    def _status_saver(self, canary: Canary) -> Any:
+        """Persist status fields a router produced (session-affinity cookies) on the stored Canary."""
+        name, namespace = canary.metadata.name or "", canary.metadata.namespace or "default"
+
+        async def save(fields: dict[str, str]) -> None:
+            def change(stored: Canary) -> Any:
+                merged = stored.status.model_dump(by_alias=True) | fields
+                return type(stored.status).model_validate(merged)
+            await self.store.update_status(name, namespace, change)
+
+        return save
 
     async def _templates(self, canary: Canary, namespace: str) -> tuple[dict[tuple[str, str], MetricTemplate],
                                                                          dict[tuple[str, str], Any]]:

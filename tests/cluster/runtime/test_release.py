@@ -20,13 +20,16 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
 from prometheus_client.parser import text_string_to_metric_families
 
 from serinus.kube.resources import Canary, MetricTemplate
+from serinus.routers.live import RESOURCES
 from serinus.targets.scalers import ScaledObject
 from tests.cluster.controlplane import Cluster, free_port
-from tests.cluster.crds import install_keda
+from tests.cluster.crds import install_istio, install_keda
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 from tests.integration.conftest import Prometheus
 
+VirtualService = RESOURCES[("networking.istio.io/v1beta1", "VirtualService")]
+DestinationRule = RESOURCES[("networking.istio.io/v1beta1", "DestinationRule")]
 IMAGE_1, IMAGE_2 = "ghcr.io/example/web:1.0", "ghcr.io/example/web:2.0"
 
 
@@ -364,3 +367,42 @@ def test_a_missing_target_is_a_warning_and_other_canaries_carry_on(operator: tup
     wait_for(lambda: any(m.startswith(f"deployment web.{ns} get query error") for m in op.events(client)),
              f"the Warning event (log: {log})", timeout=60)
     wait_for(lambda: op.phase(client, "api") == "Initialized", "the other Canary to initialize", timeout=90)
+
+
+def test_istio_release_shifts_weights_on_the_virtual_service(cluster: Cluster, namespace: str,
+                                                             tmp_path: Path) -> None:
+    """provider istio against Istio's real CRDs: DestinationRules and the VirtualService are created, the canary
+    weight goes 50 then 100 on the VirtualService, then all traffic back to the primary, Succeeded."""
+    install_istio(cluster)
+    ns, log = namespace, tmp_path / "operator.log"
+    client = cluster.client(namespace=ns)
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, provider="istio",
+                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    seen: list[tuple[int, int]] = []
+
+    def weights() -> tuple[int, int] | None:
+        try:
+            vs = client.get(VirtualService, "web").to_dict()
+        except ApiError:
+            return None
+        route = vs["spec"]["http"][0]["route"]
+        found = (int(route[0].get("weight", 0)), int(route[1].get("weight", 0)))
+        if not seen or seen[-1] != found:
+            seen.append(found)
+        return found
+
+    with op.running(cluster, ns, log, "--drain-period=2s"):
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+        assert [d["spec"]["host"] for d in (client.get(DestinationRule, n).to_dict()
+                                            for n in ("web-canary", "web-primary"))] == ["web-canary", "web-primary"]
+        assert weights() == (100, 0)
+        _set_image(client, Deployment, "web", IMAGE_2)
+        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
+                 timeout=180)
+    assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
+    assert _image(client, Deployment, "web-primary") == IMAGE_2
+    expected = [f"Advance web.{ns} canary weight 50", f"Advance web.{ns} canary weight 100",
+                f"Copying web.{ns} template spec to web-primary.{ns}", "Routing all traffic to primary",
+                f"Promotion completed! Scaling down web.{ns}"]
+    wait_for(lambda: op.in_order(op.events(client), expected), "the release's events", timeout=20)

@@ -1,0 +1,178 @@
+"""Live routers: the pure Istio and Gateway API builders, reading and writing their objects on a cluster.
+
+Each router takes over or creates its objects on reconcile, rewrites the routes on set_routes, reads weights back
+on get_routes and restores what the user had on finalize, exactly through the functions in istio.py and
+gatewayapi.py. Session-affinity cookies the builders produce are handed to `save_status`, which persists them
+on the Canary as Flagger's status write does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.generic_resource import create_namespaced_resource
+
+from serinus.engine.ports import Routes
+from serinus.errors import RouterError
+from serinus.routers import gatewayapi, istio
+from serinus.routers.gatewayapi_spec import Version, http_route
+from serinus.routers.istio_spec import desired as istio_desired
+
+log = logging.getLogger("serinus.canary")
+Obj = Mapping[str, Any]
+SaveStatus = Callable[[dict[str, str]], Awaitable[None]]
+
+RESOURCES: dict[tuple[str, str], Any] = {
+    ("networking.istio.io/v1beta1", "VirtualService"):
+        create_namespaced_resource("networking.istio.io", "v1beta1", "VirtualService", "virtualservices"),
+    ("networking.istio.io/v1beta1", "DestinationRule"):
+        create_namespaced_resource("networking.istio.io", "v1beta1", "DestinationRule", "destinationrules"),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"):
+        create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
+    ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"):
+        create_namespaced_resource("gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes"),
+}
+
+
+class _Objects:
+    """Get, create and replace the provider objects of one Canary's namespace."""
+
+    def __init__(self, client: AsyncClient, namespace: str) -> None:
+        self.client = client
+        self.namespace = namespace
+
+    @staticmethod
+    def _resource(obj: Obj) -> Any:
+        return RESOURCES[(str(obj["apiVersion"]), str(obj["kind"]))]
+
+    async def get(self, like: Obj) -> dict[str, Any] | None:
+        """The live object with the name and kind of `like`, or None."""
+        try:
+            got: Any = await self.client.get(self._resource(like), like["metadata"]["name"], namespace=self.namespace)
+        except ApiError as err:
+            if err.status.code == 404:
+                return None
+            raise RouterError(f"{like['kind']} {like['metadata']['name']}.{self.namespace} query error: "
+                              f"{err.status.message}") from err
+        return got.to_dict()  # type: ignore[no-any-return]
+
+    async def create(self, obj: Obj) -> None:
+        """Create an object."""
+        try:
+            await self.client.create(self._resource(obj).from_dict(dict(obj)))
+        except ApiError as err:
+            raise RouterError(f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} create error: "
+                              f"{err.status.message}") from err
+
+    async def replace(self, obj: Obj) -> None:
+        """Replace an object (its resourceVersion guards against lost updates)."""
+        try:
+            await self.client.replace(self._resource(obj).from_dict(dict(obj)))
+        except ApiError as err:
+            raise RouterError(f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} update error: "
+                              f"{err.status.message}") from err
+
+    async def must_get(self, like: Obj) -> dict[str, Any]:
+        """The live object, or Flagger's not-found error."""
+        got = await self.get(like)
+        if got is None:
+            raise RouterError(f"{like['kind']} {like['metadata']['name']}.{self.namespace} query error: not found")
+        return got
+
+
+class _Router:
+    """What Istio and Gateway API share: reconcile their desired objects, route through one main object."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus) -> None:
+        self.canary = canary
+        self.objects = _Objects(client, str((canary.get("metadata") or {}).get("namespace") or "default"))
+        self.save_status = save_status
+
+    def desired(self) -> list[dict[str, Any]]:
+        """The objects as they should be; the last one carries the routes."""
+        raise NotImplementedError
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """`existing` brought in line with `desired`, or None."""
+        raise NotImplementedError
+
+    async def reconcile(self) -> None:
+        """Create what is missing; bring what Serinus owns back in line (user keys and weights kept)."""
+        for obj in self.desired():
+            existing = await self.objects.get(obj)
+            if existing is None:
+                await self.objects.create(obj)
+                continue
+            fixed = self.reconciled(existing, obj)
+            if fixed is not None:
+                await self.objects.replace(fixed)
+
+    async def _route_object(self) -> dict[str, Any]:
+        return await self.objects.must_get(self.desired()[-1])
+
+
+class IstioRouter(_Router):
+    """Istio: DestinationRules for primary and canary, and the VirtualService that splits traffic."""
+
+    def desired(self) -> list[dict[str, Any]]:
+        """Both DestinationRules, then the VirtualService."""
+        return istio_desired(self.canary)
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """Istio's reconcile rules (takeover saves the original configuration)."""
+        return istio.reconciled(existing, desired, self.canary)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """Rewrite the VirtualService's routes; persist session-affinity cookies."""
+        routed, cookies = istio.set_routes(await self._route_object(), self.canary, primary, canary, mirrored)
+        await self.objects.replace(routed)
+        if cookies:
+            await self.save_status(cookies)
+
+    async def get_routes(self) -> Routes:
+        """The weights and mirror flag the VirtualService holds."""
+        return Routes(*istio.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """revertOnDeletion: restore the VirtualService the user had."""
+        existing = await self.objects.get(self.desired()[-1])
+        if existing is None:
+            return
+        reverted = istio.reverted(existing, self.canary)
+        if reverted is None:
+            log.warning(istio.revert_missing_message(self.canary))
+            return
+        await self.objects.replace(reverted)
+
+
+class GatewayRouter(_Router):
+    """Gateway API: the HTTPRoute `<apex>` with weighted backendRefs (v1 or v1beta1)."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, version: Version) -> None:
+        super().__init__(client, canary, save_status)
+        self.version: Version = version
+
+    def desired(self) -> list[dict[str, Any]]:
+        """The HTTPRoute."""
+        return [http_route(self.canary, self.version)]
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """Gateway API's reconcile rules."""
+        return gatewayapi.reconciled(existing, desired, self.canary)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """Rewrite the HTTPRoute's rules; persist session-affinity cookies."""
+        routed, cookies = gatewayapi.set_routes(await self._route_object(), self.canary, primary, canary, mirrored)
+        await self.objects.replace(routed)
+        if cookies:
+            await self.save_status(cookies)
+
+    async def get_routes(self) -> Routes:
+        """The weights the HTTPRoute holds (an error while a parent has not accepted it)."""
+        return Routes(*gatewayapi.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
