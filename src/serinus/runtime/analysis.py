@@ -17,7 +17,7 @@ from serinus.api.check import check_object
 from serinus.api.rules import RuleContext
 from serinus.engine.context import Services
 from serinus.engine.finalize import FINALIZER
-from serinus.engine.ports import Next, PortError, World
+from serinus.engine.ports import EventType, Next, PortError, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.errors import SerinusError
@@ -27,6 +27,7 @@ from serinus.kube.resources import MetricTemplate as MetricTemplateResource
 from serinus.kube.store import InvalidCanary, KubeStore, parse_canary
 from serinus.metrics.checks import plan_checks
 from serinus.metrics.port import CanaryMetrics, observer_name
+from serinus.routers.features import warnings as feature_warnings
 from serinus.routers.kubernetes import KubernetesRouter
 from serinus.routers.registry import RouterContext, make_router
 from serinus.runtime.adapters import (
@@ -58,6 +59,7 @@ class ClusterAnalysis:
                                             include_label_prefixes=options.include_label_prefix,
                                             config_tracking=options.enable_config_tracking)
         self.events = EventRecorder(client)
+        self._warned: set[tuple[str, int]] = set()
         self.rules = RuleContext(mesh_provider=options.mesh_provider,
                                  no_cross_namespace_refs=options.no_cross_namespace_refs,
                                  selector_labels=tuple(options.selector_labels))
@@ -137,6 +139,7 @@ class ClusterAnalysis:
     async def world(self, canary: Canary, provider: str) -> World:
         """The adapters of one step of this Canary."""
         namespace = canary.metadata.namespace or "default"
+        await self._feature_warnings(canary, provider)
         target = WorkloadTarget(self.client, canary, self.target_options)
         label, value, ports = await Guarded(target).metadata()
         raw = canary.to_dict()
@@ -158,6 +161,18 @@ class ClusterAnalysis:
             scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))
         return World(target=Guarded(target), services=Guarded(services), router=router, metrics=metrics,
                      scaler=scaler, provider=provider)
+
+    async def _feature_warnings(self, canary: Canary, provider: str) -> None:
+        """A Warning event, once per spec generation, for each traffic feature the provider cannot do (the
+        kubernetes provider's are Flagger's own, recorded by the engine)."""
+        if provider == "kubernetes":
+            return
+        key = (canary.metadata.uid or canary.metadata.name or "", canary.metadata.generation or 0)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        for message in feature_warnings(provider, canary.to_dict()):
+            await self.services.recorder.event(canary, EventType.WARNING, message)
 
     def _status_saver(self, canary: Canary) -> Any:
         """Persist status fields a router produced (session-affinity cookies) on the stored Canary."""

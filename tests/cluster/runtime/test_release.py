@@ -23,7 +23,7 @@ from serinus.kube.resources import Canary, MetricTemplate
 from serinus.routers.live import RESOURCES
 from serinus.targets.scalers import ScaledObject
 from tests.cluster.controlplane import Cluster, free_port
-from tests.cluster.crds import install_istio, install_keda
+from tests.cluster.crds import install_gateway_api, install_istio, install_keda
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 from tests.integration.conftest import Prometheus
@@ -406,3 +406,20 @@ def test_istio_release_shifts_weights_on_the_virtual_service(cluster: Cluster, n
                 f"Copying web.{ns} template spec to web-primary.{ns}", "Routing all traffic to primary",
                 f"Promotion completed! Scaling down web.{ns}"]
     wait_for(lambda: op.in_order(op.events(client), expected), "the release's events", timeout=20)
+
+
+def test_a_feature_the_provider_lacks_is_a_warning(cluster: Cluster, operator: tuple[Client, str, Path]) -> None:
+    """gatewayapi:v1beta1 asked for a primary session cookie: one Warning event naming the feature and the
+    provider (not one per step), while the Canary is initialized as usual."""
+    client, ns, log = operator
+    install_gateway_api(cluster)
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, provider="gatewayapi:v1beta1", analysis={
+        "interval": "10s", "threshold": 2, "stepWeight": 10,
+        "sessionAffinity": {"cookieName": "c", "primaryCookieName": "p"}},
+        service={"port": 80, "targetPort": 8080, "gatewayRefs": [{"name": "public", "namespace": "gateways"}]}))
+    expected = ("A primary session affinity cookie (primaryCookieName) is not supported when using the "
+                "gatewayapi:v1beta1 provider")
+    wait_for(lambda: expected in op.events(client), f"the feature warning (log: {log})", timeout=60)
+    wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+    assert op.event_counts(client)[expected] == 1
