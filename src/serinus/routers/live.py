@@ -1,4 +1,4 @@
-"""Live routers: the pure Istio and Gateway API builders, reading and writing their objects on a cluster.
+"""Live routers: the pure Istio, Gateway API, SMI and NGINX builders, reading and writing their objects on a cluster.
 
 Each router takes over or creates its objects on reconcile, rewrites the routes on set_routes, reads weights back
 on get_routes and restores what the user had on finalize, exactly through the functions in istio.py and
@@ -14,12 +14,14 @@ from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.networking_v1 import Ingress
 
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import gatewayapi, istio
+from serinus.routers import gatewayapi, istio, nginx, smi
 from serinus.routers.gatewayapi_spec import Version, http_route
 from serinus.routers.istio_spec import desired as istio_desired
+from serinus.routers.kubernetes import canary_owner_reference
 
 log = logging.getLogger("serinus.canary")
 Obj = Mapping[str, Any]
@@ -34,6 +36,10 @@ RESOURCES: dict[tuple[str, str], Any] = {
         create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
     ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"):
         create_namespaced_resource("gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes"),
+    ("networking.k8s.io/v1", "Ingress"): Ingress,
+    **{(f"split.smi-spec.io/{v}", "TrafficSplit"):
+       create_namespaced_resource("split.smi-spec.io", v, "TrafficSplit", "trafficsplits")
+       for v in ("v1alpha1", "v1alpha2", "v1alpha3")},
 }
 
 
@@ -173,6 +179,74 @@ class GatewayRouter(_Router):
     async def get_routes(self) -> Routes:
         """The weights the HTTPRoute holds (an error while a parent has not accepted it)."""
         return Routes(*gatewayapi.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
+
+
+class SmiRouter(_Router):
+    """linkerd, osm and smi:*: the TrafficSplit `<apex>` between the primary and canary Services."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, provider: str) -> None:
+        super().__init__(client, canary, save_status)
+        self.provider = provider
+
+    def desired(self) -> list[dict[str, Any]]:
+        """The TrafficSplit, owned by the Canary."""
+        return [smi.traffic_split(self.canary, self.provider, canary_owner_reference(self.canary))]
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """SMI's reconcile rules (weights in flight kept)."""
+        return smi.reconciled(existing, desired)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """New weights on the TrafficSplit."""
+        await self.objects.replace(smi.set_routes(await self._route_object(), self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The TrafficSplit's weights."""
+        return Routes(*smi.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
+
+
+class NginxRouter(_Router):
+    """nginx: the `<ingress>-canary` Ingress beside the user's, steered by nginx's canary annotations."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, prefix: str) -> None:
+        super().__init__(client, canary, save_status)
+        self.prefix = prefix
+
+    def _user_ingress(self) -> dict[str, Any]:
+        name = ((self.canary.get("spec") or {}).get("ingressRef") or {}).get("name") or ""
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name}}
+
+    def _canary_ingress(self) -> dict[str, Any]:
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": nginx.canary_ingress_name(self.canary)}}
+
+    async def reconcile(self) -> None:
+        """Create `<ingress>-canary` from the user's Ingress, or bring its spec back in line."""
+        user = await self.objects.must_get(self._user_ingress())
+        existing = await self.objects.get(self._canary_ingress())
+        if existing is None:
+            await self.objects.create(nginx.new_canary_ingress(user, self.canary, canary_owner_reference(self.canary),
+                                                               self.prefix))
+            return
+        fixed = nginx.reconciled_canary_ingress(existing, user, self.canary)
+        if fixed is not None:
+            await self.objects.replace(fixed)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The canary weight (or A/B header and cookie rules) on the canary Ingress."""
+        current = await self.objects.must_get(self._canary_ingress())
+        await self.objects.replace(nginx.set_routes(current, self.canary, canary, self.prefix))
+
+    async def get_routes(self) -> Routes:
+        """The weights the canary Ingress routes."""
+        return Routes(*nginx.get_routes(await self.objects.must_get(self._canary_ingress()), self.canary,
+                                        self.prefix))
 
     async def finalize(self) -> None:
         """Nothing to revert, as in Flagger."""

@@ -10,7 +10,7 @@ from lightkube import AsyncClient
 
 from serinus.api import Canary
 from serinus.errors import RouterError
-from serinus.routers.live import GatewayRouter, IstioRouter, SaveStatus
+from serinus.routers.live import GatewayRouter, IstioRouter, NginxRouter, SaveStatus, SmiRouter
 from serinus.routers.nop import NopRouter
 
 
@@ -28,6 +28,8 @@ class RouterContext:
     provider: str
     #: persists status fields a router produces (session-affinity cookies)
     save_status: SaveStatus = _discard
+    #: the operator's --ingress-annotations-prefix (nginx)
+    ingress_prefix: str = "nginx.ingress.kubernetes.io"
 
 
 RouterFactory = Callable[[RouterContext], Any]
@@ -38,6 +40,10 @@ ROUTERS: dict[str, RouterFactory] = {
     "gatewayapi": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1"),
     "gatewayapi:v1": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1"),
     "gatewayapi:v1beta1": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1beta1"),
+    "linkerd": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
+    "osm": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
+    "smi": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
+    "nginx": lambda ctx: NginxRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_prefix),
 }
 
 

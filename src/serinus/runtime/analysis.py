@@ -146,7 +146,8 @@ class ClusterAnalysis:
         services = KubernetesRouter(self.client, raw, label, value, ports)
         try:
             router = Guarded(make_router(RouterContext(self.client, canary, label, provider,
-                                                       self._status_saver(canary))))
+                                                       self._status_saver(canary),
+                                                       self.options.ingress_annotations_prefix)))
         except SerinusError as err:
             raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)

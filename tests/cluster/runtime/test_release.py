@@ -17,6 +17,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
+from lightkube.resources.networking_v1 import Ingress
 from prometheus_client.parser import text_string_to_metric_families
 
 from serinus.kube.resources import Canary, MetricTemplate
@@ -423,3 +424,41 @@ def test_a_feature_the_provider_lacks_is_a_warning(cluster: Cluster, operator: t
     wait_for(lambda: expected in op.events(client), f"the feature warning (log: {log})", timeout=60)
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     assert op.event_counts(client)[expected] == 1
+
+
+def test_nginx_release_steers_the_canary_ingress(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider nginx: web-canary Ingress made from the user's (canary on, weight 0), its canary-weight goes 50
+    then 100, then back to 0 when the primary has the new version."""
+    ns, log = namespace, tmp_path / "operator.log"
+    client = cluster.client(namespace=ns)
+    client.create(codecs.from_dict({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": ns},
+        "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [{
+            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, provider="nginx",
+                            ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
+                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    seen: list[str] = []
+
+    def weight() -> str | None:
+        try:
+            annotations = client.get(Ingress, "web-canary").metadata.annotations or {}
+        except ApiError:
+            return None
+        value = annotations.get("nginx.ingress.kubernetes.io/canary-weight")
+        if value is not None and (not seen or seen[-1] != value):
+            seen.append(value)
+        return value
+
+    with op.running(cluster, ns, log, "--drain-period=2s"):
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+        canary_ingress = client.get(Ingress, "web-canary")
+        assert canary_ingress.spec.rules[0].http.paths[0].backend.service.name == "web-canary"
+        assert canary_ingress.metadata.annotations["nginx.ingress.kubernetes.io/canary"] == "true"
+        assert weight() == "0"
+        _set_image(client, Deployment, "web", IMAGE_2)
+        wait_for(lambda: (weight(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
+                 timeout=180)
+    assert seen == ["0", "50", "100", "0"]
+    assert _image(client, Deployment, "web-primary") == IMAGE_2
