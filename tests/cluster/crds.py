@@ -92,3 +92,10 @@ def install_keda(cluster: Cluster) -> list[str]:
     """KEDA's ScaledObject CRD from `github.com/kedacore/keda/v2` (config/crd/bases)."""
     root = module_dir("github.com/kedacore/keda/v2", "v" + pinned_versions()["KEDA_VERSION"])
     return apply_crds(cluster, crd_documents([root / "config" / "crd" / "bases" / "keda.sh_scaledobjects.yaml"]))
+
+
+def install_traefik(cluster: Cluster) -> list[str]:
+    """Traefik's CRDs from `github.com/traefik/traefik/v3` (the v1 CRD definitions in its docs)."""
+    root = module_dir("github.com/traefik/traefik/v3", "v" + pinned_versions()["TRAEFIK_VERSION"])
+    return apply_crds(cluster, crd_documents([root / "docs" / "content" / "reference" / "dynamic-configuration"
+                                              / "kubernetes-crd-definition-v1.yml"]))

@@ -1,4 +1,4 @@
-"""Live routers: the pure Istio, Gateway API, SMI and NGINX builders, reading and writing their objects on a cluster.
+"""Live routers: the pure Istio, Gateway API, SMI, NGINX and Traefik builders, reading and writing their objects.
 
 Each router takes over or creates its objects on reconcile, rewrites the routes on set_routes, reads weights back
 on get_routes and restores what the user had on finalize, exactly through the functions in istio.py and
@@ -18,7 +18,7 @@ from lightkube.resources.networking_v1 import Ingress
 
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import gatewayapi, istio, nginx, smi
+from serinus.routers import gatewayapi, istio, nginx, smi, traefik
 from serinus.routers.gatewayapi_spec import Version, http_route
 from serinus.routers.istio_spec import desired as istio_desired
 from serinus.routers.kubernetes import canary_owner_reference
@@ -37,6 +37,8 @@ RESOURCES: dict[tuple[str, str], Any] = {
     ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"):
         create_namespaced_resource("gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes"),
     ("networking.k8s.io/v1", "Ingress"): Ingress,
+    ("traefik.io/v1alpha1", "TraefikService"):
+        create_namespaced_resource("traefik.io", "v1alpha1", "TraefikService", "traefikservices"),
     **{(f"split.smi-spec.io/{v}", "TrafficSplit"):
        create_namespaced_resource("split.smi-spec.io", v, "TrafficSplit", "trafficsplits")
        for v in ("v1alpha1", "v1alpha2", "v1alpha3")},
@@ -247,6 +249,29 @@ class NginxRouter(_Router):
         """The weights the canary Ingress routes."""
         return Routes(*nginx.get_routes(await self.objects.must_get(self._canary_ingress()), self.canary,
                                         self.prefix))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
+
+
+class TraefikRouter(_Router):
+    """traefik: the TraefikService `<apex>` the user's IngressRoute points at."""
+
+    def desired(self) -> list[dict[str, Any]]:
+        """The TraefikService."""
+        return [traefik.traffic_service(self.canary)]
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """Traefik's reconcile rules."""
+        return traefik.reconciled(existing, self.canary)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The weighted services."""
+        await self.objects.replace(traefik.set_routes(await self._route_object(), self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The primary's weight and the rest for the canary."""
+        return Routes(*traefik.get_routes(await self._route_object(), self.canary))
 
     async def finalize(self) -> None:
         """Nothing to revert, as in Flagger."""

@@ -10,7 +10,7 @@ from lightkube import AsyncClient
 
 from serinus.api import Canary
 from serinus.errors import RouterError
-from serinus.routers.live import GatewayRouter, IstioRouter, NginxRouter, SaveStatus, SmiRouter
+from serinus.routers.live import GatewayRouter, IstioRouter, NginxRouter, SaveStatus, SmiRouter, TraefikRouter
 from serinus.routers.nop import NopRouter
 
 
@@ -43,6 +43,7 @@ ROUTERS: dict[str, RouterFactory] = {
     "linkerd": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
     "osm": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
     "smi": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
+    "traefik": lambda ctx: TraefikRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "nginx": lambda ctx: NginxRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_prefix),
 }
 

@@ -24,13 +24,14 @@ from serinus.kube.resources import Canary, MetricTemplate
 from serinus.routers.live import RESOURCES
 from serinus.targets.scalers import ScaledObject
 from tests.cluster.controlplane import Cluster, free_port
-from tests.cluster.crds import install_gateway_api, install_istio, install_keda
+from tests.cluster.crds import install_gateway_api, install_istio, install_keda, install_traefik
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 from tests.integration.conftest import Prometheus
 
 VirtualService = RESOURCES[("networking.istio.io/v1beta1", "VirtualService")]
 DestinationRule = RESOURCES[("networking.istio.io/v1beta1", "DestinationRule")]
+TraefikService = RESOURCES[("traefik.io/v1alpha1", "TraefikService")]
 IMAGE_1, IMAGE_2 = "ghcr.io/example/web:1.0", "ghcr.io/example/web:2.0"
 
 
@@ -351,8 +352,8 @@ def test_a_provider_without_a_live_router_is_a_warning_and_touches_nothing(
     """A Canary for a provider the operator cannot drive yet gets a Warning event naming it; no primary is made."""
     client, ns, log = operator
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="traefik"))
-    wait_for(lambda: any("provider traefik is not supported" in m for m in op.events(client)),
+    client.create(op.canary(ns, provider="kuma"))
+    wait_for(lambda: any("provider kuma is not supported" in m for m in op.events(client)),
              f"the Warning event (log: {log})", timeout=60)
     assert client.get(Deployment, "web").spec.replicas == 2
     with pytest.raises(ApiError):
@@ -462,3 +463,34 @@ def test_nginx_release_steers_the_canary_ingress(cluster: Cluster, namespace: st
                  timeout=180)
     assert seen == ["0", "50", "100", "0"]
     assert _image(client, Deployment, "web-primary") == IMAGE_2
+
+
+def test_traefik_release_weights_the_traefik_service(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider traefik against Traefik's real CRDs: the TraefikService goes primary-only, 50/50, canary-only,
+    then primary-only again as the release is promoted."""
+    install_traefik(cluster)
+    ns, log = namespace, tmp_path / "operator.log"
+    client = cluster.client(namespace=ns)
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, provider="traefik",
+                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    seen: list[list[tuple[str, int]]] = []
+
+    def services() -> list[tuple[str, int]] | None:
+        try:
+            ts = client.get(TraefikService, "web").to_dict()
+        except ApiError:
+            return None
+        found = [(s["name"], s["weight"]) for s in ts["spec"]["weighted"]["services"]]
+        if not seen or seen[-1] != found:
+            seen.append(found)
+        return found
+
+    with op.running(cluster, ns, log, "--drain-period=2s"):
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+        assert services() == [("web-primary", 100)]
+        _set_image(client, Deployment, "web", IMAGE_2)
+        wait_for(lambda: (services(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
+                 timeout=180)
+    assert seen == [[("web-primary", 100)], [("web-primary", 50), ("web-canary", 50)],
+                    [("web-primary", 0), ("web-canary", 100)], [("web-primary", 100)]]
