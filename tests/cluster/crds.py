@@ -99,3 +99,9 @@ def install_traefik(cluster: Cluster) -> list[str]:
     root = module_dir("github.com/traefik/traefik/v3", "v" + pinned_versions()["TRAEFIK_VERSION"])
     return apply_crds(cluster, crd_documents([root / "docs" / "content" / "reference" / "dynamic-configuration"
                                               / "kubernetes-crd-definition-v1.yml"]))
+
+
+def install_contour(cluster: Cluster) -> list[str]:
+    """Contour's CRDs from `github.com/projectcontour/contour` (examples/contour/01-crds.yaml)."""
+    root = module_dir("github.com/projectcontour/contour", "v" + pinned_versions()["CONTOUR_VERSION"])
+    return apply_crds(cluster, crd_documents([root / "examples" / "contour" / "01-crds.yaml"]))

@@ -1,4 +1,4 @@
-"""Live routers: the pure Istio, Gateway API, SMI, NGINX and Traefik builders, reading and writing their objects.
+"""Live routers: the pure builders of each provider (Istio, Gateway API, SMI, NGINX, Traefik, Contour) on a cluster.
 
 Each router takes over or creates its objects on reconcile, rewrites the routes on set_routes, reads weights back
 on get_routes and restores what the user had on finalize, exactly through the functions in istio.py and
@@ -18,7 +18,7 @@ from lightkube.resources.networking_v1 import Ingress
 
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import gatewayapi, istio, nginx, smi, traefik
+from serinus.routers import contour, gatewayapi, istio, nginx, smi, traefik
 from serinus.routers.gatewayapi_spec import Version, http_route
 from serinus.routers.istio_spec import desired as istio_desired
 from serinus.routers.kubernetes import canary_owner_reference
@@ -37,6 +37,8 @@ RESOURCES: dict[tuple[str, str], Any] = {
     ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"):
         create_namespaced_resource("gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes"),
     ("networking.k8s.io/v1", "Ingress"): Ingress,
+    ("projectcontour.io/v1", "HTTPProxy"):
+        create_namespaced_resource("projectcontour.io", "v1", "HTTPProxy", "httpproxies"),
     ("traefik.io/v1alpha1", "TraefikService"):
         create_namespaced_resource("traefik.io", "v1alpha1", "TraefikService", "traefikservices"),
     **{(f"split.smi-spec.io/{v}", "TrafficSplit"):
@@ -272,6 +274,34 @@ class TraefikRouter(_Router):
     async def get_routes(self) -> Routes:
         """The primary's weight and the rest for the canary."""
         return Routes(*traefik.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
+
+
+class ContourRouter(_Router):
+    """contour: the HTTPProxy `<apex>` the user's root proxy includes."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, ingress_class: str) -> None:
+        super().__init__(client, canary, save_status)
+        self.ingress_class = ingress_class
+
+    def desired(self) -> list[dict[str, Any]]:
+        """The HTTPProxy."""
+        return [contour.http_proxy(self.canary, self.ingress_class)]
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """Contour's reconcile rules."""
+        return contour.reconciled(existing, self.canary, self.ingress_class)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The weighted route (and the A/B route)."""
+        await self.objects.replace(contour.set_routes(await self._route_object(), self.canary, primary, canary,
+                                                      self.ingress_class))
+
+    async def get_routes(self) -> Routes:
+        """The first route's weights."""
+        return Routes(*contour.get_routes(await self._route_object(), self.canary))
 
     async def finalize(self) -> None:
         """Nothing to revert, as in Flagger."""

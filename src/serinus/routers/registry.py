@@ -10,7 +10,15 @@ from lightkube import AsyncClient
 
 from serinus.api import Canary
 from serinus.errors import RouterError
-from serinus.routers.live import GatewayRouter, IstioRouter, NginxRouter, SaveStatus, SmiRouter, TraefikRouter
+from serinus.routers.live import (
+    ContourRouter,
+    GatewayRouter,
+    IstioRouter,
+    NginxRouter,
+    SaveStatus,
+    SmiRouter,
+    TraefikRouter,
+)
 from serinus.routers.nop import NopRouter
 
 
@@ -30,6 +38,8 @@ class RouterContext:
     save_status: SaveStatus = _discard
     #: the operator's --ingress-annotations-prefix (nginx)
     ingress_prefix: str = "nginx.ingress.kubernetes.io"
+    #: the operator's --ingress-class (contour)
+    ingress_class: str = ""
 
 
 RouterFactory = Callable[[RouterContext], Any]
@@ -43,6 +53,7 @@ ROUTERS: dict[str, RouterFactory] = {
     "linkerd": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
     "osm": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
     "smi": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
+    "contour": lambda ctx: ContourRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_class),
     "traefik": lambda ctx: TraefikRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "nginx": lambda ctx: NginxRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_prefix),
 }

@@ -147,7 +147,8 @@ class ClusterAnalysis:
         try:
             router = Guarded(make_router(RouterContext(self.client, canary, label, provider,
                                                        self._status_saver(canary),
-                                                       self.options.ingress_annotations_prefix)))
+                                                       self.options.ingress_annotations_prefix,
+                                                       self.options.ingress_class)))
         except SerinusError as err:
             raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)

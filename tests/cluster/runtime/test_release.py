@@ -24,7 +24,7 @@ from serinus.kube.resources import Canary, MetricTemplate
 from serinus.routers.live import RESOURCES
 from serinus.targets.scalers import ScaledObject
 from tests.cluster.controlplane import Cluster, free_port
-from tests.cluster.crds import install_gateway_api, install_istio, install_keda, install_traefik
+from tests.cluster.crds import install_contour, install_gateway_api, install_istio, install_keda, install_traefik
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 from tests.integration.conftest import Prometheus
@@ -32,6 +32,7 @@ from tests.integration.conftest import Prometheus
 VirtualService = RESOURCES[("networking.istio.io/v1beta1", "VirtualService")]
 DestinationRule = RESOURCES[("networking.istio.io/v1beta1", "DestinationRule")]
 TraefikService = RESOURCES[("traefik.io/v1alpha1", "TraefikService")]
+HTTPProxy = RESOURCES[("projectcontour.io/v1", "HTTPProxy")]
 IMAGE_1, IMAGE_2 = "ghcr.io/example/web:1.0", "ghcr.io/example/web:2.0"
 
 
@@ -494,3 +495,33 @@ def test_traefik_release_weights_the_traefik_service(cluster: Cluster, namespace
                  timeout=180)
     assert seen == [[("web-primary", 100)], [("web-primary", 50), ("web-canary", 50)],
                     [("web-primary", 0), ("web-canary", 100)], [("web-primary", 100)]]
+
+
+def test_contour_release_weights_the_http_proxy(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider contour against Contour's real CRD: the HTTPProxy's first route goes 100/0, 50/50, 0/100 and back."""
+    install_contour(cluster)
+    ns, log = namespace, tmp_path / "operator.log"
+    client = cluster.client(namespace=ns)
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, provider="contour",
+                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    seen: list[tuple[int, int]] = []
+
+    def weights() -> tuple[int, int] | None:
+        try:
+            proxy = client.get(HTTPProxy, "web").to_dict()
+        except ApiError:
+            return None
+        services = proxy["spec"]["routes"][0]["services"]
+        found = (int(services[0].get("weight", 0)), int(services[1].get("weight", 0)))
+        if not seen or seen[-1] != found:
+            seen.append(found)
+        return found
+
+    with op.running(cluster, ns, log, "--drain-period=2s"):
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+        assert weights() == (100, 0)
+        _set_image(client, Deployment, "web", IMAGE_2)
+        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
+                 timeout=180)
+    assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
