@@ -1,4 +1,4 @@
-"""Live routers: the pure builders of each provider (Istio, Gateway API, SMI, NGINX, Traefik, Contour) on a cluster.
+"""Live routers: the pure builders of each provider (Istio, Gateway API, SMI, NGINX, Skipper, ...) on a cluster.
 
 Each router takes over or creates its objects on reconcile, rewrites the routes on set_routes, reads weights back
 on get_routes and restores what the user had on finalize, exactly through the functions in istio.py and
@@ -18,7 +18,7 @@ from lightkube.resources.networking_v1 import Ingress
 
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import contour, gatewayapi, istio, nginx, smi, traefik
+from serinus.routers import contour, gatewayapi, istio, nginx, skipper, smi, traefik
 from serinus.routers.gatewayapi_spec import Version, http_route
 from serinus.routers.istio_spec import desired as istio_desired
 from serinus.routers.kubernetes import canary_owner_reference
@@ -84,6 +84,15 @@ class _Objects:
         except ApiError as err:
             raise RouterError(f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} update error: "
                               f"{err.status.message}") from err
+
+    async def delete(self, like: Obj) -> None:
+        """Delete an object if it exists."""
+        try:
+            await self.client.delete(self._resource(like), like["metadata"]["name"], namespace=self.namespace)
+        except ApiError as err:
+            if err.status.code != 404:
+                raise RouterError(f"ingress {like['metadata']['name']}.{self.namespace} unable to remove: "
+                                  f"{err.status.message}") from err
 
     async def must_get(self, like: Obj) -> dict[str, Any]:
         """The live object, or Flagger's not-found error."""
@@ -305,3 +314,36 @@ class ContourRouter(_Router):
 
     async def finalize(self) -> None:
         """Nothing to revert, as in Flagger."""
+
+
+class SkipperRouter(_Router):
+    """skipper: the `<ingress>-canary` Ingress with both backends and Skipper's weights."""
+
+    def _ingress(self, name: str) -> dict[str, Any]:
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name}}
+
+    async def reconcile(self) -> None:
+        """Create the canary Ingress from the user's, or bring its spec back in line."""
+        user_name, canary_name = skipper.ingress_names(self.canary)
+        user = await self.objects.must_get(self._ingress(user_name))
+        existing = await self.objects.get(self._ingress(canary_name))
+        if existing is None:
+            await self.objects.create(skipper.new_canary_ingress(user, self.canary))
+            return
+        fixed = skipper.reconciled(existing, user, self.canary)
+        if fixed is not None:
+            await self.objects.replace(fixed)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """New backend weights."""
+        current = await self.objects.must_get(self._ingress(skipper.ingress_names(self.canary)[1]))
+        await self.objects.replace(skipper.set_routes(current, self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The backend weights."""
+        current = await self.objects.must_get(self._ingress(skipper.ingress_names(self.canary)[1]))
+        return Routes(*skipper.get_routes(current, self.canary))
+
+    async def finalize(self) -> None:
+        """revertOnDeletion: delete the canary Ingress, leaving the user's alone."""
+        await self.objects.delete(self._ingress(skipper.ingress_names(self.canary)[1]))

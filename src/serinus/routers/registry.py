@@ -16,6 +16,7 @@ from serinus.routers.live import (
     IstioRouter,
     NginxRouter,
     SaveStatus,
+    SkipperRouter,
     SmiRouter,
     TraefikRouter,
 )
@@ -54,6 +55,7 @@ ROUTERS: dict[str, RouterFactory] = {
     "osm": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
     "smi": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
     "contour": lambda ctx: ContourRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_class),
+    "skipper": lambda ctx: SkipperRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "traefik": lambda ctx: TraefikRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "nginx": lambda ctx: NginxRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_prefix),
 }

@@ -4,6 +4,7 @@ operator killed mid-release, all with Flagger's status, Services and event texts
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import uuid
@@ -525,3 +526,40 @@ def test_contour_release_weights_the_http_proxy(cluster: Cluster, namespace: str
         wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
                  timeout=180)
     assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
+
+
+def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider skipper: web-canary Ingress with both backends; its backend weights go 100/0, 50/50, 0/100 and
+    back while the user's Ingress is left untouched."""
+    ns, log = namespace, tmp_path / "operator.log"
+    client = cluster.client(namespace=ns)
+    client.create(codecs.from_dict({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": ns},
+        "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [{
+            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
+    client.create(op.canary(ns, provider="skipper",
+                            ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
+                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    seen: list[tuple[int, int]] = []
+
+    def weights() -> tuple[int, int] | None:
+        try:
+            annotations = client.get(Ingress, "web-canary").metadata.annotations or {}
+        except ApiError:
+            return None
+        parsed = json.loads(annotations["zalando.org/backend-weights"])
+        found = (parsed["web-primary"], parsed["web-canary"])
+        if not seen or seen[-1] != found:
+            seen.append(found)
+        return found
+
+    with op.running(cluster, ns, log, "--drain-period=2s"):
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+        paths = client.get(Ingress, "web-canary").spec.rules[0].http.paths
+        assert [p.backend.service.name for p in paths] == ["web-primary", "web-canary"]
+        _set_image(client, Deployment, "web", IMAGE_2)
+        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
+                 timeout=180)
+    assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
+    assert client.get(Ingress, "web").spec.rules[0].http.paths[0].backend.service.name == "web"
