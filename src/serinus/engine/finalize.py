@@ -33,10 +33,12 @@ async def finalize(ctx: Context) -> bool:
         return False
     if not await ctx.attempt(world.router.finalize()):
         return False
+    # Said before the finalizer goes: once it is gone the Canary is deleted at once and the operator stops its
+    # job, which may cancel this very step (Flagger says it after; the words and their order are the same).
+    await ctx.info(f"Terminated canary {ctx.subject}")
     try:
         await ctx.services.store.set_finalizer(ctx.name, ctx.namespace, FINALIZER, present=False)
     except PortError as err:
         await ctx.warn(str(err))
         return False
-    await ctx.info(f"Terminated canary {ctx.subject}")
     return True

@@ -17,7 +17,7 @@ from lightkube import ApiError, Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
+from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Service
 from lightkube.resources.networking_v1 import Ingress
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -275,8 +275,12 @@ def test_revert_on_deletion_gives_the_workload_and_service_back(operator: tuple[
     wait_for(gone, f"the Canary to be deleted (log: {log})", timeout=90)
     assert client.get(Deployment, "web").spec.replicas == 2
     assert client.get(Service, "web").spec.selector == {"app": "web"}
-    wait_for(lambda: op.in_order(op.events(client), [f"Terminating canary web.{ns}", f"Terminated canary web.{ns}"]),
-             "the Terminating and Terminated events", timeout=20)
+    expected = [f"Terminating canary web.{ns}", f"Terminated canary web.{ns}"]
+    def every() -> list[tuple[str, str, str]]:
+        return [(str(e.involvedObject.kind), str(e.involvedObject.name), e.message or "") for e in client.list(Event)]
+
+    wait_for(lambda: op.in_order(op.events(client), expected) or None,
+             f"the Terminating and Terminated events (found: {every()})", timeout=20)
 
 
 def test_hpa_and_scaled_object_get_primary_copies(cluster: Cluster, operator: tuple[Client, str, Path]) -> None:
