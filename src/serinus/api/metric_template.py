@@ -29,6 +29,8 @@ class MetricProviderType(StrEnum):
     DYNATRACE = "dynatrace"
     KEPTN = "keptn"
     SPLUNK = "splunk"
+    #: Spinnaker's canary judge; the value is its judgement score (an addition over Flagger)
+    KAYENTA = "kayenta"
 
 
 #: Providers whose client is built from the metric's interval, so a canary metric using them needs one.

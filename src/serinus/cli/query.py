@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from lightkube import AsyncClient, ConfigError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -18,7 +19,7 @@ from serinus.api.manifests import load_documents
 from serinus.engine.thresholds import describe
 from serinus.errors import MetricsError, NoValuesFound, SerinusError
 from serinus.metrics.checks import MetricCheck, PlanError, plan_checks
-from serinus.metrics.registry import make_provider
+from serinus.metrics.registry import KUBE_PROVIDERS, make_provider
 
 
 def _documents(path: str) -> list[Any]:
@@ -26,9 +27,23 @@ def _documents(path: str) -> list[Any]:
     return [doc.data for doc in load_documents(text) if isinstance(doc.data, dict)]
 
 
-async def _run(check: MetricCheck) -> tuple[str, str, bool]:
+def _cluster(plans: list[MetricCheck | PlanError]) -> Any:
+    """A Kubernetes client from the kubeconfig, when a check reads the Kubernetes API; None without one."""
+    if not any(isinstance(p, MetricCheck) and p.provider.type in KUBE_PROVIDERS and not p.provider.address
+               for p in plans):
+        return None
+    try:
+        return AsyncClient()
+    except ConfigError:
+        return None
+
+
+async def _run(check: MetricCheck, cluster: Any) -> tuple[str, str, bool]:
     """(value shown, verdict, passed) of one check."""
-    provider = make_provider(check.provider)
+    try:
+        provider = make_provider(check.provider, cluster=cluster)
+    except SerinusError as err:
+        return str(err), "error", False
     try:
         raw = await provider.query(check.query)
     except NoValuesFound:
@@ -97,11 +112,12 @@ def query(canary_file: str, metrics_server: str, mesh_provider: str, template_fi
 
 async def _run_all(plans: list[MetricCheck | PlanError]) -> list[tuple[str, str, str, str, str, bool]]:
     rows = []
+    cluster = _cluster(plans)
     for plan in plans:
         if isinstance(plan, PlanError):
             rows.append((plan.metric.name, "", str(plan.error), "", "error", False))
             continue
-        value, verdict, passed = await _run(plan)
+        value, verdict, passed = await _run(plan, cluster)
         accepted = describe(plan.metric.threshold_range, plan.metric.threshold, plan.kind)
         rows.append((plan.metric.name, " ".join(plan.query.split()), value, accepted, verdict, passed))
     return rows

@@ -7,6 +7,7 @@ Measurement says which; the engine words it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from serinus.api import CanaryMetric
 from serinus.engine.ports import Measurement, MetricFailure
@@ -22,8 +23,11 @@ _STAGES = {"template": MetricFailure.TEMPLATE, "secret": MetricFailure.SECRET, "
 class CanaryMetrics:
     """Runs the planned checks of one Canary's analysis step."""
 
-    def __init__(self, plans: Sequence[MetricCheck | PlanError], *, observer: str, namespace: str) -> None:
+    def __init__(self, plans: Sequence[MetricCheck | PlanError], *, observer: str, namespace: str,
+                 cluster: Any = None) -> None:
         self.plans = {plan.metric.name: plan for plan in plans}
+        #: the operator's lightkube client, for providers that read the Kubernetes API (keptn, externalmetrics)
+        self.cluster = cluster
         self.observer = observer
         self.namespace = namespace
 
@@ -42,7 +46,7 @@ class CanaryMetrics:
                 continue
             seen.add(ident)
             try:
-                provider = make_provider(plan.provider)
+                provider = make_provider(plan.provider, cluster=self.cluster)
             except SerinusError as err:
                 return f"metric template provider {plan.provider.type} error: {err}"
             try:
@@ -72,7 +76,7 @@ class CanaryMetrics:
             return Measurement(failure=_STAGES.get(plan.stage, MetricFailure.QUERY_FAILED), error=error,
                                template=template, observer=self.observer)
         try:
-            provider = make_provider(plan.provider)
+            provider = make_provider(plan.provider, cluster=self.cluster)
         except SerinusError as err:
             return Measurement(failure=MetricFailure.PROVIDER, error=str(err), template=template,
                                provider_type=plan.provider.type)

@@ -13,22 +13,10 @@ from typing import Any
 
 import httpx2
 
-from serinus.errors import (
-    AuthenticationFailed,
-    MetricsError,
-    MultipleValues,
-    NoValuesFound,
-    ProviderUnreachable,
-    QueryFailed,
-    safe_url,
-)
+from serinus.errors import AuthenticationFailed, MultipleValues, NoValuesFound, QueryFailed, safe_url
+from serinus.metrics.http import TIMEOUT_S, ProviderHttp, collapse
 
-TIMEOUT_S = 5.0
-
-
-def collapse(query: str) -> str:
-    """Whitespace runs become one space, as Flagger sends queries."""
-    return " ".join(query.split())
+__all__ = ["PrometheusProvider", "collapse"]
 
 
 class PrometheusProvider:
@@ -40,45 +28,34 @@ class PrometheusProvider:
                  password: str | None = None, headers: Mapping[str, str] | None = None,
                  insecure_skip_verify: bool = False, timeout_s: float = TIMEOUT_S,
                  transport: httpx2.AsyncBaseTransport | None = None) -> None:
-        self.address = address.rstrip("/")
-        self.shown = safe_url(address)
-        self.headers = dict(headers or {})
+        fixed = dict(headers or {})
         auth: httpx2.Auth | None = None
         if token:
-            self.headers["Authorization"] = f"Bearer {token}"
+            fixed["Authorization"] = f"Bearer {token}"
         elif username is not None or password is not None:
             if not username or not password:
-                raise AuthenticationFailed(f"prometheus {self.shown}: basic auth needs both username and password",
-                                           provider=self.name, address=self.shown)
+                raise AuthenticationFailed(f"prometheus {safe_url(address)}: basic auth needs both username and "
+                                           "password", provider=self.name, address=safe_url(address))
             auth = httpx2.BasicAuth(username, password)
-        self._client = httpx2.AsyncClient(timeout=timeout_s, verify=not insecure_skip_verify, auth=auth,
-                                          headers=self.headers, transport=transport)
+        self.http = ProviderHttp(self.name, address, headers=fixed, auth=auth, verify=not insecure_skip_verify,
+                                 timeout_s=timeout_s, transport=transport)
+        self.address, self.shown = self.http.address, self.http.shown
 
     async def close(self) -> None:
         """Release the connection pool."""
-        await self._client.aclose()
-
-    def _error(self, kind: type[MetricsError], what: str, query: str) -> MetricsError:
-        return kind(f"prometheus {self.shown}: {what}; query: {query}", provider=self.name, address=self.shown,
-                    query=query)
+        await self.http.close()
 
     async def _get(self, query: str) -> dict[str, Any]:
-        try:
-            response = await self._client.get(f"{self.address}/api/v1/query", params={"query": query})
-        except httpx2.TimeoutException as err:
-            raise self._error(ProviderUnreachable, "timed out", query) from err
-        except httpx2.HTTPError as err:
-            raise self._error(ProviderUnreachable, f"unreachable ({type(err).__name__})", query) from err
-        if response.status_code in (401, 403):
-            raise self._error(AuthenticationFailed, f"authentication failed (HTTP {response.status_code})", query)
+        response = await self.http.send("GET", "/api/v1/query", query=query, params={"query": query},
+                                        check_status=False)
         try:
             body: dict[str, Any] = response.json()
         except ValueError as err:
-            raise self._error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
+            raise self.http.error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
         if response.status_code >= 400 or body.get("status") != "success":
             detail = body.get("error") or response.reason_phrase
-            raise self._error(QueryFailed, f"query failed (HTTP {response.status_code} "
-                                           f"{body.get('errorType', '')}: {detail})", query)
+            raise self.http.error(QueryFailed, f"query failed (HTTP {response.status_code} "
+                                               f"{body.get('errorType', '')}: {detail})", query)
         return body
 
     async def query(self, query: str) -> float:
@@ -87,14 +64,14 @@ class PrometheusProvider:
         data = (await self._get(query)).get("data") or {}
         kind, result = data.get("resultType"), data.get("result")
         if kind == "matrix":
-            raise self._error(MultipleValues, "query returned multiple values (a range vector)", query)
+            raise self.http.error(MultipleValues, "query returned multiple values (a range vector)", query)
         samples = [result] if kind == "scalar" else [series.get("value") for series in result or []]
         value: float | None = None
         for sample in samples:
             if sample and len(sample) == 2:
                 value = float(sample[1])  # the last series wins, as in Flagger
         if value is None or math.isnan(value):
-            raise self._error(NoValuesFound, "no values found", query)
+            raise self.http.error(NoValuesFound, "no values found", query)
         return value
 
     async def is_online(self) -> bool:

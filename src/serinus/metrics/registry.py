@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from serinus.errors import InvalidSpecError
-from serinus.metrics import prometheus
+from serinus.metrics import (
+    cloudwatch,
+    datadog,
+    dynatrace,
+    externalmetrics,
+    graphite,
+    influxdb,
+    kayenta,
+    keptn,
+    newrelic,
+    prometheus,
+    splunk,
+    stackdriver,
+)
 
 
 class MetricsProvider(Protocol):
@@ -46,7 +59,15 @@ class ProviderConfig:
     interval_s: float | None = None
 
 
-def _prometheus(config: ProviderConfig) -> MetricsProvider:
+def _interval(config: ProviderConfig) -> float:
+    """The metric's interval, which providers that query a time window are built from (as in Flagger)."""
+    if not config.interval_s:
+        raise InvalidSpecError(f"{config.type}: the metric needs an interval (the provider queries a window of "
+                               "ten intervals)")
+    return config.interval_s
+
+
+def _prometheus(config: ProviderConfig, _: Any = None) -> MetricsProvider:
     secret = config.secret
     return prometheus.PrometheusProvider(
         config.address, token=secret.get("token") or None,
@@ -56,14 +77,34 @@ def _prometheus(config: ProviderConfig) -> MetricsProvider:
         insecure_skip_verify=config.insecure_skip_verify)
 
 
-PROVIDERS: dict[str, Callable[[ProviderConfig], MetricsProvider]] = {
+#: type -> factory(config, cluster), where cluster is the operator's lightkube client (or None outside it)
+PROVIDERS: dict[str, Callable[[ProviderConfig, Any], MetricsProvider]] = {
     "prometheus": _prometheus,
+    "datadog": lambda c, _: datadog.DatadogProvider(c.address, c.secret, interval_s=_interval(c)),
+    "newrelic": lambda c, _: newrelic.NewRelicProvider(c.address, c.secret, interval_s=_interval(c)),
+    "dynatrace": lambda c, _: dynatrace.DynatraceProvider(c.address, c.secret, interval_s=_interval(c)),
+    "splunk": lambda c, _: splunk.SplunkProvider(c.address, c.secret, interval_s=_interval(c)),
+    "cloudwatch": lambda c, _: cloudwatch.CloudWatchProvider(c.region, interval_s=_interval(c), address=c.address),
+    "graphite": lambda c, _: graphite.GraphiteProvider(c.address, c.secret),
+    "influxdb": lambda c, _: influxdb.InfluxDBProvider(c.address, c.secret,
+                                                       insecure_skip_verify=c.insecure_skip_verify),
+    "stackdriver": lambda c, _: stackdriver.StackdriverProvider(c.address, c.secret),
+    "kayenta": lambda c, _: kayenta.KayentaProvider(c.address, c.secret, interval_s=c.interval_s),
+    "keptn": lambda _, cluster: keptn.KeptnProvider(cluster),
+    "externalmetrics": lambda c, cluster: externalmetrics.ExternalMetricsProvider(
+        c.address, c.secret, client=cluster, insecure_skip_verify=c.insecure_skip_verify),
 }
 
 
-def make_provider(config: ProviderConfig) -> MetricsProvider:
-    """The provider for `config.type`; an unknown type is an error on the Canary, never a silent fallback."""
+#: providers that read the Kubernetes API when they have no address of their own
+KUBE_PROVIDERS = frozenset({"keptn", "externalmetrics"})
+
+
+def make_provider(config: ProviderConfig, *, cluster: Any = None) -> MetricsProvider:
+    """The provider for `config.type`; an unknown type is an error on the Canary, never a silent fallback.
+    `cluster` is a lightkube AsyncClient for the providers that read the Kubernetes API (keptn,
+    externalmetrics)."""
     factory = PROVIDERS.get(config.type)
     if factory is None:
         raise InvalidSpecError(f"unknown metrics provider {config.type!r}; known: {', '.join(sorted(PROVIDERS))}")
-    return factory(config)
+    return factory(config, cluster)

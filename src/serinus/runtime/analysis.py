@@ -157,7 +157,7 @@ class ClusterAnalysis:
         ref = canary.spec.target_ref
         observer = observer_name(self.options.mesh_provider, canary.spec.provider.value if canary.spec.provider
                                  else None, str(ref.kind), ref.api_version)
-        metrics = CanaryMetrics(plans, observer=observer, namespace=namespace)
+        metrics = CanaryMetrics(plans, observer=observer, namespace=namespace, cluster=self.client)
         scaler = None
         if canary.spec.autoscaler_ref is not None:
             scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))

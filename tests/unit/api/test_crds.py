@@ -167,6 +167,7 @@ def test_our_additions_over_flagger_are_the_documented_ones() -> None:
     assert sorted(added) == sorted([
         "AlertProvider.spec.type enum +['alertmanager', 'webhook']",
         "Canary.spec.targetRef.kind enum +['StatefulSet']",
+        "MetricTemplate.spec.provider.type enum +['kayenta']",
         *[f"{k}.status{p}" for k in ("AlertProvider", "MetricTemplate") for p in (
             "", ".conditions", ".conditions[]", ".conditions[].lastTransitionTime", ".conditions[].lastUpdateTime",
             ".conditions[].message", ".conditions[].reason", ".conditions[].status", ".conditions[].type")],

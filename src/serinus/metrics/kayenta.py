@@ -1,0 +1,120 @@
+"""Kayenta: Spinnaker's canary judge over its REST API; the metric's value is the judgement score (0-100).
+
+The MetricTemplate's query is a YAML or JSON document naming the canary config and the scopes to compare:
+
+    canaryConfigId: 6f7d...            # required
+    application: podinfo               # optional, and the account names below
+    metricsAccountName: prometheus
+    storageAccountName: in-memory
+    scopes:                            # Kayenta's CanaryScopePair map; start/end default to the last interval
+      default:
+        controlScope: {scope: "{{ target }}-primary", location: "{{ namespace }}", step: 60}
+        experimentScope: {scope: "{{ target }}", location: "{{ namespace }}", step: 60}
+    thresholds: {pass: 95, marginal: 75}
+    timeoutSeconds: 60                 # how long to wait for the judgement (default 60)
+
+Serinus `POST`s `/canary/<canaryConfigId>`, polls `GET /canary/<executionId>` every two seconds until it is
+complete, and returns `result.judgeResult.score.score`. A terminal execution is a failed query naming Kayenta's
+exception. `GET /health` tells whether Kayenta is up. Auth, when the Secret has it: `token` (bearer) or
+`username` and `password`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+import yaml
+
+from serinus.errors import NoValuesFound, ProviderUnreachable, QueryFailed
+from serinus.metrics.http import ProviderHttp, as_float
+from serinus.metrics.secrets import basic_auth_pair
+
+POLL_S = 2.0
+DEFAULT_TIMEOUT_S = 60.0
+ACCOUNTS = ("application", "metricsAccountName", "storageAccountName", "configurationAccountName")
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class KayentaProvider:
+    """Asks Kayenta to judge the canary against the primary and returns the score."""
+
+    name = "kayenta"
+
+    def __init__(self, address: str, secret: Mapping[str, str], *, interval_s: float | None = None,
+                 now: Callable[[], float] = time.time, sleep: Callable[[float], Any] = asyncio.sleep,
+                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {secret['token']}"} if secret.get("token") else {}
+        pair = None if headers else basic_auth_pair(self.name, secret)
+        self.window_s = interval_s or 60.0
+        self.now, self.sleep = now, sleep
+        self.http = ProviderHttp(self.name, address or "http://kayenta:8090", headers=headers,
+                                 auth=httpx2.BasicAuth(*pair) if pair else None, transport=transport)
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        await self.http.close()
+
+    def _request(self, query: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        try:
+            doc = yaml.safe_load(query)
+        except yaml.YAMLError as err:
+            raise self.http.error(QueryFailed, f"the query is not YAML ({err.__class__.__name__})", query) from err
+        if not isinstance(doc, dict) or not doc.get("canaryConfigId"):
+            raise self.http.error(QueryFailed, "the query must be a mapping with canaryConfigId and scopes", query)
+        if not isinstance(doc.get("scopes"), dict) or not doc["scopes"]:
+            raise self.http.error(QueryFailed, "the query has no scopes (controlScope and experimentScope)", query)
+        end = self.now()
+        scopes: dict[str, Any] = {}
+        for name, pair in doc["scopes"].items():
+            if not isinstance(pair, dict) or "controlScope" not in pair or "experimentScope" not in pair:
+                raise self.http.error(QueryFailed, f"scopes.{name} needs controlScope and experimentScope", query)
+            scopes[name] = {side: {"start": _iso(end - self.window_s), "end": _iso(end), **(pair[side] or {})}
+                            for side in ("controlScope", "experimentScope")}
+        body = {"scopes": scopes, "thresholds": doc.get("thresholds") or {"pass": 95, "marginal": 75}}
+        return body, str(doc["canaryConfigId"]), doc
+
+    async def query(self, query: str) -> float:
+        """The judgement score Kayenta gives the canary, 0 to 100."""
+        shown = " ".join(query.split())
+        body, config_id, doc = self._request(query)
+        params = {k: str(doc[k]) for k in ACCOUNTS if doc.get(k)}
+        started = await self.http.json("POST", f"/canary/{config_id}", query=shown, params=params, json=body)
+        execution = started.get("canaryExecutionId") if isinstance(started, dict) else None
+        if not execution:
+            raise self.http.error(QueryFailed, "Kayenta started no execution (no canaryExecutionId)", shown)
+        timeout = float(doc.get("timeoutSeconds") or DEFAULT_TIMEOUT_S)
+        status_params = {"storageAccountName": params["storageAccountName"]} if "storageAccountName" in params else None
+        waited = 0.0
+        while True:
+            status = await self.http.json("GET", f"/canary/{execution}", query=shown, params=status_params)
+            if isinstance(status, dict) and status.get("complete"):
+                break
+            if waited >= timeout:
+                raise self.http.error(ProviderUnreachable, f"execution {execution} not complete after "
+                                                           f"{timeout:.0f}s", shown)
+            await self.sleep(POLL_S)
+            waited += POLL_S
+        if str(status.get("status", "")).lower() != "succeeded":
+            exception = status.get("exception") or {}
+            detail = (exception.get("details") or {}).get("error") or exception.get("message") or status.get("status")
+            raise self.http.error(QueryFailed, f"execution {execution} ended {status.get('status')}: {detail}", shown)
+        score = as_float((((status.get("result") or {}).get("judgeResult") or {}).get("score") or {}).get("score"))
+        if score is None:
+            raise self.http.error(NoValuesFound, f"no values found (execution {execution} has no judge score)", shown)
+        return score
+
+    async def is_online(self) -> bool:
+        """True when Kayenta's health endpoint says UP."""
+        health = await self.http.json("GET", "/health")
+        if not isinstance(health, dict) or health.get("status") != "UP":
+            status = health.get("status") if isinstance(health, dict) else health
+            raise self.http.error(ProviderUnreachable, f"health is {status!r}, not UP")
+        return True
