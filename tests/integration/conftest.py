@@ -49,3 +49,25 @@ def prometheus(exporter: ScenarioExporter) -> Iterator[Prometheus]:
     url = f"http://127.0.0.1:{port}"
     with running("prometheus", ("prometheus",), args, f"{url}/-/ready"):
         yield Prometheus(url, exporter)
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(exporter: ScenarioExporter) -> Iterator[Prometheus]:
+    """VictoriaMetrics (Debian's package), which speaks Prometheus's query API, scraping the same exporter.
+
+    Its default 30 s latency offset hides fresh samples from instant queries; tests want them after a second.
+    """
+    port = free_port()
+
+    def args(work: Path) -> list[str]:
+        (work / "scrape.yml").write_text(
+            f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
+            f"scrape_configs:\n  - job_name: scenario\n    static_configs:\n"
+            f"      - targets: ['{exporter.target}']\n")
+        return [f"-promscrape.config={work / 'scrape.yml'}", f"-storageDataPath={work / 'data'}",
+                f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=1d", "-search.latencyOffset=1s",
+                "-search.disableCache", "-loggerLevel=WARN"]
+
+    url = f"http://127.0.0.1:{port}"
+    with running("victoria-metrics", ("victoria-metrics",), args, f"{url}/health"):
+        yield Prometheus(url, exporter)

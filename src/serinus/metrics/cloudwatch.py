@@ -69,7 +69,7 @@ class CloudWatchProvider:
             return await asyncio.to_thread(
                 self.client.get_metric_data, MetricDataQueries=queries,
                 StartTime=datetime.fromtimestamp(end - self.window_s, UTC), EndTime=datetime.fromtimestamp(end, UTC),
-                MaxDatapoints=MAX_DATAPOINTS)
+                MaxDatapoints=MAX_DATAPOINTS, ScanBy="TimestampDescending")
         except NoCredentialsError as err:
             raise self._error(AuthenticationFailed, "no AWS credentials found (default credential chain)",
                               query) from err
@@ -100,11 +100,12 @@ class CloudWatchProvider:
         return float(values[0])
 
     async def is_online(self) -> bool:
-        """True when CloudWatch rejects an empty query with HTTP 400, which proves the endpoint and credentials."""
+        """True when CloudWatch answers an empty query: AWS rejects it with HTTP 400 (as Flagger expects), a
+        compatible server may answer it empty; either proves the endpoint and the credentials. Refused credentials
+        and an unreachable endpoint raise."""
         try:
             await self._get([], "")
         except QueryFailed as err:
-            if "HTTP 400" in str(err):
-                return True
-            raise
-        raise self._error(ProviderUnreachable, "an empty query was not rejected", "")
+            if "HTTP 400" not in str(err):
+                raise
+        return True

@@ -17,7 +17,7 @@ import httpx2
 from lightkube import ApiError, AsyncClient
 
 from serinus.errors import NoValuesFound, ProviderUnreachable, QueryFailed
-from serinus.metrics.http import ProviderHttp
+from serinus.metrics.http import ProviderHttp, snippet
 from serinus.metrics.kube import label_selector, resource
 
 GROUP, VERSION = "external.metrics.k8s.io", "v1beta1"
@@ -87,7 +87,11 @@ class ExternalMetricsProvider:
         except ApiError as err:
             raise QueryFailed(f"externalmetrics (API server): query failed (HTTP {err.status.code}: "
                               f"{err.status.message}); query: {query}", provider=self.name, query=query) from err
-        except OSError as err:
+        except httpx2.HTTPStatusError as err:
+            raise QueryFailed(f"externalmetrics (API server): query failed (HTTP {err.response.status_code}: "
+                              f"{snippet(err.response.text)}); query: {query}", provider=self.name,
+                              query=query) from err
+        except (OSError, httpx2.TransportError) as err:
             raise ProviderUnreachable(f"externalmetrics (API server): unreachable ({err}); query: {query}",
                                       provider=self.name, query=query) from err
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, AsyncClient
 
 from serinus.errors import InvalidSpecError, MetricsError, NoValuesFound, ProviderUnreachable, QueryFailed
@@ -91,7 +92,7 @@ class KeptnProvider:
         except ApiError as err:
             what = f"{err.status.reason or 'error'} (HTTP {err.status.code}): {err.status.message}"
             raise self._error(QueryFailed, what, query) from err
-        except OSError as err:
+        except (OSError, httpx2.TransportError) as err:
             raise self._error(ProviderUnreachable, f"the Kubernetes API is unreachable ({err})", query) from err
 
     async def _metric(self, q: KeptnQuery, query: str) -> float:

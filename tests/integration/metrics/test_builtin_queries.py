@@ -18,15 +18,22 @@ from tests.integration.exporter import ScenarioExporter
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=["prometheus", "victoria_metrics"])
+def tsdb(request: pytest.FixtureRequest) -> Prometheus:
+    """Each Prometheus-compatible server a Canary's metricsServer may point at: Prometheus and VictoriaMetrics."""
+    server: Prometheus = request.getfixturevalue(request.param)
+    return server
+
+
 def _ctx(namespace: str) -> TemplateContext:
     return TemplateContext(name="podinfo", namespace=namespace, target="podinfo", service="podinfo",
                            ingress="podinfo", route="podinfo", interval="15s", variables={})
 
 
 @pytest.mark.parametrize("observer", sorted(observers()))
-async def test_every_builtin_query_is_valid_promql(prometheus: Prometheus, observer: str) -> None:
+async def test_every_builtin_query_is_valid_promql(tsdb: Prometheus, observer: str) -> None:
     """Both built-in queries of every observer are accepted by Prometheus (no data yet is fine, a parse error not)."""
-    prom = PrometheusProvider(prometheus.url)
+    prom = PrometheusProvider(tsdb.url)
     try:
         for metric in BUILTINS:
             with pytest.raises(NoValuesFound):
@@ -116,13 +123,13 @@ def _scenario(exp: ScenarioExporter, observer: str, ns: str) -> int:
     return 230
 
 
-async def test_every_observer_measures_the_scenario(prometheus: Prometheus) -> None:
+async def test_every_observer_measures_the_scenario(tsdb: Prometheus) -> None:
     """For every observer, traffic with 4 % errors gives a 96 % success rate, and the latency distribution gives
     Flagger's request-duration in ms: p99 = 230 ms, or a 120 ms mean for NGINX and Skipper."""
     run = uuid.uuid4().hex[:6]
-    expected = {name: (f"ns-{run}-{name}", _scenario(prometheus.exporter, name, f"ns-{run}-{name}"))
+    expected = {name: (f"ns-{run}-{name}", _scenario(tsdb.exporter, name, f"ns-{run}-{name}"))
                 for name in sorted(observers())}
-    prom = PrometheusProvider(prometheus.url)
+    prom = PrometheusProvider(tsdb.url)
     try:
         first = observers()["istio"]
         await _settled(prom, builtin_query(first, "request-success-rate", _ctx(expected["istio"][0])))
