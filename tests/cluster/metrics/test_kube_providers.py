@@ -4,46 +4,20 @@ Analyses, with Keptn's CRDs) and externalmetrics (the External Metrics API path 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from lightkube import ApiError, AsyncClient, KubeConfig
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
 from serinus.errors import NoValuesFound, QueryFailed
 from serinus.metrics import keptn
 from serinus.metrics.registry import ProviderConfig, make_provider
 from tests.cluster.controlplane import Cluster
-from tests.cluster.crds import apply_crds, crd_documents
-from tests.cluster.waiting import wait_for
+from tests.cluster.metrics.conftest import NAMESPACE
 
 pytestmark = pytest.mark.cluster
-
-NAMESPACE = "serinus-keptn"
-
-
-@pytest.fixture(scope="module")
-def keptn_crds(cluster: Cluster) -> None:
-    """Keptn's CRDs installed and a namespace for their objects."""
-    apply_crds(cluster, crd_documents([Path(__file__).with_name("keptn-crds.yaml")]))
-    client = cluster.client()
-    with contextlib.suppress(ApiError):
-        client.create(Namespace(metadata=ObjectMeta(name=NAMESPACE)))
-
-    def served() -> bool:  # Established comes before the storage of a new CRD answers lists
-        try:
-            for kind in (keptn.keptn_metric(), keptn.analysis()):
-                list(client.list(kind, namespace=NAMESPACE))
-            return True
-        except ApiError:
-            return False
-
-    wait_for(served, "Keptn's resources served", timeout=60)
 
 
 @pytest.fixture
