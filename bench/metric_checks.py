@@ -21,6 +21,8 @@ from tests.integration.servers import running
 
 from serinus.api import Canary, MetricTemplate
 from serinus.metrics.checks import MetricCheck, plan_checks
+from serinus.metrics.pool import ProviderPool
+from serinus.metrics.port import CanaryMetrics
 from serinus.metrics.prometheus import PrometheusProvider
 
 NS = "bench"
@@ -74,6 +76,20 @@ async def _measure(server: str, rounds: int) -> dict[str, float]:
             except Exception:
                 await asyncio.sleep(1)
         totals, renders = [], []
+        paths: dict[str, list[float]] = {"operator": [], "unpooled": []}
+        metrics = canary.analysis_or_default().metrics
+        pool = ProviderPool()
+        for name, shared in (("operator", pool), ("unpooled", None)):
+            for _ in range(rounds):  # a whole step as the port runs it: plan, then measure() each metric
+                t0 = time.perf_counter()
+                port = CanaryMetrics(plan_checks(canary, mesh_provider="istio", metrics_server=server,
+                                                 templates=templates, secrets={}), observer="istio", namespace=NS,
+                                     pool=shared)
+                for metric in metrics:
+                    measured = await port.measure(metric)
+                    assert measured.failure is None, measured
+                paths[name].append(time.perf_counter() - t0)
+        await pool.close()
         for _ in range(rounds):
             t0 = time.perf_counter()
             plan_checks(canary, mesh_provider="istio", metrics_server=server, templates=templates, secrets={})
@@ -86,7 +102,9 @@ async def _measure(server: str, rounds: int) -> dict[str, float]:
         await prom.close()
     return {"rounds": rounds, "median_round_ms": round(statistics.median(totals) * 1000, 2),
             "median_per_check_ms": round(statistics.median(totals) * 1000 / 6, 2),
-            "median_render_all_ms": round(statistics.median(renders) * 1000, 3)}
+            "median_render_all_ms": round(statistics.median(renders) * 1000, 3),
+            "median_operator_step_ms": round(statistics.median(paths["operator"]) * 1000, 2),
+            "median_unpooled_step_ms": round(statistics.median(paths["unpooled"]) * 1000, 2)}
 
 
 def main(rounds: int) -> dict[str, float]:

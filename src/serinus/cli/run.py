@@ -31,7 +31,10 @@ async def run_operator(options: OperatorOptions) -> None:
         async def analyze(key: Key) -> Wait | None:
             return await analysis(key)
 
-        await Operator(options, analyze, metrics=metrics).run(stop)
+        try:
+            await Operator(options, analyze, metrics=metrics).run(stop)
+        finally:
+            await analysis.providers.close()
     finally:
         await client.close()
 

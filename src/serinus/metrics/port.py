@@ -14,7 +14,8 @@ from serinus.engine.ports import Measurement, MetricFailure
 from serinus.errors import MetricsError, NoValuesFound, SerinusError
 from serinus.metrics.builtin import metrics_provider
 from serinus.metrics.checks import MetricCheck, PlanError
-from serinus.metrics.registry import make_provider
+from serinus.metrics.pool import ProviderPool
+from serinus.metrics.registry import MetricsProvider, ProviderConfig, make_provider
 
 _STAGES = {"template": MetricFailure.TEMPLATE, "secret": MetricFailure.SECRET, "provider": MetricFailure.PROVIDER,
            "render": MetricFailure.RENDER, "unusable": MetricFailure.UNUSABLE}
@@ -24,12 +25,23 @@ class CanaryMetrics:
     """Runs the planned checks of one Canary's analysis step."""
 
     def __init__(self, plans: Sequence[MetricCheck | PlanError], *, observer: str, namespace: str,
-                 cluster: Any = None) -> None:
+                 cluster: Any = None, pool: ProviderPool | None = None) -> None:
         self.plans = {plan.metric.name: plan for plan in plans}
         #: the operator's lightkube client, for providers that read the Kubernetes API (keptn, externalmetrics)
         self.cluster = cluster
+        #: the operator's providers, kept across steps; without one each check builds and closes its own
+        self.pool = pool
         self.observer = observer
         self.namespace = namespace
+
+    async def _open(self, config: ProviderConfig) -> MetricsProvider:
+        if self.pool is not None:
+            return await self.pool.get(config)
+        return make_provider(config, cluster=self.cluster)
+
+    async def _release(self, provider: MetricsProvider) -> None:
+        if self.pool is None:
+            await provider.close()
 
     async def providers_online(self) -> str | None:
         """Flagger's checkMetricProviderAvailability, texts included (its spelling too)."""
@@ -46,7 +58,7 @@ class CanaryMetrics:
                 continue
             seen.add(ident)
             try:
-                provider = make_provider(plan.provider, cluster=self.cluster)
+                provider = await self._open(plan.provider)
             except SerinusError as err:
                 return f"metric template provider {plan.provider.type} error: {err}"
             try:
@@ -58,7 +70,7 @@ class CanaryMetrics:
                 return (f"{plan.provider.type} in metric template {ref.name}.{ref.namespace_or(self.namespace)} "
                         f"not avaiable: {err}")
             finally:
-                await provider.close()
+                await self._release(provider)
         return None
 
     async def measure(self, metric: CanaryMetric) -> Measurement:
@@ -76,7 +88,7 @@ class CanaryMetrics:
             return Measurement(failure=_STAGES.get(plan.stage, MetricFailure.QUERY_FAILED), error=error,
                                template=template, observer=self.observer)
         try:
-            provider = make_provider(plan.provider, cluster=self.cluster)
+            provider = await self._open(plan.provider)
         except SerinusError as err:
             return Measurement(failure=MetricFailure.PROVIDER, error=str(err), template=template,
                                provider_type=plan.provider.type)
@@ -89,7 +101,7 @@ class CanaryMetrics:
             return Measurement(failure=MetricFailure.QUERY_FAILED, error=str(err), observer=self.observer,
                                template=template, query=plan.query)
         finally:
-            await provider.close()
+            await self._release(provider)
         return Measurement(value=plan.judged_value(raw), observer=self.observer, template=template, query=plan.query)
 
 

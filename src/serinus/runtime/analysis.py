@@ -26,6 +26,7 @@ from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import MetricTemplate as MetricTemplateResource
 from serinus.kube.store import InvalidCanary, KubeStore, parse_canary
 from serinus.metrics.checks import plan_checks
+from serinus.metrics.pool import ProviderPool
 from serinus.metrics.port import CanaryMetrics, observer_name
 from serinus.routers.features import warnings as feature_warnings
 from serinus.routers.kubernetes import KubernetesRouter
@@ -54,6 +55,8 @@ class ClusterAnalysis:
     def __init__(self, client: AsyncClient, options: OperatorOptions, metrics: ControllerMetrics) -> None:
         self.client = client
         self.options = options
+        #: metric providers kept across steps and Canaries (one connection pool per back-end)
+        self.providers = ProviderPool(cluster=client)
         self.store = KubeStore(client)
         self.target_options = TargetOptions(selector_labels=options.selector_labels,
                                             include_label_prefixes=options.include_label_prefix,
@@ -157,7 +160,8 @@ class ClusterAnalysis:
         ref = canary.spec.target_ref
         observer = observer_name(self.options.mesh_provider, canary.spec.provider.value if canary.spec.provider
                                  else None, str(ref.kind), ref.api_version)
-        metrics = CanaryMetrics(plans, observer=observer, namespace=namespace, cluster=self.client)
+        metrics = CanaryMetrics(plans, observer=observer, namespace=namespace, cluster=self.client,
+                                pool=self.providers)
         scaler = None
         if canary.spec.autoscaler_ref is not None:
             scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))
