@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
-from serinus.errors import MultipleValues, NoValuesFound, QueryFailed
+from serinus.errors import InvalidSpecError, MultipleValues, NoValuesFound, QueryFailed
 from serinus.metrics.http import ProviderHttp, as_float
 from serinus.metrics.secrets import required
 
@@ -59,6 +59,8 @@ class SplunkProvider:
 
     def __init__(self, address: str, secret: Mapping[str, str], *, interval_s: float,
                  now: Callable[[], float] = time.time, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        if not address:
+            raise InvalidSpecError("splunk: spec.provider.address is required (https://api.<realm>.signalfx.com)")
         (token,) = required(self.name, secret, TOKEN)
         self.window_ms = int(10 * interval_s * 1000)
         self.now = now

@@ -62,8 +62,11 @@ def test_a_missing_credential_is_named_and_no_value_is_shown(kind: str, secret: 
     assert "SECRET-VALUE" not in str(caught.value)
 
 
-def test_dynatrace_and_cloudwatch_need_their_location() -> None:
-    """Dynatrace has no default address and CloudWatch no default region: both say which field is missing."""
+def test_dynatrace_splunk_and_cloudwatch_need_their_location() -> None:
+    """Dynatrace and Splunk have no default address and CloudWatch no default region: each says which field is
+    missing."""
+    with pytest.raises(InvalidSpecError, match=r"splunk: spec\.provider\.address is required"):
+        make_provider(ProviderConfig("splunk", "", secret=CREDENTIALS["splunk"], interval_s=60))
     with pytest.raises(InvalidSpecError, match=r"dynatrace: spec\.provider\.address is required"):
         make_provider(ProviderConfig("dynatrace", "", secret=CREDENTIALS["dynatrace"], interval_s=60))
     with pytest.raises(InvalidSpecError, match=r"cloudwatch: spec\.provider\.region is required"):

@@ -22,7 +22,8 @@ _SECRET_KEYS = {
     MetricProviderType.DYNATRACE: "dynatrace_token",
     MetricProviderType.SPLUNK: "sf_token_key",
 }
-_TLS_OPTIONAL = {MetricProviderType.PROMETHEUS, MetricProviderType.GRAPHITE, MetricProviderType.EXTERNALMETRICS}
+_TLS_OPTIONAL = {MetricProviderType.PROMETHEUS, MetricProviderType.GRAPHITE, MetricProviderType.EXTERNALMETRICS,
+                 MetricProviderType.INFLUXDB}
 _CHAT = {AlertProviderType.SLACK, AlertProviderType.DISCORD, AlertProviderType.ROCKET}
 
 
