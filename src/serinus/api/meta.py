@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from pydantic import Field
 
 from serinus.api.base import ApiModel, Time
@@ -16,6 +18,25 @@ OBJECT_META_FIELDS = frozenset({
     "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
     "managedFields",
 })
+
+
+TOOLKIT_MARKER = "toolkit.fluxcd.io"
+
+
+def without_toolkit(meta: Mapping[str, str] | None) -> dict[str, str]:
+    """Every key except Flux's `*toolkit.fluxcd.io*` ones, which must never be copied to a primary."""
+    return {k: v for k, v in (meta or {}).items() if TOOLKIT_MARKER not in k}
+
+
+def include_by_prefix(meta: Mapping[str, str] | None, prefixes: Iterable[str]) -> dict[str, str]:
+    """Keys starting with one of `prefixes` (`*` = all), Flux toolkit keys always excluded."""
+    prefixes = list(prefixes)
+    out: dict[str, str] = {}
+    for key, value in without_toolkit(meta).items():
+        if any(p == "*" or (p and key.startswith(p)) for p in prefixes):
+            out[key] = value
+    return out
+
 
 
 class ObjectMeta(ApiModel):

@@ -6,6 +6,7 @@ import click
 
 from serinus import __version__
 from serinus.cli.query import query
+from serinus.cli.render import render
 from serinus.cli.run import run
 from serinus.cli.simulate import simulate
 from serinus.cli.validate import validate
@@ -19,5 +20,6 @@ def main() -> None:
 
 main.add_command(validate)
 main.add_command(query)
+main.add_command(render)
 main.add_command(run)
 main.add_command(simulate)

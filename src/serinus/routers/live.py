@@ -13,15 +13,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
-from lightkube.generic_resource import create_namespaced_resource
+from lightkube.core.resource import NamespacedResource
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
+from lightkube.types import PatchType
 
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import contour, gatewayapi, istio, nginx, skipper, smi, traefik
+from serinus.routers import apisix, contour, gatewayapi, gloo, istio, kuma, nginx, skipper, smi, traefik
 from serinus.routers.gatewayapi_spec import Version, http_route
 from serinus.routers.istio_spec import desired as istio_desired
-from serinus.routers.kubernetes import canary_owner_reference
+from serinus.routers.kubernetes import canary_owner_reference, service_names
 
 log = logging.getLogger("serinus.canary")
 Obj = Mapping[str, Any]
@@ -41,6 +44,15 @@ RESOURCES: dict[tuple[str, str], Any] = {
         create_namespaced_resource("projectcontour.io", "v1", "HTTPProxy", "httpproxies"),
     ("traefik.io/v1alpha1", "TraefikService"):
         create_namespaced_resource("traefik.io", "v1alpha1", "TraefikService", "traefikservices"),
+    ("kuma.io/v1alpha1", "TrafficRoute"):
+        create_global_resource("kuma.io", "v1alpha1", "TrafficRoute", "trafficroutes"),
+    ("apisix.apache.org/v2", "ApisixRoute"):
+        create_namespaced_resource("apisix.apache.org", "v2", "ApisixRoute", "apisixroutes"),
+    ("gateway.solo.io/v1", "RouteTable"):
+        create_namespaced_resource("gateway.solo.io", "v1", "RouteTable", "routetables"),
+    ("gloo.solo.io/v1", "Upstream"):
+        create_namespaced_resource("gloo.solo.io", "v1", "Upstream", "upstreams"),
+    ("v1", "Service"): Service,
     **{(f"split.smi-spec.io/{v}", "TrafficSplit"):
        create_namespaced_resource("split.smi-spec.io", v, "TrafficSplit", "trafficsplits")
        for v in ("v1alpha1", "v1alpha2", "v1alpha3")},
@@ -58,10 +70,14 @@ class _Objects:
     def _resource(obj: Obj) -> Any:
         return RESOURCES[(str(obj["apiVersion"]), str(obj["kind"]))]
 
+    def _ns(self, obj: Obj) -> str | None:
+        """The namespace to address `obj` in: none for a cluster-scoped kind (Kuma's TrafficRoute)."""
+        return self.namespace if issubclass(self._resource(obj), NamespacedResource) else None
+
     async def get(self, like: Obj) -> dict[str, Any] | None:
         """The live object with the name and kind of `like`, or None."""
         try:
-            got: Any = await self.client.get(self._resource(like), like["metadata"]["name"], namespace=self.namespace)
+            got: Any = await self.client.get(self._resource(like), like["metadata"]["name"], namespace=self._ns(like))
         except ApiError as err:
             if err.status.code == 404:
                 return None
@@ -85,10 +101,19 @@ class _Objects:
             raise RouterError(f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} update error: "
                               f"{err.status.message}") from err
 
+    async def patch(self, like: Obj, patch: Obj) -> None:
+        """A JSON merge patch."""
+        try:
+            await self.client.patch(self._resource(like), like["metadata"]["name"], dict(patch),
+                                    namespace=self._ns(like), patch_type=PatchType.MERGE)
+        except ApiError as err:
+            raise RouterError(f"{like['kind']} {like['metadata']['name']}.{self.namespace} spec patch error: "
+                              f"{err.status.message}") from err
+
     async def delete(self, like: Obj) -> None:
         """Delete an object if it exists."""
         try:
-            await self.client.delete(self._resource(like), like["metadata"]["name"], namespace=self.namespace)
+            await self.client.delete(self._resource(like), like["metadata"]["name"], namespace=self._ns(like))
         except ApiError as err:
             if err.status.code != 404:
                 raise RouterError(f"ingress {like['metadata']['name']}.{self.namespace} unable to remove: "
@@ -347,3 +372,119 @@ class SkipperRouter(_Router):
     async def finalize(self) -> None:
         """revertOnDeletion: delete the canary Ingress, leaving the user's alone."""
         await self.objects.delete(self._ingress(skipper.ingress_names(self.canary)[1]))
+
+
+class KumaRouter(_Router):
+    """kuma: the cluster-scoped TrafficRoute `<apex>` splitting between the primary and canary Kuma services."""
+
+    def desired(self) -> list[dict[str, Any]]:
+        """The TrafficRoute."""
+        return [kuma.traffic_route(self.canary)]
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """Kuma's reconcile rules."""
+        return kuma.reconciled(existing, self.canary)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The new split."""
+        await self.objects.replace(kuma.set_routes(await self._route_object(), self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The primary's split and the rest for the canary."""
+        return Routes(*kuma.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
+
+
+class ApisixRouter(_Router):
+    """apisix: the `<route>-<apex>-canary` ApisixRoute beside the user's."""
+
+    def _route(self, name: str) -> dict[str, Any]:
+        return {"apiVersion": apisix.API_VERSION, "kind": "ApisixRoute", "metadata": {"name": name}}
+
+    async def reconcile(self) -> None:
+        """Create the canary route from the user's, or bring it back in line with it."""
+        user_name = apisix.route_ref(self.canary)
+        user = await self.objects.get(self._route(user_name))
+        if user is None:
+            raise RouterError(f"APISIX route {user_name}.{self.objects.namespace} get query error: not found")
+        existing = await self.objects.get(self._route(apisix.canary_route_name(self.canary)))
+        if existing is None:
+            await self.objects.create(apisix.new_canary_route(user, self.canary))
+            return
+        fixed = apisix.reconciled(existing, user, self.canary)
+        if fixed is not None:
+            await self.objects.replace(fixed)
+
+    async def _canary_route(self) -> dict[str, Any]:
+        return await self.objects.must_get(self._route(apisix.canary_route_name(self.canary)))
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The two backend weights."""
+        await self.objects.replace(apisix.set_routes(await self._canary_route(), self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The primary backend's weight and the rest for the canary."""
+        return Routes(*apisix.get_routes(await self._canary_route(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
+
+
+class GlooRouter(_Router):
+    """gloo: Upstreams for the primary and canary Services and the RouteTable `<apex>` between them."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus,
+                 include_label_prefixes: tuple[str, ...]) -> None:
+        super().__init__(client, canary, save_status)
+        self.include_label_prefixes = include_label_prefixes
+
+    def desired(self) -> list[dict[str, Any]]:
+        """The RouteTable."""
+        return [gloo.route_table(self.canary)]
+
+    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
+        """Gloo's RouteTable reconcile rules."""
+        return gloo.reconciled(existing, self.canary)
+
+    async def _config_upstream(self) -> dict[str, Any] | None:
+        ref = (self.canary.get("spec") or {}).get("upstreamRef")
+        if not ref:
+            return None
+        like = {"apiVersion": gloo.GLOO_API, "kind": "Upstream", "metadata": {"name": ref.get("name")}}
+        objects = _Objects(self.objects.client, ref.get("namespace") or self.objects.namespace)
+        found = await objects.get(like)
+        if found is None:
+            raise RouterError(f"config upstream {ref.get('name')}.{self.objects.namespace} get query error: "
+                              "not found")
+        return found
+
+    async def reconcile(self) -> None:
+        """The two Upstreams (created from the Services, load-balancer config kept in line), then the RouteTable."""
+        config = await self._config_upstream()
+        _, primary_svc, canary_svc = service_names(self.canary)
+        for name, svc in zip(gloo.upstream_names(self.canary), (primary_svc, canary_svc), strict=True):
+            like = {"apiVersion": gloo.GLOO_API, "kind": "Upstream", "metadata": {"name": name}}
+            existing = await self.objects.get(like)
+            if existing is not None:
+                patch = gloo.upstream_drift(existing, config)
+                if patch is not None:
+                    await self.objects.patch(like, patch)
+                continue
+            service = await self.objects.must_get({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc}})
+            selector = (service.get("spec") or {}).get("selector") or {}
+            await self.objects.create(gloo.upstream(self.canary, name, svc, selector, config,
+                                                    self.include_label_prefixes))
+        await super().reconcile()
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The weighted destinations (the A/B matchers stay on the route)."""
+        await self.objects.replace(gloo.set_routes(await self._route_object(), self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The primary destination's weight and the rest for the canary."""
+        return Routes(*gloo.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""

@@ -11,9 +11,12 @@ from lightkube import AsyncClient
 from serinus.api import Canary
 from serinus.errors import RouterError
 from serinus.routers.live import (
+    ApisixRouter,
     ContourRouter,
     GatewayRouter,
+    GlooRouter,
     IstioRouter,
+    KumaRouter,
     NginxRouter,
     SaveStatus,
     SkipperRouter,
@@ -41,6 +44,8 @@ class RouterContext:
     ingress_prefix: str = "nginx.ingress.kubernetes.io"
     #: the operator's --ingress-class (contour)
     ingress_class: str = ""
+    #: the operator's --include-label-prefix (labels copied onto Gloo upstreams)
+    include_label_prefixes: tuple[str, ...] = ()
 
 
 RouterFactory = Callable[[RouterContext], Any]
@@ -57,6 +62,9 @@ ROUTERS: dict[str, RouterFactory] = {
     "contour": lambda ctx: ContourRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_class),
     "skipper": lambda ctx: SkipperRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "traefik": lambda ctx: TraefikRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
+    "kuma": lambda ctx: KumaRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
+    "apisix": lambda ctx: ApisixRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
+    "gloo": lambda ctx: GlooRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.include_label_prefixes),
     "nginx": lambda ctx: NginxRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_prefix),
 }
 

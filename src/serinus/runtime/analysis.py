@@ -151,7 +151,8 @@ class ClusterAnalysis:
             router = Guarded(make_router(RouterContext(self.client, canary, label, provider,
                                                        self._status_saver(canary),
                                                        self.options.ingress_annotations_prefix,
-                                                       self.options.ingress_class)))
+                                                       self.options.ingress_class,
+                                                       tuple(self.options.include_label_prefix))))
         except SerinusError as err:
             raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)

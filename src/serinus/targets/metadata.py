@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-TOOLKIT_MARKER = "toolkit.fluxcd.io"
+from serinus.api.meta import TOOLKIT_MARKER, include_by_prefix, without_toolkit
 
-
-def without_toolkit(meta: Mapping[str, str] | None) -> dict[str, str]:
-    """Every key except Flux's `*toolkit.fluxcd.io*` ones, which must never be copied to a primary."""
-    return {k: v for k, v in (meta or {}).items() if TOOLKIT_MARKER not in k}
-
-
-def include_by_prefix(meta: Mapping[str, str] | None, prefixes: Iterable[str]) -> dict[str, str]:
-    """Keys starting with one of `prefixes` (`*` = all), Flux toolkit keys always excluded."""
-    prefixes = list(prefixes)
-    out: dict[str, str] = {}
-    for key, value in without_toolkit(meta).items():
-        if any(p == "*" or (p and key.startswith(p)) for p in prefixes):
-            out[key] = value
-    return out
+__all__ = ["TOOLKIT_MARKER", "include_by_prefix", "primary_labels", "without_toolkit"]
 
 
 def primary_labels(labels: Mapping[str, str] | None, label: str, primary_value: str) -> dict[str, str]:

@@ -1,0 +1,88 @@
+"""The `kuma` router: a cluster-scoped TrafficRoute `<apex>` splitting between the primary and canary Kuma services
+(Flagger's KumaRouter, reference 3.11).
+
+Kuma names a service `<name>_<namespace>_svc_<port>`. The TrafficRoute is cluster scoped, so it carries no owner
+reference (a namespaced Canary cannot own it) and is left in place when the Canary goes, as in Flagger. Its mesh is
+the Canary's `kuma.io/mesh` annotation, `default` without one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from serinus.errors import RouterError
+from serinus.routers.kubernetes import apex_metadata, canary_namespace, service_names
+
+Obj = Mapping[str, Any]
+API_VERSION = "kuma.io/v1alpha1"
+SERVICE_TAG = "kuma.io/service"
+
+
+def kuma_service(canary: Obj, name: str) -> str:
+    """Kuma's service tag for a Kubernetes Service of the Canary's namespace and port."""
+    port = ((canary.get("spec") or {}).get("service") or {}).get("port")
+    return f"{name}_{canary_namespace(canary)}_svc_{port}"
+
+
+def _split(canary: Obj, primary_weight: int, canary_weight: int) -> list[dict[str, Any]]:
+    _, primary, canary_name = service_names(canary)
+    return [{"weight": primary_weight, "destination": {SERVICE_TAG: kuma_service(canary, primary)}},
+            {"weight": canary_weight, "destination": {SERVICE_TAG: kuma_service(canary, canary_name)}}]
+
+
+def _spec(canary: Obj) -> dict[str, Any]:
+    apex, _, _ = service_names(canary)
+    return {"sources": [{"match": {SERVICE_TAG: "*"}}],
+            "destinations": [{"match": {SERVICE_TAG: kuma_service(canary, apex)}}],
+            "conf": {"split": _split(canary, 100, 0)}}
+
+
+def traffic_route(canary: Obj) -> dict[str, Any]:
+    """The TrafficRoute as created: every source, the apex destination, all traffic to the primary."""
+    apex, _, _ = service_names(canary)
+    labels, annotations = apex_metadata(canary)
+    mesh = ((canary.get("metadata") or {}).get("annotations") or {}).get("kuma.io/mesh") or "default"
+    return {"apiVersion": API_VERSION, "kind": "TrafficRoute", "mesh": mesh,
+            "metadata": {"name": apex, "labels": labels, "annotations": annotations}, "spec": _spec(canary)}
+
+
+def _without_weights(spec: Obj) -> Any:
+    out = copy.deepcopy(dict(spec))
+    for split in (out.get("conf") or {}).get("split") or []:
+        split.pop("weight", None)
+    return out
+
+
+def reconciled(existing: Obj, canary: Obj) -> dict[str, Any] | None:
+    """The TrafficRoute brought back in line (spec and metadata; weights in flight ignored), or None. As in Flagger,
+    a rewrite sends all traffic back to the primary."""
+    desired = traffic_route(canary)
+    meta = existing.get("metadata") or {}
+    if _without_weights(existing.get("spec") or {}) == _without_weights(desired["spec"]) \
+            and (meta.get("labels") or {}) == desired["metadata"]["labels"] \
+            and (meta.get("annotations") or {}) == desired["metadata"]["annotations"]:
+        return None
+    out: dict[str, Any] = copy.deepcopy(dict(existing))
+    out["spec"] = desired["spec"]
+    out["metadata"] = {**out["metadata"], "labels": desired["metadata"]["labels"],
+                       "annotations": desired["metadata"]["annotations"]}
+    return out
+
+
+def set_routes(existing: Obj, canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any]:
+    """The TrafficRoute with the new split."""
+    out: dict[str, Any] = copy.deepcopy(dict(existing))
+    out.setdefault("spec", {})["conf"] = {"split": _split(canary, primary_weight, canary_weight)}
+    return out
+
+
+def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
+    """(primary, canary, mirrored): the primary's split and the rest for the canary."""
+    apex, primary, canary_name = service_names(canary)
+    for split in (((existing.get("spec") or {}).get("conf") or {}).get("split")) or []:
+        if str((split.get("destination") or {}).get(SERVICE_TAG, "")).split("_")[0] == primary:
+            weight = int(split.get("weight") or 0)
+            return weight, 100 - weight, False
+    raise RouterError(f"TrafficRoute {apex} does not contain routes for {primary} and {canary_name}")
