@@ -6,6 +6,7 @@ build uses (versions in versions.env). Every failure raises ControlPlaneError na
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -105,3 +106,45 @@ def install_contour(cluster: Cluster) -> list[str]:
     """Contour's CRDs from `github.com/projectcontour/contour` (examples/contour/01-crds.yaml)."""
     root = module_dir("github.com/projectcontour/contour", "v" + pinned_versions()["CONTOUR_VERSION"])
     return apply_crds(cluster, crd_documents([root / "examples" / "contour" / "01-crds.yaml"]))
+
+
+def smi_crd(source: dict[str, Any]) -> dict[str, Any]:
+    """SMI's TrafficSplit CRD converted from apiextensions v1beta1 to v1, every version served.
+
+    The schema is the module's; v1alpha1 backends' weights are Kubernetes quantities (Flagger writes them as
+    strings, as Linkerd's own CRD accepts), so that version's weight is int-or-string."""
+    spec = source["spec"]
+    schema = {"type": "object", **spec["validation"]["openAPIV3Schema"]}
+    columns = [{"name": c["name"], "type": c["type"], "description": c.get("description", ""),
+                "jsonPath": c["JSONPath"]} for c in spec.get("additionalPrinterColumns") or []]
+    versions = []
+    for version in spec["versions"]:
+        own = copy.deepcopy(schema)
+        if version["name"] == "v1alpha1":
+            backend = own["properties"]["spec"]["properties"]["backends"]["items"]["properties"]
+            backend["weight"] = {"x-kubernetes-int-or-string": True,
+                                 "description": backend["weight"].get("description", "")}
+        versions.append({"name": version["name"], "served": True, "storage": version["name"] == spec["version"],
+                         "schema": {"openAPIV3Schema": own}, "additionalPrinterColumns": columns})
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": source["metadata"]["name"]},
+            "spec": {"group": spec["group"], "scope": spec["scope"], "names": spec["names"], "versions": versions}}
+
+
+def install_smi(cluster: Cluster) -> list[str]:
+    """SMI's TrafficSplit CRD from `github.com/servicemeshinterface/smi-sdk-go` (crds/split.yaml), as v1."""
+    root = module_dir("github.com/servicemeshinterface/smi-sdk-go", "v" + pinned_versions()["SMI_SDK_VERSION"])
+    path = root / "crds" / "split.yaml"
+    if not path.is_file():
+        raise ControlPlaneError(f"CRD STEP FAILED: read {path}: no such file")
+    sources = [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "CustomResourceDefinition"]
+    return apply_crds(cluster, [smi_crd(d) for d in sources])
+
+
+#: Kuma's, APISIX's and Gloo's CRDs, written by hand (see the file's header for why)
+HANDWRITTEN = Path(__file__).parent / "routers" / "handwritten-crds.yaml"
+
+
+def install_handwritten(cluster: Cluster) -> list[str]:
+    """Kuma's TrafficRoute, APISIX's ApisixRoute and Gloo's RouteTable and Upstream."""
+    return apply_crds(cluster, crd_documents([HANDWRITTEN]))

@@ -21,7 +21,7 @@ from lightkube.types import PatchType
 
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import apisix, contour, gatewayapi, gloo, istio, kuma, nginx, skipper, smi, traefik
+from serinus.routers import apisix, appmesh, contour, gatewayapi, gloo, istio, kuma, nginx, skipper, smi, traefik
 from serinus.routers.gatewayapi_spec import Version, http_route
 from serinus.routers.istio_spec import desired as istio_desired
 from serinus.routers.kubernetes import canary_owner_reference, service_names
@@ -53,6 +53,9 @@ RESOURCES: dict[tuple[str, str], Any] = {
     ("gloo.solo.io/v1", "Upstream"):
         create_namespaced_resource("gloo.solo.io", "v1", "Upstream", "upstreams"),
     ("v1", "Service"): Service,
+    **{("appmesh.k8s.aws/v1beta2", kind): create_namespaced_resource("appmesh.k8s.aws", "v1beta2", kind, plural)
+       for kind, plural in (("VirtualNode", "virtualnodes"), ("VirtualRouter", "virtualrouters"),
+                            ("VirtualService", "virtualservices"))},
     **{(f"split.smi-spec.io/{v}", "TrafficSplit"):
        create_namespaced_resource("split.smi-spec.io", v, "TrafficSplit", "trafficsplits")
        for v in ("v1alpha1", "v1alpha2", "v1alpha3")},
@@ -485,6 +488,47 @@ class GlooRouter(_Router):
     async def get_routes(self) -> Routes:
         """The primary destination's weight and the rest for the canary."""
         return Routes(*gloo.get_routes(await self._route_object(), self.canary))
+
+    async def finalize(self) -> None:
+        """Nothing to revert, as in Flagger."""
+
+
+class AppMeshRouter(_Router):
+    """appmesh:v1beta2: VirtualNodes for primary and canary, VirtualRouters and VirtualServices for the apex and
+    the canary."""
+
+    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, label: str) -> None:
+        super().__init__(client, canary, save_status)
+        self.label = label
+
+    def _apex_router(self) -> dict[str, Any]:
+        return appmesh.routers(self.canary)[0][0]
+
+    async def reconcile(self) -> None:
+        """Nodes created or brought in line; each router created with its service, or brought in line with its
+        weights kept."""
+        for node in appmesh.virtual_nodes(self.canary, self.label):
+            existing = await self.objects.get(node)
+            if existing is None:
+                await self.objects.create(node)
+            elif (fixed := appmesh.node_reconciled(existing, node)) is not None:
+                await self.objects.replace(fixed)
+        for router, service in appmesh.routers(self.canary):
+            existing = await self.objects.get(router)
+            if existing is None:
+                await self.objects.create(router)
+                await self.objects.create(service)
+            elif (fixed := appmesh.router_reconciled(existing, router)) is not None:
+                await self.objects.replace(fixed)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The apex router's weighted targets."""
+        current = await self.objects.must_get(self._apex_router())
+        await self.objects.replace(appmesh.set_routes(current, self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The apex router's weights."""
+        return Routes(*appmesh.get_routes(await self.objects.must_get(self._apex_router()), self.canary))
 
     async def finalize(self) -> None:
         """Nothing to revert, as in Flagger."""

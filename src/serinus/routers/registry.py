@@ -12,6 +12,7 @@ from serinus.api import Canary
 from serinus.errors import RouterError
 from serinus.routers.live import (
     ApisixRouter,
+    AppMeshRouter,
     ContourRouter,
     GatewayRouter,
     GlooRouter,
@@ -62,6 +63,7 @@ ROUTERS: dict[str, RouterFactory] = {
     "contour": lambda ctx: ContourRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_class),
     "skipper": lambda ctx: SkipperRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "traefik": lambda ctx: TraefikRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
+    "appmesh:v1beta2": lambda ctx: AppMeshRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.label),
     "kuma": lambda ctx: KumaRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "apisix": lambda ctx: ApisixRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
     "gloo": lambda ctx: GlooRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.include_label_prefixes),

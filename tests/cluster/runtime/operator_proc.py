@@ -6,17 +6,19 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from lightkube import Client, codecs
+from lightkube import ApiError, Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event, Namespace
 
 from serinus.kube.resources import Canary
 from tests.cluster.controlplane import ROOT, Cluster, free_port
+
+T = TypeVar("T")
 
 
 def operator_args(cluster: Cluster, ns: str, *extra: str) -> list[str]:
@@ -126,3 +128,20 @@ def warm_up_decoders() -> None:
     canary("warm")
     Namespace(metadata=ObjectMeta(name="warm"))
     Event.from_dict({"metadata": {"name": "warm"}, "involvedObject": {}})
+
+
+def tracking(probe: Callable[[], T | None]) -> tuple[Callable[[], T | None], list[T]]:
+    """A sampler of `probe` and the list of the distinct values it returned, in order: the routing states a release
+    went through (an object not found yet samples as None)."""
+    seen: list[T] = []
+
+    def sample() -> T | None:
+        try:
+            value = probe()
+        except ApiError:
+            return None
+        if value is not None and (not seen or seen[-1] != value):
+            seen.append(value)
+        return value
+
+    return sample, seen

@@ -1,0 +1,137 @@
+"""`serinus run` releases through linkerd (SMI TrafficSplit), kuma, gloo, apisix and App Mesh, each against that
+provider's CRDs on the real control plane: the routing object goes all-primary, half and half, all-canary, and back
+to the primary as the release is promoted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from lightkube import codecs
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Namespace
+
+from serinus.routers.live import RESOURCES
+from tests.cluster.controlplane import Cluster
+from tests.cluster.crds import install_handwritten, install_smi
+from tests.cluster.runtime import operator_proc as op
+from tests.cluster.waiting import wait_for
+
+pytestmark = pytest.mark.cluster
+TrafficSplit = RESOURCES[("split.smi-spec.io/v1alpha1", "TrafficSplit")]
+TrafficRoute = RESOURCES[("kuma.io/v1alpha1", "TrafficRoute")]
+RouteTable = RESOURCES[("gateway.solo.io/v1", "RouteTable")]
+ApisixRoute = RESOURCES[("apisix.apache.org/v2", "ApisixRoute")]
+VirtualRouter = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualRouter")]
+VirtualNode = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualNode")]
+AppMeshService = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualService")]
+STEPS = [(100, 0), (50, 50), (0, 100), (100, 0)]
+ANALYSIS = {"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> str:
+    """A fresh namespace with Serinus's CRDs."""
+    cluster.install_serinus_crds()
+    ns = f"mesh-{uuid.uuid4().hex[:6]}"
+    cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
+    return ns
+
+
+def _release(cluster: Cluster, ns: str, log: Path, provider: str, weights: Callable[[], tuple[int, int]],
+             **spec: object) -> list[tuple[int, int]]:
+    """Initialize, change the image, promote; the distinct (primary, canary) weights seen on the way."""
+    client = cluster.client(namespace=ns)
+    client.create(codecs.from_dict(op.deployment(ns, "ghcr.io/example/web:1.0")))
+    client.create(op.canary(ns, provider=provider, analysis=ANALYSIS, **spec))
+    sample, seen = op.tracking(weights)
+    with op.running(cluster, ns, log, "--drain-period=2s"):
+        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
+        sample()
+        client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "ghcr.io/example/web:2.0"}]}}}})
+        wait_for(lambda: (sample(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
+                 timeout=180)
+        sample()
+    return seen
+
+
+def test_linkerd_release_weights_the_traffic_split(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider linkerd: the SMI v1alpha1 TrafficSplit (weights as quantities) against SMI's CRD."""
+    install_smi(cluster)
+    client = cluster.client(namespace=namespace)
+
+    def weights() -> tuple[int, int]:
+        split = client.get(TrafficSplit, "web").to_dict()
+        backends = {b["service"]: int(b["weight"]) for b in split["spec"]["backends"]}
+        return backends["web-primary"], backends["web-canary"]
+
+    assert _release(cluster, namespace, tmp_path / "operator.log", "linkerd", weights) == STEPS
+
+
+def test_kuma_release_weights_the_traffic_route(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider kuma: the cluster-scoped TrafficRoute named after the apex Service."""
+    install_handwritten(cluster)
+    admin = cluster.client()
+    apex = f"web-{namespace}"
+
+    def weights() -> tuple[int, int]:
+        split = admin.get(TrafficRoute, apex).to_dict()["spec"]["conf"]["split"]
+        return int(split[0]["weight"]), int(split[1]["weight"])
+
+    try:
+        assert _release(cluster, namespace, tmp_path / "operator.log", "kuma", weights,
+                        service={"port": 80, "targetPort": 8080, "name": apex}) == STEPS
+    finally:
+        admin.delete(TrafficRoute, apex)
+
+
+def test_gloo_release_weights_the_route_table(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider gloo: Upstreams for both Services and the RouteTable's weighted destinations."""
+    install_handwritten(cluster)
+    client = cluster.client(namespace=namespace)
+
+    def weights() -> tuple[int, int]:
+        dests = client.get(RouteTable, "web").to_dict()["spec"]["routes"][0]["routeAction"]["multi"]["destinations"]
+        return int(dests[0].get("weight", 0)), int(dests[1].get("weight", 0))
+
+    assert _release(cluster, namespace, tmp_path / "operator.log", "gloo", weights) == STEPS
+
+
+def test_apisix_release_weights_the_canary_route(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider apisix: the `<route>-<apex>-canary` ApisixRoute beside the user's."""
+    install_handwritten(cluster)
+    client = cluster.client(namespace=namespace)
+    client.create(ApisixRoute.from_dict({
+        "apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute",
+        "metadata": {"name": "app", "namespace": namespace},
+        "spec": {"http": [{"name": "main", "match": {"paths": ["/*"]},
+                           "backends": [{"serviceName": "web", "servicePort": 80}]}]}}))
+
+    def weights() -> tuple[int, int]:
+        backends = client.get(ApisixRoute, "app-web-canary").to_dict()["spec"]["http"][0]["backends"]
+        return int(backends[0]["weight"]), int(backends[1]["weight"])
+
+    assert _release(cluster, namespace, tmp_path / "operator.log", "apisix", weights,
+                    routeRef={"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "app"}) == STEPS
+
+
+def test_appmesh_release_weights_the_virtual_router(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider appmesh:v1beta2: both VirtualNodes select their pods, both routers have their services, and the
+    apex VirtualRouter's weighted targets carry the release."""
+    install_handwritten(cluster)
+    client = cluster.client(namespace=namespace)
+
+    def weights() -> tuple[int, int]:
+        route = client.get(VirtualRouter, "web").to_dict()["spec"]["routes"][0]
+        targets = {t["virtualNodeRef"]["name"]: t["weight"] for t in route["httpRoute"]["action"]["weightedTargets"]}
+        return targets["web-primary"], targets["web-canary"]
+
+    assert _release(cluster, namespace, tmp_path / "operator.log", "appmesh:v1beta2", weights) == STEPS
+    assert client.get(VirtualNode, "web-primary").to_dict()["spec"]["podSelector"] == {
+        "matchLabels": {"app": "web-primary"}}
+    assert client.get(AppMeshService, "web-canary").to_dict()["spec"]["provider"] == {
+        "virtualRouter": {"virtualRouterRef": {"name": "web-canary"}}}
