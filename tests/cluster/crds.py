@@ -148,3 +148,10 @@ HANDWRITTEN = Path(__file__).parent / "routers" / "handwritten-crds.yaml"
 def install_handwritten(cluster: Cluster) -> list[str]:
     """Kuma's TrafficRoute, APISIX's ApisixRoute and Gloo's RouteTable and Upstream."""
     return apply_crds(cluster, crd_documents([HANDWRITTEN]))
+
+
+def install_knative(cluster: Cluster) -> list[str]:
+    """Knative Serving's Service and Revision CRDs from `knative.dev/serving` (config/core/300-resources)."""
+    root = module_dir("knative.dev/serving", "v" + pinned_versions()["KNATIVE_SERVING_VERSION"])
+    resources = root / "config" / "core" / "300-resources"
+    return apply_crds(cluster, crd_documents([resources / "service.yaml", resources / "revision.yaml"]))

@@ -21,7 +21,20 @@ from lightkube.types import PatchType
 
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import apisix, appmesh, contour, gatewayapi, gloo, istio, kuma, nginx, skipper, smi, traefik
+from serinus.routers import (
+    apisix,
+    appmesh,
+    contour,
+    gatewayapi,
+    gloo,
+    istio,
+    knative,
+    kuma,
+    nginx,
+    skipper,
+    smi,
+    traefik,
+)
 from serinus.routers.gatewayapi_spec import Version, http_route
 from serinus.routers.istio_spec import desired as istio_desired
 from serinus.routers.kubernetes import canary_owner_reference, service_names
@@ -53,6 +66,8 @@ RESOURCES: dict[tuple[str, str], Any] = {
     ("gloo.solo.io/v1", "Upstream"):
         create_namespaced_resource("gloo.solo.io", "v1", "Upstream", "upstreams"),
     ("v1", "Service"): Service,
+    ("serving.knative.dev/v1", "Service"):
+        create_namespaced_resource("serving.knative.dev", "v1", "Service", "services"),
     **{("appmesh.k8s.aws/v1beta2", kind): create_namespaced_resource("appmesh.k8s.aws", "v1beta2", kind, plural)
        for kind, plural in (("VirtualNode", "virtualnodes"), ("VirtualRouter", "virtualrouters"),
                             ("VirtualService", "virtualservices"))},
@@ -532,3 +547,32 @@ class AppMeshRouter(_Router):
 
     async def finalize(self) -> None:
         """Nothing to revert, as in Flagger."""
+
+
+class KnativeRouter(_Router):
+    """knative: the traffic block of the Knative Service that is the target."""
+
+    def _service(self) -> dict[str, Any]:
+        name = ((self.canary.get("spec") or {}).get("targetRef") or {}).get("name", "")
+        return {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": name}}
+
+    async def reconcile(self) -> None:
+        """Pin the primary revision (the latest created one) when it is not pinned yet."""
+        fixed = knative.annotated(await self.objects.must_get(self._service()))
+        if fixed is not None:
+            await self.objects.replace(fixed)
+
+    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
+        """The Service's traffic split."""
+        current = await self.objects.must_get(self._service())
+        await self.objects.replace(knative.set_routes(current, self.canary, primary, canary))
+
+    async def get_routes(self) -> Routes:
+        """The split Knative reports."""
+        return Routes(*knative.get_routes(await self.objects.must_get(self._service()), self.canary))
+
+    async def finalize(self) -> None:
+        """revertOnDeletion: drop the primary-revision annotation."""
+        current = await self.objects.get(self._service())
+        if current is not None and (fixed := knative.reverted(current)) is not None:
+            await self.objects.replace(fixed)

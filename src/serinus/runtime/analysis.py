@@ -43,6 +43,7 @@ from serinus.runtime.metrics import ControllerMetrics
 from serinus.runtime.options import OperatorOptions
 from serinus.runtime.scheduler import Key, Wait
 from serinus.targets.controller import TargetOptions
+from serinus.targets.knative import KnativeTarget, NoServices
 from serinus.targets.port import WorkloadTarget
 from serinus.targets.scalers import AutoscalerPort
 
@@ -143,10 +144,16 @@ class ClusterAnalysis:
         """The adapters of one step of this Canary."""
         namespace = canary.metadata.namespace or "default"
         await self._feature_warnings(canary, provider)
-        target = WorkloadTarget(self.client, canary, self.target_options)
-        label, value, ports = await Guarded(target).metadata()
+        target: WorkloadTarget | KnativeTarget
+        services: KubernetesRouter | NoServices
         raw = canary.to_dict()
-        services = KubernetesRouter(self.client, raw, label, value, ports)
+        if canary.spec.target_ref.api_version.startswith("serving.knative.dev/"):
+            target, services = KnativeTarget(self.client, canary), NoServices()
+            label, value, ports = await target.metadata()
+        else:
+            target = WorkloadTarget(self.client, canary, self.target_options)
+            label, value, ports = await Guarded(target).metadata()
+            services = KubernetesRouter(self.client, raw, label, value, ports)
         try:
             router = Guarded(make_router(RouterContext(self.client, canary, label, provider,
                                                        self._status_saver(canary),

@@ -1,0 +1,74 @@
+"""The `knative` router: traffic between the primary revision and the latest one on the Knative Service itself
+(Flagger's KnativeRouter, reference 3.13).
+
+`spec.traffic` is `[{latestRevision: true, percent: C}, {revisionName: <primary revision>, percent: P}]`; the
+weights are read back from `status.traffic`, which Knative's controller writes once it has applied them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from serinus.errors import RouterError
+
+Obj = Mapping[str, Any]
+PRIMARY_REVISION = "flagger.app/primary-revision"
+
+
+def _where(canary: Obj) -> str:
+    spec, meta = canary.get("spec") or {}, canary.get("metadata") or {}
+    return f"{(spec.get('targetRef') or {}).get('name')}.{meta.get('namespace') or 'default'}"
+
+
+def annotated(service: Obj) -> dict[str, Any] | None:
+    """The Service with the primary-revision annotation set to the latest created revision, or None when it has
+    one already."""
+    annotations = (service.get("metadata") or {}).get("annotations") or {}
+    if PRIMARY_REVISION in annotations:
+        return None
+    out: dict[str, Any] = copy.deepcopy(dict(service))
+    out["metadata"].setdefault("annotations", {})[PRIMARY_REVISION] = \
+        (service.get("status") or {}).get("latestCreatedRevisionName", "")
+    return out
+
+
+def set_routes(service: Obj, canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any]:
+    """The Service with its traffic split between the latest revision and the primary revision."""
+    primary = ((service.get("metadata") or {}).get("annotations") or {}).get(PRIMARY_REVISION)
+    if primary is None:
+        raise RouterError(f"Knative Service {_where(canary)} annotation not found")
+    out: dict[str, Any] = copy.deepcopy(dict(service))
+    out.setdefault("spec", {})["traffic"] = [{"latestRevision": True, "percent": canary_weight},
+                                             {"revisionName": primary, "percent": primary_weight}]
+    return out
+
+
+def get_routes(service: Obj, canary: Obj) -> tuple[int, int, bool]:
+    """(primary, canary, mirrored) from the traffic Knative reports in status."""
+    primary = ((service.get("metadata") or {}).get("annotations") or {}).get(PRIMARY_REVISION)
+    if primary is None:
+        raise RouterError(f"service {_where(canary)} annotation not found")
+    traffic = (service.get("status") or {}).get("traffic") or []
+    latest = next((t for t in traffic if t.get("latestRevision")), None)
+    # Knative names the revision on the latestRevision entry too: prefer the pinned entry for the primary
+    pinned = [t for t in traffic if t.get("revisionName") == primary]
+    primary_target = next((t for t in pinned if not t.get("latestRevision")), pinned[0] if pinned else None)
+    if latest is None or primary_target is None:
+        raise RouterError(f"Knative Service {_where(canary)} traffic spec invalid")
+    if primary_target.get("percent") is None:
+        raise RouterError(f"Knative Service {_where(canary)} primary revision traffic percent does not exist")
+    if latest.get("percent") is None:
+        raise RouterError(f"Knative Service {_where(canary)} canary revision traffic percent does not exist")
+    return int(primary_target["percent"]), int(latest["percent"]), False
+
+
+def reverted(service: Obj) -> dict[str, Any] | None:
+    """revertOnDeletion: the Service without the primary-revision annotation, or None without one."""
+    annotations = (service.get("metadata") or {}).get("annotations") or {}
+    if PRIMARY_REVISION not in annotations:
+        return None
+    out: dict[str, Any] = copy.deepcopy(dict(service))
+    del out["metadata"]["annotations"][PRIMARY_REVISION]
+    return out
