@@ -150,16 +150,6 @@ def warnings(provider: str, canary: Obj) -> list[str]:
     return out + [warning(provider, name) for name in missing(provider, canary)]
 
 
-def markdown_table() -> str:
-    """The support table of docs/routers.md, rendered from SUPPORT."""
-    head = ["Provider", *(SHORT[n] for n in FEATURE_NAMES), "Built-in metrics"]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for kind, support in SUPPORT.items():
-        cells = ["yes" if getattr(support, n) else "no" for n in FEATURE_NAMES]
-        lines.append("| " + " | ".join([f"`{kind}`", *cells, support.builtin_metrics]) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def markdown_consequences() -> str:
     """The docs list of what happens when a Canary asks for a feature its provider lacks."""
     return "".join(f"- **{LABELS[n]}**: {CONSEQUENCES[n]}.\n" for n in FEATURE_NAMES)

@@ -10,6 +10,7 @@ from lightkube import AsyncClient
 
 from serinus.api import Canary
 from serinus.errors import RouterError
+from serinus.routers.features import FEATURE_NAMES, SHORT, SUPPORT, router_kind
 from serinus.routers.live import (
     ApisixRouter,
     AppMeshRouter,
@@ -52,31 +53,74 @@ class RouterContext:
 
 RouterFactory = Callable[[RouterContext], Any]
 
-ROUTERS: dict[str, RouterFactory] = {
-    "kubernetes": lambda ctx: NopRouter(ctx.canary),
-    "istio": lambda ctx: IstioRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
-    "gatewayapi": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1"),
-    "gatewayapi:v1": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1"),
-    "gatewayapi:v1beta1": lambda ctx: GatewayRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, "v1beta1"),
-    "linkerd": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
-    "osm": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
-    "smi": lambda ctx: SmiRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.provider),
-    "contour": lambda ctx: ContourRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_class),
-    "skipper": lambda ctx: SkipperRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
-    "traefik": lambda ctx: TraefikRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
-    "appmesh:v1beta2": lambda ctx: AppMeshRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.label),
-    "knative": lambda ctx: KnativeRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
-    "kuma": lambda ctx: KumaRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
-    "apisix": lambda ctx: ApisixRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status),
-    "gloo": lambda ctx: GlooRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.include_label_prefixes),
-    "nginx": lambda ctx: NginxRouter(ctx.client, ctx.canary.to_dict(), ctx.save_status, ctx.ingress_prefix),
+
+@dataclass(frozen=True)
+class Entry:
+    """One router kind: what it writes on the cluster, and how it is built."""
+
+    writes: str
+    build: RouterFactory
+
+
+def _raw(ctx: RouterContext) -> dict[str, Any]:
+    return dict(ctx.canary.to_dict())
+
+
+#: Router kind (features.router_kind of the provider string) -> the live router. docs/routers.md's support table is
+#: rendered from this and features.SUPPORT together.
+ROUTERS: dict[str, Entry] = {
+    "kubernetes": Entry("the Services only (blue/green)", lambda ctx: NopRouter(ctx.canary)),
+    "istio": Entry("DestinationRules `<apex>-primary`, `<apex>-canary`; VirtualService `<apex>`",
+                   lambda ctx: IstioRouter(ctx.client, _raw(ctx), ctx.save_status)),
+    "gatewayapi:v1": Entry("HTTPRoute `<apex>` (gateway.networking.k8s.io/v1)",
+                           lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1")),
+    "gatewayapi:v1beta1": Entry("HTTPRoute `<apex>` (gateway.networking.k8s.io/v1beta1)",
+                                lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1beta1")),
+    "linkerd": Entry("TrafficSplit `<apex>` (split.smi-spec.io/v1alpha1)",
+                     lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider)),
+    "osm": Entry("TrafficSplit `<apex>` (split.smi-spec.io/v1alpha2)",
+                 lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider)),
+    "smi": Entry("TrafficSplit `<apex>` (the version in the provider string)",
+                 lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider)),
+    "contour": Entry("HTTPProxy `<apex>`",
+                     lambda ctx: ContourRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_class)),
+    "skipper": Entry("Ingress `<ingress>-canary`", lambda ctx: SkipperRouter(ctx.client, _raw(ctx), ctx.save_status)),
+    "traefik": Entry("TraefikService `<apex>`", lambda ctx: TraefikRouter(ctx.client, _raw(ctx), ctx.save_status)),
+    "appmesh:v1beta2": Entry("VirtualNodes `<apex>-primary`, `<apex>-canary`; VirtualRouters and VirtualServices "
+                             "`<apex>`, `<apex>-canary`",
+                             lambda ctx: AppMeshRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.label)),
+    "knative": Entry("the Knative Service's `spec.traffic` and its primary-revision annotation",
+                     lambda ctx: KnativeRouter(ctx.client, _raw(ctx), ctx.save_status)),
+    "kuma": Entry("TrafficRoute `<apex>` (cluster scoped)",
+                  lambda ctx: KumaRouter(ctx.client, _raw(ctx), ctx.save_status)),
+    "apisix": Entry("ApisixRoute `<route>-<apex>-canary`",
+                    lambda ctx: ApisixRouter(ctx.client, _raw(ctx), ctx.save_status)),
+    "gloo": Entry("Upstreams `<ns>-<apex>-{primary,canary}upstream-<port>`; RouteTable `<apex>`",
+                  lambda ctx: GlooRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.include_label_prefixes)),
+    "nginx": Entry("Ingress `<ingress>-canary`",
+                   lambda ctx: NginxRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_prefix)),
 }
 
 
 def make_router(ctx: RouterContext) -> Any:
-    """The mesh router for the Canary's provider; a provider without a live router is an error on the Canary."""
-    factory = ROUTERS.get(ctx.provider) or ROUTERS.get(ctx.provider.split(":")[0])
-    if factory is None:
+    """The mesh router for the Canary's provider, chosen by Flagger's rules (an unknown provider falls back to
+    istio, with the Warning event features.warnings gives); a router kind without a live router is an error."""
+    kind, _ = router_kind(ctx.provider)
+    entry = ROUTERS.get(kind)
+    if entry is None:
         raise RouterError(f"provider {ctx.provider} is not supported by this version of Serinus's operator yet; "
                           f"supported: {', '.join(sorted(ROUTERS))}")
-    return factory(ctx)
+    return entry.build(ctx)
+
+
+def markdown_table() -> str:
+    """docs/routers.md's support table: each router kind's features (features.SUPPORT) and what its live router
+    writes (ROUTERS), so neither can drift from the code."""
+    head = ["Provider", *(SHORT[n] for n in FEATURE_NAMES), "Built-in metrics", "Serinus writes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for kind, support in SUPPORT.items():
+        cells = ["yes" if getattr(support, n) else "no" for n in FEATURE_NAMES]
+        entry = ROUTERS.get(kind)
+        writes = entry.writes if entry else "not supported yet (the operator records a Warning event)"
+        lines.append("| " + " | ".join([f"`{kind}`", *cells, support.builtin_metrics, writes]) + " |")
+    return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from serinus.routers import features
+from serinus.routers import features, registry
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "routers.md"
 
@@ -60,5 +60,11 @@ def test_missing_features_per_provider() -> None:
 
 
 def test_docs_table_matches_the_code() -> None:
-    """docs/routers.md holds exactly the table features.markdown_table() renders."""
-    assert features.markdown_table() in DOCS.read_text()
+    """docs/routers.md holds exactly the table the router registry renders (features and live routers)."""
+    assert registry.markdown_table() in DOCS.read_text()
+
+
+def test_every_router_kind_but_legacy_appmesh_has_a_live_router() -> None:
+    """The operator drives every provider of the support matrix except App Mesh's retired v1beta1 API."""
+    assert set(features.SUPPORT) - set(registry.ROUTERS) == {"appmesh"}
+    assert set(registry.ROUTERS) <= set(features.SUPPORT)
