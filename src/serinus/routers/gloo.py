@@ -16,7 +16,13 @@ from typing import Any
 
 from serinus.api.meta import include_by_prefix
 from serinus.errors import RouterError
-from serinus.routers.kubernetes import apex_metadata, canary_namespace, canary_owner_reference, service_names
+from serinus.routers.kubernetes import (
+    apex_metadata,
+    canary_namespace,
+    canary_owner_reference,
+    reconcile_owned,
+    service_names,
+)
 
 Obj = Mapping[str, Any]
 GATEWAY_API = "gateway.solo.io/v1"
@@ -125,16 +131,8 @@ def _without_weights(spec: Obj) -> Any:
 def reconciled(existing: Obj, canary: Obj) -> dict[str, Any] | None:
     """The RouteTable brought back in line (weights in flight ignored), or None; a rewrite resets the weights."""
     desired = route_table(canary)
-    meta = existing.get("metadata") or {}
-    if _without_weights(existing.get("spec") or {}) == _without_weights(desired["spec"]) \
-            and (meta.get("labels") or {}) == desired["metadata"]["labels"] \
-            and (meta.get("annotations") or {}) == desired["metadata"]["annotations"]:
-        return None
-    out: dict[str, Any] = copy.deepcopy(dict(existing))
-    out["spec"] = desired["spec"]
-    out["metadata"] = {**out["metadata"], "labels": desired["metadata"]["labels"],
-                       "annotations": desired["metadata"]["annotations"]}
-    return out
+    return reconcile_owned(existing, desired["spec"], desired["metadata"]["labels"],
+                           desired["metadata"]["annotations"], _without_weights)
 
 
 def set_routes(existing: Obj, canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any]:

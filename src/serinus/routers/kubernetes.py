@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lightkube import ApiError, AsyncClient, codecs
@@ -224,3 +224,21 @@ class KubernetesRouter:
         reverted = reverted_apex(existing.to_dict(), str(self.owner["name"]), self.label, self.value)
         if reverted is not None:
             await self.client.replace(codecs.from_dict(reverted))
+
+
+def reconcile_owned(existing: Obj, desired_spec: Obj, labels: Mapping[str, str], annotations: Mapping[str, str],
+                    comparable: Callable[[Obj], Any]) -> dict[str, Any] | None:
+    """`existing` with what Serinus owns restored, or None when nothing it owns differs.
+
+    Serinus owns the spec keys it writes (compared through `comparable`, which leaves out the weights in flight),
+    the apex labels, and its annotations; spec keys and annotations others added are kept."""
+    meta = existing.get("metadata") or {}
+    have = existing.get("spec") or {}
+    merged = {**(meta.get("annotations") or {}), **annotations}
+    if comparable({k: have[k] for k in desired_spec if k in have}) == comparable(desired_spec) \
+            and dict(labels) == (meta.get("labels") or {}) and merged == (meta.get("annotations") or {}):
+        return None
+    out: dict[str, Any] = copy.deepcopy(dict(existing))
+    out["spec"] = {**copy.deepcopy(dict(have)), **copy.deepcopy(dict(desired_spec))}
+    out["metadata"] = {**out.get("metadata", {}), "labels": dict(labels), "annotations": merged}
+    return out

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from serinus.errors import RouterError
-from serinus.routers.kubernetes import apex_metadata, canary_namespace, service_names
+from serinus.routers.kubernetes import apex_metadata, canary_namespace, reconcile_owned, service_names
 
 Obj = Mapping[str, Any]
 API_VERSION = "kuma.io/v1alpha1"
@@ -56,19 +56,11 @@ def _without_weights(spec: Obj) -> Any:
 
 
 def reconciled(existing: Obj, canary: Obj) -> dict[str, Any] | None:
-    """The TrafficRoute brought back in line (spec and metadata; weights in flight ignored), or None. As in Flagger,
-    a rewrite sends all traffic back to the primary."""
+    """The TrafficRoute brought back in line (the spec keys and metadata Serinus writes; weights in flight
+    ignored), or None. As in Flagger, a rewrite sends all traffic back to the primary."""
     desired = traffic_route(canary)
-    meta = existing.get("metadata") or {}
-    if _without_weights(existing.get("spec") or {}) == _without_weights(desired["spec"]) \
-            and (meta.get("labels") or {}) == desired["metadata"]["labels"] \
-            and (meta.get("annotations") or {}) == desired["metadata"]["annotations"]:
-        return None
-    out: dict[str, Any] = copy.deepcopy(dict(existing))
-    out["spec"] = desired["spec"]
-    out["metadata"] = {**out["metadata"], "labels": desired["metadata"]["labels"],
-                       "annotations": desired["metadata"]["annotations"]}
-    return out
+    return reconcile_owned(existing, desired["spec"], desired["metadata"]["labels"],
+                           desired["metadata"]["annotations"], _without_weights)
 
 
 def set_routes(existing: Obj, canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any]:

@@ -146,3 +146,22 @@ def test_gloo_ab_matchers_and_weights() -> None:
     assert gloo.reconciled(routed, c) is None
     with pytest.raises(RouterError, match="no valid weights"):
         gloo.set_routes(routed, c, 0, 0)
+
+
+def test_reconcile_restores_what_serinus_owns_and_keeps_the_rest() -> None:
+    """Someone edits a generated RouteTable: a wrong destination is restored, their annotation and their
+    top-level spec key stay, our Flux annotations come back; weights in flight are kept out of the comparison."""
+    c = canary()
+    live = gloo.set_routes(gloo.route_table(c), c, 60, 40)
+    live["metadata"]["annotations"] = {"team.example.com/owner": "payments"}
+    live["spec"]["weight"] = 5
+    live["spec"]["routes"][0]["inheritablePathMatchers"] = False
+    fixed = gloo.reconciled(live, c)
+    assert fixed is not None
+    assert fixed["metadata"]["annotations"] == {"team.example.com/owner": "payments", **FLUX}
+    assert fixed["spec"]["weight"] == 5
+    assert fixed["spec"]["routes"][0]["inheritablePathMatchers"] is True
+    assert gloo.reconciled(fixed, c) is None
+    tr = kuma.set_routes(kuma.traffic_route(c), c, 80, 20)
+    tr["metadata"]["annotations"]["kuma.io/display-name"] = "podinfo"
+    assert kuma.reconciled(tr, c) is None  # another controller's annotation is not drift
