@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 from aiohttp import web
 
-from tests.integration.receivers import free_port
+from tests.integration.receivers import free_port, serving
 
 
 @dataclass
@@ -76,12 +76,5 @@ async def fake_api() -> AsyncIterator[FakeApi]:
             return web.json_response(body, status=status)
         return web.Response(status=status, text=str(body), content_type=content_type or "text/plain")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serving(handle, port):
         yield api
-    finally:
-        await runner.cleanup()

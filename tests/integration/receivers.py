@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,12 +63,19 @@ async def receiver() -> AsyncIterator[Recorder]:
         text = rec.body if rec.body is not None else ("ok" if status < 300 else "receiver says no")
         return web.Response(status=status, text=text)
 
+    async with serving(handle, port):
+        yield rec
+
+
+@asynccontextmanager
+async def serving(handle: Callable[[web.Request], Awaitable[web.StreamResponse]], port: int) -> AsyncIterator[None]:
+    """An aiohttp server on 127.0.0.1:`port` answering every method and path with `handle`."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield rec
+        yield
     finally:
         await runner.cleanup()

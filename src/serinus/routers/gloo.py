@@ -17,7 +17,7 @@ from typing import Any
 from serinus.api.meta import include_by_prefix
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import (
-    apex_metadata,
+    apex_object_meta,
     canary_namespace,
     canary_owner_reference,
     reconcile_owned,
@@ -111,13 +111,8 @@ def _spec(canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any
 
 def route_table(canary: Obj, set_owner: bool = True) -> dict[str, Any]:
     """The RouteTable as created: all traffic to the primary upstream."""
-    apex, _, _ = service_names(canary)
-    labels, annotations = apex_metadata(canary)
-    meta: dict[str, Any] = {"name": apex, "namespace": canary_namespace(canary), "labels": labels,
-                            "annotations": annotations}
-    if set_owner:
-        meta["ownerReferences"] = [canary_owner_reference(canary)]
-    return {"apiVersion": GATEWAY_API, "kind": "RouteTable", "metadata": meta, "spec": _spec(canary, 100, 0)}
+    return {"apiVersion": GATEWAY_API, "kind": "RouteTable", "metadata": apex_object_meta(canary, set_owner),
+            "spec": _spec(canary, 100, 0)}
 
 
 def _without_weights(spec: Obj) -> Any:

@@ -242,3 +242,15 @@ def reconcile_owned(existing: Obj, desired_spec: Obj, labels: Mapping[str, str],
     out["spec"] = {**copy.deepcopy(dict(have)), **copy.deepcopy(dict(desired_spec))}
     out["metadata"] = {**out.get("metadata", {}), "labels": dict(labels), "annotations": merged}
     return out
+
+
+def apex_object_meta(canary: Obj, set_owner: bool = True) -> dict[str, Any]:
+    """Metadata of a routing object named after the apex Service: apex labels and annotations (Flux keys
+    included) and, unless the mesh lives on another API server, the Canary as controller owner."""
+    apex, _, _ = service_names(canary)
+    labels, annotations = apex_metadata(canary)
+    meta: dict[str, Any] = {"name": apex, "namespace": canary_namespace(canary), "labels": labels,
+                            "annotations": annotations}
+    if set_owner:
+        meta["ownerReferences"] = [canary_owner_reference(canary)]
+    return meta

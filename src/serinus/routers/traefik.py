@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from serinus.errors import RouterError
-from serinus.routers.kubernetes import apex_metadata, canary_namespace, canary_owner_reference, service_names
+from serinus.routers.kubernetes import apex_object_meta, canary_namespace, service_names
 
 Obj = Mapping[str, Any]
 API_VERSION = "traefik.io/v1alpha1"
@@ -27,13 +27,8 @@ def _service(canary: Obj, name: str, weight: int) -> dict[str, Any]:
 
 def traffic_service(canary: Obj, set_owner: bool = True) -> dict[str, Any]:
     """The TraefikService as created: all traffic to the primary."""
-    apex, primary, _ = service_names(canary)
-    labels, annotations = apex_metadata(canary)
-    meta: dict[str, Any] = {"name": apex, "namespace": canary_namespace(canary), "labels": labels,
-                            "annotations": annotations}
-    if set_owner:
-        meta["ownerReferences"] = [canary_owner_reference(canary)]
-    return {"apiVersion": API_VERSION, "kind": "TraefikService", "metadata": meta,
+    _, primary, _ = service_names(canary)
+    return {"apiVersion": API_VERSION, "kind": "TraefikService", "metadata": apex_object_meta(canary, set_owner),
             "spec": {"weighted": {"services": [_service(canary, primary, 100)]}}}
 
 

@@ -4,23 +4,22 @@ to the primary as the release is promoted."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from lightkube import codecs
-from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace
 
 from serinus.routers.live import RESOURCES
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import install_handwritten, install_smi
 from tests.cluster.runtime import operator_proc as op
+from tests.cluster.runtime.test_release import namespace
 from tests.cluster.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
+__all__ = ["namespace"]
 TrafficSplit = RESOURCES[("split.smi-spec.io/v1alpha1", "TrafficSplit")]
 TrafficRoute = RESOURCES[("kuma.io/v1alpha1", "TrafficRoute")]
 RouteTable = RESOURCES[("gateway.solo.io/v1", "RouteTable")]
@@ -30,15 +29,6 @@ VirtualNode = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualNode")]
 AppMeshService = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualService")]
 STEPS = [(100, 0), (50, 50), (0, 100), (100, 0)]
 ANALYSIS = {"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}
-
-
-@pytest.fixture
-def namespace(cluster: Cluster) -> str:
-    """A fresh namespace with Serinus's CRDs."""
-    cluster.install_serinus_crds()
-    ns = f"mesh-{uuid.uuid4().hex[:6]}"
-    cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
-    return ns
 
 
 def _release(cluster: Cluster, ns: str, log: Path, provider: str, weights: Callable[[], tuple[int, int]],
