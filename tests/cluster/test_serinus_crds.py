@@ -160,7 +160,7 @@ INVALID: list[tuple[str, Doc, str]] = [
     ("suspend as text", _canary(lambda d: d["spec"].update(suspend="yes")), "spec.suspend: must be true or false"),
     ("template without query", {**_template(type="prometheus"), "spec": {"provider": {"type": "prometheus"}}},
      "spec.query: is required"),
-    ("template type", _template(type="kayenta"), "spec.provider.type: must be one of"),
+    ("template type", _template(type="skywalking"), "spec.provider.type: must be one of"),
     ("provider with address and secret", _provider("slack", address="https://h", secretRef={"name": "s"}),
      "spec: must set only one of address or secretRef"),
     ("provider without address", _provider("slack"), "spec: must set one of address or secretRef"),
