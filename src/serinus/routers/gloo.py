@@ -58,13 +58,23 @@ def upstream(canary: Obj, name: str, service: str, selector: Mapping[str, str], 
 
 def upstream_drift(existing: Obj, config: Obj | None) -> dict[str, Any] | None:
     """The merge patch that brings an existing upstream's loadBalancerConfig back to the config upstream's, or
-    None (nothing else is kept in line, as in Flagger)."""
+    None (nothing else is kept in line, as in Flagger, whose plain merge patch can leave the old policy beside the
+    new one; this one cannot)."""
     if config is None:
         return None
     wanted = (config.get("spec") or {}).get("loadBalancerConfig")
-    if (existing.get("spec") or {}).get("loadBalancerConfig") == wanted:
+    have = (existing.get("spec") or {}).get("loadBalancerConfig")
+    if have == wanted:
         return None
-    return {"spec": {"loadBalancerConfig": wanted}}
+    return {"spec": {"loadBalancerConfig": _replacing(have, wanted)}}
+
+
+def _replacing(old: Any, new: Any) -> Any:
+    """A merge-patch value that turns `old` into `new` exactly: keys `new` drops are set to null (a plain merge
+    patch would leave `roundRobin` beside a new `leastRequest`)."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return new
+    return {**{k: None for k in old if k not in new}, **{k: _replacing(old.get(k), v) for k, v in new.items()}}
 
 
 def _matchers(canary: Obj) -> list[dict[str, Any]] | None:

@@ -28,14 +28,18 @@ pytestmark = pytest.mark.cluster
 
 
 def _knative_controller(client: Client, name: str, stop: threading.Event) -> None:
-    """Knative's controller, reduced to what a release needs."""
+    """Knative's controller, reduced to what a release needs: a new template is a new revision (a traffic change
+    is not)."""
+    templates: list[Any] = []
     while not stop.wait(0.3):
         try:
             service = client.get(KnativeService, name).to_dict()
         except ApiError:
             continue
         generation = service["metadata"]["generation"]
-        latest = f"{name}-{generation:05d}"
+        if not templates or templates[-1] != service["spec"]["template"]:
+            templates.append(service["spec"]["template"])
+        latest = f"{name}-{len(templates):05d}"
         try:
             client.get(Revision, latest)
         except ApiError:

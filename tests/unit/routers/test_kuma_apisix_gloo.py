@@ -129,7 +129,7 @@ def test_gloo_route_table_and_upstreams() -> None:
                                    "selector": {"app": "podinfo-primary"}}}
     assert gloo.upstream_drift(up, config) is None
     assert gloo.upstream_drift(up, {"spec": {"loadBalancerConfig": {"leastRequest": {}}}}) == {
-        "spec": {"loadBalancerConfig": {"leastRequest": {}}}}
+        "spec": {"loadBalancerConfig": {"roundRobin": None, "leastRequest": {}}}}
 
 
 def test_gloo_ab_matchers_and_weights() -> None:
