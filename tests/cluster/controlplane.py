@@ -34,6 +34,9 @@ BUILD_SCRIPT = ROOT / "scripts" / "build-test-binaries"
 VERSIONS_FILE = ROOT / "tests" / "cluster" / "versions.env"
 FLAGGER_CRD_FILE = ROOT.parent / "shared" / "reference" / "flagger" / "crd.yaml"
 SERINUS_CRD_FILE = ROOT / "deploy" / "crds" / "crds.yaml"
+CHART = ROOT / "deploy" / "charts" / "serinus"
+#: the namespace and release the chart's ServiceAccount is installed with, for the operator's identity in tests
+OPERATOR_NAMESPACE, OPERATOR_RELEASE = "serinus-system", "serinus"
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 #: kwok's own stage definitions, read from its module in the Go module cache at run time.
 KWOK_STAGES = (
@@ -157,6 +160,11 @@ class ControlPlane:
     token: str = ""
 
     @property
+    def audit_log(self) -> Path:
+        """The API server's audit log of requests made with ServiceAccount credentials (JSON lines)."""
+        return self.workdir / "logs" / "audit.log"
+
+    @property
     def kubeconfig(self) -> Path:
         """Admin kubeconfig (bearer token in group system:masters, CA-verified TLS)."""
         return self.workdir / "kubeconfig"
@@ -252,6 +260,11 @@ class ControlPlane:
     def _start_apiserver(self, etcd_url: str) -> None:
         self.api_port = free_port()
         pki = self.workdir / "pki"
+        # Requests made with ServiceAccount credentials are audited (method, resource, verb, user), so the
+        # install tests can compare what the operator did with what its ClusterRole grants.
+        policy = self.workdir / "audit-policy.yaml"
+        policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
+                          "  - level: Metadata\n    userGroups: [system:serviceaccounts]\n  - level: None\n")
         self._spawn("kube-apiserver", [
             str(self.bin_dir / "kube-apiserver"),
             f"--etcd-servers={etcd_url}", "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -263,6 +276,8 @@ class ControlPlane:
             "--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount",
             "--allow-privileged=true", "--endpoint-reconciler-type=none",
             f"--cert-dir={pki}", "--profiling=false", "--v=1",
+            f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}", "--audit-log-format=json",
+            "--audit-log-maxsize=0",
         ])
 
     def _component_kubeconfig(self) -> list[str]:
@@ -412,10 +427,55 @@ class Cluster:
         self.kubeconfig: Path = plane.kubeconfig
         self.server: str = plane.server
         self.timings: dict[str, float] = plane.timings
+        self.audit_log: Path = plane.audit_log
 
     def client(self, namespace: str = "default", field_manager: str = "serinus-tests") -> Client:
         """A lightkube client with admin credentials."""
         return Client(KubeConfig.from_file(self.kubeconfig), namespace=namespace, field_manager=field_manager)
+
+    def helm_template(self, *args: str, chart: Path = CHART, namespace: str = OPERATOR_NAMESPACE,
+                      release: str = OPERATOR_RELEASE) -> list[dict[str, object]]:
+        """The documents `helm template` renders for a chart (the real helm binary, built like the others)."""
+        version = pinned_versions()["K8S_VERSION"]
+        proc = subprocess.run([str(self.plane.bin_dir / "helm"), "template", release, str(chart), "--namespace",
+                               namespace, "--kube-version", version, *args],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ControlPlaneError(f"helm template {chart.name} {' '.join(args)} failed: {proc.stderr.strip()}")
+        return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+    def operator_kubeconfig(self) -> Path:
+        """A kubeconfig holding a token of the Helm chart's ServiceAccount, bound to the chart's ClusterRole.
+
+        The cluster tests run `serinus run` with it, so every release they drive proves the chart grants enough,
+        and the API server's audit log (`audit_log`) records what the operator used."""
+        path = self.plane.workdir / "serinus-operator.kubeconfig"
+        if path.exists():
+            return path
+        from lightkube.models.authentication_v1 import TokenRequestSpec
+        from lightkube.models.meta_v1 import ObjectMeta
+        from lightkube.resources.core_v1 import Namespace, ServiceAccount
+
+        client = self.client()
+        try:
+            client.create(Namespace(metadata=ObjectMeta(name=OPERATOR_NAMESPACE)))
+        except ApiError as err:
+            if err.status.code != 409:
+                raise
+        account = ""
+        for doc in self.helm_template("--set", "leaderElection.enabled=true"):
+            if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+                client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
+                if doc["kind"] == "ServiceAccount":
+                    account = str(doc["metadata"]["name"])  # type: ignore[index]
+        token = client.create(ServiceAccount.Token(metadata=ObjectMeta(name=account, namespace=OPERATOR_NAMESPACE),
+                                                   spec=TokenRequestSpec(audiences=[], expirationSeconds=86400)),
+                              account, namespace=OPERATOR_NAMESPACE)
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": "serinus", "user": {"token": token.status.token}}]
+        config["contexts"][0]["context"]["user"] = "serinus"
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def install_flagger_crds(self, timeout: float = 30.0) -> list[str]:
         """Apply Flagger's own CRD file (shared/reference/flagger/crd.yaml) and wait until each is Established."""

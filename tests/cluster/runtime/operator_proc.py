@@ -23,9 +23,10 @@ T = TypeVar("T")
 
 def operator_args(cluster: Cluster, ns: str, *extra: str) -> list[str]:
     """`serinus run` for one namespace with the kubernetes provider, on loopback ports (`--port` in `extra`
-    replaces the random one)."""
+    replaces the random one), as the Helm chart's ServiceAccount (a `--kubeconfig` in `extra` replaces it)."""
     port = [] if any(e.startswith("--port=") for e in extra) else [f"--port={free_port()}"]
-    return [sys.executable, "-m", "serinus.cli", "run", f"--kubeconfig={cluster.kubeconfig}", f"--namespace={ns}",
+    return [sys.executable, "-m", "serinus.cli", "run", f"--kubeconfig={cluster.operator_kubeconfig()}",
+            f"--namespace={ns}",
             "--mesh-provider=kubernetes", f"--metrics-server=http://127.0.0.1:{free_port()}",
             *port, "--listen-address=127.0.0.1", "--log-level=debug", *extra]
 
