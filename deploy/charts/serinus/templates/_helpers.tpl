@@ -34,3 +34,18 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
+
+
+{{/* The image: a values file written for Flagger's chart names Flagger's image, which is replaced by Serinus's. */}}
+{{- define "serinus.image" -}}
+{{- if contains "fluxcd/flagger" .Values.image.repository -}}
+ghcr.io/serinus-dev/serinus:{{ .Chart.AppVersion }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* Flagger's template names, which values files written for Flagger's chart use (its default affinity does). */}}
+{{- define "flagger.name" -}}{{ include "serinus.name" . }}{{- end -}}
+{{- define "flagger.fullname" -}}{{ include "serinus.fullname" . }}{{- end -}}
+{{- define "flagger.serviceAccountName" -}}{{ include "serinus.serviceAccountName" . }}{{- end -}}

@@ -1,0 +1,191 @@
+"""The install manifests under deploy/: the Helm charts lint and render with the real helm binary, the kustomize
+base builds with the real kustomize, and what they render passes a server-side dry-run apply on the real API
+server. The operator's arguments in both are flags `serinus run` accepts, and a values file written for Flagger's
+chart installs Serinus unchanged."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from lightkube import ApiError, Client, codecs
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+
+from serinus.cli.run import run as run_command
+from serinus.loadtester.cli import main as loadtester_command
+from tests.cluster.controlplane import CHART, OPERATOR_NAMESPACE, ROOT, Cluster
+from tests.cluster.crds import module_dir
+
+pytestmark = pytest.mark.cluster
+
+LOADTESTER = ROOT / "deploy" / "charts" / "serinus-loadtester"
+KUSTOMIZE_BASE = ROOT / "deploy" / "kustomize" / "base"
+#: kinds whose CRDs (Prometheus Operator's) are not on the test cluster: checked by content, not dry-run
+MONITORING = {"ServiceMonitor", "PodMonitor"}
+
+
+def _flagger_charts() -> Path:
+    from tests.cluster.controlplane import pinned_versions
+
+    return module_dir("github.com/fluxcd/flagger", "v" + pinned_versions()["FLAGGER_VERSION"]) / "charts"
+
+
+def _dry_run(cluster: Cluster, docs: list[dict[str, Any]]) -> None:
+    """Server-side apply every document with dryRun=All; the API server validates each against its schema."""
+    client = cluster.client()
+    for doc in docs:
+        if doc["kind"] in MONITORING:
+            continue
+        try:
+            client.apply(codecs.from_dict(doc), field_manager="serinus-install-test", force=True, dry_run=True)
+        except ApiError as err:
+            pytest.fail(f"{doc['kind']} {doc['metadata'].get('name')} rejected: {err.status.message}")
+
+
+def _by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def _args_parse(command: click.Command, args: list[str]) -> None:
+    """The container's arguments are options the command accepts (click raises on an unknown one)."""
+    command.make_context(command.name or "cmd", list(args), resilient_parsing=False)
+
+
+@pytest.fixture(scope="module")
+def namespace(cluster: Cluster) -> str:
+    """The release namespace (it holds the operator's ServiceAccount for the other cluster tests too)."""
+    try:
+        cluster.client().create(Namespace(metadata=ObjectMeta(name=OPERATOR_NAMESPACE)))
+    except ApiError as err:
+        if err.status.code != 409:
+            raise
+    return OPERATOR_NAMESPACE
+
+
+@pytest.mark.parametrize("chart", [CHART, LOADTESTER], ids=["serinus", "serinus-loadtester"])
+def test_charts_lint(cluster: Cluster, chart: Path) -> None:
+    """`helm lint` passes for both charts."""
+    helm = cluster.plane.bin_dir / "helm"
+    proc = subprocess.run([str(helm), "lint", str(chart), "--kube-version", "1.34.4"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 chart(s) linted, 0 chart(s) failed" in proc.stdout
+
+
+def test_chart_defaults_render_and_apply(cluster: Cluster, namespace: str) -> None:
+    """The default install: CRDs (the very file under deploy/crds), ServiceAccount, ClusterRole and binding,
+    Deployment with /healthz probes, non-root and read-only, and the /metrics Service; all accepted."""
+    assert (CHART / "crds" / "crds.yaml").resolve() == (ROOT / "deploy" / "crds" / "crds.yaml").resolve()
+    docs = cluster.helm_template("--include-crds")
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "CustomResourceDefinition",
+                     "CustomResourceDefinition", "Deployment", "Service", "ServiceAccount"]
+    (deployment,) = _by_kind(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/serinus-dev/serinus:0.1.0"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["args"][0] == "run"
+    _args_parse(run_command, container["args"][1:])
+    assert _by_kind(docs, "Service")[0]["spec"]["ports"][0]["port"] == 8080
+    _dry_run(cluster, docs)
+
+
+def test_every_option_renders_and_applies(cluster: Cluster, namespace: str) -> None:
+    """Leader election with two replicas (and its Role), the PodDisruptionBudget, Service and Pod monitors, the
+    Flagger flags: every argument is one `serinus run` accepts."""
+    docs = cluster.helm_template(
+        "--set", "leaderElection.enabled=true", "--set", "leaderElection.replicaCount=2",
+        "--set", "podDisruptionBudget.enabled=true", "--set", "serviceMonitor.enabled=true",
+        "--set", "podMonitor.enabled=true", "--set", "meshProvider=nginx", "--set", "namespace=apps",
+        "--set", "selectorLabels=app\\,name", "--set", "configTracking.enabled=false",
+        "--set", "ingressAnnotationsPrefix=custom.ingress.kubernetes.io", "--set", "ingressClass=contour",
+        "--set", "includeLabelPrefix=team", "--set", "eventWebhook=http://events.example/hook",
+        "--set", "clusterName=prod-eu", "--set", "noCrossNamespaceRefs=true",
+        "--set", "slack.channel=releases", "--set", "slack.url=https://hooks.slack.com/x",
+        "--set", "msteams.url=https://outlook.office.com/webhook/x")
+    (deployment,) = _by_kind(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    for flag in ("-mesh-provider=nginx", "-namespace=apps", "-selector-labels=app,name", "--disable-config-tracking",
+                 "-ingress-annotations-prefix=custom.ingress.kubernetes.io", "-ingress-class=contour",
+                 "-include-label-prefix=team", "-event-webhook=http://events.example/hook",
+                 "-cluster-name=prod-eu", "--no-cross-namespace-refs", "--enable-leader-election",
+                 f"-leader-election-namespace={OPERATOR_NAMESPACE}", "-slack-channel=releases"):
+        assert flag in args
+    _args_parse(run_command, args[1:])
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env == {"SERINUS_SLACK_URL": "https://hooks.slack.com/x",
+                   "SERINUS_MSTEAMS_URL": "https://outlook.office.com/webhook/x"}
+    assert _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
+    assert _by_kind(docs, "Role")[0]["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                                                   "verbs": ["get", "create", "update"]}]
+    (monitor,) = _by_kind(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0] == {"port": "http", "path": "/metrics", "interval": "15s",
+                                               "honorLabels": False}
+    assert _by_kind(docs, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
+    _dry_run(cluster, docs)
+
+
+def test_flaggers_own_values_file_installs_serinus(cluster: Cluster, namespace: str) -> None:
+    """Flagger's chart values file, unchanged, with the kubernetes provider: renders (Flagger's template names
+    included), runs Serinus's image rather than Flagger's, and applies."""
+    values = _flagger_charts() / "flagger" / "values.yaml"
+    docs = cluster.helm_template("-f", str(values), "--set", "meshProvider=kubernetes")
+    (deployment,) = _by_kind(docs, "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/serinus-dev/serinus:0.1.0"
+    assert "-mesh-provider=kubernetes" in container["args"]
+    _args_parse(run_command, container["args"][1:])
+    _dry_run(cluster, docs)
+
+
+def test_loadtester_chart_with_flaggers_values(cluster: Cluster, namespace: str) -> None:
+    """The load tester's chart, with its own defaults and with Flagger's loadtester values file: a Deployment
+    running `serinus-loadtester` with flags it accepts, and its Service on port 80."""
+    for extra in ([], ["-f", str(_flagger_charts() / "loadtester" / "values.yaml")]):
+        docs = cluster.helm_template(*extra, chart=LOADTESTER, release="loadtester")
+        (deployment,) = _by_kind(docs, "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["serinus-loadtester"]
+        assert container["image"] == "ghcr.io/serinus-dev/serinus:0.1.0"
+        _args_parse(loadtester_command, container["args"])
+        assert _by_kind(docs, "Service")[0]["spec"]["ports"][0]["port"] == 80
+        _dry_run(cluster, docs)
+
+
+def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
+    """`kustomize build deploy/kustomize/base`: the CRDs, the namespace, the same ClusterRole rules as the chart,
+    a Deployment whose arguments `serinus run` accepts, its Service and PodDisruptionBudget; all accepted."""
+    proc = subprocess.run([str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_BASE)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert sorted(d["kind"] for d in docs) == sorted([
+        "Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
+        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "PodDisruptionBudget"])
+    chart_rules = next(d for d in cluster.helm_template() if d["kind"] == "ClusterRole")["rules"]
+    assert _by_kind(docs, "ClusterRole")[0]["rules"] == chart_rules
+    (deployment,) = _by_kind(docs, "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    _args_parse(run_command, container["args"][1:])
+    assert container["image"] == "ghcr.io/serinus-dev/serinus:0.1.0"
+    assert _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] \
+        == "serinus"
+    client: Client = cluster.client()
+    for doc in docs:  # the namespace must exist for a dry run of what goes in it
+        if doc["kind"] == "Namespace":
+            try:
+                client.create(codecs.from_dict(doc))
+            except ApiError as err:
+                if err.status.code != 409:
+                    raise
+    _dry_run(cluster, docs)
