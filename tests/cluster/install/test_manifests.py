@@ -25,6 +25,7 @@ pytestmark = pytest.mark.cluster
 
 LOADTESTER = ROOT / "deploy" / "charts" / "serinus-loadtester"
 KUSTOMIZE_BASE = ROOT / "deploy" / "kustomize" / "base"
+KUSTOMIZE_LOADTESTER = ROOT / "deploy" / "kustomize" / "loadtester"
 #: kinds whose CRDs (Prometheus Operator's) are not on the test cluster: checked by content, not dry-run
 MONITORING = {"ServiceMonitor", "PodMonitor"}
 
@@ -188,4 +189,19 @@ def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
             except ApiError as err:
                 if err.status.code != 409:
                     raise
+    _dry_run(cluster, docs)
+
+
+def test_kustomize_loadtester_builds_and_applies(cluster: Cluster, namespace: str) -> None:
+    """`kustomize build deploy/kustomize/loadtester`: a Deployment running `serinus-loadtester` with flags it
+    accepts and its Service on port 80; accepted in the namespace an overlay would set."""
+    proc = subprocess.run([str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_LOADTESTER)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    docs = [{**d, "metadata": {**d["metadata"], "namespace": namespace}}
+            for d in yaml.safe_load_all(proc.stdout) if d]
+    assert sorted(d["kind"] for d in docs) == ["Deployment", "Service"]
+    container = _by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["serinus-loadtester"]
+    _args_parse(loadtester_command, container["args"])
     _dry_run(cluster, docs)

@@ -17,8 +17,9 @@ from lightkube import ApiError, Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
-from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Service
+from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Secret, Service
 from lightkube.resources.networking_v1 import Ingress
+from lightkube.types import PatchType
 from prometheus_client.parser import text_string_to_metric_families
 
 from serinus.kube.resources import Canary, MetricTemplate
@@ -155,23 +156,28 @@ def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
 
 
 def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, Path]) -> None:
-    """Only the ConfigMap's data changes: a run starts and the promotion copies the new data to cfg-primary."""
+    """Only the ConfigMap's and Secret's data change: a run starts and the promotion copies the new data to
+    cfg-primary and creds-primary."""
     client, ns, log = operator
     client.create(ConfigMap(metadata=ObjectMeta(name="cfg", namespace=ns), data={"mode": "old"}))
-    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, volumes=[{"name": "cfg",
-                                                                        "configMap": {"name": "cfg"}}])))
+    client.create(Secret(metadata=ObjectMeta(name="creds", namespace=ns), stringData={"token": "old"}))
+    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, volumes=[{"name": "cfg", "configMap": {"name": "cfg"}},
+                                                                       {"name": "creds",
+                                                                        "secret": {"secretName": "creds"}}])))
     client.create(op.canary(ns))
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     primary = client.get(Deployment, "web-primary").spec.template.spec
     assert primary.volumes[0].configMap.name == "cfg-primary"
     assert client.get(ConfigMap, "cfg-primary").data == {"mode": "old"}
-    assert list(op.status(client)["trackedConfigs"]) == ["configmap/cfg"]
+    assert sorted(op.status(client)["trackedConfigs"]) == ["configmap/cfg", "secret/creds"]
 
+    client.patch(Secret, "creds", {"stringData": {"token": "new"}})
     client.patch(ConfigMap, "cfg", {"data": {"mode": "new"}})
     wait_for(lambda: f"New revision detected! Scaling up web.{ns}" in op.events(client), "a run to start",
              timeout=60)
     wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
     assert client.get(ConfigMap, "cfg-primary").data == {"mode": "new"}
+    assert client.get(Secret, "creds-primary").data == {"token": "bmV3"}
     assert _image(client, Deployment, "web-primary") == IMAGE_1
 
 
@@ -356,11 +362,12 @@ def test_leader_failover_carries_the_release_on(cluster: Cluster, namespace: str
 
 def test_a_provider_without_a_live_router_is_a_warning_and_touches_nothing(
         operator: tuple[Client, str, Path]) -> None:
-    """A Canary for a provider the operator cannot drive yet gets a Warning event naming it; no primary is made."""
+    """A Canary for a provider the operator cannot drive (App Mesh's retired v1beta1 API) gets a Warning event
+    naming it; no primary is made."""
     client, ns, log = operator
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="kuma"))
-    wait_for(lambda: any("provider kuma is not supported" in m for m in op.events(client)),
+    client.create(op.canary(ns, provider="appmesh", service={"port": 80, "targetPort": 8080, "meshName": "global"}))
+    wait_for(lambda: any("provider appmesh is not supported" in m for m in op.events(client)),
              f"the Warning event (log: {log})", timeout=60)
     assert client.get(Deployment, "web").spec.replicas == 2
     with pytest.raises(ApiError):
@@ -406,6 +413,10 @@ def test_istio_release_shifts_weights_on_the_virtual_service(cluster: Cluster, n
         assert [d["spec"]["host"] for d in (client.get(DestinationRule, n).to_dict()
                                             for n in ("web-canary", "web-primary"))] == ["web-canary", "web-primary"]
         assert weights() == (100, 0)
+        # someone edits a generated DestinationRule: the next reconcile restores it
+        client.patch(DestinationRule, "web-canary", {"spec": {"host": "elsewhere"}}, patch_type=PatchType.MERGE)
+        wait_for(lambda: client.get(DestinationRule, "web-canary").to_dict()["spec"]["host"] == "web-canary",
+                 "the edited DestinationRule restored", timeout=30)
         _set_image(client, Deployment, "web", IMAGE_2)
         wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
                  timeout=180)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lightkube import codecs
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.types import PatchType
 
 from serinus.routers.live import RESOURCES
 from tests.cluster.controlplane import Cluster
@@ -24,6 +25,7 @@ TrafficSplit = RESOURCES[("split.smi-spec.io/v1alpha1", "TrafficSplit")]
 TrafficRoute = RESOURCES[("kuma.io/v1alpha1", "TrafficRoute")]
 RouteTable = RESOURCES[("gateway.solo.io/v1", "RouteTable")]
 ApisixRoute = RESOURCES[("apisix.apache.org/v2", "ApisixRoute")]
+Upstream = RESOURCES[("gloo.solo.io/v1", "Upstream")]
 VirtualRouter = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualRouter")]
 VirtualNode = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualNode")]
 AppMeshService = RESOURCES[("appmesh.k8s.aws/v1beta2", "VirtualService")]
@@ -32,8 +34,9 @@ ANALYSIS = {"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 10
 
 
 def _release(cluster: Cluster, ns: str, log: Path, provider: str, weights: Callable[[], tuple[int, int]],
-             **spec: object) -> list[tuple[int, int]]:
-    """Initialize, change the image, promote; the distinct (primary, canary) weights seen on the way."""
+             after_init: Callable[[], object] = lambda: None, **spec: object) -> list[tuple[int, int]]:
+    """Initialize, run `after_init`, change the image, promote; the distinct (primary, canary) weights seen on
+    the way."""
     client = cluster.client(namespace=ns)
     client.create(codecs.from_dict(op.deployment(ns, "ghcr.io/example/web:1.0")))
     client.create(op.canary(ns, provider=provider, analysis=ANALYSIS, **spec))
@@ -41,6 +44,7 @@ def _release(cluster: Cluster, ns: str, log: Path, provider: str, weights: Calla
     with op.running(cluster, ns, log, "--drain-period=2s"):
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
         sample()
+        after_init()
         client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
             {"name": "web", "image": "ghcr.io/example/web:2.0"}]}}}})
         wait_for(lambda: (sample(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
@@ -88,7 +92,20 @@ def test_gloo_release_weights_the_route_table(cluster: Cluster, namespace: str, 
         dests = client.get(RouteTable, "web").to_dict()["spec"]["routes"][0]["routeAction"]["multi"]["destinations"]
         return int(dests[0].get("weight", 0)), int(dests[1].get("weight", 0))
 
-    assert _release(cluster, namespace, tmp_path / "operator.log", "gloo", weights) == STEPS
+    client.create(Upstream.from_dict({
+        "apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "config", "namespace": namespace},
+        "spec": {"loadBalancerConfig": {"roundRobin": {}}, "kube": {"serviceName": "x", "servicePort": 1}}}))
+    primary = f"{namespace}-web-primaryupstream-80"
+
+    def new_policy() -> None:  # the config upstream's load balancer changes: the generated upstreams follow
+        client.patch(Upstream, "config", {"spec": {"loadBalancerConfig": {"roundRobin": None, "random": {}}}},
+                     patch_type=PatchType.MERGE)
+        wait_for(lambda: client.get(Upstream, primary).to_dict()["spec"]["loadBalancerConfig"] == {"random": {}},
+                 "the generated upstream's load balancer patched", timeout=30)
+
+    ref = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "config", "namespace": namespace}
+    assert _release(cluster, namespace, tmp_path / "operator.log", "gloo", weights, new_policy,
+                    upstreamRef=ref) == STEPS
 
 
 def test_apisix_release_weights_the_canary_route(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
@@ -120,7 +137,13 @@ def test_appmesh_release_weights_the_virtual_router(cluster: Cluster, namespace:
         targets = {t["virtualNodeRef"]["name"]: t["weight"] for t in route["httpRoute"]["action"]["weightedTargets"]}
         return targets["web-primary"], targets["web-canary"]
 
-    assert _release(cluster, namespace, tmp_path / "operator.log", "appmesh:v1beta2", weights) == STEPS
+    def drift() -> None:  # someone edits a generated VirtualNode: the next reconcile restores it
+        client.patch(VirtualNode, "web-primary", {"spec": {"serviceDiscovery": {"dns": {"hostname": "elsewhere"}}}},
+                     patch_type=PatchType.MERGE)
+        wait_for(lambda: client.get(VirtualNode, "web-primary").to_dict()["spec"]["serviceDiscovery"]["dns"]
+                 ["hostname"] == f"web-primary.{namespace}.svc.cluster.local.", "the VirtualNode restored", timeout=30)
+
+    assert _release(cluster, namespace, tmp_path / "operator.log", "appmesh:v1beta2", weights, drift) == STEPS
     assert client.get(VirtualNode, "web-primary").to_dict()["spec"]["podSelector"] == {
         "matchLabels": {"app": "web-primary"}}
     assert client.get(AppMeshService, "web-canary").to_dict()["spec"]["provider"] == {
