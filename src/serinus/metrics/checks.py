@@ -61,15 +61,16 @@ class PlanError:
     stage: str = "template"
 
 
-def context(canary: Canary, interval: str, variables: Mapping[str, str]) -> TemplateContext:
-    """The names a query template sees (Flagger's MetricTemplateModel)."""
+def context(canary: Canary, interval: str, variables: Mapping[str, str], route: str | None = None) -> TemplateContext:
+    """The names a query template sees (Flagger's MetricTemplateModel); `route` replaces the route name (Knative
+    targets: the latest created revision)."""
     spec = canary.spec
     target = spec.target_ref.name
     return TemplateContext(
         name=canary.metadata.name or "", namespace=canary.metadata.namespace or "default", target=target,
         service=spec.service.name if spec.service is not None and spec.service.name else target,
         ingress=spec.ingress_ref.name if spec.ingress_ref is not None else target,
-        route=spec.route_ref.name if spec.route_ref is not None else target,
+        route=route or (spec.route_ref.name if spec.route_ref is not None else target),
         interval=interval, variables=dict(variables))
 
 
@@ -84,8 +85,9 @@ def decode_secret(secret: Mapping[str, object]) -> dict[str, str]:
 
 def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
                 templates: Mapping[tuple[str, str], MetricTemplate],
-                secrets: Mapping[tuple[str, str], Mapping[str, object]]) -> list[MetricCheck | PlanError]:
-    """Every metric of the Canary's analysis, planned, in the order Flagger runs them."""
+                secrets: Mapping[tuple[str, str], Mapping[str, object]],
+                route: str | None = None) -> list[MetricCheck | PlanError]:
+    """Every metric of the Canary's analysis, planned, in the order Flagger runs them (`route`: see context)."""
     namespace = canary.metadata.namespace or "default"
     server = canary.spec.metrics_server or metrics_server or DEFAULT_METRICS_SERVER
     prometheus = ProviderConfig("prometheus", server)
@@ -96,7 +98,7 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
     for metric in first:
         stage = "render"
         try:
-            ctx = context(canary, metric.interval_or_default(), metric.template_variables)
+            ctx = context(canary, metric.interval_or_default(), metric.template_variables, route)
             if metric.name in (SUCCESS_RATE, DURATION) and not metric.query:
                 observer = observer_for(metrics_provider(mesh_provider, canary.spec.provider,
                                                          str(canary.spec.target_ref.kind),
@@ -129,7 +131,7 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
                 secret = decode_secret(raw)
             stage = "render"
             query = render(template.spec.query, context(canary, metric.interval_or_default(),
-                                                        metric.template_variables))
+                                                        metric.template_variables, route))
             # As in Flagger, a template's provider uses its own address only (no fallback to the metrics server).
             stage = "provider"
             config = ProviderConfig(str(provider.type), provider.address, headers=provider.headers, secret=secret,

@@ -163,8 +163,12 @@ class ClusterAnalysis:
         except SerinusError as err:
             raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)
+        route = None
+        if isinstance(target, KnativeTarget):  # Flagger's `route` for Knative: the latest created revision
+            route = str(await Guarded(target).spec_for_hash()) or None
         plans = plan_checks(canary, mesh_provider=self.options.mesh_provider,
-                            metrics_server=self.options.metrics_server, templates=templates, secrets=secrets)
+                            metrics_server=self.options.metrics_server, templates=templates, secrets=secrets,
+                            route=route)
         ref = canary.spec.target_ref
         observer = observer_name(self.options.mesh_provider, canary.spec.provider.value if canary.spec.provider
                                  else None, str(ref.kind), ref.api_version)

@@ -48,3 +48,20 @@ def test_duration_units() -> None:
     """Durations are truncated to whole milliseconds; the http observer's seconds are converted."""
     assert duration_ms(observers()["istio"], 499.9) == 499
     assert duration_ms(observers()["http"], 0.4999) == 499
+
+
+def test_knative_route_is_the_latest_revision() -> None:
+    """For a Knative target the `route` of the knative observer's queries is the latest created revision."""
+    from serinus.api import Canary
+    from serinus.metrics.checks import MetricCheck, plan_checks
+
+    canary = Canary.model_validate({
+        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": "prod"},
+        "spec": {"provider": "knative", "targetRef": {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                                                      "name": "web"},
+                 "analysis": {"interval": "1m", "threshold": 2, "stepWeight": 10,
+                              "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}}]}}})
+    (plan,) = plan_checks(canary, mesh_provider="istio", metrics_server="http://p:9090", templates={}, secrets={},
+                          route="web-00002")
+    assert isinstance(plan, MetricCheck)
+    assert 'envoy_cluster_name=~"prod/web-00002"' in " ".join(plan.query.split())
