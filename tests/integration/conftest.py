@@ -33,16 +33,20 @@ def exporter() -> Iterator[ScenarioExporter]:
         exp.stop()
 
 
+def scrape_config(exporter: ScenarioExporter) -> str:
+    """A Prometheus-format configuration scraping the exporter every second."""
+    return (f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n  evaluation_interval: {SCRAPE_INTERVAL_S}s\n"
+            f"scrape_configs:\n  - job_name: scenario\n    static_configs:\n"
+            f"      - targets: ['{exporter.target}']\n")
+
+
 @pytest.fixture(scope="session")
 def prometheus(exporter: ScenarioExporter) -> Iterator[Prometheus]:
     """Prometheus on a free loopback port, temporary storage, scraping the exporter every second."""
     port = free_port()
 
     def args(work: Path) -> list[str]:
-        (work / "prometheus.yml").write_text(
-            f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n  evaluation_interval: {SCRAPE_INTERVAL_S}s\n"
-            f"scrape_configs:\n  - job_name: scenario\n    static_configs:\n"
-            f"      - targets: ['{exporter.target}']\n")
+        (work / "prometheus.yml").write_text(scrape_config(exporter))
         return [f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}"]
 
@@ -60,10 +64,7 @@ def victoria_metrics(exporter: ScenarioExporter) -> Iterator[Prometheus]:
     port = free_port()
 
     def args(work: Path) -> list[str]:
-        (work / "scrape.yml").write_text(
-            f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
-            f"scrape_configs:\n  - job_name: scenario\n    static_configs:\n"
-            f"      - targets: ['{exporter.target}']\n")
+        (work / "scrape.yml").write_text(scrape_config(exporter))
         return [f"-promscrape.config={work / 'scrape.yml'}", f"-storageDataPath={work / 'data'}",
                 f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=1d", "-search.latencyOffset=1s",
                 "-search.disableCache", "-loggerLevel=WARN"]
