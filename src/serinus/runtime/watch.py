@@ -162,6 +162,9 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.enabled = False  # our own Events carry Flagger's reason and component
+        # No cluster-wide scans of CustomResourceDefinitions and Namespaces: the resources are fixed and the
+        # namespace is given, and the ClusterRole need not allow either.
+        settings.scanning.disabled = True
         settings.watching.server_timeout = 300
         settings.networking.error_backoffs = [1, 2, 5, 10]
 

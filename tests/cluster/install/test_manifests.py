@@ -127,8 +127,15 @@ def test_every_option_renders_and_applies(cluster: Cluster, namespace: str) -> N
     assert env == {"SERINUS_SLACK_URL": "https://hooks.slack.com/x",
                    "SERINUS_MSTEAMS_URL": "https://outlook.office.com/webhook/x"}
     assert _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
-    assert _by_kind(docs, "Role")[0]["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-                                                   "verbs": ["get", "create", "update"]}]
+    (role,) = _by_kind(docs, "Role")
+    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                              "verbs": ["get", "create", "update"]}]
+    assert role["metadata"]["namespace"] == "apps"  # the Lease lives in the watched namespace, as in Flagger
+    try:
+        cluster.client().create(Namespace(metadata=ObjectMeta(name="apps")))
+    except ApiError as err:
+        if err.status.code != 409:
+            raise
     (monitor,) = _by_kind(docs, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0] == {"port": "http", "path": "/metrics", "interval": "15s",
                                                "honorLabels": False}

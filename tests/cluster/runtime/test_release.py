@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from serinus.kube.resources import Canary, MetricTemplate
 from serinus.routers.live import RESOURCES
 from serinus.targets.scalers import ScaledObject
-from tests.cluster.controlplane import OPERATOR_NAMESPACE, Cluster, free_port
+from tests.cluster.controlplane import Cluster, free_port
 from tests.cluster.crds import install_contour, install_gateway_api, install_istio, install_keda, install_traefik
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
@@ -336,8 +336,11 @@ def test_leader_failover_carries_the_release_on(cluster: Cluster, namespace: str
     finishes the release from its status; the run is started only once."""
     ns = namespace
     client = cluster.client(namespace=ns)
-    election = ["--enable-leader-election", f"--leader-election-namespace={OPERATOR_NAMESPACE}", "--lease-duration=4s",
-                "--renew-deadline=3s", "--retry-period=0.5s"]
+    election = ["--enable-leader-election", "--lease-duration=4s", "--renew-deadline=3s", "--retry-period=0.5s"]
+    # The Lease lives in the watched namespace: the chart installed for that namespace grants Leases there.
+    for doc in cluster.helm_template("--set", f"namespace={ns}", "--set", "leaderElection.enabled=true"):
+        if doc["kind"] in ("Role", "RoleBinding"):
+            cluster.client().apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
     client.create(op.canary(ns, analysis={"interval": "10s", "threshold": 2, "iterations": 4}))
     a = op.start(cluster, ns, tmp_path / "a.log", *election)
