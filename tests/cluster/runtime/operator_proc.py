@@ -146,3 +146,35 @@ def tracking(probe: Callable[[], T | None]) -> tuple[Callable[[], T | None], lis
         return value
 
     return sample, seen
+
+
+class Receiver:
+    """A local HTTP endpoint (Slack-style webhook) recording each JSON body posted to it, in a thread."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.bodies: list[Any] = []
+        received = self.bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append(json.loads(self.rfile.read(length) or b"null"))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()

@@ -71,10 +71,16 @@ def _set_image(client: Client, kind: type, name: str, image: str) -> None:
 
 def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, Path]) -> None:
     """The operator creates web-primary and the three Services, scales web to zero, reports Initialized; after an
-    image change it runs two blue/green iterations, copies the new image to web-primary and ends Succeeded."""
+    image change it runs two blue/green iterations, copies the new image to web-primary and ends Succeeded. The
+    Canary's AlertProvider (Slack format, a local receiver) hears of the initialization and the promotion."""
     client, ns, log = operator
+    receiver = op.Receiver()
+    client.create(codecs.from_dict({
+        "apiVersion": "flagger.app/v1beta1", "kind": "AlertProvider", "metadata": {"name": "on-call", "namespace": ns},
+        "spec": {"type": "slack", "channel": "releases", "address": receiver.url}}))
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns))
+    client.create(op.canary(ns, analysis={"interval": "10s", "threshold": 2, "iterations": 2, "alerts": [
+        {"name": "on-call", "severity": "info", "providerRef": {"name": "on-call"}}]}))
 
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     primary = client.get(Deployment, "web-primary")
@@ -105,6 +111,15 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
     status = op.status(client)
     assert status["lastPromotedSpec"] == status["lastAppliedSpec"]
     assert status["conditions"][0]["reason"] == "Succeeded"
+
+    def texts() -> list[str]:
+        return [a["text"] for body in receiver.bodies for a in (body or {}).get("attachments") or []]
+
+    wait_for(lambda: "Canary analysis completed successfully, promotion finished." in texts(),
+             f"the promotion alert (received: {receiver.bodies})", timeout=20)
+    assert "New Deployment detected, initialization completed." in texts()
+    assert all(body["channel"] == "releases" for body in receiver.bodies)
+    receiver.close()
 
 
 def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
@@ -557,7 +572,7 @@ def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace:
         "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [{
             "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}))
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="skipper",
+    client.create(op.canary(ns, provider="skipper", revertOnDeletion=True,
                             ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
                             analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
     seen: list[tuple[int, int]] = []
@@ -580,5 +595,16 @@ def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace:
         _set_image(client, Deployment, "web", IMAGE_2)
         wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
                  timeout=180)
+        # revertOnDeletion: deleting the Canary removes the canary Ingress and leaves the user's
+        client.delete(Canary, "web")
+
+        def gone() -> bool:
+            try:
+                client.get(Ingress, "web-canary")
+            except ApiError:
+                return True
+            return False
+
+        wait_for(gone, f"the canary Ingress deleted on revert (log: {log})", timeout=60)
     assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
     assert client.get(Ingress, "web").spec.rules[0].http.paths[0].backend.service.name == "web"

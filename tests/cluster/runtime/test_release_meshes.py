@@ -1,6 +1,6 @@
-"""`serinus run` releases through linkerd (SMI TrafficSplit), kuma, gloo, apisix and App Mesh, each against that
-provider's CRDs on the real control plane: the routing object goes all-primary, half and half, all-canary, and back
-to the primary as the release is promoted."""
+"""`serinus run` releases through Gateway API, linkerd (SMI TrafficSplit), kuma, gloo, apisix and App Mesh, each
+against that provider's CRDs on the real control plane: the routing object goes all-primary, half and half,
+all-canary, and back to the primary as the release is promoted."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lightkube.types import PatchType
 
 from serinus.routers.live import RESOURCES
 from tests.cluster.controlplane import Cluster
-from tests.cluster.crds import install_handwritten, install_smi
+from tests.cluster.crds import install_gateway_api, install_handwritten, install_smi
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.runtime.test_release import namespace
 from tests.cluster.waiting import wait_for
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.cluster
 __all__ = ["namespace"]
 TrafficSplit = RESOURCES[("split.smi-spec.io/v1alpha1", "TrafficSplit")]
 TrafficRoute = RESOURCES[("kuma.io/v1alpha1", "TrafficRoute")]
+HTTPRoute = RESOURCES[("gateway.networking.k8s.io/v1", "HTTPRoute")]
 RouteTable = RESOURCES[("gateway.solo.io/v1", "RouteTable")]
 ApisixRoute = RESOURCES[("apisix.apache.org/v2", "ApisixRoute")]
 Upstream = RESOURCES[("gloo.solo.io/v1", "Upstream")]
@@ -148,3 +149,22 @@ def test_appmesh_release_weights_the_virtual_router(cluster: Cluster, namespace:
         "matchLabels": {"app": "web-primary"}}
     assert client.get(AppMeshService, "web-canary").to_dict()["spec"]["provider"] == {
         "virtualRouter": {"virtualRouterRef": {"name": "web-canary"}}}
+
+
+def test_gatewayapi_release_weights_the_http_route(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """provider gatewayapi:v1 against Gateway API's CRDs: the HTTPRoute's backendRefs carry the release."""
+    install_gateway_api(cluster)
+    client = cluster.client(namespace=namespace)
+
+    def weights() -> tuple[int, int]:
+        refs = client.get(HTTPRoute, "web").to_dict()["spec"]["rules"][0]["backendRefs"]
+        by_name = {r["name"]: int(r.get("weight", 1)) for r in refs}
+        return by_name["web-primary"], by_name["web-canary"]
+
+    service = {"port": 80, "targetPort": 8080, "hosts": ["web.example.com"],
+               "gatewayRefs": [{"name": "public", "namespace": namespace}]}
+    assert _release(cluster, namespace, tmp_path / "operator.log", "gatewayapi:v1", weights,
+                    service=service) == STEPS
+    route = client.get(HTTPRoute, "web").to_dict()
+    assert route["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                            "name": "public", "namespace": namespace}]
