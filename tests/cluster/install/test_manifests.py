@@ -14,6 +14,7 @@ import pytest
 import yaml
 from lightkube import ApiError, Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
 
 from serinus.cli.run import run as run_command
@@ -145,7 +146,8 @@ def test_every_option_renders_and_applies(cluster: Cluster, namespace: str) -> N
 
 def test_flaggers_own_values_file_installs_serinus(cluster: Cluster, namespace: str) -> None:
     """Flagger's chart values file, unchanged, with the kubernetes provider: renders (Flagger's template names
-    included), runs Serinus's image rather than Flagger's, and applies."""
+    included), runs Serinus's image rather than Flagger's, and `helm install` puts it on the cluster, where its
+    Deployment becomes available (on the fake nodes) and `helm uninstall` removes it again."""
     values = _flagger_charts() / "flagger" / "values.yaml"
     docs = cluster.helm_template("-f", str(values), "--set", "meshProvider=kubernetes")
     (deployment,) = _by_kind(docs, "Deployment")
@@ -154,6 +156,16 @@ def test_flaggers_own_values_file_installs_serinus(cluster: Cluster, namespace: 
     assert "-mesh-provider=kubernetes" in container["args"]
     _args_parse(run_command, container["args"][1:])
     _dry_run(cluster, docs)
+    helm = [str(cluster.plane.bin_dir / "helm"), f"--kubeconfig={cluster.kubeconfig}", "--namespace", "flagger-values"]
+    install = subprocess.run([*helm, "install", "from-flagger", str(CHART), "--create-namespace", "-f", str(values),
+                              "--set", "meshProvider=kubernetes", "--wait", "--timeout", "90s"],
+                             capture_output=True, text=True, check=False)
+    try:
+        assert install.returncode == 0, install.stderr
+        live = cluster.client(namespace="flagger-values").get(Deployment, "from-flagger-serinus")
+        assert live.status.availableReplicas == 1
+    finally:
+        subprocess.run([*helm, "uninstall", "from-flagger", "--wait"], capture_output=True, check=False)
 
 
 def test_loadtester_chart_with_flaggers_values(cluster: Cluster, namespace: str) -> None:
