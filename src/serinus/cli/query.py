@@ -57,7 +57,7 @@ async def _run(check: MetricCheck, cluster: Any) -> tuple[str, str, bool]:
     return f"{value:g}", "pass" if passed else "fail", passed
 
 
-@click.command("query")
+@click.command("query", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("canary_file", metavar="CANARY.yaml")
 @click.option("--metrics-server", default="", envvar="SERINUS_METRICS_SERVER", show_envvar=True,
               help="Prometheus for built-in and inline metrics (default: the Canary's, else http://prometheus:9090).")

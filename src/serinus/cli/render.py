@@ -112,7 +112,7 @@ async def render_objects(canary: dict[str, Any], others: list[dict[str, Any]],
     return out
 
 
-@click.command("render")
+@click.command("render", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("canary_file", metavar="CANARY.yaml")
 @click.option("--target", "target_file", required=True, metavar="WORKLOAD.yaml",
               help="The target workload, and any objects it or the Canary reference (ConfigMaps, Secrets, HPA, "

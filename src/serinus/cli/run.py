@@ -46,7 +46,7 @@ class _FlaggerStyle(click.Command):
         return super().parse_args(ctx, flagger_args(args))
 
 
-@click.command(cls=_FlaggerStyle)
+@click.command(cls=_FlaggerStyle, context_settings={"help_option_names": ["-h", "--help"]})
 @operator_options
 def run(**params: Any) -> None:
     """Run the operator: watch Canaries and drive their releases (Flagger's flags are accepted too)."""

@@ -81,7 +81,7 @@ def render_text(result: SimResult, canary: Canary) -> str:
     return "\n".join([head, *lines, f"Result: {outcome} after {_time(result.duration)} simulated"])
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("canary_file", metavar="CANARY.yaml")
 @click.option("--scenario", "scenario_file", metavar="SCENARIO.yaml", default=None,
               help="What happens around the canary over time (metrics, webhooks, readiness, revisions).")

@@ -78,7 +78,7 @@ def _problem_line(obj: _Object, report: ObjectReport, problem: Problem, verbose:
     return line
 
 
-@click.command("validate")
+@click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--mesh-provider", default="istio", show_default=True, metavar="PROVIDER",
               help="The operator's default provider, used for Canaries without spec.provider.")
