@@ -72,12 +72,6 @@ def _shown(obj: dict[str, Any]) -> dict[str, Any]:
     return {**{k: out[k] for k in first if k in out}, **{k: v for k, v in out.items() if k not in first}}
 
 
-def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    out = _shown(obj)
-    (out.get("metadata") or {}).pop("resourceVersion", None)
-    return out
-
-
 async def render_objects(canary: dict[str, Any], others: list[dict[str, Any]],
                          options: OperatorOptions) -> list[dict[str, Any]]:
     """The objects initialization creates or changes, in write order; raises click errors naming what stopped
@@ -87,7 +81,7 @@ async def render_objects(canary: dict[str, Any], others: list[dict[str, Any]],
     canary = {**canary, "metadata": {**meta, "namespace": namespace}}
     cluster = MemoryCluster(namespace=namespace)
     cluster.load([*others, canary])
-    before = {key: _comparable(obj) for key, obj in cluster.objects.items()}
+    before = {key: _shown(obj) for key, obj in cluster.objects.items()}
     analysis = _RenderAnalysis(cluster, options, ControllerMetrics())  # type: ignore[arg-type]
     key = ("flagger.app/v1beta1", "Canary", namespace, name)
     try:
@@ -106,7 +100,7 @@ async def render_objects(canary: dict[str, Any], others: list[dict[str, Any]],
     out = []
     for k in cluster.order:
         obj = cluster.objects[k]
-        if obj.get("kind") in HIDDEN_KINDS or before.get(k) == _comparable(obj):
+        if obj.get("kind") in HIDDEN_KINDS or before.get(k) == _shown(obj):
             continue
         out.append(_shown(obj))
     return out

@@ -13,7 +13,7 @@ import copy
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,14 +82,14 @@ class MemoryCluster:
     objects: dict[Key, Obj] = field(default_factory=dict)
     #: the order objects were first created in, for output
     order: list[Key] = field(default_factory=list)
-    _versions: Iterable[int] = field(default_factory=lambda: itertools.count(1))
+    _versions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def _key(self, api_version: str, kind: str, namespace: str | None, name: str) -> Key:
         return api_version, kind, namespace or "", name
 
     def _stamp(self, obj: Obj, previous: Obj | None) -> None:
         meta = obj.setdefault("metadata", {})
-        meta["resourceVersion"] = str(next(iter(self._versions)))
+        meta["resourceVersion"] = str(next(self._versions))
         if previous is None:
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", "2000-01-01T00:00:00Z")
@@ -169,7 +169,7 @@ class MemoryCluster:
         if _is_status(res):
             updated = copy.deepcopy(previous)
             updated["status"] = data.get("status")
-            updated["metadata"]["resourceVersion"] = str(next(iter(self._versions)))
+            updated["metadata"]["resourceVersion"] = str(next(self._versions))
         else:
             updated = copy.deepcopy(data)
             updated.setdefault("apiVersion", previous["apiVersion"])
