@@ -11,6 +11,7 @@ from pydantic import Field
 from serinus.api.base import ApiModel, Crd, Number
 from serinus.api.duration import SECOND, DurationError, parse_duration
 from serinus.api.istio import AnalysisMatch
+from serinus.api.judge import AnalysisJudge, MetricJudge
 from serinus.api.refs import CrossNamespaceRef
 
 #: Flagger's CRD pattern for analysis, metric and webhook intervals. Unanchored at the end: `1m30s` passes, `1h`
@@ -90,6 +91,7 @@ class CanaryMetric(ApiModel):
     template_variables: dict[str, str] = Field(
         default_factory=dict, description="Values for {{ variables.<key> }} in the template's query."
     )
+    judge: MetricJudge | None = Field(default=None, description="Serinus: the statistical test of this metric.")
 
     def is_builtin(self) -> bool:
         """True for request-success-rate and request-duration."""
@@ -204,6 +206,8 @@ class CanaryAnalysis(ApiModel):
         default_factory=list, description="A/B conditions that send requests to the canary."
     )
     metrics: list[CanaryMetric] = Field(default_factory=list, description="Metric checks run at every step.")
+    judge: AnalysisJudge | None = Field(default=None, description="Serinus: how the release is judged; "
+                                        "Flagger's threshold rule if unset.")
     webhooks: list[CanaryWebhook] = Field(default_factory=list, description="Webhooks: gates, checks and event sinks.")
     alerts: list[CanaryAlert] = Field(default_factory=list, description="Where this canary's alerts go.")
     session_affinity: SessionAffinity | None = Field(

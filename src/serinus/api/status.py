@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from serinus.api.base import ApiModel, Number, Time
+from serinus.api.judge import JudgeStatus
 
 
 class CanaryPhase(StrEnum):
@@ -78,6 +79,7 @@ class CanaryStatus(ApiModel):
     primary_session_affinity_cookie: str = Field(default="", description="Primary cookie of the current run.")
     previous_session_affinity_cookie: str = Field(default="", description="Canary cookie of the previous run.")
     conditions: list[CanaryCondition] = Field(default_factory=list, description="Conditions; Promoted only.")
+    judge: JudgeStatus | None = Field(default=None, description="Serinus: the statistical judge's evidence.")
 
     def condition(self, condition_type: CanaryConditionType) -> CanaryCondition | None:
         """The condition of that type, if any."""

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from serinus.api import Canary, CanaryMetric, CanaryStatus, CanaryWebhook
+from serinus.engine.judge.types import Observation, TickResult
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,10 @@ class Metrics(Protocol):
     async def measure(self, metric: CanaryMetric) -> Measurement:
         """Run one metric's query now."""
 
+    async def observe(self, metric: CanaryMetric, window_s: float, baseline: bool) -> Observation:
+        """The statistical judge's data for one metric over the last `window_s` seconds: counts (or a scalar) for
+        the canary, and for the primary when `baseline`. Failures come back in `Observation.error`."""
+
 
 @dataclass(frozen=True)
 class HookResult:
@@ -242,6 +247,9 @@ class Telemetry(Protocol):
     def set_duration(self, canary: Canary, seconds: float) -> None:
         """flagger_canary_duration_seconds: how long one analysis step took."""
 
+    def set_judge(self, canary: Canary, result: TickResult) -> None:
+        """serinus_judge_*: the statistical judge's verdict and evidence of one tick (its ledger lines)."""
+
 
 class NoTelemetry:
     """Telemetry that records nothing."""
@@ -262,6 +270,9 @@ class NoTelemetry:
         """Nothing."""
 
     def set_duration(self, canary: Canary, seconds: float) -> None:
+        """Nothing."""
+
+    def set_judge(self, canary: Canary, result: TickResult) -> None:
         """Nothing."""
 
 
