@@ -154,12 +154,24 @@ def test_the_only_inert_required_in_flaggers_schema_is_on_service_mirror() -> No
     assert inert == [".spec.service.mirror"]
 
 
+def _is_judge(path: str) -> bool:
+    """True for a path at or under one of the statistical judge's blocks."""
+    return any(path == root or path.startswith((f"{root}.", f"{root}[")) for root in JUDGE_ROOTS)
+
+
+#: Where the statistical judge's optional blocks sit in the Canary schema (research 8.5).
+JUDGE_ROOTS = (".spec.analysis.judge", ".spec.analysis.metrics[].judge", ".status.judge")
+
+
 def test_our_additions_over_flagger_are_the_documented_ones() -> None:
-    """The paths we add are StatefulSet targets, webhook/alertmanager providers and condition status schemas."""
+    """The paths we add are StatefulSet targets, webhook/alertmanager providers, condition status schemas and the
+    statistical judge's blocks (checked on their own below)."""
     added: list[str] = []
     for kind, crd in _ours().items():
         theirs = dict(_walk(_schema(_flagger()[kind])))
         for path, node in _walk(_schema(crd)):
+            if kind == "Canary" and _is_judge(path):
+                continue
             if path not in theirs:
                 added.append(f"{kind}{path}")
             elif set(node.get("enum", [])) - set(theirs[path].get("enum", [])):
@@ -172,6 +184,35 @@ def test_our_additions_over_flagger_are_the_documented_ones() -> None:
             "", ".conditions", ".conditions[]", ".conditions[].lastTransitionTime", ".conditions[].lastUpdateTime",
             ".conditions[].message", ".conditions[].reason", ".conditions[].status", ".conditions[].type")],
     ])
+
+
+def _required_in(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, list[str]]]:
+    for where, child in _walk(node, path):
+        if child.get("required"):
+            yield where, list(child["required"])
+
+
+def test_canary_is_flaggers_plus_optional_judge_fields() -> None:
+    """Our Canary schema is Flagger's plus the judge's optional blocks: every Flagger property is there with the
+    same type, every property Flagger lacks sits under a `judge` key, and no judge key is required, so a Flagger
+    manifest validates unchanged and a Serinus manifest without a judge is a Flagger manifest."""
+    theirs_schema, ours_schema = _schema(_flagger()["Canary"]), _schema(_ours()["Canary"])
+    theirs, ours = dict(_walk(theirs_schema)), dict(_walk(ours_schema))
+    for path, node in theirs.items():
+        assert path in ours, f"{path}: missing"
+        assert ours[path].get("type") == node.get("type"), f"{path}: type {ours[path].get('type')!r}"
+    extra = sorted(path for path in ours if path not in theirs)
+    assert extra, "the judge blocks are in the CRD"
+    assert [path for path in extra if not _is_judge(path)] == []
+    assert {root for root in JUDGE_ROOTS if root in ours} == set(JUDGE_ROOTS)
+    for root in JUDGE_ROOTS:
+        parent = root.rsplit(".", 1)[0] or "<root>"
+        assert "judge" not in ours[parent].get("required", []), f"{parent} requires judge"
+        assert ours[root]["type"] == "object"
+    # Nothing a user writes in a judge block is required; in status.judge, which only the operator writes, each
+    # per-metric entry names its metric.
+    required = {where: keys for where, keys in _required_in(ours_schema) if _is_judge(where)}
+    assert required == {".status.judge.metrics[]": ["metric"]}
 
 
 @pytest.mark.parametrize(("mutate", "expect"), [

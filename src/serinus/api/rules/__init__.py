@@ -12,6 +12,7 @@ from serinus.api.capabilities import router_for
 from serinus.api.problems import Path, Problem, error, show, warning
 from serinus.api.rules.checks import alert_rules, metric_rules, webhook_rules
 from serinus.api.rules.context import DEFAULT_SELECTOR_LABELS, RuleContext, is_http_url
+from serinus.api.rules.judge import judge_rules
 from serinus.api.rules.providers import check_alert_provider, check_metric_template
 from serinus.api.rules.target import router_ref_rules, service_rules, target_rules
 from serinus.api.rules.traffic import strategy_rules, traffic_feature_rules
@@ -36,8 +37,8 @@ def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Pro
     out += service_rules(canary, router, provider)
     out += router_ref_rules(canary, router, provider)
     analysis = canary.get_analysis()
+    base: Path = ("spec", "analysis") if canary.spec.analysis is not None else ("spec", "canaryAnalysis")
     if analysis is not None:
-        base: Path = ("spec", "analysis") if canary.spec.analysis is not None else ("spec", "canaryAnalysis")
         if canary.spec.analysis is None:
             out.append(warning(base, "is deprecated and not in the CRD, so the API server drops it; "
                                "rename it to analysis", "canary-analysis"))
@@ -46,6 +47,7 @@ def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Pro
         out += metric_rules(canary, analysis, base, context)
         out += webhook_rules(analysis, base)
         out += alert_rules(canary, analysis, base, context)
+    out += judge_rules(canary, analysis, base, router, provider)
     if context.no_cross_namespace_refs and canary.spec.upstream_ref is not None:
         ref = canary.spec.upstream_ref
         if (ref.namespace or canary.metadata.namespace) != canary.metadata.namespace:

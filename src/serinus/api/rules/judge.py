@@ -1,0 +1,509 @@
+"""Rules about the statistical judge's settings, in both forms: the spec fields and the `serinus.io/judge` annotations.
+
+The spec fields (`spec.analysis.judge`, `spec.analysis.metrics[].judge`) are typed by the CRD; the annotations are
+free text, so they are parsed here and checked against the same schema, and every problem inside one names the
+annotation key and the field in it (`metadata.annotations["serinus.io/judge"].falseRollbackRate`). Then the
+settings of each block are checked for meaning (rates, durations, effect sizes, queries), and the settings in
+effect (a spec field wins over the annotation) are checked against the rest of the Canary: the traffic mode, the
+metric windows, the absolute bounds and the number of decisive metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from serinus.api.analysis import (
+    BUILTIN_METRICS,
+    REQUEST_DURATION,
+    REQUEST_SUCCESS_RATE,
+    CanaryAnalysis,
+    CanaryMetric,
+    DeploymentStrategy,
+)
+from serinus.api.base import camel
+from serinus.api.canary import Canary
+from serinus.api.capabilities import AB_TESTING, BLUE_GREEN_MIRRORING, Router
+from serinus.api.crdgen import model_schema
+from serinus.api.duration import SECOND, DurationError, parse_duration
+from serinus.api.judge import (
+    ANNOTATION,
+    METRIC_ANNOTATION_PREFIX,
+    AnalysisJudge,
+    Baseline,
+    Effect,
+    JudgeMode,
+    MetricJudge,
+    MetricKind,
+    percent_fraction,
+)
+from serinus.api.problems import Path, Problem, error, format_path, show, warning
+
+#: Highest false-rollback or missed-regression rate that makes sense: above it a coin toss does better.
+MAX_RATE: Final = 0.5
+#: The rollback ratio the judge uses when `rollbackAt.ratio` is unset (research 8.3).
+DEFAULT_ROLLBACK_RATIO: Final = 2.0
+#: More decisive metrics than this split the false-rollback budget too thin (research 8.6, "many metrics").
+MAX_DECISIVE_METRICS: Final = 4
+#: Values of `direction` for scalar metrics.
+DIRECTIONS: Final = ("increase", "decrease")
+
+_ANNOTATIONS: Final[Path] = ("metadata", "annotations")
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class _Block(Generic[T]):
+    """One judge block and where it was written."""
+
+    value: T
+    path: Path
+
+    def at(self, *steps: str | int) -> Path:
+        """The path of a field inside the block."""
+        return (*self.path, *steps)
+
+    def set_fields(self) -> list[str]:
+        """The wire names of the model fields written in the block."""
+        fields = type(self.value).model_fields
+        return [camel(name) for name in fields if name in self.value.model_fields_set]
+
+
+@dataclass(frozen=True)
+class _Annotations:
+    """The judge blocks the annotations hold, once parsed and checked against the schema."""
+
+    analysis: _Block[AnalysisJudge] | None
+    #: per metric name, every block given for it, in the order they apply (the last wins)
+    metrics: dict[str, list[_Block[MetricJudge]]]
+    problems: list[Problem]
+    #: True when `serinus.io/judge` is there but cannot be read: the settings in effect are then unknown
+    unreadable: bool = False
+
+
+def judge_rules(canary: Canary, analysis: CanaryAnalysis | None, base: Path, router: Router,
+                provider: str) -> list[Problem]:
+    """Every problem of the judge's settings: the annotations' syntax and schema, each block's values, and the
+    settings in effect against the rest of the Canary. Without an analysis only the annotations are checked."""
+    found = _parse_annotations(canary.metadata.annotations)
+    out = list(found.problems)
+    if analysis is None:
+        return out
+    interval_s = analysis.interval_seconds()
+    spec_analysis = (_Block(analysis.judge, (*base, "judge")) if analysis.judge is not None else None)
+    for analysis_block in (spec_analysis, found.analysis):
+        if analysis_block is not None:
+            out += _analysis_block_rules(analysis_block, interval_s)
+    spec_metrics: dict[str, _Block[MetricJudge]] = {}
+    for index, metric in enumerate(analysis.metrics):
+        if metric.judge is not None:
+            block = _Block(metric.judge, (*base, "metrics", index, "judge"))
+            spec_metrics.setdefault(metric.name, block)
+            out += _metric_block_rules(metric, block, router, provider)
+    by_name = {metric.name: metric for metric in analysis.metrics}
+    for name, blocks in found.metrics.items():
+        named = by_name.get(name)
+        for block in blocks:
+            if named is None:
+                out.append(warning(block.path, f"names the metric {show(name)}, which this Canary does not have "
+                                   f"(its metrics: {_names(analysis)}); the block does nothing",
+                                   "judge-metric-name"))
+            else:
+                out += _metric_block_rules(named, block, router, provider)
+    out += _both_forms_rules(spec_analysis, found.analysis, spec_metrics, found.metrics)
+    effective = _effective_analysis(spec_analysis, found.analysis)
+    metrics = {name: _effective_metric(spec_metrics.get(name), found.metrics.get(name, []))
+               for name in by_name}
+    mode_path, mode = _mode(spec_analysis, found.analysis, effective)
+    if found.unreadable and (spec_analysis is None or "mode" not in spec_analysis.set_fields()):
+        return out  # the mode may be in the broken annotation: nothing more can be said
+    if mode is not JudgeMode.STATISTICAL:
+        out += _judge_off_rules(spec_analysis, found.analysis, spec_metrics, found.metrics, mode_path)
+        return out
+    assert effective is not None  # statistical mode is only ever set in a block
+    out += _traffic_rules(analysis, base, router, provider, effective, mode_path)
+    out += _metric_set_rules(analysis, base, effective, metrics)
+    return out
+
+
+# --- the annotations ------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _analysis_schema() -> dict[str, Any]:
+    """The CRD schema of `spec.analysis.judge`, plus the annotation's own `metrics: {<name>: <metric block>}`."""
+    schema = model_schema(AnalysisJudge)
+    schema["properties"]["metrics"] = {"type": "object", "additionalProperties": _metric_schema()}
+    return schema
+
+
+@functools.cache
+def _metric_schema() -> dict[str, Any]:
+    """The CRD schema of `spec.analysis.metrics[].judge`."""
+    return model_schema(MetricJudge)
+
+
+def _parse_annotations(annotations: Mapping[str, str]) -> _Annotations:
+    problems: list[Problem] = []
+    analysis: _Block[AnalysisJudge] | None = None
+    nested: dict[str, list[_Block[MetricJudge]]] = {}
+    own: dict[str, list[_Block[MetricJudge]]] = {}
+    raw = annotations.get(ANNOTATION)
+    unreadable = False
+    if raw is not None:
+        path: Path = (*_ANNOTATIONS, ANNOTATION)
+        loaded = _load(raw, path, _analysis_schema(), problems)
+        unreadable = loaded is None
+        if loaded is not None:
+            per_metric = loaded.pop("metrics", None) or {}
+            judge = _model(AnalysisJudge, loaded, path, problems)
+            analysis = _Block(judge, path) if judge is not None else None
+            unreadable = judge is None
+            for name, value in per_metric.items():
+                where = (*path, "metrics", str(name))
+                metric = _model(MetricJudge, value or {}, where, problems)
+                if metric is not None:
+                    nested.setdefault(str(name), []).append(_Block(metric, where))
+    for key, value in annotations.items():
+        if not key.startswith(METRIC_ANNOTATION_PREFIX):
+            continue
+        path = (*_ANNOTATIONS, key)
+        name = key[len(METRIC_ANNOTATION_PREFIX):]
+        loaded = _load(value, path, _metric_schema(), problems)
+        if loaded is None:
+            continue
+        if not name:
+            problems.append(error(path, f"names no metric; write {METRIC_ANNOTATION_PREFIX}<metric name>",
+                                  "judge-annotation"))
+            continue
+        metric = _model(MetricJudge, loaded, path, problems)
+        if metric is not None:
+            own.setdefault(name, []).append(_Block(metric, path))
+    # `serinus.io/judge-<metric>` is read after the `metrics` of `serinus.io/judge`, so it wins.
+    metrics = {name: [*nested.get(name, []), *own.get(name, [])] for name in {**nested, **own}}
+    return _Annotations(analysis, metrics, problems, unreadable)
+
+
+def _load(text: str, path: Path, schema: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:
+    """The annotation's YAML as the judge would read it, or None (and an error) when it cannot be read."""
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        problems.append(error(path, f"is not valid YAML: {_yaml_reason(err)}", "judge-annotation"))
+        return None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        problems.append(error(path, f"must be a YAML mapping of judge settings, got {show(loaded)}",
+                              "judge-annotation"))
+        return None
+    pruned, dropped = _prune(schema, loaded, path)
+    problems += dropped
+    schema_errors = _validate(schema, pruned, path)
+    problems += schema_errors
+    if schema_errors:
+        return None
+    result: dict[str, Any] = pruned
+    return result
+
+
+def _prune(schema: Mapping[str, Any], value: Mapping[str, Any], path: Path) -> tuple[Any, list[Problem]]:
+    from serinus.api.structural import prune
+
+    pruned, found = prune(schema, value, path)
+    return pruned, [warning(p.path, p.message.replace("the API server drops it", "the judge ignores it"), p.rule)
+                    for p in found]
+
+
+def _validate(schema: Mapping[str, Any], value: Any, path: Path) -> list[Problem]:
+    from serinus.api.structural import validate
+
+    return [error(p.path, p.message, "judge-annotation") for p in validate(schema, value, path)]
+
+
+def _yaml_reason(err: yaml.YAMLError) -> str:
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem:
+        mark = err.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1} of the annotation)" if mark is not None else ""
+        return f"{err.problem}{where}"
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _model(model: type[T], value: Any, path: Path, problems: list[Problem]) -> T | None:
+    """The block as a model; what the schema let through but the model refuses is an error at its field."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as err:
+        for item in err.errors(include_url=False):
+            text = item["msg"]
+            problems.append(error((*path, *item["loc"]), f"{text[:1].lower()}{text[1:]}, got "
+                                  f"{show(item.get('input'))}", "judge-annotation"))
+        return None
+
+
+# --- one block's values ---------------------------------------------------------------------------------------------
+
+
+def _analysis_block_rules(block: _Block[AnalysisJudge], interval_s: float) -> list[Problem]:
+    judge = block.value
+    out: list[Problem] = []
+    for name, rate in (("falseRollbackRate", judge.false_rollback_rate),
+                       ("missedRegressionRate", judge.missed_regression_rate)):
+        if rate is not None and not 0 < rate <= MAX_RATE:
+            out.append(error(block.at(name), f"must be above 0 and at most {MAX_RATE:g} (a probability per "
+                             f"release; 0.05 is the default), got {rate:g}", "judge-rate"))
+    if judge.max_hold:
+        try:
+            hold = parse_duration(judge.max_hold)
+        except DurationError as err:
+            out.append(error(block.at("maxHold"), f"is not a Go duration ({err}), e.g. 30m or 1h",
+                             "judge-max-hold"))
+        else:
+            if hold < interval_s * SECOND:
+                out.append(error(block.at("maxHold"), f"is {judge.max_hold}, shorter than the {interval_s:g}s analysis "
+                                 "interval; onInconclusive would decide before the judge could hold even once",
+                                 "judge-max-hold"))
+    return out
+
+
+def _metric_block_rules(metric: CanaryMetric, block: _Block[MetricJudge], router: Router,
+                        provider: str) -> list[Problem]:
+    judge = block.value
+    out = _effect_rules(block)
+    kind = _kind(metric, judge)
+    custom = not metric.is_builtin()
+    if judge.kind is MetricKind.RATIO and custom:
+        for name, query in (("requestsQuery", judge.requests_query), ("badQuery", judge.bad_query)):
+            if not query:
+                out.append(error(block.at(name), "is required: kind ratio on a custom metric counts requests and "
+                                 "bad requests with requestsQuery and badQuery", "judge-queries"))
+    elif judge.kind is None and custom and bool(judge.requests_query) != bool(judge.bad_query):
+        given, missing = ("requestsQuery", "badQuery") if judge.requests_query else ("badQuery", "requestsQuery")
+        out.append(warning(block.at(given), f"is ignored without {missing}; the metric is judged as scalar "
+                           "(its own query, rendered for both versions)", "judge-queries"))
+    if judge.kind is MetricKind.HISTOGRAM and custom and not judge.buckets_query:
+        out.append(error(block.at("bucketsQuery"), "is required: kind histogram on a custom metric reads bucket "
+                         "counts by le from bucketsQuery", "judge-queries"))
+    if judge.kind is MetricKind.ABSOLUTE and metric.threshold_range is None:
+        out.append(error(block.at("kind"), "absolute needs the metric's thresholdRange: it tests the canary "
+                         "against that bound", "judge-kind"))
+    if judge.buckets_query and kind is not MetricKind.HISTOGRAM:
+        out.append(warning(block.at("bucketsQuery"), f"is ignored: only kind histogram reads it, and this metric "
+                           f"is judged as {kind.value}", "judge-buckets-query"))
+    if (kind is MetricKind.HISTOGRAM and metric.name == REQUEST_DURATION and router is Router.NGINX):
+        out.append(warning(block.at("kind") if judge.kind is not None else block.path, f"provider {provider} "
+                           "exports no latency histogram (only a sum and a count), so request-duration can only be "
+                           "judged as scalar (its mean)", "judge-histogram-data"))
+    for index, bound in enumerate(judge.bounds):
+        if not _is_bound(bound):
+            out.append(error(block.at("bounds", index), f"must be auto or a latency bound in milliseconds, got "
+                             f"{show(bound)}", "judge-bounds"))
+    if judge.bounds and kind is not MetricKind.HISTOGRAM:
+        out.append(warning(block.at("bounds"), f"is ignored: only kind histogram tests latency bounds, and this "
+                           f"metric is judged as {kind.value}", "judge-bounds"))
+    if judge.direction and judge.direction not in DIRECTIONS:
+        out.append(error(block.at("direction"), f"must be increase (higher is worse) or decrease (lower is "
+                         f"worse), got {show(judge.direction)}", "judge-direction"))
+    return out
+
+
+def _effect_rules(block: _Block[MetricJudge]) -> list[Problem]:
+    judge = block.value
+    out: list[Problem] = []
+    rollback, promote = judge.rollback_at, judge.promote_below
+    for name, effect in (("rollbackAt", rollback), ("promoteBelow", promote)):
+        if effect is None:
+            continue
+        if effect.ratio is not None and effect.ratio <= 1:
+            out.append(error(block.at(name, "ratio"), f"must be above 1 (canary/primary: 2 means twice as many bad "
+                             f"requests), got {effect.ratio:g}", "judge-effect"))
+        out += _delta_rules(effect, block.at(name, "delta"))
+    if promote is not None and promote.ratio is not None and promote.ratio > 1:
+        floor = rollback.ratio if rollback is not None and rollback.ratio is not None else DEFAULT_ROLLBACK_RATIO
+        source = "rollbackAt.ratio" if rollback is not None and rollback.ratio is not None else \
+            "the default rollbackAt.ratio"
+        if floor > 1 and promote.ratio < floor:
+            out.append(error(block.at("promoteBelow", "ratio"), f"must be at least {source} ({floor:g}), got "
+                             f"{promote.ratio:g}; a canary between the two could be neither rolled back nor "
+                             "promoted and would hold until maxHold", "judge-effect"))
+    return out
+
+
+def _delta_rules(effect: Effect, path: Path) -> list[Problem]:
+    if effect.delta is None:
+        return []
+    try:
+        fraction = percent_fraction(effect.delta)
+    except ValueError:
+        return [error(path, f"must be a difference in percentage points such as 0.1%, got {show(effect.delta)}",
+                      "judge-effect")]
+    if fraction > 1:
+        return [error(path, f"must be at most 100%, got {show(effect.delta)}", "judge-effect")]
+    return []
+
+
+def _is_bound(text: str) -> bool:
+    if text == "auto":
+        return True
+    try:
+        return float(text.removesuffix("ms")) > 0
+    except ValueError:
+        return False
+
+
+def _kind(metric: CanaryMetric, judge: MetricJudge | None) -> MetricKind:
+    """The test a metric gets: its kind, else ratio for success rate, histogram for duration, ratio for a custom
+    metric with both count queries and scalar for any other."""
+    if judge is not None and judge.kind is not None:
+        return judge.kind
+    if metric.name == REQUEST_SUCCESS_RATE:
+        return MetricKind.RATIO
+    if metric.name == REQUEST_DURATION:
+        return MetricKind.HISTOGRAM
+    if judge is not None and judge.requests_query and judge.bad_query:
+        return MetricKind.RATIO
+    return MetricKind.SCALAR
+
+
+# --- the settings in effect -----------------------------------------------------------------------------------------
+
+
+def _both_forms_rules(spec_analysis: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None,
+                      spec_metrics: Mapping[str, _Block[MetricJudge]],
+                      annotated_metrics: Mapping[str, list[_Block[MetricJudge]]]) -> list[Problem]:
+    out: list[Problem] = []
+    if spec_analysis is not None and annotated is not None:
+        spec_fields = set(spec_analysis.set_fields())
+        for name in annotated.set_fields():
+            if name in spec_fields:
+                out.append(warning(annotated.at(name), f"is also set in {format_path(spec_analysis.at(name))}, "
+                                   "which wins (the field in the spec overrides the annotation)",
+                                   "judge-both-forms"))
+    for name, blocks in annotated_metrics.items():
+        spec_block = spec_metrics.get(name)
+        if spec_block is not None:
+            for block in blocks:
+                out.append(warning(block.path, f"is ignored: {format_path(spec_block.path)} is set and wins (the "
+                                   "whole block)", "judge-both-forms"))
+        else:
+            for block in blocks[:-1]:
+                out.append(warning(block.path, f"is ignored: {format_path(blocks[-1].path)} is also set for this "
+                                   "metric and wins (the whole block)", "judge-both-forms"))
+    return out
+
+
+def _effective_analysis(spec_block: _Block[AnalysisJudge] | None,
+                        annotated: _Block[AnalysisJudge] | None) -> AnalysisJudge | None:
+    """The analysis block in effect: the annotation's, overridden field by field by the spec's."""
+    if spec_block is None:
+        return annotated.value if annotated is not None else None
+    if annotated is None:
+        return spec_block.value
+    return annotated.value.model_copy(update=spec_block.value.model_dump(exclude_unset=True))
+
+
+def _effective_metric(spec_block: _Block[MetricJudge] | None,
+                      annotated: list[_Block[MetricJudge]]) -> _Block[MetricJudge] | None:
+    """A metric's block in effect: the spec's, else the last annotation given for it."""
+    if spec_block is not None:
+        return spec_block
+    return annotated[-1] if annotated else None
+
+
+def _mode(spec_block: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None,
+          effective: AnalysisJudge | None) -> tuple[Path | None, JudgeMode]:
+    """The mode in effect and the path of the field that sets it (None when nothing does)."""
+    for block in (spec_block, annotated):
+        if block is not None and "mode" in block.set_fields():
+            return block.at("mode"), block.value.mode
+    return None, effective.mode if effective is not None else JudgeMode.THRESHOLD
+
+
+def _judge_off_rules(spec_analysis: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None,
+                     spec_metrics: Mapping[str, _Block[MetricJudge]],
+                     annotated_metrics: Mapping[str, list[_Block[MetricJudge]]],
+                     mode_path: Path | None) -> list[Problem]:
+    why = (f"the judge is off ({format_path(mode_path)} is threshold)" if mode_path is not None
+           else "the judge is off (mode is threshold unless a judge block sets mode: statistical)")
+    out: list[Problem] = []
+    for block in (spec_analysis, annotated):
+        if block is None:
+            continue
+        settings = [name for name in block.set_fields() if name != "mode"]
+        if settings:
+            out.append(warning(block.path, f"sets {', '.join(settings)}, which do nothing: {why}", "judge-off"))
+    blocks = [*spec_metrics.values(), *(b for blocks in annotated_metrics.values() for b in blocks)]
+    for metric_block in blocks:
+        out.append(warning(metric_block.path, f"does nothing: {why}", "judge-off"))
+    return out
+
+
+def _traffic_rules(analysis: CanaryAnalysis, base: Path, router: Router, provider: str, judge: AnalysisJudge,
+                   mode_path: Path | None) -> list[Problem]:
+    """Statistical mode compares the canary with the primary; that needs both to see the same kind of requests."""
+    if judge.baseline is Baseline.NONE:
+        return []
+    where = mode_path or (*base, "judge")
+    advice = ("; only absolute tests (thresholdRange) are meaningful here, so set baseline: none")
+    strategy = analysis.deployment_strategy()
+    if router is Router.KUBERNETES or strategy is DeploymentStrategy.BLUE_GREEN:
+        mirrored = analysis.mirror and router in BLUE_GREEN_MIRRORING
+        if not mirrored:
+            return [warning(where, "is statistical in a blue/green release without mirroring: the canary sees "
+                            "only the load tester's requests and the primary the users', so their rates are not "
+                            "comparable" + advice, "judge-traffic")]
+    elif analysis.match and router in AB_TESTING:
+        kind = "an A/B testing" if strategy is DeploymentStrategy.AB_TESTING else "a"
+        return [warning(where, f"is statistical in {kind} release that routes by header or cookie "
+                        f"({format_path((*base, 'match'))}) with provider {provider}: the canary serves one segment "
+                        "of the users and the primary the others, so their rates are not comparable" + advice,
+                        "judge-traffic")]
+    return []
+
+
+def _metric_set_rules(analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge,
+                      blocks: Mapping[str, _Block[MetricJudge] | None]) -> list[Problem]:
+    out: list[Problem] = []
+    interval_s = analysis.interval_seconds()
+    decisive = 0
+    for index, metric in enumerate(analysis.metrics):
+        where = (*base, "metrics", index)
+        block = blocks.get(metric.name)
+        if block is None or not block.value.advisory:
+            decisive += 1
+        window = metric.interval_or_default()
+        if window:
+            try:
+                window_s = parse_duration(window) / SECOND
+            except DurationError:
+                window_s = interval_s  # reported by the metric rules
+            if window_s < interval_s:
+                out.append(warning((*where, "interval") if metric.interval else where, f"{show(metric.name)}: "
+                                   f"the metric's window ({window}) is shorter than the {interval_s:g}s analysis "
+                                   "interval, so the judge's windows would skip the requests in between",
+                                   "judge-metric-interval"))
+        if metric.threshold_range is None:
+            if judge.baseline is Baseline.NONE:
+                out.append(warning(where, f"{show(metric.name)} has no thresholdRange; with baseline: none only "
+                                   "absolute tests run, so nothing tests this metric", "judge-absolute"))
+            elif metric.name in BUILTIN_METRICS:
+                out.append(warning(where, f"{show(metric.name)} has no thresholdRange, so it has no absolute test; "
+                                   "at low traffic the comparison with the primary rarely gathers enough evidence "
+                                   "and promotions will mostly wait until maxHold", "judge-absolute"))
+    if decisive > MAX_DECISIVE_METRICS:
+        out.append(warning((*base, "metrics"), f"{decisive} metrics decide; the false-rollback budget is split "
+                           f"across them, so each test needs much stronger evidence. Keep {MAX_DECISIVE_METRICS} "
+                           "or fewer and mark the rest advisory: true (shown in the ledger, never deciding)",
+                           "judge-metric-count"))
+    return out
+
+
+def _names(analysis: CanaryAnalysis) -> str:
+    names = [metric.name for metric in analysis.metrics]
+    return ", ".join(names) if names else "none"
