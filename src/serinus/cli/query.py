@@ -15,10 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from serinus.api import Canary, MetricTemplate
+from serinus.api.judge import Baseline, JudgeMode, MetricJudge, effective_judge
 from serinus.api.manifests import load_documents
+from serinus.engine.judge.types import Observation, VersionCounts
 from serinus.engine.thresholds import describe
 from serinus.errors import MetricsError, NoValuesFound, SerinusError
 from serinus.metrics.checks import MetricCheck, PlanError, plan_checks
+from serinus.metrics.port import CanaryMetrics
 from serinus.metrics.registry import KUBE_PROVIDERS, make_provider
 
 
@@ -88,7 +91,10 @@ def query(canary_file: str, metrics_server: str, mesh_provider: str, template_fi
                     templates[key] = MetricTemplate.model_validate(doc)
                 elif doc.get("kind") == "Secret":
                     secrets[key] = doc
-    except (OSError, SerinusError, ValidationError) as err:
+        analysis = canary.analysis_or_default()
+        judge, metric_judges = effective_judge(analysis.judge, {m.name: m.judge for m in analysis.metrics},
+                                               canary.metadata.annotations)
+    except (OSError, SerinusError, ValidationError, ValueError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise click.ClickException(message) from None
 
@@ -106,6 +112,15 @@ def query(canary_file: str, metrics_server: str, mesh_provider: str, template_fi
         for row in rows:
             table.add_row(*row[:5])
         Console(width=160).print(table)
+    if judge is not None and judge.mode is JudgeMode.STATISTICAL:
+        window_s = canary.analysis_interval_seconds()
+        observations = asyncio.run(_observe_all(plans, canary, metric_judges, window_s,
+                                                judge.baseline is not Baseline.NONE))
+        if output == "json":
+            for obs in observations:
+                click.echo(json.dumps(observation_json(obs, window_s)))
+        else:
+            click.echo("\n".join(judge_lines(observations, window_s)))
     if not all(row[5] for row in rows):
         sys.exit(1)
 
@@ -121,3 +136,57 @@ async def _run_all(plans: list[MetricCheck | PlanError]) -> list[tuple[str, str,
         accepted = describe(plan.metric.threshold_range, plan.metric.threshold, plan.kind)
         rows.append((plan.metric.name, " ".join(plan.query.split()), value, accepted, verdict, passed))
     return rows
+
+
+async def _observe_all(plans: list[MetricCheck | PlanError], canary: Canary, judges: dict[str, MetricJudge],
+                       window_s: float, baseline: bool) -> list[Observation]:
+    """What the statistical judge would read now for every metric: counts over the last analysis interval."""
+    metrics = CanaryMetrics(plans, observer="", namespace=canary.metadata.namespace or "default",
+                            cluster=_cluster(plans), judges=judges)
+    return [await metrics.observe(plan.metric, window_s, baseline) for plan in plans]
+
+
+def _counts_text(counts: VersionCounts) -> str:
+    parts = []
+    if counts.requests is not None or counts.bad is not None:
+        parts.append(f"requests={_num(counts.requests)} bad={_num(counts.bad)}")
+    if counts.buckets:
+        parts.append("buckets(ms)=" + " ".join(f"{_num(le)}:{_num(n)}" for le, n in counts.buckets))
+    if counts.value is not None:
+        parts.append(f"value={_num(counts.value)}")
+    return " ".join(parts) or "no data"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return "+Inf" if value == float("inf") else f"{value:.6g}"
+
+
+def judge_lines(observations: list[Observation], window_s: float) -> list[str]:
+    """The statistical judge's view of each metric, as text: its test, each version's counts over the window,
+    and the queries that produced them (the canary's first)."""
+    lines = [f"statistical judge: counts over the last {window_s:g}s (the analysis interval)"]
+    for obs in observations:
+        lines.append(f"{obs.metric} ({obs.kind})")
+        if obs.error is not None:
+            lines.append(f"  error: {obs.error}")
+        else:
+            lines.append(f"  canary:  {_counts_text(obs.canary)}")
+            lines.append(f"  primary: {_counts_text(obs.primary) if obs.primary is not None else 'no baseline'}")
+        lines.extend(f"  query: {query}" for query in obs.queries)
+    return lines
+
+
+def _counts_json(counts: VersionCounts | None) -> dict[str, Any] | None:
+    if counts is None:
+        return None
+    return {"requests": counts.requests, "bad": counts.bad, "value": counts.value,
+            "buckets": [[_num(le) if le == float("inf") else le, n] for le, n in counts.buckets]}
+
+
+def observation_json(obs: Observation, window_s: float) -> dict[str, Any]:
+    """One metric's judge data as a JSON object (`-o json`, after the checks)."""
+    return {"metric": obs.metric, "judge": {"kind": obs.kind, "windowSeconds": window_s,
+                                            "canary": _counts_json(obs.canary), "primary": _counts_json(obs.primary),
+                                            "error": obs.error, "queries": list(obs.queries)}}

@@ -8,22 +8,31 @@ own; the others still run.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from serinus.api import Canary, CanaryMetric, MetricTemplate
 from serinus.api.duration import duration_seconds
+from serinus.api.judge import MetricJudge
+from serinus.api.judge import MetricKind as JudgeKind
 from serinus.engine.templating import TemplateContext, render
 from serinus.engine.thresholds import MetricKind, within
 from serinus.errors import InvalidSpecError, SerinusError
 from serinus.metrics.builtin import (
     DURATION,
+    PRIMARY,
     SUCCESS_RATE,
+    CountQueries,
     Observer,
+    Version,
     builtin_query,
+    count_queries,
     duration_ms,
     metrics_provider,
     observer_for,
+    render_window,
+    window_text,
 )
 from serinus.metrics.registry import ProviderConfig
 
@@ -39,6 +48,9 @@ class MetricCheck:
     query: str
     provider: ProviderConfig
     observer: Observer | None = None
+    #: what the query was rendered from (the statistical judge renders it again for the primary)
+    ctx: TemplateContext | None = None
+    template: str = ""  # the unrendered query of inline and template metrics
 
     def judged_value(self, raw: float) -> float:
         """The value thresholds apply to: built-in durations in whole milliseconds, everything else as returned."""
@@ -105,9 +117,10 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
                                                          canary.spec.target_ref.api_version))
                 kind = MetricKind.SUCCESS_RATE if metric.name == SUCCESS_RATE else MetricKind.DURATION_MS
                 plans.append(MetricCheck(metric, kind, builtin_query(observer, metric.name, ctx), prometheus,
-                                         observer))
+                                         observer, ctx))
             elif metric.query:
-                plans.append(MetricCheck(metric, MetricKind.CUSTOM, render(metric.query, ctx), prometheus))
+                plans.append(MetricCheck(metric, MetricKind.CUSTOM, render(metric.query, ctx), prometheus,
+                                         ctx=ctx, template=metric.query))
             else:
                 stage = "unusable"
                 raise InvalidSpecError(f"metric {metric.name} is neither built in nor has a templateRef or query")
@@ -130,14 +143,122 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
                     raise InvalidSpecError(f"secret {provider.secret_ref.name}.{ref_ns} not found")
                 secret = decode_secret(raw)
             stage = "render"
-            query = render(template.spec.query, context(canary, metric.interval_or_default(),
-                                                        metric.template_variables, route))
+            ctx = context(canary, metric.interval_or_default(), metric.template_variables, route)
+            query = render(template.spec.query, ctx)
             # As in Flagger, a template's provider uses its own address only (no fallback to the metrics server).
             stage = "provider"
             config = ProviderConfig(str(provider.type), provider.address, headers=provider.headers, secret=secret,
                                     region=provider.region, insecure_skip_verify=provider.insecure_skip_verify,
                                     interval_s=duration_seconds(metric.interval) if metric.interval else None)
-            plans.append(MetricCheck(metric, MetricKind.CUSTOM, query, config))
+            plans.append(MetricCheck(metric, MetricKind.CUSTOM, query, config, ctx=ctx, template=template.spec.query))
         except SerinusError as err:
             plans.append(PlanError(metric, err, stage))
     return plans
+
+
+@dataclass(frozen=True)
+class VersionQueries:
+    """The rendered queries the statistical judge reads for one version of one metric.
+
+    Counts (`requests`, `bad`, `duration_sum`, `duration_count`) and `value` are one number each; `buckets` is a
+    vector by `le` (cumulative, upper bounds in `unit`). Only the queries of the metric's kind are set.
+    """
+
+    requests: str = ""
+    bad: str = ""
+    buckets: str = ""
+    duration_sum: str = ""
+    duration_count: str = ""
+    value: str = ""  # scalar kind: the metric's own query
+    unit: str = "ms"  # of the buckets' bounds and duration_sum ("s" is converted to ms)
+
+    def all(self) -> tuple[str, ...]:
+        """Every query that is set, in a fixed order."""
+        return tuple(q for q in (self.requests, self.bad, self.buckets, self.duration_sum, self.duration_count,
+                                 self.value) if q)
+
+    @staticmethod
+    def of_counts(counts: CountQueries) -> VersionQueries:
+        """A built-in observer's count queries."""
+        return VersionQueries(requests=counts.requests, bad=counts.errors, buckets=counts.buckets,
+                              duration_sum=counts.duration_sum, duration_count=counts.duration_count,
+                              unit=counts.unit)
+
+
+@dataclass(frozen=True)
+class ObservationPlan:
+    """What the statistical judge reads for one metric: the test kind and each version's queries."""
+
+    kind: str  # ratio | histogram | absolute | scalar (serinus.api.judge.MetricKind values)
+    canary: VersionQueries
+    primary: VersionQueries | None  # None without a baseline
+
+    def queries(self) -> tuple[str, ...]:
+        """Every rendered query, the canary's first (for the ledger)."""
+        return self.canary.all() + (self.primary.all() if self.primary is not None else ())
+
+
+def primary_context(ctx: TemplateContext, judge: MetricJudge | None) -> TemplateContext:
+    """A custom metric's context for the primary: `target` is `<target>-primary` (Flagger's name for the primary
+    workload) and `judge.primaryVariables` override the template variables."""
+    variables = {**ctx.variables, **(judge.primary_variables if judge is not None else {})}
+    return dataclasses.replace(ctx, target=f"{ctx.target}-primary", variables=variables)
+
+
+def plan_observation(check: MetricCheck, judge: MetricJudge | None, window_s: float, *, baseline: bool,
+                     primary_route: str | None = None) -> ObservationPlan:
+    """The statistical judge's queries for one planned check over the last `window_s` seconds.
+
+    Built-ins: the observer's count queries (request-success-rate a ratio of requests and 5xx; request-duration a
+    histogram, or a scalar mean where the observer has only _sum / _count). Custom metrics: `judge.requestsQuery`
+    and `badQuery` make a ratio (`{{ interval }}` is the window), `bucketsQuery` a histogram (bounds in ms);
+    otherwise the metric's own query, rendered for both versions, is a scalar. The primary's rendering of a custom
+    query uses primary_context. `primary_route`: the primary's revision (Knative). Raises InvalidSpecError (or
+    TemplateError) when the queries cannot be made.
+    """
+    window = window_text(window_s)
+    wanted = judge.kind if judge is not None else None
+    observer, ctx = check.observer, check.ctx
+    if ctx is None:
+        raise InvalidSpecError(f"metric {check.metric.name}: no template context to render its judge queries")
+    if observer is not None:
+        def builtin(version: Version) -> VersionQueries:
+            return VersionQueries.of_counts(count_queries(observer, ctx, version, window, primary_route))
+
+        canary = builtin("canary")
+        primary = builtin(PRIMARY) if baseline else None
+        if check.metric.name == SUCCESS_RATE:
+            kind = JudgeKind.ABSOLUTE if wanted is JudgeKind.ABSOLUTE else JudgeKind.RATIO
+            keys: tuple[str, ...] = ("requests", "bad")
+        else:
+            kind = JudgeKind.HISTOGRAM if canary.buckets else JudgeKind.SCALAR
+            keys = ("buckets", "duration_sum", "duration_count")
+        return ObservationPlan(str(kind), _only(canary, keys), _only(primary, keys) if primary is not None else None)
+    other = primary_context(ctx, judge)
+    has_counts = judge is not None and bool(judge.requests_query and judge.bad_query)
+    has_buckets = judge is not None and bool(judge.buckets_query)
+    if wanted in (JudgeKind.RATIO, JudgeKind.ABSOLUTE) and not has_counts:
+        raise InvalidSpecError(f"metric {check.metric.name}: judge kind {wanted} needs requestsQuery and badQuery")
+    if wanted is JudgeKind.HISTOGRAM and not has_buckets:
+        raise InvalidSpecError(f"metric {check.metric.name}: judge kind histogram needs bucketsQuery")
+    if judge is not None and has_counts and wanted in (None, JudgeKind.RATIO, JudgeKind.ABSOLUTE):
+        def counts(version_ctx: TemplateContext) -> VersionQueries:
+            assert judge is not None
+            return VersionQueries(requests=render_window(judge.requests_query, version_ctx, window),
+                                  bad=render_window(judge.bad_query, version_ctx, window))
+
+        return ObservationPlan(str(wanted or JudgeKind.RATIO), counts(ctx), counts(other) if baseline else None)
+    if judge is not None and has_buckets and wanted in (None, JudgeKind.HISTOGRAM):
+        def buckets(version_ctx: TemplateContext) -> VersionQueries:
+            assert judge is not None
+            return VersionQueries(buckets=render_window(judge.buckets_query, version_ctx, window))
+
+        return ObservationPlan(str(JudgeKind.HISTOGRAM), buckets(ctx), buckets(other) if baseline else None)
+    # a scalar: the metric's own query over its own interval, for each version
+    return ObservationPlan(str(JudgeKind.SCALAR), VersionQueries(value=check.query),
+                           VersionQueries(value=render(check.template, other)) if baseline else None)
+
+
+def _only(queries: VersionQueries, keys: tuple[str, ...]) -> VersionQueries:
+    """`queries` with only `keys` (and the unit) kept."""
+    return VersionQueries(unit=queries.unit, **{key: getattr(queries, key) for key in keys})

@@ -6,15 +6,19 @@ Measurement says which; the engine words it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from serinus.api import CanaryMetric
+from serinus.api.judge import MetricJudge
+from serinus.engine.judge.types import Observation, VersionCounts
 from serinus.engine.ports import Measurement, MetricFailure
-from serinus.errors import MetricsError, NoValuesFound, SerinusError
+from serinus.errors import MetricsError, NoValuesFound, QueryFailed, SerinusError
 from serinus.metrics.builtin import metrics_provider
-from serinus.metrics.checks import MetricCheck, PlanError
+from serinus.metrics.checks import MetricCheck, PlanError, VersionQueries, plan_observation
 from serinus.metrics.pool import ProviderPool
+from serinus.metrics.prometheus import PrometheusProvider, collapse
 from serinus.metrics.registry import MetricsProvider, ProviderConfig, make_provider
 
 _STAGES = {"template": MetricFailure.TEMPLATE, "secret": MetricFailure.SECRET, "provider": MetricFailure.PROVIDER,
@@ -25,8 +29,14 @@ class CanaryMetrics:
     """Runs the planned checks of one Canary's analysis step."""
 
     def __init__(self, plans: Sequence[MetricCheck | PlanError], *, observer: str, namespace: str,
-                 cluster: Any = None, pool: ProviderPool | None = None) -> None:
+                 cluster: Any = None, pool: ProviderPool | None = None,
+                 judges: Mapping[str, MetricJudge] | None = None, primary_route: str | None = None) -> None:
         self.plans = {plan.metric.name: plan for plan in plans}
+        #: the metrics' judge blocks in effect (serinus.api.judge.effective_judge: spec or annotations); a metric
+        #: missing here uses its own `judge`
+        self.judges = dict(judges or {})
+        #: Knative: the primary's revision (flagger.app/primary-revision), which the built-in counts select
+        self.primary_route = primary_route
         #: the operator's lightkube client, for providers that read the Kubernetes API (keptn, externalmetrics)
         self.cluster = cluster
         #: the operator's providers, kept across steps; without one each check builds and closes its own
@@ -103,6 +113,88 @@ class CanaryMetrics:
         finally:
             await self._release(provider)
         return Measurement(value=plan.judged_value(raw), observer=self.observer, template=template, query=plan.query)
+
+    async def observe(self, metric: CanaryMetric, window_s: float, baseline: bool) -> Observation:
+        """The statistical judge's data for one metric over the last `window_s` seconds (see
+        serinus.metrics.checks.plan_observation for which queries), run on the provider the metric's check uses.
+
+        A count query that finds no series gives None for that count (no data; the judge decides what it means);
+        any other provider failure sets `error` to the text the check itself would report.
+        """
+        plan = self.plans.get(metric.name)
+        if plan is None:
+            return Observation(metric.name, error="not planned")
+        if isinstance(plan, PlanError):
+            return Observation(metric.name, error=str(plan.error))
+        judge = self.judges.get(metric.name) or metric.judge
+        try:
+            wanted = plan_observation(plan, judge, window_s, baseline=baseline, primary_route=self.primary_route)
+        except SerinusError as err:
+            return Observation(metric.name, error=str(err))
+        queries = tuple(" ".join(q.split()) for q in wanted.queries())
+        try:
+            provider = await self._open(plan.provider)
+        except SerinusError as err:
+            return Observation(metric.name, wanted.kind, error=str(err), queries=queries)
+        try:
+            canary = await version_counts(provider, wanted.canary)
+            primary = await version_counts(provider, wanted.primary) if wanted.primary is not None else None
+        except MetricsError as err:
+            return Observation(metric.name, wanted.kind, error=str(err), queries=queries)
+        finally:
+            await self._release(provider)
+        return Observation(metric.name, wanted.kind, canary, primary, queries=queries)
+
+
+async def _number(provider: MetricsProvider, query: str) -> float | None:
+    """One count or value; None when the query finds no series (or NaN)."""
+    if not query:
+        return None
+    try:
+        return await provider.query(query)
+    except NoValuesFound:
+        return None
+
+
+async def _buckets(provider: MetricsProvider, query: str, unit: str) -> tuple[tuple[float, float], ...]:
+    """A `sum by (le)` vector as cumulative (upper bound in ms, count) pairs, ascending, +Inf last; () when the
+    query finds no series. Counts are made non-decreasing in `le`, as histogram_quantile does: increase()
+    extrapolates each bucket's series on its own, so neighbours can cross by a fraction."""
+    if not isinstance(provider, PrometheusProvider):
+        raise QueryFailed(f"{provider.name}: bucket queries need a Prometheus-compatible provider",
+                          provider=provider.name, query=query)
+    query = collapse(query)
+    data = (await provider._get(query)).get("data") or {}  # the provider's own request, errors and all
+    if data.get("resultType") != "vector":
+        raise provider.http.error(QueryFailed, f"a bucket query must return a vector by le, not "
+                                               f"{data.get('resultType')}", query)
+    pairs: list[tuple[float, float]] = []
+    for series in data.get("result") or []:
+        le, sample = (series.get("metric") or {}).get("le"), series.get("value")
+        if le is None or not sample or len(sample) != 2:
+            continue
+        bound, count = float(le), float(sample[1])
+        if not math.isnan(count):
+            pairs.append((bound * 1000 if unit == "s" else bound, count))
+    pairs.sort()
+    out: list[tuple[float, float]] = []
+    for bound, count in pairs:
+        out.append((bound, max(count, out[-1][1]) if out else count))
+    return tuple(out)
+
+
+async def version_counts(provider: MetricsProvider, queries: VersionQueries) -> VersionCounts:
+    """Run one version's queries. Where latency is only a sum and a count, `value` is the mean in ms and
+    `requests` the count it is the mean of."""
+    requests, bad = await _number(provider, queries.requests), await _number(provider, queries.bad)
+    buckets = await _buckets(provider, queries.buckets, queries.unit) if queries.buckets else ()
+    value = await _number(provider, queries.value)
+    if queries.duration_sum and queries.duration_count:
+        total, count = await _number(provider, queries.duration_sum), await _number(provider, queries.duration_count)
+        requests = count
+        if total is not None and count:
+            value = total / count * (1000 if queries.unit == "s" else 1)
+    return VersionCounts(requests=requests, bad=bad, buckets=buckets, value=value)
 
 
 def observer_name(mesh_provider: str, provider: str | None, kind: str, api_version: str) -> str:
