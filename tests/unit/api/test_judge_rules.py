@@ -167,6 +167,11 @@ CASES: list[tuple[str, Callable[[Doc], object], str, Severity, str, str]] = [
     ("absolute kind without a thresholdRange", lambda d: (metric(d, 0).pop("thresholdRange"),
                                                            metric(d, 0).update(judge={"kind": "absolute"})),
      "spec.analysis.metrics[0].judge.kind", ERROR, "judge-kind", "absolute needs the metric's thresholdRange"),
+    ("kind a built-in metric cannot have", lambda d: metric(d, 0).update(judge={"kind": "histogram"}),
+     "spec.analysis.metrics[0].judge.kind", ERROR, "judge-kind",
+     "request-success-rate can be judged as ratio or absolute, not histogram"),
+    ("absolute kind on a custom metric", lambda d: add_custom(d, kind="absolute"),
+     "spec.analysis.metrics[2].judge.kind", ERROR, "judge-kind", "absolute is available for the built-in metrics"),
     ("bucketsQuery without kind histogram", lambda d: metric(d, 0).update(judge={"bucketsQuery": "b"}),
      "spec.analysis.metrics[0].judge.bucketsQuery", WARNING, "judge-buckets-query",
      "is ignored: only kind histogram reads it, and this metric is judged as ratio"),
@@ -174,7 +179,7 @@ CASES: list[tuple[str, Callable[[Doc], object], str, Severity, str, str]] = [
      "spec.analysis.metrics[1].judge.bounds[1]", ERROR, "judge-bounds", "must be auto or a latency bound"),
     ("bounds on a ratio metric", lambda d: metric(d, 0).update(judge={"bounds": ["250"]}),
      "spec.analysis.metrics[0].judge.bounds", WARNING, "judge-bounds", "is ignored"),
-    ("direction neither increase nor decrease", lambda d: add_custom(d, direction="up"),
+    ("direction neither increase nor decrease", lambda d: add_custom(d, direction="sideways"),
      "spec.analysis.metrics[2].judge.direction", ERROR, "judge-direction", "must be increase"),
     ("latency histogram on nginx", lambda d: (
         d["spec"].update(provider="nginx", ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
@@ -263,6 +268,10 @@ def test_annotation_errors_leave_the_object_invalid() -> None:
     ("promote ratio equal to the rollback ratio", lambda d: metric(d, 0).update(
         judge={"rollbackAt": {"ratio": 3}, "promoteBelow": {"ratio": 3}})),
     ("max hold equal to the interval", lambda d: analysis(d)["judge"].update(maxHold="1m")),
+    ("scalar promote ratio above the scalar default", lambda d: add_custom(d, promoteBelow={"ratio": 1.5})),
+    ("direction written as up", lambda d: add_custom(d, direction="up")),
+    ("deprecated threshold as the absolute bound", lambda d: (metric(d, 1).pop("thresholdRange"),
+                                                               metric(d, 1).update(threshold=500))),
     ("annotation fields the spec does not set", lambda d: annotate(d, judge="maxHold: 1h")),
 ])
 def test_what_is_fine_stays_quiet(name: str, change: Callable[[Doc], object]) -> None:

@@ -46,12 +46,16 @@ from serinus.api.problems import Path, Problem, error, format_path, show, warnin
 
 #: Highest false-rollback or missed-regression rate that makes sense: above it a coin toss does better.
 MAX_RATE: Final = 0.5
-#: The rollback ratio the judge uses when `rollbackAt.ratio` is unset (research 8.3).
+#: The rollback ratio the judge uses when `rollbackAt.ratio` is unset: 2 for counts (research 8.3), 1.2 for scalars.
 DEFAULT_ROLLBACK_RATIO: Final = 2.0
+DEFAULT_SCALAR_ROLLBACK_RATIO: Final = 1.2
 #: More decisive metrics than this split the false-rollback budget too thin (research 8.6, "many metrics").
 MAX_DECISIVE_METRICS: Final = 4
 #: Values of `direction` for scalar metrics.
-DIRECTIONS: Final = ("increase", "decrease")
+DIRECTIONS: Final = ("increase", "higher", "up", "decrease", "lower", "down")
+#: The kinds each built-in metric can be judged as.
+BUILTIN_KINDS: Final = {REQUEST_SUCCESS_RATE: (MetricKind.RATIO, MetricKind.ABSOLUTE),
+                        REQUEST_DURATION: (MetricKind.HISTOGRAM, MetricKind.ABSOLUTE, MetricKind.SCALAR)}
 
 _ANNOTATIONS: Final[Path] = ("metadata", "annotations")
 
@@ -275,9 +279,19 @@ def _analysis_block_rules(block: _Block[AnalysisJudge], interval_s: float) -> li
 def _metric_block_rules(metric: CanaryMetric, block: _Block[MetricJudge], router: Router,
                         provider: str) -> list[Problem]:
     judge = block.value
-    out = _effect_rules(block)
     kind = _kind(metric, judge)
+    out = _effect_rules(block, kind)
     custom = not metric.is_builtin()
+    allowed = BUILTIN_KINDS.get(metric.name)
+    if judge.kind is not None and allowed is not None and judge.kind not in allowed:
+        out.append(error(block.at("kind"), f"{metric.name} can be judged as {' or '.join(k.value for k in allowed)}"
+                         f", not {judge.kind.value}", "judge-kind"))
+    elif judge.kind is MetricKind.ABSOLUTE and custom:
+        out.append(error(block.at("kind"), "absolute is available for the built-in metrics only (request-success-"
+                         "rate and request-duration, from their thresholdRange)", "judge-kind"))
+    elif judge.kind is MetricKind.ABSOLUTE and not _has_absolute_bound(metric):
+        out.append(error(block.at("kind"), "absolute needs the metric's thresholdRange: it tests the canary "
+                         "against that bound", "judge-kind"))
     if judge.kind is MetricKind.RATIO and custom:
         for name, query in (("requestsQuery", judge.requests_query), ("badQuery", judge.bad_query)):
             if not query:
@@ -290,9 +304,6 @@ def _metric_block_rules(metric: CanaryMetric, block: _Block[MetricJudge], router
     if judge.kind is MetricKind.HISTOGRAM and custom and not judge.buckets_query:
         out.append(error(block.at("bucketsQuery"), "is required: kind histogram on a custom metric reads bucket "
                          "counts by le from bucketsQuery", "judge-queries"))
-    if judge.kind is MetricKind.ABSOLUTE and metric.threshold_range is None:
-        out.append(error(block.at("kind"), "absolute needs the metric's thresholdRange: it tests the canary "
-                         "against that bound", "judge-kind"))
     if judge.buckets_query and kind is not MetricKind.HISTOGRAM:
         out.append(warning(block.at("bucketsQuery"), f"is ignored: only kind histogram reads it, and this metric "
                            f"is judged as {kind.value}", "judge-buckets-query"))
@@ -307,13 +318,13 @@ def _metric_block_rules(metric: CanaryMetric, block: _Block[MetricJudge], router
     if judge.bounds and kind is not MetricKind.HISTOGRAM:
         out.append(warning(block.at("bounds"), f"is ignored: only kind histogram tests latency bounds, and this "
                            f"metric is judged as {kind.value}", "judge-bounds"))
-    if judge.direction and judge.direction not in DIRECTIONS:
+    if judge.direction and judge.direction.strip().lower() not in DIRECTIONS:
         out.append(error(block.at("direction"), f"must be increase (higher is worse) or decrease (lower is "
                          f"worse), got {show(judge.direction)}", "judge-direction"))
     return out
 
 
-def _effect_rules(block: _Block[MetricJudge]) -> list[Problem]:
+def _effect_rules(block: _Block[MetricJudge], kind: MetricKind) -> list[Problem]:
     judge = block.value
     out: list[Problem] = []
     rollback, promote = judge.rollback_at, judge.promote_below
@@ -325,7 +336,8 @@ def _effect_rules(block: _Block[MetricJudge]) -> list[Problem]:
                              f"requests), got {effect.ratio:g}", "judge-effect"))
         out += _delta_rules(effect, block.at(name, "delta"))
     if promote is not None and promote.ratio is not None and promote.ratio > 1:
-        floor = rollback.ratio if rollback is not None and rollback.ratio is not None else DEFAULT_ROLLBACK_RATIO
+        default = DEFAULT_SCALAR_ROLLBACK_RATIO if kind is MetricKind.SCALAR else DEFAULT_ROLLBACK_RATIO
+        floor = rollback.ratio if rollback is not None and rollback.ratio is not None else default
         source = "rollbackAt.ratio" if rollback is not None and rollback.ratio is not None else \
             "the default rollbackAt.ratio"
         if floor > 1 and promote.ratio < floor:
@@ -349,12 +361,23 @@ def _delta_rules(effect: Effect, path: Path) -> list[Problem]:
 
 
 def _is_bound(text: str) -> bool:
-    if text == "auto":
+    if text.strip().lower() == "auto":
         return True
     try:
-        return float(text.removesuffix("ms")) > 0
+        return float(text.strip().removesuffix("ms")) > 0
     except ValueError:
         return False
+
+
+def _has_absolute_bound(metric: CanaryMetric) -> bool:
+    """True when a built-in metric has a bound its absolute test can use: thresholdRange.min of the success rate
+    (below 100), thresholdRange.max of the duration, or the deprecated threshold."""
+    bounds = metric.threshold_range
+    if metric.name == REQUEST_SUCCESS_RATE:
+        return (bounds is not None and bounds.min is not None and 0 < bounds.min < 100) or metric.threshold > 0
+    if metric.name == REQUEST_DURATION:
+        return (bounds is not None and bounds.max is not None and bounds.max > 0) or metric.threshold > 0
+    return False
 
 
 def _kind(metric: CanaryMetric, judge: MetricJudge | None) -> MetricKind:
@@ -488,10 +511,12 @@ def _metric_set_rules(analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge
                                    f"the metric's window ({window}) is shorter than the {interval_s:g}s analysis "
                                    "interval, so the judge's windows would skip the requests in between",
                                    "judge-metric-interval"))
-        if metric.threshold_range is None:
+        if not _has_absolute_bound(metric):
             if judge.baseline is Baseline.NONE:
-                out.append(warning(where, f"{show(metric.name)} has no thresholdRange; with baseline: none only "
-                                   "absolute tests run, so nothing tests this metric", "judge-absolute"))
+                why = "has no thresholdRange" if metric.is_builtin() else "is not built in"
+                out.append(warning(where, f"{show(metric.name)} {why}; with baseline: none only absolute tests "
+                                   "run (from the thresholdRange of request-success-rate and request-duration), "
+                                   "so nothing tests this metric", "judge-absolute"))
             elif metric.name in BUILTIN_METRICS:
                 out.append(warning(where, f"{show(metric.name)} has no thresholdRange, so it has no absolute test; "
                                    "at low traffic the comparison with the primary rarely gathers enough evidence "
