@@ -211,12 +211,13 @@ CASES: list[tuple[str, Callable[[Doc], object], str, Severity, str, str]] = [
      "spec.analysis.judge.mode", WARNING, "judge-traffic", "A/B testing release that routes by header or cookie"),
     ("statistical with the kubernetes provider", lambda d: (d["spec"].update(provider="kubernetes"), blue_green(d)),
      "spec.analysis.judge.mode", WARNING, "judge-traffic", "blue/green"),
-    ("metric window shorter than the interval", lambda d: metric(d, 0).update(interval="30s"),
-     "spec.analysis.metrics[0].interval", WARNING, "judge-metric-interval",
-     "is shorter than the 60s analysis interval, so the judge's windows would skip the requests in between"),
-    ("default metric window shorter than the interval", lambda d: (
-        analysis(d).update(interval="2m"), metric(d, 0).pop("interval"), metric(d, 1).update(interval="2m")),
-     "spec.analysis.metrics[0]", WARNING, "judge-metric-interval", "(1m) is shorter than the 120s"),
+    ("scalar metric window shorter than the interval", lambda d: (add_custom(d), metric(d, 2).update(
+        interval="30s")),
+     "spec.analysis.metrics[2].interval", WARNING, "judge-metric-interval",
+     "is shorter than the 60s analysis interval, so the judge would skip the requests in between"),
+    ("default scalar metric window shorter than the interval", lambda d: (
+        analysis(d).update(interval="2m"), add_custom(d), metric(d, 2).pop("interval")),
+     "spec.analysis.metrics[2]", WARNING, "judge-metric-interval", "(1m) is shorter than the 120s"),
     ("built-in metric without a thresholdRange", lambda d: metric(d, 1).pop("thresholdRange"),
      "spec.analysis.metrics[1]", WARNING, "judge-absolute", "promotions will mostly wait until maxHold"),
     ("no baseline and no thresholdRange", lambda d: (analysis(d)["judge"].update(baseline="none"),
@@ -268,6 +269,9 @@ def test_annotation_errors_leave_the_object_invalid() -> None:
     ("promote ratio equal to the rollback ratio", lambda d: metric(d, 0).update(
         judge={"rollbackAt": {"ratio": 3}, "promoteBelow": {"ratio": 3}})),
     ("max hold equal to the interval", lambda d: analysis(d)["judge"].update(maxHold="1m")),
+    ("count queries cover the time since the last step", lambda d: (
+        metric(d, 0).update(interval="30s"), add_custom(d, requestsQuery="r", badQuery="b"),
+        metric(d, 2).update(interval="30s"))),
     ("scalar promote ratio above the scalar default", lambda d: add_custom(d, promoteBelow={"ratio": 1.5})),
     ("direction written as up", lambda d: add_custom(d, direction="up")),
     ("deprecated threshold as the absolute bound", lambda d: (metric(d, 1).pop("thresholdRange"),

@@ -500,17 +500,20 @@ def _metric_set_rules(analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge
         block = blocks.get(metric.name)
         if block is None or not block.value.advisory:
             decisive += 1
+        # Count queries (built-in, requestsQuery, badQuery, bucketsQuery) cover the time since the previous
+        # evaluation; a scalar is the metric's own query over the metric's own interval.
         window = metric.interval_or_default()
-        if window:
+        scalar = not metric.is_builtin() and _kind(metric, block.value if block else None) is MetricKind.SCALAR
+        if window and scalar:
             try:
                 window_s = parse_duration(window) / SECOND
             except DurationError:
                 window_s = interval_s  # reported by the metric rules
             if window_s < interval_s:
-                out.append(warning((*where, "interval") if metric.interval else where, f"{show(metric.name)}: "
-                                   f"the metric's window ({window}) is shorter than the {interval_s:g}s analysis "
-                                   "interval, so the judge's windows would skip the requests in between",
-                                   "judge-metric-interval"))
+                out.append(warning((*where, "interval") if metric.interval else where, f"{show(metric.name)} is "
+                                   f"judged on its own query, whose window ({window}) is shorter than the "
+                                   f"{interval_s:g}s analysis interval, so the judge would skip the requests in "
+                                   "between; set interval to the analysis interval", "judge-metric-interval"))
         if not _has_absolute_bound(metric):
             if judge.baseline is Baseline.NONE:
                 why = "has no thresholdRange" if metric.is_builtin() else "is not built in"
