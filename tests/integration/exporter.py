@@ -8,6 +8,12 @@ HTTP server.
     exporter.counter("http_requests_total", {"status": "200"}, per_second=9.5)
     exporter.histogram("http_request_duration_seconds", {}, per_second=10,
                        buckets={0.1: 0.9, 0.5: 1.0})   # cumulative share of observations <= each bound
+
+Series can also be driven from outside, by a traffic simulation that adds what it generated (`add`,
+`add_observations`): their values change only when the test says so.
+
+    exporter.add("istio_requests_total", {"response_code": "200"}, 1480)
+    exporter.add_observations("istio_request_duration_milliseconds", {}, {25: 900, 50: 500, 100: 80}, sum_=41000)
 """
 
 from __future__ import annotations
@@ -59,6 +65,22 @@ class _Histogram:
 
 
 @dataclass
+class _Tally:
+    """An externally driven histogram: observations per bucket (not cumulative), their count and sum."""
+
+    per_bucket: dict[float, float]
+    count: float = 0.0
+    total: float = 0.0
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as Istio's proxies print it: `0.5`, `25`, `+Inf`."""
+    if bound == float("inf"):
+        return "+Inf"
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
+@dataclass
 class ScenarioExporter:
     """Serves `/metrics` on 127.0.0.1 from counters and histograms whose rates tests control."""
 
@@ -66,6 +88,7 @@ class ScenarioExporter:
     counters: dict[tuple[str, Labels], _Rate] = field(default_factory=dict)
     histograms: dict[tuple[str, Labels], _Histogram] = field(default_factory=dict)
     port: int = 0
+    tallies: dict[tuple[str, Labels], _Tally] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,6 +122,38 @@ class ScenarioExporter:
                 middle = mean if mean is not None else shares[0][0] / 2
                 self.histograms[key] = _Histogram(_Rate(per_second, now), dict(shares), middle)
 
+    def add(self, name: str, labels: Mapping[str, str], amount: float) -> None:
+        """Add `amount` (>= 0) to an externally driven counter, created at 0 (add 0 to create it before its
+        first increment, so that `increase()` counts that increment)."""
+        if amount < 0:
+            raise ValueError("counters only grow")
+        key, now = (name, _labels(labels)), self.clock()
+        with self._lock:
+            if key not in self.counters:
+                self.counters[key] = _Rate(0.0, now)
+            self.counters[key].base += amount
+
+    def add_observations(self, name: str, labels: Mapping[str, str], per_bucket: Mapping[float, float],
+                         sum_: float = 0.0) -> None:
+        """Add observations to an externally driven histogram: `per_bucket` maps each upper bound to the number of
+        new observations above the previous bound and at or below it (`float("inf")` for the rest); `sum_` adds
+        to `_sum`. The bounds of the first call are the histogram's buckets (later calls may only use those)."""
+        key = (name, _labels(labels))
+        with self._lock:
+            tally = self.tallies.get(key)
+            if tally is None:
+                bounds = sorted({*per_bucket, float("inf")})
+                tally = self.tallies[key] = _Tally({b: 0.0 for b in bounds})
+            unknown = set(per_bucket) - set(tally.per_bucket)
+            if unknown:
+                raise ValueError(f"bounds {sorted(unknown)} are not buckets of {name}")
+            for bound, count in per_bucket.items():
+                if count < 0:
+                    raise ValueError("histogram counts only grow")
+                tally.per_bucket[bound] += count
+                tally.count += count
+            tally.total += sum_
+
     def exposition(self) -> str:
         """The Prometheus text format of every series, as of now."""
         now, lines, typed = self.clock(), [], set()
@@ -118,6 +173,16 @@ class ScenarioExporter:
                 lines.append(f"{name}_bucket{_render(labels, (('le', '+Inf'),))} {count:.6f}")
                 lines.append(f"{name}_sum{_render(labels)} {count * hist.mean:.6f}")
                 lines.append(f"{name}_count{_render(labels)} {count:.6f}")
+            for (name, labels), tally in sorted(self.tallies.items()):
+                if name not in typed:
+                    lines.append(f"# TYPE {name} histogram")
+                    typed.add(name)
+                cumulative = 0.0
+                for bound, count in sorted(tally.per_bucket.items()):
+                    cumulative += count
+                    lines.append(f"{name}_bucket{_render(labels, (('le', _le(bound)),))} {cumulative:.6f}")
+                lines.append(f"{name}_sum{_render(labels)} {tally.total:.6f}")
+                lines.append(f"{name}_count{_render(labels)} {tally.count:.6f}")
         return "\n".join(lines) + "\n"
 
     def start(self) -> ScenarioExporter:

@@ -1,0 +1,1 @@
+"""End-to-end tests of the statistical judge on the real control plane."""
