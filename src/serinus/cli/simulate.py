@@ -14,8 +14,9 @@ from serinus.api.check import check_object, context_for
 from serinus.api.manifests import ManifestError, load_documents
 from serinus.sim.runner import SimResult, simulate_async
 from serinus.sim.scenario import ScenarioError, parse_scenario, parse_time
-from serinus.sim.world import Event, Weights
+from serinus.sim.world import Event, Judgement, Weights
 
+_VERDICT_COLOURS = {"ROLLBACK": "red", "PROMOTE": "green", "ADVANCE": "cyan", "HOLD": "yellow", "FREEZE": "magenta"}
 _PHASE_COLOURS = {"Succeeded": "green", "Failed": "red", "Progressing": "cyan", "Promoting": "blue",
                   "Finalising": "blue", "Waiting": "yellow", "WaitingPromotion": "yellow"}
 
@@ -60,8 +61,10 @@ def _time(seconds: float) -> str:
 
 
 def render_text(result: SimResult, canary: Canary) -> str:
-    """A readable timeline: time, phase, weights and event, one line per event or alert, in order."""
-    entries: list[Any] = sorted([*result.events, *result.weights, *result.alerts], key=lambda e: (e.seq, e.at))
+    """A readable timeline: time, phase, weights and event, one line per event or alert, in order; with the
+    statistical judge, one compact line per tick (its verdict and each metric's)."""
+    entries: list[Any] = sorted([*result.events, *result.weights, *result.alerts, *result.judgements],
+                                key=lambda e: (e.seq, e.at))
     current = (100, 0)
     lines: list[str] = []
     for entry in entries:
@@ -71,6 +74,11 @@ def render_text(result: SimResult, canary: Canary) -> str:
             phase = click.style(f"{entry.phase or '-':<16}", fg=_PHASE_COLOURS.get(entry.phase))
             message = click.style(entry.message, fg="red" if entry.type == "Warning" else None)
             lines.append(f"{_time(entry.at):>9}  {phase} primary {current[0]:>3}% canary {current[1]:>3}%  {message}")
+        elif isinstance(entry, Judgement):
+            verdict = click.style(entry.verdict, fg=_VERDICT_COLOURS.get(entry.verdict), bold=True)
+            metrics = ", ".join(f"{line.metric} {line.verdict}" for line in entry.lines)
+            lines.append(f"{_time(entry.at):>9}  judge {verdict}" + (f" ({metrics})" if metrics else "")
+                         + (f": {entry.reason}" if entry.reason else ""))
         else:
             colour = {"error": "red", "warn": "yellow"}.get(entry.severity)
             lines.append(f"{_time(entry.at):>9}  " + click.style(f"alert ({entry.severity}): {entry.message}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from serinus.sim.world import (
     Alert,
     Cluster,
     Event,
+    Judgement,
     SimHooks,
     SimMetrics,
     SimNopRouter,
@@ -26,6 +28,7 @@ from serinus.sim.world import (
     SimServices,
     SimStore,
     SimTarget,
+    SimTelemetry,
     Weights,
 )
 
@@ -60,6 +63,19 @@ class SimResult:
     alerts: tuple[Alert, ...]
     steps: tuple[Step, ...]
     canary: Canary
+    #: the statistical judge's ticks (empty when the judge is off)
+    judgements: tuple[Judgement, ...] = ()
+
+    def checks(self) -> list[dict[str, Any]]:
+        """The judge's ledger lines, one per metric per tick, with the simulated time of the tick as `at`."""
+        out = []
+        for judgement in self.judgements:
+            for line in judgement.lines:
+                doc = _finite(line.to_json())
+                doc["at"] = _num(judgement.at)
+                doc["tick"] = judgement.verdict
+                out.append(doc)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The `serinus simulate -o json` document."""
@@ -69,11 +85,23 @@ class SimResult:
             "events": [{"at": _num(e.at), "type": e.type, "message": e.message} for e in self.events],
             "weights": [{"at": _num(w.at), "canary": w.canary, "primary": w.primary} for w in self.weights],
             "alerts": [{"at": _num(a.at), "severity": a.severity, "message": a.message} for a in self.alerts],
+            "checks": self.checks(),
         }
 
 
 def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else round(x, 3)
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe: infinite and NaN numbers become strings ("inf", "-inf", "nan"), tuples lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def build(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
@@ -85,7 +113,7 @@ def build(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
     clock = VirtualClock()
     cluster = Cluster(canary=canary, scenario=scenario, clock=clock)
     services = Services(store=SimStore(cluster), recorder=SimRecorder(cluster), notifier=SimNotifier(cluster),
-                        hooks=hooks or SimHooks(cluster), clock=clock)
+                        hooks=hooks or SimHooks(cluster), clock=clock, telemetry=SimTelemetry(cluster))
 
     async def make_world(current: Canary, provider: str) -> World:
         router = SimNopRouter(cluster) if provider == "kubernetes" else SimRouter(cluster)
@@ -135,7 +163,7 @@ async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str 
         t = following if at_once < _MAX_AT_ONCE else t + interval
     return SimResult(phase=str(cluster.canary.status.phase), duration=cluster.clock.monotonic(),
                      events=tuple(cluster.events), weights=tuple(cluster.weights), alerts=tuple(cluster.alerts),
-                     steps=tuple(steps), canary=cluster.canary)
+                     steps=tuple(steps), canary=cluster.canary, judgements=tuple(cluster.judgements))
 
 
 def _next_step(t: float, due: Next, interval: float, drain_s: float, target: SimTarget) -> float:

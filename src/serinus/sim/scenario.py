@@ -11,9 +11,18 @@ ready:
   canary: [{at: 0s, ready: true}]
   primary: [{at: 0s, ready: true}]
 rollout: 5s     # a workload is ready this long after it is scaled up or updated (default 0s)
+traffic:        # optional: generated requests (serinus.sim.traffic), closed-loop on the weights the engine sets
+  rps: 20
+  primary: {errorRate: 0.001, latency: {median: 80ms, sigma: 0.5}}
+  canary: {errorRate: 0.005}
 ```
 
 Every time is relative to the start; a value holds from its `at` until the next entry.
+
+With `traffic:`, the built-in request-success-rate and request-duration are computed from the generated requests
+(as Prometheus' queries would) unless `metrics:` gives their values, which then win. A metric entry may also
+give the primary's value, `{at: 0s, value: 1.2, primary: 1.0}`, for the statistical judge's scalar comparison;
+the primary's series is made of the entries that have `primary` (no data before the first, or without any).
 """
 
 from __future__ import annotations
@@ -21,11 +30,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from serinus.api import Canary
 from serinus.api.duration import DurationError, duration_seconds
 from serinus.errors import InvalidSpecError
+
+if TYPE_CHECKING:
+    from serinus.sim.traffic import TrafficModel
 
 T = TypeVar("T")
 DEFAULT_DURATION_S = 2 * 3600.0
@@ -87,22 +99,30 @@ class Series(Generic[T]):
         return cls((), (), value)
 
 
-def _series(raw: object, key: str, where: str, default: Any, check: Any) -> Series[Any]:
+def _series(raw: object, key: str, where: str, default: Any, check: Any, extra: str = "",
+            extra_entries: list[tuple[float, Any]] | None = None) -> Series[Any]:
+    """A series of `key` values; with `extra`, entries may also carry that field, collected into
+    `extra_entries` as (time, value)."""
     if raw is None:
         return Series.constant(default)
     if not isinstance(raw, list):
         raw = [{"at": 0, key: raw}]
+    allowed = {"at", key, extra} if extra else {"at", key}
     entries: list[tuple[float, Any]] = []
     for i, entry in enumerate(raw):
         here = f"{where}[{i}]"
         if not isinstance(entry, Mapping):
             raise ScenarioError(f"{here}: expected a mapping like {{at: 0s, {key}: ...}}")
-        unknown = set(entry) - {"at", key}
+        unknown = set(entry) - allowed
         if unknown:
-            raise ScenarioError(f"{here}: unknown field {sorted(unknown)[0]!r} (expected 'at' and '{key}')")
+            expected = f"'at', '{key}' and '{extra}'" if extra else f"'at' and '{key}'"
+            raise ScenarioError(f"{here}: unknown field {sorted(unknown)[0]!r} (expected {expected})")
         if key not in entry:
             raise ScenarioError(f"{here}: missing '{key}'")
-        entries.append((parse_time(entry.get("at", 0), f"{here}.at"), check(entry[key], f"{here}.{key}")))
+        at = parse_time(entry.get("at", 0), f"{here}.at")
+        entries.append((at, check(entry[key], f"{here}.{key}")))
+        if extra and extra in entry and extra_entries is not None:
+            extra_entries.append((at, check(entry[extra], f"{here}.{extra}")))
     entries.sort(key=lambda e: e[0])
     return Series(tuple(t for t, _ in entries), tuple(v for _, v in entries), default)
 
@@ -140,13 +160,17 @@ class Scenario:
     primary_ready: Series[bool] = field(default_factory=lambda: Series.constant(True))
     #: how long a workload takes to roll out after it is scaled up or updated
     rollout: float = 0.0
+    #: the primary's value of a metric (scalar comparison by the statistical judge), where the scenario gives one
+    primary_metrics: Mapping[str, Series[float | None]] = field(default_factory=dict)
+    #: generated requests; None keeps the metric values above as the only source
+    traffic: TrafficModel | None = None
 
     def revision_times(self) -> tuple[float, ...]:
         """When the target changes (0 s, right after initialization, unless the scenario says otherwise)."""
         return self.revisions if self.revisions is not None else (0.0,)
 
 
-_TOP = {"duration", "revisions", "metrics", "webhooks", "ready", "rollout"}
+_TOP = {"duration", "revisions", "metrics", "webhooks", "ready", "rollout", "traffic"}
 
 
 def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
@@ -166,8 +190,10 @@ def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
             raise ScenarioError("revisions: expected a list of times such as [0s, 20m]")
         revisions = tuple(sorted(parse_time(r, f"revisions[{i}]") for i, r in enumerate(raw)))
     analysis = canary.analysis_or_default() if canary is not None else None
+    primary_metrics: dict[str, Series[float | None]] = {}
     metrics = _named(doc.get("metrics"), "metrics", "value", _number_or_null,
-                     {m.name for m in analysis.metrics} if analysis is not None else None, 0.0)
+                     {m.name for m in analysis.metrics} if analysis is not None else None, 0.0,
+                     extra="primary", extras=primary_metrics)
     webhooks = _named(doc.get("webhooks"), "webhooks", "status", _status,
                       {w.name for w in analysis.webhooks} if analysis is not None else None, 200)
     ready = doc.get("ready") or {}
@@ -180,11 +206,20 @@ def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
         duration=duration, revisions=revisions, metrics=metrics, webhooks=webhooks,
         canary_ready=_series(ready.get("canary"), "ready", "ready.canary", True, _bool),
         primary_ready=_series(ready.get("primary"), "ready", "ready.primary", True, _bool),
-        rollout=parse_time(doc["rollout"], "rollout") if "rollout" in doc else 0.0)
+        rollout=parse_time(doc["rollout"], "rollout") if "rollout" in doc else 0.0,
+        primary_metrics=primary_metrics, traffic=_traffic(doc.get("traffic")))
+
+
+def _traffic(raw: object) -> TrafficModel | None:
+    if raw is None:
+        return None
+    from serinus.sim.traffic import TrafficModel  # traffic.py uses this module's errors and times
+
+    return TrafficModel.parse(raw, "traffic")
 
 
 def _named(raw: object, where: str, key: str, check: Any, known: set[str] | None,
-           default: Any) -> dict[str, Series[Any]]:
+           default: Any, extra: str = "", extras: dict[str, Series[Any]] | None = None) -> dict[str, Series[Any]]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
@@ -194,5 +229,9 @@ def _named(raw: object, where: str, key: str, check: Any, known: set[str] | None
         if known is not None and name not in known:
             hint = ", ".join(sorted(known)) or "none"
             raise ScenarioError(f"{where}.{name}: the Canary has no such {where[:-1]} (it has: {hint})")
-        out[str(name)] = _series(entries, key, f"{where}.{name}", default, check)
+        found: list[tuple[float, Any]] = []
+        out[str(name)] = _series(entries, key, f"{where}.{name}", default, check, extra, found)
+        if found and extras is not None:
+            found.sort(key=lambda e: e[0])
+            extras[str(name)] = Series(tuple(t for t, _ in found), tuple(v for _, v in found), None)
     return out

@@ -2,18 +2,25 @@
 
 The simulated cluster holds one Canary, its target (a revision number standing in for the pod template), the
 primary (the revision it runs), the routing weights, and the record of everything the engine said.
+
+With the scenario's `traffic:`, the cluster also serves requests: `TrafficFeed` generates them lazily, one
+sub-interval at a time up to the simulated now, with the weights the engine set over that sub-interval (closed
+loop), and the Metrics port reads the built-in metrics and the judge's counts from them.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from serinus.api import Canary, CanaryMetric, CanaryWebhook
-from serinus.api.analysis import BUILTIN_METRICS, REQUEST_SUCCESS_RATE
+from serinus.api.analysis import BUILTIN_METRICS, REQUEST_DURATION, REQUEST_SUCCESS_RATE
+from serinus.api.duration import DurationError, duration_seconds
+from serinus.engine.judge.types import LedgerLine, Observation, TickResult, VersionCounts
 from serinus.engine.ports import (
     READY,
     EventType,
@@ -27,6 +34,7 @@ from serinus.engine.ports import (
 )
 from serinus.sim.clock import VirtualClock
 from serinus.sim.scenario import Scenario
+from serinus.sim.traffic import CANARY, PRIMARY, Generator, History, TrafficModel, Window
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,17 @@ class HookCall:
     ok: bool
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """One tick of the statistical judge: its verdict, why, and a ledger line per metric."""
+
+    at: float
+    verdict: str
+    reason: str
+    lines: tuple[LedgerLine, ...]
+    seq: int = 0
+
+
 @dataclass
 class Cluster:
     """The simulated state, shared by all ports."""
@@ -91,8 +110,17 @@ class Cluster:
     weights: list[Weights] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     hook_calls: list[HookCall] = field(default_factory=list)
+    judgements: list[Judgement] = field(default_factory=list)
+    #: when a workload (canary or primary) last started pods: (time, workload), for the traffic's warm-up
+    starts: list[tuple[float, str]] = field(default_factory=list)
     #: one counter across events, weights and alerts, so a timeline can show them in the order they happened
     sequence: Iterator[int] = field(default_factory=itertools.count)
+    #: the generated requests, when the scenario has `traffic:`
+    traffic: TrafficFeed | None = None
+
+    def __post_init__(self) -> None:
+        if self.scenario.traffic is not None and self.traffic is None:
+            self.traffic = TrafficFeed(self, self.scenario.traffic)
 
     @property
     def now(self) -> float:
@@ -144,6 +172,7 @@ class SimTarget:
         if self.cluster.primary_revision is None:
             self.cluster.primary_revision = self.cluster.revision
             self.cluster.primary_since = self.cluster.now
+            self.cluster.starts.append((self.cluster.now, "primary"))
 
     def _deadline(self) -> float:
         return float(self.cluster.canary.progress_deadline_seconds())
@@ -195,6 +224,7 @@ class SimTarget:
         """The primary takes the target's revision and starts rolling out."""
         self.cluster.primary_revision = self.cluster.revision
         self.cluster.primary_since = self.cluster.now
+        self.cluster.starts.append((self.cluster.now, "primary"))
 
     async def scale_to_zero(self) -> None:
         """The canary stops."""
@@ -204,6 +234,7 @@ class SimTarget:
         """The canary starts and begins rolling out."""
         self.cluster.canary_replicas = 1
         self.cluster.canary_since = self.cluster.now
+        self.cluster.starts.append((self.cluster.now, "canary"))
 
     async def finalize(self) -> None:
         """The target gets its pods back."""
@@ -261,6 +292,67 @@ class SimNopRouter(SimRouter):
         return Routes(100, 0, False)
 
 
+class TrafficFeed:
+    """The scenario's traffic for one simulated run, generated lazily up to now.
+
+    Each sub-interval [t0, t0 + dt) is generated once, the first time a query reaches past its end, with the
+    canary's share averaged over the routing changes the engine made inside it (the Cluster's weight log). With
+    mirroring the primary keeps all traffic and the canary gets copies of `mirrorWeight`% (all when unset). With
+    the `kubernetes` provider (no weights) the canary gets all traffic once blue/green iterations have started,
+    as that provider's router reports.
+    """
+
+    def __init__(self, cluster: Cluster, model: TrafficModel) -> None:
+        self.cluster = cluster
+        self.generator = Generator(model, runs=1)
+        self.history = History(self.generator)
+        #: set by SimMetrics for the `kubernetes` provider, whose router keeps no weights
+        self.nop_routes = False
+
+    def window(self, length: float) -> Window | None:
+        """The traffic of the last `length` seconds up to now (whole sub-intervals), None before any."""
+        now = self.cluster.now
+        self.catch_up(now)
+        return self.history.window(now, length)
+
+    def catch_up(self, now: float) -> None:
+        """Generate every sub-interval that ends at or before `now`."""
+        dt = self.generator.dt
+        while self.history.end + dt <= now + 1e-9:
+            t0 = self.history.end
+            canary, primary = self.shares(t0, t0 + dt)
+            self.history.add(self.generator.step(t0, canary, primary, canary_started=self._started("canary", t0),
+                                                 primary_started=self._started("primary", t0)))
+
+    def shares(self, start: float, end: float) -> tuple[float, float]:
+        """(canary, primary) share of the traffic over [start, end), time-weighted over the routing changes."""
+        if self.nop_routes:
+            canary = 1.0 if self.cluster.canary.status.iterations > 0 else 0.0
+            return canary, 1.0 - canary
+        points: list[tuple[float, float, float]] = [(0.0, 0.0, 1.0)]
+        for w in self.cluster.weights:
+            points.append((w.at, *self._split(w)))
+        canary = primary = 0.0
+        for i, (at, c, p) in enumerate(points):
+            until = points[i + 1][0] if i + 1 < len(points) else math.inf
+            overlap = min(end, until) - max(start, at)
+            if overlap > 0:
+                canary += c * overlap
+                primary += p * overlap
+        span = end - start
+        return canary / span, primary / span
+
+    def _split(self, w: Weights) -> tuple[float, float]:
+        if not w.mirrored:
+            return w.canary / 100.0, w.primary / 100.0
+        mirror = self.cluster.canary.analysis_or_default().mirror_weight or 100
+        return float(mirror) / 100.0, w.primary / 100.0
+
+    def _started(self, workload: str, t: float) -> float | None:
+        times = [at for at, w in self.cluster.starts if w == workload and at <= t]
+        return max(times) if times else None
+
+
 def passing_value(metric: CanaryMetric) -> float:
     """A value that passes the metric's bounds, for metrics the scenario leaves out."""
     if metric.threshold_range is not None:
@@ -273,31 +365,123 @@ def passing_value(metric: CanaryMetric) -> float:
     return metric.threshold
 
 
+def metric_seconds(metric: CanaryMetric) -> float:
+    """The metric's query window in seconds (1m when unset or unreadable)."""
+    try:
+        return duration_seconds(metric.interval_or_default() or "1m")
+    except DurationError:
+        return 60.0
+
+
+#: what the simulated metrics provider says when the scenario's traffic has a provider error
+PROVIDER_ERROR = "simulated provider error (traffic.providerErrors)"
+
+
 class SimMetrics:
-    """The Metrics port: values from the scenario; a null value is "no data"."""
+    """The Metrics port: values from the scenario (a null value is "no data"), or, for the built-in metrics when
+    the scenario has `traffic:` and gives no values for them, computed from the generated requests as
+    Prometheus' queries would: request-success-rate = 100 · non-5xx / all requests of the canary over the metric's
+    interval (no data without requests), request-duration = histogram_quantile(0.99) of the canary's buckets,
+    in ms."""
 
     def __init__(self, cluster: Cluster, observer: str) -> None:
         self.cluster = cluster
         self.observer = observer
+        if cluster.traffic is not None and observer == "kubernetes":
+            cluster.traffic.nop_routes = True
 
     async def providers_online(self) -> str | None:
         """Simulated providers are always up."""
         return None
 
-    async def measure(self, metric: CanaryMetric) -> Measurement:
-        """The scenario's value for this metric now."""
-        series = self.cluster.scenario.metrics.get(metric.name)
-        value = passing_value(metric) if series is None else series.at(self.cluster.now)
+    def _traffic_for(self, metric: CanaryMetric) -> TrafficFeed | None:
+        """The traffic feed when it answers this metric: a built-in the scenario gives no values for."""
         builtin = metric.name in BUILTIN_METRICS and not metric.query and metric.template_ref is None
-        template = ""
-        if metric.template_ref is not None:
-            ns = self.cluster.canary.metadata.namespace or "default"
-            template = f"{metric.template_ref.name}.{metric.template_ref.namespace_or(ns)}"
+        if not builtin or metric.name in self.cluster.scenario.metrics:
+            return None
+        return self.cluster.traffic
+
+    def _template(self, metric: CanaryMetric) -> str:
+        if metric.template_ref is None:
+            return ""
+        ns = self.cluster.canary.metadata.namespace or "default"
+        return f"{metric.template_ref.name}.{metric.template_ref.namespace_or(ns)}"
+
+    async def measure(self, metric: CanaryMetric) -> Measurement:
+        """The scenario's value for this metric now, or the built-in's value over the generated traffic."""
+        template = self._template(metric)
+        feed = self._traffic_for(metric)
+        if feed is not None:
+            window = feed.window(metric_seconds(metric))
+            if window is not None and window.provider_error:
+                return Measurement(failure=MetricFailure.QUERY_FAILED, error=PROVIDER_ERROR, observer=self.observer)
+            value = None if window is None or window.missing else _builtin_value(metric.name, window, CANARY)
+        else:
+            series = self.cluster.scenario.metrics.get(metric.name)
+            value = passing_value(metric) if series is None else series.at(self.cluster.now)
+        builtin = metric.name in BUILTIN_METRICS and not metric.query and metric.template_ref is None
         if value is None:
             error = "no values found" if builtin or metric.template_ref is not None else ""
             return Measurement(failure=MetricFailure.NO_DATA, error=error, observer=self.observer,
                                template=template)
         return Measurement(value=value, observer=self.observer, template=template)
+
+    async def observe(self, metric: CanaryMetric, window_s: float, baseline: bool) -> Observation:
+        """The judge's data over the last `window_s` seconds.
+
+        From the generated traffic (built-ins without scenario values): kind "ratio" (or the metric's judge kind
+        "absolute") for request-success-rate, with requests and bad = 5xx; "histogram" for request-duration, with
+        cumulative buckets in ms (+Inf last); a scrape gap gives None counts, a provider error `error`. Otherwise
+        kind "scalar": the scenario's value for the canary and its `primary` value (None where it gives none).
+        """
+        kind = str(metric.judge.kind) if metric.judge is not None and metric.judge.kind is not None else ""
+        feed = self._traffic_for(metric)
+        if feed is not None:
+            window = feed.window(window_s)
+            if window is not None and window.provider_error:
+                return Observation(metric=metric.name, kind=kind or _default_kind(metric.name), error=PROVIDER_ERROR)
+            return _traffic_observation(metric.name, kind, window, baseline)
+        now = self.cluster.now
+        series = self.cluster.scenario.metrics.get(metric.name)
+        value = passing_value(metric) if series is None else series.at(now)
+        primary_series = self.cluster.scenario.primary_metrics.get(metric.name)
+        primary = VersionCounts(value=primary_series.at(now) if primary_series is not None else None)
+        return Observation(metric=metric.name, kind="scalar", canary=VersionCounts(value=value),
+                           primary=primary if baseline else None)
+
+
+def _default_kind(name: str) -> str:
+    return "histogram" if name == REQUEST_DURATION else "ratio"
+
+
+def _builtin_value(name: str, window: Window, version: int) -> float | None:
+    """What Flagger's built-in query returns over the window for one version (None: no values found)."""
+    value = window.success_rate(version)[0] if name == REQUEST_SUCCESS_RATE else window.quantile(0.99, version)[0]
+    return None if math.isnan(value) else float(value)
+
+
+def _counts(name: str, kind: str, window: Window | None, version: int) -> VersionCounts:
+    if window is None or window.missing:
+        return VersionCounts()
+    requests = float(window.requests[version, 0])
+    if kind == "scalar":
+        return VersionCounts(requests=requests, value=_builtin_value(name, window, version))
+    if name == REQUEST_DURATION:
+        cumulative = window.buckets[version, 0]
+        buckets = tuple((float(b), float(c)) for b, c in zip(window.bounds, cumulative, strict=True))
+        return VersionCounts(requests=requests, buckets=buckets)
+    return VersionCounts(requests=requests, bad=float(window.errors[version, 0]))
+
+
+def _traffic_observation(name: str, kind: str, window: Window | None, baseline: bool) -> Observation:
+    """The judge's counts for a built-in metric from a window of generated traffic: ratio / absolute counts for the
+    success rate, buckets for the duration; a kind the metric has no counts for gets its value (scalar)."""
+    kind = kind or _default_kind(name)
+    fits = kind in ("ratio", "absolute") if name == REQUEST_SUCCESS_RATE else kind == "histogram"
+    if not fits:
+        kind = "scalar"
+    return Observation(metric=name, kind=kind, canary=_counts(name, kind, window, CANARY),
+                       primary=_counts(name, kind, window, PRIMARY) if baseline else None)
 
 
 class SimHooks:
@@ -342,3 +526,33 @@ class SimNotifier:
         """Record one alert."""
         self.cluster.alerts.append(Alert(self.cluster.now, notice.severity, notice.message, notice.fields,
                                          next(self.cluster.sequence)))
+
+
+class SimTelemetry:
+    """The Telemetry port: only the statistical judge's ticks are kept (for `checks` in the output)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def set_status(self, canary: Canary, phase: str) -> None:
+        """Not kept."""
+
+    def set_weight(self, canary: Canary, primary: int, canary_weight: int) -> None:
+        """Not kept (the router logs weights)."""
+
+    def set_analysis(self, canary: Canary, metric: str, value: float, passed: bool) -> None:
+        """Not kept."""
+
+    def inc_successes(self, canary: Canary, analysis_status: str) -> None:
+        """Not kept."""
+
+    def inc_failures(self, canary: Canary, analysis_status: str) -> None:
+        """Not kept."""
+
+    def set_duration(self, canary: Canary, seconds: float) -> None:
+        """Not kept."""
+
+    def set_judge(self, canary: Canary, result: TickResult) -> None:
+        """Keep one tick of the judge with its simulated time."""
+        self.cluster.judgements.append(Judgement(self.cluster.now, str(result.verdict), result.reason,
+                                                 tuple(result.lines), next(self.cluster.sequence)))

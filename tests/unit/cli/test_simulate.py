@@ -33,7 +33,8 @@ def test_json_document_lists_events_weights_and_alerts() -> None:
     code, out = _run(CANARY, "--scenario", str(ROOT / "examples/podinfo/healthy.yaml"), "-o", "json")
     assert code == 0, out
     doc = json.loads(out)
-    assert set(doc) == {"phase", "duration", "events", "weights", "alerts"}
+    assert set(doc) == {"phase", "duration", "events", "weights", "alerts", "checks"}
+    assert doc["checks"] == []
     assert doc["phase"] == "Succeeded"
     assert doc["duration"] == 160
     assert [w["canary"] for w in doc["weights"]] == [10, 20, 30, 40, 50, 0]
