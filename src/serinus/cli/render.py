@@ -22,6 +22,7 @@ import yaml
 
 from serinus.api import Canary, CanaryMetric
 from serinus.api.manifests import load_documents
+from serinus.engine.judge.types import Observation
 from serinus.engine.ports import Measurement, MetricFailure, World
 from serinus.kube.memory import MemoryCluster
 from serinus.runtime.analysis import ClusterAnalysis
@@ -42,6 +43,9 @@ class _NoMetrics:
 
     async def measure(self, metric: CanaryMetric) -> Measurement:
         return Measurement(failure=MetricFailure.UNUSABLE, error="render runs no metric query")
+
+    async def observe(self, metric: CanaryMetric, window_s: float, baseline: bool) -> Observation:
+        return Observation(metric.name, error="render runs no metric query")
 
 
 class _RenderAnalysis(ClusterAnalysis):

@@ -94,13 +94,20 @@ async def rollback_requested(ctx: Context) -> bool:
     return False
 
 
-async def analysis(ctx: Context) -> bool:
-    """runAnalysis: rollout hooks, then built-in and inline-query metrics, then MetricTemplate metrics; the
-    first failure ends the step."""
+async def rollout_hooks(ctx: Context) -> bool:
+    """rollout hooks (Flagger's external checks): the first refusal halts the step."""
     async for hook, result in _call(ctx, H.ROLLOUT, CanaryPhase.PROGRESSING):
         if not result.ok:
             await ctx.warn(f"Halt {ctx.subject} advancement external check {hook.name} failed {result.error}")
             return False
+    return True
+
+
+async def analysis(ctx: Context) -> bool:
+    """runAnalysis: rollout hooks, then built-in and inline-query metrics, then MetricTemplate metrics; the
+    first failure ends the step."""
+    if not await rollout_hooks(ctx):
+        return False
     metrics = ctx.analysis.metrics
     first = [m for m in metrics if m.template_ref is None and (m.name in BUILTIN_METRICS or m.query)]
     for metric in first:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from serinus.api import Canary, CanaryPhase
-from serinus.engine import checks, strategies
+from serinus.engine import checks, judged, strategies
 from serinus.engine.changes import has_config_changed, has_spec_changed
 from serinus.engine.context import Context, Services
 from serinus.engine.finalize import finalize
@@ -222,12 +222,18 @@ async def _checks_and_strategy(ctx: Context, primary: int, canary_weight: int, m
     analysis = ctx.analysis
     if canary_weight == 0 and canary.status.iterations == 0 and not (analysis.mirror and mirrored):
         await ctx.info(f"Starting canary analysis for {canary.spec.target_ref.name}.{ctx.namespace}")
+        await judged.restart(ctx)
         if not await checks.pre_rollout(ctx):
             await ctx.count_failed_check()
             return
-    elif not await checks.analysis(ctx):
-        await ctx.count_failed_check()
-        return
+    else:
+        config = judged.config_of(ctx)
+        if config is not None:
+            await judged.analysis(ctx, config, primary, canary_weight, mirrored)
+            return
+        if not await checks.analysis(ctx):
+            await ctx.count_failed_check()
+            return
     await strategies.run(ctx, primary, canary_weight, mirrored)
 
 

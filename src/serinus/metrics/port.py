@@ -185,7 +185,7 @@ async def _buckets(provider: MetricsProvider, query: str, unit: str) -> tuple[tu
 
 async def version_counts(provider: MetricsProvider, queries: VersionQueries) -> VersionCounts:
     """Run one version's queries. Where latency is only a sum and a count, `value` is the mean in ms and
-    `requests` the count it is the mean of."""
+    `requests` the count it is the mean of. No bad-request series beside a request count means no bad requests."""
     requests, bad = await _number(provider, queries.requests), await _number(provider, queries.bad)
     buckets = await _buckets(provider, queries.buckets, queries.unit) if queries.buckets else ()
     value = await _number(provider, queries.value)
@@ -194,6 +194,8 @@ async def version_counts(provider: MetricsProvider, queries: VersionQueries) -> 
         requests = count
         if total is not None and count:
             value = total / count * (1000 if queries.unit == "s" else 1)
+    if bad is None and requests is not None and queries.bad:
+        bad = 0.0  # a 5xx series appears with the first error: none found next to a request count means none
     return VersionCounts(requests=requests, bad=bad, buckets=buckets, value=value)
 
 

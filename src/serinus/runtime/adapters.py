@@ -14,6 +14,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Secret
 
 from serinus.api import AlertProvider, Canary
+from serinus.engine.judge.types import TickResult
 from serinus.engine.ports import EventType, Notice, PortError
 from serinus.errors import SerinusError
 from serinus.hooks.events import EventWebhooks
@@ -198,3 +199,7 @@ class ControllerTelemetry:
     def set_duration(self, canary: Canary, seconds: float) -> None:
         """flagger_canary_duration_seconds."""
         self.metrics.observe_duration(*self._labels(canary), seconds)
+
+    def set_judge(self, canary: Canary, result: TickResult) -> None:
+        """serinus_judge_*: the statistical judge's verdict and evidence."""
+        self.metrics.set_judge(*self._labels(canary), result)

@@ -6,6 +6,7 @@ templates, Secrets) apply at the next step without a restart, as in Flagger.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from lightkube.resources.core_v1 import Secret
 
 from serinus.api import Canary, MetricTemplate
 from serinus.api.check import check_object
+from serinus.api.judge import MetricJudge, effective_judge
 from serinus.api.rules import RuleContext
 from serinus.engine.context import Services
 from serinus.engine.finalize import FINALIZER
@@ -163,17 +165,23 @@ class ClusterAnalysis:
         except SerinusError as err:
             raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)
-        route = None
+        route = primary_route = None
         if isinstance(target, KnativeTarget):  # Flagger's `route` for Knative: the latest created revision
-            route = str(await Guarded(target).spec_for_hash()) or None
+            latest, primary = await Guarded(target).revisions()
+            route, primary_route = latest or None, primary or None
         plans = plan_checks(canary, mesh_provider=self.options.mesh_provider,
                             metrics_server=self.options.metrics_server, templates=templates, secrets=secrets,
                             route=route)
         ref = canary.spec.target_ref
         observer = observer_name(self.options.mesh_provider, canary.spec.provider.value if canary.spec.provider
                                  else None, str(ref.kind), ref.api_version)
+        judges: dict[str, MetricJudge] = {}
+        analysis = canary.analysis_or_default()
+        with contextlib.suppress(ValueError):  # a bad annotation is reported by validation; spec blocks still count
+            _, judges = effective_judge(analysis.judge, {m.name: m.judge for m in analysis.metrics},
+                                        canary.metadata.annotations)
         metrics = CanaryMetrics(plans, observer=observer, namespace=namespace, cluster=self.client,
-                                pool=self.providers)
+                                pool=self.providers, judges=judges, primary_route=primary_route)
         scaler = None
         if canary.spec.autoscaler_ref is not None:
             scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from serinus.engine.judge.types import TickResult, Verdict
+
 # Flagger's Go client exports no `_created` series; neither do we.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -83,6 +85,20 @@ class ControllerMetrics:
                               "(sent or failed)", ["type", "result"], registry=r)
         self.checks = _CheckCounter()
         r.register(self.checks)
+        judge = ["name", "namespace", "metric", "test", "direction"]
+        self.judge_evidence = Gauge("serinus_judge_evidence", "Statistical judge: evidence (odds) for rollback "
+                                    "(direction=fail) or promotion (direction=pass) of one metric's test",
+                                    judge, registry=r)
+        self.judge_threshold = Gauge("serinus_judge_threshold", "Statistical judge: the evidence (odds) a test "
+                                     "must reach to decide", judge, registry=r)
+        self.judge_ratio = Gauge("serinus_judge_ratio", "Statistical judge: estimated canary/primary ratio of "
+                                 "one metric's bad-event rate (or value)", ["name", "namespace", "metric"],
+                                 registry=r)
+        self.judge_verdict = Gauge("serinus_judge_verdict", "Statistical judge: 1 for the verdict of the last "
+                                   "tick, 0 for the others", ["name", "namespace", "verdict"], registry=r)
+        self.judge_predicted = Gauge("serinus_judge_predicted_seconds", "Statistical judge: predicted time to a "
+                                     "decision at current traffic while holding (0 when not holding)",
+                                     ["name", "namespace"], registry=r)
 
     def set_info(self, version: str, mesh_provider: str) -> None:
         """flagger_info{version, mesh_provider} = 1."""
@@ -117,6 +133,20 @@ class ControllerMetrics:
     def count_alert(self, receiver_type: str, sent: bool) -> None:
         """serinus_alerts_total{type, result}: a receiver took an alert, or failed to."""
         self.alerts.labels(receiver_type, "sent" if sent else "failed").inc()
+
+    def set_judge(self, target: str, namespace: str, result: TickResult) -> None:
+        """The serinus_judge_* series of one tick."""
+        for verdict in Verdict:
+            self.judge_verdict.labels(target, namespace, str(verdict)).set(1 if verdict is result.verdict else 0)
+        self.judge_predicted.labels(target, namespace).set(result.predicted_s or 0)
+        for line in result.lines:
+            test = line.test or "test"
+            self.judge_evidence.labels(target, namespace, line.metric, test, "fail").set(line.e_fail)
+            self.judge_evidence.labels(target, namespace, line.metric, test, "pass").set(line.e_pass)
+            self.judge_threshold.labels(target, namespace, line.metric, test, "fail").set(line.fail_threshold)
+            self.judge_threshold.labels(target, namespace, line.metric, test, "pass").set(line.pass_threshold)
+            if line.estimate is not None:
+                self.judge_ratio.labels(target, namespace, line.metric).set(line.estimate)
 
     def inc_failure(self, target: str, namespace: str, strategy: str) -> None:
         """A rollback or a failed promotion."""

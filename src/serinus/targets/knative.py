@@ -70,6 +70,14 @@ class KnativeTarget:
         """The latest created revision's name: a new revision is a new release."""
         return ((await self.service()).get("status") or {}).get("latestCreatedRevisionName", "")
 
+    async def revisions(self) -> tuple[str, str]:
+        """(the latest created revision, the primary revision), read from the Service once: the metrics' `route`
+        for the canary and for the primary."""
+        service = await self.service()
+        latest = (service.get("status") or {}).get("latestCreatedRevisionName", "")
+        primary = ((service.get("metadata") or {}).get("annotations") or {}).get(PRIMARY_REVISION, "")
+        return str(latest), str(primary)
+
     async def tracked_configs(self) -> dict[str, str] | None:
         """Knative revisions capture their configuration; nothing to track."""
         return None

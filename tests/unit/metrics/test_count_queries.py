@@ -161,7 +161,8 @@ def _istio_answer(query: str) -> dict[str, Any]:
 
 
 async def test_observe_builtin_ratio_and_histogram() -> None:
-    """request-success-rate is a ratio of requests and 5xx for both versions (no 5xx series: None), and
+    """request-success-rate is a ratio of requests and 5xx for both versions (no 5xx series beside a request count:
+    zero errors, since the 5xx series only appears with the first error), and
     request-duration a histogram in ms, ascending with +Inf last; the rendered queries come along."""
     canary = _canary([{"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
                       {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"}])
@@ -169,7 +170,7 @@ async def test_observe_builtin_ratio_and_histogram() -> None:
     ratio = await metrics.observe(_metric(canary, "request-success-rate"), 30, True)
     assert ratio.error is None
     assert ratio.kind == "ratio"
-    assert (ratio.canary.requests, ratio.canary.bad) == (100.0, None)
+    assert (ratio.canary.requests, ratio.canary.bad) == (100.0, 0.0)
     assert ratio.primary is not None
     assert (ratio.primary.requests, ratio.primary.bad) == (400.0, 4.0)
     assert len(ratio.queries) == 4

@@ -84,3 +84,29 @@ async def test_healthz_reports_unhealthy() -> None:
     finally:
         await runner.cleanup()
     assert health.status_code == 503
+
+
+def test_judge_series_carry_the_evidence_of_one_tick() -> None:
+    """serinus_judge_*: one verdict series set to 1, the evidence and thresholds per test and direction, the
+    ratio estimate and the predicted time while holding."""
+    from prometheus_client import generate_latest
+
+    from serinus.engine.judge.types import LedgerLine, TickResult, Verdict
+
+    metrics = ControllerMetrics()
+    line = LedgerLine(at=0, metric="request-success-rate", verdict=Verdict.HOLD, reason="needs more", test="ratio",
+                      estimate=1.4, e_fail=3.5, fail_threshold=80, e_pass=2.0, pass_threshold=20)
+    metrics.set_judge("podinfo", "test", TickResult(Verdict.HOLD, "needs more", (line,), {}, predicted_s=600))
+    got = _samples(generate_latest(metrics.registry).decode())
+    key = (("direction", "fail"), ("metric", "request-success-rate"), ("name", "podinfo"), ("namespace", "test"),
+           ("test", "ratio"))
+    assert got[("serinus_judge_evidence", key)] == 3.5
+    assert got[("serinus_judge_threshold", key)] == 80
+    passing = tuple(("direction", "pass") if k == "direction" else (k, v) for k, v in key)
+    assert got[("serinus_judge_evidence", passing)] == 2.0
+    assert got[("serinus_judge_ratio", (("metric", "request-success-rate"), ("name", "podinfo"),
+                                        ("namespace", "test")))] == 1.4
+    verdicts = {dict(labels)["verdict"]: value for (name, labels), value in got.items()
+                if name == "serinus_judge_verdict"}
+    assert verdicts == {"FREEZE": 0, "ROLLBACK": 0, "HOLD": 1, "ADVANCE": 0, "PROMOTE": 0}
+    assert got[("serinus_judge_predicted_seconds", (("name", "podinfo"), ("namespace", "test")))] == 600

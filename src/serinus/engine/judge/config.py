@@ -1,0 +1,287 @@
+"""The statistical judge's settings with every default resolved (research section 8.3).
+
+`judge_config` reads a Canary once per run (or per tick; it is cheap) and turns the optional `judge` blocks of the
+spec and of the `serinus.io/judge` annotations into plain numbers the tick function can use without looking
+anything up: error rates, effect sizes, absolute bounds, the number of FAIL tests that share α, and the Flagger
+thresholds needed when `onInconclusive: flagger` has to give Flagger's own verdict at the timeout.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from serinus.api.analysis import REQUEST_DURATION, REQUEST_SUCCESS_RATE, CanaryMetric, ThresholdRange
+from serinus.api.canary import Canary
+from serinus.api.duration import SECOND, parse_duration
+from serinus.api.judge import (
+    Baseline,
+    Effect,
+    Gate,
+    JudgeMode,
+    MetricJudge,
+    MetricKind,
+    OnInconclusive,
+    effective_judge,
+)
+from serinus.engine.thresholds import MetricKind as FlaggerKind
+
+DEFAULT_ALPHA = 0.05
+DEFAULT_BETA = 0.05
+DEFAULT_MAX_HOLD_S = 30 * 60.0
+
+#: errors (5xx): roll back on a doubling that costs >= 0.1 pp; promotion must rule out 5x and 0.5 pp
+ERRORS_FAIL = (2.0, 0.001)
+ERRORS_PASS = (5.0, 0.005)
+#: latency exceedance (share of requests slower than the bound): 2x / 0.5 pp and 5x / 2 pp
+LATENCY_FAIL = (2.0, 0.005)
+LATENCY_PASS = (5.0, 0.02)
+#: scalar metrics (sign tests on canary/primary): roll back when typically 20 % worse, promote when typically
+#: less than 50 % worse. Not in the research; chosen so a steady 1.2x difference is flagged and noise is not.
+SCALAR_FAIL_RATIO = 1.2
+SCALAR_PASS_RATIO = 1.5
+#: the quantile Flagger's latency check reads (p99): the absolute test is "P(latency > max) <= 1 %"
+LATENCY_QUANTILE = 0.99
+#: prior rate of the beta-mixture confidence sequences (research 5.3): 0.1 % for errors, 1 % for slow requests
+ERRORS_PRIOR_RATE = 0.001
+LATENCY_PRIOR_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class FlaggerCheck:
+    """What Flagger's own check of one metric needs: its rule, range and deprecated threshold."""
+
+    kind: FlaggerKind
+    threshold_range: ThresholdRange | None
+    threshold: float
+
+
+@dataclass(frozen=True)
+class MetricConfig:
+    """One metric's tests, with every tolerance resolved.
+
+    kind: ratio (bad events / requests vs the primary), histogram (exceedance of latency bounds vs the primary),
+    absolute (the canary's own bad share vs `p_max` only) or scalar (one value per version and interval).
+    """
+
+    name: str
+    kind: MetricKind
+    advisory: bool = False
+    #: relative tests (ratio, histogram): rollback at ratio m_fail with difference >= delta_fail, promotion must
+    #: rule out ratio m_pass or difference delta_pass (fractions, not percentage points)
+    m_fail: float = ERRORS_FAIL[0]
+    delta_fail: float = ERRORS_FAIL[1]
+    m_pass: float = ERRORS_PASS[0]
+    delta_pass: float = ERRORS_PASS[1]
+    #: relative tests exist (False with `baseline: none` or kind absolute)
+    relative: bool = True
+    #: absolute test on the canary's bad share: P(bad) <= p_max (None: no absolute test)
+    p_max: float | None = None
+    #: histogram: latency bounds for the exceedance ratio tests, None = auto (the primary's p99 bucket)
+    bounds: tuple[float | None, ...] = ()
+    #: histogram: the absolute latency bound (thresholdRange.max, in the buckets' unit); p_max is then 1 %
+    latency_max: float | None = None
+    #: scalar: +1 when a higher canary value is worse, -1 when a lower one is
+    direction: int = 1
+    scalar_fail_ratio: float = SCALAR_FAIL_RATIO
+    scalar_pass_ratio: float = SCALAR_PASS_RATIO
+    #: the prior rate of the confidence sequences (CS route of PASS, ledger CI)
+    prior_rate: float = ERRORS_PRIOR_RATE
+    flagger: FlaggerCheck = field(default_factory=lambda: FlaggerCheck(FlaggerKind.CUSTOM, None, 0.0))
+
+    def fail_tests(self) -> int:
+        """How many FAIL tests this metric adds to the α split (0 when advisory)."""
+        if self.advisory:
+            return 0
+        if self.kind is MetricKind.SCALAR:
+            return 1 if self.relative else 0
+        count = 0
+        if self.relative:
+            count += max(1, len(self.bounds)) if self.kind is MetricKind.HISTOGRAM else 1
+        if self.p_max is not None:
+            count += 1
+        return count
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The run's settings: error rates, gate, timeout policy, and the metrics' tests."""
+
+    metrics: tuple[MetricConfig, ...]
+    alpha: float = DEFAULT_ALPHA  # false-rollback probability over the run, split over the FAIL tests
+    beta: float = DEFAULT_BETA  # promoting a canary worse than the tolerance, per metric
+    gate: Gate = Gate.MAX_WEIGHT
+    max_hold_s: float = DEFAULT_MAX_HOLD_S
+    on_inconclusive: OnInconclusive = OnInconclusive.FLAGGER
+    baseline: Baseline = Baseline.PRIMARY
+    flagger_threshold: int = 1  # the analysis' failed-check threshold, for onInconclusive: flagger
+
+    def fail_tests(self) -> int:
+        """The number of decisive FAIL tests that share α (at least 1)."""
+        return max(1, sum(metric.fail_tests() for metric in self.metrics))
+
+    def alpha_i(self) -> float:
+        """The false-rollback rate of one FAIL test: α / number of FAIL tests (Bonferroni)."""
+        return self.alpha / self.fail_tests()
+
+
+def _rate(value: float | None, default: float, what: str) -> float:
+    if value is None:
+        return default
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"judge: {what} must be between 0 and 1, got {value:g}")
+    return value
+
+
+def _effect(effect: Effect | None, default: tuple[float, float], what: str) -> tuple[float, float]:
+    ratio, delta = default
+    if effect is not None:
+        if effect.ratio is not None:
+            if not effect.ratio > 1.0:
+                raise ValueError(f"judge: {what}.ratio must be above 1, got {effect.ratio:g}")
+            ratio = effect.ratio
+        fraction = effect.delta_fraction()
+        if fraction is not None:
+            delta = fraction
+    return ratio, delta
+
+
+def _flagger_check(metric: CanaryMetric) -> FlaggerCheck:
+    kind = {REQUEST_SUCCESS_RATE: FlaggerKind.SUCCESS_RATE, REQUEST_DURATION: FlaggerKind.DURATION_MS}.get(
+        metric.name, FlaggerKind.CUSTOM)
+    return FlaggerCheck(kind, metric.threshold_range, metric.threshold)
+
+
+def _success_rate_min(metric: CanaryMetric) -> float | None:
+    if metric.threshold_range is not None:
+        return metric.threshold_range.min
+    return metric.threshold if metric.threshold > 0 else None
+
+
+def _duration_max(metric: CanaryMetric) -> float | None:
+    if metric.threshold_range is not None:
+        return metric.threshold_range.max
+    return metric.threshold if metric.threshold > 0 else None
+
+
+def _bounds(judge: MetricJudge) -> tuple[float | None, ...]:
+    out: list[float | None] = []
+    for text in judge.bounds or ["auto"]:
+        if str(text).strip().lower() == "auto":
+            out.append(None)
+            continue
+        try:
+            value = float(str(text).strip().removesuffix("ms"))
+        except ValueError:
+            raise ValueError(f"judge: bound {text!r} is neither auto nor a number of milliseconds") from None
+        out.append(value)
+    return tuple(dict.fromkeys(out))
+
+
+def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline) -> MetricConfig:
+    relative = baseline is Baseline.PRIMARY
+    flagger = _flagger_check(metric)
+    if metric.name == REQUEST_SUCCESS_RATE:
+        kind = judge.kind or MetricKind.RATIO
+        m_fail, d_fail = _effect(judge.rollback_at, ERRORS_FAIL, "rollbackAt")
+        m_pass, d_pass = _effect(judge.promote_below, ERRORS_PASS, "promoteBelow")
+        floor = _success_rate_min(metric)
+        p_max = 1.0 - floor / 100.0 if floor is not None and 0.0 < floor < 100.0 else None
+        if kind is MetricKind.ABSOLUTE:
+            relative = False
+        elif kind is not MetricKind.RATIO:
+            raise ValueError(f"judge: {metric.name} is judged as ratio or absolute, not {kind}")
+        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
+                            m_pass=m_pass, delta_pass=d_pass, relative=relative, p_max=p_max, flagger=flagger,
+                            prior_rate=ERRORS_PRIOR_RATE)
+    if metric.name == REQUEST_DURATION:
+        kind = judge.kind or MetricKind.HISTOGRAM
+        m_fail, d_fail = _effect(judge.rollback_at, LATENCY_FAIL, "rollbackAt")
+        m_pass, d_pass = _effect(judge.promote_below, LATENCY_PASS, "promoteBelow")
+        ceiling = _duration_max(metric)
+        if kind is MetricKind.SCALAR:
+            return _scalar(metric.name, judge, relative, 1, flagger)
+        if kind is MetricKind.ABSOLUTE:
+            relative = False
+        elif kind is not MetricKind.HISTOGRAM:
+            raise ValueError(f"judge: {metric.name} is judged as histogram, absolute or scalar, not {kind}")
+        latency_max = ceiling if ceiling is not None and ceiling > 0 else None
+        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
+                            m_pass=m_pass, delta_pass=d_pass, relative=relative,
+                            p_max=1.0 - LATENCY_QUANTILE if latency_max is not None else None,
+                            bounds=_bounds(judge) if relative else (), latency_max=latency_max, flagger=flagger,
+                            prior_rate=LATENCY_PRIOR_RATE)
+    # custom metrics: ratio when the judge block gives count queries, else scalar (the template's own value)
+    has_counts = bool(judge.requests_query and judge.bad_query)
+    kind = judge.kind or (MetricKind.RATIO if has_counts else MetricKind.SCALAR)
+    if kind is MetricKind.RATIO:
+        if not has_counts:
+            raise ValueError(f"judge: {metric.name}: kind ratio needs requestsQuery and badQuery")
+        m_fail, d_fail = _effect(judge.rollback_at, ERRORS_FAIL, "rollbackAt")
+        m_pass, d_pass = _effect(judge.promote_below, ERRORS_PASS, "promoteBelow")
+        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
+                            m_pass=m_pass, delta_pass=d_pass, relative=relative, flagger=flagger)
+    if kind is MetricKind.HISTOGRAM:
+        if not judge.buckets_query:
+            raise ValueError(f"judge: {metric.name}: kind histogram needs bucketsQuery")
+        m_fail, d_fail = _effect(judge.rollback_at, LATENCY_FAIL, "rollbackAt")
+        m_pass, d_pass = _effect(judge.promote_below, LATENCY_PASS, "promoteBelow")
+        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
+                            m_pass=m_pass, delta_pass=d_pass, relative=relative, bounds=_bounds(judge),
+                            flagger=flagger, prior_rate=LATENCY_PRIOR_RATE)
+    if kind is MetricKind.ABSOLUTE:
+        raise ValueError(f"judge: {metric.name}: kind absolute is available for the built-in metrics only")
+    return _scalar(metric.name, judge, relative, _direction(metric, judge), flagger)
+
+
+def _scalar(name: str, judge: MetricJudge, relative: bool, direction: int, flagger: FlaggerCheck) -> MetricConfig:
+    """A scalar metric: sign tests on canary/primary at rollbackAt.ratio and promoteBelow.ratio."""
+    fail, _ = _effect(judge.rollback_at, (SCALAR_FAIL_RATIO, 0.0), "rollbackAt")
+    passed, _ = _effect(judge.promote_below, (SCALAR_PASS_RATIO, 0.0), "promoteBelow")
+    return MetricConfig(name=name, kind=MetricKind.SCALAR, advisory=judge.advisory, relative=relative,
+                        direction=direction, scalar_fail_ratio=fail, scalar_pass_ratio=passed, flagger=flagger)
+
+
+def _direction(metric: CanaryMetric, judge: MetricJudge) -> int:
+    """+1 when higher is worse. From judge.direction, else inferred: a range with only a min means lower is worse."""
+    text = judge.direction.strip().lower()
+    if text in ("increase", "higher", "up"):
+        return 1
+    if text in ("decrease", "lower", "down"):
+        return -1
+    if text:
+        raise ValueError(f"judge: {metric.name}: direction must be increase or decrease, not {judge.direction!r}")
+    rng = metric.threshold_range
+    if rng is not None and rng.min is not None and rng.max is None:
+        return -1
+    return 1
+
+
+def _max_hold(text: str) -> float:
+    if not text:
+        return DEFAULT_MAX_HOLD_S
+    seconds = parse_duration(text) / SECOND
+    if not seconds > 0 or math.isinf(seconds):
+        raise ValueError(f"judge: maxHold must be positive, got {text!r}")
+    return seconds
+
+
+def judge_config(canary: Canary) -> JudgeConfig | None:
+    """The judge settings of a Canary, or None when the judge is off (no judge block in the spec nor the
+    annotations, or `mode: threshold`). Raises ValueError for unreadable annotations or impossible settings."""
+    analysis = canary.get_analysis()
+    if analysis is None:
+        return None
+    block, per_metric = effective_judge(analysis.judge, {m.name: m.judge for m in analysis.metrics},
+                                        canary.metadata.annotations)
+    if block is None or block.mode is not JudgeMode.STATISTICAL:
+        return None
+    baseline = block.baseline or Baseline.PRIMARY
+    metrics = tuple(_metric_config(metric, per_metric.get(metric.name) or MetricJudge(), baseline)
+                    for metric in analysis.metrics)
+    return JudgeConfig(metrics=metrics,
+                       alpha=_rate(block.false_rollback_rate, DEFAULT_ALPHA, "falseRollbackRate"),
+                       beta=_rate(block.missed_regression_rate, DEFAULT_BETA, "missedRegressionRate"),
+                       gate=block.gate or Gate.MAX_WEIGHT, max_hold_s=_max_hold(block.max_hold),
+                       on_inconclusive=block.on_inconclusive or OnInconclusive.FLAGGER, baseline=baseline,
+                       flagger_threshold=analysis.effective_threshold())

@@ -1,0 +1,342 @@
+"""Anytime-valid evidence for the statistical judge: e-processes that may be checked every interval.
+
+Every test here is a product of per-interval likelihood ratios, or a mixture (an average) of such products over a
+grid of alternatives. Under its null hypothesis each product is a non-negative supermartingale, so by Ville's
+inequality the chance that it ever reaches 1/α is at most α, however many intervals are looked at and however long
+the judge holds (research sections 5.2, 5.3). The evidence is reported as odds ("257:1").
+
+State is plain floats in lists, so it serialises to JSON and survives a round trip exactly; the functions are
+written for speed (the benchmark calls them hundreds of thousands of times) with the stdlib `math` only.
+
+Tempering (research 8.6): each interval's log-likelihood ratio is divided by φ, the over-dispersion estimated from
+the *previous* intervals. With φ ≥ 1 known before the interval, E[LR^(1/φ)] ≤ E[LR]^(1/φ) ≤ 1 (Jensen), so the
+tempered products stay supermartingales under the null, and under over-dispersed traffic they are roughly as
+calibrated as the untempered ones are under binomial traffic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+_log = math.log
+_exp = math.exp
+_lgamma = math.lgamma
+
+#: FAIL mixture of the ratio test: r in m_fail * {1, 2, 4, 8}, against r = 1
+FAIL_GRID = (1.0, 2.0, 4.0, 8.0)
+#: absolute tests: FAIL alternatives p_max * {1.5, 2, 4, 8}; PASS alternatives p_max * {0.9, ..., 0.1}
+ABS_FAIL_GRID = (1.5, 2.0, 4.0, 8.0)
+ABS_PASS_GRID = (0.9, 0.75, 0.5, 0.25, 0.1)
+#: the sign e-process' bet
+SIGN_LAMBDA = 0.5
+#: over-dispersion: per-interval splits kept, shrinkage (pseudo degrees of freedom), cap
+SPLITS_KEPT = 60
+PHI_SHRINK = 5.0
+PHI_CAP = 4.0
+#: largest log-evidence turned into odds (keeps every number finite and JSON-safe)
+_LOG_CAP = 700.0
+
+
+def odds(log_e: float) -> float:
+    """exp(log_e), capped so it stays finite."""
+    return _exp(min(log_e, _LOG_CAP))
+
+
+def mixture(logs: Sequence[float]) -> float:
+    """The e-value of a uniform mixture: the mean of exp(log) over the grid (computed without overflow)."""
+    top = max(logs)
+    total = 0.0
+    for value in logs:
+        total += _exp(value - top)
+    return odds(top + _log(total / len(logs)))
+
+
+# --- conditional binomial (Poisson rate-ratio) ----------------------------------------------------------------
+
+
+def ratio_log_lr(b_c: float, total: float, rho: float, r1: float, r0: float = 1.0) -> float:
+    """log LR of one interval for rate ratio r1 against r0, given B = b_c + b_p bad events and the canary's share
+    ρ = n_c/(n_c + n_p) of the requests: b_c·log(r1/r0) − B·log((ρ·r1 + 1 − ρ)/(ρ·r0 + 1 − ρ)).
+    Real-valued counts are fine (Prometheus' increase() extrapolates)."""
+    out = b_c * _log(r1 / r0) - total * _log(rho * r1 + 1.0 - rho)
+    if r0 != 1.0:
+        out += total * _log(rho * r0 + 1.0 - rho)
+    return out
+
+
+def ratio_fail_update(logs: list[float], grid: Sequence[float], b_c: float, total: float, rho: float,
+                      phi: float) -> None:
+    """Add one interval to the FAIL mixture (H0: r ≤ 1; alternatives `grid`, already multiplied by m_fail)."""
+    if total <= 0.0 or not 0.0 < rho < 1.0:
+        return
+    inv = 1.0 / phi
+    for i, r in enumerate(grid):
+        logs[i] += (b_c * _log(r) - total * _log(rho * r + 1.0 - rho)) * inv
+
+
+def ratio_pass_update(logs: list[float], alternatives: Sequence[float], m_pass: float, b_c: float, total: float,
+                      rho: float, phi: float) -> None:
+    """Add one interval to the PASS mixture (H0: r ≥ m_pass; alternatives r < m_pass, e.g. 1 and √m_pass).
+    The likelihood ratio decreases in b_c, so for any true r ≥ m_pass its mean is at most 1."""
+    if total <= 0.0 or not 0.0 < rho < 1.0:
+        return
+    inv = 1.0 / phi
+    null = _log(rho * m_pass + 1.0 - rho)
+    log_m = _log(m_pass)
+    for i, r in enumerate(alternatives):
+        logs[i] += (b_c * (_log(r) - log_m) - total * (_log(rho * r + 1.0 - rho) - null)) * inv
+
+
+def dispersion(splits: Sequence[float], r: float) -> float:
+    """φ̂: the Pearson dispersion of the per-interval splits around the fitted ratio `r` (research 8.6).
+
+    `splits` is flat: b_c, B, ρ for each interval with B > 0; `r` is the run's pooled rate ratio. X² =
+    Σ (b_c − B·q)² / (B·q(1−q)) with q = ρr/(ρr + 1 − ρ); φ̂ = max(1, X²/(T−1)) shrunk toward 1 by
+    (T−1)/(T−1+5) for few intervals, capped at 4. Intervals with B < 1 carry almost no information on the spread
+    and are left out, so that sparse errors do not read as over-dispersion.
+    """
+    count = len(splits) // 3
+    if count < 3:
+        return 1.0
+    r = min(max(r, 1e-3), 1e3)
+    x2 = 0.0
+    used = 0
+    for i in range(0, 3 * count, 3):
+        total = splits[i + 1]
+        if total < 1.0:
+            continue
+        rho = splits[i + 2]
+        q = rho * r / (rho * r + 1.0 - rho)
+        var = total * q * (1.0 - q)
+        if var > 1e-9:
+            diff = splits[i] - total * q
+            x2 += diff * diff / var
+            used += 1
+    if used < 3:
+        return 1.0
+    df = used - 1
+    raw = x2 / df
+    if raw <= 1.0:
+        return 1.0
+    return min(PHI_CAP, 1.0 + (raw - 1.0) * df / (df + PHI_SHRINK))
+
+
+def push_split(splits: list[float], b_c: float, total: float, rho: float) -> None:
+    """Remember one interval's split (rounded, so the JSON state stays small), keeping the last SPLITS_KEPT."""
+    if total <= 0.0 or not 0.0 < rho < 1.0:
+        return
+    splits.extend((round(b_c, 2), round(total, 2), round(rho, 4)))
+    if len(splits) > 3 * SPLITS_KEPT:
+        del splits[:3]
+
+
+# --- absolute binomial tests on the canary's own counts ----------------------------------------------------------
+
+
+def binomial_coefficients(p0: float, factors: Sequence[float]) -> tuple[tuple[float, float], ...]:
+    """Per-grid (log(p1/p0), log((1−p1)/(1−p0))) for alternatives p1 = p0·factor (those below 1)."""
+    out = []
+    for factor in factors:
+        p1 = p0 * factor
+        if 0.0 < p1 < 1.0:
+            out.append((_log(p1 / p0), _log((1.0 - p1) / (1.0 - p0))))
+    return tuple(out)
+
+
+def binomial_update(logs: list[float], coefficients: Sequence[tuple[float, float]], n: float, b: float,
+                    phi: float) -> None:
+    """Add one interval (n requests, b bad) to a binomial mixture whose alternatives are `coefficients`."""
+    if n <= 0.0:
+        return
+    good = max(n - b, 0.0)
+    inv = 1.0 / phi
+    for i, (log_bad, log_good) in enumerate(coefficients):
+        logs[i] += (b * log_bad + good * log_good) * inv
+
+
+# --- sign e-process for scalars ------------------------------------------------------------------------------------
+
+
+SIGN_UP = math.log1p(SIGN_LAMBDA)
+SIGN_DOWN = math.log1p(-SIGN_LAMBDA)
+
+
+def sign_step(canary: float | None, primary: float | None, direction: int, fail_ratio: float,
+              pass_ratio: float) -> tuple[float, float] | None:
+    """One interval of the two sign e-processes on x = log(canary/primary) (mirrored when lower is worse).
+
+    FAIL bets λ = 0.5 that x > log(fail_ratio) (H0: the median of x is at most log(fail_ratio)); PASS bets that
+    x < log(pass_ratio) (H0: the median is at least log(pass_ratio)). Returns the two log increments, or None when
+    the interval carries no information (a value missing, NaN, zero or negative)."""
+    if canary is None or primary is None or not canary > 0.0 or not primary > 0.0:
+        return None
+    if math.isinf(canary) or math.isinf(primary):
+        return None
+    x = _log(canary / primary) * direction
+    fail = x - _log(fail_ratio)
+    passed = _log(pass_ratio) - x
+    d_fail = SIGN_UP if fail > 0.0 else (SIGN_DOWN if fail < 0.0 else 0.0)
+    d_pass = SIGN_UP if passed > 0.0 else (SIGN_DOWN if passed < 0.0 else 0.0)
+    return d_fail, d_pass
+
+
+# --- confidence sequences for one proportion ------------------------------------------------------------------
+
+
+def _lower_log_root(s: float, fail: float, drop: float, guess: float) -> float:
+    """log p of the root below p̂ = s/(s+fail) of s·log(p̂/p) + fail·log((1−p̂)/(1−p)) = drop (s, fail > 0).
+
+    Newton's method in u = log p, where the function is convex and nearly linear for small p: after the first
+    step every iterate approaches the root from below, so the value returned is a conservative (wider) bound.
+    `guess` (a Bernstein-style bound, usually just below the root) makes 2-4 steps typical."""
+    n = s + fail
+    p_hat = s / n
+    u_hat = _log(p_hat)
+    base = drop - s * u_hat - fail * _log(fail / n)
+    u = _log(guess) if 0.0 < guess < p_hat else u_hat - drop / s
+    for _ in range(60):
+        p = _exp(u)
+        h = -s * u - fail * _log(-math.expm1(u)) - base
+        slope = fail * p / (1.0 - p) - s
+        if slope >= 0.0:
+            break
+        nxt = u - h / slope
+        if nxt >= u_hat:
+            nxt = (u + u_hat) / 2.0
+        if abs(nxt - u) <= 1e-10:
+            return min(nxt, u)
+        u = nxt
+    return u
+
+
+def _kl_root(s: float, n: float, drop: float, upper: bool) -> float:
+    """The p on the given side of p̂ = s/n where s·log(p̂/p) + (n−s)·log((1−p̂)/(1−p)) = drop (the upper root is
+    the lower root of 1 − p with the counts swapped)."""
+    fail = n - s
+    p_hat = s / n
+    spread = math.sqrt(2.0 * p_hat * (1.0 - p_hat) * drop / n) + drop / n
+    if upper:
+        if s <= 0.0:
+            return -math.expm1(-drop / n)
+        if fail <= 0.0:
+            return 1.0
+        return -math.expm1(_lower_log_root(fail, s, drop, 1.0 - p_hat - spread))
+    if fail <= 0.0:
+        return _exp(-drop / n)
+    if s <= 0.0:
+        return 0.0
+    return _exp(_lower_log_root(s, fail, drop, p_hat - spread))
+
+
+def beta_cs(s: float, n: float, log_threshold: float, prior_rate: float) -> tuple[float, float]:
+    """Anytime-valid confidence sequence for one proportion (Robbins' beta mixture, research 5.3).
+
+    With the prior Beta(a, b), a = ½, b = ½/prior_rate, the mixture martingale is
+    M(p) = B(a+s, b+n−s)/B(a,b) / (p^s (1−p)^(n−s)); the set {p : M(p) < e^log_threshold} contains the true p at
+    every n with probability ≥ 1 − e^−log_threshold. Returns (lower, upper); (0, 1) without data."""
+    if n <= 0.0:
+        return 0.0, 1.0
+    s = min(max(s, 0.0), n)
+    a = 0.5
+    b = 0.5 / prior_rate
+    log_mix = _lgamma(a + s) + _lgamma(b + n - s) - _lgamma(a + b + n) - (_lgamma(a) + _lgamma(b) - _lgamma(a + b))
+    p_hat = s / n
+    best = (s * _log(p_hat) if s > 0.0 else 0.0) + ((n - s) * _log(1.0 - p_hat) if s < n else 0.0)
+    drop = best - log_mix + log_threshold
+    if drop <= 0.0:
+        return 0.0, 1.0
+    return _kl_root(s, n, drop, upper=False), _kl_root(s, n, drop, upper=True)
+
+
+# --- histograms --------------------------------------------------------------------------------------------------
+
+
+def histogram_total(buckets: Sequence[tuple[float, float]]) -> float:
+    """The number of observations: the +Inf bucket (the last one)."""
+    return buckets[-1][1] if buckets else 0.0
+
+
+def slower_than(buckets: Sequence[tuple[float, float]], bound: float) -> float:
+    """Observations above `bound`: count − cumulative(bound). `bound` should be one of the bucket bounds; for any
+    other value the largest bucket bound at or below it is used (so this never undercounts)."""
+    total = histogram_total(buckets)
+    below = 0.0
+    for le, cumulative in buckets:
+        if le > bound:
+            break
+        below = cumulative
+    return max(total - below, 0.0)
+
+
+def quantile_bound(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
+    """The smallest finite bucket bound whose cumulative share is ≥ q (the largest finite bound when only +Inf
+    reaches q); None without observations or finite buckets."""
+    total = histogram_total(buckets)
+    finite = [le for le, _ in buckets if not math.isinf(le)]
+    if total <= 0.0 or not finite:
+        return None
+    for le, cumulative in buckets:
+        if math.isinf(le):
+            break
+        if cumulative >= q * total:
+            return le
+    return finite[-1]
+
+
+def bound_at_or_below(buckets: Sequence[tuple[float, float]], limit: float) -> float | None:
+    """The largest finite bucket bound ≤ limit (None if every bound is above it)."""
+    best = None
+    for le, _ in buckets:
+        if le <= limit and not math.isinf(le):
+            best = le
+    return best
+
+
+def bound_at_or_above(buckets: Sequence[tuple[float, float]], limit: float) -> float | None:
+    """The smallest bucket bound ≥ limit (None if only +Inf is)."""
+    for le, _ in buckets:
+        if le >= limit and not math.isinf(le):
+            return le
+    return None
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """Prometheus' histogram_quantile on cumulative (le, count) pairs ending with +Inf: linear interpolation in
+    the bucket holding rank q·count, the lower end of the first bucket taken as 0, the largest finite bound when
+    the rank falls in +Inf. NaN without observations."""
+    if len(buckets) < 2 or not math.isinf(buckets[-1][0]):
+        return math.nan
+    total = buckets[-1][1]
+    if not total > 0.0:
+        return math.nan
+    rank = q * total
+    index = 0
+    while index < len(buckets) - 1 and buckets[index][1] < rank:
+        index += 1
+    if index == len(buckets) - 1:
+        return buckets[-2][0]
+    upper, cumulative = buckets[index]
+    if index == 0:
+        if upper <= 0.0:
+            return upper
+        start, below = 0.0, 0.0
+    else:
+        start, below = buckets[index - 1]
+    in_bucket = cumulative - below
+    if in_bucket <= 0.0:
+        return upper
+    return start + (upper - start) * (rank - below) / in_bucket
+
+
+# --- sample-ratio mismatch -----------------------------------------------------------------------------------------
+
+
+def lower_tail_bound(k: float, n: float, p: float) -> float:
+    """A Chernoff upper bound on P(X ≤ k) for X ~ Binomial(n, p) with k < n·p: exp(−n·KL(k/n ‖ p)). Being an
+    upper bound, a small value is a safe signal that the canary got less traffic than its weight."""
+    if n <= 0.0 or k >= n * p:
+        return 1.0
+    x = k / n
+    kl = (x * _log(x / p) if x > 0.0 else 0.0) + (1.0 - x) * _log((1.0 - x) / (1.0 - p))
+    return _exp(-n * kl)

@@ -1,0 +1,200 @@
+"""One analysis step under the statistical judge (`spec.analysis.judge.mode: statistical`).
+
+Flagger's step runs every metric check and counts a failed check on the first breach. Here the metrics feed the
+judge (engine/judge) instead, and its verdict decides the step:
+
+- FREEZE: the data cannot be trusted (provider error, scrape gap, the canary gets far less traffic than routed):
+  weights stay, no failed check, a Warning event, and an alert once the freeze has lasted `FREEZE_ALERT_TICKS`;
+- ROLLBACK: a `Judged` Warning event with the evidence in one sentence, failedChecks set to the threshold, then
+  Flagger's own rollback path (its events, alerts and post-rollout webhooks);
+- HOLD: Flagger's "Halt ... advancement" Warning with how much more traffic is needed; never a failed check;
+- ADVANCE / PROMOTE: Flagger's strategy step (the next weight, or promotion at the gate).
+
+The judge's state lives in `status.judge` between steps, so an operator restart loses no evidence. It restarts
+with every new run: a new revision, or the first step of an analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from serinus.api import DeploymentStrategy
+from serinus.api.judge import Baseline, JudgeStatus, MetricJudgeStatus
+from serinus.engine import checks, strategies
+from serinus.engine.context import Context
+from serinus.engine.judge.config import JudgeConfig, judge_config
+from serinus.engine.judge.tick import judge_tick
+from serinus.engine.judge.types import LedgerLine, Observation, Tick, TickResult, Verdict
+from serinus.engine.weights import max_weight
+
+log = logging.getLogger("serinus.engine")
+
+#: consecutive frozen steps before an alert goes out
+FREEZE_ALERT_TICKS = 3
+#: ledger lines kept in status.judge (the newest)
+LEDGER_LINES = 12
+#: the longest window one step may cover (after an operator outage the judge reads this much, not more)
+MAX_WINDOW_S = 1800.0
+
+
+def config_of(ctx: Context) -> JudgeConfig | None:
+    """The judge settings in effect, or None for Flagger's rule. A bad annotation is reported and leaves
+    Flagger's rule in charge (the spec fields are checked by the API server and `serinus validate`)."""
+    try:
+        return judge_config(ctx.canary)
+    except ValueError as err:
+        log.warning("%s: %s", ctx.subject, err)
+        return None
+
+
+async def restart(ctx: Context) -> None:
+    """A new analysis starts: the previous run's evidence (if any) is dropped from status.judge."""
+    if ctx.canary.status.judge is None:
+        return
+
+    def change(stored: Any) -> Any:
+        status = stored.status.model_copy(deep=True)
+        status.judge = None
+        return status
+
+    await ctx._write(change, True)
+    ctx.canary.status.judge = None
+
+
+def _extras(status: JudgeStatus | None) -> dict[str, Any]:
+    return dict(status.model_extra or {}) if status is not None else {}
+
+
+def _run_id(ctx: Context) -> str:
+    """What identifies one run: the canary revision under analysis (its spec hash and tracked configs)."""
+    status = ctx.canary.status
+    tracked = ",".join(f"{k}={v}" for k, v in sorted((status.tracked_configs or {}).items()))
+    return f"{status.last_applied_spec}/{tracked}"
+
+
+def _at_gate(ctx: Context, canary_weight: int, mirrored: bool) -> bool:
+    """Whether a passing step would promote now (Flagger's strategies): maxWeight reached, or the last iteration."""
+    analysis = ctx.analysis
+    strategy = ctx.canary.deployment_strategy()
+    iterative = strategy in (DeploymentStrategy.AB_TESTING, DeploymentStrategy.BLUE_GREEN) or (
+        ctx.provider == strategies.KUBERNETES and (bool(analysis.match) or analysis.iterations < 1))
+    if iterative:
+        wanted = analysis.iterations if analysis.iterations >= 1 else strategies.KUBERNETES_ITERATIONS
+        return ctx.canary.status.iterations >= wanted
+    if analysis.mirror and canary_weight == 0:
+        return False
+    return canary_weight >= max_weight(analysis)
+
+
+def _weight_for_ratio_check(ctx: Context, canary_weight: int) -> int:
+    """The routed share the sample-ratio check compares with; 0 (no check) where the canary serves a segment
+    (A/B matching) or only test traffic (blue/green)."""
+    if ctx.canary.deployment_strategy() is not DeploymentStrategy.CANARY or ctx.provider == strategies.KUBERNETES:
+        return 0
+    return canary_weight
+
+
+async def _observe(ctx: Context, config: JudgeConfig, window_s: float) -> list[Observation]:
+    baseline = config.baseline is Baseline.PRIMARY
+    out: list[Observation] = []
+    for metric in ctx.analysis.metrics:
+        try:
+            out.append(await ctx.world.metrics.observe(metric, window_s, baseline))
+        except Exception as err:  # a port must not break the step: an unexpected failure freezes the judge
+            log.exception("%s: observing %s failed", ctx.subject, metric.name)
+            out.append(Observation(metric.name, error=f"{type(err).__name__}: {err}"))
+    return out
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
+
+
+async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weight: int, mirrored: bool) -> None:
+    """The judged step: rollout hooks as Flagger runs them, then one judge tick and its verdict."""
+    if not await checks.rollout_hooks(ctx):
+        await ctx.count_failed_check()
+        return
+    status = ctx.canary.status.judge
+    extras = _extras(status)
+    run = _run_id(ctx)
+    state = extras.get("state") if extras.get("run") == run else None
+    frozen = int(extras.get("frozenTicks", 0)) if state is not None else 0
+    ledger: list[dict[str, Any]] = list(extras.get("ledger") or []) if state is not None else []
+    now = ctx.services.clock.now().timestamp()
+    interval = ctx.analysis.interval_seconds()
+    last = extras.get("lastAt") if state is not None else None
+    window = interval if not isinstance(last, int | float) else min(max(now - last, interval / 2), MAX_WINDOW_S)
+    window = float(math.ceil(window))
+
+    observations = await _observe(ctx, config, window)
+    tick = Tick(at=now, window_s=window, weight=_weight_for_ratio_check(ctx, canary_weight),
+                at_gate=_at_gate(ctx, canary_weight, mirrored), mirrored=mirrored)
+    result = judge_tick(config, state, tick, observations)
+    ctx.services.telemetry.set_judge(ctx.canary, result)
+    frozen = frozen + 1 if result.verdict is Verdict.FREEZE else 0
+    ledger = [*ledger, *(line.to_json() for line in result.lines)][-LEDGER_LINES:]
+    decided_before = str(extras.get("policy", "")) if state is not None else ""
+    await _save(ctx, result, run=run, now=now, frozen=frozen, ledger=ledger)
+    await _act(ctx, result, frozen, primary, canary_weight, mirrored, newly_decided=result.policy != decided_before)
+
+
+def _metric_status(line: LedgerLine) -> MetricJudgeStatus:
+    data = line.to_json()
+    data.pop("at", None)
+    data.pop("queries", None)
+    return MetricJudgeStatus.model_validate(data)
+
+
+async def _save(ctx: Context, result: TickResult, *, run: str, now: float, frozen: int,
+                ledger: list[dict[str, Any]]) -> None:
+    """status.judge: the verdict, the evidence per metric, a bounded ledger, and the state for the next step."""
+    judged = JudgeStatus.model_validate({
+        "verdict": str(result.verdict), "reason": result.reason,
+        "metrics": [_metric_status(line).model_dump(by_alias=True, exclude_none=True) for line in result.lines],
+        "run": run, "lastAt": now, "frozenTicks": frozen, "state": result.state, "ledger": ledger,
+        **({"predictedSeconds": round(result.predicted_s)} if result.predicted_s is not None else {}),
+        **({"policy": result.policy} if result.policy else {}),
+    })
+
+    def change(stored: Any) -> Any:
+        status = stored.status.model_copy(deep=True)
+        status.judge = judged
+        return status
+
+    await ctx._write(change, True)
+
+
+async def _act(ctx: Context, result: TickResult, frozen: int, primary: int, canary_weight: int,
+               mirrored: bool, *, newly_decided: bool) -> None:
+    verdict, reason = result.verdict, result.reason
+    if result.policy and newly_decided:
+        await ctx.info(f"Judge reached maxHold without a decision for {ctx.subject}: onInconclusive "
+                       f"{result.policy} gives {verdict}")
+    if verdict is Verdict.FREEZE:
+        await ctx.warn(f"Halt {ctx.subject} advancement, judge frozen: {reason}")
+        if frozen == FREEZE_ALERT_TICKS:
+            await ctx.alert(f"Canary analysis frozen for {frozen} intervals: {_sentence(reason)}", "warn")
+        return
+    if verdict is Verdict.ROLLBACK:
+        await ctx.warn(f"Judged {ctx.subject}: {reason}")
+        threshold = ctx.canary.analysis_threshold()
+        now = ctx.services.clock.now()
+
+        def failed(stored: Any) -> Any:
+            return stored.status.model_copy(update={"failed_checks": threshold, "last_transition_time": now},
+                                            deep=True)
+
+        await ctx._write(failed, True)
+        ctx.canary.status.failed_checks = threshold
+        await strategies.rollback(ctx)
+        return
+    at_gate = _at_gate(ctx, canary_weight, mirrored)
+    if verdict is Verdict.HOLD or (verdict is Verdict.ADVANCE and at_gate):
+        await ctx.warn(f"Halt {ctx.subject} advancement, waiting for evidence: {reason}")
+        if result.policy == "pause" and newly_decided:
+            await ctx.alert(f"Canary analysis paused, waiting for a person: {_sentence(reason)}", "warn")
+        return
+    await strategies.run(ctx, primary, canary_weight, mirrored)
