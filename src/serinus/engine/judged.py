@@ -20,13 +20,16 @@ import logging
 import math
 from typing import Any
 
-from serinus.api import DeploymentStrategy
+from serinus.api import CanaryMetric, DeploymentStrategy
+from serinus.api.analysis import REQUEST_DURATION, REQUEST_SUCCESS_RATE
 from serinus.api.judge import Baseline, JudgeStatus, MetricJudgeStatus
 from serinus.engine import checks, strategies
 from serinus.engine.context import Context
 from serinus.engine.judge.config import JudgeConfig, judge_config
+from serinus.engine.judge.evidence import histogram_quantile
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import LedgerLine, Observation, Tick, TickResult, Verdict
+from serinus.engine.thresholds import MetricKind, within
 from serinus.engine.weights import max_weight
 
 log = logging.getLogger("serinus.engine")
@@ -134,11 +137,39 @@ async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weigh
                 at_gate=_at_gate(ctx, canary_weight, mirrored), mirrored=mirrored)
     result = judge_tick(config, state, tick, observations)
     ctx.services.telemetry.set_judge(ctx.canary, result)
+    _record_values(ctx, observations)
     frozen = frozen + 1 if result.verdict is Verdict.FREEZE else 0
     ledger = [*ledger, *(line.to_json() for line in result.lines)][-LEDGER_LINES:]
     decided_before = str(extras.get("policy", "")) if state is not None else ""
     await _save(ctx, result, run=run, now=now, frozen=frozen, ledger=ledger)
     await _act(ctx, result, frozen, primary, canary_weight, mirrored, newly_decided=result.policy != decided_before)
+
+
+def _canary_value(metric: CanaryMetric, obs: Observation) -> tuple[float, MetricKind] | None:
+    """What Flagger's own query would have returned for the canary over this window (built-ins from the counts,
+    scalars as read), so flagger_canary_metric_analysis keeps its meaning under the judge."""
+    counts = obs.canary
+    if metric.name == REQUEST_SUCCESS_RATE and not metric.query and counts.requests and counts.bad is not None:
+        return 100 * (counts.requests - counts.bad) / counts.requests, MetricKind.SUCCESS_RATE
+    if metric.name == REQUEST_DURATION and not metric.query:
+        value = histogram_quantile(0.99, counts.buckets) if counts.buckets else counts.value
+        return (value, MetricKind.DURATION_MS) if value is not None and not math.isnan(value) else None
+    if obs.kind == "scalar" and counts.value is not None and not math.isnan(counts.value):
+        return counts.value, MetricKind.CUSTOM
+    return None
+
+
+def _record_values(ctx: Context, observations: list[Observation]) -> None:
+    """flagger_canary_metric_analysis: the canary's own value and whether Flagger's bound holds (durations in
+    seconds, as Flagger records them)."""
+    for metric, obs in zip(ctx.analysis.metrics, observations, strict=True):
+        got = None if obs.error else _canary_value(metric, obs)
+        if got is None:
+            continue
+        value, kind = got
+        passed = within(kind, value, metric.threshold_range, metric.threshold)
+        recorded = value / 1000 if kind is MetricKind.DURATION_MS else value
+        ctx.services.telemetry.set_analysis(ctx.canary, metric.name, recorded, passed)
 
 
 def _metric_status(line: LedgerLine) -> MetricJudgeStatus:

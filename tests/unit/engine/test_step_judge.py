@@ -135,3 +135,21 @@ def test_checks_in_simulate_json_name_time_metric_verdict_and_reason() -> None:
     assert {c["metric"] for c in last} == {"request-success-rate", "request-duration"}
     assert any(c["verdict"] == "ROLLBACK" and c["metric"] == "request-success-rate" for c in last)
     assert [c["at"] for c in checks] == sorted(c["at"] for c in checks)
+
+
+def test_flaggers_metric_series_keeps_the_canarys_own_values_under_the_judge(monkeypatch: Any) -> None:
+    """flagger_canary_metric_analysis still carries the canary's success rate (percent) and p99 (seconds), computed
+    from the same counts the judge reads, with Flagger's pass/fail against thresholdRange."""
+    from serinus.sim.world import SimTelemetry
+
+    seen: list[tuple[str, float, bool]] = []
+    monkeypatch.setattr(SimTelemetry, "set_analysis",
+                        lambda self, canary, metric, value, passed: seen.append((metric, value, passed)))
+    run(judged(), traffic(200))
+    rates = [v for m, v, _ in seen if m == "request-success-rate"]
+    p99s = [v for m, v, _ in seen if m == "request-duration"]
+    assert rates
+    assert all(98 < v <= 100 for v in rates)
+    assert p99s
+    assert all(0.1 < v < 0.6 for v in p99s)  # lognormal median 80 ms, sigma 0.5: p99 ≈ 256 ms, read as ≈ 280 ms
+    assert all(passed for _, _, passed in seen)
