@@ -17,7 +17,9 @@ from rich.table import Table
 from serinus.api import Canary, MetricTemplate
 from serinus.api.judge import Baseline, JudgeMode, MetricJudge, effective_judge
 from serinus.api.manifests import load_documents
-from serinus.engine.judge.types import Observation, VersionCounts
+from serinus.engine.judge.config import judge_config
+from serinus.engine.judge.tick import judge_tick
+from serinus.engine.judge.types import LedgerLine, Observation, Tick, VersionCounts
 from serinus.engine.thresholds import describe
 from serinus.errors import MetricsError, NoValuesFound, SerinusError
 from serinus.metrics.checks import MetricCheck, PlanError, plan_checks
@@ -116,11 +118,16 @@ def query(canary_file: str, metrics_server: str, mesh_provider: str, template_fi
         window_s = canary.analysis_interval_seconds()
         observations = asyncio.run(_observe_all(plans, canary, metric_judges, window_s,
                                                 judge.baseline is not Baseline.NONE))
+        ledger = _one_tick(canary, observations, window_s)
         if output == "json":
             for obs in observations:
-                click.echo(json.dumps(observation_json(obs, window_s)))
+                doc = observation_json(obs, window_s)
+                line = ledger.get(obs.metric)
+                if line is not None:
+                    doc["judge"]["ledger"] = line.to_json()
+                click.echo(json.dumps(doc))
         else:
-            click.echo("\n".join(judge_lines(observations, window_s)))
+            click.echo("\n".join(judge_lines(observations, window_s, ledger)))
     if not all(row[5] for row in rows):
         sys.exit(1)
 
@@ -146,6 +153,19 @@ async def _observe_all(plans: list[MetricCheck | PlanError], canary: Canary, jud
     return [await metrics.observe(plan.metric, window_s, baseline) for plan in plans]
 
 
+def _one_tick(canary: Canary, observations: list[Observation], window_s: float) -> dict[str, LedgerLine]:
+    """The judge's ledger line per metric for these counts, as if they were the first interval of a run (no
+    earlier evidence, no routed weight to compare the traffic split with)."""
+    try:
+        config = judge_config(canary)
+    except ValueError:
+        return {}
+    if config is None:
+        return {}
+    result = judge_tick(config, None, Tick(at=0.0, window_s=window_s, weight=0, at_gate=False), observations)
+    return {line.metric: line for line in result.lines}
+
+
 def _counts_text(counts: VersionCounts) -> str:
     parts = []
     if counts.requests is not None or counts.bad is not None:
@@ -163,9 +183,10 @@ def _num(value: float | None) -> str:
     return "+Inf" if value == float("inf") else f"{value:.6g}"
 
 
-def judge_lines(observations: list[Observation], window_s: float) -> list[str]:
+def judge_lines(observations: list[Observation], window_s: float,
+                ledger: dict[str, LedgerLine] | None = None) -> list[str]:
     """The statistical judge's view of each metric, as text: its test, each version's counts over the window,
-    and the queries that produced them (the canary's first)."""
+    the ledger line the judge would write for them, and the queries that produced them (the canary's first)."""
     lines = [f"statistical judge: counts over the last {window_s:g}s (the analysis interval)"]
     for obs in observations:
         lines.append(f"{obs.metric} ({obs.kind})")
@@ -174,6 +195,11 @@ def judge_lines(observations: list[Observation], window_s: float) -> list[str]:
         else:
             lines.append(f"  canary:  {_counts_text(obs.canary)}")
             lines.append(f"  primary: {_counts_text(obs.primary) if obs.primary is not None else 'no baseline'}")
+        line = (ledger or {}).get(obs.metric)
+        if line is not None:
+            lines.append(f"  judge:   {line.verdict}: {line.reason} (rollback evidence {line.e_fail:.3g}:1 of "
+                         f"{line.fail_threshold:.3g}:1, promotion evidence {line.e_pass:.3g}:1 of "
+                         f"{line.pass_threshold:.3g}:1)")
         lines.extend(f"  query: {query}" for query in obs.queries)
     return lines
 

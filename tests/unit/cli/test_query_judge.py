@@ -40,3 +40,28 @@ def test_observation_json() -> None:
         "kind": "histogram", "windowSeconds": 60, "error": None, "queries": ["q"],
         "canary": {"requests": None, "bad": None, "value": None, "buckets": [[50.0, 9.0], ["+Inf", 10.0]]},
         "primary": {"requests": None, "bad": None, "value": 3.0, "buckets": []}}}
+
+
+def test_the_ledger_line_says_what_the_judge_would_make_of_one_interval() -> None:
+    """With counts in hand, `serinus query` shows the judge's verdict and evidence for them, as the first interval
+    of a run: a canary failing 40 of 1000 requests against a primary failing 9 of 9000 is rollback evidence."""
+    from serinus.api import Canary
+    from serinus.cli.query import _one_tick
+
+    canary = Canary.model_validate({
+        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                 "service": {"port": 9898},
+                 "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50,
+                              "judge": {"mode": "statistical"},
+                              "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}}]}}})
+    observations = [Observation("request-success-rate", "ratio", VersionCounts(requests=1000, bad=40),
+                                VersionCounts(requests=9000, bad=9))]
+    ledger = _one_tick(canary, observations, 60)
+    line = ledger["request-success-rate"]
+    assert line.verdict == "ROLLBACK"
+    assert line.e_fail >= line.fail_threshold
+    text = judge_lines(observations, 60, ledger)
+    judge = next(t for t in text if t.startswith("  judge:   "))
+    assert judge.startswith("  judge:   ROLLBACK: ")
+    assert "rollback evidence" in judge
