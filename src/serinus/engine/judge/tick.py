@@ -152,7 +152,7 @@ def _relative_entry(bound: float | None = None) -> dict[str, Any]:
 
 
 def _absolute_entry() -> dict[str, Any]:
-    return {"c": [0.0, 0.0], "f": [0.0] * len(ev.ABS_FAIL_GRID), "p": [0.0] * len(ev.ABS_PASS_GRID)}
+    return {"c": [0.0, 0.0, 0.0, 0.0], "f": [0.0] * len(ev.ABS_FAIL_GRID), "p": [0.0] * len(ev.ABS_PASS_GRID)}
 
 
 def _metric_state(metric: MetricConfig, obs_kind: str) -> dict[str, Any]:
@@ -314,31 +314,30 @@ class _Judge:
         return words, info
 
     def relative_need(self, metric: MetricConfig, entry: dict[str, Any], width_gap: float, label: str) -> _Need:
-        """How many more canary requests the faster PASS route needs at the current rates (research 3.2/3.3)."""
+        """How many more canary requests the faster PASS route needs at the current traffic (research 3.2/3.3),
+        assuming the canary is as good as the primary (the only case in which certification can come): both
+        versions at the pooled bad share so far, at this run's canary share of requests."""
         sn_c, sb_c, sn_p, sb_p = entry["s"]
         what = f"{label} below {metric.m_pass:g}× the primary's (or +{_pct(metric.delta_pass)})"
         best = math.inf
         if sn_c > 0 and sn_p > 0:
-            p_c = (sb_c + 0.5) / (sn_c + 1.0)
-            p_p = (sb_p + 0.5) / (sn_p + 1.0)
+            pooled = (sb_c + sb_p) / (sn_c + sn_p)
             rho = sn_c / (sn_c + sn_p)
-            r_hat = p_c / p_p
-            q = rho * r_hat / (rho * r_hat + 1.0 - rho)
-            per_request = p_c + p_p * (1.0 - rho) / rho  # bad events (both versions) per canary request
-            null = math.log(rho * metric.m_pass + 1.0 - rho)
-            log_m = math.log(metric.m_pass)
-            alternatives = _pass_alternatives(metric.m_pass)
-            drift = max(q * (math.log(r) - log_m) - (math.log(rho * r + 1.0 - rho) - null) for r in alternatives)
-            drift *= per_request / entry["phi"]
-            missing = math.log(self.pass_lr_threshold * len(alternatives)) - max(entry["p"])
-            if drift > 0:
-                best = max(missing, 0.0) / drift
+            if pooled > 0:
+                # likelihood-ratio route at r = 1: each canary request brings pooled/ρ bad events (both versions)
+                null = math.log(rho * metric.m_pass + 1.0 - rho)
+                log_m = math.log(metric.m_pass)
+                alternatives = _pass_alternatives(metric.m_pass)
+                drift = max(rho * (math.log(r) - log_m) - (math.log(rho * r + 1.0 - rho) - null)
+                            for r in alternatives)
+                drift *= pooled / rho / entry["phi"]
+                missing = math.log(self.pass_lr_threshold * len(alternatives)) - max(entry["p"])
+                if drift > 0:
+                    best = max(missing, 0.0) / drift
             # confidence-sequence route: its width shrinks like 1/n with few events, 1/√n otherwise
-            diff = sb_c / sn_c - sb_p / sn_p
-            have = width_gap - diff
-            want = metric.delta_pass - diff
-            if want > 0 and have > 0:
-                factor = have / want
+            width = width_gap - (sb_c / sn_c - sb_p / sn_p)
+            if width > 0:
+                factor = width / metric.delta_pass
                 scale = factor if sb_c + sb_p < 5 else factor * factor
                 best = min(best, sn_c * max(scale - 1.0, 0.0))
         return _Need(what, best, None)
@@ -346,8 +345,9 @@ class _Judge:
     # --- absolute test on the canary's own counts ---
 
     def absolute(self, metric: MetricConfig, entry: dict[str, Any], n: float, bad_fail: float, bad_pass: float,
-                 primary_breach: bool, phi: float, what: str, out: _Outcome) -> str:
-        """Update the absolute test (FAIL: P(bad) > p_max; PASS: P(bad) < p_max); return its ledger phrase."""
+                 primary: tuple[float, float], primary_breach: bool, phi: float, what: str, out: _Outcome) -> str:
+        """Update the absolute test (FAIL: P(bad) > p_max; PASS: P(bad) < p_max) with the canary's counts;
+        `primary` (requests, bad at the same bound) only feeds the prediction. Returns its ledger phrase."""
         p_max = metric.p_max if metric.p_max is not None else 0.0
         fail_coef, pass_coef = _abs_coefficients(p_max)
         counts = entry["c"]
@@ -356,6 +356,8 @@ class _Judge:
             ev.binomial_update(entry["p"], pass_coef, n, bad_pass, phi)
             counts[0] += n
             counts[1] += bad_fail
+            counts[2] += primary[0]
+            counts[3] += primary[1]
         e_fail = ev.mixture(entry["f"]) if fail_coef else 0.0
         e_pass = ev.mixture(entry["p"]) if pass_coef else 0.0
         words = f"{what}: canary {_num(counts[1])}/{_num(counts[0])} bad, evidence {_odds(e_fail)}:1 against"
@@ -367,7 +369,8 @@ class _Judge:
         if e_pass < self.abs_pass_threshold:
             need = math.inf
             if pass_coef:
-                p_hat = counts[1] / counts[0] if counts[0] > 0 else 0.0
+                # as for the relative tests: at the pooled bad share of both versions so far
+                p_hat = (counts[1] + counts[3]) / (counts[0] + counts[2]) if counts[0] + counts[2] > 0 else 0.0
                 drift = max(p_hat * lb + (1.0 - p_hat) * lg for lb, lg in pass_coef) / phi
                 missing = math.log(self.abs_pass_threshold * len(pass_coef)) - max(entry["p"])
                 if drift > 0:
@@ -421,10 +424,12 @@ class _Judge:
                 bad_fail = ev.slower_than(canary.buckets, up) if up is not None else 0.0
                 bad_pass = ev.slower_than(canary.buckets, down) if down is not None else n_c
                 breach = False
+                slow_p = 0.0
                 if primary is not None and primary.buckets and n_p > 0 and down is not None:
-                    breach = ev.slower_than(primary.buckets, down) / n_p > (metric.p_max or 0.0)
-                phrases.append(self.absolute(metric, mstate["a"], n_c, bad_fail, bad_pass, breach, phi,
-                                             f"p99 ≤ {metric.latency_max:g} ms", out))
+                    slow_p = ev.slower_than(primary.buckets, down)
+                    breach = slow_p / n_p > (metric.p_max or 0.0)
+                phrases.append(self.absolute(metric, mstate["a"], n_c, bad_fail, bad_pass, (n_p, slow_p), breach,
+                                             phi, f"p99 ≤ {metric.latency_max:g} ms", out))
         else:
             n_c = canary.requests or 0.0
             b_c = min(canary.bad or 0.0, n_c)
@@ -438,7 +443,7 @@ class _Judge:
                 test = "ratio"
             if "a" in mstate and metric.p_max is not None:
                 breach = n_p > 0 and b_p / n_p > metric.p_max
-                phrases.append(self.absolute(metric, mstate["a"], n_c, b_c, b_c, breach, phi,
+                phrases.append(self.absolute(metric, mstate["a"], n_c, b_c, b_c, (n_p, b_p), breach, phi,
                                              f"success rate ≥ {100 * (1 - metric.p_max):.4g}%", out))
         if info is not None:
             e_fail_best = (info["e_fail"], self.fail_threshold)

@@ -1,0 +1,156 @@
+"""The anytime-valid tests on their own: the research's numbers, zeros, shared incidents, histograms, scalars."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from serinus.engine.judge import evidence as ev
+
+from .kit import ISTIO, histogram
+
+#: research 5.6: (ρ, canary errors, canary requests, primary errors, primary requests) per minute
+WORKED = [(0.1, 2, 120, 5, 1080), (0.2, 4, 240, 5, 960), (0.3, 5, 360, 4, 840), (0.4, 8, 480, 4, 720),
+          (0.5, 9, 600, 3, 600)]
+
+
+def test_worked_example_evidence_for_a_3x_regression_matches_the_research() -> None:
+    """A 3x error regression at 20 RPS: the mixture over {2,4,8,16} gives 1.6, 4.6, 13.1, 61.5, 257 (research 5.6),
+    so it crosses 80:1 (α 0.05 over 4 tests) at minute 5, and the single 2:1 ratio moves as the table says."""
+    logs = [0.0] * 4
+    grid = [2 * g for g in ev.FAIL_GRID]
+    seen = []
+    for rho, b_c, n_c, b_p, n_p in WORKED:
+        assert n_c / (n_c + n_p) == pytest.approx(rho)
+        ev.ratio_fail_update(logs, grid, b_c, b_c + b_p, rho, 1.0)
+        seen.append(ev.mixture(logs))
+    assert [round(e, 1) for e in seen[:4]] == [1.6, 4.6, 13.1, 61.5]
+    assert round(seen[4]) == 257
+    assert [s >= 80 for s in seen] == [False, False, False, False, True]
+    steps = [ev.ratio_log_lr(b_c, b_c + b_p, rho, 2.0) for rho, b_c, _, b_p, _ in WORKED]
+    assert [round(x, 3) for x in steps] == [0.719, 1.132, 1.104, 1.508, 1.373]
+
+
+def test_no_bad_events_give_no_evidence_either_way() -> None:
+    """0/600 vs 0/5400 is no information: both e-processes stay at 1, neither a rollback nor a pass."""
+    fail, passed = [0.0] * 4, [0.0, 0.0]
+    for _ in range(30):
+        ev.ratio_fail_update(fail, (2, 4, 8, 16), 0.0, 0.0, 0.1, 1.0)
+        ev.ratio_pass_update(passed, (1.0, math.sqrt(5)), 5.0, 0.0, 0.0, 0.1, 1.0)
+    assert ev.mixture(fail) == 1.0
+    assert ev.mixture(passed) == 1.0
+
+
+def test_a_shared_incident_is_no_evidence_against_the_canary() -> None:
+    """Both versions x15 errors in one interval, split as the traffic is: the FAIL evidence goes down, not up."""
+    logs = [0.0] * 4
+    ev.ratio_fail_update(logs, (2, 4, 8, 16), 15.0, 150.0, 0.1, 1.0)  # 15 of 150 errors on a 10 % canary
+    assert ev.mixture(logs) < 1.0
+
+
+def test_one_error_in_a_tiny_canary_is_not_a_rollback() -> None:
+    """1/30 vs 0/270 (Flagger reads 96.7 % and fails it): the evidence is a few to one, far from 80:1."""
+    logs = [0.0] * 4
+    ev.ratio_fail_update(logs, (2, 4, 8, 16), 1.0, 1.0, 0.1, 1.0)
+    assert 1.0 < ev.mixture(logs) < 10.0
+
+
+def test_confidence_sequence_after_zero_errors_matches_the_research() -> None:
+    """Research 5.3: prior rate 0.1 %, α 1.25 %: upper bounds 4.4 % at 100 requests, 0.94 % at 500, 0.18 % at
+    3000 when no error has been seen."""
+    level = math.log(1 / 0.0125)
+    uppers = [ev.beta_cs(0.0, n, level, 0.001)[1] for n in (100, 500, 3000)]
+    assert [100 * u for u in uppers] == pytest.approx([4.4, 0.94, 0.18], rel=0.02)
+
+
+@pytest.mark.parametrize(("s", "n"), [(3, 1000), (30, 4000), (1, 50), (0.4, 3.2), (12.5, 80.25)])
+def test_confidence_sequence_bounds_are_the_set_edges(s: float, n: float) -> None:
+    """Each end of the interval is where the mixture martingale reaches the threshold, found conservatively."""
+    level = math.log(80)
+    lo, hi = ev.beta_cs(s, n, level, 0.001)
+    a, b = 0.5, 0.5 / 0.001
+    log_mix = (math.lgamma(a + s) + math.lgamma(b + n - s) - math.lgamma(a + b + n)
+               - math.lgamma(a) - math.lgamma(b) + math.lgamma(a + b))
+
+    def martingale(p: float) -> float:
+        return log_mix - s * math.log(p) - (n - s) * math.log(1 - p)
+
+    assert lo < s / n < hi
+    assert martingale(hi) == pytest.approx(level, abs=1e-5)
+    assert martingale(hi) >= level - 1e-9
+    if lo > 1e-12:
+        assert martingale(lo) == pytest.approx(level, abs=1e-5)
+
+
+def test_absolute_pass_needs_about_500_clean_requests_for_99_percent() -> None:
+    """Research 3.2: certifying success rate >= 99 % takes about 500 requests without an error."""
+    coefficients = ev.binomial_coefficients(0.01, ev.ABS_PASS_GRID)
+    logs = [0.0] * len(coefficients)
+    served = 0
+    while ev.mixture(logs) < 20:
+        ev.binomial_update(logs, coefficients, 10.0, 0.0, 1.0)
+        served += 10
+    assert 400 <= served <= 600
+
+
+def test_histogram_helpers_read_buckets_like_prometheus() -> None:
+    """Slow requests are count − bucket(le); the p99 bucket is the first with 99 %; histogram_quantile
+    interpolates inside the bucket as Prometheus does."""
+    buckets = histogram(1000, (0, 0, 0, 0.001, 0.01, 0.2, 0.6, 0.99, 0.999, 1, 1, 1, 1, 1), ISTIO)
+    assert ev.slower_than(buckets, 250) == pytest.approx(10)
+    assert ev.slower_than(buckets, 300) == pytest.approx(10)  # not a bound: the bound below is used
+    assert ev.quantile_bound(buckets, 0.99) == 250
+    assert ev.bound_at_or_below(buckets, 600) == 500
+    assert ev.bound_at_or_above(buckets, 600) == 1000
+    # rank 990 is the top of the 100-250 ms bucket (600 -> 990 requests)
+    assert ev.histogram_quantile(0.99, buckets) == pytest.approx(250.0)
+    assert ev.histogram_quantile(0.5, buckets) == pytest.approx(50 + 50 * (500 - 200) / 400)
+    assert math.isnan(ev.histogram_quantile(0.99, histogram(0, [0] * 14, ISTIO)))
+    assert ev.histogram_quantile(0.99, ((10.0, 0.0), (math.inf, 5.0))) == 10.0  # rank in +Inf: largest bound
+
+
+def test_sign_test_needs_about_eight_worse_intervals() -> None:
+    """λ = 0.5: 1.5^8 ≈ 26 crosses 20:1 (α 0.05) after 8 intervals 30 % worse, not after 7; missing or zero values
+    are skipped; direction -1 judges a value that must not drop."""
+    log_e = 0.0
+    for _ in range(7):
+        step = ev.sign_step(130.0, 100.0, 1, 1.2, 1.5)
+        assert step is not None
+        log_e += step[0]
+    assert math.exp(log_e) < 20
+    step = ev.sign_step(130.0, 100.0, 1, 1.2, 1.5)
+    assert step is not None
+    assert math.exp(log_e + step[0]) >= 20
+    assert ev.sign_step(None, 100.0, 1, 1.2, 1.5) is None
+    assert ev.sign_step(0.0, 100.0, 1, 1.2, 1.5) is None
+    assert ev.sign_step(float("nan"), 100.0, 1, 1.2, 1.5) is None
+    lower = ev.sign_step(70.0, 100.0, -1, 1.2, 1.5)  # throughput down 30 %: worse when lower is worse
+    assert lower is not None
+    assert lower[0] > 0
+
+
+def test_dispersion_is_one_for_binomial_splits_and_above_one_for_noisy_ones() -> None:
+    """Pearson dispersion of the per-interval splits: ≈ 1 when requests are independent, > 1.5 when each
+    interval's canary share of errors swings far more than binomial noise allows."""
+    rng = random.Random(7)
+    calm: list[float] = []
+    noisy: list[float] = []
+    for i in range(60):
+        total = 40.0
+        calm_bc = sum(rng.random() < 0.2 for _ in range(40))
+        ev.push_split(calm, calm_bc, total, 0.2)
+        noisy_bc = 2.0 if i % 2 else 14.0  # 5 % or 35 % of the errors, around 20 %
+        ev.push_split(noisy, noisy_bc, total, 0.2)
+    assert len(calm) == 3 * ev.SPLITS_KEPT
+    assert ev.dispersion(calm, 1.0) < 1.3
+    assert ev.dispersion(noisy, 1.0) > 1.5
+    assert ev.dispersion(noisy, 1.0) <= ev.PHI_CAP
+
+
+def test_lower_tail_bound_flags_a_canary_starved_of_traffic() -> None:
+    """100 of 2100 requests at weight 50 % is impossible by chance; 950 of 2000 is normal."""
+    assert ev.lower_tail_bound(100, 2100, 0.5) < 1e-4
+    assert ev.lower_tail_bound(950, 2000, 0.5) > 1e-4
+    assert ev.lower_tail_bound(1200, 2000, 0.5) == 1.0
