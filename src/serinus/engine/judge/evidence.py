@@ -96,21 +96,18 @@ def dispersion(splits: Sequence[float], r: float) -> float:
     (T−1)/(T−1+5) for few intervals, capped at 4. Intervals with B < 1 carry almost no information on the spread
     and are left out, so that sparse errors do not read as over-dispersion.
     """
-    count = len(splits) // 3
-    if count < 3:
+    if len(splits) < 9:
         return 1.0
     r = min(max(r, 1e-3), 1e3)
     x2 = 0.0
     used = 0
-    for i in range(0, 3 * count, 3):
-        total = splits[i + 1]
+    for b_c, total, rho in zip(splits[0::3], splits[1::3], splits[2::3], strict=True):
         if total < 1.0:
             continue
-        rho = splits[i + 2]
         q = rho * r / (rho * r + 1.0 - rho)
         var = total * q * (1.0 - q)
         if var > 1e-9:
-            diff = splits[i] - total * q
+            diff = b_c - total * q
             x2 += diff * diff / var
             used += 1
     if used < 3:
@@ -204,7 +201,7 @@ def _lower_log_root(s: float, fail: float, drop: float, guess: float) -> float:
         nxt = u - h / slope
         if nxt >= u_hat:
             nxt = (u + u_hat) / 2.0
-        if abs(nxt - u) <= 1e-10:
+        if abs(nxt - u) <= 1e-8:
             return min(nxt, u)
         u = nxt
     return u

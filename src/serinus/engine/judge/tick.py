@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -205,10 +206,13 @@ def _requests(counts: VersionCounts) -> float | None:
 
 
 def _merge_buckets(into: list[list[float]], buckets: Sequence[tuple[float, float]]) -> list[list[float]]:
+    """Add `buckets` to the pooled primary buckets. The +Inf bucket is kept under the key -1 (bounds are never
+    negative), so the state stays strict JSON."""
     merged = {le: count for le, count in into}
     for le, count in buckets:
-        merged[le] = merged.get(le, 0.0) + count
-    return [[le, merged[le]] for le in sorted(merged)]
+        key = -1.0 if math.isinf(le) else le
+        merged[key] = merged.get(key, 0.0) + count
+    return [[le, merged[le]] for le in sorted(merged, key=lambda le: math.inf if le < 0 else le)]
 
 
 def _flagger_check(metric: MetricConfig, obs: Observation) -> bool | None:
@@ -255,7 +259,17 @@ class _Judge:
 
     def relative(self, metric: MetricConfig, entry: dict[str, Any], n_c: float, b_c: float, n_p: float,
                  b_p: float, label: str, out: _Outcome) -> tuple[str, dict[str, Any]]:
-        """Update one relative test; return its ledger sentence and numbers."""
+        """Update one relative test (ratio, or exceedance of a latency bound) and return its ledger sentence and
+        numbers.
+
+        FAIL: the conditional-binomial mixture over r in m_fail·{1,2,4,8} against r ≤ 1, counted only when the run's
+        estimated difference p̂_c − p̂_p is at least δ_fail (the effect gate). PASS, either route at β/2: the
+        likelihood ratio of r in {1, √m_pass} against r ≥ m_pass, or the confidence sequences U(p_c) − L(p_p) <
+        δ_pass (each bound at β/4). The ledger's CI of the ratio is the simple conservative one,
+        [L(p_c)/U(p_p), U(p_c)/L(p_p)] from four one-sided beta-mixture confidence sequences at α/4 each, so it
+        covers the ratio at every tick with probability ≥ 1 − α (when the rates are steady; it does not cancel
+        shared drift as the tests do, which is why it only explains and never decides). An unbounded upper end is
+        shown as 1e6."""
         phi = entry["phi"]
         total_n = n_c + n_p
         events = b_c + b_p
@@ -402,11 +416,14 @@ class _Judge:
             out.served = n_c
             for entry in mstate.get("r", ()):
                 if entry.get("le") is None and primary is not None and primary.buckets:
+                    # the bound comes from the primary's data only, so it cannot depend on the canary's
                     entry["pb"] = _merge_buckets(entry["pb"], primary.buckets)
-                    pooled = [(le, count) for le, count in entry["pb"]]
+                    pooled = [(math.inf if le < 0 else le, count) for le, count in entry["pb"]]
                     if ev.histogram_total(pooled) >= AUTO_BOUND_MIN_REQUESTS:
-                        entry["le"] = ev.quantile_bound(pooled, 0.99)
-                        del entry["pb"]
+                        chosen = ev.quantile_bound(pooled, 0.99)
+                        if chosen is not None:
+                            entry["le"] = chosen
+                            del entry["pb"]
                 bound = entry.get("le")
                 if bound is None:
                     phrases.append("latency bound: waiting for 200 primary requests to pick the primary's p99 "
@@ -419,6 +436,9 @@ class _Judge:
                 if info is None or got["e_fail"] > info["e_fail"]:
                     info, test = got, f"exceedance>{bound:g}ms"
             if "a" in mstate and metric.latency_max is not None:
+                # "p99 ≤ max" as P(latency > max) ≤ 1 %: PASS counts requests above the largest bucket bound ≤ max
+                # (it can only overcount), FAIL those above the smallest bound ≥ max (it can only undercount), so
+                # neither side claims more than the buckets show; both are the same bound when max is one
                 up = ev.bound_at_or_above(canary.buckets, metric.latency_max) if canary.buckets else None
                 down = ev.bound_at_or_below(canary.buckets, metric.latency_max) if canary.buckets else None
                 bad_fail = ev.slower_than(canary.buckets, up) if up is not None else 0.0
@@ -510,11 +530,11 @@ class _Judge:
             intervals = (math.log(pass_threshold) - z[1]) / ev.SIGN_UP
             out.needs.append(_Need(f"{metric.name} within {metric.scalar_pass_ratio:g}× the primary's",
                                    None, math.ceil(intervals) * self.window if self.window > 0 else None))
-        ratio = canary / primary if canary is not None and primary and primary > 0 else None
+        ratio = canary / primary if step is not None and canary is not None and primary else None
         out.failed = failed
         verdict = self._metric_verdict(out)
-        values = (f"canary {canary:.4g} vs primary {primary:.4g}" if canary is not None and primary is not None
-                  else "no value this interval")
+        values = (f"canary {canary:.4g} vs primary {primary:.4g}" if step is not None and canary is not None
+                  and primary is not None else "no usable value this interval")
         reason = (f"{metric.name}: {values}; {_num(z[3])} of {_num(z[2])} intervals ≥ {metric.scalar_fail_ratio:g}× "
                   f"{worse}; evidence {_odds(e_fail)}:1 that canary is worse (threshold {_odds(self.fail_threshold)}"
                   f":1), {_odds(e_pass)}:1 that it is within {metric.scalar_pass_ratio:g}× (needs "
@@ -522,8 +542,8 @@ class _Judge:
         if failed:
             out.fail_words = reason
         out.line = LedgerLine(at=self.tick.at, metric=metric.name, verdict=verdict, reason=reason, test="sign",
-                              canary={"value": canary} if canary is not None else {},
-                              primary={"value": primary} if primary is not None else {},
+                              canary={"value": canary} if canary is not None and math.isfinite(canary) else {},
+                              primary={"value": primary} if primary is not None and math.isfinite(primary) else {},
                               estimate=ratio, e_fail=e_fail, fail_threshold=self.fail_threshold, e_pass=e_pass,
                               pass_threshold=pass_threshold, queries=obs.queries)
         return out
@@ -639,6 +659,8 @@ def judge_tick(config: JudgeConfig, state: dict[str, Any] | None, tick: Tick,
                 flagger_checked = True
                 flagger_failed = flagger_failed or outcome.flagger
     st["fl"] = [st["fl"][0] + int(flagger_failed), st["fl"][1] + int(flagger_checked)]
+    if note and lines:
+        lines[0] = replace(lines[0], reason=f"{lines[0].reason} ({note})")
     return _decide(config, st, tick, judge, outcomes, tuple(lines), note)
 
 

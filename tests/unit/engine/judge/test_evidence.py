@@ -78,10 +78,11 @@ def test_confidence_sequence_bounds_are_the_set_edges(s: float, n: float) -> Non
         return log_mix - s * math.log(p) - (n - s) * math.log(1 - p)
 
     assert lo < s / n < hi
-    assert martingale(hi) == pytest.approx(level, abs=1e-5)
+    assert martingale(hi) == pytest.approx(level, abs=1e-4)
     assert martingale(hi) >= level - 1e-9
     if lo > 1e-12:
-        assert martingale(lo) == pytest.approx(level, abs=1e-5)
+        assert martingale(lo) == pytest.approx(level, abs=1e-4)
+        assert martingale(lo) >= level - 1e-9
 
 
 def test_absolute_pass_needs_about_500_clean_requests_for_99_percent() -> None:

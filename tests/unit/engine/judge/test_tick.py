@@ -142,6 +142,7 @@ def test_canary_starved_of_traffic_freezes_but_extra_traffic_is_only_noted() -> 
     busy = judge_tick(cfg, None, tick(1, 10), [counts(SR, (800, 0), (200, 0))])
     assert busy.verdict is Verdict.ADVANCE
     assert "direct load" in busy.reason
+    assert "direct load" in busy.lines[0].reason
     mirrored = judge_tick(cfg, None, tick(1, 50, mirrored=True), [counts(SR, (100, 0), (2000, 2))])
     assert mirrored.verdict is Verdict.ADVANCE
 
@@ -201,6 +202,7 @@ def test_auto_bound_waits_for_200_primary_requests() -> None:
     first = judge_tick(cfg, None, tick(1, 10), [latency(10, 90, canary=SLOW)])
     assert first.state["m"][DUR]["r"][0]["le"] is None
     assert "waiting for 200 primary requests" in first.lines[0].reason
+    json.dumps(first.state, allow_nan=False)  # the pooled +Inf bucket is stored as strict JSON
     second = judge_tick(cfg, first.state, tick(2, 10), [latency(20, 180, canary=SLOW)])
     assert second.state["m"][DUR]["r"][0]["le"] == 250
 
