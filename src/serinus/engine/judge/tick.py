@@ -535,12 +535,13 @@ class _Judge:
         verdict = self._metric_verdict(out)
         values = (f"canary {canary:.4g} vs primary {primary:.4g}" if step is not None and canary is not None
                   and primary is not None else "no usable value this interval")
-        reason = (f"{metric.name}: {values}; {_num(z[3])} of {_num(z[2])} intervals ≥ {metric.scalar_fail_ratio:g}× "
-                  f"{worse}; evidence {_odds(e_fail)}:1 that canary is worse (threshold {_odds(self.fail_threshold)}"
-                  f":1), {_odds(e_pass)}:1 that it is within {metric.scalar_pass_ratio:g}× (needs "
-                  f"{_odds(pass_threshold)}:1) → {self._word(verdict, metric)}")
+        core = (f"{metric.name}: {values}; {_num(z[3])} of {_num(z[2])} intervals ≥ {metric.scalar_fail_ratio:g}× "
+                f"{worse}; evidence {_odds(e_fail)}:1 that canary is worse (threshold {_odds(self.fail_threshold)}"
+                f":1), {_odds(e_pass)}:1 that it is within {metric.scalar_pass_ratio:g}× (needs "
+                f"{_odds(pass_threshold)}:1)")
+        reason = f"{core} → {self._word(verdict, metric)}"
         if failed:
-            out.fail_words = reason
+            out.fail_words = core
         out.line = LedgerLine(at=self.tick.at, metric=metric.name, verdict=verdict, reason=reason, test="sign",
                               canary={"value": canary} if canary is not None and math.isfinite(canary) else {},
                               primary={"value": primary} if primary is not None and math.isfinite(primary) else {},
@@ -688,9 +689,14 @@ def _decide(config: JudgeConfig, st: dict[str, Any], tick: Tick, judge: _Judge,
     if not tick.at_gate and (config.gate is not Gate.EVERY_STEP or not needs):
         return result(Verdict.ADVANCE, _advance_reason(outcomes))
     if config.gate is Gate.NONE or not needs:
-        names = ", ".join(m.name for m, _o in outcomes) or "no decisive metric"
-        return result(Verdict.PROMOTE, f"promotion evidence for every metric ({names})" if outcomes and
-                      config.gate is not Gate.NONE else f"no rollback evidence ({names}); gate none")
+        names = ", ".join(m.name for m, _o in outcomes)
+        if config.gate is Gate.NONE:
+            text = f"no rollback evidence ({names or 'no decisive metric'}); gate none promotes without certifying"
+        elif outcomes:
+            text = f"promotion evidence for every metric ({names})"
+        else:
+            text = "no decisive metric: nothing to certify"
+        return result(Verdict.PROMOTE, text)
     # holding: predict when the slowest requirement is met at the current canary traffic
     worst: tuple[float, _Need] | None = None
     unknown: _Need | None = None

@@ -301,6 +301,9 @@ def test_scalar_metric_rolls_back_on_a_steady_increase() -> None:
     results = run(cfg, [(tick(m, 10), [scalar]) for m in range(1, 30)])
     assert results[-1].verdict is Verdict.ROLLBACK
     assert 8 <= len(results) <= 10  # α 0.05 over one test: 1.5^8 ≥ 20
+    assert results[-1].reason.startswith("cpu: canary 1.3 vs primary 1; ")
+    assert results[-1].reason.endswith("8 of 8 intervals ≥ 1.2× higher; evidence 25.6:1 that canary is worse "
+                                       "(threshold 20:1), 25.6:1 that it is within 1.5× (needs 20:1) → rollback")
     throughput = MetricConfig(name="cpu", kind=MetricKind.SCALAR, direction=-1)
     results = run(config(throughput), [(tick(m, 10), [scalar]) for m in range(1, 30)])
     assert results[-1].verdict is Verdict.ADVANCE
