@@ -15,7 +15,7 @@ from lightkube import ApiError, codecs
 from lightkube.resources.apps_v1 import Deployment
 
 from tests.cluster.controlplane import Cluster
-from tests.cluster.judge.traffic import TrafficDriver, make_traffic, virtual_service_weight
+from tests.cluster.judge.traffic import SimTraffic, TrafficDriver, virtual_service_weight
 from tests.cluster.runtime import operator_proc as op
 from tests.integration.exporter import ScenarioExporter
 
@@ -67,7 +67,7 @@ class Release:
         self.client = cluster.client(namespace=ns)
         plane = cluster.plane
         self.read_weight = virtual_service_weight(plane.server, plane.token, str(plane.ca_file), ns)
-        self.driver = TrafficDriver(exporter, ns, self.read_weight, make_traffic(TOTAL_RPS, seed))
+        self.driver = TrafficDriver(exporter, ns, self.read_weight, SimTraffic(TOTAL_RPS, seed))
         self.spec_analysis = analysis(judge, step_weight)
         self.seen = Observed()
         self.proc: Any = None
@@ -182,6 +182,14 @@ def prom_query_range(url: str, query: str, start: float, end: float, step: float
     if not result:
         return []
     return [(float(t), float(v)) for t, v in result[0]["values"]]
+
+
+def prom_query_at(url: str, query: str, at: float) -> float:
+    """The value of an instant query at unix time `at` (NaN when empty)."""
+    resp = httpx2.get(f"{url}/api/v1/query", params={"query": query, "time": at}, timeout=10)
+    resp.raise_for_status()
+    result = resp.json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else float("nan")
 
 
 def flagger_success_rate(ns: str, target: str = "web", window: str = "1m") -> str:

@@ -12,29 +12,28 @@ by the weight Serinus writes on the VirtualService, fed to the exporter Promethe
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from serinus.routers.live import RESOURCES
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import install_istio
 from tests.cluster.judge.promserver import RestartablePrometheus
-from tests.cluster.judge.release import Release, flagger_success_rate, prom_query_range
+from tests.cluster.judge.release import Release, flagger_success_rate, prom_query_at, prom_query_range
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.runtime.test_release import namespace
 from tests.integration.conftest import Prometheus
 from tests.integration.exporter import ScenarioExporter
 
 pytestmark = pytest.mark.cluster
+VirtualService = RESOURCES[("networking.istio.io/v1beta1", "VirtualService")]
 __all__ = ["namespace"]
-#: until the engine's judged step is committed ("engine: statistical judge"), the judge-on tests cannot run
-needs_engine = pytest.mark.skipif(importlib.util.find_spec("serinus.engine.judged") is None,
-                                  reason="the statistical judge's engine step (serinus.engine.judged) has not landed")
 
 BASE_ERRORS = 0.001  # the primary's error rate: 0.1 %
 REGRESSION = 0.005  # the canary's: 0.5 %, five times worse, yet a success rate of 99.5 % >= 99
@@ -62,6 +61,18 @@ def _flagger_checks(rel: Release, url: str, start: float, end: float, step: floa
     return [v for _, v in prom_query_range(url, flagger_success_rate(rel.ns), start, end, step)]
 
 
+def _metric_evidence(judge: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """status.judge.metrics by metric name."""
+    metrics = judge.get("metrics")
+    return {str(m["metric"]): m for m in metrics if isinstance(m, dict)} if isinstance(metrics, list) else {}
+
+
+def _routes(rel: Release) -> dict[str, int]:
+    """The weighted route of the VirtualService Serinus writes: weight per destination host."""
+    vs = rel.client.get(VirtualService, "web").to_dict()
+    return {r["destination"]["host"]: int(r.get("weight", 0)) for r in vs["spec"]["http"][-1]["route"]}
+
+
 def _judged(rel: Release) -> list[str]:
     return rel.matching(rf"Judged web\.{re.escape(rel.ns)}: ")
 
@@ -74,7 +85,6 @@ def _release_through(rel: Release, timeout: float = 300) -> str:
     return rel.finish(timeout)
 
 
-@needs_engine
 def test_judge_rolls_back_a_5x_error_regression_that_flagger_would_pass(
         cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus) -> None:
     """Primary 0.1 % errors, canary 0.5 %: the judge rolls back with a `Judged` event carrying the numbers, then
@@ -90,16 +100,22 @@ def test_judge_rolls_back_a_5x_error_regression_that_flagger_would_pass(
                    f"the Judged event carries no numbers: {judged[0]!r}")
         rel.expect(op.in_order(rel.events(), [judged[0], f"Canary failed! Scaling down web.{ns}"]),
                    "the Judged event, then Flagger's rollback event")
-        rel.wait(lambda: rel.read_weight() == 0, "all traffic back on the primary", timeout=20)
+        rel.wait(lambda: _routes(rel) == {"web-primary": 100, "web-canary": 0}, "all traffic back on the primary",
+                 timeout=20)
         rel.sample()
         rel.expect(max(rel.seen.weights) > 0 and rel.seen.weights[-1] == 0,
                    f"the canary got traffic, then none: {rel.seen.weights}")
         judge = rel.status().get("judge") or {}
         rel.expect(judge.get("verdict") == "ROLLBACK", f"status.judge.verdict is {judge.get('verdict')!r}")
+        evidence = _metric_evidence(judge)
+        errors = evidence.get("request-success-rate", {})
+        rel.expect(errors.get("verdict") == "ROLLBACK" and errors.get("eFail", 0) >= errors.get("failThreshold", 1e9),
+                   f"status.judge has no rollback evidence on request-success-rate: {errors}")
         rel.expect(not any(m.startswith(f"Copying web.{ns}") for m in rel.events()), "the canary was promoted")
         span = rel.driver.canary_span()
         assert span is not None
-        rates = _flagger_checks(rel, prometheus.url, span[0] + 10, span[1])
+        # Flagger's check at every second the canary served (from 5 s in, so that its window has requests)
+        rates = _flagger_checks(rel, prometheus.url, span[0] + 5, max(span[1], span[0] + 5), step=1)
         rel.expect(bool(rates) and all(not math.isnan(r) and r >= 99 for r in rates),
                    f"Flagger's request-success-rate check did not pass at every point of the analysis: {rates}")
         print(f"judged: {judged[0]}\nweights: {rel.seen.weights}\nFlagger's success rate: min {min(rates):.3f} "
@@ -127,11 +143,11 @@ def test_without_the_judge_the_same_regression_is_promoted(
         rel.close()
 
 
-@needs_engine
 def test_judge_promotes_a_good_canary_through_a_shared_incident(
         cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus) -> None:
-    """Both versions at 0.1 %, then both at 5 % for 60 s once the canary has 20 %: Flagger's check fails for more
-    than `threshold` intervals, the judge (which compares the two) never fails a check and promotes."""
+    """Both versions at 0.1 %, then both at 5 % for 60 s from the moment the canary gets traffic: Flagger's check
+    (the canary's own success rate over 1m) fails at every step of the analysis, `threshold` times or more, so
+    Flagger would roll back; the judge compares the two versions, never fails a check, and promotes."""
     ns = namespace
     rel = Release(cluster, ns, tmp_path / "operator.log", prometheus.exporter, prometheus.url, seed=23)
     rel.driver.set_error_rates(canary=BASE_ERRORS, primary=BASE_ERRORS)
@@ -140,31 +156,39 @@ def test_judge_promotes_a_good_canary_through_a_shared_incident(
         rel.start_operator()
         rel.initialize()
         rel.new_revision()
-        rel.wait(lambda: rel.driver.current_weight() >= 20, "the canary at 20 %", timeout=120)
-        rel.expect(rel.phase() == "Progressing", f"the release is {rel.phase()} before the incident")
+        rel.wait(lambda: rel.driver.current_weight() >= 10, "the canary's first step", timeout=120)
         incident_start = time.time()
         rel.driver.set_error_rates(canary=0.05, primary=0.05)
         rel.wait(lambda: time.time() >= incident_start + 60, "the end of the incident", timeout=90)
         rel.driver.set_error_rates(canary=BASE_ERRORS, primary=BASE_ERRORS)
-        incident_end = time.time()
         phase = rel.finish(timeout=300)
         rel.expect(phase == "Succeeded", f"the good canary ended {phase}, not Succeeded")
         rel.expect(not _judged(rel), f"the judge rolled back a good canary: {_judged(rel)}")
         rel.expect(rel.seen.failed_checks == {0}, f"failedChecks went {sorted(rel.seen.failed_checks)}")
         rel.expect(any(m == f"Copying web.{ns} template spec to web-primary.{ns}" for m in rel.events()),
                    "no promotion event")
-        rates = _flagger_checks(rel, prometheus.url, incident_start, incident_end + 60, step=10)
+        rel.expect(50 in rel.seen.weights, f"the canary never reached maxWeight: {rel.seen.weights}")
+        judge = rel.status().get("judge") or {}
+        rel.expect(judge.get("verdict") == "PROMOTE", f"status.judge.verdict is {judge.get('verdict')!r}")
+        evidence = _metric_evidence(judge)
+        for metric in ("request-success-rate", "request-duration"):
+            line = evidence.get(metric, {})
+            rel.expect(line.get("verdict") == "PROMOTE", f"status.judge has no promotion verdict on {metric}: {line}")
+        # Flagger's check just before each analysis step that moved the weight (the last one routes all traffic
+        # back to the primary after the promotion)
+        steps = [at for at, old, _ in rel.driver.weight_changes() if old > 0 and at > incident_start]
+        rates = [prom_query_at(prometheus.url, flagger_success_rate(ns), at - 1) for at in steps]
         below = [r for r in rates if not math.isnan(r) and r < 99]
-        rel.expect(len(below) >= 5, f"Flagger's check (every 10 s) fell below 99 only {len(below)} times: {rates}")
+        rel.expect(len(below) >= 5, f"Flagger's check fell below 99 at only {len(below)} of the analysis steps "
+                                    f"(threshold 5): {rates}")
         halts = [m for m in rel.event_counts() if m.startswith(f"Halt web.{ns} advancement")]
         print(f"weights: {rel.seen.weights}\nverdicts: {rel.seen.verdicts}\nhalts: {halts}\n"
-              f"Flagger's success rate during the incident (10 s steps): {[round(r, 2) for r in rates]}\n"
-              f"traffic: {rel.driver.summary()}")
+              f"Flagger's success rate at the steps: {[round(r, 2) for r in rates]}\n"
+              f"status.judge: {rel.status().get('judge', {}).get('reason')}\ntraffic: {rel.driver.summary()}")
     finally:
         rel.close()
 
 
-@needs_engine
 def test_judge_freezes_while_prometheus_is_down_and_resumes(
         cluster: Cluster, istio: None, namespace: str, tmp_path: Path, exporter: ScenarioExporter,
         own_prometheus: RestartablePrometheus) -> None:
@@ -197,6 +221,7 @@ def test_judge_freezes_while_prometheus_is_down_and_resumes(
         rel.expect(rel.phase() == "Progressing", f"frozen, the release is {rel.phase()}")
         judge = rel.status().get("judge") or {}
         rel.expect(judge.get("verdict") == "FREEZE", f"status.judge.verdict is {judge.get('verdict')!r} while down")
+        rel.expect(prom.url in str(judge.get("reason")), f"status.judge.reason does not name Prometheus: {judge}")
         freeze_messages = [m for m in rel.event_counts() if m.startswith(frozen)]
         prom.start()
         phase = rel.finish(timeout=300)

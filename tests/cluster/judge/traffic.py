@@ -7,15 +7,13 @@ Istio's proxies export (`istio_requests_total`, `istio_request_duration_millisec
 counts exist, which is all the judge and Flagger's queries read.
 
 Requests per step come from the simulator's closed-loop generator, `serinus.sim.traffic.Generator` (seeded, one
-1 s sub-interval per step, Istio's buckets, a lognormal latency), through `SimTraffic`. `PoissonTraffic` is a
-stand-in with the same shape (Poisson totals split binomially by the weight, binomial errors, multinomial buckets)
-used only when that module is absent. Error rates can be changed while the driver runs (`set_error_rates`), which
-is how tests stage regressions and shared incidents.
+1 s sub-interval per step, Istio's buckets, a lognormal latency), through `SimTraffic`: Poisson totals split by the
+weight, binomial errors, multinomial latency buckets. Error rates can be changed while the driver runs
+(`set_error_rates`), which is how tests stage regressions and shared incidents.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,13 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx2
-import numpy as np
 
+from serinus.sim import traffic as sim
 from tests.integration.exporter import ScenarioExporter
 
-#: Istio's default request-duration buckets (milliseconds); +Inf is added by the exporter
-ISTIO_BUCKETS_MS: tuple[float, ...] = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
-                                       300000, 600000, 1800000, 3600000)
 REQUESTS = "istio_requests_total"
 DURATION = "istio_request_duration_milliseconds"
 OK_CODE, ERROR_CODE = "200", "503"
@@ -74,9 +69,6 @@ class SimTraffic:
     name = "serinus.sim.traffic.Generator"
 
     def __init__(self, rps: float, seed: int, dt: float = 1.0, median_ms: float = 40.0, sigma: float = 0.5) -> None:
-        from serinus.sim import traffic as sim
-
-        self.sim = sim
         self.model = sim.TrafficModel.parse({
             "rps": rps, "seed": seed, "subInterval": f"{dt:g}s", "noiseInterval": f"{dt:g}s",
             "primary": {"errorRate": 0.0, "latency": {"median": f"{median_ms:g}ms", "sigma": sigma}}})
@@ -89,10 +81,10 @@ class SimTraffic:
             return
         self.rates = dict(error_rates)
         latency = self.model.primary.latency
-        primary = self.sim.VersionModel(error_rates.get("primary", 0.0), latency)
-        canary = self.sim.VersionModel(error_rates.get("canary", 0.0), latency)
-        self.model = self.sim.with_model(self.model, primary=primary, canary=canary)
-        self.generator = self.sim.Generator(self.model)
+        primary = sim.VersionModel(error_rates.get("primary", 0.0), latency)
+        canary = sim.VersionModel(error_rates.get("canary", 0.0), latency)
+        self.model = sim.with_model(self.model, primary=primary, canary=canary)
+        self.generator = sim.Generator(self.model)
 
     def step(self, t0: float, dt: float, weight: int, error_rates: dict[str, float]) -> tuple[Served, Served]:
         """(canary, primary) for [t0, t0 + dt) at canary `weight` percent."""
@@ -105,46 +97,7 @@ class SimTraffic:
             return Served(int(sub.requests[v, 0]), int(sub.errors[v, 0]),
                           dict(zip(self.bounds, per_bucket, strict=True)), float(sub.latency_sum_ms[v, 0]))
 
-        return served(self.sim.CANARY), served(self.sim.PRIMARY)
-
-
-def make_traffic(rps: float, seed: int) -> Traffic:
-    """The simulator's generator, or the stand-in where `serinus.sim.traffic` does not exist."""
-    try:
-        return SimTraffic(rps, seed)
-    except ImportError:
-        return PoissonTraffic(rps, seed)
-
-
-class PoissonTraffic:
-    """Seeded per-step traffic: Poisson(rps·dt) requests, binomial split by weight, binomial errors, multinomial
-    latency buckets from a lognormal (median `median_ms`, log-sd `sigma`)."""
-
-    name = "PoissonTraffic (stand-in)"
-
-    def __init__(self, rps: float, seed: int, median_ms: float = 40.0, sigma: float = 0.5) -> None:
-        self.rps = rps
-        self.rng = np.random.default_rng(seed)
-        self.mean_ms = median_ms * math.exp(sigma * sigma / 2)
-        mu = math.log(median_ms)
-        cdf = [0.5 * (1 + math.erf((math.log(b) - mu) / (sigma * math.sqrt(2)))) for b in ISTIO_BUCKETS_MS]
-        shares = [b - a for a, b in zip([0.0, *cdf], [*cdf, 1.0], strict=True)]
-        self.bounds = (*ISTIO_BUCKETS_MS, math.inf)
-        self.shares = np.array([max(s, 0.0) for s in shares])
-        self.shares /= self.shares.sum()
-
-    def _served(self, requests: int, error_rate: float) -> Served:
-        errors = int(self.rng.binomial(requests, error_rate)) if requests else 0
-        buckets = self.rng.multinomial(requests, self.shares) if requests else np.zeros(len(self.bounds), int)
-        return Served(requests, errors, {b: int(c) for b, c in zip(self.bounds, buckets, strict=True)},
-                      requests * self.mean_ms)
-
-    def step(self, t0: float, dt: float, weight: int, error_rates: dict[str, float]) -> tuple[Served, Served]:
-        """(canary, primary) for one step of `dt` seconds at canary `weight` percent."""
-        total = int(self.rng.poisson(self.rps * dt))
-        canary = int(self.rng.binomial(total, min(max(weight, 0), 100) / 100))
-        return (self._served(canary, error_rates.get("canary", 0.0)),
-                self._served(total - canary, error_rates.get("primary", 0.0)))
+        return served(sim.CANARY), served(sim.PRIMARY)
 
 
 def virtual_service_weight(server: str, token: str, ca_file: str, ns: str, name: str = "web",
@@ -266,6 +219,14 @@ class TrafficDriver:
         """Unix times of the first and last step that sent the canary traffic (None if none did)."""
         walls = [rec.wall for rec in self.history if rec.weight > 0]
         return (walls[0], walls[-1]) if walls else None
+
+    def weight_changes(self) -> list[tuple[float, int, int]]:
+        """(unix time, old, new) of every weight change the driver saw: the analysis steps that moved traffic."""
+        out: list[tuple[float, int, int]] = []
+        for before, after in zip(self.history, self.history[1:], strict=False):
+            if after.weight != before.weight:
+                out.append((after.wall, before.weight, after.weight))
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Totals per weight: what each version served while the VirtualService held that weight."""
