@@ -11,7 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from serinus.api.analysis import REQUEST_DURATION, REQUEST_SUCCESS_RATE, CanaryMetric, ThresholdRange
+from serinus.api.analysis import (
+    REQUEST_DURATION,
+    REQUEST_SUCCESS_RATE,
+    CanaryAnalysis,
+    CanaryMetric,
+    ThresholdRange,
+)
 from serinus.api.canary import Canary
 from serinus.api.duration import SECOND, parse_duration
 from serinus.api.judge import (
@@ -115,6 +121,9 @@ class JudgeConfig:
     on_inconclusive: OnInconclusive = OnInconclusive.FLAGGER
     baseline: Baseline = Baseline.PRIMARY
     flagger_threshold: int = 1  # the analysis' failed-check threshold, for onInconclusive: flagger
+    #: passing checks Flagger needs to promote (its steps to maxWeight, or iterations); 0 = unknown: then Flagger's
+    #: verdict at maxHold counts failed checks over the whole run
+    flagger_passes: int = 0
 
     def fail_tests(self) -> int:
         """The number of decisive FAIL tests that share α (at least 1)."""
@@ -266,6 +275,19 @@ def _max_hold(text: str) -> float:
     return seconds
 
 
+def _flagger_passes(analysis: CanaryAnalysis) -> int:
+    """How many passing checks Flagger's own schedule needs before it promotes: `iterations` for A/B and
+    blue/green, else one per traffic step up to maxWeight (stepWeights, or maxWeight/stepWeight rounded up)."""
+    if analysis.iterations > 0:
+        return int(analysis.iterations)
+    top = analysis.effective_max_weight()
+    if analysis.step_weights:
+        return max(1, sum(1 for weight in analysis.step_weights if weight <= top))
+    if analysis.step_weight > 0:
+        return max(1, math.ceil(top / analysis.step_weight))
+    return 1
+
+
 def judge_config(canary: Canary) -> JudgeConfig | None:
     """The judge settings of a Canary, or None when the judge is off (no judge block in the spec nor the
     annotations, or `mode: threshold`). Raises ValueError for unreadable annotations or impossible settings."""
@@ -284,4 +306,4 @@ def judge_config(canary: Canary) -> JudgeConfig | None:
                        beta=_rate(block.missed_regression_rate, DEFAULT_BETA, "missedRegressionRate"),
                        gate=block.gate or Gate.MAX_WEIGHT, max_hold_s=_max_hold(block.max_hold),
                        on_inconclusive=block.on_inconclusive or OnInconclusive.FLAGGER, baseline=baseline,
-                       flagger_threshold=analysis.effective_threshold())
+                       flagger_threshold=analysis.effective_threshold(), flagger_passes=_flagger_passes(analysis))

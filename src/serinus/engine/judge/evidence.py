@@ -8,10 +8,17 @@ the judge holds (research sections 5.2, 5.3). The evidence is reported as odds (
 State is plain floats in lists, so it serialises to JSON and survives a round trip exactly; the functions are
 written for speed (the benchmark calls them hundreds of thousands of times) with the stdlib `math` only.
 
-Tempering (research 8.6): each interval's log-likelihood ratio is divided by φ, the over-dispersion estimated from
-the *previous* intervals. With φ ≥ 1 known before the interval, E[LR^(1/φ)] ≤ E[LR]^(1/φ) ≤ 1 (Jensen), so the
-tempered products stay supermartingales under the null, and under over-dispersed traffic they are roughly as
-calibrated as the untempered ones are under binomial traffic.
+Capping: an interval adds at most STEP_CAP nats to a log-likelihood ratio, unless its own effect is extreme (FAIL
+only). Any such rule keeps each interval's factor at or below its likelihood ratio, so the products are still
+supermartingales under the null; what it buys is robustness: one noisy interval at thousands of requests
+(per-version noise the binomial model does not know) cannot decide a run alone, unless no plausible noise explains
+it.
+
+Tempering (research 8.6): each interval's log-likelihood ratio is divided by its φ = 1 + (B − 1)·ĉ, where B is the
+interval's number of bad events and ĉ the over-dispersion estimated from the *previous* intervals (a small prior
+before there are any). With φ ≥ 1 fixed before the interval's split is seen, E[LR^(1/φ)] ≤ E[LR]^(1/φ) ≤ 1
+(Jensen), so the tempered products stay supermartingales under the null, and under over-dispersed traffic they are
+roughly as calibrated as the untempered ones are under binomial traffic.
 """
 
 from __future__ import annotations
@@ -30,10 +37,19 @@ ABS_FAIL_GRID = (1.5, 2.0, 4.0, 8.0)
 ABS_PASS_GRID = (0.9, 0.75, 0.5, 0.25, 0.1)
 #: the sign e-process' bet
 SIGN_LAMBDA = 0.5
-#: over-dispersion: per-interval splits kept, shrinkage (pseudo degrees of freedom), cap
+#: over-dispersion: per-interval splits kept, shrinkage (pseudo intervals), cap of φ, and the intra-interval
+#: correlation assumed before there is data (none: the estimate is shrunk toward binomial)
 SPLITS_KEPT = 60
 PHI_SHRINK = 5.0
 PHI_CAP = 4.0
+OVERDISPERSION_PRIOR = 0.0
+#: the most one interval may add to any log-likelihood ratio (nats): min(LR, e^2.5) has mean ≤ E[LR] ≤ 1, so the
+#: tests stay valid, and a single noisy interval (one minute at thousands of requests) cannot decide alone; a
+#: clearly bad canary still crosses 80:1 in two intervals (every grid point capped: e^5 = 148). FAIL evidence is
+#: not capped for an interval whose own ratio is at least EXTREME_RATIO (20x: 4 standard deviations of per-version
+#: noise as strong as σ 0.5 a minute), so a canary that is obviously broken is rolled back at once
+STEP_CAP = 2.5
+EXTREME_RATIO = 20.0
 #: largest log-evidence turned into odds (keeps every number finite and JSON-safe)
 _LOG_CAP = 700.0
 
@@ -71,8 +87,11 @@ def ratio_fail_update(logs: list[float], grid: Sequence[float], b_c: float, tota
     if total <= 0.0 or not 0.0 < rho < 1.0:
         return
     inv = 1.0 / phi
+    # the interval's own ratio (odds of the canary's share against ρ's): beyond EXTREME_RATIO no plausible
+    # per-version noise explains it, and the interval may decide alone
+    cap = math.inf if b_c * (1.0 - rho) >= EXTREME_RATIO * (total - b_c) * rho else STEP_CAP
     for i, r in enumerate(grid):
-        logs[i] += (b_c * _log(r) - total * _log(rho * r + 1.0 - rho)) * inv
+        logs[i] += min((b_c * _log(r) - total * _log(rho * r + 1.0 - rho)) * inv, cap)
 
 
 def ratio_pass_update(logs: list[float], alternatives: Sequence[float], m_pass: float, b_c: float, total: float,
@@ -82,25 +101,28 @@ def ratio_pass_update(logs: list[float], alternatives: Sequence[float], m_pass: 
     if total <= 0.0 or not 0.0 < rho < 1.0:
         return
     inv = 1.0 / phi
+    cap = STEP_CAP
     null = _log(rho * m_pass + 1.0 - rho)
     log_m = _log(m_pass)
     for i, r in enumerate(alternatives):
-        logs[i] += (b_c * (_log(r) - log_m) - total * (_log(rho * r + 1.0 - rho) - null)) * inv
+        logs[i] += min((b_c * (_log(r) - log_m) - total * (_log(rho * r + 1.0 - rho) - null)) * inv, cap)
 
 
-def dispersion(splits: Sequence[float], r: float) -> float:
-    """φ̂: the Pearson dispersion of the per-interval splits around the fitted ratio `r` (research 8.6).
+def overdispersion(splits: Sequence[float], r: float) -> float:
+    """ĉ: the extra-binomial correlation of the per-interval splits around the fitted ratio `r` (research 8.6).
 
-    `splits` is flat: b_c, B, ρ for each interval with B > 0; `r` is the run's pooled rate ratio. X² =
-    Σ (b_c − B·q)² / (B·q(1−q)) with q = ρr/(ρr + 1 − ρ); φ̂ = max(1, X²/(T−1)) shrunk toward 1 by
-    (T−1)/(T−1+5) for few intervals, capped at 4. Intervals with B < 1 carry almost no information on the spread
-    and are left out, so that sparse errors do not read as over-dispersion.
+    `splits` is flat: b_c, B, ρ for each interval with B > 0; `r` is the run's pooled rate ratio. The Pearson
+    residual R = (b_c − B·q)² / (B·q(1−q)), q = ρr/(ρr + 1 − ρ), has mean 1 + (B − 1)·c when the canary's share
+    of the bad events wanders between intervals (beta-binomial with intra-interval correlation c), so
+    ĉ = (ΣR − (T−1)) / Σ(B − 1), shrunk toward the prior OVERDISPERSION_PRIOR with PHI_SHRINK pseudo-intervals.
+    The dispersion of an interval with B events is then φ = 1 + (B − 1)·ĉ (see `interval_phi`): it grows with the
+    counts, because the per-version noise that breaks the binomial model dominates exactly when counts are large.
     """
-    if len(splits) < 9:
-        return 1.0
-    r = min(max(r, 1e-3), 1e3)
-    x2 = 0.0
+    prior = OVERDISPERSION_PRIOR
+    total_r = 0.0
+    total_b = 0.0
     used = 0
+    r = min(max(r, 1e-3), 1e3)
     for b_c, total, rho in zip(splits[0::3], splits[1::3], splits[2::3], strict=True):
         if total < 1.0:
             continue
@@ -108,15 +130,21 @@ def dispersion(splits: Sequence[float], r: float) -> float:
         var = total * q * (1.0 - q)
         if var > 1e-9:
             diff = b_c - total * q
-            x2 += diff * diff / var
+            total_r += diff * diff / var
+            total_b += total - 1.0
             used += 1
-    if used < 3:
-        return 1.0
+    if used < 2 or total_b <= 0.0:
+        return prior
     df = used - 1
-    raw = x2 / df
-    if raw <= 1.0:
-        return 1.0
-    return min(PHI_CAP, 1.0 + (raw - 1.0) * df / (df + PHI_SHRINK))
+    raw = max(0.0, (total_r - df) / total_b)
+    return (df * raw + PHI_SHRINK * prior) / (df + PHI_SHRINK)
+
+
+def interval_phi(events: float, c: float) -> float:
+    """The dispersion used to temper one interval with `events` bad events: 1 + (events − 1)·c, between 1 and
+    PHI_CAP. It is fixed before the interval's split is seen (given its total, as the conditional test is), so
+    the tempered likelihood ratios stay supermartingales."""
+    return min(PHI_CAP, max(1.0, 1.0 + (events - 1.0) * c))
 
 
 def push_split(splits: list[float], b_c: float, total: float, rho: float) -> None:
@@ -142,14 +170,16 @@ def binomial_coefficients(p0: float, factors: Sequence[float]) -> tuple[tuple[fl
 
 
 def binomial_update(logs: list[float], coefficients: Sequence[tuple[float, float]], n: float, b: float,
-                    phi: float) -> None:
-    """Add one interval (n requests, b bad) to a binomial mixture whose alternatives are `coefficients`."""
+                    phi: float, extreme: float | None = None) -> None:
+    """Add one interval (n requests, b bad) to a binomial mixture whose alternatives are `coefficients`; each
+    interval adds at most STEP_CAP nats unless its bad share is at least `extreme`."""
     if n <= 0.0:
         return
     good = max(n - b, 0.0)
     inv = 1.0 / phi
+    cap = math.inf if extreme is not None and b >= extreme * n else STEP_CAP
     for i, (log_bad, log_good) in enumerate(coefficients):
-        logs[i] += (b * log_bad + good * log_good) * inv
+        logs[i] += min((b * log_bad + good * log_good) * inv, cap)
 
 
 # --- sign e-process for scalars ------------------------------------------------------------------------------------
@@ -201,7 +231,7 @@ def _lower_log_root(s: float, fail: float, drop: float, guess: float) -> float:
         nxt = u - h / slope
         if nxt >= u_hat:
             nxt = (u + u_hat) / 2.0
-        if abs(nxt - u) <= 1e-8:
+        if abs(nxt - u) <= 1e-6:
             return min(nxt, u)
         u = nxt
     return u

@@ -41,6 +41,9 @@ SRM_SHARE = 0.5
 SRM_P = 1e-4
 #: the ledger's ratio CI is capped here (an unbounded upper end is shown as this)
 CI_CAP = 1e6
+#: latency tests leave out the canary's first interval(s) with traffic: new pods are slow for a while and are
+#: compared with a warm primary (research 8.6, "warm-up")
+WARMUP_INTERVALS = 1
 
 
 @lru_cache(maxsize=64)
@@ -78,7 +81,7 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
             elif key == "a":
                 copied[key] = _copy_entry(value)
             else:
-                copied[key] = list(value)
+                copied[key] = list(value) if isinstance(value, list) else value
         metrics[name] = copied
     out["m"] = metrics
     return out
@@ -141,12 +144,12 @@ class _Outcome:
 
 
 def _new_state() -> dict[str, Any]:
-    return {"v": STATE_VERSION, "w": None, "hs": None, "fz": None, "fl": [0, 0], "m": {}}
+    return {"v": STATE_VERSION, "w": None, "hs": None, "fz": None, "fl": [0, 0, 0, 0], "m": {}}
 
 
 def _relative_entry(bound: float | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"c": [0.0, 0.0, 0.0, 0.0], "s": [0.0, 0.0, 0.0, 0.0], "f": [0.0] * 4,
-                             "p": [0.0, 0.0], "x": [], "phi": 1.0}
+                             "p": [0.0, 0.0], "x": [], "oc": ev.OVERDISPERSION_PRIOR}
     if bound is not None:
         entry["le"] = bound
     return entry
@@ -169,6 +172,8 @@ def _metric_state(metric: MetricConfig, obs_kind: str) -> dict[str, Any]:
             state["r"] = [_relative_entry()]
     if metric.p_max is not None:
         state["a"] = _absolute_entry()
+    if metric.kind is MetricKind.HISTOGRAM or obs_kind == "histogram":
+        state["wu"] = WARMUP_INTERVALS
     return state
 
 
@@ -270,9 +275,9 @@ class _Judge:
         covers the ratio at every tick with probability ≥ 1 − α (when the rates are steady; it does not cancel
         shared drift as the tests do, which is why it only explains and never decides). An unbounded upper end is
         shown as 1e6."""
-        phi = entry["phi"]
         total_n = n_c + n_p
         events = b_c + b_p
+        phi = ev.interval_phi(events, entry["oc"])
         if total_n > 0 and n_c > 0 and n_p > 0 and events > 0:
             rho = n_c / total_n
             ev.ratio_fail_update(entry["f"], _fail_grid(metric.m_fail), b_c, events, rho, phi)
@@ -287,7 +292,7 @@ class _Judge:
         cn_c, cb_c, cn_p, cb_p = entry["c"]
         if total_n > 0 and n_c > 0 and n_p > 0 and events > 0:
             pooled = (cb_c / cn_c) / (cb_p / cn_p) if cb_p > 0 else 1e3
-            entry["phi"] = ev.dispersion(entry["x"], pooled)
+            entry["oc"] = ev.overdispersion(entry["x"], pooled)
         e_fail = ev.mixture(entry["f"])
         p_c = cb_c / cn_c if cn_c > 0 else 0.0
         p_p = cb_p / cn_p if cn_p > 0 else 0.0
@@ -311,7 +316,7 @@ class _Judge:
             if sn_c > 0 and sn_p > 0 and u_c - l_p < metric.delta_pass:
                 passed = True
             else:
-                out.needs.append(self.relative_need(metric, entry, u_c - l_p, label))
+                out.needs.append(self.relative_need(metric, entry, u_c - l_p, label, phi))
         words = (f"{label}: canary {_num(cb_c)}/{_num(cn_c)} vs primary {_num(cb_p)}/{_num(cn_p)}; "
                  f"ratio {f'{estimate:.2g}' if estimate is not None else '-'}; "
                  f"evidence {_odds(e_fail)}:1 that canary ≥ {metric.m_fail:g}× primary; "
@@ -327,7 +332,8 @@ class _Judge:
                 "primary": {"requests": cn_p, "bad": cb_p, "requestsTick": n_p, "badTick": b_p}}
         return words, info
 
-    def relative_need(self, metric: MetricConfig, entry: dict[str, Any], width_gap: float, label: str) -> _Need:
+    def relative_need(self, metric: MetricConfig, entry: dict[str, Any], width_gap: float, label: str,
+                      phi: float) -> _Need:
         """How many more canary requests the faster PASS route needs at the current traffic (research 3.2/3.3),
         assuming the canary is as good as the primary (the only case in which certification can come): both
         versions at the pooled bad share so far, at this run's canary share of requests."""
@@ -344,7 +350,7 @@ class _Judge:
                 alternatives = _pass_alternatives(metric.m_pass)
                 drift = max(rho * (math.log(r) - log_m) - (math.log(rho * r + 1.0 - rho) - null)
                             for r in alternatives)
-                drift *= pooled / rho / entry["phi"]
+                drift *= pooled / rho / phi
                 missing = math.log(self.pass_lr_threshold * len(alternatives)) - max(entry["p"])
                 if drift > 0:
                     best = max(missing, 0.0) / drift
@@ -366,7 +372,7 @@ class _Judge:
         fail_coef, pass_coef = _abs_coefficients(p_max)
         counts = entry["c"]
         if n > 0 and not primary_breach:
-            ev.binomial_update(entry["f"], fail_coef, n, bad_fail, phi)
+            ev.binomial_update(entry["f"], fail_coef, n, bad_fail, phi, min(1.0, ev.EXTREME_RATIO * p_max))
             ev.binomial_update(entry["p"], pass_coef, n, bad_pass, phi)
             counts[0] += n
             counts[1] += bad_fail
@@ -406,10 +412,10 @@ class _Judge:
         canary, primary = obs.canary, obs.primary
         phrases: list[str] = []
         info: dict[str, Any] | None = None
-        e_fail_best = (0.0, self.fail_threshold)
+        e_fail_best = (1.0, self.fail_threshold)
         test = "absolute"
-        # the over-dispersion known before this interval (predictable, so tempering keeps the tests valid)
-        phi = max([entry["phi"] for entry in mstate.get("r", ())] or [1.0])
+        # the absolute tests are tempered like the interval's relative tests (the largest φ among them)
+        phi = 1.0
         if canary.buckets or metric.kind is MetricKind.HISTOGRAM:
             n_c = ev.histogram_total(canary.buckets)
             n_p = ev.histogram_total(primary.buckets) if primary is not None else 0.0
@@ -424,6 +430,15 @@ class _Judge:
                         if chosen is not None:
                             entry["le"] = chosen
                             del entry["pb"]
+            warm = mstate.get("wu", 0) > 0 and n_c > 0
+            if warm:
+                mstate["wu"] -= 1
+                phrases.append("warm-up: the canary's first interval with traffic is left out of the latency tests")
+                out.needs.append(_Need("latency after the warm-up interval", None, self.window or None))
+                if any(entry.get("le") is None for entry in mstate.get("r", ())):
+                    phrases.append("latency bound: waiting for 200 primary requests to pick the primary's p99 "
+                                   "bucket")
+            for entry in mstate.get("r", ()) if not warm else ():
                 bound = entry.get("le")
                 if bound is None:
                     phrases.append("latency bound: waiting for 200 primary requests to pick the primary's p99 "
@@ -433,9 +448,10 @@ class _Judge:
                 b_p = ev.slower_than(primary.buckets, bound) if primary is not None and primary.buckets else 0.0
                 words, got = self.relative(metric, entry, n_c, b_c, n_p, b_p, f"slower than {bound:g} ms", out)
                 phrases.append(words)
+                phi = max(phi, got["phi"])
                 if info is None or got["e_fail"] > info["e_fail"]:
                     info, test = got, f"exceedance>{bound:g}ms"
-            if "a" in mstate and metric.latency_max is not None:
+            if "a" in mstate and metric.latency_max is not None and not warm:
                 # "p99 ≤ max" as P(latency > max) ≤ 1 %: PASS counts requests above the largest bucket bound ≤ max
                 # (it can only overcount), FAIL those above the smallest bound ≥ max (it can only undercount), so
                 # neither side claims more than the buckets show; both are the same bound when max is one
@@ -460,6 +476,7 @@ class _Judge:
             for entry in mstate.get("r", ()):
                 words, info = self.relative(metric, entry, n_c, b_c, n_p, b_p, label, out)
                 phrases.append(words)
+                phi = max(phi, info["phi"])
                 test = "ratio"
             if "a" in mstate and metric.p_max is not None:
                 breach = n_p > 0 and b_p / n_p > metric.p_max
@@ -604,14 +621,39 @@ def _policy(config: JudgeConfig, state: dict[str, Any], held: float) -> tuple[Ve
         state["pz"] = True
         return Verdict.HOLD, (f"paused: no decision after holding {hold} (maxHold); waiting for a person to promote "
                               "or roll back")
-    failed, checked = state["fl"]
+    failed, checked = state["fl"][0], state["fl"][1]
+    shadow = state["fl"][3] if len(state["fl"]) > 3 else 0
+    counted = (f"{failed} of {checked} intervals with data failed their thresholds (threshold "
+               f"{config.flagger_threshold})")
+    if shadow:
+        verdict = Verdict.PROMOTE if shadow > 0 else Verdict.ROLLBACK
+        how = (f"after {config.flagger_passes} passing checks" if shadow > 0
+               else f"after {config.flagger_threshold} failed checks")
+        return verdict, (f"no decision after holding {hold} (maxHold); Flagger's rule on its own schedule would have "
+                         f"{'promoted' if shadow > 0 else 'rolled back'} {how} ({counted}) → "
+                         f"{'promote' if shadow > 0 else 'rollback'}")
+    prefix = f"no decision after holding {hold} (maxHold); Flagger's rule over the run: {counted}"
     if failed >= config.flagger_threshold:
-        return Verdict.ROLLBACK, (f"no decision after holding {hold} (maxHold); Flagger's rule over the run: "
-                                  f"{failed} of {checked} intervals failed their thresholds (threshold "
-                                  f"{config.flagger_threshold}) → rollback")
-    return Verdict.PROMOTE, (f"no decision after holding {hold} (maxHold); Flagger's rule over the run: {failed} of "
-                             f"{checked} intervals failed their thresholds (threshold {config.flagger_threshold}) "
-                             "→ promote")
+        return Verdict.ROLLBACK, f"{prefix} → rollback"
+    return Verdict.PROMOTE, f"{prefix} → promote"
+
+
+def _flagger_shadow(config: JudgeConfig, fl: list[int], failed: bool, checked: bool) -> list[int]:
+    """Flagger's own run replayed on the same intervals: [failed, checked, passes, verdict] where verdict is 0 while
+    Flagger would still be running, -1 once its failed checks reach the threshold, +1 once it has had as many passing
+    checks as its schedule needs (intervals without data are neither, unlike in Flagger)."""
+    n_failed, n_checked = fl[0] + int(failed), fl[1] + int(checked)
+    passes = fl[2] if len(fl) > 2 else 0
+    verdict = fl[3] if len(fl) > 3 else 0
+    if checked and verdict == 0:
+        if failed:
+            if n_failed >= config.flagger_threshold:
+                verdict = -1
+        else:
+            passes += 1
+            if config.flagger_passes and passes >= config.flagger_passes:
+                verdict = 1
+    return [n_failed, n_checked, passes, verdict]
 
 
 def judge_tick(config: JudgeConfig, state: dict[str, Any] | None, tick: Tick,
@@ -659,7 +701,7 @@ def judge_tick(config: JudgeConfig, state: dict[str, Any] | None, tick: Tick,
             if outcome.flagger is not None:
                 flagger_checked = True
                 flagger_failed = flagger_failed or outcome.flagger
-    st["fl"] = [st["fl"][0] + int(flagger_failed), st["fl"][1] + int(flagger_checked)]
+    st["fl"] = _flagger_shadow(config, st["fl"], flagger_failed, flagger_checked)
     if note and lines:
         lines[0] = replace(lines[0], reason=f"{lines[0].reason} ({note})")
     return _decide(config, st, tick, judge, outcomes, tuple(lines), note)

@@ -132,9 +132,9 @@ def test_sign_test_needs_about_eight_worse_intervals() -> None:
     assert lower[0] > 0
 
 
-def test_dispersion_is_one_for_binomial_splits_and_above_one_for_noisy_ones() -> None:
-    """Pearson dispersion of the per-interval splits: ≈ 1 when requests are independent, > 1.5 when each
-    interval's canary share of errors swings far more than binomial noise allows."""
+def test_overdispersion_is_near_zero_for_binomial_splits_and_tempers_noisy_ones() -> None:
+    """The canary's share of the errors per interval: binomial noise gives ĉ ≈ 0 (no tempering); a share that swings
+    between 5 % and 35 % around 20 % gives φ > 1.5 for an interval of 40 errors, capped at 4."""
     rng = random.Random(7)
     calm: list[float] = []
     noisy: list[float] = []
@@ -145,9 +145,21 @@ def test_dispersion_is_one_for_binomial_splits_and_above_one_for_noisy_ones() ->
         noisy_bc = 2.0 if i % 2 else 14.0  # 5 % or 35 % of the errors, around 20 %
         ev.push_split(noisy, noisy_bc, total, 0.2)
     assert len(calm) == 3 * ev.SPLITS_KEPT
-    assert ev.dispersion(calm, 1.0) < 1.3
-    assert ev.dispersion(noisy, 1.0) > 1.5
-    assert ev.dispersion(noisy, 1.0) <= ev.PHI_CAP
+    assert ev.interval_phi(40.0, ev.overdispersion(calm, 1.0)) < 1.3
+    assert ev.interval_phi(40.0, ev.overdispersion(noisy, 1.0)) > 1.5
+    assert ev.interval_phi(4000.0, ev.overdispersion(noisy, 1.0)) == ev.PHI_CAP
+    assert ev.interval_phi(1.0, ev.overdispersion(noisy, 1.0)) == 1.0
+
+
+def test_one_interval_cannot_decide_alone() -> None:
+    """However extreme one interval is (a minute at thousands of requests), it adds at most STEP_CAP nats, so the
+    FAIL evidence needs a second interval to reach 80:1; two such intervals do reach it."""
+    logs = [0.0] * 4
+    ev.ratio_fail_update(logs, (2, 4, 8, 16), 600.0, 1000.0, 0.1, 1.0)
+    assert ev.mixture(logs) == pytest.approx(math.exp(ev.STEP_CAP))
+    assert ev.mixture(logs) < 80
+    ev.ratio_fail_update(logs, (2, 4, 8, 16), 600.0, 1000.0, 0.1, 1.0)
+    assert ev.mixture(logs) >= 80
 
 
 def test_lower_tail_bound_flags_a_canary_starved_of_traffic() -> None:
