@@ -49,6 +49,7 @@ def test_defaults_from_the_research() -> None:
     assert (latency.m_fail, latency.delta_fail, latency.m_pass, latency.delta_pass) == (2.0, 0.005, 5.0, 0.02)
     assert cfg.fail_tests() == 4
     assert 1 / cfg.alpha_i() == pytest.approx(80)
+    assert cfg.flagger_passes == 5  # Flagger promotes after 5 passing checks: 10 % steps up to 50 %
 
 
 def test_annotation_switches_the_judge_on_and_the_spec_wins() -> None:
@@ -100,6 +101,18 @@ def test_custom_metrics_ratio_with_count_queries_else_scalar_with_direction() ->
     assert (cpu.kind, cpu.direction) == (MetricKind.SCALAR, 1)
     assert memory.advisory
     assert cfg.fail_tests() == 3
+
+
+def test_flaggers_schedule_for_the_timeout_verdict() -> None:
+    """onInconclusive flagger replays Flagger's run, so the judge knows how many passing checks Flagger needs:
+    one per stepWeights entry up to maxWeight, or `iterations` for blue/green."""
+    steps = judge_config(canary({"metrics": BUILTINS, "judge": {"mode": "statistical"}, "stepWeight": 0,
+                                 "stepWeights": [1, 5, 25, 50, 80]}))
+    assert steps is not None
+    assert steps.flagger_passes == 5
+    blue_green = judge_config(canary({"metrics": BUILTINS, "judge": {"mode": "statistical"}, "iterations": 8}))
+    assert blue_green is not None
+    assert blue_green.flagger_passes == 8
 
 
 def test_baseline_none_keeps_only_the_absolute_tests() -> None:
