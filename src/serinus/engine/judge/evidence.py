@@ -47,9 +47,11 @@ OVERDISPERSION_PRIOR = 0.0
 #: tests stay valid, and a single noisy interval (one minute at thousands of requests) cannot decide alone; a
 #: clearly bad canary still crosses 80:1 in two intervals (every grid point capped: e^5 = 148). FAIL evidence is
 #: not capped for an interval whose own ratio is at least EXTREME_RATIO (20x: 4 standard deviations of per-version
-#: noise as strong as σ 0.5 a minute), so a canary that is obviously broken is rolled back at once
+#: noise as strong as σ 0.5 a minute) with at least EXTREME_MIN_BAD bad events (fewer can be one client's burst),
+#: so a canary that is obviously broken is rolled back at once
 STEP_CAP = 2.5
 EXTREME_RATIO = 20.0
+EXTREME_MIN_BAD = 10.0
 #: largest log-evidence turned into odds (keeps every number finite and JSON-safe)
 _LOG_CAP = 700.0
 
@@ -89,7 +91,8 @@ def ratio_fail_update(logs: list[float], grid: Sequence[float], b_c: float, tota
     inv = 1.0 / phi
     # the interval's own ratio (odds of the canary's share against ρ's): beyond EXTREME_RATIO no plausible
     # per-version noise explains it, and the interval may decide alone
-    cap = math.inf if b_c * (1.0 - rho) >= EXTREME_RATIO * (total - b_c) * rho else STEP_CAP
+    extreme = b_c >= EXTREME_MIN_BAD and b_c * (1.0 - rho) >= EXTREME_RATIO * (total - b_c) * rho
+    cap = math.inf if extreme else STEP_CAP
     for i, r in enumerate(grid):
         logs[i] += min((b_c * _log(r) - total * _log(rho * r + 1.0 - rho)) * inv, cap)
 
@@ -177,7 +180,7 @@ def binomial_update(logs: list[float], coefficients: Sequence[tuple[float, float
         return
     good = max(n - b, 0.0)
     inv = 1.0 / phi
-    cap = math.inf if extreme is not None and b >= extreme * n else STEP_CAP
+    cap = math.inf if extreme is not None and b >= EXTREME_MIN_BAD and b >= extreme * n else STEP_CAP
     for i, (log_bad, log_good) in enumerate(coefficients):
         logs[i] += min((b * log_bad + good * log_good) * inv, cap)
 

@@ -162,6 +162,18 @@ def test_one_interval_cannot_decide_alone() -> None:
     assert ev.mixture(logs) >= 80
 
 
+def test_an_obviously_broken_interval_still_decides_alone_but_a_small_burst_does_not() -> None:
+    """40 of 1000 canary requests failing against 9 of 9000 (a 40x ratio) is beyond any plausible noise: FAIL
+    evidence passes 80:1 at once. 5 canary errors against none on the primary could be one client's retry burst:
+    capped like any other interval."""
+    logs = [0.0] * 4
+    ev.ratio_fail_update(logs, (2, 4, 8, 16), 40.0, 49.0, 0.1, 1.0)
+    assert ev.mixture(logs) >= 80
+    burst = [0.0] * 4
+    ev.ratio_fail_update(burst, (2, 4, 8, 16), 5.0, 5.0, 0.1, 1.0)
+    assert ev.mixture(burst) <= math.exp(ev.STEP_CAP)
+
+
 def test_lower_tail_bound_flags_a_canary_starved_of_traffic() -> None:
     """100 of 2100 requests at weight 50 % is impossible by chance; 950 of 2000 is normal."""
     assert ev.lower_tail_bound(100, 2100, 0.5) < 1e-4
