@@ -24,14 +24,7 @@ def cell(key: str, rps: float, rule: str) -> dict[str, Any]:
     return summarise(scenario, rps, rule, simulate(scenario, rps, rule, RUNS, SEED), 0.0)
 
 
-#: The judge currently fails this in over-dispersed traffic: 33 of 200 A/A runs at 200 RPS rolled back (16.5 %,
-#: Wilson [12.0, 22.3] %), and more at 2000 RPS (see bench/README.md, judge). Strict, so the marker must go when
-#: the judge is fixed.
-_OVERDISPERSED = pytest.mark.xfail(strict=True, reason="judge: over-dispersed A/A traffic is rolled back above α")
-
-
-@pytest.mark.parametrize(("key", "rps"), [("G0", 20.0), pytest.param("AA", 200.0, marks=_OVERDISPERSED),
-                                          ("SI", 200.0)])
+@pytest.mark.parametrize(("key", "rps"), [("G0", 20.0), ("AA", 200.0), ("SI", 200.0)])
 def test_good_canaries_are_rarely_rolled_back(key: str, rps: float) -> None:
     judge = cell(key, rps, "serinus")
     assert judge["label"] == "good"
