@@ -128,3 +128,37 @@ def test_steps_that_wait_on_the_cluster_run_as_soon_as_it_is_there(tmp_path: Pat
     assert at["Copying podinfo.test template spec to podinfo-primary.test"] == 470
     assert at["Routing all traffic to primary"] == 470 + 7
     assert at["Promotion completed! Scaling down podinfo.test"] == 470 + 7 + 4
+
+
+def test_readme_judge_example_rolls_back_the_regression_flaggers_rule_promotes(tmp_path: Path) -> None:
+    """The README's judge command: the 5x error regression is rolled back with one Judged event stating the counts
+    and the evidence; the same traffic under the Flagger-rule Canary (the judge block removed) is promoted."""
+    import yaml
+
+    judge_canary = ROOT / "examples/podinfo/judge-canary.yaml"
+    scenario = str(ROOT / "examples/podinfo/traffic-error-regression.yaml")
+    code, out = _run(str(judge_canary), "--scenario", scenario)
+    assert code == 0, out
+    judged = [line for line in out.splitlines() if "Judged podinfo.test: errors: canary " in line]
+    assert len(judged) == 1, out
+    assert "that canary ≥ 2× primary; threshold 80:1 → rollback" in judged[0]
+    assert "Canary failed! Scaling down podinfo.test" in out
+    assert "Result: Failed after" in out
+    docs = list(yaml.safe_load_all(judge_canary.read_text()))
+    for doc in docs:
+        if doc.get("kind") == "Canary":
+            del doc["spec"]["analysis"]["judge"]
+    flagger = tmp_path / "flagger-rule-canary.yaml"
+    flagger.write_text(yaml.safe_dump_all(docs))
+    code, out = _run(str(flagger), "--scenario", scenario)
+    assert code == 0, out
+    assert "Result: Succeeded after" in out
+
+
+def test_shared_incident_example_promotes_under_the_judge() -> None:
+    """Both versions fail together for a while: the judge compares them and the good canary is promoted."""
+    code, out = _run(str(ROOT / "examples/podinfo/judge-canary.yaml"), "--scenario",
+                     str(ROOT / "examples/podinfo/traffic-shared-incident.yaml"))
+    assert code == 0, out
+    assert "Judged" not in out
+    assert "Result: Succeeded after" in out
