@@ -14,6 +14,7 @@ weight, binomial errors, multinomial latency buckets. Error rates can be changed
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -104,7 +105,8 @@ def virtual_service_weight(server: str, token: str, ca_file: str, ns: str, name:
                            canary_host: str = "web-canary") -> Callable[[], int | None]:
     """A reader of the canary's weight on the VirtualService `name` (None until it exists). Plain HTTP with the admin
     token: the driver's thread never shares lightkube's lazily built decoders with the test's thread."""
-    http = httpx2.Client(base_url=server, headers={"Authorization": f"Bearer {token}"}, verify=ca_file, timeout=5)
+    http = httpx2.Client(base_url=server, headers={"Authorization": f"Bearer {token}"},
+                         verify=ssl.create_default_context(cafile=ca_file), timeout=5)
     path = f"/apis/networking.istio.io/v1beta1/namespaces/{ns}/virtualservices/{name}"
 
     def read() -> int | None:
