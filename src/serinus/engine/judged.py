@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
 from serinus.api import CanaryMetric, DeploymentStrategy
@@ -111,6 +112,16 @@ async def _observe(ctx: Context, config: JudgeConfig, window_s: float) -> list[O
     return out
 
 
+_QUERY = re.compile(r";? query: [^;]*")
+
+
+def _freeze_reason(reason: str) -> str:
+    """The event's reason: without the verdict's name (the event says it) and without the rendered queries (the
+    ledger in status.judge keeps them), so it stays one readable line."""
+    reason = reason.removeprefix(f"{Verdict.FREEZE}: ")
+    return _QUERY.sub("", reason).strip()
+
+
 def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
@@ -141,7 +152,10 @@ async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weigh
     frozen = frozen + 1 if result.verdict is Verdict.FREEZE else 0
     ledger = [*ledger, *(line.to_json() for line in result.lines)][-LEDGER_LINES:]
     decided_before = str(extras.get("policy", "")) if state is not None else ""
-    await _save(ctx, result, run=run, now=now, frozen=frozen, ledger=ledger)
+    # a frozen tick used no data: the next window reaches back to the last judged one, so the requests served
+    # while the metrics could not be read are still judged once they can
+    judged_at = now if result.verdict is not Verdict.FREEZE or not isinstance(last, int | float) else last
+    await _save(ctx, result, run=run, now=judged_at, frozen=frozen, ledger=ledger)
     await _act(ctx, result, frozen, primary, canary_weight, mirrored, newly_decided=result.policy != decided_before)
 
 
@@ -205,6 +219,7 @@ async def _act(ctx: Context, result: TickResult, frozen: int, primary: int, cana
         await ctx.info(f"Judge reached maxHold without a decision for {ctx.subject}: onInconclusive "
                        f"{result.policy} gives {verdict}")
     if verdict is Verdict.FREEZE:
+        reason = _freeze_reason(reason)
         await ctx.warn(f"Halt {ctx.subject} advancement, judge frozen: {reason}")
         if frozen == FREEZE_ALERT_TICKS:
             await ctx.alert(f"Canary analysis frozen for {frozen} intervals: {_sentence(reason)}", "warn")

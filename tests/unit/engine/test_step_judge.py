@@ -86,6 +86,15 @@ def test_a_provider_outage_freezes_weights_without_failed_checks_and_alerts_once
     assert all(s.failed_checks == 0 for s in result.steps)
     assert sum(1 for a in result.alerts if a.message.startswith("Canary analysis frozen for 3 intervals")) == 1
     assert result.phase == "Succeeded"  # and the release resumes once the provider answers
+    assert not any("FREEZE" in m or "query:" in m for m in frozen), frozen[0]
+    # the first judged tick after the outage reads back to the last judged one: the outage's requests count
+    ticks = sorted({c["at"] for c in result.checks()})
+    verdict_at = {c["at"]: c["tick"] for c in result.checks()}
+    resumed = next(t for t in ticks if t > 300 and verdict_at[t] != "FREEZE")
+    line = next(c for c in result.checks() if c["at"] == resumed and c["metric"] == "request-success-rate")
+    before = max(t for t in ticks if t < resumed and verdict_at[t] != "FREEZE")
+    assert resumed - before >= 300
+    assert line["canary"]["requestsTick"] > 0.7 * 200 * (resumed - before) * 0.2
 
 
 def test_low_traffic_holds_at_the_gate_then_onInconclusive_decides() -> None:
