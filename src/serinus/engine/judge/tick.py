@@ -56,6 +56,21 @@ def _pass_alternatives(m_pass: float) -> tuple[float, ...]:
     return (1.0, math.sqrt(m_pass))
 
 
+def delta_floor(m_pass: float, delta_pass: float) -> float | None:
+    """The smallest bad share a canary beyond a relative PASS tolerance can have. Its null "r ≥ m_pass and
+    p_c − p_p ≥ δ_pass" needs p_c ≥ max(m_pass·p_p, p_p + δ_pass), which grows with p_p, so whatever the primary
+    does p_c ≥ δ_pass (reached at p_p = 0): a binomial PASS test of the canary's own share against δ_pass is valid
+    for the relative null. None when δ_pass is not a usable share (or m_pass ≤ 1)."""
+    if not m_pass > 1.0 or not 0.0 < delta_pass < 1.0:
+        return None
+    return delta_pass
+
+
+@lru_cache(maxsize=64)
+def _delta_coefficients(floor: float) -> tuple[tuple[float, float], ...]:
+    return ev.binomial_coefficients(floor, ev.ABS_PASS_GRID)
+
+
 @lru_cache(maxsize=64)
 def _abs_coefficients(p_max: float) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
     return ev.binomial_coefficients(p_max, ev.ABS_FAIL_GRID), ev.binomial_coefficients(p_max, ev.ABS_PASS_GRID)
@@ -149,7 +164,8 @@ def _new_state() -> dict[str, Any]:
 
 def _relative_entry(bound: float | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"c": [0.0, 0.0, 0.0, 0.0], "s": [0.0, 0.0, 0.0, 0.0], "f": [0.0] * 4,
-                             "p": [0.0, 0.0], "x": [], "oc": ev.OVERDISPERSION_PRIOR}
+                             "p": [0.0, 0.0], "d": [0.0] * len(ev.ABS_PASS_GRID), "x": [],
+                             "oc": ev.OVERDISPERSION_PRIOR}
     if bound is not None:
         entry["le"] = bound
     return entry
@@ -181,6 +197,7 @@ def _reset_pass(mstate: dict[str, Any]) -> None:
     """gate everyStep: PASS evidence restarts at each weight change."""
     for entry in mstate.get("r", ()):
         entry["p"] = [0.0] * len(entry["p"])
+        entry["d"] = [0.0] * len(ev.ABS_PASS_GRID)
         entry["s"] = [0.0, 0.0, 0.0, 0.0]
     if "a" in mstate:
         entry = mstate["a"]
@@ -248,8 +265,8 @@ class _Judge:
         self.alpha_i = config.alpha_i()
         self.log_fail = math.log(1.0 / self.alpha_i)
         self.fail_threshold = 1.0 / self.alpha_i
-        self.pass_lr_threshold = 2.0 / config.beta  # two routes per relative metric: β/2 each
-        self.cs_log = math.log(4.0 / config.beta)  # the CS route's two one-sided bounds: β/4 each
+        # a relative test's PASS evidence is the mean of its two routes' e-values, against 1/β
+        self.pass_threshold = 1.0 / config.beta
         self.ci_log = math.log(4.0 / config.alpha)
         self.abs_pass_threshold = 1.0 / config.beta
         self.window = tick.window_s if tick.window_s > 0 else 0.0
@@ -284,6 +301,12 @@ class _Judge:
             ev.ratio_pass_update(entry["p"], _pass_alternatives(metric.m_pass), metric.m_pass, b_c, events, rho,
                                  phi)
             ev.push_split(entry["x"], b_c, events, rho)
+        floor = delta_floor(metric.m_pass, metric.delta_pass)
+        if n_c > 0 and floor is not None:
+            # the canary-only PASS route: binomial mixture of the canary's bad share at floor·{0.9, ..., 0.1} against
+            # the floor, tempered by the φ of the floor's events (fixed before the interval's bad count is seen)
+            ev.binomial_update(entry.setdefault("d", [0.0] * len(ev.ABS_PASS_GRID)), _delta_coefficients(floor),
+                               n_c, b_c, ev.interval_phi(n_c * floor, entry["oc"]))
         for counts in (entry["c"], entry["s"]):
             counts[0] += n_c
             counts[1] += b_c
@@ -303,20 +326,14 @@ class _Judge:
         lo_c, hi_c = ev.beta_cs(cb_c, cn_c, self.ci_log, metric.prior_rate)
         lo_p, hi_p = ev.beta_cs(cb_p, cn_p, self.ci_log, metric.prior_rate)
         ci = (lo_c / hi_p if hi_p > 0 else 0.0, min(CI_CAP, hi_c / lo_p) if lo_p > 0 else CI_CAP)
-        # PASS: the likelihood-ratio route (r < m_pass) or the confidence-sequence route (difference < δ_pass)
+        # PASS: the mean of the two routes' e-values, the likelihood ratio (r < m_pass) and the canary's own share
+        # below the tolerance's floor; both are e-processes under the PASS null, so their mean is one too
         e_pass = ev.mixture(entry["p"])
-        passed = e_pass >= self.pass_lr_threshold
-        sn_c, sb_c, sn_p, sb_p = entry["s"]
+        if floor is not None and "d" in entry:
+            e_pass = (e_pass + ev.mixture(entry["d"])) / 2.0
+        passed = e_pass >= self.pass_threshold
         if not passed:
-            if self.cs_log == self.ci_log and entry["s"] == entry["c"]:
-                u_c, l_p = hi_c, lo_p
-            else:
-                u_c = ev.beta_cs(sb_c, sn_c, self.cs_log, metric.prior_rate)[1]
-                l_p = ev.beta_cs(sb_p, sn_p, self.cs_log, metric.prior_rate)[0]
-            if sn_c > 0 and sn_p > 0 and u_c - l_p < metric.delta_pass:
-                passed = True
-            else:
-                out.needs.append(self.relative_need(metric, entry, u_c - l_p, label, phi))
+            out.needs.append(self.relative_need(metric, entry, label, phi))
         words = (f"{label}: canary {_num(cb_c)}/{_num(cn_c)} vs primary {_num(cb_p)}/{_num(cn_p)}; "
                  f"ratio {f'{estimate:.2g}' if estimate is not None else '-'}; "
                  f"evidence {_odds(e_fail)}:1 that canary ≥ {metric.m_fail:g}× primary; "
@@ -332,8 +349,7 @@ class _Judge:
                 "primary": {"requests": cn_p, "bad": cb_p, "requestsTick": n_p, "badTick": b_p}}
         return words, info
 
-    def relative_need(self, metric: MetricConfig, entry: dict[str, Any], width_gap: float, label: str,
-                      phi: float) -> _Need:
+    def relative_need(self, metric: MetricConfig, entry: dict[str, Any], label: str, phi: float) -> _Need:
         """How many more canary requests the faster PASS route needs at the current traffic (research 3.2/3.3),
         assuming the canary is as good as the primary (the only case in which certification can come): both
         versions at the pooled bad share so far, at this run's canary share of requests."""
@@ -351,15 +367,17 @@ class _Judge:
                 drift = max(rho * (math.log(r) - log_m) - (math.log(rho * r + 1.0 - rho) - null)
                             for r in alternatives)
                 drift *= pooled / rho / phi
-                missing = math.log(self.pass_lr_threshold * len(alternatives)) - max(entry["p"])
+                missing = math.log(2.0 * self.pass_threshold * len(alternatives)) - max(entry["p"])
                 if drift > 0:
                     best = max(missing, 0.0) / drift
-            # confidence-sequence route: its width shrinks like 1/n with few events, 1/√n otherwise
-            width = width_gap - (sb_c / sn_c - sb_p / sn_p)
-            if width > 0:
-                factor = width / metric.delta_pass
-                scale = factor if sb_c + sb_p < 5 else factor * factor
-                best = min(best, sn_c * max(scale - 1.0, 0.0))
+            floor = delta_floor(metric.m_pass, metric.delta_pass)
+            if floor is not None and "d" in entry:
+                # the canary-only route: each canary request at the pooled share adds its expected log ratio
+                coefficients = _delta_coefficients(floor)
+                drift = max(pooled * lb + (1.0 - pooled) * lg for lb, lg in coefficients) / phi
+                missing = math.log(2.0 * self.pass_threshold * len(coefficients)) - max(entry["d"])
+                if drift > 0:
+                    best = min(best, max(missing, 0.0) / drift)
         return _Need(what, best, None)
 
     # --- absolute test on the canary's own counts ---
@@ -373,6 +391,7 @@ class _Judge:
         counts = entry["c"]
         if n > 0 and not primary_breach:
             ev.binomial_update(entry["f"], fail_coef, n, bad_fail, phi, min(1.0, ev.EXTREME_RATIO * p_max))
+            # PASS bets on the bad share both versions showed before this interval (predictable plug-in)
             ev.binomial_update(entry["p"], pass_coef, n, bad_pass, phi)
             counts[0] += n
             counts[1] += bad_fail
@@ -505,8 +524,7 @@ class _Judge:
         views: list[tuple[float, float]] = []
         if info is not None:
             # met through the confidence-sequence route: shown as at its threshold
-            e_pass = max(info["e_pass"], self.pass_lr_threshold) if info["passed"] else info["e_pass"]
-            views.append((e_pass, self.pass_lr_threshold))
+            views.append((info["e_pass"], self.pass_threshold))
         if "a" in mstate and "e" in mstate["a"]:
             views.append((mstate["a"]["e"][1], self.abs_pass_threshold))
         if not views:
@@ -610,6 +628,24 @@ def _srm(config: JudgeConfig, tick: Tick, observations: dict[str, Observation]) 
     return None, ""
 
 
+def _leaning_worse(config: JudgeConfig, state: dict[str, Any]) -> str | None:
+    """The first decisive test whose FAIL evidence is above 1:1, i.e. whose data favour "worse" over "not worse"
+    (its likelihood ratio, not a decision), as "metric (odds)"; None when every test leans "not worse"."""
+    for metric in config.metrics:
+        mstate = state["m"].get(metric.name)
+        if metric.advisory or not mstate:
+            continue
+        odds = [ev.mixture(entry["f"]) for entry in mstate.get("r", ()) if entry.get("f")]
+        if "a" in mstate:
+            odds.append(ev.mixture(mstate["a"]["f"]))
+        if "z" in mstate:
+            odds.append(ev.odds(mstate["z"][0]))
+        worst = max(odds, default=0.0)
+        if worst > 1.0:
+            return f"{metric.name} {_odds(worst)}:1"
+    return None
+
+
 def _policy(config: JudgeConfig, state: dict[str, Any], held: float) -> tuple[Verdict, str]:
     hold = _duration(held)
     policy = config.on_inconclusive
@@ -625,17 +661,26 @@ def _policy(config: JudgeConfig, state: dict[str, Any], held: float) -> tuple[Ve
     shadow = state["fl"][3] if len(state["fl"]) > 3 else 0
     counted = (f"{failed} of {checked} intervals with data failed their thresholds (threshold "
                f"{config.flagger_threshold})")
+    # Flagger's verdict rolls back only when the judge's own evidence leans that way too: the replay sees the
+    # judge's weights, not Flagger's (the judge advances where Flagger would have halted), so at low traffic its
+    # per-interval checks fail more often than Flagger's own; a canary whose every FAIL likelihood ratio favours
+    # "not worse" is not rolled back on that noise
     if shadow:
-        verdict = Verdict.PROMOTE if shadow > 0 else Verdict.ROLLBACK
         how = (f"after {config.flagger_passes} passing checks" if shadow > 0
                else f"after {config.flagger_threshold} failed checks")
-        return verdict, (f"no decision after holding {hold} (maxHold); Flagger's rule on its own schedule would have "
-                         f"{'promoted' if shadow > 0 else 'rolled back'} {how} ({counted}) → "
-                         f"{'promote' if shadow > 0 else 'rollback'}")
-    prefix = f"no decision after holding {hold} (maxHold); Flagger's rule over the run: {counted}"
-    if failed >= config.flagger_threshold:
-        return Verdict.ROLLBACK, f"{prefix} → rollback"
-    return Verdict.PROMOTE, f"{prefix} → promote"
+        text = (f"no decision after holding {hold} (maxHold); Flagger's rule on its own schedule would have "
+                f"{'promoted' if shadow > 0 else 'rolled back'} {how} ({counted})")
+        if shadow > 0:
+            return Verdict.PROMOTE, f"{text} → promote"
+    else:
+        text = f"no decision after holding {hold} (maxHold); Flagger's rule over the run: {counted}"
+        if failed < config.flagger_threshold:
+            return Verdict.PROMOTE, f"{text} → promote"
+    leaning = _leaning_worse(config, state)
+    if leaning is None:
+        return Verdict.PROMOTE, (f"{text}, but every FAIL test's evidence favours a canary no worse than the primary "
+                                 "(all below 1:1) → promote")
+    return Verdict.ROLLBACK, f"{text}; the evidence leans the same way ({leaning}) → rollback"
 
 
 def _flagger_shadow(config: JudgeConfig, fl: list[int], failed: bool, checked: bool) -> list[int]:

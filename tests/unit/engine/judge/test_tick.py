@@ -150,7 +150,7 @@ def test_canary_starved_of_traffic_freezes_but_extra_traffic_is_only_noted() -> 
 def test_low_traffic_holds_at_the_gate_with_a_prediction() -> None:
     """0.5 RPS at 50 %: 15 clean canary requests a minute. At the gate the judge HOLDs and says how many more
     canary requests (and minutes at this traffic) certification takes: success rate >= 99 % needs about 500 clean
-    requests, "no worse than the primary by 0.5 pp" about 1000."""
+    requests, "no worse than the primary by 0.5 pp" about 1,100 (the canary's own share certified below 0.5 %)."""
     cfg = config(success_rate())
     state = None
     result = None
@@ -160,7 +160,7 @@ def test_low_traffic_holds_at_the_gate_with_a_prediction() -> None:
     assert result is not None
     assert result.verdict is Verdict.HOLD
     assert result.predicted_s is not None
-    assert 20 * 60 < result.predicted_s < 70 * 60
+    assert 20 * 60 < result.predicted_s < 90 * 60
     assert result.reason.startswith("≈ ")
     assert "more canary requests" in result.reason
     assert "min at current traffic) to certify errors below 5× the primary's" in result.reason
