@@ -91,7 +91,7 @@ class MetricConfig:
     direction: int = 1
     scalar_fail_ratio: float = SCALAR_FAIL_RATIO
     scalar_pass_ratio: float = SCALAR_PASS_RATIO
-    #: the prior rate of the confidence sequences (CS route of PASS, ledger CI)
+    #: the prior rate of the confidence sequences of the ledger's CI
     prior_rate: float = ERRORS_PRIOR_RATE
     flagger: FlaggerCheck = field(default_factory=lambda: FlaggerCheck(FlaggerKind.CUSTOM, None, 0.0))
 

@@ -285,13 +285,15 @@ class _Judge:
         numbers.
 
         FAIL: the conditional-binomial mixture over r in m_fail·{1,2,4,8} against r ≤ 1, counted only when the run's
-        estimated difference p̂_c − p̂_p is at least δ_fail (the effect gate). PASS, either route at β/2: the
-        likelihood ratio of r in {1, √m_pass} against r ≥ m_pass, or the confidence sequences U(p_c) − L(p_p) <
-        δ_pass (each bound at β/4). The ledger's CI of the ratio is the simple conservative one,
-        [L(p_c)/U(p_p), U(p_c)/L(p_p)] from four one-sided beta-mixture confidence sequences at α/4 each, so it
-        covers the ratio at every tick with probability ≥ 1 − α (when the rates are steady; it does not cancel
-        shared drift as the tests do, which is why it only explains and never decides). An unbounded upper end is
-        shown as 1e6."""
+        estimated difference p̂_c − p̂_p is at least δ_fail (the effect gate). PASS: the mean of two e-processes
+        reaches 1/β: the likelihood ratio of r in {1, √m_pass} against r ≥ m_pass, and the canary's own bad share
+        against δ_pass (`delta_floor`), both products of capped, tempered per-interval factors, so evidence from
+        minutes when the canary was good cannot certify minutes when it is bad (a confidence sequence on the pooled
+        counts, the earlier second route, certified a changing canary's average). The ledger's CI of the ratio is
+        the simple conservative one, [L(p_c)/U(p_p), U(p_c)/L(p_p)] from four one-sided beta-mixture confidence
+        sequences at α/4 each, so it covers the ratio at every tick with probability ≥ 1 − α (when the rates are
+        steady; it does not cancel shared drift as the tests do, which is why it only explains and never decides).
+        An unbounded upper end is shown as 1e6."""
         total_n = n_c + n_p
         events = b_c + b_p
         phi = ev.interval_phi(events, entry["oc"])
@@ -523,7 +525,6 @@ class _Judge:
         """The weakest PASS requirement's evidence and threshold, for the ledger."""
         views: list[tuple[float, float]] = []
         if info is not None:
-            # met through the confidence-sequence route: shown as at its threshold
             views.append((info["e_pass"], self.pass_threshold))
         if "a" in mstate and "e" in mstate["a"]:
             views.append((mstate["a"]["e"][1], self.abs_pass_threshold))
