@@ -51,3 +51,25 @@ def test_severe_errors_are_caught_fast_where_flagger_promotes() -> None:
 def test_promotion_at_twenty_rps_keeps_flaggers_schedule() -> None:
     judge, flagger = cell("G0", 20.0, "serinus"), cell("G0", 20.0, "flagger-t5")
     assert judge["promote_min_median"] == flagger["promote_min_median"] == 5.0
+
+
+def test_a_regression_after_good_minutes_is_not_certified_at_high_traffic() -> None:
+    """B7 at 2000 RPS (errors ×10 from minute 3): the pooled confidence-sequence route certified the run's average
+    and promoted 13.8 % of these severe canaries on evidence in the 1,000-run matrix; the PASS routes now multiply
+    per-interval evidence, where the bad minutes weigh more than the good ones."""
+    judge = cell("B7", 2000.0, "serinus")
+    assert judge["label"] == "severe"
+    assert judge["promote_by_evidence"]["low"] <= BETA, judge["promote_by_evidence"]
+    assert judge["promote_by_evidence"]["p"] <= 0.02, judge["promote_by_evidence"]
+
+
+@pytest.mark.parametrize("key", ["SI", "G2"])
+def test_flaggers_verdict_at_max_hold_does_not_roll_back_good_canaries_at_2_rps(key: str) -> None:
+    """At 2 RPS many good canaries reach maxHold; Flagger's replayed checks (on the judge's higher weights) failed
+    5 times in 6.5 % (G2) and 8.2 % (SI) of them, which the flagger policy rolled back. It now rolls back only where
+    a FAIL test's evidence leans the same way."""
+    judge = cell(key, 2.0, "serinus")
+    assert judge["label"] == "good"
+    assert judge["rollback"]["low"] <= ALPHA, judge["rollback"]
+    assert judge["rollback"]["p"] <= ALPHA, judge["rollback"]
+    assert judge["inconclusive"]["p"] > 0.1  # the policy still decides a share of them: low traffic shows it
