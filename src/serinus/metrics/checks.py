@@ -211,10 +211,10 @@ def plan_observation(check: MetricCheck, judge: MetricJudge | None, window_s: fl
 
     Built-ins: the observer's count queries (request-success-rate a ratio of requests and 5xx; request-duration a
     histogram, or a scalar mean where the observer has only _sum / _count). Custom metrics: `judge.requestsQuery`
-    and `badQuery` make a ratio (`{{ interval }}` is the window), `bucketsQuery` a histogram (bounds in ms);
-    otherwise the metric's own query, rendered for both versions, is a scalar. The primary's rendering of a custom
-    query uses primary_context. `primary_route`: the primary's revision (Knative). Raises InvalidSpecError (or
-    TemplateError) when the queries cannot be made.
+    and `badQuery` make a ratio (`{{ interval }}` is the window), `bucketsQuery` with `kind: histogram` a histogram
+    (bounds in ms); otherwise the metric's own query, rendered for both versions, is a scalar. The primary's
+    rendering of a custom query uses primary_context. `primary_route`: the primary's revision (Knative). Raises
+    InvalidSpecError (or TemplateError) when the queries cannot be made.
     """
     window = window_text(window_s)
     wanted = judge.kind if judge is not None else None
@@ -248,7 +248,7 @@ def plan_observation(check: MetricCheck, judge: MetricJudge | None, window_s: fl
                                   bad=render_window(judge.bad_query, version_ctx, window))
 
         return ObservationPlan(str(wanted or JudgeKind.RATIO), counts(ctx), counts(other) if baseline else None)
-    if judge is not None and has_buckets and wanted in (None, JudgeKind.HISTOGRAM):
+    if judge is not None and has_buckets and wanted is JudgeKind.HISTOGRAM:  # as the judge's settings read it
         def buckets(version_ctx: TemplateContext) -> VersionQueries:
             assert judge is not None
             return VersionQueries(buckets=render_window(judge.buckets_query, version_ctx, window))

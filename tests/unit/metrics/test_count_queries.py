@@ -244,6 +244,29 @@ async def test_observe_custom_scalar_is_its_own_query_for_both_versions() -> Non
     assert obs.queries == ('max(lat{app="podinfo"}[2m])', 'max(lat{app="podinfo-primary"}[2m])')
 
 
+async def test_observe_custom_histogram_only_with_kind_histogram() -> None:
+    """bucketsQuery makes a custom metric a histogram when its judge says `kind: histogram` (rendered for both
+    versions over the window); without the kind the metric stays a scalar, as the judge's settings read it."""
+    buckets = 'sum by (le) (increase(lat_bucket{app="{{ target }}"}[{{ interval }}]))'
+    base = {"name": "lat", "query": 'max(lat{app="{{ target }}"}[{{ interval }}])', "interval": "1m",
+            "thresholdRange": {"max": 1}}
+    canary = _canary([{**base, "judge": {"kind": "histogram", "bucketsQuery": buckets}}])
+
+    def answer(query: str) -> dict[str, Any]:
+        if "by (le)" in query:
+            return _vector(({"le": "100"}, 9.0), ({"le": "+Inf"}, 10.0))
+        return _vector(({}, 1.0))
+
+    obs = await _metrics(canary, answer).observe(_metric(canary, "lat"), 30, True)
+    assert obs.kind == "histogram"
+    assert obs.canary.buckets == ((100.0, 9.0), (float("inf"), 10.0))
+    assert obs.queries == ('sum by (le) (increase(lat_bucket{app="podinfo"}[30s]))',
+                           'sum by (le) (increase(lat_bucket{app="podinfo-primary"}[30s]))')
+    plain = _canary([{**base, "judge": {"bucketsQuery": buckets}}])
+    obs = await _metrics(plain, answer).observe(_metric(plain, "lat"), 30, True)
+    assert obs.kind == "scalar"
+
+
 async def test_observe_provider_error_is_the_checks_text() -> None:
     """A failing query sets Observation.error to the provider's classified text, as the check would report."""
     canary = _canary([{"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"}])
