@@ -135,12 +135,15 @@ def _duration(seconds: float) -> str:
 class _Need:
     """A PASS requirement not met yet: what it certifies and how much more it needs."""
 
-    __slots__ = ("requests", "seconds", "what")
+    __slots__ = ("requests", "seconds", "shared", "what")
 
-    def __init__(self, what: str, requests: float | None, seconds: float | None) -> None:
+    def __init__(self, what: str, requests: float | None, seconds: float | None, shared: bool = False) -> None:
         self.what = what
         self.requests = requests
         self.seconds = seconds
+        # the primary breaches the same bound this interval (shared incident): the test is paused until the primary
+        # recovers, so no amount of canary traffic is a prediction
+        self.shared = shared
 
 
 class _Outcome:
@@ -237,22 +240,38 @@ def _merge_buckets(into: list[list[float]], buckets: Sequence[tuple[float, float
     return [[le, merged[le]] for le in sorted(merged, key=lambda le: math.inf if le < 0 else le)]
 
 
-def _flagger_check(metric: MetricConfig, obs: Observation) -> bool | None:
-    """Flagger's own check of this interval's canary value: True when it fails, None when there is no value
-    (intervals without data are not failures here, unlike Flagger)."""
+def _flagger_value(metric: MetricConfig, counts: VersionCounts | None) -> float | None:
+    """The value Flagger's built-in query gives for one version over the interval; None without data."""
+    if counts is None:
+        return None
     flagger = metric.flagger
     value: float | None = None
-    canary = obs.canary
-    if flagger.kind is FlaggerKind.SUCCESS_RATE and canary.requests is not None:
-        if canary.requests > 0:
-            value = 100.0 * (canary.requests - (canary.bad or 0.0)) / canary.requests
-    elif flagger.kind is FlaggerKind.DURATION_MS and canary.buckets:
-        value = ev.histogram_quantile(0.99, canary.buckets)
+    if flagger.kind is FlaggerKind.SUCCESS_RATE and counts.requests is not None:
+        if counts.requests > 0:
+            value = 100.0 * (counts.requests - (counts.bad or 0.0)) / counts.requests
+    elif flagger.kind is FlaggerKind.DURATION_MS and counts.buckets:
+        value = ev.histogram_quantile(0.99, counts.buckets)
     else:
-        value = canary.value
+        value = counts.value
     if value is None or math.isnan(value):
         return None
-    return not within(flagger.kind, value, flagger.threshold_range, flagger.threshold)
+    return value
+
+
+def _flagger_check(metric: MetricConfig, obs: Observation) -> bool | None:
+    """Flagger's own check of this interval's canary value: True when it fails, None when there is no value
+    (intervals without data are not failures here, unlike Flagger) or when the primary's own value over the same
+    interval fails the same bound (a shared incident: the outage is not the canary's, research §8.6)."""
+    flagger = metric.flagger
+    value = _flagger_value(metric, obs.canary)
+    if value is None:
+        return None
+    if within(flagger.kind, value, flagger.threshold_range, flagger.threshold):
+        return False
+    primary = _flagger_value(metric, obs.primary)
+    if primary is not None and not within(flagger.kind, primary, flagger.threshold_range, flagger.threshold):
+        return None
+    return True
 
 
 class _Judge:
@@ -407,7 +426,10 @@ class _Judge:
             out.fail_words = f"{words} (threshold {_odds(self.fail_threshold)}:1)"
         if primary_breach:
             words += " (primary breaches the bound too: interval not counted)"
-        if e_pass < self.abs_pass_threshold:
+        if e_pass < self.abs_pass_threshold and primary_breach:
+            out.needs.append(_Need(what, None, None, shared=True))
+            words += f", {_odds(e_pass)}:1 for (needs {_odds(self.abs_pass_threshold)}:1)"
+        elif e_pass < self.abs_pass_threshold:
             need = math.inf
             if pass_coef:
                 # as for the relative tests: at the pooled bad share of both versions so far
@@ -785,7 +807,22 @@ def _decide(config: JudgeConfig, st: dict[str, Any], tick: Tick, judge: _Judge,
         else:
             text = "no decisive metric: nothing to certify"
         return result(Verdict.PROMOTE, text)
-    # holding: predict when the slowest requirement is met at the current canary traffic
+    # a test paused by a shared incident waits for the primary to recover: no prediction while it lasts
+    paused = [need.what for need, _served in needs if need.shared]
+    if paused:
+        unique = list(dict.fromkeys(paused))
+        text = (f"the primary breaches the bound too ({', '.join(unique)}): a shared incident, so certifying "
+                f"{'it' if len(unique) == 1 else 'them'} waits until the primary recovers")
+        others = [(need, served) for need, served in needs if not need.shared]
+        if others:
+            text += "; " + _prediction(judge, others)[0]
+        return _hold(config, st, tick, result, text, None)
+    text, seconds = _prediction(judge, needs)
+    return _hold(config, st, tick, result, text, seconds)
+
+
+def _prediction(judge: _Judge, needs: list[tuple[_Need, float | None]]) -> tuple[str, float | None]:
+    """The HOLD sentence for the slowest requirement at the current canary traffic, and its seconds (or None)."""
     worst: tuple[float, _Need] | None = None
     unknown: _Need | None = None
     for need, metric_served in needs:
@@ -800,7 +837,7 @@ def _decide(config: JudgeConfig, st: dict[str, Any], tick: Tick, judge: _Judge,
             text = f"≈ {unknown.requests:.0f} more canary requests to certify {what} (no canary traffic now)"
         else:
             text = f"no decision yet: at the current rates the canary cannot certify {what}"
-        return _hold(config, st, tick, result, text, None)
+        return text, None
     assert worst is not None
     seconds, need = worst
     if need.requests is not None:
@@ -808,7 +845,7 @@ def _decide(config: JudgeConfig, st: dict[str, Any], tick: Tick, judge: _Judge,
                 f"certify {need.what}")
     else:
         text = f"≈ {_duration(seconds)} more to certify {need.what}"
-    return _hold(config, st, tick, result, text, seconds)
+    return text, seconds
 
 
 def _advance_reason(outcomes: list[tuple[MetricConfig, _Outcome]]) -> str:

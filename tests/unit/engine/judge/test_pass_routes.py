@@ -104,20 +104,21 @@ def test_pass_evidence_from_before_a_regression_does_not_certify_it() -> None:
     assert results[-1].verdict is Verdict.HOLD
 
 
-def _held_at_low_traffic(canary_bad: int, primary_bad: int) -> list[Any]:
+def _held_at_low_traffic(canary_bad: float, primary_bad: float, late: float) -> list[Any]:
+    """99 requests a minute per version: `canary_bad` errors in each of the canary's first 5 minutes (98.99 % or
+    less: Flagger's 99 % check fails for the canary alone, the primary stays within it), `late` after."""
     cfg = config(success_rate(), max_hold_s=1800, flagger_threshold=5, flagger_passes=5)
     return run(cfg, [(tick(m, 50, at_gate=True),
-                      [counts(SR, (10, canary_bad if m <= 5 else 0), (10, primary_bad if m <= 5 else 0))])
+                      [counts(SR, (99, canary_bad if m <= 5 else late), (99, primary_bad))])
                      for m in range(1, 40)])
 
 
 def test_flagger_policy_does_not_roll_back_what_the_evidence_says_is_no_worse() -> None:
-    """Low traffic, a shared incident in the first 5 minutes: the canary fails Flagger's 99 % check 5 times (1 error
-    in 10 requests) while the primary has twice its errors (and breaches the bound, so the absolute test skips those
-    minutes). Flagger's replay would roll back; every FAIL likelihood ratio favours "not worse", so at maxHold the
-    flagger policy promotes and says why. In the benchmark this noise rolled back 6.5 % (G2) and 8.2 % (SI) of good
-    canaries at 2 RPS."""
-    decided = _held_at_low_traffic(1, 2)[-1]
+    """Low traffic near the bound: the canary fails Flagger's 99 % check in its first 5 minutes (1 error in 99) while
+    the primary, at 0.9 errors in 99, passes it; then both err at 0.9 %. Flagger's replay would roll back; every
+    FAIL likelihood ratio favours "not worse", so at maxHold the flagger policy promotes and says why. In the
+    benchmark this noise rolled back 6.5 % (G2) and 8.2 % (SI) of good canaries at 2 RPS."""
+    decided = _held_at_low_traffic(1, 0.9, 0.9)[-1]
     assert decided.policy == "flagger"
     assert decided.verdict is Verdict.PROMOTE
     assert "would have rolled back after 5 failed checks" in decided.reason
@@ -125,10 +126,9 @@ def test_flagger_policy_does_not_roll_back_what_the_evidence_says_is_no_worse() 
 
 
 def test_flagger_policy_rolls_back_when_the_evidence_leans_the_same_way() -> None:
-    """The same failed checks with the canary at three times the primary's errors (3 vs 1 in 10 requests, both
-    beyond the bound): the ratio test's evidence leans "worse" (above 1:1, far below 80:1), so Flagger's verdict
-    stands."""
-    decided = _held_at_low_traffic(3, 1)[-1]
+    """The same failed checks with the canary at 1.5 errors in 99 and then 0.98 against the primary's 0.6: the
+    ratio test's evidence leans "worse" (above 1:1, far below 40:1), so Flagger's verdict stands."""
+    decided = _held_at_low_traffic(1.5, 0.6, 0.98)[-1]
     assert decided.policy == "flagger"
     assert decided.verdict is Verdict.ROLLBACK
     assert "the evidence leans the same way (request-success-rate" in decided.reason

@@ -168,6 +168,28 @@ def test_low_traffic_holds_at_the_gate_with_a_prediction() -> None:
     assert result.lines[0].verdict is Verdict.HOLD
 
 
+def test_hold_during_a_shared_incident_waits_for_the_primary_without_a_prediction() -> None:
+    """At the gate, the primary breaches `min: 99` too (3 % errors in both versions): the absolute test is paused,
+    so the HOLD says the certification of that bound waits until the primary recovers, and predicts no time for it
+    (not "≈ N more canary requests" at a rate the canary cannot show while the incident lasts)."""
+    cfg = config(success_rate())
+    state = None
+    for minute in range(1, 3):
+        state = judge_tick(cfg, state, tick(minute, 50, at_gate=True), [counts(SR, (100, 0), (100, 0))]).state
+    result = judge_tick(cfg, state, tick(3, 50, at_gate=True), [counts(SR, (100, 3), (100, 3))])
+    assert result.verdict is Verdict.HOLD
+    assert result.reason.startswith("the primary breaches the bound too (success rate ≥ 99%): a shared incident, "
+                                    "so certifying it waits until the primary recovers")
+    assert "to certify success rate" not in result.reason
+    assert result.predicted_s is None
+    assert "primary breaches the bound too: interval not counted" in result.lines[0].reason
+    # once the primary is back within the bound, the prediction returns
+    after = judge_tick(cfg, result.state, tick(4, 50, at_gate=True), [counts(SR, (100, 0), (100, 0))])
+    assert after.verdict is Verdict.HOLD
+    assert after.reason.startswith("≈ ")
+    assert after.predicted_s is not None
+
+
 def test_good_canary_at_high_traffic_is_promoted_at_the_gate() -> None:
     """200 RPS, 0.1 % errors on both, fast latency: PROMOTE at the first tick at the gate after a few steps."""
     cfg = config()
@@ -273,6 +295,26 @@ def test_flagger_policy_follows_flaggers_own_schedule() -> None:
                       for m in range(1, 40)])
     assert early[-1].verdict is Verdict.ROLLBACK
     assert "would have rolled back after 5 failed checks" in early[-1].reason
+
+
+def test_flagger_policy_does_not_count_a_shared_incident_as_a_failed_check() -> None:
+    """Research §8.6, outage is not canary bad: the same early failures as above, but the primary fails the same
+    99 % bound over the same intervals (1 error in 30 too), so the replay counts none of them as failed checks:
+    Flagger's schedule promotes after its 5 passing checks and the policy promotes. A canary failing alone still
+    counts (the same intervals with a clean primary roll back, above)."""
+    cfg = config(success_rate(), max_hold_s=1800, flagger_threshold=5, flagger_passes=5)
+    shared = run(cfg, [(tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 1 if m <= 5 else 0))])
+                       for m in range(1, 40)])
+    decided = shared[-1]
+    assert decided.policy == "flagger"
+    assert decided.verdict is Verdict.PROMOTE
+    assert "would have promoted after 5 passing checks" in decided.reason
+    assert "0 of 26 intervals with data failed" in decided.reason
+    # the primary within its bound while the canary fails it: still a failed check
+    alone = run(cfg, [(tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 0))])
+                      for m in range(1, 40)])
+    assert alone[-1].verdict is Verdict.ROLLBACK
+    assert "would have rolled back after 5 failed checks" in alone[-1].reason
 
 
 def test_flagger_policy_reads_p99_like_histogram_quantile() -> None:
