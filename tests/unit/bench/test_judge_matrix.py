@@ -67,7 +67,8 @@ def test_a_regression_after_good_minutes_is_not_certified_at_high_traffic() -> N
 def test_flaggers_verdict_at_max_hold_does_not_roll_back_good_canaries_at_2_rps(key: str) -> None:
     """At 2 RPS many good canaries reach maxHold; Flagger's replayed checks (on the judge's higher weights) failed
     5 times in 6.5 % (G2) and 8.2 % (SI) of them, which the flagger policy rolled back. It now rolls back only where
-    a FAIL test's evidence leans the same way."""
+    a FAIL test's evidence leans the same way, and an interval where the primary fails the same bound (a shared
+    incident) is not a failed check of the replay."""
     judge = cell(key, 2.0, "serinus")
     assert judge["label"] == "good"
     assert judge["rollback"]["low"] <= ALPHA, judge["rollback"]
