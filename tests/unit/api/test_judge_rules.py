@@ -209,6 +209,9 @@ CASES: list[tuple[str, Callable[[Doc], object], str, Severity, str, str]] = [
     ("statistical A/B testing", lambda d: (blue_green(d), analysis(d).update(
         match=[{"headers": {"x-canary": {"exact": "insider"}}}])),
      "spec.analysis.judge.mode", WARNING, "judge-traffic", "A/B testing release that routes by header or cookie"),
+    ("statistical with apisix", lambda d: d["spec"].update(provider="apisix", routeRef={
+        "apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "podinfo"}),
+     "spec.analysis.judge.mode", WARNING, "judge-traffic", "the primary's requests cannot be told apart"),
     ("statistical with the kubernetes provider", lambda d: (d["spec"].update(provider="kubernetes"), blue_green(d)),
      "spec.analysis.judge.mode", WARNING, "judge-traffic", "blue/green"),
     ("scalar metric window shorter than the interval", lambda d: (add_custom(d), metric(d, 2).update(

@@ -481,6 +481,10 @@ def _traffic_rules(analysis: CanaryAnalysis, base: Path, router: Router, provide
             return [warning(where, "is statistical in a blue/green release without mirroring: the canary sees "
                             "only the load tester's requests and the primary the users', so their rates are not "
                             "comparable" + advice, "judge-traffic")]
+    elif router is Router.APISIX:
+        return [warning(where, "is statistical with provider apisix: APISIX labels its metrics by route, and the "
+                        "canary route carries both versions, so the primary's requests cannot be told apart (the "
+                        "judge would freeze for want of primary data)" + advice, "judge-traffic")]
     elif analysis.match and router in AB_TESTING:
         kind = "an A/B testing" if strategy is DeploymentStrategy.AB_TESTING else "a"
         return [warning(where, f"is statistical in {kind} release that routes by header or cookie "
