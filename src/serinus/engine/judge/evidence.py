@@ -32,10 +32,12 @@ _lgamma = math.lgamma
 
 #: FAIL mixture of the ratio test: r in m_fail * {1, 2, 4, 8}, against r = 1
 FAIL_GRID = (1.0, 2.0, 4.0, 8.0)
-#: absolute tests: FAIL alternatives p_max * {1.5, 2, 4, 8}; PASS alternatives p_max * {0.9, ..., 0.1} (also those
-#: of the relative tests' canary-only PASS route, as fractions of δ_pass)
+#: absolute tests: FAIL alternatives p_max * {1.5, 2, 4, 8}; PASS alternatives p_max * {0.9, ..., 0.1}
 ABS_FAIL_GRID = (1.5, 2.0, 4.0, 8.0)
 ABS_PASS_GRID = (0.9, 0.75, 0.5, 0.25, 0.1)
+#: the relative tests' canary-only PASS route: alternatives as fractions of δ_pass. It can only certify a canary
+#: well below the tolerance (near it, the likelihood-ratio route does the work), so its weight sits there
+DELTA_PASS_GRID = (0.5, 0.2)
 #: the sign e-process' bet
 SIGN_LAMBDA = 0.5
 #: over-dispersion: per-interval splits kept, shrinkage (pseudo intervals), cap of φ, and the intra-interval

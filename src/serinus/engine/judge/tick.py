@@ -68,7 +68,7 @@ def delta_floor(m_pass: float, delta_pass: float) -> float | None:
 
 @lru_cache(maxsize=64)
 def _delta_coefficients(floor: float) -> tuple[tuple[float, float], ...]:
-    return ev.binomial_coefficients(floor, ev.ABS_PASS_GRID)
+    return ev.binomial_coefficients(floor, ev.DELTA_PASS_GRID)
 
 
 @lru_cache(maxsize=64)
@@ -167,7 +167,7 @@ def _new_state() -> dict[str, Any]:
 
 def _relative_entry(bound: float | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"c": [0.0, 0.0, 0.0, 0.0], "s": [0.0, 0.0, 0.0, 0.0], "f": [0.0] * 4,
-                             "p": [0.0, 0.0], "d": [0.0] * len(ev.ABS_PASS_GRID), "x": [],
+                             "p": [0.0, 0.0], "d": [0.0] * len(ev.DELTA_PASS_GRID), "x": [],
                              "oc": ev.OVERDISPERSION_PRIOR}
     if bound is not None:
         entry["le"] = bound
@@ -200,7 +200,7 @@ def _reset_pass(mstate: dict[str, Any]) -> None:
     """gate everyStep: PASS evidence restarts at each weight change."""
     for entry in mstate.get("r", ()):
         entry["p"] = [0.0] * len(entry["p"])
-        entry["d"] = [0.0] * len(ev.ABS_PASS_GRID)
+        entry["d"] = [0.0] * len(ev.DELTA_PASS_GRID)
         entry["s"] = [0.0, 0.0, 0.0, 0.0]
     if "a" in mstate:
         entry = mstate["a"]
@@ -324,9 +324,9 @@ class _Judge:
             ev.push_split(entry["x"], b_c, events, rho)
         floor = delta_floor(metric.m_pass, metric.delta_pass)
         if n_c > 0 and floor is not None:
-            # the canary-only PASS route: binomial mixture of the canary's bad share at floor·{0.9, ..., 0.1} against
+            # the canary-only PASS route: binomial mixture of the canary's bad share at floor·{0.5, 0.2} against
             # the floor, tempered by the φ of the floor's events (fixed before the interval's bad count is seen)
-            ev.binomial_update(entry.setdefault("d", [0.0] * len(ev.ABS_PASS_GRID)), _delta_coefficients(floor),
+            ev.binomial_update(entry.setdefault("d", [0.0] * len(ev.DELTA_PASS_GRID)), _delta_coefficients(floor),
                                n_c, b_c, ev.interval_phi(n_c * floor, entry["oc"]))
         for counts in (entry["c"], entry["s"]):
             counts[0] += n_c
