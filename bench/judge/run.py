@@ -274,6 +274,36 @@ def markdown(results: list[dict[str, Any]], rules: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def detail_markdown(results: list[dict[str, Any]], rule: str = "serinus", baseline: str = "flagger-t5") -> str:
+    """One rule in detail, per traffic level and scenario: rollbacks and promotions split into evidence and
+    policy, undecided and inconclusive shares, mean minutes held, median minutes from onset to rollback, mean
+    promotion minute (÷ the schedule minimum) against the baseline's, and bad exposure (weight × minutes)."""
+    lines = ["| RPS | scenario | label | rollback (evidence / policy) | promote (evidence / policy) | undecided | "
+             f"inconclusive | mean min held | rollback from onset, median | promote min, mean (÷ {SCHEDULE_MIN} min) | "
+             f"{baseline} promote min, mean | bad exposure (weight×min) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    base = {(s["rps"], s["scenario"]): s for s in results if s["rule"] == baseline}
+    for s in results:
+        if s["rule"] != rule:
+            continue
+        other = base.get((s["rps"], s["scenario"]))
+        good = s["label"] == "good"
+        lines.append("| " + " | ".join([
+            f"{s['rps']:g}", f"{s['scenario']} {s['title']}", s["label"],
+            f"{_pct(s['rollback'])} ({_pct(s['rollback_by_evidence'])} / {_pct(s['rollback_by_policy'])})",
+            f"{_pct(s['promote'])} ({_pct(s['promote_by_evidence'])} / {_pct(s['promote_by_policy'])})",
+            _pct(s["undecided"]), _pct(s["inconclusive"]), _num(s["hold_min_mean"], ".1f"),
+            "-" if good else _num(s["rollback_from_onset_median"], "g"),
+            f"{_num(s['promote_min_mean'], '.2f')} ({_num(s['promote_vs_schedule'], '.2f')})",
+            _num(other["promote_min_mean"], ".2f") if other is not None else "-",
+            "-" if good else _num(s["exposure_mean"], ".2f")]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the matrix, print the table and the acceptance verdicts."""
     from bench.judge.acceptance import check_all, format_verdicts
@@ -301,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     verdicts = check_all(results)
     report = (f"{args.runs} runs per cell, seed {args.seed}, {len(results)} cell-rules in {wall:.0f} s wall "
               f"({sum(r['wall_s'] for r in results):.0f} s of worker time)\n\n{table}\n\n{format_verdicts(verdicts)}")
+    if "serinus" in rules:
+        report += "\n\n`serinus` in detail:\n\n" + detail_markdown(results)
     print(report)
     if args.out:
         with open(args.out, "w") as fh:

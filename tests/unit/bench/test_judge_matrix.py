@@ -74,3 +74,18 @@ def test_flaggers_verdict_at_max_hold_does_not_roll_back_good_canaries_at_2_rps(
     assert judge["rollback"]["low"] <= ALPHA, judge["rollback"]
     assert judge["rollback"]["p"] <= ALPHA, judge["rollback"]
     assert judge["inconclusive"]["p"] > 0.1  # the policy still decides a share of them: low traffic shows it
+
+
+def test_the_detail_table_splits_evidence_from_policy_and_compares_promotion_time() -> None:
+    """bench/README.md's `serinus` detail table comes from detail_markdown: one row per cell with rollbacks and
+    promotions split into evidence and policy, and the judge's mean promotion minute beside Flagger's."""
+    from bench.judge.run import detail_markdown
+
+    results = [cell("G0", 20.0, "serinus"), cell("G0", 20.0, "flagger-t5")]
+    table = detail_markdown(results).splitlines()
+    assert len(table) == 3
+    row = table[2].split(" | ")
+    judge, flagger = results
+    assert row[3].startswith(f"{100 * judge['rollback']['p']:.1f}% (")
+    assert row[9].startswith(f"{judge['promote_min_mean']:.2f} (")
+    assert row[10] == f"{flagger['promote_min_mean']:.2f}"
