@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serinus.api import Canary, CanaryAnalysis, CanaryPhase, CanaryStatus
+from serinus.api.judge import JudgeStatus
 from serinus.engine.changes import canary_checksum, compute_hash
 from serinus.engine.notices import notice
 from serinus.engine.payloads import hook_payload
@@ -26,7 +27,14 @@ from serinus.engine.ports import (
     Telemetry,
     World,
 )
-from serinus.engine.status import synced, with_failed_checks, with_iterations, with_phase, with_weight
+from serinus.engine.status import (
+    synced,
+    with_failed_checks,
+    with_iterations,
+    with_judge,
+    with_phase,
+    with_weight,
+)
 
 log = logging.getLogger("serinus.engine")
 
@@ -163,6 +171,21 @@ class Context:
         """SetStatusIterations."""
         now = self.services.clock.now()
         return await self._write(lambda stored: with_iterations(stored, iterations, now), True) is not None
+
+    async def set_failed_checks(self, value: int) -> bool:
+        """SetStatusFailedChecks: failedChecks set to `value` (the judge's rollback sets the threshold)."""
+        now = self.services.clock.now()
+        written = await self._write(lambda stored: with_failed_checks(stored, value, now), True) is not None
+        if written:
+            self.canary.status.failed_checks = value
+        return written
+
+    async def set_judge(self, judge: JudgeStatus | None) -> bool:
+        """status.judge: the statistical judge's state and ledger (None drops a finished run's)."""
+        written = await self._write(lambda stored: with_judge(stored, judge), True) is not None
+        if written:
+            self.canary.status.judge = judge
+        return written
 
     async def count_failed_check(self) -> None:
         """failedChecks + 1 (never reset by a passing check; only a new run, a restart or a rollback resets it)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from typing import Any
 
 from serinus.api import CanaryMetric, DeploymentStrategy
@@ -55,16 +54,8 @@ def config_of(ctx: Context) -> JudgeConfig | None:
 
 async def restart(ctx: Context) -> None:
     """A new analysis starts: the previous run's evidence (if any) is dropped from status.judge."""
-    if ctx.canary.status.judge is None:
-        return
-
-    def change(stored: Any) -> Any:
-        status = stored.status.model_copy(deep=True)
-        status.judge = None
-        return status
-
-    await ctx._write(change, True)
-    ctx.canary.status.judge = None
+    if ctx.canary.status.judge is not None:
+        await ctx.set_judge(None)
 
 
 def _extras(status: JudgeStatus | None) -> dict[str, Any]:
@@ -112,16 +103,6 @@ async def _observe(ctx: Context, config: JudgeConfig, window_s: float) -> list[O
     return out
 
 
-_QUERY = re.compile(r";? query: [^;]*")
-
-
-def _freeze_reason(reason: str) -> str:
-    """The event's reason: without the verdict's name (the event says it) and without the rendered queries (the
-    ledger in status.judge keeps them), so it stays one readable line."""
-    reason = reason.removeprefix(f"{Verdict.FREEZE}: ")
-    return _QUERY.sub("", reason).strip()
-
-
 def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
@@ -156,7 +137,7 @@ async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weigh
     # while the metrics could not be read are still judged once they can
     judged_at = now if result.verdict is not Verdict.FREEZE or not isinstance(last, int | float) else last
     await _save(ctx, result, run=run, now=judged_at, frozen=frozen, ledger=ledger)
-    await _act(ctx, result, frozen, primary, canary_weight, mirrored, newly_decided=result.policy != decided_before)
+    await _act(ctx, result, frozen, tick, primary, canary_weight, newly_decided=result.policy != decided_before)
 
 
 def _canary_value(metric: CanaryMetric, obs: Observation) -> tuple[float, MetricKind] | None:
@@ -204,43 +185,28 @@ async def _save(ctx: Context, result: TickResult, *, run: str, now: float, froze
         **({"policy": result.policy} if result.policy else {}),
     })
 
-    def change(stored: Any) -> Any:
-        status = stored.status.model_copy(deep=True)
-        status.judge = judged
-        return status
-
-    await ctx._write(change, True)
+    await ctx.set_judge(judged)
 
 
-async def _act(ctx: Context, result: TickResult, frozen: int, primary: int, canary_weight: int,
-               mirrored: bool, *, newly_decided: bool) -> None:
+async def _act(ctx: Context, result: TickResult, frozen: int, tick: Tick, primary: int, canary_weight: int, *,
+               newly_decided: bool) -> None:
     verdict, reason = result.verdict, result.reason
     if result.policy and newly_decided:
         await ctx.info(f"Judge reached maxHold without a decision for {ctx.subject}: onInconclusive "
                        f"{result.policy} gives {verdict}")
     if verdict is Verdict.FREEZE:
-        reason = _freeze_reason(reason)
         await ctx.warn(f"Halt {ctx.subject} advancement, judge frozen: {reason}")
         if frozen == FREEZE_ALERT_TICKS:
             await ctx.alert(f"Canary analysis frozen for {frozen} intervals: {_sentence(reason)}", "warn")
         return
     if verdict is Verdict.ROLLBACK:
         await ctx.warn(f"Judged {ctx.subject}: {reason}")
-        threshold = ctx.canary.analysis_threshold()
-        now = ctx.services.clock.now()
-
-        def failed(stored: Any) -> Any:
-            return stored.status.model_copy(update={"failed_checks": threshold, "last_transition_time": now},
-                                            deep=True)
-
-        await ctx._write(failed, True)
-        ctx.canary.status.failed_checks = threshold
+        await ctx.set_failed_checks(ctx.canary.analysis_threshold())
         await strategies.rollback(ctx)
         return
-    at_gate = _at_gate(ctx, canary_weight, mirrored)
-    if verdict is Verdict.HOLD or (verdict is Verdict.ADVANCE and at_gate):
+    if verdict is Verdict.HOLD or (verdict is Verdict.ADVANCE and tick.at_gate):
         await ctx.warn(f"Halt {ctx.subject} advancement, waiting for evidence: {reason}")
         if result.policy == "pause" and newly_decided:
             await ctx.alert(f"Canary analysis paused, waiting for a person: {_sentence(reason)}", "warn")
         return
-    await strategies.run(ctx, primary, canary_weight, mirrored)
+    await strategies.run(ctx, primary, canary_weight, tick.mirrored)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from serinus.api import Canary, CanaryPhase, CanaryStatus
+from serinus.api.judge import JudgeStatus
 from serinus.api.status import make_promoted_conditions
 
 #: phases in which setStatusPhase keeps the weight and iterations
@@ -88,3 +89,8 @@ def with_failed_checks(canary: Canary, failed_checks: int, now: dt.datetime) -> 
 def with_iterations(canary: Canary, iterations: int, now: dt.datetime) -> CanaryStatus:
     """SetStatusIterations."""
     return canary.status.model_copy(update={"iterations": iterations, "last_transition_time": now}, deep=True)
+
+
+def with_judge(canary: Canary, judge: JudgeStatus | None) -> CanaryStatus:
+    """status.judge replaced (None removes it); the rest of the status as stored."""
+    return canary.status.model_copy(update={"judge": judge}, deep=True)

@@ -140,10 +140,15 @@ class CanaryMetrics:
             canary = await version_counts(provider, wanted.canary)
             primary = await version_counts(provider, wanted.primary) if wanted.primary is not None else None
         except MetricsError as err:
-            return Observation(metric.name, wanted.kind, error=str(err), queries=queries)
+            return Observation(metric.name, wanted.kind, error=_without_query(err), queries=queries)
         finally:
             await self._release(provider)
         return Observation(metric.name, wanted.kind, canary, primary, queries=queries)
+
+
+def _without_query(err: MetricsError) -> str:
+    """The error's text without its `; query: ...` tail: an Observation carries its rendered queries already."""
+    return str(err).removesuffix(f"; query: {err.query}") if err.query else str(err)
 
 
 async def _number(provider: MetricsProvider, query: str) -> float | None:

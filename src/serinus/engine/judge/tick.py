@@ -611,7 +611,7 @@ class _Judge:
 def _frozen(config: JudgeConfig, state: dict[str, Any], tick: Tick, problems: list[str],
             observations: dict[str, Observation]) -> TickResult:
     state["fz"] = state["fz"] if state.get("fz") is not None else tick.at
-    reason = "FREEZE: " + "; ".join(problems)
+    reason = "; ".join(problems)
     lines = tuple(LedgerLine(at=tick.at, metric=m.name, verdict=Verdict.FREEZE, reason=reason,
                              queries=observations[m.name].queries if m.name in observations else ())
                   for m in config.metrics)
