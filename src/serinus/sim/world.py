@@ -27,6 +27,7 @@ from serinus.engine.ports import (
     HookResult,
     Measurement,
     MetricFailure,
+    NoTelemetry,
     Notice,
     Readiness,
     Routes,
@@ -528,29 +529,12 @@ class SimNotifier:
                                          next(self.cluster.sequence)))
 
 
-class SimTelemetry:
-    """The Telemetry port: only the statistical judge's ticks are kept (for `checks` in the output)."""
+class SimTelemetry(NoTelemetry):
+    """The Telemetry port: only the statistical judge's ticks are kept (for `checks` in the output); every other
+    series is NoTelemetry's nothing."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-
-    def set_status(self, canary: Canary, phase: str) -> None:
-        """Not kept."""
-
-    def set_weight(self, canary: Canary, primary: int, canary_weight: int) -> None:
-        """Not kept (the router logs weights)."""
-
-    def set_analysis(self, canary: Canary, metric: str, value: float, passed: bool) -> None:
-        """Not kept."""
-
-    def inc_successes(self, canary: Canary, analysis_status: str) -> None:
-        """Not kept."""
-
-    def inc_failures(self, canary: Canary, analysis_status: str) -> None:
-        """Not kept."""
-
-    def set_duration(self, canary: Canary, seconds: float) -> None:
-        """Not kept."""
 
     def set_judge(self, canary: Canary, result: TickResult) -> None:
         """Keep one tick of the judge with its simulated time."""
