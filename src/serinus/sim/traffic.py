@@ -12,11 +12,15 @@ traffic:
   subInterval: 10s             # time step (default 10s)
   primary: {errorRate: 0.001, latency: {median: 80ms, sigma: 0.5, tail: {fraction: 0.02, add: 800ms}}}
   canary: {errorRate: 0.005}   # fields left out are the primary's
+  # primary/canary (and change overrides) may also set:
+  #   errorDrift: 0.0001         # the error rate grows by 0.01 pp a minute (absolute; may be negative)
+  #   sticky: {fraction: 0.5, size: 10}   # half the errors come in clusters of 10 from one client
   buckets: [0.5, 1, 5, ...]    # histogram bounds in ms (+Inf is added; default Istio's)
   diurnal: {amplitude: 0.3, period: 24h, phase: 0s}   # rps x (1 + amplitude sin(2 pi (t + phase) / period))
   noiseInterval: 1m            # how long each draw of the noise below holds (default 1m)
   sharedSigma: 0.3             # a lognormal factor (mean 1) on both versions' error rates, per noise interval
   blips: {probability: 0.02, multiplier: 15}   # a shared error blip, per noise interval
+  bursts: {probability: 0.05, multiplier: 4}   # a traffic burst (rps x4, both versions), per noise interval
   overdispersion: 0.5          # an independent lognormal factor (mean 1) per version, per noise interval
   srm: 2                       # sample-ratio fault: the canary gets 2x its weight
   warmup: {multiplier: 3, duration: 1m}        # latency x3 for 1m after a version scales up
@@ -25,12 +29,42 @@ traffic:
   changes:                     # from `at` (until `until`) override fields of canary, primary or both (shared)
     - {at: 6m, canary: {errorRate: 0.005}}
     - {at: 10m, until: 13m, shared: {errorRate: 0.05, latency: {median: 200ms}}}
+    - {at: 15m, ramp: 5m, canary: {latency: {median: 160ms}}}   # 80ms at 15m, 120ms at 17m30s, 160ms from 20m
+    - {at: 25m, aboveWeight: 0.3, canary: {errorRate: 0.02}}    # only while the canary serves >= 30 %
+    - {at: 20m, shared: {errorDrift: 0.0002}}                   # both rates rise from 20m on
 ```
+
+`bursts`: per noise interval and run, with chance `probability` the whole traffic (both versions' requests) is
+`multiplier` times higher for that noise interval; drawn independently of the error blips.
+
+`sticky: {fraction: F, size: K}` (per version): a share F of the version's errors come in clusters of K errors
+(one client retrying, within one sub-interval). Errors = Binomial(n, p·(1 - F)) independent ones plus K ×
+Binomial(n, p·F / K) clusters, at most the n requests: the mean stays n·p (short of that cap), the variance grows
+about 1 + F·(K - 1) times.
+
+`errorDrift: D` (per version): the error rate changes by D (an absolute share) per minute, counted from t = 0 for
+`primary`/`canary` and from `at` for a change's override; the rate is clamped to [0, 1]. A change that sets
+`errorRate` restarts the rate there and the drift in effect (its own `errorDrift`, else the one before) goes on
+from its `at`; a change that sets only `errorDrift` continues from the rate reached at its `at`.
+
+`ramp: <duration>` (per change): the numeric fields the change sets (errorRate, latency median, sigma, tail
+fraction and add) move linearly from the values in effect just before `at` to the new ones over the ramp, instead
+of stepping at `at`; `errorDrift` and `sticky` still start at `at`. A change applies its overrides after the
+earlier ones (by `at`) that are still in effect; once it ends (`until`) the others are as if it had never been.
+
+`aboveWeight: W` (per change, 0 < W <= 1, with a `canary` override only): the change applies to the canary only in
+the sub-intervals (and runs) where the canary's share of the traffic (its routing weight, times `srm`) is at least
+W: a regression that shows only under load.
+
+Values that move (drift, ramps) are taken at the start of each sub-interval, like the changes' steps.
 
 Python API (the benchmark and the tests code against it):
 
 * `TrafficModel.parse(raw, where="traffic") -> TrafficModel`; raises ScenarioError naming the field.
-* `Generator(model, runs=1)`: `runs` independent replications, vectorised. `gen.bounds` (K bounds in ms, +Inf last).
+* `Generator(model, runs=1)`: `runs` independent replications, vectorised. `gen.bounds` (K bounds in ms, +Inf last);
+  `gen.noise(t0)` (2, runs) and `gen.bursts(t0)` (runs,) are the error-rate and traffic factors in effect.
+* `model.versions_at(t, *, canary_share=None) -> (primary, canary)`: the VersionModels in effect at t (changes,
+  drift and ramps applied; changes with aboveWeight only when `canary_share` is given and reaches it).
 * `gen.step(t0, canary_share, primary_share=None, *, canary_started=None, primary_started=None) -> SubInterval`
   generates the sub-interval [t0, t0 + dt). `canary_share` is the canary's routing weight as a fraction, a float
   or an array of shape (runs,); the primary gets the rest (`primary_share` overrides that, for mirroring, where
@@ -44,13 +78,18 @@ Python API (the benchmark and the tests code against it):
 * `History(gen)` keeps the sub-intervals of a run: `history.add(sub)`, `history.window(end, length)`.
 * `histogram_quantile(q, bounds, cumulative)` is Prometheus' function, vectorised over leading axes.
 
-Per sub-interval of length dt and version v: requests ~ Poisson(rps · diurnal · share_v · dt); errors ~
-Binomial(requests, p_v) with p_v the version's error rate times the noise factors; latency bucket counts ~
+Per sub-interval of length dt and version v: requests ~ Poisson(rps · diurnal · burst · share_v · dt); errors ~
+Binomial(requests, p_v) (with sticky clients, the sum above) with p_v the version's error rate (changes, drift and
+ramps applied) times the noise factors; latency bucket counts ~
 Multinomial(requests, bucket probabilities of the lognormal body plus the tail mixture). The latency sum takes
 each request at the mean latency of its bucket (a histogram's _sum is not used by the judge).
 
 Common random numbers. Every random number comes from a stream keyed by (seed, sub-interval, version), or for the
-noise by (seed, noise interval[, version]); nothing depends on the order of calls or on other runs. Counts are
+noise by (seed, noise interval[, version]); nothing depends on the order of calls or on other runs. The streams
+are told apart by a key component: 0 the counts (seed, 0, sub-interval, version), 1 the shared error noise and
+blips (seed, 1, noise interval), 2 the over-dispersion (seed, 2, noise interval, version), 3 the bursts (seed, 3,
+noise interval), 4 the sticky clusters (seed, 4, sub-interval, version). The later features only add streams, so
+a model without them draws exactly what it drew before they existed. Counts are
 drawn by inversion: each run takes a fixed number of uniforms from the stream (one for its requests, one for its
 errors, one per bucket boundary) and maps them through the inverse CDF of the distribution in effect. So run r
 of two rules that hold the same weight in a sub-interval sees exactly the same requests, errors and latencies,
@@ -104,11 +143,24 @@ class Latency:
 
 
 @dataclass(frozen=True)
+class Sticky:
+    """Sticky clients: `fraction` of a version's errors arrive in clusters of `size` (from one client, within one
+    sub-interval); the mean error rate is unchanged, its variance grows about 1 + fraction · (size - 1) times."""
+
+    fraction: float
+    size: int
+
+
+@dataclass(frozen=True)
 class VersionModel:
-    """How one version serves: the chance a request fails (5xx) and its latency."""
+    """How one version serves: the chance a request fails (5xx) and its latency. `error_drift` is added to the
+    error rate every minute (from t = 0, or from the `at` of the change that set it); `sticky` clusters errors.
+    From `TrafficModel.versions_at(t)`, `error_rate` is the rate in effect at t (drift and ramps applied)."""
 
     error_rate: float = 0.001
     latency: Latency = field(default_factory=Latency)
+    error_drift: float = 0.0
+    sticky: Sticky | None = None
 
 
 @dataclass(frozen=True)
@@ -120,27 +172,55 @@ class Override:
     sigma: float | None = None
     tail_fraction: float | None = None
     tail_add_ms: float | None = None
+    error_drift: float | None = None
+    sticky: Sticky | None = None
 
     def apply(self, version: VersionModel) -> VersionModel:
-        """The version with these fields set."""
+        """The version with these fields set (as steps: for ramps and drift see `TrafficModel.versions_at`)."""
         lat = version.latency
         return VersionModel(
             error_rate=version.error_rate if self.error_rate is None else self.error_rate,
             latency=Latency(median_ms=lat.median_ms if self.median_ms is None else self.median_ms,
                             sigma=lat.sigma if self.sigma is None else self.sigma,
                             tail_fraction=lat.tail_fraction if self.tail_fraction is None else self.tail_fraction,
-                            tail_add_ms=lat.tail_add_ms if self.tail_add_ms is None else self.tail_add_ms))
+                            tail_add_ms=lat.tail_add_ms if self.tail_add_ms is None else self.tail_add_ms),
+            error_drift=version.error_drift if self.error_drift is None else self.error_drift,
+            sticky=version.sticky if self.sticky is None else self.sticky)
+
+    def then(self, other: Override | None) -> Override:
+        """These fields with `other`'s set on top (a version's own override after the shared one)."""
+        if other is None:
+            return self
+        return Override(*(mine if theirs is None else theirs
+                          for mine, theirs in zip(_override_fields(self), _override_fields(other), strict=True)))
+
+
+def _override_fields(override: Override) -> tuple[Any, ...]:
+    """The fields of an override in order, without copying them (dataclasses.astuple would copy Sticky)."""
+    return (override.error_rate, override.median_ms, override.sigma, override.tail_fraction, override.tail_add_ms,
+            override.error_drift, override.sticky)
 
 
 @dataclass(frozen=True)
 class Change:
-    """From `at` until `until` (for good when None): `shared` applies to both versions, then the version's own."""
+    """From `at` until `until` (for good when None): `shared` applies to both versions, then the version's own.
+    With `ramp` (seconds) the numeric fields it sets move linearly over that long from the values in effect just
+    before `at`; with `above_weight` it applies (to the canary only) while the canary's share is at least that."""
 
     at: float
     until: float | None = None
     primary: Override | None = None
     canary: Override | None = None
     shared: Override | None = None
+    ramp: float = 0.0
+    above_weight: float | None = None
+    #: what the change sets on (primary, canary): `shared` with the version's own on top
+    effective: tuple[Override | None, Override | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        own = (self.primary, self.canary)
+        eff = tuple(o if self.shared is None else self.shared.then(o) for o in own)
+        object.__setattr__(self, "effective", eff)
 
     def active(self, t: float) -> bool:
         """True when the change is in effect at `t`."""
@@ -177,6 +257,8 @@ class TrafficModel:
     shared_sigma: float = 0.0
     blip_probability: float = 0.0
     blip_multiplier: float = 1.0
+    burst_probability: float = 0.0
+    burst_multiplier: float = 1.0
     overdispersion: float = 0.0
     srm: float = 1.0
     warmup_multiplier: float = 1.0
@@ -189,19 +271,22 @@ class TrafficModel:
         """Check and parse a `traffic:` block; a mistake raises ScenarioError naming the field."""
         return _parse_model(raw, where)
 
-    def versions_at(self, t: float) -> tuple[VersionModel, VersionModel]:
-        """(primary, canary) as the changes in effect at `t` leave them."""
-        primary, canary = self.primary, self.canary
+    def versions_at(self, t: float, *, canary_share: float | None = None) -> tuple[VersionModel, VersionModel]:
+        """(primary, canary) as the changes in effect at `t` leave them: error rates with their drift and ramps,
+        and ramped latencies, at `t`. `canary_share` is the canary's share of the traffic, for changes with
+        `aboveWeight` (those apply when it is at least their weight; with None they do not)."""
+        if not self.changes and not (self.primary.error_drift or self.canary.error_drift):
+            return self.primary, self.canary
+        courses = (_Course(self.primary), _Course(self.canary))
         for change in self.changes:
             if not change.active(t):
                 continue
-            if change.shared is not None:
-                primary, canary = change.shared.apply(primary), change.shared.apply(canary)
-            if change.primary is not None:
-                primary = change.primary.apply(primary)
-            if change.canary is not None:
-                canary = change.canary.apply(canary)
-        return primary, canary
+            if change.above_weight is not None and (canary_share is None or canary_share < change.above_weight):
+                continue
+            for course, override in zip(courses, change.effective, strict=True):
+                if override is not None:
+                    course.apply(override, change.at, change.ramp)
+        return courses[0].at(t), courses[1].at(t)
 
     def rate_factor(self, t: float) -> float:
         """The diurnal factor on the request rate at `t`."""
@@ -218,12 +303,71 @@ class TrafficModel:
         return any(g.overlaps(start, end) for g in self.provider_errors)
 
 
+def _clamp01(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+#: a field's course from a change on: (start, target, slope per second, at, ramp in seconds); see _value
+_Segment = tuple[float, float, float, float, float]
+
+
+def _value(segment: _Segment, t: float) -> float:
+    """The field at `t` >= at: `target` plus `slope` per second since `at`, reached from `start` linearly over
+    `ramp` seconds (at once without a ramp)."""
+    start, target, slope, at, ramp = segment
+    line = target + slope * (t - at) if slope else target
+    if ramp and t < at + ramp:
+        return start + (t - at) / ramp * (line - start)
+    return line
+
+
+class _Course:
+    """One version's numeric fields over time, as the changes active at some t (applied in order of `at`) shape
+    them: error rate, median, sigma, tail fraction and tail add, each a _Segment; and the drift and sticky
+    clients in effect."""
+
+    __slots__ = ("drift", "segments", "sticky")
+
+    def __init__(self, version: VersionModel) -> None:
+        lat = version.latency
+        self.segments: list[_Segment] = [
+            (version.error_rate, version.error_rate, version.error_drift / 60.0, 0.0, 0.0),
+            *((x, x, 0.0, 0.0, 0.0) for x in (lat.median_ms, lat.sigma, lat.tail_fraction, lat.tail_add_ms))]
+        self.drift = version.error_drift
+        self.sticky = version.sticky
+
+    def apply(self, override: Override, at: float, ramp: float) -> None:
+        """Set the override's fields from `at`: ramped from the values in effect there over `ramp` seconds; an
+        error rate (or, without one, the rate reached at `at`) drifts on by the drift in effect from `at`."""
+        segments = self.segments
+        if override.error_rate is not None or override.error_drift is not None:
+            before = _clamp01(_value(segments[0], at))
+            if override.error_drift is not None:
+                self.drift = override.error_drift
+            if override.error_rate is None:
+                segments[0] = (before, before, self.drift / 60.0, at, 0.0)
+            else:
+                segments[0] = (before, override.error_rate, self.drift / 60.0, at, ramp)
+        for k, new in enumerate((override.median_ms, override.sigma, override.tail_fraction, override.tail_add_ms),
+                                start=1):
+            if new is not None:
+                segments[k] = (_value(segments[k], at), new, 0.0, at, ramp)
+        if override.sticky is not None:
+            self.sticky = override.sticky
+
+    def at(self, t: float) -> VersionModel:
+        """The version at `t` (the error rate clamped to [0, 1])."""
+        rate, median, sigma, fraction, add = (_value(s, t) for s in self.segments)
+        return VersionModel(error_rate=_clamp01(rate), latency=Latency(median, sigma, fraction, add),
+                            error_drift=self.drift, sticky=self.sticky)
+
+
 _MODEL_FIELDS = {"rps", "seed", "subInterval", "noiseInterval", "buckets", "primary", "canary", "changes", "diurnal",
-                 "sharedSigma", "blips", "overdispersion", "srm", "warmup", "gaps", "providerErrors"}
-_VERSION_FIELDS = {"errorRate", "latency"}
+                 "sharedSigma", "blips", "bursts", "overdispersion", "srm", "warmup", "gaps", "providerErrors"}
+_VERSION_FIELDS = {"errorRate", "latency", "errorDrift", "sticky"}
 _LATENCY_FIELDS = {"median", "sigma", "tail"}
 _TAIL_FIELDS = {"fraction", "add"}
-_CHANGE_FIELDS = {"at", "until", "primary", "canary", "shared"}
+_CHANGE_FIELDS = {"at", "until", "primary", "canary", "shared", "ramp", "aboveWeight"}
 
 
 def _mapping(raw: object, where: str, allowed: set[str]) -> Mapping[str, Any]:
@@ -280,7 +424,21 @@ def _override(raw: object, where: str) -> Override:
                 fraction = _number(tail["fraction"], f"{where}.latency.tail.fraction", 0, 1)
             if "add" in tail:
                 add = _millis(tail["add"], f"{where}.latency.tail.add", positive=False)
-    return Override(error_rate, median, sigma, fraction, add)
+    drift = _number(block["errorDrift"], f"{where}.errorDrift") if "errorDrift" in block else None
+    sticky = _sticky(block["sticky"], f"{where}.sticky") if "sticky" in block else None
+    return Override(error_rate, median, sigma, fraction, add, drift, sticky)
+
+
+def _sticky(raw: object, where: str) -> Sticky:
+    block = _mapping(raw, where, {"fraction", "size"})
+    for key in ("fraction", "size"):
+        if key not in block:
+            raise ScenarioError(f"{where}: missing '{key}'")
+    fraction = _number(block["fraction"], f"{where}.fraction", 0, 1)
+    size = block["size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ScenarioError(f"{where}.size: {size!r} is not a whole number >= 1")
+    return Sticky(fraction, size)
 
 
 def _spans(raw: object, where: str) -> tuple[Span, ...]:
@@ -343,7 +501,18 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
             sides = {k: _override(block[k], f"{here}.{k}") for k in ("primary", "canary", "shared") if k in block}
             if not sides:
                 raise ScenarioError(f"{here}: expected canary, primary or shared")
-            parsed.append(Change(at, until, **sides))
+            ramp = parse_time(block["ramp"], f"{here}.ramp") if "ramp" in block else 0.0
+            above = None
+            if "aboveWeight" in block:
+                above = _number(block["aboveWeight"], f"{here}.aboveWeight", 0, 1, low_open=True)
+                if "canary" not in block:
+                    raise ScenarioError(f"{here}.aboveWeight: needs a canary override (the change applies to the "
+                                        f"canary while its share is at least {above:g})")
+                other = next((k for k in ("primary", "shared") if k in block), None)
+                if other is not None:
+                    raise ScenarioError(f"{here}.aboveWeight: applies to the canary only; move '{other}' to a "
+                                        f"change without aboveWeight")
+            parsed.append(Change(at, until, ramp=ramp, above_weight=above, **sides))
         kw["changes"] = tuple(sorted(parsed, key=lambda c: c.at))
     if "diurnal" in doc:
         d = _mapping(doc["diurnal"], f"{where}.diurnal", {"amplitude", "period", "phase"})
@@ -365,6 +534,12 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
             kw["blip_probability"] = _number(b["probability"], f"{where}.blips.probability", 0, 1)
         if "multiplier" in b:
             kw["blip_multiplier"] = _number(b["multiplier"], f"{where}.blips.multiplier", 0, low_open=True)
+    if "bursts" in doc:
+        b = _mapping(doc["bursts"], f"{where}.bursts", {"probability", "multiplier"})
+        if "probability" in b:
+            kw["burst_probability"] = _number(b["probability"], f"{where}.bursts.probability", 0, 1)
+        if "multiplier" in b:
+            kw["burst_multiplier"] = _number(b["multiplier"], f"{where}.bursts.multiplier", 0, low_open=True)
     if "srm" in doc:
         kw["srm"] = _number(doc["srm"], f"{where}.srm", 0, low_open=True)
     if "warmup" in doc:
@@ -615,6 +790,10 @@ def histogram_quantile(q: float, bounds: FloatArray, cumulative: npt.ArrayLike) 
     return np.where(total > 0, value, np.nan)
 
 
+#: sticky clients' (fraction, size), one for all runs or per run
+_StickyArgs = tuple[float | FloatArray, int | IntArray]
+
+
 def _as_runs(value: float | npt.ArrayLike, runs: int) -> FloatArray:
     arr = np.asarray(value, dtype=np.float64)
     return np.broadcast_to(arr, (runs,)).astype(np.float64)
@@ -633,6 +812,10 @@ class Generator:
         self.bounds: FloatArray = np.array([*model.bounds_ms, math.inf])
         self.k = len(self.bounds)
         self._noise: tuple[int, FloatArray] | None = None
+        self._bursts: tuple[int, FloatArray] | None = None
+        #: the distinct aboveWeight thresholds of the changes, ascending
+        self._thresholds: FloatArray = np.array(sorted({c.above_weight for c in model.changes
+                                                        if c.above_weight is not None}), dtype=np.float64)
 
     def index(self, t0: float) -> int:
         """The number of the sub-interval starting at `t0`."""
@@ -659,20 +842,49 @@ class Generator:
         self._noise = (j, factors)
         return factors
 
+    def bursts(self, t0: float) -> FloatArray:
+        """The traffic factor in effect at `t0`, shape (runs,): the burst multiplier in a burst, else 1. From its
+        own stream keyed by (seed, 3, noise interval), so blips and bursts are independent."""
+        j = math.floor(t0 / self.model.noise_interval + 1e-9)
+        if self._bursts is not None and self._bursts[0] == j:
+            return self._bursts[1]
+        m = self.model
+        factors = np.ones(self.runs)
+        if m.burst_probability:
+            u = np.random.default_rng([m.seed, 3, j]).random(self.runs)
+            factors = np.where(u < m.burst_probability, m.burst_multiplier, 1.0)
+        self._bursts = (j, factors)
+        return factors
+
     def step(self, t0: float, canary_share: float | npt.ArrayLike,
              primary_share: float | npt.ArrayLike | None = None, *,
              canary_started: float | npt.ArrayLike | None = None,
              primary_started: float | npt.ArrayLike | None = None) -> SubInterval:
         """Generate [t0, t0 + dt) with the canary at `canary_share` of the traffic (a fraction, per run) and the
         primary at the rest, or at `primary_share` when given (mirroring). `*_started`: when the version last
-        scaled up (its latency is multiplied by the warm-up multiplier for the warm-up duration after it)."""
+        scaled up (its latency is multiplied by the warm-up multiplier for the warm-up duration after it). Changes
+        with aboveWeight apply to the runs whose canary share (after srm) reaches it."""
         m, runs, dt = self.model, self.runs, self.dt
         i = self.index(t0)
         canary = np.clip(_as_runs(canary_share, runs) * m.srm, 0.0, 1.0)
         primary = 1.0 - canary if primary_share is None else np.clip(_as_runs(primary_share, runs), 0.0, 1.0)
         shares = np.stack([primary, canary])
-        rate = m.rps * m.rate_factor(t0 + dt / 2) * dt
+        rate: float | FloatArray = m.rps * m.rate_factor(t0 + dt / 2) * dt
+        if m.burst_probability:
+            rate = rate * self.bursts(t0)
         versions = m.versions_at(t0)
+        # aboveWeight: the canary's model per run, by how many thresholds its share reaches
+        options: list[VersionModel] | None = None
+        pick: IntArray | None = None
+        if self._thresholds.size:
+            regime = np.searchsorted(self._thresholds, shares[CANARY], side="right")
+            present = np.unique(regime)
+            options = [m.versions_at(t0, canary_share=float(self._thresholds[k - 1]))[CANARY] if k
+                       else versions[CANARY] for k in present]
+            if len(options) == 1:
+                versions, options = (versions[PRIMARY], options[0]), None
+            else:
+                pick = np.searchsorted(present, regime)
         noise = self.noise(t0)
         started = (primary_started, canary_started)
         requests = np.empty((2, runs), dtype=np.int64)
@@ -683,21 +895,61 @@ class Generator:
         for v in (PRIMARY, CANARY):
             uniforms = np.random.default_rng([m.seed, 0, i, v]).random((runs, 1 + self.k))
             n = poisson_ppf(uniforms[:, 0], rate * shares[v])
-            p = np.clip(versions[v].error_rate * noise[v], 0.0, 1.0)
             requests[v] = n
-            errors[v] = binomial_ppf(uniforms[:, 1], n, p)
-            probs, means = bucket_model(bounds, versions[v].latency)
             warm = self._warming(t0, started[v])
-            if warm is not None and warm.any():
-                wp, wm = bucket_model(bounds, versions[v].latency, m.warmup_multiplier)
-                probs = np.where(warm[:, None], wp, probs)
-                means = np.where(warm[:, None], wm, means)
+            if v == CANARY and options is not None and pick is not None:
+                p, probs, means, sticky = self._per_run(options, pick, noise[v], warm)
+            else:
+                p = np.clip(versions[v].error_rate * noise[v], 0.0, 1.0)
+                probs, means = bucket_model(bounds, versions[v].latency)
+                if warm is not None and warm.any():
+                    wp, wm = bucket_model(bounds, versions[v].latency, m.warmup_multiplier)
+                    probs = np.where(warm[:, None], wp, probs)
+                    means = np.where(warm[:, None], wm, means)
+                s = versions[v].sticky
+                sticky = (s.fraction, s.size) if s is not None and s.fraction else None
+            if sticky is None:
+                errors[v] = binomial_ppf(uniforms[:, 1], n, p)
+            else:
+                errors[v] = self._sticky_errors(uniforms[:, 1], n, p, sticky, i, v)
             counts = self._multinomial(uniforms[:, 2:], n, probs)
             buckets[v] = np.cumsum(counts, axis=-1)
             latency_sum[v] = (counts * means).sum(axis=-1)
         return SubInterval(t0=t0, dt=dt, shares=shares, requests=requests, errors=errors, buckets=buckets,
                            latency_sum_ms=latency_sum, gap=m.in_gap(t0, t0 + dt),
                            provider_error=m.provider_error_at(t0, t0 + dt))
+
+    def _per_run(self, options: Sequence[VersionModel], pick: IntArray, noise: FloatArray,
+                 warm: npt.NDArray[np.bool_] | None) -> tuple[FloatArray, FloatArray, FloatArray,
+                                                          _StickyArgs | None]:
+        """Error rate, bucket probabilities and means, and sticky clients per run, run r taking the version
+        options[pick[r]]."""
+        bounds = tuple(float(b) for b in self.model.bounds_ms)
+        p = np.clip(np.array([o.error_rate for o in options])[pick] * noise, 0.0, 1.0)
+        tables = [bucket_model(bounds, o.latency) for o in options]
+        probs = np.stack([t[0] for t in tables])[pick]
+        means = np.stack([t[1] for t in tables])[pick]
+        if warm is not None and warm.any():
+            tables = [bucket_model(bounds, o.latency, self.model.warmup_multiplier) for o in options]
+            probs = np.where(warm[:, None], np.stack([t[0] for t in tables])[pick], probs)
+            means = np.where(warm[:, None], np.stack([t[1] for t in tables])[pick], means)
+        sticky: _StickyArgs | None = None
+        if any(o.sticky is not None and o.sticky.fraction for o in options):
+            sticky = (np.array([o.sticky.fraction if o.sticky is not None else 0.0 for o in options])[pick],
+                      np.array([o.sticky.size if o.sticky is not None else 1 for o in options],
+                               dtype=np.int64)[pick])
+        return p, probs, means, sticky
+
+    def _sticky_errors(self, u: FloatArray, n: IntArray, p: FloatArray,
+                       sticky: _StickyArgs, i: int, v: int) -> IntArray:
+        """Errors with sticky clients: Binomial(n, p·(1 - fraction)) independent ones from the run's usual
+        uniform, plus `size` per cluster, Binomial(n, p·fraction / size) clusters from a uniform of the stream
+        keyed by (seed, 4, sub-interval, version); at most n."""
+        fraction, size = sticky
+        independent = binomial_ppf(u, n, p * (1.0 - np.asarray(fraction)))
+        uc = np.random.default_rng([self.model.seed, 4, i, v]).random(self.runs)
+        clusters = binomial_ppf(uc, n, p * np.asarray(fraction) / np.asarray(size))
+        return np.minimum(independent + np.asarray(size, dtype=np.int64) * clusters, n).astype(np.int64)
 
     def _warming(self, t0: float, started: float | npt.ArrayLike | None) -> npt.NDArray[np.bool_] | None:
         m = self.model
