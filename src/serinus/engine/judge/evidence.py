@@ -14,6 +14,10 @@ supermartingales under the null; what it buys is robustness: one noisy interval 
 (per-version noise the binomial model does not know) cannot decide a run alone, unless no plausible noise explains
 it.
 
+Bounded loss (PASS only): each interval's promotion factor is (1 − λ) + λ·(its capped, tempered likelihood
+ratio), so one interval takes away at most PASS_LOSS_CAP nats of promotion evidence; the mean stays ≤ 1 under the
+null (a convex combination of 1 and a factor with mean ≤ 1), so the PASS tests stay valid.
+
 Tempering (research 8.6): each interval's log-likelihood ratio is divided by its φ = 1 + (B − 1)·ĉ, where B is the
 interval's number of bad events and ĉ the over-dispersion estimated from the *previous* intervals (a small prior
 before there are any). With φ ≥ 1 fixed before the interval's split is seen, E[LR^(1/φ)] ≤ E[LR]^(1/φ) ≤ 1
@@ -55,6 +59,17 @@ OVERDISPERSION_PRIOR = 0.0
 STEP_CAP = 2.5
 EXTREME_RATIO = 20.0
 EXTREME_MIN_BAD = 10.0
+#: the most one interval may take away from PROMOTION evidence (nats): each PASS factor h becomes
+#: (1 − λ) + λ·h with 1 − λ = e^−4.6 ≈ 1 %, a bet of 99 % of the evidence on each interval instead of all of it.
+#: Its mean is still ≤ 1 under the null, so the PASS tests stay valid; a good interval gains 0.01 nats less, and one
+#: over-dispersed interval at thousands of requests (a per-version swing the binomial model does not know) costs
+#: at most 4.6 nats instead of undoing a whole run. Two bad intervals still outweigh the 2.5 nats a good one may
+#: add, so a canary that turns bad after a good start (B7 of the benchmark) is not promoted on its early minutes.
+#: FAIL evidence keeps the full bet: a good canary's rollback evidence should fall as fast as the data say
+PASS_LOSS_CAP = 4.6
+_KEEP = math.exp(-PASS_LOSS_CAP)
+_LOG_KEEP = math.log(_KEEP)
+_LOG_BET = math.log1p(-_KEEP)
 #: largest log-evidence turned into odds (keeps every number finite and JSON-safe)
 _LOG_CAP = 700.0
 
@@ -62,6 +77,14 @@ _LOG_CAP = 700.0
 def odds(log_e: float) -> float:
     """exp(log_e), capped so it stays finite."""
     return _exp(min(log_e, _LOG_CAP))
+
+
+def bounded(step: float) -> float:
+    """log((1 − λ) + λ·e^step): one interval's PASS log-factor with its loss bounded by PASS_LOSS_CAP."""
+    bet = _LOG_BET + step
+    if bet >= _LOG_KEEP:
+        return bet + math.log1p(_exp(_LOG_KEEP - bet))
+    return _LOG_KEEP + math.log1p(_exp(bet - _LOG_KEEP))
 
 
 def mixture(logs: Sequence[float]) -> float:
@@ -111,7 +134,7 @@ def ratio_pass_update(logs: list[float], alternatives: Sequence[float], m_pass: 
     null = _log(rho * m_pass + 1.0 - rho)
     log_m = _log(m_pass)
     for i, r in enumerate(alternatives):
-        logs[i] += min((b_c * (_log(r) - log_m) - total * (_log(rho * r + 1.0 - rho) - null)) * inv, cap)
+        logs[i] += bounded(min((b_c * (_log(r) - log_m) - total * (_log(rho * r + 1.0 - rho) - null)) * inv, cap))
 
 
 def overdispersion(splits: Sequence[float], r: float) -> float:
@@ -176,7 +199,7 @@ def binomial_coefficients(p0: float, factors: Sequence[float]) -> tuple[tuple[fl
 
 
 def binomial_update(logs: list[float], coefficients: Sequence[tuple[float, float]], n: float, b: float,
-                    phi: float, extreme: float | None = None) -> None:
+                    phi: float, extreme: float | None = None, bounded_loss: bool = False) -> None:
     """Add one interval (n requests, b bad) to a binomial mixture whose alternatives are `coefficients`; each
     interval adds at most STEP_CAP nats unless its bad share is at least `extreme`."""
     if n <= 0.0:
@@ -185,7 +208,8 @@ def binomial_update(logs: list[float], coefficients: Sequence[tuple[float, float
     inv = 1.0 / phi
     cap = math.inf if extreme is not None and b >= EXTREME_MIN_BAD and b >= extreme * n else STEP_CAP
     for i, (log_bad, log_good) in enumerate(coefficients):
-        logs[i] += min((b * log_bad + good * log_good) * inv, cap)
+        step = min((b * log_bad + good * log_good) * inv, cap)
+        logs[i] += bounded(step) if bounded_loss else step
 
 
 # --- sign e-process for scalars ------------------------------------------------------------------------------------
