@@ -49,6 +49,10 @@ SIGN_LAMBDA = 0.5
 SPLITS_KEPT = 60
 PHI_SHRINK = 5.0
 PHI_CAP = 4.0
+#: the rate dispersion v assumed before there are two intervals, and what the estimate is shrunk toward (none:
+#: a prior of 0.05–0.3 made the absolute tests safer under per-version noise but held good canaries near the
+#: bound for minutes; see bench/README.md)
+RATE_DISPERSION_PRIOR = 0.0
 OVERDISPERSION_PRIOR = 0.0
 #: the most one interval may add to any log-likelihood ratio (nats): min(LR, e^2.5) has mean ≤ E[LR] ≤ 1, so the
 #: tests stay valid, and a single noisy interval (one minute at thousands of requests) cannot decide alone; a
@@ -183,6 +187,51 @@ def push_split(splits: list[float], b_c: float, total: float, rho: float) -> Non
     splits.extend((round(b_c, 2), round(total, 2), round(rho, 4)))
     if len(splits) > 3 * SPLITS_KEPT:
         del splits[:3]
+
+
+# --- the canary's own rate: dispersion between intervals ---------------------------------------------------------
+
+
+def push_counts(history: list[float], n: float, b: float) -> None:
+    """Remember one interval's requests and bad events (rounded), keeping the last SPLITS_KEPT intervals."""
+    if n <= 0.0:
+        return
+    history.extend((round(n, 1), round(b, 2)))
+    if len(history) > 2 * SPLITS_KEPT:
+        del history[:2]
+
+
+def rate_dispersion(history: Sequence[float]) -> tuple[float, float]:
+    """(p̂, v̂): the pooled bad share of the remembered intervals and the relative variance v̂ of the rate between
+    them. When each interval's rate is p·U with Var(U) = v (per-version noise, shared noise, drift), the Pearson
+    residual R = (b − n·p̂)² / (n·p̂(1 − p̂)) has mean about 1 + n·p·v/(1 − p), so
+    v̂ = (ΣR − (T − 1))·(1 − p̂) / Σ n·p̂, shrunk toward 0 with PHI_SHRINK pseudo-intervals. The conditional ratio
+    tests do not need it (the split between the versions cancels shared noise), but a test of the canary's own
+    share against a fixed bound does: its binomial likelihood is overconfident by the factor 1 + n·p·v."""
+    ns, bs = history[0::2], history[1::2]
+    total_n = sum(ns)
+    if total_n <= 0.0:
+        return 0.0, 0.0
+    p = sum(bs) / total_n
+    if len(ns) < 2 or not 0.0 < p < 1.0:
+        return p, RATE_DISPERSION_PRIOR
+    residuals = 0.0
+    expected = 0.0
+    for n, b in zip(ns, bs, strict=True):
+        mean = n * p
+        if mean > 0.0:
+            residuals += (b - mean) ** 2 / (mean * (1.0 - p))
+            expected += mean
+    df = len(ns) - 1
+    raw = max(0.0, (residuals - df) * (1.0 - p) / expected) if expected > 0.0 else 0.0
+    return p, (df * raw + PHI_SHRINK * RATE_DISPERSION_PRIOR) / (df + PHI_SHRINK)
+
+
+def rate_phi(n: float, history: Sequence[float]) -> float:
+    """The tempering of a test of the canary's own share over an interval of `n` requests: 1 + n·p̂·v̂ from the
+    intervals before it (fixed before its bad count is seen, so the tempered factors stay supermartingales)."""
+    p, v = rate_dispersion(history)
+    return max(1.0, 1.0 + n * p * v)
 
 
 # --- absolute binomial tests on the canary's own counts ----------------------------------------------------------

@@ -412,6 +412,12 @@ class _Judge:
         fail_coef, pass_coef = _abs_coefficients(p_max)
         counts = entry["c"]
         if n > 0 and not primary_breach:
+            # tempered by the relative tests' φ or by the canary's own rate dispersion between intervals, whichever
+            # is larger: per-version noise makes a test of one version's share overconfident, and the split
+            # between the versions, which gives the relative tests their φ, shows only part of it
+            own = entry.setdefault("xa", [])
+            phi = max(phi, ev.rate_phi(n, own))
+            ev.push_counts(own, n, bad_pass)
             ev.binomial_update(entry["f"], fail_coef, n, bad_fail, phi, min(1.0, ev.EXTREME_RATIO * p_max))
             # PASS: the grid of alternatives below p_max, one interval taking away at most PASS_LOSS_CAP nats
             ev.binomial_update(entry["p"], pass_coef, n, bad_pass, phi, bounded_loss=True)

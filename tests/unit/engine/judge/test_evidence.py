@@ -215,3 +215,25 @@ def test_promotion_evidence_with_bounded_loss_stays_valid_at_the_bound() -> None
                 certified += 1
                 break
     assert certified / runs <= 0.05
+
+
+def test_rate_dispersion_is_near_zero_for_binomial_intervals_and_finds_per_version_noise() -> None:
+    """The absolute tests' tempering: 60 minutes of a steady 1 % canary at 6,000 requests a minute show no extra
+    dispersion (φ stays near 1), while the same canary with a per-minute lognormal factor (σ 0.5, variance 0.28)
+    is tempered by about 1 + 60·0.28 ≈ 17 for a minute of 6,000 requests."""
+    rng = random.Random(5)
+    steady: list[float] = []
+    noisy: list[float] = []
+    for _ in range(60):
+        ev.push_counts(steady, 6000.0, float(sum(1 for _ in range(6000) if rng.random() < 0.01)))
+        factor = math.exp(0.5 * rng.gauss(0.0, 1.0) - 0.125)
+        rate = 0.01 * factor
+        ev.push_counts(noisy, 6000.0, float(sum(1 for _ in range(6000) if rng.random() < rate)))
+    p, v = ev.rate_dispersion(steady)
+    assert p == pytest.approx(0.01, rel=0.05)
+    assert v < 0.02
+    assert ev.rate_phi(6000.0, steady) < 2.2
+    _, v_noisy = ev.rate_dispersion(noisy)
+    assert 0.15 < v_noisy < 0.45
+    assert 10.0 < ev.rate_phi(6000.0, noisy) < 28.0
+    assert ev.rate_dispersion([])[1] == ev.RATE_DISPERSION_PRIOR
