@@ -100,6 +100,22 @@ def scenarios(horizon_min: int = 45) -> dict[str, Scenario]:
                                                                                  "add": "800ms"}}})),
         Scenario("B7", "errors ×10 from minute 3", _traffic(changes=[{"at": "3m", "canary": {"errorRate": 0.01}}]),
                  onset_min=3.0),
+        Scenario("AT", "A/A noise, canary at 1.01 %",
+                 {"primary": {**_PRIMARY, "errorRate": 0.005}, "canary": {"errorRate": 0.0101}, "overdispersion": 0.5,
+                  "sharedSigma": 0.3, "diurnal": _NOISE["diurnal"]},
+                 notes="AA's noise with the canary just beyond `min: 99` (mean 1.01 % errors, median minute 0.89 %) "
+                       "while the primary is within: the nearest severe canary to AA"),
+        Scenario("ST", "sticky clients", _traffic(primary={**_PRIMARY, "sticky": {"fraction": 0.5, "size": 5}},
+                                                  canary={"sticky": {"fraction": 0.5, "size": 5}}),
+                 notes="half of each version's errors come from clients retrying 5 times in one sub-interval"),
+        Scenario("BU", "traffic bursts", _traffic(bursts={"probability": 0.05, "multiplier": 3}),
+                 notes="in 5 % of minutes the traffic of both versions triples"),
+        Scenario("LD", "errors ×10 above 30 % weight",
+                 _traffic(changes=[{"at": "0s", "aboveWeight": 0.3, "canary": {"errorRate": 0.01}}]),
+                 onset_min=2.0, notes="a load-dependent regression: only while the canary serves ≥ 30 % of requests"),
+        Scenario("RA", "errors ramp to ×10 over 5 min",
+                 _traffic(changes=[{"at": "0s", "ramp": "5m", "canary": {"errorRate": 0.01}}]),
+                 notes="the canary's errors climb linearly from 0.1 % to 1 % over its first five minutes"),
     ]
     return {s.key: s for s in out}
 
@@ -136,7 +152,9 @@ def label(scenario: Scenario) -> str:
     rank = {"good": 0, "moderate": 1, "severe": 2}
     worst = "good"
     for minute in range(SCHEDULE_MIN):
-        primary, canary = model.versions_at(minute * 60.0 + 1.0)
+        # the canary's share on the fastest schedule (10 %, 20 %, ...), for load-dependent changes
+        share = min(10 * (minute + 1), 50) / 100.0
+        primary, canary = model.versions_at(minute * 60.0 + 1.0, canary_share=share)
         now = compare(primary, canary, model.bounds_ms)
         if rank[now] > rank[worst]:
             worst = now
