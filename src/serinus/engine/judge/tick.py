@@ -747,6 +747,10 @@ def judge_tick(config: JudgeConfig, state: dict[str, Any] | None, tick: Tick,
     srm, note = _srm(config, tick, by_name)
     if srm is not None:
         return _frozen(config, st, tick, [srm], by_name)
+    if st.get("fz") is not None and st.get("hs") is not None:
+        # the hold clock stops while frozen: time without data is no time to gather evidence in, so an outage
+        # cannot use up maxHold and hand the decision to onInconclusive
+        st["hs"] += tick.at - st["fz"]
     st["fz"] = None
     judge = _Judge(config, tick)
     metrics_state: dict[str, Any] = st["m"]

@@ -414,3 +414,20 @@ def test_ledger_lines_serialise_for_status() -> None:
     for line in result.lines:
         text = json.dumps(line.to_json(), allow_nan=False)
         assert "eFail" in text
+
+
+def test_the_max_hold_clock_stops_while_frozen() -> None:
+    """Held at the gate for 5 minutes, then Prometheus is down for 8: maxHold (10 min) is not used up by the
+    outage, so the policy decides 5 minutes of holding after the data return, not at once."""
+    cfg = config(success_rate(), max_hold_s=600, on_inconclusive=OnInconclusive.ROLLBACK)
+    error = Observation(SR, error="prometheus: connection refused")
+    ticks = ([(tick(m, 50, at_gate=True), [counts(SR, (5, 0), (5, 0))]) for m in range(1, 6)]
+             + [(tick(m, 50, at_gate=True), [error]) for m in range(6, 14)]
+             + [(tick(m, 50, at_gate=True), [counts(SR, (5, 0), (5, 0))]) for m in range(14, 30)])
+    results = run(cfg, ticks)
+    assert [r.verdict for r in results[5:13]] == [Verdict.FREEZE] * 8
+    decided = next(r for r in results if r.policy)
+    assert decided.verdict is Verdict.ROLLBACK
+    # held minutes 1-5 and 14-19: the sixth minute after the outage completes 10 minutes of holding
+    assert results.index(decided) == 18
+    assert all(r.verdict is Verdict.HOLD for r in results[13:18])
