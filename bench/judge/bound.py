@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from bench.judge.scenarios import ABS_ERRORS, ERRORS_PASS, SCHEDULE_MIN, Scenario, label, scenarios
 from bench.judge.serinus_rule import MAX_WEIGHT, STEP_WEIGHT
@@ -68,8 +69,10 @@ def nearest_severe(primary_rate: float, canary_rate: float) -> float | None:
 
 
 @lru_cache(maxsize=8)
-def _log_factorials(n: int) -> np.ndarray:
-    out: np.ndarray = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))))
+def _log_factorials(n: int) -> npt.NDArray[np.float64]:
+    logs = np.log(np.arange(1, n + 1, dtype=np.float64))
+    out = np.zeros(n + 1, dtype=np.float64)
+    np.cumsum(logs, out=out[1:])
     return out
 
 
@@ -91,9 +94,11 @@ def poisson_lognormal_kl(mean_p: float, mean_q: float, sigma: float) -> float:
     k = np.arange(top + 1, dtype=np.float64)
     log_fact = _log_factorials(top)
 
-    def pmf(mean: float) -> np.ndarray:
+    def pmf(mean: float) -> npt.NDArray[np.float64]:
         lam = mean * factors[:, None]
-        return (_WEIGHTS[:, None] * np.exp(k[None, :] * np.log(lam) - lam - log_fact[None, :])).sum(axis=0)
+        out: npt.NDArray[np.float64] = (_WEIGHTS[:, None]
+                                         * np.exp(k[None, :] * np.log(lam) - lam - log_fact[None, :])).sum(axis=0)
+        return out
 
     p, q = pmf(mean_p), pmf(mean_q)
     keep = p > 0.0
