@@ -22,15 +22,18 @@ K(5) ≥ ln(1/β) the bound is the schedule's 5 minutes. Considering only the er
 never wrong (a rule must exclude every severe alternative, the latency ones too), and so does the oracle's
 knowledge of the shared noise.
 
-Run: `.venv/bin/python -m bench.judge.bound [--runs N] [--rps 20,200,2000] [--scenarios G0,G1,...] [--serinus]`.
+Run: `.venv/bin/python -m bench.judge.bound [--runs N] [--rps 20,200,2000] [--scenarios G0,G1,...] [--serinus]
+[--from judge.json]`.
 It prints, per good cell, the severe twin, K(5), the information of the 6th minute, the bound, Flagger-t5's mean
 time to promote (simulated on the same generator, `--runs` runs, 0 to skip), the 1.05× bar, whether the bar is
-reachable at all, and with `--serinus` the judge's own mean.
+reachable at all, and with `--serinus` the judge's own mean; `--from` takes both means from a matrix's JSON
+(`bench.judge.run --out`) instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -209,7 +212,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default="")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--serinus", action="store_true", help="also simulate the judge's mean")
+    parser.add_argument("--from", dest="source", default="",
+                        help="read the means from a bench.judge.run JSON instead of simulating")
     args = parser.parse_args(argv)
+    measured: dict[tuple[str, float, str], float] = {}
+    if args.source:
+        with open(args.source, encoding="utf-8") as fh:
+            for r in json.load(fh)["results"]:
+                if r["promote_min_mean"] is not None:
+                    measured[(r["scenario"], float(r["rps"]), r["rule"])] = float(r["promote_min_mean"])
+
+    def mean(scen: Scenario, rps: float, rule: str) -> float:
+        if args.source:
+            return measured.get((scen.key, rps, rule), math.nan)
+        return _mean_promotion(scen, rps, rule, args.runs, args.seed) if args.runs else math.nan
+
     every = scenarios()
     keys = [k for k in (args.scenarios.split(",") if args.scenarios else every) if label(every[k]) == "good"]
     header = ("| RPS | scenario | severe twin | K(5) nats | 6th minute nats | bound (min) | flagger-t5 (min) | "
@@ -221,14 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     for rps in (float(x) for x in args.rps.split(",")):
         for key in keys:
             b = bound(every[key], rps)
-            flagger = _mean_promotion(every[key], rps, "flagger-t5", args.runs, args.seed) if args.runs else math.nan
+            flagger = mean(every[key], rps, "flagger-t5")
             bar = 1.05 * flagger
-            reachable = "yes" if b.minutes <= bar else "**no**"
+            reachable = "-" if math.isnan(bar) else "yes" if b.minutes <= bar else "**no**"
             twin = f"{b.severe * 100:.2g} % errors" if b.severe is not None else "-"
             line = (f"| {rps:g} | {key} | {twin} | {b.k_gate:.2f} | {b.k_next:.2f} | {b.minutes:.2f} | "
                     f"{flagger:.2f} | {bar:.2f} | {reachable} |")
             if args.serinus:
-                line += f" {_mean_promotion(every[key], rps, 'serinus', args.runs, args.seed):.2f} |"
+                line += f" {mean(every[key], rps, 'serinus'):.2f} |"
             print(line, flush=True)
     return 0
 
