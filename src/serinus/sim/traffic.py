@@ -528,18 +528,15 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
         kw["shared_sigma"] = _number(doc["sharedSigma"], f"{where}.sharedSigma", 0)
     if "overdispersion" in doc:
         kw["overdispersion"] = _number(doc["overdispersion"], f"{where}.overdispersion", 0)
-    if "blips" in doc:
-        b = _mapping(doc["blips"], f"{where}.blips", {"probability", "multiplier"})
-        if "probability" in b:
-            kw["blip_probability"] = _number(b["probability"], f"{where}.blips.probability", 0, 1)
-        if "multiplier" in b:
-            kw["blip_multiplier"] = _number(b["multiplier"], f"{where}.blips.multiplier", 0, low_open=True)
-    if "bursts" in doc:
-        b = _mapping(doc["bursts"], f"{where}.bursts", {"probability", "multiplier"})
-        if "probability" in b:
-            kw["burst_probability"] = _number(b["probability"], f"{where}.bursts.probability", 0, 1)
-        if "multiplier" in b:
-            kw["burst_multiplier"] = _number(b["multiplier"], f"{where}.bursts.multiplier", 0, low_open=True)
+    for key, prefix in (("blips", "blip"), ("bursts", "burst")):
+        # both are {probability, multiplier} per noise interval: error blips and traffic bursts
+        if key in doc:
+            b = _mapping(doc[key], f"{where}.{key}", {"probability", "multiplier"})
+            if "probability" in b:
+                kw[f"{prefix}_probability"] = _number(b["probability"], f"{where}.{key}.probability", 0, 1)
+            if "multiplier" in b:
+                kw[f"{prefix}_multiplier"] = _number(b["multiplier"], f"{where}.{key}.multiplier", 0,
+                                                     low_open=True)
     if "srm" in doc:
         kw["srm"] = _number(doc["srm"], f"{where}.srm", 0, low_open=True)
     if "warmup" in doc:
