@@ -192,45 +192,42 @@ def push_split(splits: list[float], b_c: float, total: float, rho: float) -> Non
 # --- the canary's own rate: dispersion between intervals ---------------------------------------------------------
 
 
-def push_counts(history: list[float], n: float, b: float) -> None:
-    """Remember one interval's requests and bad events (rounded), keeping the last SPLITS_KEPT intervals."""
+def push_counts(sums: list[float], n: float, b: float) -> None:
+    """Add one interval's requests and bad events to the running sums [T, Σn, Σb, Σb²/n] (empty at the start)."""
     if n <= 0.0:
         return
-    history.extend((round(n, 1), round(b, 2)))
-    if len(history) > 2 * SPLITS_KEPT:
-        del history[:2]
+    if not sums:
+        sums.extend((0.0, 0.0, 0.0, 0.0))
+    sums[0] += 1.0
+    sums[1] += n
+    sums[2] += b
+    sums[3] += b * b / n
 
 
-def rate_dispersion(history: Sequence[float]) -> tuple[float, float]:
-    """(p̂, v̂): the pooled bad share of the remembered intervals and the relative variance v̂ of the rate between
-    them. When each interval's rate is p·U with Var(U) = v (per-version noise, shared noise, drift), the Pearson
-    residual R = (b − n·p̂)² / (n·p̂(1 − p̂)) has mean about 1 + n·p·v/(1 − p), so
-    v̂ = (ΣR − (T − 1))·(1 − p̂) / Σ n·p̂, shrunk toward 0 with PHI_SHRINK pseudo-intervals. The conditional ratio
-    tests do not need it (the split between the versions cancels shared noise), but a test of the canary's own
-    share against a fixed bound does: its binomial likelihood is overconfident by the factor 1 + n·p·v."""
-    ns, bs = history[0::2], history[1::2]
-    total_n = sum(ns)
-    if total_n <= 0.0:
-        return 0.0, 0.0
-    p = sum(bs) / total_n
-    if len(ns) < 2 or not 0.0 < p < 1.0:
+def rate_dispersion(sums: Sequence[float]) -> tuple[float, float]:
+    """(p̂, v̂): the pooled bad share of the intervals summed in `sums` (see push_counts) and the relative variance
+    v̂ of the rate between them. When each interval's rate is p·U with Var(U) = v (per-version noise, shared noise,
+    drift), the Pearson residual R = (b − n·p̂)² / (n·p̂(1 − p̂)) has mean about 1 + n·p·v/(1 − p), so
+    v̂ = (ΣR − (T − 1))·(1 − p̂) / Σ n·p̂, shrunk toward RATE_DISPERSION_PRIOR with PHI_SHRINK pseudo-intervals;
+    ΣR = (Σb²/n − 2p̂·Σb + p̂²·Σn) / (p̂(1 − p̂)) needs only the sums. The conditional ratio tests do not need it (the
+    split between the versions cancels shared noise), but a test of the canary's own share against a fixed bound
+    does: its binomial likelihood is overconfident by the factor 1 + n·p·v."""
+    if not sums or sums[1] <= 0.0:
+        return 0.0, RATE_DISPERSION_PRIOR
+    intervals, total_n, total_b, squares = sums
+    p = total_b / total_n
+    if intervals < 2 or not 0.0 < p < 1.0:
         return p, RATE_DISPERSION_PRIOR
-    residuals = 0.0
-    expected = 0.0
-    for n, b in zip(ns, bs, strict=True):
-        mean = n * p
-        if mean > 0.0:
-            residuals += (b - mean) ** 2 / (mean * (1.0 - p))
-            expected += mean
-    df = len(ns) - 1
-    raw = max(0.0, (residuals - df) * (1.0 - p) / expected) if expected > 0.0 else 0.0
+    residuals = (squares - 2.0 * p * total_b + p * p * total_n) / (p * (1.0 - p))
+    df = intervals - 1.0
+    raw = max(0.0, (residuals - df) * (1.0 - p) / (total_n * p))
     return p, (df * raw + PHI_SHRINK * RATE_DISPERSION_PRIOR) / (df + PHI_SHRINK)
 
 
-def rate_phi(n: float, history: Sequence[float]) -> float:
+def rate_phi(n: float, sums: Sequence[float]) -> float:
     """The tempering of a test of the canary's own share over an interval of `n` requests: 1 + n·p̂·v̂ from the
     intervals before it (fixed before its bad count is seen, so the tempered factors stay supermartingales)."""
-    p, v = rate_dispersion(history)
+    p, v = rate_dispersion(sums)
     return max(1.0, 1.0 + n * p * v)
 
 
