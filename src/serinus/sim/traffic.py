@@ -103,7 +103,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any, Final
 
@@ -191,14 +191,8 @@ class Override:
         """These fields with `other`'s set on top (a version's own override after the shared one)."""
         if other is None:
             return self
-        return Override(*(mine if theirs is None else theirs
-                          for mine, theirs in zip(_override_fields(self), _override_fields(other), strict=True)))
-
-
-def _override_fields(override: Override) -> tuple[Any, ...]:
-    """The fields of an override in order, without copying them (dataclasses.astuple would copy Sticky)."""
-    return (override.error_rate, override.median_ms, override.sigma, override.tail_fraction, override.tail_add_ms,
-            override.error_drift, override.sticky)
+        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other)
+                                if getattr(other, f.name) is not None})
 
 
 @dataclass(frozen=True)
@@ -888,23 +882,15 @@ class Generator:
         errors = np.empty((2, runs), dtype=np.int64)
         buckets = np.empty((2, runs, self.k), dtype=np.int64)
         latency_sum = np.empty((2, runs))
-        bounds = tuple(float(b) for b in m.bounds_ms)
         for v in (PRIMARY, CANARY):
             uniforms = np.random.default_rng([m.seed, 0, i, v]).random((runs, 1 + self.k))
             n = poisson_ppf(uniforms[:, 0], rate * shares[v])
             requests[v] = n
             warm = self._warming(t0, started[v])
-            if v == CANARY and options is not None and pick is not None:
+            if v == CANARY and options is not None:
                 p, probs, means, sticky = self._per_run(options, pick, noise[v], warm)
             else:
-                p = np.clip(versions[v].error_rate * noise[v], 0.0, 1.0)
-                probs, means = bucket_model(bounds, versions[v].latency)
-                if warm is not None and warm.any():
-                    wp, wm = bucket_model(bounds, versions[v].latency, m.warmup_multiplier)
-                    probs = np.where(warm[:, None], wp, probs)
-                    means = np.where(warm[:, None], wm, means)
-                s = versions[v].sticky
-                sticky = (s.fraction, s.size) if s is not None and s.fraction else None
+                p, probs, means, sticky = self._per_run((versions[v],), None, noise[v], warm)
             if sticky is None:
                 errors[v] = binomial_ppf(uniforms[:, 1], n, p)
             else:
@@ -916,25 +902,29 @@ class Generator:
                            latency_sum_ms=latency_sum, gap=m.in_gap(t0, t0 + dt),
                            provider_error=m.provider_error_at(t0, t0 + dt))
 
-    def _per_run(self, options: Sequence[VersionModel], pick: IntArray, noise: FloatArray,
+    def _per_run(self, options: Sequence[VersionModel], pick: IntArray | None, noise: FloatArray,
                  warm: npt.NDArray[np.bool_] | None) -> tuple[FloatArray, FloatArray, FloatArray,
                                                           _StickyArgs | None]:
-        """Error rate, bucket probabilities and means, and sticky clients per run, run r taking the version
-        options[pick[r]]."""
+        """Error rate, bucket probabilities and means, and sticky clients, run r taking the version
+        options[pick[r]]; with `pick` None, options[0] for every run (its tables broadcast, not copied per run)."""
         bounds = tuple(float(b) for b in self.model.bounds_ms)
-        p = np.clip(np.array([o.error_rate for o in options])[pick] * noise, 0.0, 1.0)
+
+        def per_run(values: Any) -> Any:
+            return values[0] if pick is None else values[pick]
+
+        p = np.clip(per_run(np.array([o.error_rate for o in options])) * noise, 0.0, 1.0)
         tables = [bucket_model(bounds, o.latency) for o in options]
-        probs = np.stack([t[0] for t in tables])[pick]
-        means = np.stack([t[1] for t in tables])[pick]
+        probs = per_run(np.stack([t[0] for t in tables]))
+        means = per_run(np.stack([t[1] for t in tables]))
         if warm is not None and warm.any():
             tables = [bucket_model(bounds, o.latency, self.model.warmup_multiplier) for o in options]
-            probs = np.where(warm[:, None], np.stack([t[0] for t in tables])[pick], probs)
-            means = np.where(warm[:, None], np.stack([t[1] for t in tables])[pick], means)
+            probs = np.where(warm[:, None], per_run(np.stack([t[0] for t in tables])), probs)
+            means = np.where(warm[:, None], per_run(np.stack([t[1] for t in tables])), means)
         sticky: _StickyArgs | None = None
         if any(o.sticky is not None and o.sticky.fraction for o in options):
-            sticky = (np.array([o.sticky.fraction if o.sticky is not None else 0.0 for o in options])[pick],
-                      np.array([o.sticky.size if o.sticky is not None else 1 for o in options],
-                               dtype=np.int64)[pick])
+            sticky = (per_run(np.array([o.sticky.fraction if o.sticky is not None else 0.0 for o in options])),
+                      per_run(np.array([o.sticky.size if o.sticky is not None else 1 for o in options],
+                                       dtype=np.int64)))
         return p, probs, means, sticky
 
     def _sticky_errors(self, u: FloatArray, n: IntArray, p: FloatArray,
