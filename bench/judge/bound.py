@@ -35,15 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
-from bench.judge.scenarios import ABS_ERRORS, ERRORS_PASS, SCHEDULE_MIN, Scenario, label, scenarios
-from bench.judge.serinus_rule import MAX_WEIGHT, STEP_WEIGHT
+from bench.judge.scenarios import ABS_ERRORS, ERRORS_PASS, SCHEDULE_MIN, Scenario, label, scenarios, schedule
 from serinus.sim.traffic import TrafficModel
 
 BETA = 0.05
@@ -53,11 +51,6 @@ HORIZON_MIN = 45
 #: Gauss-Hermite nodes for the lognormal noise factors
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
-
-
-def schedule(minutes: int = HORIZON_MIN) -> list[float]:
-    """The canary's share in each minute of the fastest schedule (10 %, 20 %, … up to maxWeight, then held)."""
-    return [min(STEP_WEIGHT * (i + 1), MAX_WEIGHT) / 100.0 for i in range(minutes)]
 
 
 def nearest_severe(primary_rate: float, canary_rate: float) -> float | None:
@@ -189,7 +182,7 @@ def bound(scen: Scenario, rps: float, beta: float = BETA) -> Bound:
     """The information bound for one good cell (see the module docstring)."""
     model = scen.model(rps, 0)
     severe = severe_twin(model)
-    shares = schedule()
+    shares = schedule(HORIZON_MIN)
     info = [minute_information(model, i, shares[i], severe) if severe is not None else 0.0
             for i in range(HORIZON_MIN)]
     cumulative = list(np.cumsum(info))
@@ -198,11 +191,10 @@ def bound(scen: Scenario, rps: float, beta: float = BETA) -> Bound:
 
 
 def _mean_promotion(scen: Scenario, rps: float, rule: str, runs: int, seed: int) -> float:
-    from bench.judge.run import simulate  # the matrix's own runner, imported late: it pulls in every rule
+    from bench.judge.run import simulate, summarise  # the matrix's own runner, imported late: it pulls in every rule
 
-    result = simulate(scen, rps, rule, runs, seed)
-    minutes = [m for o, m in zip(result.outcome, result.minute, strict=True) if o == "promote"]
-    return statistics.fmean(minutes) if minutes else math.nan
+    mean = summarise(scen, rps, rule, simulate(scen, rps, rule, runs, seed), 0.0)["promote_min_mean"]
+    return math.nan if mean is None else float(mean)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.judge.serinus_rule import MAX_WEIGHT, STEP_WEIGHT
 from serinus.sim.traffic import TrafficModel, VersionModel, bucket_model
 
 #: the schedule minimum: 5 steps of 1 minute (10 % to 50 %)
@@ -146,14 +147,18 @@ def compare(primary: VersionModel, canary: VersionModel, bounds: tuple[float, ..
     return "severe" if severe else "moderate" if worse else "good"
 
 
+def schedule(minutes: int) -> list[float]:
+    """The canary's share in each minute of the fastest schedule (stepWeight 10 up to maxWeight 50, then held)."""
+    return [min(STEP_WEIGHT * (i + 1), MAX_WEIGHT) / 100.0 for i in range(minutes)]
+
+
 def label(scenario: Scenario) -> str:
     """The scenario's ground truth: the worst label of any minute before the scheduled promotion."""
     model = scenario.model(20.0, 0)
     rank = {"good": 0, "moderate": 1, "severe": 2}
     worst = "good"
-    for minute in range(SCHEDULE_MIN):
-        # the canary's share on the fastest schedule (10 %, 20 %, ...), for load-dependent changes
-        share = min(10 * (minute + 1), 50) / 100.0
+    for minute, share in enumerate(schedule(SCHEDULE_MIN)):
+        # the canary's share on the fastest schedule, for load-dependent changes
         primary, canary = model.versions_at(minute * 60.0 + 1.0, canary_share=share)
         now = compare(primary, canary, model.bounds_ms)
         if rank[now] > rank[worst]:
