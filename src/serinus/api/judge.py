@@ -113,6 +113,10 @@ class MetricJudge(ApiModel):
     promote_below: Effect | None = Field(default=None, description="The regression promotion must rule out.")
     requests_query: str = Field(default="", description="Requests over {{ interval }} (ratio kind, custom metric).")
     bad_query: str = Field(default="", description="Bad requests over {{ interval }} (ratio kind, custom metric).")
+    max_bad_share: Delta | None = Field(
+        default=None, description="Custom metrics with count queries: the most bad requests the canary may have "
+        "on its own, as a share such as 1%; adds the absolute test (the built-in metrics take it from "
+        "thresholdRange).")
     buckets_query: str = Field(default="", description="Histogram bucket counts by le over {{ interval }}.")
     bounds: list[str] = Field(default_factory=list, description="Latency bounds to test (ms) or auto.")
     primary_variables: dict[str, str] = Field(

@@ -230,6 +230,22 @@ async def test_observe_custom_ratio_uses_primary_target_and_variables() -> None:
                            'sum(increase(req{app="podinfo-primary",code="500"}[20s]))')
 
 
+async def test_observe_custom_absolute_reads_both_versions_counts() -> None:
+    """kind absolute with maxBadShare counts the custom metric's requests and bad requests like a ratio; the
+    primary's counts come along, because an interval in which the primary breaks the bound too is not counted."""
+    canary = _canary([{
+        "name": "errors", "query": "sum(x)", "interval": "1m", "thresholdRange": {"max": 1},
+        "judge": {"kind": "absolute", "maxBadShare": "1%", "requestsQuery": 'sum(req{app="{{ target }}"})',
+                  "badQuery": 'sum(bad{app="{{ target }}"})'}}])
+    metrics = _metrics(canary, lambda q: _vector(({}, (50.0 if "bad" in q else 900.0) if "podinfo-primary" in q
+                                                  else (2.0 if "bad" in q else 100.0))))
+    obs = await metrics.observe(_metric(canary, "errors"), 60, True)
+    assert obs.kind == "absolute"
+    assert (obs.canary.requests, obs.canary.bad) == (100.0, 2.0)
+    assert obs.primary is not None
+    assert (obs.primary.requests, obs.primary.bad) == (900.0, 50.0)
+
+
 async def test_observe_custom_scalar_is_its_own_query_for_both_versions() -> None:
     """Without count queries a custom metric is a scalar: its own query (own interval), canary and primary."""
     canary = _canary([{"name": "p99", "query": 'max(lat{app="{{ target }}"}[{{ interval }}])', "interval": "2m",

@@ -286,21 +286,23 @@ def _metric_block_rules(metric: CanaryMetric, block: _Block[MetricJudge], router
     if judge.kind is not None and allowed is not None and judge.kind not in allowed:
         out.append(error(block.at("kind"), f"{metric.name} can be judged as {' or '.join(k.value for k in allowed)}"
                          f", not {judge.kind.value}", "judge-kind"))
-    elif judge.kind is MetricKind.ABSOLUTE and custom:
-        out.append(error(block.at("kind"), "absolute is available for the built-in metrics only (request-success-"
-                         "rate and request-duration, from their thresholdRange)", "judge-kind"))
-    elif judge.kind is MetricKind.ABSOLUTE and not _has_absolute_bound(metric):
+    elif judge.kind is MetricKind.ABSOLUTE and custom and judge.max_bad_share is None:
+        out.append(error(block.at("maxBadShare"), "is required: kind absolute on a custom metric tests the canary's "
+                         "share of bad requests (badQuery over requestsQuery) against this bound, e.g. 1%",
+                         "judge-kind"))
+    elif judge.kind is MetricKind.ABSOLUTE and not custom and not _has_absolute_bound(metric):
         out.append(error(block.at("kind"), "absolute needs the metric's thresholdRange: it tests the canary "
                          "against that bound", "judge-kind"))
-    if judge.kind is MetricKind.RATIO and custom:
+    if judge.kind in (MetricKind.RATIO, MetricKind.ABSOLUTE) and custom:
         for name, query in (("requestsQuery", judge.requests_query), ("badQuery", judge.bad_query)):
             if not query:
-                out.append(error(block.at(name), "is required: kind ratio on a custom metric counts requests and "
-                                 "bad requests with requestsQuery and badQuery", "judge-queries"))
+                out.append(error(block.at(name), f"is required: kind {judge.kind.value} on a custom metric counts "
+                                 "requests and bad requests with requestsQuery and badQuery", "judge-queries"))
     elif judge.kind is None and custom and bool(judge.requests_query) != bool(judge.bad_query):
         given, missing = ("requestsQuery", "badQuery") if judge.requests_query else ("badQuery", "requestsQuery")
         out.append(warning(block.at(given), f"is ignored without {missing}; the metric is judged as scalar "
                            "(its own query, rendered for both versions)", "judge-queries"))
+    out += _max_bad_share_rules(metric, block, kind)
     if judge.kind is MetricKind.HISTOGRAM and custom and not judge.buckets_query:
         out.append(error(block.at("bucketsQuery"), "is required: kind histogram on a custom metric reads bucket "
                          "counts by le from bucketsQuery", "judge-queries"))
@@ -322,6 +324,28 @@ def _metric_block_rules(metric: CanaryMetric, block: _Block[MetricJudge], router
         out.append(error(block.at("direction"), f"must be increase (higher is worse) or decrease (lower is "
                          f"worse), got {show(judge.direction)}", "judge-direction"))
     return out
+
+
+def _max_bad_share_rules(metric: CanaryMetric, block: _Block[MetricJudge], kind: MetricKind) -> list[Problem]:
+    judge = block.value
+    if judge.max_bad_share is None:
+        return []
+    where = block.at("maxBadShare")
+    try:
+        share = percent_fraction(judge.max_bad_share)
+    except ValueError:
+        return [error(where, f"must be a share of requests such as 1%, got {show(judge.max_bad_share)}",
+                      "judge-max-bad-share")]
+    if not 0 < share < 1:
+        return [error(where, f"must be above 0% and below 100%, got {show(judge.max_bad_share)}",
+                      "judge-max-bad-share")]
+    if metric.is_builtin():
+        return [warning(where, f"is ignored: {metric.name} takes its absolute bound from thresholdRange",
+                        "judge-max-bad-share")]
+    if kind not in (MetricKind.RATIO, MetricKind.ABSOLUTE):
+        return [warning(where, f"is ignored: only a metric with requestsQuery and badQuery has a bad share, and "
+                        f"this one is judged as {kind.value}", "judge-max-bad-share")]
+    return []
 
 
 def _effect_rules(block: _Block[MetricJudge], kind: MetricKind) -> list[Problem]:
@@ -369,9 +393,13 @@ def _is_bound(text: str) -> bool:
         return False
 
 
-def _has_absolute_bound(metric: CanaryMetric) -> bool:
-    """True when a built-in metric has a bound its absolute test can use: thresholdRange.min of the success rate
-    (below 100), thresholdRange.max of the duration, or the deprecated threshold."""
+def _has_absolute_bound(metric: CanaryMetric, judge: MetricJudge | None = None) -> bool:
+    """True when a metric has a bound its absolute test can use: thresholdRange.min of the success rate (below
+    100), thresholdRange.max of the duration, or the deprecated threshold; for a custom metric, maxBadShare with
+    both count queries."""
+    if not metric.is_builtin():
+        return (judge is not None and judge.max_bad_share is not None and bool(judge.requests_query)
+                and bool(judge.bad_query))
     bounds = metric.threshold_range
     if metric.name == REQUEST_SUCCESS_RATE:
         return (bounds is not None and bounds.min is not None and 0 < bounds.min < 100) or metric.threshold > 0
@@ -518,12 +546,21 @@ def _metric_set_rules(analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge
                                    f"judged on its own query, whose window ({window}) is shorter than the "
                                    f"{interval_s:g}s analysis interval, so the judge would skip the requests in "
                                    "between; set interval to the analysis interval", "judge-metric-interval"))
-        if not _has_absolute_bound(metric):
+        metric_judge = block.value if block else None
+        if (not metric.is_builtin() and judge.baseline is not Baseline.NONE and metric.threshold_range is not None
+                and _kind(metric, metric_judge) is MetricKind.RATIO and metric_judge is not None
+                and metric_judge.max_bad_share is None):
+            out.append(warning(where, f"{show(metric.name)} is judged against the primary only: its thresholdRange "
+                               "is Flagger's check (read by onInconclusive: flagger), not a test of the judge. To "
+                               "hold the canary to an absolute bound as well, set judge.maxBadShare (its share of "
+                               "bad requests, e.g. 1%)", "judge-absolute"))
+        if not _has_absolute_bound(metric, metric_judge):
             if judge.baseline is Baseline.NONE:
-                why = "has no thresholdRange" if metric.is_builtin() else "is not built in"
+                why = "has no thresholdRange" if metric.is_builtin() else "has no maxBadShare"
                 out.append(warning(where, f"{show(metric.name)} {why}; with baseline: none only absolute tests "
-                                   "run (from the thresholdRange of request-success-rate and request-duration), "
-                                   "so nothing tests this metric", "judge-absolute"))
+                                   "run (from the thresholdRange of request-success-rate and request-duration, "
+                                   "and from maxBadShare of a custom metric with count queries), so nothing tests "
+                                   "this metric", "judge-absolute"))
             elif metric.name in BUILTIN_METRICS:
                 out.append(warning(where, f"{show(metric.name)} has no thresholdRange, so it has no absolute test; "
                                    "at low traffic the comparison with the primary rarely gathers enough evidence "

@@ -29,6 +29,7 @@ from serinus.api.judge import (
     MetricKind,
     OnInconclusive,
     effective_judge,
+    percent_fraction,
 )
 from serinus.engine.thresholds import MetricKind as FlaggerKind
 
@@ -223,13 +224,18 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
     # custom metrics: ratio when the judge block gives count queries, else scalar (the template's own value)
     has_counts = bool(judge.requests_query and judge.bad_query)
     kind = judge.kind or (MetricKind.RATIO if has_counts else MetricKind.SCALAR)
-    if kind is MetricKind.RATIO:
+    if kind in (MetricKind.RATIO, MetricKind.ABSOLUTE):
         if not has_counts:
-            raise ValueError(f"judge: {metric.name}: kind ratio needs requestsQuery and badQuery")
+            raise ValueError(f"judge: {metric.name}: kind {kind} needs requestsQuery and badQuery")
+        p_max = _max_bad_share(metric.name, judge)
+        if kind is MetricKind.ABSOLUTE:
+            if p_max is None:
+                raise ValueError(f"judge: {metric.name}: kind absolute on a custom metric needs maxBadShare")
+            relative = False
         m_fail, d_fail = _effect(judge.rollback_at, ERRORS_FAIL, "rollbackAt")
         m_pass, d_pass = _effect(judge.promote_below, ERRORS_PASS, "promoteBelow")
         return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
-                            m_pass=m_pass, delta_pass=d_pass, relative=relative, flagger=flagger)
+                            m_pass=m_pass, delta_pass=d_pass, relative=relative, p_max=p_max, flagger=flagger)
     if kind is MetricKind.HISTOGRAM:
         if not judge.buckets_query:
             raise ValueError(f"judge: {metric.name}: kind histogram needs bucketsQuery")
@@ -238,9 +244,21 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
         return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
                             m_pass=m_pass, delta_pass=d_pass, relative=relative, bounds=_bounds(judge),
                             flagger=flagger, prior_rate=LATENCY_PRIOR_RATE)
-    if kind is MetricKind.ABSOLUTE:
-        raise ValueError(f"judge: {metric.name}: kind absolute is available for the built-in metrics only")
     return _scalar(metric.name, judge, relative, _direction(metric, judge), flagger)
+
+
+def _max_bad_share(name: str, judge: MetricJudge) -> float | None:
+    """A custom metric's absolute bound on the canary's bad share (maxBadShare), as a fraction; None when unset."""
+    if judge.max_bad_share is None:
+        return None
+    try:
+        share = percent_fraction(judge.max_bad_share)
+    except ValueError:
+        raise ValueError(f"judge: {name}: maxBadShare must be a share such as 1%, got {judge.max_bad_share!r}") \
+            from None
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"judge: {name}: maxBadShare must be above 0% and below 100%, got {judge.max_bad_share!r}")
+    return share
 
 
 def _scalar(name: str, judge: MetricJudge, relative: bool, direction: int, flagger: FlaggerCheck) -> MetricConfig:

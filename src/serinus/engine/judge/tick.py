@@ -530,8 +530,9 @@ class _Judge:
                 test = "ratio"
             if "a" in mstate and metric.p_max is not None:
                 breach = n_p > 0 and b_p / n_p > metric.p_max
-                phrases.append(self.absolute(metric, mstate["a"], n_c, b_c, b_c, (n_p, b_p), breach, phi,
-                                             f"success rate ≥ {100 * (1 - metric.p_max):.4g}%", out))
+                bound = (f"success rate ≥ {100 * (1 - metric.p_max):.4g}%" if metric.name == REQUEST_SUCCESS_RATE
+                         else f"{label}: bad share ≤ {100 * metric.p_max:.4g}%")
+                phrases.append(self.absolute(metric, mstate["a"], n_c, b_c, b_c, (n_p, b_p), breach, phi, bound, out))
         if info is not None:
             e_fail_best = (info["e_fail"], self.fail_threshold)
         elif "a" in mstate and "e" in mstate["a"]:

@@ -121,3 +121,27 @@ def test_baseline_none_keeps_only_the_absolute_tests() -> None:
     assert cfg is not None
     assert [m.relative for m in cfg.metrics] == [False, False]
     assert cfg.fail_tests() == 2
+
+
+def test_custom_metric_gets_an_absolute_test_from_max_bad_share() -> None:
+    """maxBadShare gives a custom metric with count queries the absolute test the built-ins take from
+    thresholdRange (1 % → p_max 0.01, one more FAIL test); kind absolute keeps only that test, and a bound that is
+    not a share is an error naming the field."""
+    def custom(**judge: Any) -> dict[str, Any]:
+        return {"name": "checkout-errors", "templateRef": {"name": "t"}, "thresholdRange": {"max": 1},
+                "judge": {"requestsQuery": "sum(r)", "badQuery": "sum(b)", **judge}}
+
+    both = judge_config(canary({"metrics": [custom(maxBadShare="1%")], "judge": {"mode": "statistical"}}))
+    assert both is not None
+    (metric,) = both.metrics
+    assert (metric.kind, metric.relative, metric.p_max) == (MetricKind.RATIO, True, 0.01)
+    assert both.fail_tests() == 2
+    alone = judge_config(canary({"metrics": [custom(kind="absolute", maxBadShare="0.5")],
+                                 "judge": {"mode": "statistical"}}))
+    assert alone is not None
+    assert (alone.metrics[0].kind, alone.metrics[0].relative, alone.metrics[0].p_max) == \
+        (MetricKind.ABSOLUTE, False, 0.005)
+    with pytest.raises(ValueError, match="kind absolute on a custom metric needs maxBadShare"):
+        judge_config(canary({"metrics": [custom(kind="absolute")], "judge": {"mode": "statistical"}}))
+    with pytest.raises(ValueError, match="maxBadShare must be above 0% and below 100%"):
+        judge_config(canary({"metrics": [custom(maxBadShare="100%")], "judge": {"mode": "statistical"}}))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from serinus.api.judge import Gate, MetricKind, OnInconclusive
-from serinus.engine.judge.config import MetricConfig
+from serinus.engine.judge.config import MetricConfig, judge_config
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import Observation, Verdict, VersionCounts
 
@@ -431,3 +432,29 @@ def test_the_max_hold_clock_stops_while_frozen() -> None:
     # held minutes 1-5 and 14-19: the sixth minute after the outage completes 10 minutes of holding
     assert results.index(decided) == 18
     assert all(r.verdict is Verdict.HOLD for r in results[13:18])
+
+
+def test_a_custom_error_metric_is_held_to_its_max_bad_share() -> None:
+    """A custom error ratio at 1.3 % against a primary at 0.95 % is within the relative tolerance (under 2×), so
+    the comparison alone promotes it; with maxBadShare 1 % the absolute test rolls it back and says which bound,
+    beside the comparison or (kind absolute) alone."""
+    from .test_config import canary as manifest
+
+    def judged(**extra: Any) -> list[Any]:
+        metric = {"name": "checkout-errors", "templateRef": {"name": "t"}, "thresholdRange": {"max": 1},
+                  "judge": {"requestsQuery": "sum(r)", "badQuery": "sum(b)", **extra}}
+        cfg = judge_config(manifest({"metrics": [metric], "judge": {"mode": "statistical"}}))
+        assert cfg is not None
+        ticks = []
+        for minute, weight in enumerate((10, 20, 30, 40) + (50,) * 11, start=1):
+            n_c = 12000 * weight / 100
+            n_p = 12000 - n_c
+            ticks.append((tick(minute, weight, at_gate=weight == 50),
+                          [replace(counts("checkout-errors", (n_c, n_c * 0.013), (n_p, n_p * 0.0095)),
+                                   kind=extra.get("kind", "ratio"))]))
+        return run(cfg, ticks)
+
+    assert judged()[-1].verdict is Verdict.PROMOTE
+    for held in (judged(maxBadShare="1%"), judged(kind="absolute", maxBadShare="1%")):
+        assert held[-1].verdict is Verdict.ROLLBACK
+        assert "checkout-errors: bad share ≤ 1%" in held[-1].lines[0].reason
