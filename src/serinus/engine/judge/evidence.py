@@ -14,9 +14,9 @@ supermartingales under the null; what it buys is robustness: one noisy interval 
 (per-version noise the binomial model does not know) cannot decide a run alone, unless no plausible noise explains
 it.
 
-Bounded loss (PASS only): each interval's promotion factor is (1 − λ) + λ·(its capped, tempered likelihood
-ratio), so one interval takes away at most PASS_LOSS_CAP nats of promotion evidence; the mean stays ≤ 1 under the
-null (a convex combination of 1 and a factor with mean ≤ 1), so the PASS tests stay valid.
+Bounded loss: each interval's factor is (1 − λ) + λ·(its capped, tempered likelihood ratio), so one interval
+takes away at most LOSS_CAP nats of evidence, for rollback or for promotion; the mean stays ≤ 1 under the null (a
+convex combination of 1 and a factor with mean ≤ 1), so the tests stay valid.
 
 Tempering (research 8.6): each interval's log-likelihood ratio is divided by its φ = 1 + (B − 1)·ĉ, where B is the
 interval's number of bad events and ĉ the over-dispersion estimated from the *previous* intervals (a small prior
@@ -63,15 +63,17 @@ OVERDISPERSION_PRIOR = 0.0
 STEP_CAP = 2.5
 EXTREME_RATIO = 20.0
 EXTREME_MIN_BAD = 10.0
-#: the most one interval may take away from PROMOTION evidence (nats): each PASS factor h becomes
-#: (1 − λ) + λ·h with 1 − λ = e^−4.6 ≈ 1 %, a bet of 99 % of the evidence on each interval instead of all of it.
-#: Its mean is still ≤ 1 under the null, so the PASS tests stay valid; a good interval gains 0.01 nats less, and one
-#: over-dispersed interval at thousands of requests (a per-version swing the binomial model does not know) costs
-#: at most 4.6 nats instead of undoing a whole run. Two bad intervals still outweigh the 2.5 nats a good one may
-#: add, so a canary that turns bad after a good start (B7 of the benchmark) is not promoted on its early minutes.
-#: FAIL evidence keeps the full bet: a good canary's rollback evidence should fall as fast as the data say
-PASS_LOSS_CAP = 4.6
-_KEEP = math.exp(-PASS_LOSS_CAP)
+#: the most one interval may take away from any evidence (nats): each factor h becomes (1 − λ) + λ·h with
+#: 1 − λ = e^−4.6 ≈ 1 %, a bet of 99 % of the evidence on each interval instead of all of it. Its mean is still
+#: ≤ 1 under the null, so the tests stay valid; a good interval gains 0.01 nats less, and one over-dispersed interval
+#: at thousands of requests (a per-version swing the binomial model does not know) costs at most 4.6 nats instead
+#: of undoing a whole run. For promotion, two bad intervals still outweigh the 2.5 nats a good one may add, so a
+#: canary that turns bad after a good start (B7 of the benchmark) is not promoted on its early minutes. For
+#: rollback, a few minutes in which per-version noise put a bad canary below the primary no longer bury the
+#: evidence hundreds of nats deep: a canary at 2.6× the primary's errors and beyond `min: 99` at 2000 RPS had its
+#: rollback evidence at 1e-53:1 after 35 minutes, held to maxHold and was promoted by the timeout policy
+LOSS_CAP = 4.6
+_KEEP = math.exp(-LOSS_CAP)
 _LOG_KEEP = math.log(_KEEP)
 _LOG_BET = math.log1p(-_KEEP)
 #: largest log-evidence turned into odds (keeps every number finite and JSON-safe)
@@ -84,7 +86,7 @@ def odds(log_e: float) -> float:
 
 
 def bounded(step: float) -> float:
-    """log((1 − λ) + λ·e^step): one interval's PASS log-factor with its loss bounded by PASS_LOSS_CAP."""
+    """log((1 − λ) + λ·e^step): one interval's log-factor with its loss bounded by LOSS_CAP."""
     bet = _LOG_BET + step
     if bet >= _LOG_KEEP:
         return bet + math.log1p(_exp(_LOG_KEEP - bet))
@@ -115,7 +117,8 @@ def ratio_log_lr(b_c: float, total: float, rho: float, r1: float, r0: float = 1.
 
 def ratio_fail_update(logs: list[float], grid: Sequence[float], b_c: float, total: float, rho: float,
                       phi: float) -> None:
-    """Add one interval to the FAIL mixture (H0: r ≤ 1; alternatives `grid`, already multiplied by m_fail)."""
+    """Add one interval to the FAIL mixture (H0: r ≤ 1; alternatives `grid`, already multiplied by m_fail); it adds
+    at most STEP_CAP nats unless its own ratio is extreme, and takes away at most LOSS_CAP."""
     if total <= 0.0 or not 0.0 < rho < 1.0:
         return
     inv = 1.0 / phi
@@ -124,7 +127,7 @@ def ratio_fail_update(logs: list[float], grid: Sequence[float], b_c: float, tota
     extreme = b_c >= EXTREME_MIN_BAD and b_c * (1.0 - rho) >= EXTREME_RATIO * (total - b_c) * rho
     cap = math.inf if extreme else STEP_CAP
     for i, r in enumerate(grid):
-        logs[i] += min((b_c * _log(r) - total * _log(rho * r + 1.0 - rho)) * inv, cap)
+        logs[i] += bounded(min((b_c * _log(r) - total * _log(rho * r + 1.0 - rho)) * inv, cap))
 
 
 def ratio_pass_update(logs: list[float], alternatives: Sequence[float], m_pass: float, b_c: float, total: float,
@@ -245,17 +248,17 @@ def binomial_coefficients(p0: float, factors: Sequence[float]) -> tuple[tuple[fl
 
 
 def binomial_update(logs: list[float], coefficients: Sequence[tuple[float, float]], n: float, b: float,
-                    phi: float, extreme: float | None = None, bounded_loss: bool = False) -> None:
+                    phi: float, extreme: float | None = None) -> None:
     """Add one interval (n requests, b bad) to a binomial mixture whose alternatives are `coefficients`; each
-    interval adds at most STEP_CAP nats unless its bad share is at least `extreme`."""
+    interval adds at most STEP_CAP nats unless its bad share is at least `extreme`, and takes away at most
+    LOSS_CAP."""
     if n <= 0.0:
         return
     good = max(n - b, 0.0)
     inv = 1.0 / phi
     cap = math.inf if extreme is not None and b >= EXTREME_MIN_BAD and b >= extreme * n else STEP_CAP
     for i, (log_bad, log_good) in enumerate(coefficients):
-        step = min((b * log_bad + good * log_good) * inv, cap)
-        logs[i] += bounded(step) if bounded_loss else step
+        logs[i] += bounded(min((b * log_bad + good * log_good) * inv, cap))
 
 
 # --- sign e-process for scalars ------------------------------------------------------------------------------------

@@ -307,7 +307,7 @@ class _Judge:
         estimated difference p̂_c − p̂_p is at least δ_fail (the effect gate). PASS: the mean of two e-processes
         reaches 1/β: the likelihood ratio of r in {1, √m_pass} against r ≥ m_pass, and the canary's own bad share
         against δ_pass (`delta_floor`), both products of capped, tempered per-interval factors whose loss is bounded
-        (`evidence.PASS_LOSS_CAP`), so evidence from
+        (`evidence.LOSS_CAP`), so evidence from
         minutes when the canary was good cannot certify minutes when it is bad (a confidence sequence on the pooled
         counts, the earlier second route, certified a changing canary's average). The ledger's CI of the ratio is
         the simple conservative one, [L(p_c)/U(p_p), U(p_c)/L(p_p)] from four one-sided beta-mixture confidence
@@ -328,7 +328,7 @@ class _Judge:
             # the canary-only PASS route: binomial mixture of the canary's bad share at floor·{0.5, 0.2} against
             # the floor, tempered by the φ of the floor's events (fixed before the interval's bad count is seen)
             ev.binomial_update(entry.setdefault("d", [0.0] * len(ev.DELTA_PASS_GRID)), _delta_coefficients(floor),
-                               n_c, b_c, ev.interval_phi(n_c * floor, entry["oc"]), bounded_loss=True)
+                               n_c, b_c, ev.interval_phi(n_c * floor, entry["oc"]))
         for counts in (entry["c"], entry["s"]):
             counts[0] += n_c
             counts[1] += b_c
@@ -418,9 +418,10 @@ class _Judge:
             own = entry.setdefault("xa", [])
             phi = max(phi, ev.rate_phi(n, own))
             ev.push_counts(own, n, bad_pass)
+            # FAIL and PASS: each interval adds at most STEP_CAP nats (FAIL: unless extreme) and takes away at most
+            # LOSS_CAP; PASS mixes the grid of alternatives below p_max
             ev.binomial_update(entry["f"], fail_coef, n, bad_fail, phi, min(1.0, ev.EXTREME_RATIO * p_max))
-            # PASS: the grid of alternatives below p_max, one interval taking away at most PASS_LOSS_CAP nats
-            ev.binomial_update(entry["p"], pass_coef, n, bad_pass, phi, bounded_loss=True)
+            ev.binomial_update(entry["p"], pass_coef, n, bad_pass, phi)
             counts[0] += n
             counts[1] += bad_fail
             counts[2] += primary[0]

@@ -99,8 +99,9 @@ def test_pass_evidence_from_before_a_regression_does_not_certify_it() -> None:
     """B7 at 2000 RPS: the canary is good for 3 minutes, then 10× errors (1 %, severe). The pooled confidence
     sequences certified the run's average (0.64 % vs 0.1 %: under +0.5 pp with noise) and promoted 13.8 % of such
     runs on evidence; both remaining routes multiply per-interval likelihood ratios, and a bad interval takes back
-    far more than a good one gave. Rollback is switched off to look at PASS alone: never promoted."""
-    cfg = config(success_rate(m_fail=1e3))
+    far more than a good one gave. Rollback is switched off (a false-rollback rate of 1e-30) to look at PASS
+    alone: never promoted."""
+    cfg = config(success_rate(), alpha=1e-30)
     ticks = []
     for minute in range(1, 16):
         weight = min(10 * minute, 50)

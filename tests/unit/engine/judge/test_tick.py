@@ -21,18 +21,18 @@ from .test_evidence import WORKED
 
 def test_worked_example_rolls_back_at_minute_5_with_the_research_sentence() -> None:
     """The research's 3x regression (5.6): ADVANCE for four minutes, ROLLBACK at minute 5 with the ledger line
-    "errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 257:1 that canary ≥ 2× primary; threshold
-    80:1 → rollback"."""
+    "errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 248:1 that canary ≥ 2× primary; threshold
+    80:1 → rollback" (the research's 257:1, less the 1 % a minute that bounding each interval's loss costs)."""
     cfg = config()
     ticks = [(tick(i + 1, round(100 * rho)), [counts(SR, (n_c, b_c), (n_p, b_p)), latency(n_c, n_p)])
              for i, (rho, b_c, n_c, b_p, n_p) in enumerate(WORKED)]
     results = run(cfg, ticks)
     assert [r.verdict for r in results] == ["ADVANCE"] * 4 + ["ROLLBACK"]
-    assert results[-1].reason == ("errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 257:1 that "
+    assert results[-1].reason == ("errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 248:1 that "
                                   "canary ≥ 2× primary; threshold 80:1 → rollback")
     line = results[-1].lines[0]
     assert (line.metric, line.verdict, line.test) == (SR, Verdict.ROLLBACK, "ratio")
-    assert line.e_fail == pytest.approx(257.2, abs=0.1)
+    assert line.e_fail == pytest.approx(248.3, abs=0.1)
     assert line.fail_threshold == pytest.approx(80)
     assert line.canary["requests"] == 1800
     assert line.canary["bad"] == 28
@@ -40,7 +40,7 @@ def test_worked_example_rolls_back_at_minute_5_with_the_research_sentence() -> N
     assert line.estimate == pytest.approx((28 / 1800) / (21 / 4200))
     assert line.ci is not None
     assert line.ci[0] < line.estimate < line.ci[1]
-    assert [round(r.lines[0].e_fail, 1) for r in results[:4]] == [1.6, 4.6, 13.1, 61.5]
+    assert [round(r.lines[0].e_fail, 1) for r in results[:4]] == [1.6, 4.5, 12.8, 59.8]
 
 
 def test_zero_errors_everywhere_is_no_rollback_and_no_false_certainty() -> None:
