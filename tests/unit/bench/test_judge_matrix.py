@@ -63,6 +63,17 @@ def test_a_regression_after_good_minutes_is_not_certified_at_high_traffic() -> N
     assert judge["promote_by_evidence"]["p"] <= 0.02, judge["promote_by_evidence"]
 
 
+def test_a_late_regression_seen_through_noise_is_rarely_certified() -> None:
+    """B8 at 200 RPS (B7 with per-version noise σ 0.5 a minute): a bad minute that the noise makes look good kept
+    the early minutes' promotion evidence above the threshold, and the bad minute after it took away at most
+    4.6 nats, so 10.5 % of these canaries were promoted at minute 5 (1,000-run check). No promotion comes on an
+    interval that took promotion evidence away: at most β now, against Flagger's 96 %."""
+    judge, flagger = cell("B8", 200.0, "serinus"), cell("B8", 200.0, "flagger-t5")
+    assert judge["label"] == "severe"
+    assert judge["promote_by_evidence"]["low"] <= BETA, judge["promote_by_evidence"]
+    assert judge["promote"]["high"] < flagger["promote"]["low"], (judge["promote"], flagger["promote"])
+
+
 @pytest.mark.parametrize("key", ["SI", "G2"])
 def test_flaggers_verdict_at_max_hold_does_not_roll_back_good_canaries_at_2_rps(key: str) -> None:
     """At 2 RPS many good canaries reach maxHold; Flagger's replayed checks (on the judge's higher weights) failed

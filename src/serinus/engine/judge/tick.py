@@ -202,6 +202,7 @@ def _reset_pass(mstate: dict[str, Any]) -> None:
         entry["p"] = [0.0] * len(entry["p"])
         entry["d"] = [0.0] * len(ev.DELTA_PASS_GRID)
         entry["s"] = [0.0, 0.0, 0.0, 0.0]
+        entry.pop("ep", None)
     if "a" in mstate:
         entry = mstate["a"]
         entry["p"] = [0.0] * len(entry["p"])
@@ -354,7 +355,16 @@ class _Judge:
         if floor is not None and "d" in entry:
             e_pass = (e_pass + ev.mixture(entry["d"])) / 2.0
         passed = e_pass >= self.pass_threshold
-        if not passed:
+        # no promotion on an interval that took promotion evidence away: each interval takes away at most
+        # LOSS_CAP, so after good minutes one bad minute (a regression that starts late, seen through per-version
+        # noise) can leave the evidence above the threshold; the next interval decides. Only ever holds longer, so
+        # the test stays valid
+        fell = passed and e_pass < entry.get("ep", 0.0)
+        entry["ep"] = e_pass
+        if fell:
+            passed = False
+            out.needs.append(_Need(f"{label} after an interval that leaned worse", None, self.window or None))
+        elif not passed:
             out.needs.append(self.relative_need(metric, entry, label, phi))
         words = (f"{label}: canary {_num(cb_c)}/{_num(cn_c)} vs primary {_num(cb_p)}/{_num(cn_p)}; "
                  f"ratio {f'{estimate:.2g}' if estimate is not None else '-'}; "
@@ -362,6 +372,9 @@ class _Judge:
                  f"threshold {_odds(self.fail_threshold)}:1")
         if e_fail >= self.fail_threshold and not gate:
             words += f" but the difference {_pct(diff)} is below {_pct(metric.delta_fail)}"
+        if fell:
+            words += (f"; promotion evidence fell this interval ({_odds(e_pass)}:1, needs "
+                      f"{_odds(self.pass_threshold)}:1): one more interval before promoting")
         if failed and not out.failed:
             out.failed = True
             out.fail_words = words

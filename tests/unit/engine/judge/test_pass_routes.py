@@ -157,3 +157,29 @@ def test_canary_only_route_state_is_plain_json_and_resets_with_every_step() -> N
     assert max(entry["d"]) > 0
     second = judge_tick(cfg, first.state, tick(2, 20), [counts(SR, (1, 0), (4, 0))])
     assert max(second.state["m"][SR]["r"][0]["d"]) < max(entry["d"])
+
+
+def test_no_promotion_on_an_interval_that_took_promotion_evidence_away() -> None:
+    """Four good minutes at 200 RPS certify the canary with room to spare; a fifth minute at 4.5x the primary's
+    errors, at the gate, takes evidence away without bringing it under the threshold. The judge holds for one
+    interval instead of promoting on it (a regression that starts late, seen through noise, looks just like
+    this) and says why; a good sixth minute promotes."""
+    cfg = config()
+    state = None
+    results = []
+    for minute, (weight, rate) in enumerate(zip((10, 20, 30, 40, 50, 50),
+                                                (0.001, 0.001, 0.001, 0.001, 0.0045, 0.001), strict=True),
+                                      start=1):
+        n_c = 12000 * weight / 100
+        n_p = 12000 - n_c
+        result = judge_tick(cfg, state, tick(minute, weight, at_gate=weight == 50),
+                            [counts(SR, (n_c, n_c * rate), (n_p, n_p * 0.001)), latency(n_c, n_p)])
+        state = result.state
+        results.append(result)
+    assert [r.verdict for r in results] == [Verdict.ADVANCE] * 4 + [Verdict.HOLD, Verdict.PROMOTE]
+    held = results[4]
+    assert held.reason == "≈ 60 s more to certify errors after an interval that leaned worse"
+    line = held.lines[0]
+    assert line.e_pass >= 1 / cfg.beta  # still above the threshold: only the fall holds it
+    assert "promotion evidence fell this interval" in line.reason
+    assert held.predicted_s == 60.0
