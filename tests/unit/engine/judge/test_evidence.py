@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -219,41 +220,45 @@ def test_one_noisy_interval_takes_away_at_most_the_loss_cap_of_rollback_evidence
     assert ev.mixture(logs) >= 80
 
 
+def _share_crossing(seed: int, size: int, threshold: float, step: Callable[[random.Random, list[float]], None],
+                    runs: int = 4000, looks: int = 40) -> float:
+    """The share of `runs` runs of `looks` intervals in which a mixture of `size` e-processes, updated each interval
+    by `step`, ever reaches `threshold` (under its null, Ville's inequality keeps that at most 1/threshold)."""
+    rng = random.Random(seed)
+    crossed = 0
+    for _ in range(runs):
+        logs = [0.0] * size
+        for _ in range(looks):
+            step(rng, logs)
+            if ev.mixture(logs) >= threshold:
+                crossed += 1
+                break
+    return crossed / runs
+
+
 def test_rollback_evidence_with_bounded_loss_stays_valid_for_a_canary_as_good_as_the_primary() -> None:
     """A canary with the primary's error rate must not be rolled back more than α of the time over any number of
     looks: 4,000 runs of 40 one-minute intervals (30 bad events a minute split at ρ = 0.3), FAIL against r ≤ 1 at
     the default grid, at 80:1 (α 0.05 over 4 tests)."""
-    rng = random.Random(12)
     grid = [2 * g for g in ev.FAIL_GRID]
-    rolled = 0
-    runs = 4000
-    for _ in range(runs):
-        logs = [0.0] * len(grid)
-        for _ in range(40):
-            b_c = sum(1 for _ in range(30) if rng.random() < 0.3)
-            ev.ratio_fail_update(logs, grid, float(b_c), 30.0, 0.3, 1.0)
-            if ev.mixture(logs) >= 80.0:
-                rolled += 1
-                break
-    assert rolled / runs <= 0.05 / 4
+
+    def step(rng: random.Random, logs: list[float]) -> None:
+        b_c = sum(1 for _ in range(30) if rng.random() < 0.3)
+        ev.ratio_fail_update(logs, grid, float(b_c), 30.0, 0.3, 1.0)
+
+    assert _share_crossing(12, len(grid), 80.0, step) <= 0.05 / 4
 
 
 def test_promotion_evidence_with_bounded_loss_stays_valid_at_the_bound() -> None:
     """A canary exactly at `min: 99` (1 % errors) must not be certified within it more than β of the time, over
     any number of looks: 4,000 runs of 40 one-minute intervals of 300 requests each, PASS against p_max = 1 %."""
-    rng = random.Random(11)
     coefficients = ev.binomial_coefficients(0.01, ev.ABS_PASS_GRID)
-    certified = 0
-    runs = 4000
-    for _ in range(runs):
-        logs = [0.0] * len(coefficients)
-        for _ in range(40):
-            bad = sum(1 for _ in range(300) if rng.random() < 0.01)
-            ev.binomial_update(logs, coefficients, 300.0, float(bad), 1.0)
-            if ev.mixture(logs) >= 20.0:
-                certified += 1
-                break
-    assert certified / runs <= 0.05
+
+    def step(rng: random.Random, logs: list[float]) -> None:
+        bad = sum(1 for _ in range(300) if rng.random() < 0.01)
+        ev.binomial_update(logs, coefficients, 300.0, float(bad), 1.0)
+
+    assert _share_crossing(11, len(coefficients), 20.0, step) <= 0.05
 
 
 def test_rate_dispersion_is_near_zero_for_binomial_intervals_and_finds_per_version_noise() -> None:
