@@ -68,7 +68,8 @@ EXTREME_MIN_BAD = 10.0
 #: ≤ 1 under the null, so the tests stay valid; a good interval gains 0.01 nats less, and one over-dispersed interval
 #: at thousands of requests (a per-version swing the binomial model does not know) costs at most 4.6 nats instead
 #: of undoing a whole run. For promotion, two bad intervals still outweigh the 2.5 nats a good one may add, so a
-#: canary that turns bad after a good start (B7 of the benchmark) is not promoted on its early minutes. For
+#: canary that turns bad after a good start (B7 of the benchmark) is not promoted on its early minutes (and the
+#: judge does not promote on an interval that took promotion evidence away: see tick.py). For
 #: rollback, a few minutes in which per-version noise put a bad canary below the primary no longer bury the
 #: evidence hundreds of nats deep: a canary at 2.6× the primary's errors and beyond `min: 99` at 2000 RPS had its
 #: rollback evidence at 1e-53:1 after 35 minutes, held to maxHold and was promoted by the timeout policy
