@@ -72,7 +72,7 @@ EXTREME_MIN_BAD = 10.0
 #: judge does not promote on an interval that took promotion evidence away: see tick.py). For
 #: rollback, a few minutes in which per-version noise put a bad canary below the primary no longer bury the
 #: evidence hundreds of nats deep: a canary at 2.6× the primary's errors and beyond `min: 99` at 2000 RPS had its
-#: rollback evidence at 1e-53:1 after 35 minutes, held to maxHold and was promoted by the timeout policy
+#: rollback evidence at 2.3e-53:1 after 35 minutes, held to maxHold and was promoted by the timeout policy
 LOSS_CAP = 4.6
 _KEEP = math.exp(-LOSS_CAP)
 _LOG_KEEP = math.log(_KEEP)
