@@ -125,6 +125,19 @@ class MetricJudge(ApiModel):
     advisory: bool = Field(default=False, description="Shown in the ledger, never decides.")
 
 
+    def bad_share_bound(self) -> float | None:
+        """maxBadShare as a fraction (1% -> 0.01), None when unset. Raises ValueError saying what the value must be
+        (callers add where it is and what it was) when it is not a share above 0 % and below 100 %."""
+        if self.max_bad_share is None:
+            return None
+        try:
+            share = percent_fraction(self.max_bad_share)
+        except ValueError:
+            raise ValueError("must be a share of requests such as 1%") from None
+        if not 0.0 < share < 1.0:
+            raise ValueError("must be above 0% and below 100%")
+        return share
+
 class MetricJudgeStatus(ApiModel):
     """The evidence on one metric, as of the last tick."""
 

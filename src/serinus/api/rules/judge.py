@@ -332,13 +332,9 @@ def _max_bad_share_rules(metric: CanaryMetric, block: _Block[MetricJudge], kind:
         return []
     where = block.at("maxBadShare")
     try:
-        share = percent_fraction(judge.max_bad_share)
-    except ValueError:
-        return [error(where, f"must be a share of requests such as 1%, got {show(judge.max_bad_share)}",
-                      "judge-max-bad-share")]
-    if not 0 < share < 1:
-        return [error(where, f"must be above 0% and below 100%, got {show(judge.max_bad_share)}",
-                      "judge-max-bad-share")]
+        judge.bad_share_bound()
+    except ValueError as err:
+        return [error(where, f"{err}, got {show(judge.max_bad_share)}", "judge-max-bad-share")]
     if metric.is_builtin():
         return [warning(where, f"is ignored: {metric.name} takes its absolute bound from thresholdRange",
                         "judge-max-bad-share")]

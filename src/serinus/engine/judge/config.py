@@ -29,7 +29,6 @@ from serinus.api.judge import (
     MetricKind,
     OnInconclusive,
     effective_judge,
-    percent_fraction,
 )
 from serinus.engine.thresholds import MetricKind as FlaggerKind
 
@@ -227,7 +226,10 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
     if kind in (MetricKind.RATIO, MetricKind.ABSOLUTE):
         if not has_counts:
             raise ValueError(f"judge: {metric.name}: kind {kind} needs requestsQuery and badQuery")
-        p_max = _max_bad_share(metric.name, judge)
+        try:
+            p_max = judge.bad_share_bound()
+        except ValueError as err:
+            raise ValueError(f"judge: {metric.name}: maxBadShare {err}, got {judge.max_bad_share!r}") from None
         if kind is MetricKind.ABSOLUTE:
             if p_max is None:
                 raise ValueError(f"judge: {metric.name}: kind absolute on a custom metric needs maxBadShare")
@@ -245,20 +247,6 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
                             m_pass=m_pass, delta_pass=d_pass, relative=relative, bounds=_bounds(judge),
                             flagger=flagger, prior_rate=LATENCY_PRIOR_RATE)
     return _scalar(metric.name, judge, relative, _direction(metric, judge), flagger)
-
-
-def _max_bad_share(name: str, judge: MetricJudge) -> float | None:
-    """A custom metric's absolute bound on the canary's bad share (maxBadShare), as a fraction; None when unset."""
-    if judge.max_bad_share is None:
-        return None
-    try:
-        share = percent_fraction(judge.max_bad_share)
-    except ValueError:
-        raise ValueError(f"judge: {name}: maxBadShare must be a share such as 1%, got {judge.max_bad_share!r}") \
-            from None
-    if not 0.0 < share < 1.0:
-        raise ValueError(f"judge: {name}: maxBadShare must be above 0% and below 100%, got {judge.max_bad_share!r}")
-    return share
 
 
 def _scalar(name: str, judge: MetricJudge, relative: bool, direction: int, flagger: FlaggerCheck) -> MetricConfig:
