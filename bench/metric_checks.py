@@ -28,33 +28,52 @@ from serinus.metrics.prometheus import PrometheusProvider
 NS = "bench"
 TEMPLATE_QUERIES = {
     "error-rate": 'sum(rate(istio_requests_total{destination_workload_namespace="{{ namespace }}",'
-                  'response_code=~"5.."}[{{ interval }}])) or vector(0)',
+    'response_code=~"5.."}[{{ interval }}])) or vector(0)',
     "rps": 'sum(rate(istio_requests_total{destination_workload_namespace="{{ namespace }}"}[{{ interval }}]))',
-    "p50": 'histogram_quantile(0.5, sum(rate(istio_request_duration_milliseconds_bucket{'
-           'destination_workload_namespace="{{ namespace }}"}[{{ interval }}])) by (le))',
-    "p90": 'histogram_quantile(0.9, sum(rate(istio_request_duration_milliseconds_bucket{'
-           'destination_workload_namespace="{{ namespace }}"}[{{ interval }}])) by (le))',
+    "p50": "histogram_quantile(0.5, sum(rate(istio_request_duration_milliseconds_bucket{"
+    'destination_workload_namespace="{{ namespace }}"}[{{ interval }}])) by (le))',
+    "p90": "histogram_quantile(0.9, sum(rate(istio_request_duration_milliseconds_bucket{"
+    'destination_workload_namespace="{{ namespace }}"}[{{ interval }}])) by (le))',
 }
 
 
 def _canary(server: str) -> Canary:
-    metrics = [{"name": "request-success-rate", "interval": "15s", "thresholdRange": {"min": 99}},
-               {"name": "request-duration", "interval": "15s", "thresholdRange": {"max": 500}}]
-    metrics += [{"name": name, "interval": "15s", "templateRef": {"name": name}, "thresholdRange": {"max": 1e9}}
-                for name in TEMPLATE_QUERIES]
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": NS},
-        "spec": {"provider": "istio", "metricsServer": server,
-                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "service": {"port": 80},
-                 "analysis": {"interval": "30s", "threshold": 5, "stepWeight": 10, "metrics": metrics}}})
+    metrics = [
+        {"name": "request-success-rate", "interval": "15s", "thresholdRange": {"min": 99}},
+        {"name": "request-duration", "interval": "15s", "thresholdRange": {"max": 500}},
+    ]
+    metrics += [
+        {"name": name, "interval": "15s", "templateRef": {"name": name}, "thresholdRange": {"max": 1e9}}
+        for name in TEMPLATE_QUERIES
+    ]
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": NS},
+            "spec": {
+                "provider": "istio",
+                "metricsServer": server,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 80},
+                "analysis": {"interval": "30s", "threshold": 5, "stepWeight": 10, "metrics": metrics},
+            },
+        }
+    )
 
 
 def _templates(server: str) -> dict[tuple[str, str], MetricTemplate]:
-    return {(NS, name): MetricTemplate.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate", "metadata": {"name": name, "namespace": NS},
-        "spec": {"provider": {"type": "prometheus", "address": server}, "query": query}})
-        for name, query in TEMPLATE_QUERIES.items()}
+    return {
+        (NS, name): MetricTemplate.model_validate(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "MetricTemplate",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"provider": {"type": "prometheus", "address": server}, "query": query},
+            }
+        )
+        for name, query in TEMPLATE_QUERIES.items()
+    }
 
 
 async def _round(checks: list[MetricCheck], prom: PrometheusProvider) -> None:
@@ -82,9 +101,12 @@ async def _measure(server: str, rounds: int) -> dict[str, float]:
         for name, shared in (("operator", pool), ("unpooled", None)):
             for _ in range(rounds):  # a whole step as the port runs it: plan, then measure() each metric
                 t0 = time.perf_counter()
-                port = CanaryMetrics(plan_checks(canary, mesh_provider="istio", metrics_server=server,
-                                                 templates=templates, secrets={}), observer="istio", namespace=NS,
-                                     pool=shared)
+                port = CanaryMetrics(
+                    plan_checks(canary, mesh_provider="istio", metrics_server=server, templates=templates, secrets={}),
+                    observer="istio",
+                    namespace=NS,
+                    pool=shared,
+                )
                 for metric in metrics:
                     measured = await port.measure(metric)
                     assert measured.failure is None, measured
@@ -100,11 +122,14 @@ async def _measure(server: str, rounds: int) -> dict[str, float]:
             totals.append(t2 - t0)
     finally:
         await prom.close()
-    return {"rounds": rounds, "median_round_ms": round(statistics.median(totals) * 1000, 2),
-            "median_per_check_ms": round(statistics.median(totals) * 1000 / 6, 2),
-            "median_render_all_ms": round(statistics.median(renders) * 1000, 3),
-            "median_operator_step_ms": round(statistics.median(paths["operator"]) * 1000, 2),
-            "median_unpooled_step_ms": round(statistics.median(paths["unpooled"]) * 1000, 2)}
+    return {
+        "rounds": rounds,
+        "median_round_ms": round(statistics.median(totals) * 1000, 2),
+        "median_per_check_ms": round(statistics.median(totals) * 1000 / 6, 2),
+        "median_render_all_ms": round(statistics.median(renders) * 1000, 3),
+        "median_operator_step_ms": round(statistics.median(paths["operator"]) * 1000, 2),
+        "median_unpooled_step_ms": round(statistics.median(paths["unpooled"]) * 1000, 2),
+    }
 
 
 def main(rounds: int) -> dict[str, float]:
@@ -117,10 +142,15 @@ def main(rounds: int) -> dict[str, float]:
     port = free_port()
 
     def args(work: Path) -> list[str]:
-        (work / "p.yml").write_text(f"global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: s\n"
-                                    f"    static_configs: [{{targets: ['{exporter.target}']}}]\n")
-        return [f"--config.file={work / 'p.yml'}", f"--storage.tsdb.path={work / 'd'}",
-                f"--web.listen-address=127.0.0.1:{port}"]
+        (work / "p.yml").write_text(
+            f"global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: s\n"
+            f"    static_configs: [{{targets: ['{exporter.target}']}}]\n"
+        )
+        return [
+            f"--config.file={work / 'p.yml'}",
+            f"--storage.tsdb.path={work / 'd'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
 
     url = f"http://127.0.0.1:{port}"
     try:

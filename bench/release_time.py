@@ -36,9 +36,19 @@ PHASES = ("Progressing", "Promoting", "Finalising", "Succeeded")
 def _flagger(cluster: Cluster, ns: str, log: Path) -> subprocess.Popen[bytes]:
     binary = Path(cluster.plane.bin_dir) / "flagger"
     with log.open("ab") as out:
-        return subprocess.Popen([str(binary), f"-kubeconfig={cluster.kubeconfig}", f"-namespace={ns}",
-                                 "-mesh-provider=kubernetes", f"-metrics-server=http://127.0.0.1:{free_port()}",
-                                 f"-port={free_port()}", "-log-level=info"], stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [
+                str(binary),
+                f"-kubeconfig={cluster.kubeconfig}",
+                f"-namespace={ns}",
+                "-mesh-provider=kubernetes",
+                f"-metrics-server=http://127.0.0.1:{free_port()}",
+                f"-port={free_port()}",
+                "-log-level=info",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _release(cluster: Cluster, system: str, workdir: Path, out: dict[str, float]) -> None:
@@ -50,20 +60,32 @@ def _release(cluster: Cluster, system: str, workdir: Path, out: dict[str, float]
     proc = op.start(cluster, ns, log) if system == "serinus" else _flagger(cluster, ns, log)
     try:
         client.create(codecs.from_dict(op.deployment(ns, "ghcr.io/example/web:1.0")))
-        client.create(Canary.from_dict({
-            "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-            "spec": {"provider": "kubernetes",
-                     "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                     "service": {"port": 80, "targetPort": 8080},
-                     "analysis": {"interval": f"{INTERVAL_S}s", "threshold": 2, "iterations": STEPS}}}))
+        client.create(
+            Canary.from_dict(
+                {
+                    "apiVersion": "flagger.app/v1beta1",
+                    "kind": "Canary",
+                    "metadata": {"name": "web", "namespace": ns},
+                    "spec": {
+                        "provider": "kubernetes",
+                        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                        "service": {"port": 80, "targetPort": 8080},
+                        "analysis": {"interval": f"{INTERVAL_S}s", "threshold": 2, "iterations": STEPS},
+                    },
+                }
+            )
+        )
         deadline = time.monotonic() + 180
         while op.phase(client) != "Initialized":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{system} did not initialize (log: {log})")
             time.sleep(0.2)
         time.sleep(2)  # let the initialization settle, as a user would not release in the same second
-        client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "image": "ghcr.io/example/web:2.0"}]}}}})
+        client.patch(
+            Deployment,
+            "web",
+            {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "ghcr.io/example/web:2.0"}]}}}},
+        )
         began = time.monotonic()
         deadline = began + 300
         while "Succeeded" not in out:
@@ -89,8 +111,9 @@ def main(runs: int) -> None:
         for _ in range(runs):
             found: dict[str, dict[str, float]] = {"serinus": {}, "flagger": {}}
             op.warm_up_decoders()
-            threads = [threading.Thread(target=_release, args=(cluster, system, workdir, found[system]))
-                       for system in found]
+            threads = [
+                threading.Thread(target=_release, args=(cluster, system, workdir, found[system])) for system in found
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -100,8 +123,10 @@ def main(runs: int) -> None:
                     raise SystemExit(f"{system} did not finish; logs in {workdir}")
                 results[system].append(phases)
         minimum = STEPS * INTERVAL_S
-        print(f"healthy blue/green release, {STEPS} iterations at {INTERVAL_S}s (theoretical minimum {minimum}s), "
-              f"median of {runs} runs; seconds from the image change:")
+        print(
+            f"healthy blue/green release, {STEPS} iterations at {INTERVAL_S}s (theoretical minimum {minimum}s), "
+            f"median of {runs} runs; seconds from the image change:"
+        )
         print(f"{'system':<8} " + " ".join(f"{p:>12}" for p in PHASES) + "  ratio")
         medians: dict[str, float] = {}
         for system, runs_ in results.items():

@@ -46,7 +46,9 @@ async def _run(n: int, duration: float) -> dict[str, float]:
     await scheduler.close()
     lags.sort()
     return {
-        "canaries": n, "seconds": duration, "ticks": ticks,
+        "canaries": n,
+        "seconds": duration,
+        "ticks": ticks,
         "median_lag_ms": round(statistics.median(lags) * 1000, 2) if lags else 0.0,
         "p99_lag_ms": round(lags[int(len(lags) * 0.99)] * 1000, 2) if lags else 0.0,
         "cpu_us_per_tick": round(cpu / max(ticks, 1) * 1e6, 1),

@@ -33,8 +33,11 @@ def scenario_doc() -> dict[str, object]:
     for i, t in enumerate(range(0, DAY_S, EVERY_S)):
         if i % 3 == 2:
             latency += [{"at": f"{t + 120}s", "value": 900}, {"at": f"{t + 360}s", "value": 120}]
-    return {"duration": f"{DAY_S}s", "revisions": revisions,
-            "metrics": {"request-success-rate": [{"at": "0s", "value": 99.9}], "request-duration": latency}}
+    return {
+        "duration": f"{DAY_S}s",
+        "revisions": revisions,
+        "metrics": {"request-success-rate": [{"at": "0s", "value": 99.9}], "request-duration": latency},
+    }
 
 
 def main(runs: int) -> None:
@@ -55,8 +58,10 @@ def main(runs: int) -> None:
                 if event.message.startswith(key):
                     outcomes[key] = outcomes.get(key, 0) + 1
     wall = statistics.median(walls)
-    print(f"simulated: {result.duration:.0f} s in {steps} steps; promotions {outcomes.get('Promotion completed!', 0)},"
-          f" rollbacks {outcomes.get('Canary failed!', 0)}")
+    print(
+        f"simulated: {result.duration:.0f} s in {steps} steps; promotions {outcomes.get('Promotion completed!', 0)},"
+        f" rollbacks {outcomes.get('Canary failed!', 0)}"
+    )
     print(f"median wall time of {runs} runs: {wall:.3f} s (min {min(walls):.3f}, max {max(walls):.3f})")
     print(f"simulated seconds per wall second: {result.duration / wall:,.0f}")
     print(f"median cost of one analysis step: {wall / steps * 1e6:.0f} us")

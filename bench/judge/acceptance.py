@@ -52,8 +52,10 @@ def _share(share: dict[str, Any]) -> str:
 
 def false_rollbacks(results: list[dict[str, Any]], rule: str = JUDGE) -> Verdict:
     """Criterion 1."""
-    v = Verdict(f"1. {rule}: false rollbacks ≤ {ALPHA:.0%} (upper 95 % bound ≤ {ALPHA + SLACK:.0%}) in every good "
-                "scenario", True)
+    v = Verdict(
+        f"1. {rule}: false rollbacks ≤ {ALPHA:.0%} (upper 95 % bound ≤ {ALPHA + SLACK:.0%}) in every good scenario",
+        True,
+    )
     for s in _cells(results, rule, "good"):
         v.checked += 1
         share = s["rollback"]
@@ -65,8 +67,9 @@ def false_rollbacks(results: list[dict[str, Any]], rule: str = JUDGE) -> Verdict
 
 def severe_misses(results: list[dict[str, Any]], rule: str = JUDGE) -> Verdict:
     """Criterion 2."""
-    v = Verdict(f"2. {rule}: severe regressions promoted on evidence ≤ {BETA:.0%} (upper bound ≤ "
-                f"{BETA + SLACK:.0%})", True)
+    v = Verdict(
+        f"2. {rule}: severe regressions promoted on evidence ≤ {BETA:.0%} (upper bound ≤ {BETA + SLACK:.0%})", True
+    )
     for s in _cells(results, rule, "severe"):
         v.checked += 1
         share = s["promote_by_evidence"]
@@ -74,15 +77,19 @@ def severe_misses(results: list[dict[str, Any]], rule: str = JUDGE) -> Verdict:
             v.passed = False
             v.failures.append(f"{_where(s)}: promoted on evidence {_share(share)}")
         if s["promote_by_policy"]["k"]:
-            v.notes.append(f"{_where(s)}: promoted by the onInconclusive policy at maxHold "
-                           f"{_share(s['promote_by_policy'])}")
+            v.notes.append(
+                f"{_where(s)}: promoted by the onInconclusive policy at maxHold {_share(s['promote_by_policy'])}"
+            )
     return v
 
 
 def beats_flagger(results: list[dict[str, Any]], rule: str = JUDGE, baseline: str = FLAGGER) -> Verdict:
     """Criterion 3."""
-    v = Verdict(f"3. {rule}: fewer false rollbacks and fewer missed severe regressions than {baseline}, averaged "
-                "at every traffic level", True)
+    v = Verdict(
+        f"3. {rule}: fewer false rollbacks and fewer missed severe regressions than {baseline}, averaged "
+        "at every traffic level",
+        True,
+    )
     for rps in sorted({r["rps"] for r in results}):
         at = [r for r in results if r["rps"] == rps]
         for label, key, what in (("good", "rollback", "false rollbacks"), ("severe", "promote", "severe promoted")):
@@ -105,11 +112,15 @@ def _minutes(value: float | None) -> str:
     return "never promoted" if value is None else f"{value:.2f} min"
 
 
-def promotion_time(results: list[dict[str, Any]], rule: str = JUDGE, baseline: str = FLAGGER,
-                   min_rps: float = 20.0) -> Verdict:
+def promotion_time(
+    results: list[dict[str, Any]], rule: str = JUDGE, baseline: str = FLAGGER, min_rps: float = 20.0
+) -> Verdict:
     """Criterion 4."""
-    v = Verdict(f"4. {rule}: mean time to promote ≤ {PROMOTION_FACTOR:g} × {baseline}'s at ≥ {min_rps:g} RPS, every "
-                "good scenario", True)
+    v = Verdict(
+        f"4. {rule}: mean time to promote ≤ {PROMOTION_FACTOR:g} × {baseline}'s at ≥ {min_rps:g} RPS, every "
+        "good scenario",
+        True,
+    )
     theirs = {(s["scenario"], s["rps"]): s for s in _cells(results, baseline, "good")}
     for s in _cells(results, rule, "good"):
         if s["rps"] < min_rps or (s["scenario"], s["rps"]) not in theirs:

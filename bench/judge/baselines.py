@@ -41,8 +41,7 @@ def _log_choose(n: float, k: float) -> float:
 def _hypergeom_tail(k0: int, step: int, stop: int, errors: int, draws: int, total: int) -> float:
     """Sum of the hypergeometric pmf from k0 to `stop` inclusive (step +1 upward or -1 downward), starting from
     the exact pmf at k0 and moving with the pmf ratio; stops once the terms no longer change the sum."""
-    log_term = (_log_choose(errors, k0) + _log_choose(total - errors, draws - k0)
-                - _log_choose(total, draws))
+    log_term = _log_choose(errors, k0) + _log_choose(total - errors, draws - k0) - _log_choose(total, draws)
     term = math.exp(log_term)
     acc = term
     k = k0
@@ -124,8 +123,14 @@ class PeekingZ(_Schedule):
 class FisherPerInterval(_Schedule):
     """A one-sided Fisher exact test per interval, each rejection (or empty interval) a Flagger failed check."""
 
-    def __init__(self, name: str = "fisher-per-interval", alpha: float = 0.05, threshold: int = 5,
-                 step_weight: int = 10, max_weight: int = 50) -> None:
+    def __init__(
+        self,
+        name: str = "fisher-per-interval",
+        alpha: float = 0.05,
+        threshold: int = 5,
+        step_weight: int = 10,
+        max_weight: int = 50,
+    ) -> None:
         super().__init__(step_weight, max_weight)
         self.name = name
         self.alpha = alpha
@@ -137,8 +142,10 @@ class FisherPerInterval(_Schedule):
         if self.failed_checks >= self.threshold:
             return Decision.ROLLBACK
         c, p = interval.canary, interval.primary
-        if c.requests <= 0 or fisher_greater(round(c.errors), round(c.requests), round(p.errors),
-                                             round(p.requests)) < self.alpha:
+        if (
+            c.requests <= 0
+            or fisher_greater(round(c.errors), round(c.requests), round(p.errors), round(p.requests)) < self.alpha
+        ):
             self.failed_checks += 1
             return Decision.FAIL
         return self._pass()

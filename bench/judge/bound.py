@@ -85,15 +85,15 @@ def poisson_lognormal_kl(mean_p: float, mean_q: float, sigma: float) -> float:
         # only blurs), so their minimum is one too, and the bound on time stays valid
         return min(poisson, (math.log(mean_p / mean_q)) ** 2 / (2.0 * sigma * sigma))
     factors = np.exp(sigma * _NODES - sigma * sigma / 2.0)
-    top = int(max(mean_p, mean_q) * factors.max() * 1.5 + 10.0 * math.sqrt(max(mean_p, mean_q) * factors.max())
-              + 30)
+    top = int(max(mean_p, mean_q) * factors.max() * 1.5 + 10.0 * math.sqrt(max(mean_p, mean_q) * factors.max()) + 30)
     k = np.arange(top + 1, dtype=np.float64)
     log_fact = _log_factorials(top)
 
     def pmf(mean: float) -> npt.NDArray[np.float64]:
         lam = mean * factors[:, None]
-        out: npt.NDArray[np.float64] = (_WEIGHTS[:, None]
-                                         * np.exp(k[None, :] * np.log(lam) - lam - log_fact[None, :])).sum(axis=0)
+        out: npt.NDArray[np.float64] = (
+            _WEIGHTS[:, None] * np.exp(k[None, :] * np.log(lam) - lam - log_fact[None, :])
+        ).sum(axis=0)
         return out
 
     p, q = pmf(mean_p), pmf(mean_q)
@@ -126,8 +126,10 @@ def minute_information(model: TrafficModel, minute: int, share: float, severe: f
     requests = model.rps * model.rate_factor(t) * 60.0 * share
     shared = [(1.0, 1.0)]
     if model.shared_sigma:
-        shared = [(float(w), float(math.exp(model.shared_sigma * z - model.shared_sigma ** 2 / 2)))
-                  for z, w in zip(_NODES, _WEIGHTS, strict=True)]
+        shared = [
+            (float(w), float(math.exp(model.shared_sigma * z - model.shared_sigma**2 / 2)))
+            for z, w in zip(_NODES, _WEIGHTS, strict=True)
+        ]
     blips = [(1.0 - model.blip_probability, 1.0)]
     if model.blip_probability:
         blips.append((model.blip_probability, model.blip_multiplier))
@@ -183,8 +185,7 @@ def bound(scen: Scenario, rps: float, beta: float = BETA) -> Bound:
     model = scen.model(rps, 0)
     severe = severe_twin(model)
     shares = schedule(HORIZON_MIN)
-    info = [minute_information(model, i, shares[i], severe) if severe is not None else 0.0
-            for i in range(HORIZON_MIN)]
+    info = [minute_information(model, i, shares[i], severe) if severe is not None else 0.0 for i in range(HORIZON_MIN)]
     cumulative = list(np.cumsum(info))
     minutes = least_mean_minute(cumulative, math.log(1.0 / beta)) if severe is not None else float(SCHEDULE_MIN)
     return Bound(scen.key, rps, severe, float(cumulative[SCHEDULE_MIN - 1]), info[SCHEDULE_MIN], minutes)
@@ -204,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default="")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--serinus", action="store_true", help="also simulate the judge's mean")
-    parser.add_argument("--from", dest="source", default="",
-                        help="read the means from a bench.judge.run JSON instead of simulating")
+    parser.add_argument(
+        "--from", dest="source", default="", help="read the means from a bench.judge.run JSON instead of simulating"
+    )
     args = parser.parse_args(argv)
     measured: dict[tuple[str, float, str], float] = {}
     if args.source:
@@ -221,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
 
     every = scenarios()
     keys = [k for k in (args.scenarios.split(",") if args.scenarios else every) if label(every[k]) == "good"]
-    header = ("| RPS | scenario | severe twin | K(5) nats | 6th minute nats | bound (min) | flagger-t5 (min) | "
-              "1.05× bar | reachable |")
+    header = (
+        "| RPS | scenario | severe twin | K(5) nats | 6th minute nats | bound (min) | flagger-t5 (min) | "
+        "1.05× bar | reachable |"
+    )
     if args.serinus:
         header += " serinus (min) |"
     print(header)
@@ -234,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
             bar = 1.05 * flagger
             reachable = "-" if math.isnan(bar) else "yes" if b.minutes <= bar else "**no**"
             twin = f"{b.severe * 100:.2g} % errors" if b.severe is not None else "-"
-            line = (f"| {rps:g} | {key} | {twin} | {b.k_gate:.2f} | {b.k_next:.2f} | {b.minutes:.2f} | "
-                    f"{flagger:.2f} | {bar:.2f} | {reachable} |")
+            line = (
+                f"| {rps:g} | {key} | {twin} | {b.k_gate:.2f} | {b.k_next:.2f} | {b.minutes:.2f} | "
+                f"{flagger:.2f} | {bar:.2f} | {reachable} |"
+            )
             if args.serinus:
                 line += f" {mean(every[key], rps, 'serinus'):.2f} |"
             print(line, flush=True)

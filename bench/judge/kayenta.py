@@ -58,8 +58,9 @@ class MetricResult:
     mean_ratio: float | None = None
 
 
-def brent_root(f: Callable[[float], float], a: float, b: float, fa: float, fb: float, tol: float = 1e-4,
-               max_iter: int = 1000) -> float:
+def brent_root(
+    f: Callable[[float], float], a: float, b: float, fa: float, fb: float, tol: float = 1e-4, max_iter: int = 1000
+) -> float:
     """A root of `f` in [a, b] by Brent's method (bisection, secant and inverse quadratic steps), with the
     stopping rule of R's `uniroot`/zeroin: |step| ≤ 2·eps·|b| + tol/2. `fa` and `fb` must differ in sign."""
     c, fc = a, fa
@@ -135,8 +136,9 @@ def _w(x: Sequence[float], y: Sequence[float], d: float, correct: bool) -> float
     return (dz - correction) / sigma
 
 
-def mann_whitney_ci(x: Sequence[float], y: Sequence[float], conf_level: float = 0.98,
-                    correct: bool = False) -> tuple[float, float, float]:
+def mann_whitney_ci(
+    x: Sequence[float], y: Sequence[float], conf_level: float = 0.98, correct: bool = False
+) -> tuple[float, float, float]:
     """The two-sided confidence interval and Hodges-Lehmann estimate of the shift x − y: (lower, upper, estimate),
     as R's `wilcox.test(x, y, conf.int=TRUE, exact=FALSE, correct=correct, conf.level=conf_level)`."""
     alpha = 1 - conf_level
@@ -171,10 +173,18 @@ def mean_ratio(control: Sequence[float], experiment: Sequence[float]) -> float:
     return (sum(experiment) / len(experiment)) / control_mean
 
 
-def classify(experiment: Sequence[float], control: Sequence[float], *, direction: str = "increase",
-             nan_strategy: str = "remove", conf_level: float = 0.98, tolerance: float = 0.25,
-             allowed_increase: float = 1.0, allowed_decrease: float = 1.0,
-             rng: random.Random | None = None) -> MetricResult:
+def classify(
+    experiment: Sequence[float],
+    control: Sequence[float],
+    *,
+    direction: str = "increase",
+    nan_strategy: str = "remove",
+    conf_level: float = 0.98,
+    tolerance: float = 0.25,
+    allowed_increase: float = 1.0,
+    allowed_decrease: float = 1.0,
+    rng: random.Random | None = None,
+) -> MetricResult:
     """Kayenta's classification of one metric: experiment (canary) against control."""
     if nan_strategy == "replace":
         experiment = [0.0 if math.isnan(v) else v for v in experiment]
@@ -213,8 +223,14 @@ class KayentaRule:
     """One run judged by the Kayenta port: per-interval error rate and p99, canary against primary, every
     interval from the third on; any High rolls back, otherwise Flagger's weight schedule."""
 
-    def __init__(self, name: str = "kayenta", first_judgement: int = 3, step_weight: int = 10,
-                 max_weight: int = 50, seed: int = 0) -> None:
+    def __init__(
+        self,
+        name: str = "kayenta",
+        first_judgement: int = 3,
+        step_weight: int = 10,
+        max_weight: int = 50,
+        seed: int = 0,
+    ) -> None:
         self.name = name
         self.first_judgement = first_judgement
         self.step_weight = step_weight

@@ -35,8 +35,9 @@ def beyond(rate: float) -> Scenario:
     return dataclasses.replace(base, title=f"A/A noise, canary at {100 * rate:g} %", traffic=traffic)
 
 
-def sweep(rates: tuple[float, ...], rps_levels: tuple[float, ...], runs: int, seed: int,
-          rule: str = "serinus") -> list[dict[str, Any]]:
+def sweep(
+    rates: tuple[float, ...], rps_levels: tuple[float, ...], runs: int, seed: int, rule: str = "serinus"
+) -> list[dict[str, Any]]:
     """One summary (`bench.judge.run.summarise`) per canary rate and traffic level."""
     out = []
     for rate in rates:
@@ -53,12 +54,16 @@ def _share(share: dict[str, float]) -> str:
 
 def markdown(results: list[dict[str, Any]]) -> str:
     """The table: canary rate (and how far beyond the bound), RPS, promoted on evidence and by policy, rolled back."""
-    lines = ["| canary errors | beyond `min: 99` by | RPS | promoted on evidence | promoted by policy | rolled back |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| canary errors | beyond `min: 99` by | RPS | promoted on evidence | promoted by policy | rolled back |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for s in results:
-        lines.append(f"| {100 * s['rate']:g} % | {100 * (s['rate'] / ABS_ERRORS - 1):.0f} % | {s['rps']:g} | "
-                     f"{_share(s['promote_by_evidence'])} | {_share(s['promote_by_policy'])} | "
-                     f"{_share(s['rollback'])} |")
+        lines.append(
+            f"| {100 * s['rate']:g} % | {100 * (s['rate'] / ABS_ERRORS - 1):.0f} % | {s['rps']:g} | "
+            f"{_share(s['promote_by_evidence'])} | {_share(s['promote_by_policy'])} | "
+            f"{_share(s['rollback'])} |"
+        )
     return "\n".join(lines)
 
 

@@ -71,8 +71,7 @@ def rule_factories() -> dict[str, RuleFactory]:
     rules["serinus"] = _serinus("serinus")
     rules["serinus-everystep"] = _serinus("serinus-everystep", {"gate": "everyStep"})
     for policy in ("rollback", "promote", "pause"):
-        rules[f"serinus-inconclusive-{policy}"] = _serinus(f"serinus-inconclusive-{policy}",
-                                                           {"onInconclusive": policy})
+        rules[f"serinus-inconclusive-{policy}"] = _serinus(f"serinus-inconclusive-{policy}", {"onInconclusive": policy})
     rules["serinus-untempered"] = _serinus("serinus-untempered")  # φ fixed at 1 (see _untempered)
     return rules
 
@@ -98,8 +97,9 @@ def cell_seed(seed: int, scenario: str, rps: float) -> int:
     return zlib.crc32(f"{seed}/{scenario}/{rps:g}".encode())
 
 
-def simulate(scenario: Scenario, rps: float, rule_name: str, runs: int, seed: int,
-             horizon_min: int = HORIZON_MIN) -> Runs:
+def simulate(
+    scenario: Scenario, rps: float, rule_name: str, runs: int, seed: int, horizon_min: int = HORIZON_MIN
+) -> Runs:
     """Run one rule over `runs` closed-loop runs of one cell."""
     factory = rule_factories()[rule_name]
     saved_cap = evidence.PHI_CAP
@@ -111,15 +111,19 @@ def simulate(scenario: Scenario, rps: float, rule_name: str, runs: int, seed: in
         evidence.PHI_CAP = saved_cap
 
 
-def _simulate(scenario: Scenario, rps: float, factory: RuleFactory, runs: int, seed: int,
-              horizon_min: int) -> Runs:
+def _simulate(scenario: Scenario, rps: float, factory: RuleFactory, runs: int, seed: int, horizon_min: int) -> Runs:
     gen = Generator(scenario.model(rps, seed), runs)
     bounds = tuple(float(b) for b in gen.bounds)
     per_interval = round(INTERVAL_S / gen.dt)
     rules = [factory(r) for r in range(runs)]
     weights = np.array([rule.weight for rule in rules], dtype=np.float64)
-    out = Runs(outcome=["undecided"] * runs, minute=[math.nan] * runs, by_policy=[False] * runs,
-               holds=[0] * runs, exposure=[0.0] * runs)
+    out = Runs(
+        outcome=["undecided"] * runs,
+        minute=[math.nan] * runs,
+        by_policy=[False] * runs,
+        holds=[0] * runs,
+        exposure=[0.0] * runs,
+    )
     active = list(range(runs))
     bad = label(scenario) != "good"
     started = 0.0 if scenario.warmup else None
@@ -135,9 +139,14 @@ def _simulate(scenario: Scenario, rps: float, factory: RuleFactory, runs: int, s
         for r in active:
             rule = rules[r]
             weight = int(weights[r])
-            interval = Interval(minute, float(minute), weight, bounds,
-                                Counts(requests[CANARY][r], errors[CANARY][r], tuple(buckets_c[r])),
-                                Counts(requests[PRIMARY][r], errors[PRIMARY][r], tuple(buckets_p[r])))
+            interval = Interval(
+                minute,
+                float(minute),
+                weight,
+                bounds,
+                Counts(requests[CANARY][r], errors[CANARY][r], tuple(buckets_c[r])),
+                Counts(requests[PRIMARY][r], errors[PRIMARY][r], tuple(buckets_p[r])),
+            )
             if bad and minute > scenario.onset_min:
                 out.exposure[r] += weight / 100.0 * min(1.0, minute - scenario.onset_min)
             decision = rule.step(interval)
@@ -188,19 +197,27 @@ def summarise(scenario: Scenario, rps: float, rule: str, runs: Runs, wall_s: flo
     inconclusive = policy_promoted + policy_rolled + len(undecided)
     onset = scenario.onset_min
     return {
-        "scenario": scenario.key, "title": scenario.title, "label": label(scenario), "rps": rps, "rule": rule,
-        "runs": n, "wall_s": round(wall_s, 2),
-        "rollback": _share(len(rolled), n), "promote": _share(len(promoted), n),
+        "scenario": scenario.key,
+        "title": scenario.title,
+        "label": label(scenario),
+        "rps": rps,
+        "rule": rule,
+        "runs": n,
+        "wall_s": round(wall_s, 2),
+        "rollback": _share(len(rolled), n),
+        "promote": _share(len(promoted), n),
         "undecided": _share(len(undecided), n),
         "promote_by_evidence": _share(len(promoted) - policy_promoted, n),
         "rollback_by_evidence": _share(len(rolled) - policy_rolled, n),
-        "promote_by_policy": _share(policy_promoted, n), "rollback_by_policy": _share(policy_rolled, n),
+        "promote_by_policy": _share(policy_promoted, n),
+        "rollback_by_policy": _share(policy_rolled, n),
         "inconclusive": _share(inconclusive, n),
         "hold_min_mean": statistics.fmean(runs.holds) if n else None,
         "promote_min_median": _median(runs.minute[i] for i in promoted),
         "promote_min_mean": _mean(runs.minute[i] for i in promoted),
         "promote_vs_schedule": (_mean(runs.minute[i] for i in promoted) or math.nan) / SCHEDULE_MIN
-        if promoted else None,
+        if promoted
+        else None,
         "rollback_from_onset_median": _median(runs.minute[i] - onset for i in rolled),
         "rollback_from_onset_mean": _mean(runs.minute[i] - onset for i in rolled),
         "exposure_mean": statistics.fmean(runs.exposure) if n else None,
@@ -217,8 +234,15 @@ def _task(args: tuple[str, float, str, int, int]) -> dict[str, Any]:
     return summarise(scenario, rps, rule, result, time.perf_counter() - began)
 
 
-def run_matrix(scenario_keys: Iterable[str], rps_levels: Iterable[float], rules: Iterable[str], runs: int,
-               seed: int, workers: int = 2, progress: bool = True) -> list[dict[str, Any]]:
+def run_matrix(
+    scenario_keys: Iterable[str],
+    rps_levels: Iterable[float],
+    rules: Iterable[str],
+    runs: int,
+    seed: int,
+    workers: int = 2,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Every (scenario, rps, rule) of the matrix, over `workers` processes; the summaries in matrix order."""
     tasks = [(key, rps, rule, runs, seed) for rps in rps_levels for key in scenario_keys for rule in rules]
     # the slow tasks first (statistical judge at low traffic holds longest), so the pool ends together
@@ -231,8 +255,9 @@ def run_matrix(scenario_keys: Iterable[str], rps_levels: Iterable[float], rules:
                 print(f"[{done}/{len(tasks)}] {tasks[i][:3]}", file=sys.stderr, flush=True)
     else:
         with Pool(workers) as pool:
-            for done, (i, summary) in enumerate(zip(order, pool.imap(_task, [tasks[i] for i in order]),
-                                                    strict=True), 1):
+            for done, (i, summary) in enumerate(
+                zip(order, pool.imap(_task, [tasks[i] for i in order]), strict=True), 1
+            ):
                 results[i] = summary
                 if progress and done % 10 == 0:
                     print(f"[{done}/{len(tasks)}]", file=sys.stderr, flush=True)
@@ -261,8 +286,10 @@ def cell_text(summary: dict[str, Any]) -> str:
 
 def markdown(results: list[dict[str, Any]], rules: list[str]) -> str:
     """The results table: per traffic level and scenario, one column per rule."""
-    lines = ["| RPS | scenario | label | " + " | ".join(rules) + " |",
-             "| --- | --- | --- | " + " | ".join("---" for _ in rules) + " |"]
+    lines = [
+        "| RPS | scenario | label | " + " | ".join(rules) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in rules) + " |",
+    ]
     cells: dict[tuple[float, str], dict[str, dict[str, Any]]] = {}
     for s in results:
         cells.setdefault((s["rps"], s["scenario"]), {})[s["rule"]] = s
@@ -282,25 +309,38 @@ def detail_markdown(results: list[dict[str, Any]], rule: str = "serinus", baseli
     """One rule in detail, per traffic level and scenario: rollbacks and promotions split into evidence and
     policy, undecided and inconclusive shares, mean minutes held, median minutes from onset to rollback, mean
     promotion minute (÷ the schedule minimum) against the baseline's, and bad exposure (weight × minutes)."""
-    lines = ["| RPS | scenario | label | rollback (evidence / policy) | promote (evidence / policy) | undecided | "
-             f"inconclusive | mean min held | rollback from onset, median | promote min, mean (÷ {SCHEDULE_MIN} min) | "
-             f"{baseline} promote min, mean | bad exposure (weight×min) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| RPS | scenario | label | rollback (evidence / policy) | promote (evidence / policy) | undecided | "
+        f"inconclusive | mean min held | rollback from onset, median | promote min, mean (÷ {SCHEDULE_MIN} min) | "
+        f"{baseline} promote min, mean | bad exposure (weight×min) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     base = {(s["rps"], s["scenario"]): s for s in results if s["rule"] == baseline}
     for s in results:
         if s["rule"] != rule:
             continue
         other = base.get((s["rps"], s["scenario"]))
         good = s["label"] == "good"
-        lines.append("| " + " | ".join([
-            f"{s['rps']:g}", f"{s['scenario']} {s['title']}", s["label"],
-            f"{_pct(s['rollback'])} ({_pct(s['rollback_by_evidence'])} / {_pct(s['rollback_by_policy'])})",
-            f"{_pct(s['promote'])} ({_pct(s['promote_by_evidence'])} / {_pct(s['promote_by_policy'])})",
-            _pct(s["undecided"]), _pct(s["inconclusive"]), _num(s["hold_min_mean"], ".1f"),
-            "-" if good else _num(s["rollback_from_onset_median"], "g"),
-            f"{_num(s['promote_min_mean'], '.2f')} ({_num(s['promote_vs_schedule'], '.2f')})",
-            _num(other["promote_min_mean"], ".2f") if other is not None else "-",
-            "-" if good else _num(s["exposure_mean"], ".2f")]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"{s['rps']:g}",
+                    f"{s['scenario']} {s['title']}",
+                    s["label"],
+                    f"{_pct(s['rollback'])} ({_pct(s['rollback_by_evidence'])} / {_pct(s['rollback_by_policy'])})",
+                    f"{_pct(s['promote'])} ({_pct(s['promote_by_evidence'])} / {_pct(s['promote_by_policy'])})",
+                    _pct(s["undecided"]),
+                    _pct(s["inconclusive"]),
+                    _num(s["hold_min_mean"], ".1f"),
+                    "-" if good else _num(s["rollback_from_onset_median"], "g"),
+                    f"{_num(s['promote_min_mean'], '.2f')} ({_num(s['promote_vs_schedule'], '.2f')})",
+                    _num(other["promote_min_mean"], ".2f") if other is not None else "-",
+                    "-" if good else _num(s["exposure_mean"], ".2f"),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -329,16 +369,29 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - began
     table = markdown(results, rules)
     verdicts = check_all(results)
-    report = (f"{args.runs} runs per cell, seed {args.seed}, {len(results)} cell-rules in {wall:.0f} s wall "
-              f"({sum(r['wall_s'] for r in results):.0f} s of worker time)\n\n{table}\n\n{format_verdicts(verdicts)}")
+    report = (
+        f"{args.runs} runs per cell, seed {args.seed}, {len(results)} cell-rules in {wall:.0f} s wall "
+        f"({sum(r['wall_s'] for r in results):.0f} s of worker time)\n\n{table}\n\n{format_verdicts(verdicts)}"
+    )
     if "serinus" in rules:
         report += "\n\n`serinus` in detail:\n\n" + detail_markdown(results)
     print(report)
     if args.out:
         with open(args.out, "w") as fh:
-            json.dump({"runs": args.runs, "seed": args.seed, "rps": rps_levels, "scenarios": keys, "rules": rules,
-                       "wall_s": wall, "results": results, "acceptance": [asdict(v) for v in verdicts]}, fh,
-                      indent=1)
+            json.dump(
+                {
+                    "runs": args.runs,
+                    "seed": args.seed,
+                    "rps": rps_levels,
+                    "scenarios": keys,
+                    "rules": rules,
+                    "wall_s": wall,
+                    "results": results,
+                    "acceptance": [asdict(v) for v in verdicts],
+                },
+                fh,
+                indent=1,
+            )
     if args.markdown:
         with open(args.markdown, "w") as fh:
             fh.write(report + "\n")

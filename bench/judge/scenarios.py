@@ -38,8 +38,11 @@ LATENCY_PASS = (5.0, 0.02)
 ABS_ERRORS = 0.01  # min: 99
 ABS_LATENCY_MS, ABS_LATENCY_SHARE = 500.0, 0.01  # max: 500 (p99)
 
-_NOISE: dict[str, Any] = {"sharedSigma": 0.3, "blips": {"probability": 0.02, "multiplier": 15},
-                          "diurnal": {"amplitude": 0.3, "period": "24h", "phase": "0s"}}
+_NOISE: dict[str, Any] = {
+    "sharedSigma": 0.3,
+    "blips": {"probability": 0.02, "multiplier": 15},
+    "diurnal": {"amplitude": 0.3, "period": "24h", "phase": "0s"},
+}
 _PRIMARY: dict[str, Any] = {"errorRate": 0.001, "latency": {"median": "80ms", "sigma": 0.5}}
 
 
@@ -75,51 +78,105 @@ def scenarios(horizon_min: int = 45) -> dict[str, Scenario]:
     """All scenarios, by key."""
     out = [
         Scenario("G0", "good", _traffic()),
-        Scenario("G1", "good, over-dispersed", _traffic(overdispersion=0.5),
-                 notes="per-version, per-minute lognormal σ 0.5 on each version's error rate"),
-        Scenario("G2", "good, base err 0.6 % + drift",
-                 _traffic(primary={**_PRIMARY, "errorRate": 0.006}, changes=_drift(0.006, 0.0001, horizon_min)),
-                 notes="both versions 0.6 % rising 0.01 pp a minute (0.65 % at minute 5, 1.04 % at 45)"),
-        Scenario("AA", "A/A, over-dispersed",
-                 {"primary": {**_PRIMARY, "errorRate": 0.005}, "overdispersion": 0.5, "sharedSigma": 0.3,
-                  "diurnal": _NOISE["diurnal"]},
-                 notes="identical versions at 0.5 % errors, per-version σ 0.5 over-dispersion, no blips"),
-        Scenario("SI", "shared incident",
-                 _traffic(blips={"probability": 0.1, "multiplier": 15},
-                          changes=[{"at": "2m", "until": "6m",
-                                    "shared": {"errorRate": 0.03, "latency": {"median": "200ms"}}}]),
-                 notes="×15 blips 10 % of minutes, and a 4-minute shared outage (3 % errors, median 200 ms) "
-                       "from minute 2"),
-        Scenario("WU", "warm-up only", _traffic(warmup={"multiplier": 3, "duration": "1m"}), warmup=True,
-                 notes="the canary's latency ×3 for its first minute"),
+        Scenario(
+            "G1",
+            "good, over-dispersed",
+            _traffic(overdispersion=0.5),
+            notes="per-version, per-minute lognormal σ 0.5 on each version's error rate",
+        ),
+        Scenario(
+            "G2",
+            "good, base err 0.6 % + drift",
+            _traffic(primary={**_PRIMARY, "errorRate": 0.006}, changes=_drift(0.006, 0.0001, horizon_min)),
+            notes="both versions 0.6 % rising 0.01 pp a minute (0.65 % at minute 5, 1.04 % at 45)",
+        ),
+        Scenario(
+            "AA",
+            "A/A, over-dispersed",
+            {
+                "primary": {**_PRIMARY, "errorRate": 0.005},
+                "overdispersion": 0.5,
+                "sharedSigma": 0.3,
+                "diurnal": _NOISE["diurnal"],
+            },
+            notes="identical versions at 0.5 % errors, per-version σ 0.5 over-dispersion, no blips",
+        ),
+        Scenario(
+            "SI",
+            "shared incident",
+            _traffic(
+                blips={"probability": 0.1, "multiplier": 15},
+                changes=[{"at": "2m", "until": "6m", "shared": {"errorRate": 0.03, "latency": {"median": "200ms"}}}],
+            ),
+            notes="×15 blips 10 % of minutes, and a 4-minute shared outage (3 % errors, median 200 ms) from minute 2",
+        ),
+        Scenario(
+            "WU",
+            "warm-up only",
+            _traffic(warmup={"multiplier": 3, "duration": "1m"}),
+            warmup=True,
+            notes="the canary's latency ×3 for its first minute",
+        ),
         Scenario("B1", "errors ×3", _traffic(canary={"errorRate": 0.003})),
         Scenario("B2", "errors ×10", _traffic(canary={"errorRate": 0.01})),
         Scenario("B3", "errors +2pp", _traffic(canary={"errorRate": 0.021})),
         Scenario("B4", "latency median +30 %", _traffic(canary={"latency": {"median": "104ms"}})),
         Scenario("B5", "latency σ 0.5→0.8", _traffic(canary={"latency": {"sigma": 0.8}})),
-        Scenario("B6", "tail 2 % +800 ms", _traffic(canary={"latency": {"tail": {"fraction": 0.02,
-                                                                                 "add": "800ms"}}})),
-        Scenario("B7", "errors ×10 from minute 3", _traffic(changes=[{"at": "3m", "canary": {"errorRate": 0.01}}]),
-                 onset_min=3.0),
-        Scenario("B8", "errors ×10 from minute 3, over-dispersed",
-                 _traffic(overdispersion=0.5, changes=[{"at": "3m", "canary": {"errorRate": 0.01}}]), onset_min=3.0,
-                 notes="B7 with G1's per-version σ 0.5 noise a minute: some bad minutes look good"),
-        Scenario("AT", "A/A noise, canary at 1.01 %",
-                 {"primary": {**_PRIMARY, "errorRate": 0.005}, "canary": {"errorRate": 0.0101}, "overdispersion": 0.5,
-                  "sharedSigma": 0.3, "diurnal": _NOISE["diurnal"]},
-                 notes="AA's noise with the canary just beyond `min: 99` (mean 1.01 % errors, median minute 0.89 %) "
-                       "while the primary is within: the nearest severe canary to AA"),
-        Scenario("ST", "sticky clients", _traffic(primary={**_PRIMARY, "sticky": {"fraction": 0.5, "size": 5}},
-                                                  canary={"sticky": {"fraction": 0.5, "size": 5}}),
-                 notes="half of each version's errors come from clients retrying 5 times in one sub-interval"),
-        Scenario("BU", "traffic bursts", _traffic(bursts={"probability": 0.05, "multiplier": 3}),
-                 notes="in 5 % of minutes the traffic of both versions triples"),
-        Scenario("LD", "errors ×10 above 30 % weight",
-                 _traffic(changes=[{"at": "0s", "aboveWeight": 0.3, "canary": {"errorRate": 0.01}}]),
-                 onset_min=2.0, notes="a load-dependent regression: only while the canary serves ≥ 30 % of requests"),
-        Scenario("RA", "errors ramp to ×10 over 5 min",
-                 _traffic(changes=[{"at": "0s", "ramp": "5m", "canary": {"errorRate": 0.01}}]),
-                 notes="the canary's errors climb linearly from 0.1 % to 1 % over its first five minutes"),
+        Scenario("B6", "tail 2 % +800 ms", _traffic(canary={"latency": {"tail": {"fraction": 0.02, "add": "800ms"}}})),
+        Scenario(
+            "B7",
+            "errors ×10 from minute 3",
+            _traffic(changes=[{"at": "3m", "canary": {"errorRate": 0.01}}]),
+            onset_min=3.0,
+        ),
+        Scenario(
+            "B8",
+            "errors ×10 from minute 3, over-dispersed",
+            _traffic(overdispersion=0.5, changes=[{"at": "3m", "canary": {"errorRate": 0.01}}]),
+            onset_min=3.0,
+            notes="B7 with G1's per-version σ 0.5 noise a minute: some bad minutes look good",
+        ),
+        Scenario(
+            "AT",
+            "A/A noise, canary at 1.01 %",
+            {
+                "primary": {**_PRIMARY, "errorRate": 0.005},
+                "canary": {"errorRate": 0.0101},
+                "overdispersion": 0.5,
+                "sharedSigma": 0.3,
+                "diurnal": _NOISE["diurnal"],
+            },
+            notes="AA's noise with the canary just beyond `min: 99` (mean 1.01 % errors, median minute 0.89 %) "
+            "while the primary is within: the nearest severe canary to AA",
+        ),
+        Scenario(
+            "ST",
+            "sticky clients",
+            _traffic(
+                primary={**_PRIMARY, "sticky": {"fraction": 0.5, "size": 5}},
+                canary={"sticky": {"fraction": 0.5, "size": 5}},
+            ),
+            notes="half of each version's errors come from clients retrying 5 times in one sub-interval",
+        ),
+        Scenario(
+            "BU",
+            "traffic bursts",
+            _traffic(bursts={"probability": 0.05, "multiplier": 3}),
+            notes="in 5 % of minutes the traffic of both versions triples",
+        ),
+        Scenario(
+            "LD",
+            "errors ×10 above 30 % weight",
+            _traffic(changes=[{"at": "0s", "aboveWeight": 0.3, "canary": {"errorRate": 0.01}}]),
+            onset_min=2.0,
+            notes="a load-dependent regression: only while the canary serves ≥ 30 % of requests",
+        ),
+        Scenario(
+            "RA",
+            "errors ramp to ×10 over 5 min",
+            _traffic(changes=[{"at": "0s", "ramp": "5m", "canary": {"errorRate": 0.01}}]),
+            notes="the canary's errors climb linearly from 0.1 % to 1 % over its first five minutes",
+        ),
     ]
     return {s.key: s for s in out}
 
@@ -135,15 +192,17 @@ def compare(primary: VersionModel, canary: VersionModel, bounds: tuple[float, ..
     severe = False
     worse = False
     for p, c, (m_pass, d_pass) in (
-            (primary.error_rate, canary.error_rate, ERRORS_PASS),
-            (_slower(primary, bounds, LABEL_BOUND_MS), _slower(canary, bounds, LABEL_BOUND_MS), LATENCY_PASS)):
+        (primary.error_rate, canary.error_rate, ERRORS_PASS),
+        (_slower(primary, bounds, LABEL_BOUND_MS), _slower(canary, bounds, LABEL_BOUND_MS), LATENCY_PASS),
+    ):
         if c > p * (1 + 1e-9):
             worse = True
         if c >= m_pass * p and c - p >= d_pass:
             severe = True
-    for p, c, limit in ((primary.error_rate, canary.error_rate, ABS_ERRORS),
-                        (_slower(primary, bounds, ABS_LATENCY_MS), _slower(canary, bounds, ABS_LATENCY_MS),
-                         ABS_LATENCY_SHARE)):
+    for p, c, limit in (
+        (primary.error_rate, canary.error_rate, ABS_ERRORS),
+        (_slower(primary, bounds, ABS_LATENCY_MS), _slower(canary, bounds, ABS_LATENCY_MS), ABS_LATENCY_SHARE),
+    ):
         if c > limit and p <= limit:
             severe = True
             worse = True

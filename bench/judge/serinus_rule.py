@@ -24,15 +24,28 @@ MAX_WEIGHT = 50
 def canary_manifest(judge: dict[str, Any] | None = None, threshold: int = 5) -> dict[str, Any]:
     """The benchmark's Canary as a manifest, with `judge` as `spec.analysis.judge` (statistical by default)."""
     block = {"mode": "statistical", "maxHold": "30m", **(judge or {})}
-    metrics = [{"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
-               {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}}]
-    return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-            "metadata": {"name": "bench", "namespace": "bench"},
-            "spec": {"provider": "istio",
-                     "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "bench"},
-                     "service": {"port": 80},
-                     "analysis": {"interval": "1m", "threshold": threshold, "stepWeight": STEP_WEIGHT,
-                                  "maxWeight": MAX_WEIGHT, "metrics": metrics, "judge": block}}}
+    metrics = [
+        {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
+        {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
+    ]
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "bench", "namespace": "bench"},
+        "spec": {
+            "provider": "istio",
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "bench"},
+            "service": {"port": 80},
+            "analysis": {
+                "interval": "1m",
+                "threshold": threshold,
+                "stepWeight": STEP_WEIGHT,
+                "maxWeight": MAX_WEIGHT,
+                "metrics": metrics,
+                "judge": block,
+            },
+        },
+    }
 
 
 def serinus_config(judge: dict[str, Any] | None = None) -> JudgeConfig:
@@ -65,14 +78,20 @@ class SerinusRule:
         c, p = interval.canary, interval.primary
         bounds = interval.bounds
         observations = (
-            Observation("request-success-rate", "ratio", VersionCounts(requests=c.requests, bad=c.errors),
-                        VersionCounts(requests=p.requests, bad=p.errors)),
-            Observation("request-duration", "histogram",
-                        VersionCounts(buckets=tuple(zip(bounds, c.buckets, strict=True))),
-                        VersionCounts(buckets=tuple(zip(bounds, p.buckets, strict=True)))),
+            Observation(
+                "request-success-rate",
+                "ratio",
+                VersionCounts(requests=c.requests, bad=c.errors),
+                VersionCounts(requests=p.requests, bad=p.errors),
+            ),
+            Observation(
+                "request-duration",
+                "histogram",
+                VersionCounts(buckets=tuple(zip(bounds, c.buckets, strict=True))),
+                VersionCounts(buckets=tuple(zip(bounds, p.buckets, strict=True))),
+            ),
         )
-        tick = Tick(at=interval.minute * 60.0, window_s=60.0, weight=self._weight,
-                    at_gate=self._weight >= MAX_WEIGHT)
+        tick = Tick(at=interval.minute * 60.0, window_s=60.0, weight=self._weight, at_gate=self._weight >= MAX_WEIGHT)
         result = judge_tick(self.config, self.state, tick, observations)
         self.state = result.state
         self.last = result
@@ -87,5 +106,3 @@ class SerinusRule:
             return Decision.ADVANCE
         self.holds += 1
         return Decision.HOLD
-
-

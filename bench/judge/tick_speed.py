@@ -38,10 +38,17 @@ def _observations(rps: float, weight: int) -> list[Observation]:
     def buckets(n: float) -> tuple[tuple[float, float], ...]:
         return tuple((b, n * s) for b, s in zip(BOUNDS, SHARES, strict=True))
 
-    return [Observation("request-success-rate", "ratio", VersionCounts(requests=n_c, bad=n_c * 0.001),
-                        VersionCounts(requests=n_p, bad=n_p * 0.001)),
-            Observation("request-duration", "histogram", VersionCounts(buckets=buckets(n_c)),
-                        VersionCounts(buckets=buckets(n_p)))]
+    return [
+        Observation(
+            "request-success-rate",
+            "ratio",
+            VersionCounts(requests=n_c, bad=n_c * 0.001),
+            VersionCounts(requests=n_p, bad=n_p * 0.001),
+        ),
+        Observation(
+            "request-duration", "histogram", VersionCounts(buckets=buckets(n_c)), VersionCounts(buckets=buckets(n_p))
+        ),
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -50,16 +57,20 @@ def main(argv: list[str]) -> int:
     doc = next(d for d in yaml.safe_load_all(EXAMPLE.read_text()) if d and d.get("kind") == "Canary")
     config = judge_config(Canary.model_validate(doc))
     assert config is not None
-    for name, rps, weights in (("advance, 20 RPS", 20.0, (10, 20, 30, 40)),
-                               ("hold at the gate, 0.5 RPS", 0.5, (10, 20, 30, 40, 50, 50, 50)),
-                               ("promote, 200 RPS", 200.0, (10, 20, 30, 40, 50))):
+    for name, rps, weights in (
+        ("advance, 20 RPS", 20.0, (10, 20, 30, 40)),
+        ("hold at the gate, 0.5 RPS", 0.5, (10, 20, 30, 40, 50, 50, 50)),
+        ("promote, 200 RPS", 200.0, (10, 20, 30, 40, 50)),
+    ):
         state = None
         for minute, weight in enumerate(weights[:-1], start=1):
-            state = judge_tick(config, state, Tick(minute * 60.0, 60.0, weight, weight == 50),
-                               _observations(rps, weight)).state
+            state = judge_tick(
+                config, state, Tick(minute * 60.0, 60.0, weight, weight == 50), _observations(rps, weight)
+            ).state
         last = weights[-1]
         tick = Tick(len(weights) * 60.0, 60.0, last, last == 50)
         observations = _observations(rps, last)
+
         def one(s: dict[str, Any] | None = state, t: Tick = tick, o: list[Observation] = observations) -> None:
             judge_tick(config, s, t, o)
 

@@ -85,8 +85,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cert(subject: str, key: rsa.RSAPrivateKey, issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None,
-          *, ca: bool = False, sans: list[x509.GeneralName] | None = None, org: str | None = None) -> x509.Certificate:
+def _cert(
+    subject: str,
+    key: rsa.RSAPrivateKey,
+    issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None,
+    *,
+    ca: bool = False,
+    sans: list[x509.GeneralName] | None = None,
+    org: str | None = None,
+) -> x509.Certificate:
     names = [x509.NameAttribute(NameOID.COMMON_NAME, subject)]
     if org:
         names.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
@@ -112,8 +119,9 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
 
 
 def _pem_cert(cert: x509.Certificate) -> bytes:
@@ -196,8 +204,11 @@ class ControlPlane:
             self._create_nodes()
             self._wait(self._nodes_ready, f"{self.nodes} kwok nodes Ready", timeout)
             self.timings["node_ready_s"] = time.monotonic() - t0
-            self._wait(lambda: self._get("/api/v1/namespaces/default/serviceaccounts/default") == 200,
-                       "default ServiceAccount (kube-controller-manager running)", timeout)
+            self._wait(
+                lambda: self._get("/api/v1/namespaces/default/serviceaccounts/default") == 200,
+                "default ServiceAccount (kube-controller-manager running)",
+                timeout,
+            )
             self.timings["ready_s"] = time.monotonic() - t0
         except BaseException:
             self.stop()
@@ -215,8 +226,14 @@ class ControlPlane:
         log = self.workdir / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as fh:
-            popen = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=self.workdir, start_new_session=True)
+            popen = subprocess.Popen(
+                args,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
         proc = Process(name, popen, log)
         self.processes.append(proc)
         return proc
@@ -228,8 +245,11 @@ class ControlPlane:
         ca = _cert("serinus-test-ca", ca_key, None, ca=True)
         serving_key = _key()
         sans: list[x509.GeneralName] = [
-            x509.DNSName("localhost"), x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default"),
-            x509.DNSName("kubernetes.default.svc"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.DNSName("localhost"),
+            x509.DNSName("kubernetes"),
+            x509.DNSName("kubernetes.default"),
+            x509.DNSName("kubernetes.default.svc"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.IPAddress(ipaddress.ip_address("10.96.0.1")),
         ]
         serving = _cert("kube-apiserver", serving_key, (ca, ca_key), sans=sans)
@@ -239,21 +259,33 @@ class ControlPlane:
         (pki / "apiserver.crt").write_bytes(_pem_cert(serving))
         (pki / "apiserver.key").write_bytes(_pem_key(serving_key))
         (pki / "sa.key").write_bytes(_pem_key(sa_key))
-        (pki / "sa.pub").write_bytes(sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        (pki / "sa.pub").write_bytes(
+            sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
         self.token = os.urandom(16).hex()
         (pki / "tokens.csv").write_text(f'{self.token},serinus-test-admin,1000,"system:masters"\n')
 
     def _start_etcd(self) -> str:
         client, peer = free_port(), free_port()
         url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-        self._spawn("etcd", [
-            str(self.bin_dir / "etcd"), "--name=test", f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls={url}", f"--advertise-client-urls={url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=test={peer_url}", "--unsafe-no-fsync", "--log-level=warn",
-            "--quota-backend-bytes=4294967296",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                str(self.bin_dir / "etcd"),
+                "--name=test",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={url}",
+                f"--advertise-client-urls={url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=test={peer_url}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+                "--quota-backend-bytes=4294967296",
+            ],
+        )
         self._wait(lambda: _http_status(f"{url}/health") == 200, "etcd /health", 60)
         return url
 
@@ -263,49 +295,91 @@ class ControlPlane:
         # Requests made with ServiceAccount credentials are audited (method, resource, verb, user), so the
         # install tests can compare what the operator did with what its ClusterRole grants.
         policy = self.workdir / "audit-policy.yaml"
-        policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
-                          "  - level: Metadata\n    userGroups: [system:serviceaccounts]\n  - level: None\n")
-        self._spawn("kube-apiserver", [
-            str(self.bin_dir / "kube-apiserver"),
-            f"--etcd-servers={etcd_url}", "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={self.api_port}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}", f"--token-auth-file={pki / 'tokens.csv'}",
-            "--service-cluster-ip-range=10.96.0.0/16", f"--service-account-issuer={self.server}",
-            f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
-            "--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount",
-            "--allow-privileged=true", "--endpoint-reconciler-type=none",
-            f"--cert-dir={pki}", "--profiling=false", "--v=1",
-            f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}", "--audit-log-format=json",
-            "--audit-log-maxsize=0",
-        ])
+        policy.write_text(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
+            "  - level: Metadata\n    userGroups: [system:serviceaccounts]\n  - level: None\n"
+        )
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(self.bin_dir / "kube-apiserver"),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                f"--service-account-issuer={self.server}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--authorization-mode=RBAC",
+                "--disable-admission-plugins=ServiceAccount",
+                "--allow-privileged=true",
+                "--endpoint-reconciler-type=none",
+                f"--cert-dir={pki}",
+                "--profiling=false",
+                "--v=1",
+                f"--audit-policy-file={policy}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-maxsize=0",
+            ],
+        )
 
     def _component_kubeconfig(self) -> list[str]:
         k = str(self.kubeconfig)
-        return [f"--kubeconfig={k}", f"--authentication-kubeconfig={k}", f"--authorization-kubeconfig={k}",
-                "--leader-elect=false", "--bind-address=127.0.0.1",
-                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics"]
+        return [
+            f"--kubeconfig={k}",
+            f"--authentication-kubeconfig={k}",
+            f"--authorization-kubeconfig={k}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+        ]
 
     def _start_controller_manager(self) -> None:
         pki = self.workdir / "pki"
-        self._spawn("kube-controller-manager", [
-            str(self.bin_dir / "kube-controller-manager"), *self._component_kubeconfig(),
-            f"--secure-port={free_port()}", f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={pki / 'ca.crt'}", "--use-service-account-credentials=false",
-            "--node-monitor-period=5s", "--node-monitor-grace-period=40s", "--profiling=false", "--v=1",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.bin_dir / "kube-controller-manager"),
+                *self._component_kubeconfig(),
+                f"--secure-port={free_port()}",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                "--use-service-account-credentials=false",
+                "--node-monitor-period=5s",
+                "--node-monitor-grace-period=40s",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
 
     def _start_scheduler(self) -> None:
-        self._spawn("kube-scheduler", [
-            str(self.bin_dir / "kube-scheduler"), *self._component_kubeconfig(),
-            f"--secure-port={free_port()}", "--profiling=false", "--v=1",
-        ])
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(self.bin_dir / "kube-scheduler"),
+                *self._component_kubeconfig(),
+                f"--secure-port={free_port()}",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
 
     def _start_kwok(self) -> None:
         versions = pinned_versions()
-        gomod = Path(subprocess.run(
-            [str(BUILD_SCRIPT), "--print-gomodcache"], capture_output=True, text=True, check=True,
-        ).stdout.strip())
+        gomod = Path(
+            subprocess.run(
+                [str(BUILD_SCRIPT), "--print-gomodcache"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
         stage_root = gomod / f"sigs.k8s.io/kwok@v{versions['KWOK_VERSION']}" / "kustomize" / "stage"
         docs = []
         for rel in KWOK_STAGES:
@@ -315,22 +389,37 @@ class ControlPlane:
             docs.append(path.read_text())
         config = self.workdir / "kwok-stages.yaml"
         config.write_text("\n---\n".join(docs))
-        self._spawn("kwok", [
-            str(self.bin_dir / "kwok"), f"--kubeconfig={self.kubeconfig}", f"--config={config}",
-            "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
-            f"--server-address=127.0.0.1:{free_port()}", "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
-            "--cidr=10.244.0.0/16",
-        ])
+        self._spawn(
+            "kwok",
+            [
+                str(self.bin_dir / "kwok"),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--config={config}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
+                f"--server-address=127.0.0.1:{free_port()}",
+                "--node-ip=127.0.0.1",
+                "--node-lease-duration-seconds=40",
+                "--cidr=10.244.0.0/16",
+            ],
+        )
 
     def _create_nodes(self) -> None:
         for i in range(self.nodes):
             name = f"kwok-node-{i}"
             node = {
-                "apiVersion": "v1", "kind": "Node",
+                "apiVersion": "v1",
+                "kind": "Node",
                 "metadata": {
-                    "name": name, "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                    "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                               "kubernetes.io/arch": "amd64", "kubernetes.io/role": "agent"},
+                    "name": name,
+                    "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {
+                        "type": "kwok",
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "kubernetes.io/role": "agent",
+                    },
                 },
                 "status": {
                     "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
@@ -362,7 +451,8 @@ class ControlPlane:
                 if proc.popen.poll() is not None:
                     raise ControlPlaneError(
                         f"{proc.name} exited with code {proc.popen.returncode} while waiting for {what}; "
-                        f"its last log lines ({proc.log}):\n{proc.tail()}")
+                        f"its last log lines ({proc.log}):\n{proc.tail()}"
+                    )
             try:
                 if check():
                     return
@@ -377,12 +467,19 @@ class ControlPlane:
     def write_kubeconfig(self) -> None:
         """Write the admin kubeconfig for this control plane."""
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "serinus-test",
-            "clusters": [{"name": "serinus-test", "cluster": {
-                "server": self.server, "certificate-authority": str(self.ca_file)}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "serinus-test",
+            "clusters": [
+                {"name": "serinus-test", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}
+            ],
             "users": [{"name": "admin", "user": {"token": self.token}}],
-            "contexts": [{"name": "serinus-test", "context": {
-                "cluster": "serinus-test", "user": "admin", "namespace": "default"}}],
+            "contexts": [
+                {
+                    "name": "serinus-test",
+                    "context": {"cluster": "serinus-test", "user": "admin", "namespace": "default"},
+                }
+            ],
         }
         self.kubeconfig.write_text(yaml.safe_dump(config))
 
@@ -391,8 +488,12 @@ class ControlPlane:
 
     def _request(self, method: str, path: str, body: object | None = None) -> int:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.server + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.server + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, context=self._ssl(), timeout=5) as resp:
                 return int(resp.status)
@@ -433,13 +534,27 @@ class Cluster:
         """A lightkube client with admin credentials."""
         return Client(KubeConfig.from_file(self.kubeconfig), namespace=namespace, field_manager=field_manager)
 
-    def helm_template(self, *args: str, chart: Path = CHART, namespace: str = OPERATOR_NAMESPACE,
-                      release: str = OPERATOR_RELEASE) -> list[dict[str, object]]:
+    def helm_template(
+        self, *args: str, chart: Path = CHART, namespace: str = OPERATOR_NAMESPACE, release: str = OPERATOR_RELEASE
+    ) -> list[dict[str, object]]:
         """The documents `helm template` renders for a chart (the real helm binary, built like the others)."""
         version = pinned_versions()["K8S_VERSION"]
-        proc = subprocess.run([str(self.plane.bin_dir / "helm"), "template", release, str(chart), "--namespace",
-                               namespace, "--kube-version", version, *args],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [
+                str(self.plane.bin_dir / "helm"),
+                "template",
+                release,
+                str(chart),
+                "--namespace",
+                namespace,
+                "--kube-version",
+                version,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             raise ControlPlaneError(f"helm template {chart.name} {' '.join(args)} failed: {proc.stderr.strip()}")
         return [d for d in yaml.safe_load_all(proc.stdout) if d]
@@ -468,9 +583,14 @@ class Cluster:
                 client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
                 if doc["kind"] == "ServiceAccount":
                     account = str(doc["metadata"]["name"])  # type: ignore[index]
-        token = client.create(ServiceAccount.Token(metadata=ObjectMeta(name=account, namespace=OPERATOR_NAMESPACE),
-                                                   spec=TokenRequestSpec(audiences=[], expirationSeconds=86400)),
-                              account, namespace=OPERATOR_NAMESPACE)
+        token = client.create(
+            ServiceAccount.Token(
+                metadata=ObjectMeta(name=account, namespace=OPERATOR_NAMESPACE),
+                spec=TokenRequestSpec(audiences=[], expirationSeconds=86400),
+            ),
+            account,
+            namespace=OPERATOR_NAMESPACE,
+        )
         config = yaml.safe_load(self.kubeconfig.read_text())
         config["users"] = [{"name": "serinus", "user": {"token": token.status.token}}]
         config["contexts"][0]["context"]["user"] = "serinus"
@@ -489,12 +609,21 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while True:  # a new schema takes a moment to reach every handler: probe with a dry-run StatefulSet Canary
             try:
-                client.create(codecs.from_dict({
-                    "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-                    "metadata": {"name": "schema-probe", "namespace": "default"},
-                    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "probe"},
-                             "service": {"port": 80}, "analysis": {"interval": "1m", "threshold": 1,
-                                                                   "iterations": 1}}}), dry_run=True)
+                client.create(
+                    codecs.from_dict(
+                        {
+                            "apiVersion": "flagger.app/v1beta1",
+                            "kind": "Canary",
+                            "metadata": {"name": "schema-probe", "namespace": "default"},
+                            "spec": {
+                                "targetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "probe"},
+                                "service": {"port": 80},
+                                "analysis": {"interval": "1m", "threshold": 1, "iterations": 1},
+                            },
+                        }
+                    ),
+                    dry_run=True,
+                )
                 return names
             except ApiError:
                 if time.monotonic() > deadline:
@@ -511,8 +640,10 @@ class Cluster:
                 names.append(doc["metadata"]["name"])
         deadline = time.monotonic() + timeout
         for name in names:
-            while not any(c.type == "Established" and c.status == "True"
-                          for c in (client.get(CustomResourceDefinition, name).status.conditions or [])):
+            while not any(
+                c.type == "Established" and c.status == "True"
+                for c in (client.get(CustomResourceDefinition, name).status.conditions or [])
+            ):
                 if time.monotonic() > deadline:
                     raise ControlPlaneError(f"CRD {name} not Established after {timeout:.0f}s")
                 time.sleep(0.2)

@@ -26,12 +26,20 @@ def module_dir(module: str, version: str) -> Path:
     """The unpacked module in the cluster build's Go module cache, downloaded if missing."""
     step = f"go mod download {module}@{version}"
     try:
-        gomodcache = subprocess.run([str(BUILD_SCRIPT), "--print-gomodcache"], capture_output=True, text=True,
-                                    check=True).stdout.strip()
+        gomodcache = subprocess.run(
+            [str(BUILD_SCRIPT), "--print-gomodcache"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         env = {**os.environ, "GOMODCACHE": gomodcache, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
         with tempfile.TemporaryDirectory() as scratch:  # outside any go.mod
-            proc = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=scratch, env=env,
-                                  capture_output=True, text=True, timeout=600, check=False)
+            proc = subprocess.run(
+                ["go", "mod", "download", "-json", f"{module}@{version}"],
+                cwd=scratch,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
     except (OSError, subprocess.SubprocessError) as err:
         raise ControlPlaneError(f"CRD STEP FAILED: {step}: {err}") from err
     try:
@@ -68,8 +76,10 @@ def apply_crds(cluster: Cluster, docs: list[dict[str, Any]], timeout: float = 60
         names.append(name)
     deadline = time.monotonic() + timeout
     for name in names:
-        while not any(c.type == "Established" and c.status == "True"
-                      for c in (client.get(CustomResourceDefinition, name).status.conditions or [])):
+        while not any(
+            c.type == "Established" and c.status == "True"
+            for c in (client.get(CustomResourceDefinition, name).status.conditions or [])
+        ):
             if time.monotonic() > deadline:
                 raise ControlPlaneError(f"CRD STEP FAILED: wait for {name} Established after {timeout:.0f}s")
             time.sleep(0.2)
@@ -98,8 +108,12 @@ def install_keda(cluster: Cluster) -> list[str]:
 def install_traefik(cluster: Cluster) -> list[str]:
     """Traefik's CRDs from `github.com/traefik/traefik/v3` (the v1 CRD definitions in its docs)."""
     root = module_dir("github.com/traefik/traefik/v3", "v" + pinned_versions()["TRAEFIK_VERSION"])
-    return apply_crds(cluster, crd_documents([root / "docs" / "content" / "reference" / "dynamic-configuration"
-                                              / "kubernetes-crd-definition-v1.yml"]))
+    return apply_crds(
+        cluster,
+        crd_documents(
+            [root / "docs" / "content" / "reference" / "dynamic-configuration" / "kubernetes-crd-definition-v1.yml"]
+        ),
+    )
 
 
 def install_contour(cluster: Cluster) -> list[str]:
@@ -115,20 +129,34 @@ def smi_crd(source: dict[str, Any]) -> dict[str, Any]:
     strings, as Linkerd's own CRD accepts), so that version's weight is int-or-string."""
     spec = source["spec"]
     schema = {"type": "object", **spec["validation"]["openAPIV3Schema"]}
-    columns = [{"name": c["name"], "type": c["type"], "description": c.get("description", ""),
-                "jsonPath": c["JSONPath"]} for c in spec.get("additionalPrinterColumns") or []]
+    columns = [
+        {"name": c["name"], "type": c["type"], "description": c.get("description", ""), "jsonPath": c["JSONPath"]}
+        for c in spec.get("additionalPrinterColumns") or []
+    ]
     versions = []
     for version in spec["versions"]:
         own = copy.deepcopy(schema)
         if version["name"] == "v1alpha1":
             backend = own["properties"]["spec"]["properties"]["backends"]["items"]["properties"]
-            backend["weight"] = {"x-kubernetes-int-or-string": True,
-                                 "description": backend["weight"].get("description", "")}
-        versions.append({"name": version["name"], "served": True, "storage": version["name"] == spec["version"],
-                         "schema": {"openAPIV3Schema": own}, "additionalPrinterColumns": columns})
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": source["metadata"]["name"]},
-            "spec": {"group": spec["group"], "scope": spec["scope"], "names": spec["names"], "versions": versions}}
+            backend["weight"] = {
+                "x-kubernetes-int-or-string": True,
+                "description": backend["weight"].get("description", ""),
+            }
+        versions.append(
+            {
+                "name": version["name"],
+                "served": True,
+                "storage": version["name"] == spec["version"],
+                "schema": {"openAPIV3Schema": own},
+                "additionalPrinterColumns": columns,
+            }
+        )
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": source["metadata"]["name"]},
+        "spec": {"group": spec["group"], "scope": spec["scope"], "names": spec["names"], "versions": versions},
+    }
 
 
 def install_smi(cluster: Cluster) -> list[str]:

@@ -42,8 +42,9 @@ def test_apiserver_reports_the_pinned_release(cluster: Cluster) -> None:
     """GET /version answers the pinned Kubernetes release, not the v0.0.0-master placeholder."""
     want = "v" + pinned_versions()["K8S_VERSION"]
     ctx = ssl.create_default_context(cafile=str(cluster.plane.ca_file))
-    req = urllib.request.Request(cluster.server + "/version",
-                                 headers={"Authorization": f"Bearer {cluster.plane.token}"})
+    req = urllib.request.Request(
+        cluster.server + "/version", headers={"Authorization": f"Bearer {cluster.plane.token}"}
+    )
     with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
         version = json.loads(resp.read())
     assert version["gitVersion"] == want
@@ -53,8 +54,11 @@ def test_apiserver_reports_the_pinned_release(cluster: Cluster) -> None:
 def test_two_fake_nodes_are_ready(cluster: Cluster) -> None:
     """Both kwok nodes exist and report Ready=True."""
     nodes = list(cluster.client().list(Node))
-    ready = [n.metadata.name for n in nodes
-             if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))]
+    ready = [
+        n.metadata.name
+        for n in nodes
+        if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+    ]
     assert len(ready) >= 2, [n.metadata.name for n in nodes]
 
 
@@ -63,15 +67,19 @@ def test_deployment_rolls_out_on_fake_nodes(cluster: Cluster) -> None:
     _ensure_namespace(cluster, "smoke")
     client = cluster.client(namespace="smoke")
     labels = {"app": "web"}
-    client.create(Deployment(
-        metadata=ObjectMeta(name="web", namespace="smoke"),
-        spec=DeploymentSpec(
-            replicas=2,
-            selector=LabelSelector(matchLabels=labels),
-            template=PodTemplateSpec(metadata=ObjectMeta(labels=labels),
-                                     spec=PodSpec(containers=[Container(name="web", image="example/web:1.0")])),
-        ),
-    ))
+    client.create(
+        Deployment(
+            metadata=ObjectMeta(name="web", namespace="smoke"),
+            spec=DeploymentSpec(
+                replicas=2,
+                selector=LabelSelector(matchLabels=labels),
+                template=PodTemplateSpec(
+                    metadata=ObjectMeta(labels=labels),
+                    spec=PodSpec(containers=[Container(name="web", image="example/web:1.0")]),
+                ),
+            ),
+        )
+    )
 
     def available() -> int | None:
         dep = client.get(Deployment, "web")
@@ -118,15 +126,36 @@ def test_canary_server_side_apply_and_status_update(cluster: Cluster, canary_doc
     assert applied["spec"]["analysis"]["stepWeight"] == 5
 
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status = {"phase": "Initialized", "canaryWeight": 0, "failedChecks": 0, "iterations": 0,
-              "lastTransitionTime": now,
-              "conditions": [{"type": "Promoted", "status": "Unknown", "reason": "Initialized",
-                              "message": "New Deployment detected, starting initialization.",
-                              "lastUpdateTime": now, "lastTransitionTime": now}]}
-    client.patch(Canary.Status, "podinfo",
-                 {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-                  "metadata": {"name": "podinfo", "namespace": ns}, "status": status},
-                 patch_type=PatchType.APPLY, field_manager="serinus-tests", force=True)
+    status = {
+        "phase": "Initialized",
+        "canaryWeight": 0,
+        "failedChecks": 0,
+        "iterations": 0,
+        "lastTransitionTime": now,
+        "conditions": [
+            {
+                "type": "Promoted",
+                "status": "Unknown",
+                "reason": "Initialized",
+                "message": "New Deployment detected, starting initialization.",
+                "lastUpdateTime": now,
+                "lastTransitionTime": now,
+            }
+        ],
+    }
+    client.patch(
+        Canary.Status,
+        "podinfo",
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": ns},
+            "status": status,
+        },
+        patch_type=PatchType.APPLY,
+        field_manager="serinus-tests",
+        force=True,
+    )
     got = client.get(Canary, "podinfo")
     assert got.status["phase"] == "Initialized"
     assert got.status["conditions"][0]["type"] == "Promoted"
@@ -151,10 +180,12 @@ def test_lease_can_be_created_and_renewed(cluster: Cluster) -> None:
     client = cluster.client()
     # Lease times are MicroTime: the apiserver insists on the fraction, which isoformat() drops when it is zero.
     first = dt.datetime.now(dt.UTC).replace(microsecond=500_000)
-    lease = client.create(Lease(
-        metadata=ObjectMeta(name="serinus-smoke", namespace="default"),
-        spec=LeaseSpec(holderIdentity="replica-a", leaseDurationSeconds=15, acquireTime=first, renewTime=first),
-    ))
+    lease = client.create(
+        Lease(
+            metadata=ObjectMeta(name="serinus-smoke", namespace="default"),
+            spec=LeaseSpec(holderIdentity="replica-a", leaseDurationSeconds=15, acquireTime=first, renewTime=first),
+        )
+    )
     renewed_at = first + dt.timedelta(seconds=5)
     lease.spec.renewTime = renewed_at
     lease.spec.leaseTransitions = 0

@@ -36,9 +36,11 @@ def exporter() -> Iterator[ScenarioExporter]:
 def scrape_config(exporter: ScenarioExporter) -> str:
     """A Prometheus-format scrape configuration for the exporter, every second (VictoriaMetrics reads it too, and
     refuses keys it does not know, such as evaluation_interval)."""
-    return (f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
-            f"scrape_configs:\n  - job_name: scenario\n    static_configs:\n"
-            f"      - targets: ['{exporter.target}']\n")
+    return (
+        f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
+        f"scrape_configs:\n  - job_name: scenario\n    static_configs:\n"
+        f"      - targets: ['{exporter.target}']\n"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +50,11 @@ def prometheus(exporter: ScenarioExporter) -> Iterator[Prometheus]:
 
     def args(work: Path) -> list[str]:
         (work / "prometheus.yml").write_text(scrape_config(exporter))
-        return [f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}"]
+        return [
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
 
     url = f"http://127.0.0.1:{port}"
     with running("prometheus", ("prometheus",), args, f"{url}/-/ready"):
@@ -66,9 +71,15 @@ def victoria_metrics(exporter: ScenarioExporter) -> Iterator[Prometheus]:
 
     def args(work: Path) -> list[str]:
         (work / "scrape.yml").write_text(scrape_config(exporter))
-        return [f"-promscrape.config={work / 'scrape.yml'}", f"-storageDataPath={work / 'data'}",
-                f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=1d", "-search.latencyOffset=1s",
-                "-search.disableCache", "-loggerLevel=WARN"]
+        return [
+            f"-promscrape.config={work / 'scrape.yml'}",
+            f"-storageDataPath={work / 'data'}",
+            f"-httpListenAddr=127.0.0.1:{port}",
+            "-retentionPeriod=1d",
+            "-search.latencyOffset=1s",
+            "-search.disableCache",
+            "-loggerLevel=WARN",
+        ]
 
     url = f"http://127.0.0.1:{port}"
     with running("victoria-metrics", ("victoria-metrics",), args, f"{url}/health"):

@@ -106,8 +106,14 @@ class ScenarioExporter:
             else:
                 self.counters[key] = _Rate(per_second, now)
 
-    def histogram(self, name: str, labels: Mapping[str, str], per_second: float, buckets: Mapping[float, float],
-                  mean: float | None = None) -> None:
+    def histogram(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        per_second: float,
+        buckets: Mapping[float, float],
+        mean: float | None = None,
+    ) -> None:
         """Create or change a histogram: `per_second` observations, `buckets` maps each upper bound to the
         cumulative share of observations at or below it (non-decreasing, the last one 1.0)."""
         shares = sorted(buckets.items())
@@ -133,8 +139,9 @@ class ScenarioExporter:
                 self.counters[key] = _Rate(0.0, now)
             self.counters[key].base += amount
 
-    def add_observations(self, name: str, labels: Mapping[str, str], per_bucket: Mapping[float, float],
-                         sum_: float = 0.0) -> None:
+    def add_observations(
+        self, name: str, labels: Mapping[str, str], per_bucket: Mapping[float, float], sum_: float = 0.0
+    ) -> None:
         """Add observations to an externally driven histogram: `per_bucket` maps each upper bound to the number of
         new observations above the previous bound and at or below it (`float("inf")` for the rest); `sum_` adds
         to `_sum`. The bounds of the first call are the histogram's buckets (later calls may only use those)."""

@@ -43,8 +43,7 @@ class FakeApi:
     routes: dict[tuple[str, str], Answer | Callable[[Call], Answer]] = field(default_factory=dict)
     content_type: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def on(self, method: str, path: str, answer: Answer | Callable[[Call], Answer],
-           content_type: str = "") -> None:
+    def on(self, method: str, path: str, answer: Answer | Callable[[Call], Answer], content_type: str = "") -> None:
         """Answer `method path` with `answer` (or with what a function of the call returns)."""
         self.routes[(method, path)] = answer
         if content_type:

@@ -29,9 +29,15 @@ def _ready(url: str) -> bool:
 
 
 @contextmanager
-def running(name: str, candidates: tuple[str, ...], args: Callable[[Path], list[str]], ready_url: str,
-            timeout: float = 30.0, env: Mapping[str, str] | None = None,
-            prepare: Callable[[Path], None] | None = None) -> Iterator[Path]:
+def running(
+    name: str,
+    candidates: tuple[str, ...],
+    args: Callable[[Path], list[str]],
+    ready_url: str,
+    timeout: float = 30.0,
+    env: Mapping[str, str] | None = None,
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[Path]:
     """Run the first installed binary of `candidates` with `args(workdir)`; yield its work directory once
     `ready_url` answers 200 (or, for `tcp://host:port`, accepts a connection). `prepare(workdir)` writes config
     first; `env` is added to the environment. Fails the test (never skips) when the binary is missing or does not
@@ -44,8 +50,13 @@ def running(name: str, candidates: tuple[str, ...], args: Callable[[Path], list[
         prepare(work)
     log_path = work / f"{name}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([binary, *args(work)], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            [binary, *args(work)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -41,16 +41,22 @@ def test_rate_and_quantile_match_the_scenario(prometheus: Prometheus) -> None:
     ok, bad, hist = {"run": run, "code": "200"}, {"run": run, "code": "500"}, {"run": run}
     prometheus.exporter.counter("http_requests_total", ok, per_second=9.5)
     prometheus.exporter.counter("http_requests_total", bad, per_second=0.5)
-    prometheus.exporter.histogram("http_request_duration_seconds", hist, per_second=10,
-                                  buckets={0.05: 0.5, 0.1: 0.9, 0.5: 1.0})
+    prometheus.exporter.histogram(
+        "http_request_duration_seconds", hist, per_second=10, buckets={0.05: 0.5, 0.1: 0.9, 0.5: 1.0}
+    )
 
     total = _settled(prometheus, f'sum(rate(http_requests_total{{run="{run}"}}[{WINDOW}]))')
     assert total == pytest.approx(10.0, rel=0.05)
-    success = _instant(prometheus, f'sum(rate(http_requests_total{{run="{run}",code!~"5.."}}[{WINDOW}])) / '
-                                   f'sum(rate(http_requests_total{{run="{run}"}}[{WINDOW}])) * 100')
+    success = _instant(
+        prometheus,
+        f'sum(rate(http_requests_total{{run="{run}",code!~"5.."}}[{WINDOW}])) / '
+        f'sum(rate(http_requests_total{{run="{run}"}}[{WINDOW}])) * 100',
+    )
     assert success == pytest.approx(95.0, abs=0.5)
-    p99 = _instant(prometheus, f'histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket'
-                               f'{{run="{run}"}}[{WINDOW}])) by (le))')
+    p99 = _instant(
+        prometheus,
+        f'histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{{run="{run}"}}[{WINDOW}])) by (le))',
+    )
     assert p99 == pytest.approx(0.46, abs=0.01)
 
 

@@ -182,8 +182,9 @@ class SessionAffinity(ApiModel):
 class CanaryAnalysis(ApiModel):
     """How a release is judged and how traffic moves (`spec.analysis`)."""
 
-    crd_extra: ClassVar[Mapping[str, Any]] = {"oneOf": [{"required": ["interval", "threshold", key]}
-                           for key in ("iterations", "stepWeight", "stepWeights")]}
+    crd_extra: ClassVar[Mapping[str, Any]] = {
+        "oneOf": [{"required": ["interval", "threshold", key]} for key in ("iterations", "stepWeight", "stepWeights")]
+    }
 
     interval: Interval = Field(default="", description="Time between analysis steps; at least 10s, 60s if unset.")
     iterations: Number = Field(default=0, description="Number of checks for A/B testing and blue/green.")
@@ -206,8 +207,9 @@ class CanaryAnalysis(ApiModel):
         default_factory=list, description="A/B conditions that send requests to the canary."
     )
     metrics: list[CanaryMetric] = Field(default_factory=list, description="Metric checks run at every step.")
-    judge: AnalysisJudge | None = Field(default=None, description="Serinus: how the release is judged; "
-                                        "Flagger's threshold rule if unset.")
+    judge: AnalysisJudge | None = Field(
+        default=None, description="Serinus: how the release is judged; Flagger's threshold rule if unset."
+    )
     webhooks: list[CanaryWebhook] = Field(default_factory=list, description="Webhooks: gates, checks and event sinks.")
     alerts: list[CanaryAlert] = Field(default_factory=list, description="Where this canary's alerts go.")
     session_affinity: SessionAffinity | None = Field(

@@ -27,9 +27,20 @@ class Router(StrEnum):
 
 def router_for(provider: str) -> tuple[Router, bool]:
     """The router Flagger picks for a provider string (first match wins), and whether it fell back to istio."""
-    exact = {"appmesh": Router.APPMESH, "linkerd": Router.SMI, "istio": Router.ISTIO, "contour": Router.CONTOUR,
-             "knative": Router.KNATIVE, "nginx": Router.NGINX, "skipper": Router.SKIPPER, "traefik": Router.TRAEFIK,
-             "apisix": Router.APISIX, "osm": Router.SMI, "kuma": Router.KUMA, "kubernetes": Router.KUBERNETES}
+    exact = {
+        "appmesh": Router.APPMESH,
+        "linkerd": Router.SMI,
+        "istio": Router.ISTIO,
+        "contour": Router.CONTOUR,
+        "knative": Router.KNATIVE,
+        "nginx": Router.NGINX,
+        "skipper": Router.SKIPPER,
+        "traefik": Router.TRAEFIK,
+        "apisix": Router.APISIX,
+        "osm": Router.SMI,
+        "kuma": Router.KUMA,
+        "kubernetes": Router.KUBERNETES,
+    }
     if provider.startswith("appmesh:v1beta2"):
         return Router.APPMESH_V1BETA2, False
     if provider in exact:
@@ -47,8 +58,9 @@ def router_for(provider: str) -> tuple[Router, bool]:
 
 GATEWAY_API = frozenset({Router.GATEWAYAPI_V1, Router.GATEWAYAPI_V1BETA1})
 #: Routers that send A/B (analysis.match) traffic to the canary.
-AB_TESTING = frozenset({Router.ISTIO, Router.CONTOUR, Router.GLOO, Router.NGINX, Router.APPMESH,
-                        Router.APPMESH_V1BETA2, *GATEWAY_API})
+AB_TESTING = frozenset(
+    {Router.ISTIO, Router.CONTOUR, Router.GLOO, Router.NGINX, Router.APPMESH, Router.APPMESH_V1BETA2, *GATEWAY_API}
+)
 #: Routers that mirror traffic in a weighted canary release (the others never report the mirror step done).
 CANARY_MIRRORING = frozenset({Router.ISTIO})
 #: Routers that mirror traffic in a blue/green release.

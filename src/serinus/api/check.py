@@ -26,8 +26,11 @@ from serinus.api.rules import (
 )
 from serinus.api.structural import prune, validate
 
-MODELS: dict[str, type[KubeObject]] = {"Canary": Canary, "MetricTemplate": MetricTemplate,
-                                       "AlertProvider": AlertProvider}
+MODELS: dict[str, type[KubeObject]] = {
+    "Canary": Canary,
+    "MetricTemplate": MetricTemplate,
+    "AlertProvider": AlertProvider,
+}
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -62,8 +65,13 @@ class ObjectReport:
 
 def is_kubernetes_object(doc: Any) -> bool:
     """A mapping with a string apiVersion and kind."""
-    return (isinstance(doc, Mapping) and isinstance(doc.get("apiVersion"), str)
-            and isinstance(doc.get("kind"), str) and bool(doc["apiVersion"]) and bool(doc["kind"]))
+    return (
+        isinstance(doc, Mapping)
+        and isinstance(doc.get("apiVersion"), str)
+        and isinstance(doc.get("kind"), str)
+        and bool(doc["apiVersion"])
+        and bool(doc["kind"])
+    )
 
 
 def is_flagger_object(doc: Mapping[str, Any]) -> bool:
@@ -87,13 +95,26 @@ def _metadata_problems(meta: Any) -> list[Problem]:
     if not name and not generate:
         out.append(error(("metadata", "name"), "is required", "metadata"))
     elif name is not None and not (isinstance(name, str) and len(name) <= 253 and _DNS_SUBDOMAIN.match(name)):
-        out.append(error(("metadata", "name"), "must be a DNS subdomain (lowercase letters, digits, '-' and '.', "
-                         f"at most 253 characters), got {show(name)}", "metadata"))
+        out.append(
+            error(
+                ("metadata", "name"),
+                "must be a DNS subdomain (lowercase letters, digits, '-' and '.', "
+                f"at most 253 characters), got {show(name)}",
+                "metadata",
+            )
+        )
     namespace = meta.get("namespace")
-    if namespace is not None and not (isinstance(namespace, str) and len(namespace) <= 63
-                                      and _DNS_LABEL.match(namespace)):
-        out.append(error(("metadata", "namespace"), "must be a DNS label (lowercase letters, digits and '-', at "
-                         f"most 63 characters), got {show(namespace)}", "metadata"))
+    if namespace is not None and not (
+        isinstance(namespace, str) and len(namespace) <= 63 and _DNS_LABEL.match(namespace)
+    ):
+        out.append(
+            error(
+                ("metadata", "namespace"),
+                "must be a DNS label (lowercase letters, digits and '-', at "
+                f"most 63 characters), got {show(namespace)}",
+                "metadata",
+            )
+        )
     for key in meta:
         if key not in OBJECT_META_FIELDS:
             out.append(warning(("metadata", key), "unknown field, the API server drops it", "unknown-field"))
@@ -106,8 +127,9 @@ def _metadata_problems(meta: Any) -> list[Problem]:
             continue
         for key, value in values.items():
             if not isinstance(value, str):
-                out.append(error(("metadata", group, key), f"must be a string, got {show(value)}; quote it",
-                                 "metadata"))
+                out.append(
+                    error(("metadata", group, key), f"must be a string, got {show(value)}; quote it", "metadata")
+                )
     return out
 
 
@@ -140,12 +162,14 @@ def check_object(doc: Mapping[str, Any], context: RuleContext | None = None) -> 
     namespace = str(meta.get("namespace") or "") if isinstance(meta, Mapping) else ""
     problems: list[Problem] = []
     if doc.get("apiVersion") != API_VERSION:
-        problems.append(error(("apiVersion",), f"{show(doc.get('apiVersion'))} is not served; use {API_VERSION}",
-                              "api-version"))
+        problems.append(
+            error(("apiVersion",), f"{show(doc.get('apiVersion'))} is not served; use {API_VERSION}", "api-version")
+        )
     model = MODELS.get(kind)
     if model is None:
-        problems.append(error(("kind",), f"{show(kind)} is not a {GROUP} kind; expected "
-                              f"{one_of(list(MODELS))}", "kind"))
+        problems.append(
+            error(("kind",), f"{show(kind)} is not a {GROUP} kind; expected {one_of(list(MODELS))}", "kind")
+        )
         return ObjectReport(kind, name, namespace, tuple(problems))
     problems += _metadata_problems(meta)
     pruned, dropped = prune(_schema(kind), {k: v for k, v in doc.items() if k != "metadata"})
@@ -154,8 +178,9 @@ def check_object(doc: Mapping[str, Any], context: RuleContext | None = None) -> 
     problems += schema_errors
     roots = [p.path for p in schema_errors]
     try:
-        obj = model.model_validate(pruned | {"metadata": meta if isinstance(meta, Mapping) else {}},
-                                   by_alias=True, by_name=False)
+        obj = model.model_validate(
+            pruned | {"metadata": meta if isinstance(meta, Mapping) else {}}, by_alias=True, by_name=False
+        )
     except ValidationError as err:
         problems += [p for p in _decoding_problems(err) if not _under(p.path, roots)]
         return ObjectReport(kind, name, namespace, tuple(problems))
@@ -174,9 +199,13 @@ def _rules(obj: KubeObject, context: RuleContext) -> list[Problem]:
     return []
 
 
-def context_for(docs: Sequence[Mapping[str, Any]], *, mesh_provider: str = "istio",
-                no_cross_namespace_refs: bool = False,
-                selector_labels: Sequence[str] = DEFAULT_SELECTOR_LABELS) -> RuleContext:
+def context_for(
+    docs: Sequence[Mapping[str, Any]],
+    *,
+    mesh_provider: str = "istio",
+    no_cross_namespace_refs: bool = False,
+    selector_labels: Sequence[str] = DEFAULT_SELECTOR_LABELS,
+) -> RuleContext:
     """A RuleContext that knows the MetricTemplates, workloads and Canaries among some manifests."""
     workloads: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     targets: dict[tuple[str, str, str], list[str]] = {}
@@ -194,9 +223,14 @@ def context_for(docs: Sequence[Mapping[str, Any]], *, mesh_provider: str = "isti
                 targets.setdefault(key, []).append(meta["name"])
         else:
             workloads[(namespace, str(doc.get("kind")), meta["name"])] = doc
-    return RuleContext(mesh_provider=mesh_provider, no_cross_namespace_refs=no_cross_namespace_refs,
-                       templates=templates_in(docs), selector_labels=tuple(selector_labels), workloads=workloads,
-                       canaries_by_target={key: tuple(names) for key, names in targets.items()})
+    return RuleContext(
+        mesh_provider=mesh_provider,
+        no_cross_namespace_refs=no_cross_namespace_refs,
+        templates=templates_in(docs),
+        selector_labels=tuple(selector_labels),
+        workloads=workloads,
+        canaries_by_target={key: tuple(names) for key, names in targets.items()},
+    )
 
 
 def templates_in(docs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], MetricTemplate]:

@@ -65,7 +65,10 @@ class KindSpec:
 
 KINDS: tuple[KindSpec, ...] = (
     KindSpec(
-        kind="Canary", plural="canaries", spec=CanarySpec, status=CanaryStatus,
+        kind="Canary",
+        plural="canaries",
+        spec=CanarySpec,
+        status=CanaryStatus,
         description="Canary automates the release of a workload: traffic shifting, analysis, promotion or rollback.",
         columns=(
             Column("Status", "string", ".status.phase"),
@@ -81,12 +84,18 @@ KINDS: tuple[KindSpec, ...] = (
         ),
     ),
     KindSpec(
-        kind="MetricTemplate", plural="metrictemplates", spec=MetricTemplateSpec, status=ObjectStatus,
+        kind="MetricTemplate",
+        plural="metrictemplates",
+        spec=MetricTemplateSpec,
+        status=ObjectStatus,
         description="MetricTemplate is a metric query against a provider that canary analyses reference by name.",
         columns=(Column("Provider", "string", ".spec.provider.type"),),
     ),
     KindSpec(
-        kind="AlertProvider", plural="alertproviders", spec=AlertProviderSpec, status=ObjectStatus,
+        kind="AlertProvider",
+        plural="alertproviders",
+        spec=AlertProviderSpec,
+        status=ObjectStatus,
         description="AlertProvider is a notification target (chat, webhook, Alertmanager) for canary alerts.",
         columns=(Column("Type", "string", ".spec.type"),),
     ),
@@ -122,9 +131,15 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Crd], bool]:
 def _apply(schema: dict[str, Any], marker: Crd) -> None:
     if marker.type is not None:
         schema["type"] = marker.type
-    for key, value in (("format", marker.format), ("pattern", marker.pattern), ("minimum", marker.minimum),
-                       ("maximum", marker.maximum), ("minLength", marker.min_length),
-                       ("maxLength", marker.max_length), ("maxItems", marker.max_items)):
+    for key, value in (
+        ("format", marker.format),
+        ("pattern", marker.pattern),
+        ("minimum", marker.minimum),
+        ("maximum", marker.maximum),
+        ("minLength", marker.min_length),
+        ("maxLength", marker.max_length),
+        ("maxItems", marker.max_items),
+    ):
         if value is not None:
             schema[key] = value
 
@@ -236,14 +251,16 @@ def crd(spec: KindSpec) -> dict[str, Any]:
                 "categories": ["all"],
             },
             "scope": "Namespaced",
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": [column.to_dict() for column in spec.columns],
-                "schema": {"openAPIV3Schema": kind_schema(spec)},
-            }],
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [column.to_dict() for column in spec.columns],
+                    "schema": {"openAPIV3Schema": kind_schema(spec)},
+                }
+            ],
         },
     }
 

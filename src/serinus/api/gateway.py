@@ -41,9 +41,11 @@ class ParentReference(ApiModel):
 class BackendObjectReference(ApiModel):
     """The backend that receives mirrored requests."""
 
-    crd_extra: ClassVar[Mapping[str, Any]] = {"x-kubernetes-validations": [
-        {"message": "Must have port for Service reference", "rule": SERVICE_BACKEND_PORT_RULE},
-    ]}
+    crd_extra: ClassVar[Mapping[str, Any]] = {
+        "x-kubernetes-validations": [
+            {"message": "Must have port for Service reference", "rule": SERVICE_BACKEND_PORT_RULE},
+        ]
+    }
 
     group: Group = Field(default="", description="API group of the backend; empty for the core group.")
     kind: Kind = Field(default="Service", description="Kind of the backend.")

@@ -23,8 +23,12 @@ def _required_each(*keys: str) -> list[dict[str, Any]]:
 class StringMatch(ApiModel):
     """Match a string exactly, by prefix or by RE2 regex; at most one of the three."""
 
-    crd_extra: ClassVar[Mapping[str, Any]] = {"oneOf": [{"not": {"anyOf": _required_each("exact", "prefix", "regex")}},
-                           *_required_each("exact", "prefix", "regex")]}
+    crd_extra: ClassVar[Mapping[str, Any]] = {
+        "oneOf": [
+            {"not": {"anyOf": _required_each("exact", "prefix", "regex")}},
+            *_required_each("exact", "prefix", "regex"),
+        ]
+    }
 
     exact: str | None = Field(default=None, description="Exact string match.")
     prefix: str | None = Field(default=None, description="Prefix-based match.")
@@ -192,12 +196,19 @@ class LocalityLbSetting(ApiModel):
 class LoadBalancerSettings(ApiModel):
     """Load balancing: a simple algorithm or a consistent hash."""
 
-    crd_extra: ClassVar[Mapping[str, Any]] = {"oneOf": [
-        {"required": ["simple"]},
-        {"properties": {"consistentHash": {"oneOf": _required_each(
-            "httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName")}},
-         "required": ["consistentHash"]},
-    ]}
+    crd_extra: ClassVar[Mapping[str, Any]] = {
+        "oneOf": [
+            {"required": ["simple"]},
+            {
+                "properties": {
+                    "consistentHash": {
+                        "oneOf": _required_each("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName")
+                    }
+                },
+                "required": ["consistentHash"],
+            },
+        ]
+    }
 
     simple: SimpleLB | None = Field(default=None, description="Simple load balancing algorithm.")
     consistent_hash: ConsistentHashLB | None = Field(default=None, description="Consistent-hash load balancing.")

@@ -92,38 +92,48 @@ class AnalysisJudge(ApiModel):
 
     mode: JudgeMode = Field(default=JudgeMode.THRESHOLD, description="threshold (Flagger's rule) or statistical.")
     false_rollback_rate: float | None = Field(
-        default=None, description="Highest chance of rolling back a canary no worse than the primary; 0.05 if unset.")
+        default=None, description="Highest chance of rolling back a canary no worse than the primary; 0.05 if unset."
+    )
     missed_regression_rate: float | None = Field(
-        default=None, description="Highest chance of promoting a canary worse than the tolerance; 0.05 if unset.")
-    gate: Gate | None = Field(default=None, description="Where promotion needs evidence: maxWeight (default), "
-                              "everyStep or none.")
+        default=None, description="Highest chance of promoting a canary worse than the tolerance; 0.05 if unset."
+    )
+    gate: Gate | None = Field(
+        default=None, description="Where promotion needs evidence: maxWeight (default), everyStep or none."
+    )
     max_hold: Annotated[str, Crd(pattern=r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)")] = Field(
-        default="", description="How long to hold for evidence at the gate before onInconclusive; 30m if unset.")
+        default="", description="How long to hold for evidence at the gate before onInconclusive; 30m if unset."
+    )
     on_inconclusive: OnInconclusive | None = Field(
-        default=None, description="At maxHold: flagger (Flagger's verdict, the default), rollback, promote or pause.")
+        default=None, description="At maxHold: flagger (Flagger's verdict, the default), rollback, promote or pause."
+    )
     baseline: Baseline | None = Field(default=None, description="primary (default) or none: absolute tests only.")
 
 
 class MetricJudge(ApiModel):
     """`spec.analysis.metrics[].judge`: the test of one metric and its tolerances."""
 
-    kind: MetricKind | None = Field(default=None, description="ratio, histogram, absolute or scalar; inferred for "
-                                    "built-in metrics, scalar for templates without count queries.")
+    kind: MetricKind | None = Field(
+        default=None,
+        description="ratio, histogram, absolute or scalar; inferred for "
+        "built-in metrics, scalar for templates without count queries.",
+    )
     rollback_at: Effect | None = Field(default=None, description="The regression to roll back on.")
     promote_below: Effect | None = Field(default=None, description="The regression promotion must rule out.")
     requests_query: str = Field(default="", description="Requests over {{ interval }} (ratio kind, custom metric).")
     bad_query: str = Field(default="", description="Bad requests over {{ interval }} (ratio kind, custom metric).")
     max_bad_share: Delta | None = Field(
-        default=None, description="Custom metrics with count queries: the most bad requests the canary may have "
+        default=None,
+        description="Custom metrics with count queries: the most bad requests the canary may have "
         "on its own, as a share such as 1%; adds the absolute test (the built-in metrics take it from "
-        "thresholdRange).")
+        "thresholdRange).",
+    )
     buckets_query: str = Field(default="", description="Histogram bucket counts by le over {{ interval }}.")
     bounds: list[str] = Field(default_factory=list, description="Latency bounds to test (ms) or auto.")
     primary_variables: dict[str, str] = Field(
-        default_factory=dict, description="Template variables for the primary's rendering of the queries.")
+        default_factory=dict, description="Template variables for the primary's rendering of the queries."
+    )
     direction: str = Field(default="", description="Scalar metrics: increase (higher is worse) or decrease.")
     advisory: bool = Field(default=False, description="Shown in the ledger, never decides.")
-
 
     def bad_share_bound(self) -> float | None:
         """maxBadShare as a fraction (1% -> 0.01), None when unset. Raises ValueError saying what the value must be
@@ -137,6 +147,7 @@ class MetricJudge(ApiModel):
         if not 0.0 < share < 1.0:
             raise ValueError("must be above 0% and below 100%")
         return share
+
 
 class MetricJudgeStatus(ApiModel):
     """The evidence on one metric, as of the last tick."""
@@ -189,13 +200,15 @@ def annotation_blocks(annotations: dict[str, str] | None) -> tuple[AnalysisJudge
             metrics[str(name)] = MetricJudge.model_validate(value or {})
     for key, value in annotations.items():
         if key.startswith(METRIC_ANNOTATION_PREFIX):
-            metrics[key[len(METRIC_ANNOTATION_PREFIX):]] = MetricJudge.model_validate(
-                _parse_block(value, key))
+            metrics[key[len(METRIC_ANNOTATION_PREFIX) :]] = MetricJudge.model_validate(_parse_block(value, key))
     return analysis, metrics
 
 
-def effective_judge(analysis_judge: AnalysisJudge | None, metric_judges: dict[str, MetricJudge | None],
-                    annotations: dict[str, str] | None) -> tuple[AnalysisJudge | None, dict[str, MetricJudge]]:
+def effective_judge(
+    analysis_judge: AnalysisJudge | None,
+    metric_judges: dict[str, MetricJudge | None],
+    annotations: dict[str, str] | None,
+) -> tuple[AnalysisJudge | None, dict[str, MetricJudge]]:
     """The judge settings in effect: the spec's blocks, else the annotations' (a spec field wins, field by field
     for the analysis block). `metric_judges` maps metric names to their spec `judge` blocks."""
     from_annotation, annotated_metrics = annotation_blocks(annotations)

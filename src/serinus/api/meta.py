@@ -13,11 +13,25 @@ VERSION = "v1beta1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 #: Every field of metav1.ObjectMeta, so `serinus validate` can tell a typo from a field it does not model.
-OBJECT_META_FIELDS = frozenset({
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
-    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
-    "managedFields",
-})
+OBJECT_META_FIELDS = frozenset(
+    {
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    }
+)
 
 
 TOOLKIT_MARKER = "toolkit.fluxcd.io"
@@ -36,7 +50,6 @@ def include_by_prefix(meta: Mapping[str, str] | None, prefixes: Iterable[str]) -
         if any(p == "*" or (p and key.startswith(p)) for p in prefixes):
             out[key] = value
     return out
-
 
 
 class ObjectMeta(ApiModel):

@@ -34,10 +34,15 @@ class MetricProviderType(StrEnum):
 
 
 #: Providers whose client is built from the metric's interval, so a canary metric using them needs one.
-INTERVAL_PROVIDERS = frozenset({
-    MetricProviderType.DATADOG, MetricProviderType.CLOUDWATCH, MetricProviderType.NEWRELIC,
-    MetricProviderType.DYNATRACE, MetricProviderType.SPLUNK,
-})
+INTERVAL_PROVIDERS = frozenset(
+    {
+        MetricProviderType.DATADOG,
+        MetricProviderType.CLOUDWATCH,
+        MetricProviderType.NEWRELIC,
+        MetricProviderType.DYNATRACE,
+        MetricProviderType.SPLUNK,
+    }
+)
 
 
 class MetricTemplateProvider(ApiModel):

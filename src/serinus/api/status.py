@@ -30,10 +30,15 @@ class CanaryPhase(StrEnum):
 
 
 #: Phases in which a release is under way (Flagger's shouldAdvance without a change).
-ACTIVE_PHASES = frozenset({
-    CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION, CanaryPhase.PROMOTING,
-    CanaryPhase.FINALISING,
-})
+ACTIVE_PHASES = frozenset(
+    {
+        CanaryPhase.PROGRESSING,
+        CanaryPhase.WAITING,
+        CanaryPhase.WAITING_PROMOTION,
+        CanaryPhase.PROMOTING,
+        CanaryPhase.FINALISING,
+    }
+)
 
 
 class ConditionStatus(StrEnum):
@@ -102,8 +107,9 @@ def promoted_status(phase: CanaryPhase, kind: str) -> tuple[ConditionStatus, str
     return table.get(phase, (ConditionStatus.UNKNOWN, f"New {kind} detected, starting initialization."))
 
 
-def make_promoted_conditions(current: Sequence[CanaryCondition], phase: CanaryPhase, kind: str,
-                             now: dt.datetime) -> list[CanaryCondition] | None:
+def make_promoted_conditions(
+    current: Sequence[CanaryCondition], phase: CanaryPhase, kind: str, now: dt.datetime
+) -> list[CanaryCondition] | None:
     """The new conditions for a phase change, or None when they must stay as they are.
 
     Unchanged when the current Promoted condition has the same status and reason; when only the status is the
@@ -116,8 +122,16 @@ def make_promoted_conditions(current: Sequence[CanaryCondition], phase: CanaryPh
     transition = now
     if existing is not None and existing.status == status and existing.last_transition_time is not None:
         transition = existing.last_transition_time
-    return [CanaryCondition(type=CanaryConditionType.PROMOTED, status=status, last_update_time=now,
-                            last_transition_time=transition, reason=phase.value, message=message)]
+    return [
+        CanaryCondition(
+            type=CanaryConditionType.PROMOTED,
+            status=status,
+            last_update_time=now,
+            last_transition_time=transition,
+            reason=phase.value,
+            message=message,
+        )
+    ]
 
 
 class ObjectCondition(ApiModel):

@@ -16,8 +16,14 @@ from typing import Any
 from serinus.api.base import camel
 from serinus.api.problems import Path, Problem, error, one_of, show, warning
 
-_TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
-               "array": "a list", "object": "a mapping of keys to values"}
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping of keys to values",
+}
 
 #: Friendlier words for the patterns people trip over.
 _PATTERN_WORDS = {
@@ -51,7 +57,8 @@ def _has_type(value: Any, expected: str) -> bool:
     if expected == "integer":
         # The API server sees JSON, where 5.0 and 5 are the same integer.
         return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer())
+            isinstance(value, float) and value.is_integer()
+        )
     if expected == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
     if expected == "array":
@@ -94,8 +101,13 @@ def prune(schema: Mapping[str, Any], value: Any, path: Path = ()) -> tuple[Any, 
         for key, item in value.items():
             child = properties.get(key) if key in properties else extra if isinstance(extra, Mapping) else None
             if child is None and not (keep_unknown or opaque):
-                problems.append(warning((*path, key), "unknown field, the API server drops it"
-                                        + _suggest(str(key), list(properties)), "unknown-field"))
+                problems.append(
+                    warning(
+                        (*path, key),
+                        "unknown field, the API server drops it" + _suggest(str(key), list(properties)),
+                        "unknown-field",
+                    )
+                )
                 continue
             if item is None and not (child or {}).get("nullable", False):
                 problems.append(warning((*path, key), "is empty (null), the API server drops it", "null-field"))
@@ -137,14 +149,15 @@ def _check_scalar(schema: Mapping[str, Any], value: Any, path: Path) -> list[Pro
             words = _PATTERN_WORDS.get(pattern, f"text matching {pattern}")
             out.append(error(path, f"must be {words}, got {show(value)}", "schema"))
         if "minLength" in schema and len(value) < schema["minLength"]:
-            out.append(error(path, f"must be at least {schema['minLength']} characters long, got {show(value)}",
-                             "schema"))
+            out.append(
+                error(path, f"must be at least {schema['minLength']} characters long, got {show(value)}", "schema")
+            )
         if "maxLength" in schema and len(value) > schema["maxLength"]:
-            out.append(error(path, f"must be at most {schema['maxLength']} characters long, got {len(value)}",
-                             "schema"))
+            out.append(
+                error(path, f"must be at most {schema['maxLength']} characters long, got {len(value)}", "schema")
+            )
         if schema.get("format") in ("date-time", "datetime") and not _is_datetime(value):
-            out.append(error(path, f"must be an RFC 3339 time like 2024-05-01T10:00:00Z, got {show(value)}",
-                             "schema"))
+            out.append(error(path, f"must be an RFC 3339 time like 2024-05-01T10:00:00Z, got {show(value)}", "schema"))
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             out.append(error(path, f"must be at least {schema['minimum']}, got {show(value)}", "schema"))

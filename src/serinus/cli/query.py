@@ -34,8 +34,9 @@ def _documents(path: str) -> list[Any]:
 
 def _cluster(plans: list[MetricCheck | PlanError]) -> Any:
     """A Kubernetes client from the kubeconfig, when a check reads the Kubernetes API; None without one."""
-    if not any(isinstance(p, MetricCheck) and p.provider.type in KUBE_PROVIDERS and not p.provider.address
-               for p in plans):
+    if not any(
+        isinstance(p, MetricCheck) and p.provider.type in KUBE_PROVIDERS and not p.provider.address for p in plans
+    ):
         return None
     try:
         return AsyncClient()
@@ -64,16 +65,39 @@ async def _run(check: MetricCheck, cluster: Any) -> tuple[str, str, bool]:
 
 @click.command("query", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("canary_file", metavar="CANARY.yaml")
-@click.option("--metrics-server", default="", envvar="SERINUS_METRICS_SERVER", show_envvar=True,
-              help="Prometheus for built-in and inline metrics (default: the Canary's, else http://prometheus:9090).")
-@click.option("--mesh-provider", default="istio", show_default=True, envvar="SERINUS_MESH_PROVIDER",
-              show_envvar=True, help="Global provider, which picks the built-in queries when the Canary has none.")
-@click.option("--templates", "template_files", multiple=True, metavar="FILE",
-              help="YAML with MetricTemplates (and the Secrets they reference); repeatable.")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="A table for people, or one JSON object per check for scripts.")
-def query(canary_file: str, metrics_server: str, mesh_provider: str, template_files: tuple[str, ...],
-          output: str) -> None:
+@click.option(
+    "--metrics-server",
+    default="",
+    envvar="SERINUS_METRICS_SERVER",
+    show_envvar=True,
+    help="Prometheus for built-in and inline metrics (default: the Canary's, else http://prometheus:9090).",
+)
+@click.option(
+    "--mesh-provider",
+    default="istio",
+    show_default=True,
+    envvar="SERINUS_MESH_PROVIDER",
+    show_envvar=True,
+    help="Global provider, which picks the built-in queries when the Canary has none.",
+)
+@click.option(
+    "--templates",
+    "template_files",
+    multiple=True,
+    metavar="FILE",
+    help="YAML with MetricTemplates (and the Secrets they reference); repeatable.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table for people, or one JSON object per check for scripts.",
+)
+def query(
+    canary_file: str, metrics_server: str, mesh_provider: str, template_files: tuple[str, ...], output: str
+) -> None:
     """Render every metric of a Canary, run each query once, and print value, accepted range and verdict.
 
     Exits 1 when any check would fail, find no data or error, so it can gate a pipeline.
@@ -94,19 +118,20 @@ def query(canary_file: str, metrics_server: str, mesh_provider: str, template_fi
                 elif doc.get("kind") == "Secret":
                     secrets[key] = doc
         analysis = canary.analysis_or_default()
-        judge, metric_judges = effective_judge(analysis.judge, {m.name: m.judge for m in analysis.metrics},
-                                               canary.metadata.annotations)
+        judge, metric_judges = effective_judge(
+            analysis.judge, {m.name: m.judge for m in analysis.metrics}, canary.metadata.annotations
+        )
     except (OSError, SerinusError, ValidationError, ValueError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise click.ClickException(message) from None
 
-    plans = plan_checks(canary, mesh_provider=mesh_provider, metrics_server=metrics_server, templates=templates,
-                        secrets=secrets)
+    plans = plan_checks(
+        canary, mesh_provider=mesh_provider, metrics_server=metrics_server, templates=templates, secrets=secrets
+    )
     rows = asyncio.run(_run_all(plans))
     if output == "json":
         for row in rows:
-            click.echo(json.dumps(dict(zip(("metric", "query", "value", "accepted", "verdict"), row[:5],
-                                           strict=True))))
+            click.echo(json.dumps(dict(zip(("metric", "query", "value", "accepted", "verdict"), row[:5], strict=True))))
     else:
         table = Table(title=f"canary {canary.metadata.name}.{canary.metadata.namespace or 'default'}")
         for column in ("metric", "query", "value", "accepted", "verdict"):
@@ -116,8 +141,9 @@ def query(canary_file: str, metrics_server: str, mesh_provider: str, template_fi
         Console(width=160).print(table)
     if judge is not None and judge.mode is JudgeMode.STATISTICAL:
         window_s = canary.analysis_interval_seconds()
-        observations = asyncio.run(_observe_all(plans, canary, metric_judges, window_s,
-                                                judge.baseline is not Baseline.NONE))
+        observations = asyncio.run(
+            _observe_all(plans, canary, metric_judges, window_s, judge.baseline is not Baseline.NONE)
+        )
         ledger = _one_tick(canary, observations, window_s)
         if output == "json":
             for obs in observations:
@@ -145,11 +171,17 @@ async def _run_all(plans: list[MetricCheck | PlanError]) -> list[tuple[str, str,
     return rows
 
 
-async def _observe_all(plans: list[MetricCheck | PlanError], canary: Canary, judges: dict[str, MetricJudge],
-                       window_s: float, baseline: bool) -> list[Observation]:
+async def _observe_all(
+    plans: list[MetricCheck | PlanError],
+    canary: Canary,
+    judges: dict[str, MetricJudge],
+    window_s: float,
+    baseline: bool,
+) -> list[Observation]:
     """What the statistical judge would read now for every metric: counts over the last analysis interval."""
-    metrics = CanaryMetrics(plans, observer="", namespace=canary.metadata.namespace or "default",
-                            cluster=_cluster(plans), judges=judges)
+    metrics = CanaryMetrics(
+        plans, observer="", namespace=canary.metadata.namespace or "default", cluster=_cluster(plans), judges=judges
+    )
     return [await metrics.observe(plan.metric, window_s, baseline) for plan in plans]
 
 
@@ -183,8 +215,9 @@ def _num(value: float | None) -> str:
     return "+Inf" if value == float("inf") else f"{value:.6g}"
 
 
-def judge_lines(observations: list[Observation], window_s: float,
-                ledger: dict[str, LedgerLine] | None = None) -> list[str]:
+def judge_lines(
+    observations: list[Observation], window_s: float, ledger: dict[str, LedgerLine] | None = None
+) -> list[str]:
     """The statistical judge's view of each metric, as text: its test, each version's counts over the window,
     the ledger line the judge would write for them, and the queries that produced them (the canary's first)."""
     lines = [f"statistical judge: counts over the last {window_s:g}s (the analysis interval)"]
@@ -197,9 +230,11 @@ def judge_lines(observations: list[Observation], window_s: float,
             lines.append(f"  primary: {_counts_text(obs.primary) if obs.primary is not None else 'no baseline'}")
         line = (ledger or {}).get(obs.metric)
         if line is not None:
-            lines.append(f"  judge:   {line.verdict}: {line.reason} (rollback evidence {line.e_fail:.3g}:1 of "
-                         f"{line.fail_threshold:.3g}:1, promotion evidence {line.e_pass:.3g}:1 of "
-                         f"{line.pass_threshold:.3g}:1)")
+            lines.append(
+                f"  judge:   {line.verdict}: {line.reason} (rollback evidence {line.e_fail:.3g}:1 of "
+                f"{line.fail_threshold:.3g}:1, promotion evidence {line.e_pass:.3g}:1 of "
+                f"{line.pass_threshold:.3g}:1)"
+            )
         lines.extend(f"  query: {query}" for query in obs.queries)
     return lines
 
@@ -207,12 +242,24 @@ def judge_lines(observations: list[Observation], window_s: float,
 def _counts_json(counts: VersionCounts | None) -> dict[str, Any] | None:
     if counts is None:
         return None
-    return {"requests": counts.requests, "bad": counts.bad, "value": counts.value,
-            "buckets": [[_num(le) if le == float("inf") else le, n] for le, n in counts.buckets]}
+    return {
+        "requests": counts.requests,
+        "bad": counts.bad,
+        "value": counts.value,
+        "buckets": [[_num(le) if le == float("inf") else le, n] for le, n in counts.buckets],
+    }
 
 
 def observation_json(obs: Observation, window_s: float) -> dict[str, Any]:
     """One metric's judge data as a JSON object (`-o json`, after the checks)."""
-    return {"metric": obs.metric, "judge": {"kind": obs.kind, "windowSeconds": window_s,
-                                            "canary": _counts_json(obs.canary), "primary": _counts_json(obs.primary),
-                                            "error": obs.error, "queries": list(obs.queries)}}
+    return {
+        "metric": obs.metric,
+        "judge": {
+            "kind": obs.kind,
+            "windowSeconds": window_s,
+            "canary": _counts_json(obs.canary),
+            "primary": _counts_json(obs.primary),
+            "error": obs.error,
+            "queries": list(obs.queries),
+        },
+    }

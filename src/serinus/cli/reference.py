@@ -1,6 +1,6 @@
 """The command-line reference (docs/cli.md), rendered from the commands themselves so it cannot drift.
 
-    .venv/bin/python -m serinus.cli.reference > docs/cli.md
+.venv/bin/python -m serinus.cli.reference > docs/cli.md
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ page and the code equal. Every option can also be set by the environment variabl
 
 def _help(command: click.Command, path: str) -> str:
     # Every command sets its own help option names (-h, --help), so the text does not depend on how it was reached.
-    ctx = click.Context(command, info_name=path, terminal_width=100, max_content_width=100,
-                        help_option_names=["-h", "--help"])
+    ctx = click.Context(
+        command, info_name=path, terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"]
+    )
     return command.get_help(ctx)
 
 

@@ -76,8 +76,9 @@ def _shown(obj: dict[str, Any]) -> dict[str, Any]:
     return {**{k: out[k] for k in first if k in out}, **{k: v for k, v in out.items() if k not in first}}
 
 
-async def render_objects(canary: dict[str, Any], others: list[dict[str, Any]],
-                         options: OperatorOptions) -> list[dict[str, Any]]:
+async def render_objects(
+    canary: dict[str, Any], others: list[dict[str, Any]], options: OperatorOptions
+) -> list[dict[str, Any]]:
     """The objects initialization creates or changes, in write order; raises click errors naming what stopped
     it."""
     meta = canary.get("metadata") or {}
@@ -94,8 +95,11 @@ async def render_objects(canary: dict[str, Any], others: list[dict[str, Any]],
             if (cluster.objects[key].get("status") or {}).get("phase") == "Initialized":
                 break
         else:
-            warnings = [str(obj.get("message")) for obj in cluster.objects.values()
-                        if obj.get("kind") == "Event" and obj.get("type") == "Warning"]
+            warnings = [
+                str(obj.get("message"))
+                for obj in cluster.objects.values()
+                if obj.get("kind") == "Event" and obj.get("type") == "Warning"
+            ]
             phase = (cluster.objects[key].get("status") or {}).get("phase") or "unset"
             reason = "; ".join(dict.fromkeys(warnings)) or f"phase is {phase}"
             raise click.ClickException(f"{name}.{namespace} did not initialize: {reason}")
@@ -112,13 +116,26 @@ async def render_objects(canary: dict[str, Any], others: list[dict[str, Any]],
 
 @click.command("render", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("canary_file", metavar="CANARY.yaml")
-@click.option("--target", "target_file", required=True, metavar="WORKLOAD.yaml",
-              help="The target workload, and any objects it or the Canary reference (ConfigMaps, Secrets, HPA, "
-                   "the user's Ingress or routes); multi-document YAML.")
-@click.option("--provider", default="", metavar="NAME",
-              help="The operator's --mesh-provider, used when the Canary has no spec.provider (default: istio).")
-@click.option("--include-label-prefix", default="", metavar="PREFIXES",
-              help="The operator's --include-label-prefix (comma-separated).")
+@click.option(
+    "--target",
+    "target_file",
+    required=True,
+    metavar="WORKLOAD.yaml",
+    help="The target workload, and any objects it or the Canary reference (ConfigMaps, Secrets, HPA, "
+    "the user's Ingress or routes); multi-document YAML.",
+)
+@click.option(
+    "--provider",
+    default="",
+    metavar="NAME",
+    help="The operator's --mesh-provider, used when the Canary has no spec.provider (default: istio).",
+)
+@click.option(
+    "--include-label-prefix",
+    default="",
+    metavar="PREFIXES",
+    help="The operator's --include-label-prefix (comma-separated).",
+)
 def render(canary_file: str, target_file: str, provider: str, include_label_prefix: str) -> None:
     """Print every object the operator would create or change to initialize CANARY.yaml, as multi-document YAML.
 
@@ -138,8 +155,9 @@ def render(canary_file: str, target_file: str, provider: str, include_label_pref
     if provider:
         options = dataclasses.replace(options, mesh_provider=provider)
     if include_label_prefix:
-        options = dataclasses.replace(options, include_label_prefix=tuple(
-            p.strip() for p in include_label_prefix.split(",") if p.strip()))
+        options = dataclasses.replace(
+            options, include_label_prefix=tuple(p.strip() for p in include_label_prefix.split(",") if p.strip())
+        )
     logging.disable(logging.CRITICAL)  # the operator's logs are not the output; failures are raised instead
     try:
         objects = asyncio.run(render_objects(canaries[0], others, options))

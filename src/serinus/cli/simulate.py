@@ -17,8 +17,15 @@ from serinus.sim.scenario import ScenarioError, parse_scenario, parse_time
 from serinus.sim.world import Event, Judgement, Weights
 
 _VERDICT_COLOURS = {"ROLLBACK": "red", "PROMOTE": "green", "ADVANCE": "cyan", "HOLD": "yellow", "FREEZE": "magenta"}
-_PHASE_COLOURS = {"Succeeded": "green", "Failed": "red", "Progressing": "cyan", "Promoting": "blue",
-                  "Finalising": "blue", "Waiting": "yellow", "WaitingPromotion": "yellow"}
+_PHASE_COLOURS = {
+    "Succeeded": "green",
+    "Failed": "red",
+    "Progressing": "cyan",
+    "Promoting": "blue",
+    "Finalising": "blue",
+    "Waiting": "yellow",
+    "WaitingPromotion": "yellow",
+}
 
 
 class _Bad(click.ClickException):
@@ -63,8 +70,9 @@ def _time(seconds: float) -> str:
 def render_text(result: SimResult, canary: Canary) -> str:
     """A readable timeline: time, phase, weights and event, one line per event or alert, in order; with the
     statistical judge, one compact line per tick (its verdict and each metric's)."""
-    entries: list[Any] = sorted([*result.events, *result.weights, *result.alerts, *result.judgements],
-                                key=lambda e: (e.seq, e.at))
+    entries: list[Any] = sorted(
+        [*result.events, *result.weights, *result.alerts, *result.judgements], key=lambda e: (e.seq, e.at)
+    )
     current = (100, 0)
     lines: list[str] = []
     for entry in entries:
@@ -77,12 +85,17 @@ def render_text(result: SimResult, canary: Canary) -> str:
         elif isinstance(entry, Judgement):
             verdict = click.style(entry.verdict, fg=_VERDICT_COLOURS.get(entry.verdict), bold=True)
             metrics = ", ".join(f"{line.metric} {line.verdict}" for line in entry.lines)
-            lines.append(f"{_time(entry.at):>9}  judge {verdict}" + (f" ({metrics})" if metrics else "")
-                         + (f": {entry.reason}" if entry.reason else ""))
+            lines.append(
+                f"{_time(entry.at):>9}  judge {verdict}"
+                + (f" ({metrics})" if metrics else "")
+                + (f": {entry.reason}" if entry.reason else "")
+            )
         else:
             colour = {"error": "red", "warn": "yellow"}.get(entry.severity)
-            lines.append(f"{_time(entry.at):>9}  " + click.style(f"alert ({entry.severity}): {entry.message}",
-                                                                   fg=colour, dim=colour is None))
+            lines.append(
+                f"{_time(entry.at):>9}  "
+                + click.style(f"alert ({entry.severity}): {entry.message}", fg=colour, dim=colour is None)
+            )
     name = f"{canary.metadata.name}.{canary.metadata.namespace or 'default'}"
     head = f"Simulating canary {name}: analysis every {_time(canary.analysis_interval_seconds())}"
     outcome = click.style(result.phase, fg=_PHASE_COLOURS.get(result.phase), bold=True)
@@ -91,14 +104,34 @@ def render_text(result: SimResult, canary: Canary) -> str:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("canary_file", metavar="CANARY.yaml")
-@click.option("--scenario", "scenario_file", metavar="SCENARIO.yaml", default=None,
-              help="What happens around the canary over time (metrics, webhooks, readiness, revisions).")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="A readable timeline, or one JSON object.")
-@click.option("--mesh-provider", default="istio", show_default=True, envvar="MESH_PROVIDER",
-              help="The operator's default provider, for Canaries without spec.provider.")
-@click.option("--drain-period", default="10s", show_default=True,
-              help="The operator's --drain-period: how long after traffic left the canary it is scaled down.")
+@click.option(
+    "--scenario",
+    "scenario_file",
+    metavar="SCENARIO.yaml",
+    default=None,
+    help="What happens around the canary over time (metrics, webhooks, readiness, revisions).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A readable timeline, or one JSON object.",
+)
+@click.option(
+    "--mesh-provider",
+    default="istio",
+    show_default=True,
+    envvar="MESH_PROVIDER",
+    help="The operator's default provider, for Canaries without spec.provider.",
+)
+@click.option(
+    "--drain-period",
+    default="10s",
+    show_default=True,
+    help="The operator's --drain-period: how long after traffic left the canary it is scaled down.",
+)
 def simulate(canary_file: str, scenario_file: str | None, output: str, mesh_provider: str, drain_period: str) -> None:
     """Replay CANARY.yaml against a scenario on a virtual clock and show every step, event and alert.
 

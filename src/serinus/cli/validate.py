@@ -80,17 +80,36 @@ def _problem_line(obj: _Object, report: ObjectReport, problem: Problem, verbose:
 
 @click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--mesh-provider", default="istio", show_default=True, metavar="PROVIDER",
-              help="The operator's default provider, used for Canaries without spec.provider.")
-@click.option("--no-cross-namespace-refs", is_flag=True,
-              help="Reject references to MetricTemplates, AlertProviders and Upstreams in other namespaces, "
-                   "as the operator does with this flag.")
-@click.option("--selector-labels", default=",".join(DEFAULT_SELECTOR_LABELS), show_default=True, metavar="KEYS",
-              help="The operator's pod selector label keys, checked against target workloads given alongside.")
+@click.option(
+    "--mesh-provider",
+    default="istio",
+    show_default=True,
+    metavar="PROVIDER",
+    help="The operator's default provider, used for Canaries without spec.provider.",
+)
+@click.option(
+    "--no-cross-namespace-refs",
+    is_flag=True,
+    help="Reject references to MetricTemplates, AlertProviders and Upstreams in other namespaces, "
+    "as the operator does with this flag.",
+)
+@click.option(
+    "--selector-labels",
+    default=",".join(DEFAULT_SELECTOR_LABELS),
+    show_default=True,
+    metavar="KEYS",
+    help="The operator's pod selector label keys, checked against target workloads given alongside.",
+)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("-v", "--verbose", is_flag=True, help="Also name each check and quote Flagger's own error text.")
-def validate(files: tuple[str, ...], mesh_provider: str, no_cross_namespace_refs: bool, selector_labels: str,
-             strict: bool, verbose: bool) -> None:
+def validate(
+    files: tuple[str, ...],
+    mesh_provider: str,
+    no_cross_namespace_refs: bool,
+    selector_labels: str,
+    strict: bool,
+    verbose: bool,
+) -> None:
     """Check Flagger manifests: the CRD schema, and the rules Flagger only enforces at run time.
 
     FILE may hold many YAML documents (and Lists); `-` reads standard input. Prints one line per valid object
@@ -116,24 +135,34 @@ def validate(files: tuple[str, ...], mesh_provider: str, no_cross_namespace_refs
             continue
         before = len(entries)
         for document in documents:
-            entries += [_Note(f"{name}:{document.line_of(duplicate)}: {click.style('warning: ', fg='yellow')}"
-                              f"{format_path(duplicate)}: is written twice; the last value is used", fails=False)
-                        for duplicate in document.duplicates]
+            entries += [
+                _Note(
+                    f"{name}:{document.line_of(duplicate)}: {click.style('warning: ', fg='yellow')}"
+                    f"{format_path(duplicate)}: is written twice; the last value is used",
+                    fails=False,
+                )
+                for duplicate in document.duplicates
+            ]
             for item in _objects(name, document):
                 entries.append(item if isinstance(item, _Object) else _Note(f"{name}:{document.line}: {item}"))
         if len(entries) == before:
             entries.append(_Note(f"{name}: no Kubernetes objects found", fails=False))
-    context = context_for([e.data for e in entries if isinstance(e, _Object)], mesh_provider=mesh_provider,
-                          no_cross_namespace_refs=no_cross_namespace_refs,
-                          selector_labels=[label.strip() for label in selector_labels.split(",") if label.strip()])
+    context = context_for(
+        [e.data for e in entries if isinstance(e, _Object)],
+        mesh_provider=mesh_provider,
+        no_cross_namespace_refs=no_cross_namespace_refs,
+        selector_labels=[label.strip() for label in selector_labels.split(",") if label.strip()],
+    )
     for entry in entries:
         if isinstance(entry, _Note):
             click.echo(entry.text)
             failed = failed or entry.fails
         elif not is_flagger_object(entry.data):
             if verbose:
-                click.echo(f"{entry.source}:{entry.line_of(())}: {entry.data['apiVersion']} {entry.data['kind']}: "
-                           "skipped, not a flagger.app object")
+                click.echo(
+                    f"{entry.source}:{entry.line_of(())}: {entry.data['apiVersion']} {entry.data['kind']}: "
+                    "skipped, not a flagger.app object"
+                )
         elif not _report(entry, context, strict=strict, verbose=verbose):
             failed = True
     if failed:

@@ -28,7 +28,6 @@ def compute_hash(obj: object) -> str:
     return "".join(_SAFE[ord(ch) % len(_SAFE)] for ch in str(_fnv32a(canonical)))
 
 
-
 def has_spec_changed(status: CanaryStatus, spec_hash: str) -> bool:
     """Flagger's hasSpecChanged: a first sync, or a hash that is neither the applied nor the promoted one.
 

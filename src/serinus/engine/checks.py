@@ -12,8 +12,9 @@ from serinus.engine.gofmt import go_ms, go_value
 from serinus.engine.ports import HookResult, Measurement, MetricFailure
 
 
-async def _call(ctx: Context, hook_type: H, phase: str,
-                canary: Canary | None = None) -> AsyncIterator[tuple[CanaryWebhook, HookResult]]:
+async def _call(
+    ctx: Context, hook_type: H, phase: str, canary: Canary | None = None
+) -> AsyncIterator[tuple[CanaryWebhook, HookResult]]:
     """Yield (hook, result) for each hook of a type, in spec order."""
     analysis = (canary or ctx.canary).analysis_or_default()
     for hook in analysis.webhooks_of(hook_type):
@@ -180,8 +181,10 @@ def _failure_text(ctx: Context, metric: CanaryMetric, got: Measurement) -> str:
     builtin = _builtin(metric)
     if builtin:
         if failure is MetricFailure.NO_DATA:
-            text = (f"Halt advancement no values found for {got.observer} metric {metric.name} probably "
-                    f"{ctx.canary.spec.target_ref.name}.{ctx.namespace} is not receiving traffic")
+            text = (
+                f"Halt advancement no values found for {got.observer} metric {metric.name} probably "
+                f"{ctx.canary.spec.target_ref.name}.{ctx.namespace} is not receiving traffic"
+            )
             return f"{text}: {error}" if builtin == REQUEST_SUCCESS_RATE else text
         return f"Prometheus query failed: {error}"
     if metric.template_ref is None:

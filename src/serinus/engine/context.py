@@ -97,8 +97,9 @@ class Context:
     async def alert(self, message: str, severity: str, *, metadata: bool = False, on: Canary | None = None) -> None:
         """An alert to the Canary's providers."""
         canary = on or self.canary
-        await self.services.notifier.alert(canary, notice(canary, message, severity, metadata=metadata,
-                                                          cluster_name=self.cluster_name))
+        await self.services.notifier.alert(
+            canary, notice(canary, message, severity, metadata=metadata, cluster_name=self.cluster_name)
+        )
 
     # ----- ports that may fail -----
 
@@ -139,8 +140,9 @@ class Context:
                 log.error("%s: %s", self.subject, err)
             return None
 
-    async def sync(self, phase: CanaryPhase, *, weight: int = 0, failed_checks: int = 0, iterations: int = 0,
-                   report: bool = True) -> Canary | None:
+    async def sync(
+        self, phase: CanaryPhase, *, weight: int = 0, failed_checks: int = 0, iterations: int = 0, report: bool = True
+    ) -> Canary | None:
         """SyncStatus: the phase and counters, with lastAppliedSpec and trackedConfigs from the target now."""
         try:
             spec_hash = await self.spec_hash()
@@ -152,8 +154,16 @@ class Context:
         now = self.services.clock.now()
 
         def change(stored: Canary) -> CanaryStatus:
-            return synced(stored, phase=phase, spec_hash=spec_hash, tracked=tracked, now=now, canary_weight=weight,
-                          failed_checks=failed_checks, iterations=iterations)
+            return synced(
+                stored,
+                phase=phase,
+                spec_hash=spec_hash,
+                tracked=tracked,
+                now=now,
+                canary_weight=weight,
+                failed_checks=failed_checks,
+                iterations=iterations,
+            )
 
         return await self._write(change, report)
 

@@ -74,7 +74,8 @@ def _at_gate(ctx: Context, canary_weight: int, mirrored: bool) -> bool:
     analysis = ctx.analysis
     strategy = ctx.canary.deployment_strategy()
     iterative = strategy in (DeploymentStrategy.AB_TESTING, DeploymentStrategy.BLUE_GREEN) or (
-        ctx.provider == strategies.KUBERNETES and (bool(analysis.match) or analysis.iterations < 1))
+        ctx.provider == strategies.KUBERNETES and (bool(analysis.match) or analysis.iterations < 1)
+    )
     if iterative:
         wanted = analysis.iterations if analysis.iterations >= 1 else strategies.KUBERNETES_ITERATIONS
         return ctx.canary.status.iterations >= wanted
@@ -125,8 +126,13 @@ async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weigh
     window = float(math.ceil(window))
 
     observations = await _observe(ctx, config, window)
-    tick = Tick(at=now, window_s=window, weight=_weight_for_ratio_check(ctx, canary_weight),
-                at_gate=_at_gate(ctx, canary_weight, mirrored), mirrored=mirrored)
+    tick = Tick(
+        at=now,
+        window_s=window,
+        weight=_weight_for_ratio_check(ctx, canary_weight),
+        at_gate=_at_gate(ctx, canary_weight, mirrored),
+        mirrored=mirrored,
+    )
     result = judge_tick(config, state, tick, observations)
     ctx.services.telemetry.set_judge(ctx.canary, result)
     _record_values(ctx, observations)
@@ -174,26 +180,37 @@ def _metric_status(line: LedgerLine) -> MetricJudgeStatus:
     return MetricJudgeStatus.model_validate(data)
 
 
-async def _save(ctx: Context, result: TickResult, *, run: str, now: float, frozen: int,
-                ledger: list[dict[str, Any]]) -> None:
+async def _save(
+    ctx: Context, result: TickResult, *, run: str, now: float, frozen: int, ledger: list[dict[str, Any]]
+) -> None:
     """status.judge: the verdict, the evidence per metric, a bounded ledger, and the state for the next step."""
-    judged = JudgeStatus.model_validate({
-        "verdict": str(result.verdict), "reason": result.reason,
-        "metrics": [_metric_status(line).model_dump(by_alias=True, exclude_none=True) for line in result.lines],
-        "run": run, "lastAt": now, "frozenTicks": frozen, "state": result.state, "ledger": ledger,
-        **({"predictedSeconds": round(result.predicted_s)} if result.predicted_s is not None else {}),
-        **({"policy": result.policy} if result.policy else {}),
-    })
+    judged = JudgeStatus.model_validate(
+        {
+            "verdict": str(result.verdict),
+            "reason": result.reason,
+            "metrics": [_metric_status(line).model_dump(by_alias=True, exclude_none=True) for line in result.lines],
+            "run": run,
+            "lastAt": now,
+            "frozenTicks": frozen,
+            "state": result.state,
+            "ledger": ledger,
+            **({"predictedSeconds": round(result.predicted_s)} if result.predicted_s is not None else {}),
+            **({"policy": result.policy} if result.policy else {}),
+        }
+    )
 
     await ctx.set_judge(judged)
 
 
-async def _act(ctx: Context, result: TickResult, frozen: int, tick: Tick, primary: int, canary_weight: int, *,
-               newly_decided: bool) -> None:
+async def _act(
+    ctx: Context, result: TickResult, frozen: int, tick: Tick, primary: int, canary_weight: int, *, newly_decided: bool
+) -> None:
     verdict, reason = result.verdict, result.reason
     if result.policy and newly_decided:
-        await ctx.info(f"Judge reached maxHold without a decision for {ctx.subject}: onInconclusive "
-                       f"{result.policy} gives {verdict}")
+        await ctx.info(
+            f"Judge reached maxHold without a decision for {ctx.subject}: onInconclusive "
+            f"{result.policy} gives {verdict}"
+        )
     if verdict is Verdict.FREEZE:
         await ctx.warn(f"Halt {ctx.subject} advancement, judge frozen: {reason}")
         if frozen == FREEZE_ALERT_TICKS:

@@ -30,8 +30,7 @@ def metadata_fields(canary: Canary) -> tuple[tuple[str, str], ...]:
     return tuple(fields)
 
 
-def notice(canary: Canary, message: str, severity: str, *, metadata: bool = False,
-           cluster_name: str = "") -> Notice:
+def notice(canary: Canary, message: str, severity: str, *, metadata: bool = False, cluster_name: str = "") -> Notice:
     """One alert: the Cluster field first when the operator has a cluster name, then the metadata if asked."""
     fields: list[tuple[str, str]] = []
     if cluster_name:

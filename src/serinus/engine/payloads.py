@@ -10,8 +10,9 @@ from typing import Any
 EVENT_KEYS = ("eventMessage", "eventType", "timestamp")
 
 
-def hook_payload(name: str, namespace: str, phase: str, checksum: str,
-                 metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+def hook_payload(
+    name: str, namespace: str, phase: str, checksum: str, metadata: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The body of every webhook call; `metadata` is left out when empty."""
     payload: dict[str, Any] = {"name": name, "namespace": namespace, "phase": phase, "checksum": checksum}
     if metadata:
@@ -19,8 +20,17 @@ def hook_payload(name: str, namespace: str, phase: str, checksum: str,
     return payload
 
 
-def event_payload(name: str, namespace: str, phase: str, checksum: str, *, message: str, event_type: str,
-                  unix_ms: int, metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+def event_payload(
+    name: str,
+    namespace: str,
+    phase: str,
+    checksum: str,
+    *,
+    message: str,
+    event_type: str,
+    unix_ms: int,
+    metadata: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The body of an `event` webhook: the event's message, type and time, plus the hook's own metadata keys."""
     meta = {"eventMessage": message, "eventType": event_type, "timestamp": str(unix_ms)}
     for key, value in (metadata or {}).items():

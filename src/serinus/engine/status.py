@@ -26,8 +26,17 @@ def _with_conditions(canary: Canary, status: CanaryStatus, phase: CanaryPhase, n
         status.conditions = conditions
 
 
-def synced(canary: Canary, *, phase: CanaryPhase, spec_hash: str, tracked: dict[str, str] | None,
-           now: dt.datetime, canary_weight: int = 0, failed_checks: int = 0, iterations: int = 0) -> CanaryStatus:
+def synced(
+    canary: Canary,
+    *,
+    phase: CanaryPhase,
+    spec_hash: str,
+    tracked: dict[str, str] | None,
+    now: dt.datetime,
+    canary_weight: int = 0,
+    failed_checks: int = 0,
+    iterations: int = 0,
+) -> CanaryStatus:
     """SyncStatus: phase and counters as given, lastAppliedSpec and trackedConfigs from the target now.
 
     lastPromotedSpec moves only on Initialized (promotion moves it through `with_phase(Succeeded)`).

@@ -23,10 +23,18 @@ from serinus.engine.weights import TOTAL_WEIGHT
 WorldFactory = Callable[[Canary, str], Awaitable[World]]
 
 _INIT = frozenset({CanaryPhase.UNSET, CanaryPhase.INITIALIZING})
-_ADVANCING = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION,
-                        CanaryPhase.PROMOTING, CanaryPhase.FINALISING})
-_CONTINUING = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION, CanaryPhase.PROMOTING,
-                         CanaryPhase.FINALISING})
+_ADVANCING = frozenset(
+    {
+        CanaryPhase.PROGRESSING,
+        CanaryPhase.WAITING,
+        CanaryPhase.WAITING_PROMOTION,
+        CanaryPhase.PROMOTING,
+        CanaryPhase.FINALISING,
+    }
+)
+_CONTINUING = frozenset(
+    {CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION, CanaryPhase.PROMOTING, CanaryPhase.FINALISING}
+)
 _REVISABLE = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION})
 
 
@@ -64,7 +72,6 @@ class Engine:
             return Next.INTERVAL
         await _advance(ctx)
         return ctx.next
-
 
     async def terminate(self, name: str, namespace: str) -> tuple[bool, Next]:
         """One step of revertOnDeletion's finalization: (done, when the next step is due)."""
@@ -182,15 +189,21 @@ async def _advance(ctx: Context) -> None:
         await strategies.skip_analysis(ctx)
         return
 
-    if canary.status.phase in (CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION) \
-            and rollback_forced(canary):
+    if canary.status.phase in (
+        CanaryPhase.PROGRESSING,
+        CanaryPhase.WAITING,
+        CanaryPhase.WAITING_PROMOTION,
+    ) and rollback_forced(canary):
         await ctx.warn(f"Rolling back {ctx.subject} forced by annotation {FORCE_ROLLBACK}")
         await ctx.alert(f"Rolling back forced by annotation {FORCE_ROLLBACK}", "warn")
         await strategies.rollback(ctx)
         return
 
-    if canary.status.phase in (CanaryPhase.PROGRESSING, CanaryPhase.WAITING, CanaryPhase.WAITING_PROMOTION) \
-            and await checks.rollback_requested(ctx):
+    if canary.status.phase in (
+        CanaryPhase.PROGRESSING,
+        CanaryPhase.WAITING,
+        CanaryPhase.WAITING_PROMOTION,
+    ) and await checks.rollback_requested(ctx):
         await ctx.warn(f"Rolling back {ctx.subject} manual webhook invoked")
         await ctx.alert("Rolling back manual webhook invoked", "warn")
         await strategies.rollback(ctx)
@@ -262,8 +275,13 @@ async def _should_advance(ctx: Context) -> bool | None:
         if canary.status.phase is CanaryPhase.FAILED:
             # keeps lastAppliedSpec in step with the target even while failed
             status = canary.status
-            await ctx.sync(CanaryPhase.FAILED, weight=status.canary_weight, failed_checks=status.failed_checks,
-                           iterations=status.iterations, report=False)
+            await ctx.sync(
+                CanaryPhase.FAILED,
+                weight=status.canary_weight,
+                failed_checks=status.failed_checks,
+                iterations=status.iterations,
+                report=False,
+            )
         if has_spec_changed(canary.status, await ctx.spec_hash()):
             return True
         return has_config_changed(await ctx.world.target.tracked_configs(), canary.status.tracked_configs)
@@ -310,5 +328,3 @@ async def _check_canary_status(ctx: Context) -> bool:
     ctx.services.telemetry.set_status(fresh, CanaryPhase.PROGRESSING)
     ctx.next = Next.CANARY_READY  # the analysis starts once the canary's pods are up
     return False
-
-

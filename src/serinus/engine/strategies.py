@@ -122,8 +122,11 @@ async def run_blue_green(ctx: Context, mirrored: bool) -> None:
         return
     if wanted == done:
         if mesh:
-            await ctx.info("Stop traffic mirroring and route all traffic to canary" if analysis.mirror
-                           else "Routing all traffic to canary")
+            await ctx.info(
+                "Stop traffic mirroring and route all traffic to canary"
+                if analysis.mirror
+                else "Routing all traffic to canary"
+            )
             if not await ctx.set_routes(0, TOTAL_WEIGHT, False):
                 return
             ctx.services.telemetry.set_weight(ctx.canary, 0, TOTAL_WEIGHT)

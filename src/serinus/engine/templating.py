@@ -23,9 +23,11 @@ class TemplateError(InvalidSpecError):
 
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
-_TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:\\.|[^"\\])*")|(?P<raw>`[^`]*`)|(?P<num>-?\d+(?:\.\d+)?)"""
-                    r"""|(?P<var>\$[A-Za-z0-9_]*)|(?P<assign>:=|=)|(?P<pipe>\|)"""
-                    r"""|(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)|(?P<bad>\S+))""")
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>"(?:\\.|[^"\\])*")|(?P<raw>`[^`]*`)|(?P<num>-?\d+(?:\.\d+)?)"""
+    r"""|(?P<var>\$[A-Za-z0-9_]*)|(?P<assign>:=|=)|(?P<pipe>\|)"""
+    r"""|(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)|(?P<bad>\S+))"""
+)
 _GO_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "r": "\r"}
 
 
@@ -49,8 +51,15 @@ class TemplateContext:
 
     def functions(self) -> dict[str, str]:
         """The zero-argument functions, already escaped."""
-        values = {"name": self.name, "namespace": self.namespace, "target": self.target, "service": self.service,
-                  "ingress": self.ingress, "route": self.route, "interval": self.interval}
+        values = {
+            "name": self.name,
+            "namespace": self.namespace,
+            "target": self.target,
+            "service": self.service,
+            "ingress": self.ingress,
+            "route": self.route,
+            "interval": self.interval,
+        }
         return {key: quote_value(value) for key, value in values.items()}
 
 
@@ -171,7 +180,7 @@ def render(template: str, ctx: TemplateContext) -> str:
     out: list[str] = []
     pos = 0
     for match in _ACTION.finditer(template):
-        text = template[pos:match.start()]
+        text = template[pos : match.start()]
         if match.group(1):
             text = text.rstrip()
         out.append(text)

@@ -36,12 +36,20 @@ def _wait(attempt: int, response: httpx2.Response | None, min_s: float, max_s: f
         after = response.headers.get("Retry-After", "")
         if after.isdigit():
             return float(after)
-    return min(max_s, min_s * 2.0 ** attempt)
+    return min(max_s, min_s * 2.0**attempt)
 
 
-async def call_webhook(url: str, payload: Mapping[str, Any], *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                       retries: int = 0, disable_tls: bool = False, backoff_min_s: float = 1.0,
-                       backoff_max_s: float = 30.0, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+async def call_webhook(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    retries: int = 0,
+    disable_tls: bool = False,
+    backoff_min_s: float = 1.0,
+    backoff_max_s: float = 30.0,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> None:
     """POST `payload`; return on a status <= 202, raise WebhookError otherwise."""
     body = go_json(payload)
     headers = {"Content-Type": "application/json"}

@@ -33,11 +33,23 @@ class EventWebhooks:
         """POST the event to every target; the phase is the Canary's as given."""
         meta = canary.metadata
         for hook in self.targets(canary):
-            payload = event_payload(meta.name or "", meta.namespace or "default", str(canary.status.phase),
-                                    canary_checksum(canary.status), message=message, event_type=event_type,
-                                    unix_ms=time.time_ns() // 1_000_000, metadata=hook.metadata)
+            payload = event_payload(
+                meta.name or "",
+                meta.namespace or "default",
+                str(canary.status.phase),
+                canary_checksum(canary.status),
+                message=message,
+                event_type=event_type,
+                unix_ms=time.time_ns() // 1_000_000,
+                metadata=hook.metadata,
+            )
             try:
-                await call_webhook(hook.url, payload, timeout_s=hook.timeout_seconds(), retries=hook.retries,
-                                   disable_tls=hook.disable_tls)
+                await call_webhook(
+                    hook.url,
+                    payload,
+                    timeout_s=hook.timeout_seconds(),
+                    retries=hook.retries,
+                    disable_tls=hook.disable_tls,
+                )
             except SerinusError as err:
                 log.error("error sending event to webhook: %s", err, extra={"canary": f"{meta.name}.{meta.namespace}"})

@@ -24,8 +24,14 @@ class HttpHooks:
         except DurationError:
             timeout = DEFAULT_TIMEOUT_S
         try:
-            await call_webhook(hook.url, payload, timeout_s=timeout, retries=hook.retries,
-                               disable_tls=hook.disable_tls, backoff_min_s=self.backoff_min_s)
+            await call_webhook(
+                hook.url,
+                payload,
+                timeout_s=timeout,
+                retries=hook.retries,
+                disable_tls=hook.disable_tls,
+                backoff_min_s=self.backoff_min_s,
+            )
         except WebhookError as err:
             return HookResult(False, str(err))
         return HookResult(True)

@@ -51,10 +51,12 @@ async def check_crds(client: AsyncClient, namespace: str | None = None) -> None:
             if code == 404:
                 raise ClusterUnavailable(
                     f"{kind} CRD is not registered: install the CRDs first "
-                    f"(kubectl apply -f deploy/crds/, or the Helm chart)") from err
+                    f"(kubectl apply -f deploy/crds/, or the Helm chart)"
+                ) from err
             if code == 403:
                 raise ClusterUnavailable(
-                    f"not allowed to list {kind} objects ({message}); check the ServiceAccount's RBAC") from err
+                    f"not allowed to list {kind} objects ({message}); check the ServiceAccount's RBAC"
+                ) from err
             raise ClusterUnavailable(f"listing {kind} objects failed: HTTP {code} {message}") from err
         except (httpx2.TransportError, OSError) as err:
             raise ClusterUnavailable(f"cannot reach the Kubernetes API server: {err}") from err

@@ -38,8 +38,9 @@ class InvolvedObject:
 
     def reference(self) -> ObjectReference:
         """The core/v1 ObjectReference of this object."""
-        return ObjectReference(apiVersion=self.api_version, kind=self.kind, namespace=self.namespace,
-                               name=self.name, uid=self.uid)
+        return ObjectReference(
+            apiVersion=self.api_version, kind=self.kind, namespace=self.namespace, name=self.name, uid=self.uid
+        )
 
 
 @dataclass
@@ -52,8 +53,15 @@ class _Seen:
 class EventRecorder:
     """Writes Events through one client; never raises, because an event must not stop an analysis."""
 
-    def __init__(self, client: AsyncClient, *, component: str = COMPONENT, host: str | None = None,
-                 window_s: float = 600.0, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        component: str = COMPONENT,
+        host: str | None = None,
+        window_s: float = 600.0,
+        cache_size: int = 4096,
+    ) -> None:
         self.client = client
         self.component = component
         self.host = host
@@ -70,18 +78,31 @@ class EventRecorder:
             if seen is not None and time.monotonic() - seen.at < self.window_s:
                 seen.count += 1
                 seen.at = time.monotonic()
-                await self.client.patch(Event, seen.name, {"count": seen.count, "lastTimestamp": _ts(now)},
-                                        namespace=obj.namespace, patch_type=PatchType.MERGE)
+                await self.client.patch(
+                    Event,
+                    seen.name,
+                    {"count": seen.count, "lastTimestamp": _ts(now)},
+                    namespace=obj.namespace,
+                    patch_type=PatchType.MERGE,
+                )
                 self._seen.move_to_end(key)
                 return
             name = f"{obj.name}.{time.time_ns():x}"
-            await self.client.create(Event(
-                metadata=ObjectMeta(name=name, namespace=obj.namespace),
-                involvedObject=obj.reference(), reason=reason, message=message, type=event_type,
-                source=EventSource(component=self.component, host=self.host),
-                firstTimestamp=now, lastTimestamp=now, count=1,
-                reportingComponent=self.component, reportingInstance=self.host or "",
-            ))
+            await self.client.create(
+                Event(
+                    metadata=ObjectMeta(name=name, namespace=obj.namespace),
+                    involvedObject=obj.reference(),
+                    reason=reason,
+                    message=message,
+                    type=event_type,
+                    source=EventSource(component=self.component, host=self.host),
+                    firstTimestamp=now,
+                    lastTimestamp=now,
+                    count=1,
+                    reportingComponent=self.component,
+                    reportingInstance=self.host or "",
+                )
+            )
             self._seen[key] = _Seen(name, 1, time.monotonic())
             while len(self._seen) > self.cache_size:
                 self._seen.popitem(last=False)

@@ -84,9 +84,18 @@ def _state(lease: Lease) -> LeaseState:
 class LeaderElector:
     """Campaigns for one Lease and runs a coroutine only while holding it."""
 
-    def __init__(self, client: AsyncClient, *, namespace: str, name: str, identity: str | None = None,
-                 lease_duration: float = 60.0, renew_deadline: float = 15.0, retry_period: float = 5.0,
-                 release_on_cancel: bool = True) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        namespace: str,
+        name: str,
+        identity: str | None = None,
+        lease_duration: float = 60.0,
+        renew_deadline: float = 15.0,
+        retry_period: float = 5.0,
+        release_on_cancel: bool = True,
+    ) -> None:
         if not lease_duration > renew_deadline > retry_period > 0:
             raise ValueError("need lease_duration > renew_deadline > retry_period > 0")
         self.client = client
@@ -161,10 +170,18 @@ class LeaderElector:
         duration = max(1, round(self.lease_duration))
         try:
             if step is Step.CREATE:
-                await self.client.create(Lease(
-                    metadata=ObjectMeta(name=self.name, namespace=self.namespace),
-                    spec=LeaseSpec(holderIdentity=self.identity, leaseDurationSeconds=duration,
-                                   acquireTime=now, renewTime=now, leaseTransitions=0)))
+                await self.client.create(
+                    Lease(
+                        metadata=ObjectMeta(name=self.name, namespace=self.namespace),
+                        spec=LeaseSpec(
+                            holderIdentity=self.identity,
+                            leaseDurationSeconds=duration,
+                            acquireTime=now,
+                            renewTime=now,
+                            leaseTransitions=0,
+                        ),
+                    )
+                )
                 return True
             if step is Step.WAIT or lease is None:
                 return False

@@ -52,8 +52,14 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def _error(code: int, reason: str, message: str) -> ApiError:
-    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason,
-            "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     return ApiError(response=httpx2.Response(code, content=json.dumps(body).encode()))
 
 
@@ -61,17 +67,29 @@ def _rolled_out(obj: Obj) -> None:
     """The status a controller reports once a workload's pods are all updated and ready."""
     spec, meta = obj.get("spec") or {}, obj["metadata"]
     if obj["kind"] == "DaemonSet":
-        obj["status"] = {"observedGeneration": meta["generation"], "desiredNumberScheduled": 1,
-                         "currentNumberScheduled": 1, "updatedNumberScheduled": 1, "numberReady": 1,
-                         "numberAvailable": 1}
+        obj["status"] = {
+            "observedGeneration": meta["generation"],
+            "desiredNumberScheduled": 1,
+            "currentNumberScheduled": 1,
+            "updatedNumberScheduled": 1,
+            "numberReady": 1,
+            "numberAvailable": 1,
+        }
         return
     replicas = spec.get("replicas", 1)
-    obj["status"] = {"observedGeneration": meta["generation"], "replicas": replicas, "updatedReplicas": replicas,
-                     "readyReplicas": replicas, "availableReplicas": replicas, "currentReplicas": replicas}
+    obj["status"] = {
+        "observedGeneration": meta["generation"],
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+        "currentReplicas": replicas,
+    }
     if obj["kind"] == "Deployment":
         obj["status"]["conditions"] = [
             {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+        ]
 
 
 @dataclass
@@ -98,8 +116,9 @@ class MemoryCluster:
             prev_meta = previous["metadata"]
             meta["uid"] = prev_meta.get("uid")
             meta["creationTimestamp"] = prev_meta.get("creationTimestamp")
-            changed = {k: v for k, v in obj.items() if k not in ("metadata", "status")} != \
-                      {k: v for k, v in previous.items() if k not in ("metadata", "status")}
+            changed = {k: v for k, v in obj.items() if k not in ("metadata", "status")} != {
+                k: v for k, v in previous.items() if k not in ("metadata", "status")
+            }
             meta["generation"] = prev_meta.get("generation", 1) + (1 if changed else 0)
         if (obj.get("apiVersion"), obj.get("kind")) in WORKLOADS:
             _rolled_out(obj)
@@ -120,8 +139,7 @@ class MemoryCluster:
         ns = namespace if namespace is not None else (self.namespace if self._namespaced(res) else None)
         key = self._key(_api_version(res), _kind(res), ns, name)
         if key not in self.objects:
-            raise _error(404, "NotFound", f'{res._api_info.plural}.{res._api_info.resource.group} "{name}" not '
-                                          "found")
+            raise _error(404, "NotFound", f'{res._api_info.plural}.{res._api_info.resource.group} "{name}" not found')
         return key, self.objects[key]
 
     @staticmethod
@@ -147,8 +165,11 @@ class MemoryCluster:
     async def create(self, obj: Any, *, namespace: str | None = None, **_: Any) -> Any:
         """Store a new object; 409 when it exists."""
         res = type(obj)
-        data = {"apiVersion": _api_version(res), "kind": _kind(res),
-                **(obj.to_dict() if hasattr(obj, "to_dict") else dict(obj))}
+        data = {
+            "apiVersion": _api_version(res),
+            "kind": _kind(res),
+            **(obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)),
+        }
         meta = data.setdefault("metadata", {})
         if self._namespaced(res):
             meta["namespace"] = meta.get("namespace") or namespace or self.namespace

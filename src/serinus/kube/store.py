@@ -72,8 +72,16 @@ class KubeStore:
             if problem is not None and current is not None and current.get("message") == problem:
                 return
             if problem is not None:
-                others.append({"type": VALID, "status": "False", "reason": "InvalidSpec", "message": problem,
-                               "lastUpdateTime": now, "lastTransitionTime": now})
+                others.append(
+                    {
+                        "type": VALID,
+                        "status": "False",
+                        "reason": "InvalidSpec",
+                        "message": problem,
+                        "lastUpdateTime": now,
+                        "lastTransitionTime": now,
+                    }
+                )
             status["conditions"] = others
             raw["status"] = status
             try:
@@ -97,8 +105,7 @@ class KubeStore:
                 return
             patch = {"metadata": {"finalizers": wanted, "resourceVersion": meta.get("resourceVersion")}}
             try:
-                await self.client.patch(CanaryResource, name, patch, namespace=namespace,
-                                        patch_type=PatchType.MERGE)
+                await self.client.patch(CanaryResource, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
                 return
             except ApiError as err:
                 if err.status.code == 409 and attempt + 1 < CONFLICT_RETRIES:
@@ -120,7 +127,7 @@ class KubeStore:
                 written = await self.client.replace(CanaryResource.Status.from_dict(raw), name, namespace=namespace)
             except ApiError as err:
                 if err.status.code == 409 and attempt + 1 < CONFLICT_RETRIES:
-                    await asyncio.sleep(0.01 * 2 ** attempt)
+                    await asyncio.sleep(0.01 * 2**attempt)
                     continue
                 raise PortError(f"updating canary {name}.{namespace} status failed: {err.status.message}") from err
             return parse_canary(written.to_dict())

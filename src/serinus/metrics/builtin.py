@@ -80,8 +80,7 @@ class CountQueries:
 
     def all(self) -> tuple[str, ...]:
         """Every query, in a fixed order (requests, errors, then the latency ones)."""
-        return tuple(q for q in (self.requests, self.errors, self.buckets, self.duration_sum, self.duration_count)
-                     if q)
+        return tuple(q for q in (self.requests, self.errors, self.buckets, self.duration_sum, self.duration_count) if q)
 
     def to_ms(self, value: float) -> float:
         """A bound or duration in `unit`, in milliseconds."""
@@ -109,10 +108,15 @@ def _counts(observer: str, data: dict[str, object] | None) -> CountTemplates | N
         raise ValueError(f"builtin/{observer}.yaml: counts.primary must be a mapping")
     pairs = tuple((str(a), str(b)) for a, b in primary.get("replace") or ())
     counts = CountTemplates(
-        requests=str(data["requests"]), errors=str(data["errors"]), unit=str(data["unit"]),
-        buckets=str(data.get("buckets") or ""), duration_sum=str(data.get("duration_sum") or ""),
-        duration_count=str(data.get("duration_count") or ""), primary_replace=pairs,
-        primary_route=str(primary.get("route") or ""))
+        requests=str(data["requests"]),
+        errors=str(data["errors"]),
+        unit=str(data["unit"]),
+        buckets=str(data.get("buckets") or ""),
+        duration_sum=str(data.get("duration_sum") or ""),
+        duration_count=str(data.get("duration_count") or ""),
+        primary_replace=pairs,
+        primary_route=str(primary.get("route") or ""),
+    )
     if counts.unit not in ("s", "ms"):
         raise ValueError(f"builtin/{observer}.yaml: counts.unit must be s or ms")
     if bool(counts.buckets) == bool(counts.duration_sum and counts.duration_count):
@@ -133,14 +137,19 @@ def observers() -> dict[str, Observer]:
     for entry in resources.files("serinus.metrics").joinpath("builtin").iterdir():
         if entry.name.endswith(".yaml"):
             data = yaml.safe_load(entry.read_text())
-            out[data["observer"]] = Observer(data["observer"], data["duration_unit"],
-                                             {k: data[k] for k in BUILTINS}, bool(data.get("sanitize_names")),
-                                             _counts(data["observer"], data.get("counts")))
+            out[data["observer"]] = Observer(
+                data["observer"],
+                data["duration_unit"],
+                {k: data[k] for k in BUILTINS},
+                bool(data.get("sanitize_names")),
+                _counts(data["observer"], data.get("counts")),
+            )
     return out
 
 
-def metrics_provider(mesh_provider: str, spec_provider: str | None, target_kind: str,
-                     target_api_version: str = "") -> str:
+def metrics_provider(
+    mesh_provider: str, spec_provider: str | None, target_kind: str, target_api_version: str = ""
+) -> str:
     """Flagger's metrics provider string: the global mesh provider, or the Canary's own (unless the global one
     is linkerd), with `:service` appended for plain Service targets."""
     provider = "crossover" if "crossover" in mesh_provider else mesh_provider
@@ -160,8 +169,7 @@ def observer_for(provider: str) -> Observer:
         name = "gloo"
     elif provider == "kubernetes" or provider.startswith("gatewayapi"):
         name = "http"
-    elif provider in ("linkerd", "istio", "contour", "nginx", "skipper", "traefik", "osm", "kuma", "apisix",
-                      "knative"):
+    elif provider in ("linkerd", "istio", "contour", "nginx", "skipper", "traefik", "osm", "kuma", "apisix", "knative"):
         name = provider
     return observers()[name]
 
@@ -174,8 +182,14 @@ def _sanitized(observer: Observer, ctx: TemplateContext) -> TemplateContext:
     def clean(value: str) -> str:
         return re.sub(r"\W", "_", value)
 
-    return dataclasses.replace(ctx, name=clean(ctx.name), namespace=clean(ctx.namespace), target=clean(ctx.target),
-                               service=clean(ctx.service), ingress=clean(ctx.ingress))
+    return dataclasses.replace(
+        ctx,
+        name=clean(ctx.name),
+        namespace=clean(ctx.namespace),
+        target=clean(ctx.target),
+        service=clean(ctx.service),
+        ingress=clean(ctx.ingress),
+    )
 
 
 def builtin_query(observer: Observer, metric: str, ctx: TemplateContext) -> str:
@@ -196,8 +210,9 @@ def render_window(template: str, ctx: TemplateContext, window: str) -> str:
     return render(template.replace("{{ window }}", "{{ interval }}"), dataclasses.replace(ctx, interval=window))
 
 
-def count_queries(observer: Observer, ctx: TemplateContext, version: Version, window: str,
-                  primary_route: str | None = None) -> CountQueries:
+def count_queries(
+    observer: Observer, ctx: TemplateContext, version: Version, window: str, primary_route: str | None = None
+) -> CountQueries:
     """The count queries of one version over `window` (a PromQL duration, see window_text).
 
     `ctx` is the canary's context, as for builtin_query; for `version="primary"` the observer's primary rule
@@ -215,8 +230,9 @@ def count_queries(observer: Observer, ctx: TemplateContext, version: Version, wi
             templates = {key: text.replace(old, new) for key, text in templates.items()}
         if counts.primary_route == "primary-revision":
             if not primary_route:
-                raise InvalidSpecError(f"observer {observer.name}: the primary's revision is not known, so its "
-                                       "counts cannot be selected")
+                raise InvalidSpecError(
+                    f"observer {observer.name}: the primary's revision is not known, so its counts cannot be selected"
+                )
             ctx = dataclasses.replace(ctx, route=primary_route)
     elif version != CANARY:
         raise ValueError(f"version must be canary or primary, not {version!r}")

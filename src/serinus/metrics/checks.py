@@ -79,11 +79,15 @@ def context(canary: Canary, interval: str, variables: Mapping[str, str], route: 
     spec = canary.spec
     target = spec.target_ref.name
     return TemplateContext(
-        name=canary.metadata.name or "", namespace=canary.metadata.namespace or "default", target=target,
+        name=canary.metadata.name or "",
+        namespace=canary.metadata.namespace or "default",
+        target=target,
         service=spec.service.name if spec.service is not None and spec.service.name else target,
         ingress=spec.ingress_ref.name if spec.ingress_ref is not None else target,
         route=route or (spec.route_ref.name if spec.route_ref is not None else target),
-        interval=interval, variables=dict(variables))
+        interval=interval,
+        variables=dict(variables),
+    )
 
 
 def decode_secret(secret: Mapping[str, object]) -> dict[str, str]:
@@ -95,10 +99,15 @@ def decode_secret(secret: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
-def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
-                templates: Mapping[tuple[str, str], MetricTemplate],
-                secrets: Mapping[tuple[str, str], Mapping[str, object]],
-                route: str | None = None) -> list[MetricCheck | PlanError]:
+def plan_checks(
+    canary: Canary,
+    *,
+    mesh_provider: str,
+    metrics_server: str,
+    templates: Mapping[tuple[str, str], MetricTemplate],
+    secrets: Mapping[tuple[str, str], Mapping[str, object]],
+    route: str | None = None,
+) -> list[MetricCheck | PlanError]:
     """Every metric of the Canary's analysis, planned, in the order Flagger runs them (`route`: see context)."""
     namespace = canary.metadata.namespace or "default"
     server = canary.spec.metrics_server or metrics_server or DEFAULT_METRICS_SERVER
@@ -112,15 +121,24 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
         try:
             ctx = context(canary, metric.interval_or_default(), metric.template_variables, route)
             if metric.name in (SUCCESS_RATE, DURATION) and not metric.query:
-                observer = observer_for(metrics_provider(mesh_provider, canary.spec.provider,
-                                                         str(canary.spec.target_ref.kind),
-                                                         canary.spec.target_ref.api_version))
+                observer = observer_for(
+                    metrics_provider(
+                        mesh_provider,
+                        canary.spec.provider,
+                        str(canary.spec.target_ref.kind),
+                        canary.spec.target_ref.api_version,
+                    )
+                )
                 kind = MetricKind.SUCCESS_RATE if metric.name == SUCCESS_RATE else MetricKind.DURATION_MS
-                plans.append(MetricCheck(metric, kind, builtin_query(observer, metric.name, ctx), prometheus,
-                                         observer, ctx))
+                plans.append(
+                    MetricCheck(metric, kind, builtin_query(observer, metric.name, ctx), prometheus, observer, ctx)
+                )
             elif metric.query:
-                plans.append(MetricCheck(metric, MetricKind.CUSTOM, render(metric.query, ctx), prometheus,
-                                         ctx=ctx, template=metric.query))
+                plans.append(
+                    MetricCheck(
+                        metric, MetricKind.CUSTOM, render(metric.query, ctx), prometheus, ctx=ctx, template=metric.query
+                    )
+                )
             else:
                 stage = "unusable"
                 raise InvalidSpecError(f"metric {metric.name} is neither built in nor has a templateRef or query")
@@ -147,9 +165,15 @@ def plan_checks(canary: Canary, *, mesh_provider: str, metrics_server: str,
             query = render(template.spec.query, ctx)
             # As in Flagger, a template's provider uses its own address only (no fallback to the metrics server).
             stage = "provider"
-            config = ProviderConfig(str(provider.type), provider.address, headers=provider.headers, secret=secret,
-                                    region=provider.region, insecure_skip_verify=provider.insecure_skip_verify,
-                                    interval_s=duration_seconds(metric.interval) if metric.interval else None)
+            config = ProviderConfig(
+                str(provider.type),
+                provider.address,
+                headers=provider.headers,
+                secret=secret,
+                region=provider.region,
+                insecure_skip_verify=provider.insecure_skip_verify,
+                interval_s=duration_seconds(metric.interval) if metric.interval else None,
+            )
             plans.append(MetricCheck(metric, MetricKind.CUSTOM, query, config, ctx=ctx, template=template.spec.query))
         except SerinusError as err:
             plans.append(PlanError(metric, err, stage))
@@ -174,15 +198,21 @@ class VersionQueries:
 
     def all(self) -> tuple[str, ...]:
         """Every query that is set, in a fixed order."""
-        return tuple(q for q in (self.requests, self.bad, self.buckets, self.duration_sum, self.duration_count,
-                                 self.value) if q)
+        return tuple(
+            q for q in (self.requests, self.bad, self.buckets, self.duration_sum, self.duration_count, self.value) if q
+        )
 
     @staticmethod
     def of_counts(counts: CountQueries) -> VersionQueries:
         """A built-in observer's count queries."""
-        return VersionQueries(requests=counts.requests, bad=counts.errors, buckets=counts.buckets,
-                              duration_sum=counts.duration_sum, duration_count=counts.duration_count,
-                              unit=counts.unit)
+        return VersionQueries(
+            requests=counts.requests,
+            bad=counts.errors,
+            buckets=counts.buckets,
+            duration_sum=counts.duration_sum,
+            duration_count=counts.duration_count,
+            unit=counts.unit,
+        )
 
 
 @dataclass(frozen=True)
@@ -205,8 +235,9 @@ def primary_context(ctx: TemplateContext, judge: MetricJudge | None) -> Template
     return dataclasses.replace(ctx, target=f"{ctx.target}-primary", variables=variables)
 
 
-def plan_observation(check: MetricCheck, judge: MetricJudge | None, window_s: float, *, baseline: bool,
-                     primary_route: str | None = None) -> ObservationPlan:
+def plan_observation(
+    check: MetricCheck, judge: MetricJudge | None, window_s: float, *, baseline: bool, primary_route: str | None = None
+) -> ObservationPlan:
     """The statistical judge's queries for one planned check over the last `window_s` seconds.
 
     Built-ins: the observer's count queries (request-success-rate a ratio of requests and 5xx; request-duration a
@@ -222,6 +253,7 @@ def plan_observation(check: MetricCheck, judge: MetricJudge | None, window_s: fl
     if ctx is None:
         raise InvalidSpecError(f"metric {check.metric.name}: no template context to render its judge queries")
     if observer is not None:
+
         def builtin(version: Version) -> VersionQueries:
             return VersionQueries.of_counts(count_queries(observer, ctx, version, window, primary_route))
 
@@ -242,21 +274,28 @@ def plan_observation(check: MetricCheck, judge: MetricJudge | None, window_s: fl
     if wanted is JudgeKind.HISTOGRAM and not has_buckets:
         raise InvalidSpecError(f"metric {check.metric.name}: judge kind histogram needs bucketsQuery")
     if judge is not None and has_counts and wanted in (None, JudgeKind.RATIO, JudgeKind.ABSOLUTE):
+
         def counts(version_ctx: TemplateContext) -> VersionQueries:
             assert judge is not None
-            return VersionQueries(requests=render_window(judge.requests_query, version_ctx, window),
-                                  bad=render_window(judge.bad_query, version_ctx, window))
+            return VersionQueries(
+                requests=render_window(judge.requests_query, version_ctx, window),
+                bad=render_window(judge.bad_query, version_ctx, window),
+            )
 
         return ObservationPlan(str(wanted or JudgeKind.RATIO), counts(ctx), counts(other) if baseline else None)
     if judge is not None and has_buckets and wanted is JudgeKind.HISTOGRAM:  # as the judge's settings read it
+
         def buckets(version_ctx: TemplateContext) -> VersionQueries:
             assert judge is not None
             return VersionQueries(buckets=render_window(judge.buckets_query, version_ctx, window))
 
         return ObservationPlan(str(JudgeKind.HISTOGRAM), buckets(ctx), buckets(other) if baseline else None)
     # a scalar: the metric's own query over its own interval, for each version
-    return ObservationPlan(str(JudgeKind.SCALAR), VersionQueries(value=check.query),
-                           VersionQueries(value=render(check.template, other)) if baseline else None)
+    return ObservationPlan(
+        str(JudgeKind.SCALAR),
+        VersionQueries(value=check.query),
+        VersionQueries(value=render(check.template, other)) if baseline else None,
+    )
 
 
 def _only(queries: VersionQueries, keys: tuple[str, ...]) -> VersionQueries:

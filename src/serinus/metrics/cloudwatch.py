@@ -27,8 +27,16 @@ from serinus.errors import (
 )
 
 MAX_DATAPOINTS = 20
-AUTH_CODES = {"AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "InvalidClientTokenId",
-              "ExpiredToken", "ExpiredTokenException", "SignatureDoesNotMatch", "MissingAuthenticationToken"}
+AUTH_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+    "MissingAuthenticationToken",
+}
 
 
 class CloudWatchProvider:
@@ -36,8 +44,9 @@ class CloudWatchProvider:
 
     name = "cloudwatch"
 
-    def __init__(self, region: str, *, interval_s: float, address: str = "",
-                 now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, region: str, *, interval_s: float, address: str = "", now: Callable[[], float] = time.time
+    ) -> None:
         if not region:
             raise InvalidSpecError("cloudwatch: spec.provider.region is required")
         try:
@@ -48,10 +57,15 @@ class CloudWatchProvider:
         self.window_s = 10 * interval_s
         self.now = now
         self.shown = safe_url(address) if address else f"cloudwatch.{region}"
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=5,
-                        parameter_validation=False)
-        self.client = boto3.session.Session().client("cloudwatch", region_name=region, endpoint_url=address or None,
-                                                     config=config)
+        config = Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=5,
+            parameter_validation=False,
+        )
+        self.client = boto3.session.Session().client(
+            "cloudwatch", region_name=region, endpoint_url=address or None, config=config
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -67,12 +81,17 @@ class CloudWatchProvider:
         end = self.now()
         try:
             return await asyncio.to_thread(
-                self.client.get_metric_data, MetricDataQueries=queries,
-                StartTime=datetime.fromtimestamp(end - self.window_s, UTC), EndTime=datetime.fromtimestamp(end, UTC),
-                MaxDatapoints=MAX_DATAPOINTS, ScanBy="TimestampDescending")
+                self.client.get_metric_data,
+                MetricDataQueries=queries,
+                StartTime=datetime.fromtimestamp(end - self.window_s, UTC),
+                EndTime=datetime.fromtimestamp(end, UTC),
+                MaxDatapoints=MAX_DATAPOINTS,
+                ScanBy="TimestampDescending",
+            )
         except NoCredentialsError as err:
-            raise self._error(AuthenticationFailed, "no AWS credentials found (default credential chain)",
-                              query) from err
+            raise self._error(
+                AuthenticationFailed, "no AWS credentials found (default credential chain)", query
+            ) from err
         except ClientError as err:
             error = err.response.get("Error", {})
             code, message = error.get("Code", ""), error.get("Message", "")

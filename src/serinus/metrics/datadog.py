@@ -26,14 +26,24 @@ class DatadogProvider:
 
     name = "datadog"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, interval_s: float,
-                 now: Callable[[], float] = time.time, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        interval_s: float,
+        now: Callable[[], float] = time.time,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         api_key, app_key = required(self.name, secret, API_KEY, APPLICATION_KEY)
         self.window_s = 10 * interval_s
         self.now = now
-        self.http = ProviderHttp(self.name, address or DEFAULT_ADDRESS, transport=transport,
-                                 headers={"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key,
-                                          "Accept": "application/json"})
+        self.http = ProviderHttp(
+            self.name,
+            address or DEFAULT_ADDRESS,
+            transport=transport,
+            headers={"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key, "Accept": "application/json"},
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -43,8 +53,9 @@ class DatadogProvider:
         """The oldest point of the first series the query returns over the window."""
         query = collapse(query)
         end = int(self.now())
-        body = await self.http.json("GET", "/api/v1/query", query=query,
-                                    params={"query": query, "from": end - int(self.window_s), "to": end})
+        body = await self.http.json(
+            "GET", "/api/v1/query", query=query, params={"query": query, "from": end - int(self.window_s), "to": end}
+        )
         for series in body.get("series") or []:
             for point in series.get("pointlist") or []:
                 if isinstance(point, list) and len(point) == 2 and (value := as_float(point[1])) is not None:

@@ -24,15 +24,26 @@ class DynatraceProvider:
 
     name = "dynatrace"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, interval_s: float,
-                 now: Callable[[], float] = time.time, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        interval_s: float,
+        now: Callable[[], float] = time.time,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         if not address:
             raise InvalidSpecError("dynatrace: spec.provider.address is required (https://<env>.live.dynatrace.com)")
         (token,) = required(self.name, secret, TOKEN)
         self.window_ms = int(10 * interval_s * 1000)
         self.now = now
-        self.http = ProviderHttp(self.name, address, transport=transport,
-                                 headers={"Authorization": f"Api-Token {token}", "Accept": "application/json"})
+        self.http = ProviderHttp(
+            self.name,
+            address,
+            transport=transport,
+            headers={"Authorization": f"Api-Token {token}", "Accept": "application/json"},
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -42,8 +53,12 @@ class DynatraceProvider:
         """The first value of the last data entry of the selector's first result."""
         query = collapse(query)
         end = int(self.now() * 1000)
-        body = await self.http.json("GET", "/api/v2/metrics/query", query=query, params={
-            "metricSelector": query, "resolution": "Inf", "from": end - self.window_ms, "to": end})
+        body = await self.http.json(
+            "GET",
+            "/api/v2/metrics/query",
+            query=query,
+            params={"metricSelector": query, "resolution": "Inf", "from": end - self.window_ms, "to": end},
+        )
         results = body.get("result") or [] if isinstance(body, dict) else []
         data = (results[0].get("data") or []) if results else []
         values = (data[-1].get("values") or []) if data else []

@@ -21,10 +21,24 @@ from serinus.metrics.http import ProviderHttp, snippet
 from serinus.metrics.kube import label_selector, resource
 
 GROUP, VERSION = "external.metrics.k8s.io", "v1beta1"
-_SUFFIXES = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-             "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-             "P": Decimal("1e15"), "E": Decimal("1e18"), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
-             "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50), "Ei": Decimal(2**60)}
+_SUFFIXES = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
 
 
 def quantity(text: str) -> float | None:
@@ -48,8 +62,9 @@ def parse(query: str) -> tuple[str, str, str]:
     path = parts.path.strip("/")
     namespace, _, metric = path.rpartition("/")
     if not metric:
-        raise QueryFailed(f"externalmetrics: query {query.strip()!r} is not <namespace>/<metricName>"
-                          "?labelSelector=<selector>")
+        raise QueryFailed(
+            f"externalmetrics: query {query.strip()!r} is not <namespace>/<metricName>?labelSelector=<selector>"
+        )
     selector = (parse_qs(parts.query).get("labelSelector") or [""])[0]
     return namespace or "default", metric, selector
 
@@ -59,14 +74,26 @@ class ExternalMetricsProvider:
 
     name = "externalmetrics"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, client: AsyncClient | None = None,
-                 insecure_skip_verify: bool = False, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        client: AsyncClient | None = None,
+        insecure_skip_verify: bool = False,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         self.client = client
         self.http: ProviderHttp | None = None
         if address or client is None:
             headers = {"Authorization": f"Bearer {secret['token']}"} if secret.get("token") else {}
-            self.http = ProviderHttp(self.name, address or "https://kubernetes.default.svc", headers=headers,
-                                     verify=not insecure_skip_verify, transport=transport)
+            self.http = ProviderHttp(
+                self.name,
+                address or "https://kubernetes.default.svc",
+                headers=headers,
+                verify=not insecure_skip_verify,
+                transport=transport,
+            )
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -76,24 +103,35 @@ class ExternalMetricsProvider:
     async def _items(self, namespace: str, metric: str, selector: str, query: str) -> list[Any]:
         if self.http is not None:
             params = {"labelSelector": selector} if selector else None
-            body = await self.http.json("GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{metric}",
-                                        query=query, params=params)
+            body = await self.http.json(
+                "GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{metric}", query=query, params=params
+            )
             return list(body.get("items") or []) if isinstance(body, dict) else []
         assert self.client is not None
         kind = resource(GROUP, VERSION, f"ExternalMetricValue:{metric}", metric)
         try:
-            return [item async for item in self.client.list(kind, namespace=namespace,
-                                                             labels=label_selector(selector) or None)]
+            return [
+                item
+                async for item in self.client.list(kind, namespace=namespace, labels=label_selector(selector) or None)
+            ]
         except ApiError as err:
-            raise QueryFailed(f"externalmetrics (API server): query failed (HTTP {err.status.code}: "
-                              f"{err.status.message}); query: {query}", provider=self.name, query=query) from err
+            raise QueryFailed(
+                f"externalmetrics (API server): query failed (HTTP {err.status.code}: "
+                f"{err.status.message}); query: {query}",
+                provider=self.name,
+                query=query,
+            ) from err
         except httpx2.HTTPStatusError as err:
-            raise QueryFailed(f"externalmetrics (API server): query failed (HTTP {err.response.status_code}: "
-                              f"{snippet(err.response.text)}); query: {query}", provider=self.name,
-                              query=query) from err
+            raise QueryFailed(
+                f"externalmetrics (API server): query failed (HTTP {err.response.status_code}: "
+                f"{snippet(err.response.text)}); query: {query}",
+                provider=self.name,
+                query=query,
+            ) from err
         except (OSError, httpx2.TransportError) as err:
-            raise ProviderUnreachable(f"externalmetrics (API server): unreachable ({err}); query: {query}",
-                                      provider=self.name, query=query) from err
+            raise ProviderUnreachable(
+                f"externalmetrics (API server): unreachable ({err}); query: {query}", provider=self.name, query=query
+            ) from err
 
     async def query(self, query: str) -> float:
         """The first item's value."""
@@ -101,12 +139,20 @@ class ExternalMetricsProvider:
         items = await self._items(namespace, metric, selector, query.strip())
         where = self.http.shown if self.http is not None else "(API server)"
         if not items:
-            raise NoValuesFound(f"externalmetrics {where}: no values found; query: {query.strip()}",
-                                provider=self.name, address=where, query=query.strip())
+            raise NoValuesFound(
+                f"externalmetrics {where}: no values found; query: {query.strip()}",
+                provider=self.name,
+                address=where,
+                query=query.strip(),
+            )
         value = quantity(items[0].get("value", ""))
         if value is None:
-            raise QueryFailed(f"externalmetrics {where}: value {items[0].get('value')!r} is not a quantity; "
-                              f"query: {query.strip()}", provider=self.name, address=where, query=query.strip())
+            raise QueryFailed(
+                f"externalmetrics {where}: value {items[0].get('value')!r} is not a quantity; query: {query.strip()}",
+                provider=self.name,
+                address=where,
+                query=query.strip(),
+            )
         return value
 
     async def is_online(self) -> bool:

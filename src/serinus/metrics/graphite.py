@@ -23,11 +23,22 @@ class GraphiteProvider:
 
     name = "graphite"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, insecure_skip_verify: bool = False,
-                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        insecure_skip_verify: bool = False,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         pair = basic_auth_pair(self.name, secret)
-        self.http = ProviderHttp(self.name, address, auth=httpx2.BasicAuth(*pair) if pair else None,
-                                 verify=not insecure_skip_verify, transport=transport)
+        self.http = ProviderHttp(
+            self.name,
+            address,
+            auth=httpx2.BasicAuth(*pair) if pair else None,
+            verify=not insecure_skip_verify,
+            transport=transport,
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""

@@ -30,14 +30,23 @@ def snippet(text: str, limit: int = 200) -> str:
 class ProviderHttp:
     """One provider's HTTP client: base address, fixed headers and auth, timeouts, classified errors."""
 
-    def __init__(self, provider: str, address: str, *, headers: Mapping[str, str] | None = None,
-                 auth: httpx2.Auth | None = None, verify: bool = True, timeout_s: float = TIMEOUT_S,
-                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        address: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx2.Auth | None = None,
+        verify: bool = True,
+        timeout_s: float = TIMEOUT_S,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         self.provider = provider
         self.address = address.rstrip("/")
         self.shown = safe_url(address)
-        self._client = httpx2.AsyncClient(timeout=timeout_s, verify=verify, auth=auth, headers=dict(headers or {}),
-                                          transport=transport)
+        self._client = httpx2.AsyncClient(
+            timeout=timeout_s, verify=verify, auth=auth, headers=dict(headers or {}), transport=transport
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -52,14 +61,24 @@ class ProviderHttp:
         """`path` under the provider's address (a full URL is taken as it is)."""
         return path if path.startswith(("http://", "https://")) else f"{self.address}{path}"
 
-    async def send(self, method: str, path: str, *, query: str = "", params: Mapping[str, Any] | None = None,
-                   json: Any = None, content: str | bytes | None = None,
-                   headers: Mapping[str, str] | None = None, check_status: bool = True) -> httpx2.Response:
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        check_status: bool = True,
+    ) -> httpx2.Response:
         """One request. Transport failures are ProviderUnreachable, 401/403 AuthenticationFailed, and (unless
         `check_status` is off) any other status >= 400 is QueryFailed with the start of the body."""
         try:
-            response = await self._client.request(method, self.url(path), params=params, json=json,
-                                                  content=content, headers=headers)
+            response = await self._client.request(
+                method, self.url(path), params=params, json=json, content=content, headers=headers
+            )
         except httpx2.TimeoutException as err:
             raise self.error(ProviderUnreachable, "timed out", query) from err
         except httpx2.HTTPError as err:
@@ -67,8 +86,9 @@ class ProviderHttp:
         if response.status_code in (401, 403):
             raise self.error(AuthenticationFailed, f"authentication failed (HTTP {response.status_code})", query)
         if check_status and response.status_code >= 400:
-            raise self.error(QueryFailed, f"query failed (HTTP {response.status_code}: {snippet(response.text)})",
-                             query)
+            raise self.error(
+                QueryFailed, f"query failed (HTTP {response.status_code}: {snippet(response.text)})", query
+            )
         return response
 
     async def json(self, method: str, path: str, *, query: str = "", **kwargs: Any) -> Any:

@@ -18,8 +18,13 @@ from serinus.metrics.http import ProviderHttp, as_float
 from serinus.metrics.secrets import required
 
 TIMEOUT_S = 15.0
-DIALECT = {"header": True, "delimiter": ",", "annotations": ["datatype", "group", "default"],
-           "commentPrefix": "#", "dateTimeFormat": "RFC3339"}
+DIALECT = {
+    "header": True,
+    "delimiter": ",",
+    "annotations": ["datatype", "group", "default"],
+    "commentPrefix": "#",
+    "dateTimeFormat": "RFC3339",
+}
 NUMERIC = {"double", "long", "unsignedLong"}
 
 
@@ -47,23 +52,40 @@ class InfluxDBProvider:
 
     name = "influxdb"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, insecure_skip_verify: bool = False,
-                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        insecure_skip_verify: bool = False,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         headers = {"Accept": "application/csv"}
         self.org = ""
         if secret:
             token, self.org = required(self.name, secret, "token", "org")
             headers["Authorization"] = f"Token {token}"
-        self.http = ProviderHttp(self.name, address, headers=headers, verify=not insecure_skip_verify,
-                                 timeout_s=TIMEOUT_S, transport=transport)
+        self.http = ProviderHttp(
+            self.name,
+            address,
+            headers=headers,
+            verify=not insecure_skip_verify,
+            timeout_s=TIMEOUT_S,
+            transport=transport,
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
         await self.http.close()
 
     async def _run(self, query: str) -> httpx2.Response:
-        return await self.http.send("POST", "/api/v2/query", query=query, params={"org": self.org},
-                                    json={"query": query, "type": "flux", "dialect": DIALECT})
+        return await self.http.send(
+            "POST",
+            "/api/v2/query",
+            query=query,
+            params={"org": self.org},
+            json={"query": query, "type": "flux", "dialect": DIALECT},
+        )
 
     async def query(self, query: str) -> float:
         """The `_value` of the first record the Flux query returns."""
@@ -75,8 +97,9 @@ class InfluxDBProvider:
             if "_value" not in row:
                 continue
             if types.get("_value", "double") not in NUMERIC:
-                raise self.http.error(QueryFailed, f"the first record's _value is a {types['_value']}, not a "
-                                                   f"number", query)
+                raise self.http.error(
+                    QueryFailed, f"the first record's _value is a {types['_value']}, not a number", query
+                )
             value = as_float(row["_value"])
             if value is None:
                 raise self.http.error(NoValuesFound, "no values found (the first record's _value is empty)", query)

@@ -48,15 +48,27 @@ class KayentaProvider:
 
     name = "kayenta"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, interval_s: float | None = None,
-                 now: Callable[[], float] = time.time, sleep: Callable[[float], Any] = asyncio.sleep,
-                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        interval_s: float | None = None,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {secret['token']}"} if secret.get("token") else {}
         pair = None if headers else basic_auth_pair(self.name, secret)
         self.window_s = interval_s or 60.0
         self.now, self.sleep = now, sleep
-        self.http = ProviderHttp(self.name, address or "http://kayenta:8090", headers=headers,
-                                 auth=httpx2.BasicAuth(*pair) if pair else None, transport=transport)
+        self.http = ProviderHttp(
+            self.name,
+            address or "http://kayenta:8090",
+            headers=headers,
+            auth=httpx2.BasicAuth(*pair) if pair else None,
+            transport=transport,
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -76,8 +88,10 @@ class KayentaProvider:
         for name, pair in doc["scopes"].items():
             if not isinstance(pair, dict) or "controlScope" not in pair or "experimentScope" not in pair:
                 raise self.http.error(QueryFailed, f"scopes.{name} needs controlScope and experimentScope", query)
-            scopes[name] = {side: {"start": _iso(end - self.window_s), "end": _iso(end), **(pair[side] or {})}
-                            for side in ("controlScope", "experimentScope")}
+            scopes[name] = {
+                side: {"start": _iso(end - self.window_s), "end": _iso(end), **(pair[side] or {})}
+                for side in ("controlScope", "experimentScope")
+            }
         body = {"scopes": scopes, "thresholds": doc.get("thresholds") or {"pass": 95, "marginal": 75}}
         return body, str(doc["canaryConfigId"]), doc
 
@@ -98,8 +112,9 @@ class KayentaProvider:
             if isinstance(status, dict) and status.get("complete"):
                 break
             if waited >= timeout:
-                raise self.http.error(ProviderUnreachable, f"execution {execution} not complete after "
-                                                           f"{timeout:.0f}s", shown)
+                raise self.http.error(
+                    ProviderUnreachable, f"execution {execution} not complete after {timeout:.0f}s", shown
+                )
             await self.sleep(POLL_S)
             waited += POLL_S
         if str(status.get("status", "")).lower() != "succeeded":

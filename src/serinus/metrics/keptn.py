@@ -100,19 +100,27 @@ class KeptnProvider:
         raw = (obj.get("status") or {}).get("value")
         value = as_float(raw)
         if value is None:
-            raise self._error(NoValuesFound, f"no values found (KeptnMetric {q.namespace}/{q.name} has no "
-                                             "status.value yet)" if raw in (None, "") else
-                              f"no values found (status.value {raw!r} is not a number)", query)
+            raise self._error(
+                NoValuesFound,
+                f"no values found (KeptnMetric {q.namespace}/{q.name} has no status.value yet)"
+                if raw in (None, "")
+                else f"no values found (status.value {raw!r} is not a number)",
+                query,
+            )
         return value
 
     async def _analysis(self, q: KeptnQuery, query: str) -> float:
         suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
         name = f"{q.name}-{suffix}"
         kind = analysis()
-        body = kind({"apiVersion": f"{GROUP}/{VERSION}", "kind": "Analysis",
-                     "metadata": {"name": name, "namespace": q.namespace},
-                     "spec": {"analysisDefinition": {"name": q.name}, "timeframe": {"recent": q.timeframe},
-                              "args": q.args}})
+        body = kind(
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Analysis",
+                "metadata": {"name": name, "namespace": q.namespace},
+                "spec": {"analysisDefinition": {"name": q.name}, "timeframe": {"recent": q.timeframe}, "args": q.args},
+            }
+        )
         await self.client.create(body)
         try:
             waited = 0.0
@@ -121,9 +129,12 @@ class KeptnProvider:
                 if status.get("state") == "Completed":
                     return 1.0 if status.get("pass") else 0.0
                 if waited >= TIMEOUT_S:
-                    raise self._error(QueryFailed, f"Analysis {q.namespace}/{name} did not complete in "
-                                                   f"{TIMEOUT_S:.0f}s (state {status.get('state') or 'unset'!r})",
-                                      query)
+                    raise self._error(
+                        QueryFailed,
+                        f"Analysis {q.namespace}/{name} did not complete in "
+                        f"{TIMEOUT_S:.0f}s (state {status.get('state') or 'unset'!r})",
+                        query,
+                    )
                 await self.sleep(POLL_S)
                 waited += POLL_S
         finally:

@@ -16,8 +16,10 @@ def resource(group: str, version: str, kind: str, plural: str) -> Any:
     return create_namespaced_resource(group, version, kind, plural)
 
 
-_TERM = re.compile(r"^\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9._/-]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[A-Za-z0-9._-]*)"
-                   r"|\s+(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?\s*$")
+_TERM = re.compile(
+    r"^\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9._/-]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[A-Za-z0-9._-]*)"
+    r"|\s+(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?\s*$"
+)
 
 
 def label_selector(selector: str) -> dict[str, Any]:

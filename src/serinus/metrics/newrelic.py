@@ -24,13 +24,23 @@ class NewRelicProvider:
 
     name = "newrelic"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, interval_s: float,
-                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        interval_s: float,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         account, key = required(self.name, secret, ACCOUNT_ID, QUERY_KEY)
         self.path = f"/v1/accounts/{account}/query"
         self.since = f"SINCE {int(interval_s)} seconds ago"
-        self.http = ProviderHttp(self.name, address or DEFAULT_ADDRESS, transport=transport,
-                                 headers={"X-Query-Key": key, "Accept": "application/json"})
+        self.http = ProviderHttp(
+            self.name,
+            address or DEFAULT_ADDRESS,
+            transport=transport,
+            headers={"X-Query-Key": key, "Accept": "application/json"},
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -45,8 +55,11 @@ class NewRelicProvider:
         body = await self._nrql(nrql)
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) != 1 or not isinstance(results[0], dict):
-            raise self.http.error(NoValuesFound, f"no values found (expected one result, got "
-                                                 f"{len(results) if isinstance(results, list) else 0})", nrql)
+            raise self.http.error(
+                NoValuesFound,
+                f"no values found (expected one result, got {len(results) if isinstance(results, list) else 0})",
+                nrql,
+            )
         row = results[0]
         # Flagger reads `result` (an arithmetic NRQL expression's key); a lone aggregate (`count`, `average`) is
         # taken too.

@@ -17,15 +17,23 @@ IDLE_S = 600.0
 
 
 def _key(config: ProviderConfig) -> tuple[Any, ...]:
-    return (config.type, config.address, tuple(sorted((k, tuple(v)) for k, v in config.headers.items())),
-            tuple(sorted(config.secret.items())), config.region, config.insecure_skip_verify, config.interval_s)
+    return (
+        config.type,
+        config.address,
+        tuple(sorted((k, tuple(v)) for k, v in config.headers.items())),
+        tuple(sorted(config.secret.items())),
+        config.region,
+        config.insecure_skip_verify,
+        config.interval_s,
+    )
 
 
 class ProviderPool:
     """Providers by configuration, shared by every Canary of one operator."""
 
-    def __init__(self, *, cluster: Any = None, idle_s: float = IDLE_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, cluster: Any = None, idle_s: float = IDLE_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.cluster = cluster
         self.idle_s = idle_s
         self.clock = clock

@@ -21,16 +21,29 @@ from serinus.metrics.pool import ProviderPool
 from serinus.metrics.prometheus import PrometheusProvider, collapse
 from serinus.metrics.registry import MetricsProvider, ProviderConfig, make_provider
 
-_STAGES = {"template": MetricFailure.TEMPLATE, "secret": MetricFailure.SECRET, "provider": MetricFailure.PROVIDER,
-           "render": MetricFailure.RENDER, "unusable": MetricFailure.UNUSABLE}
+_STAGES = {
+    "template": MetricFailure.TEMPLATE,
+    "secret": MetricFailure.SECRET,
+    "provider": MetricFailure.PROVIDER,
+    "render": MetricFailure.RENDER,
+    "unusable": MetricFailure.UNUSABLE,
+}
 
 
 class CanaryMetrics:
     """Runs the planned checks of one Canary's analysis step."""
 
-    def __init__(self, plans: Sequence[MetricCheck | PlanError], *, observer: str, namespace: str,
-                 cluster: Any = None, pool: ProviderPool | None = None,
-                 judges: Mapping[str, MetricJudge] | None = None, primary_route: str | None = None) -> None:
+    def __init__(
+        self,
+        plans: Sequence[MetricCheck | PlanError],
+        *,
+        observer: str,
+        namespace: str,
+        cluster: Any = None,
+        pool: ProviderPool | None = None,
+        judges: Mapping[str, MetricJudge] | None = None,
+        primary_route: str | None = None,
+    ) -> None:
         self.plans = {plan.metric.name: plan for plan in plans}
         #: the metrics' judge blocks in effect (serinus.api.judge.effective_judge: spec or annotations); a metric
         #: missing here uses its own `judge`
@@ -77,8 +90,10 @@ class CanaryMetrics:
                 if plan.metric.template_ref is None:
                     return f"prometheus not avaiable: {err}"
                 ref = plan.metric.template_ref
-                return (f"{plan.provider.type} in metric template {ref.name}.{ref.namespace_or(self.namespace)} "
-                        f"not avaiable: {err}")
+                return (
+                    f"{plan.provider.type} in metric template {ref.name}.{ref.namespace_or(self.namespace)} "
+                    f"not avaiable: {err}"
+                )
             finally:
                 await self._release(provider)
         return None
@@ -95,21 +110,36 @@ class CanaryMetrics:
             error = str(plan.error)
             if plan.stage == "secret":
                 error = error.removeprefix("secret ")  # the engine says "secret <what went wrong>"
-            return Measurement(failure=_STAGES.get(plan.stage, MetricFailure.QUERY_FAILED), error=error,
-                               template=template, observer=self.observer)
+            return Measurement(
+                failure=_STAGES.get(plan.stage, MetricFailure.QUERY_FAILED),
+                error=error,
+                template=template,
+                observer=self.observer,
+            )
         try:
             provider = await self._open(plan.provider)
         except SerinusError as err:
-            return Measurement(failure=MetricFailure.PROVIDER, error=str(err), template=template,
-                               provider_type=plan.provider.type)
+            return Measurement(
+                failure=MetricFailure.PROVIDER, error=str(err), template=template, provider_type=plan.provider.type
+            )
         try:
             raw = await provider.query(plan.query)
         except NoValuesFound as err:
-            return Measurement(failure=MetricFailure.NO_DATA, error=str(err), observer=self.observer,
-                               template=template, query=plan.query)
+            return Measurement(
+                failure=MetricFailure.NO_DATA,
+                error=str(err),
+                observer=self.observer,
+                template=template,
+                query=plan.query,
+            )
         except MetricsError as err:
-            return Measurement(failure=MetricFailure.QUERY_FAILED, error=str(err), observer=self.observer,
-                               template=template, query=plan.query)
+            return Measurement(
+                failure=MetricFailure.QUERY_FAILED,
+                error=str(err),
+                observer=self.observer,
+                template=template,
+                query=plan.query,
+            )
         finally:
             await self._release(provider)
         return Measurement(value=plan.judged_value(raw), observer=self.observer, template=template, query=plan.query)
@@ -166,13 +196,17 @@ async def _buckets(provider: MetricsProvider, query: str, unit: str) -> tuple[tu
     query finds no series. Counts are made non-decreasing in `le`, as histogram_quantile does: increase()
     extrapolates each bucket's series on its own, so neighbours can cross by a fraction."""
     if not isinstance(provider, PrometheusProvider):
-        raise QueryFailed(f"{provider.name}: bucket queries need a Prometheus-compatible provider",
-                          provider=provider.name, query=query)
+        raise QueryFailed(
+            f"{provider.name}: bucket queries need a Prometheus-compatible provider",
+            provider=provider.name,
+            query=query,
+        )
     query = collapse(query)
     data = (await provider._get(query)).get("data") or {}  # the provider's own request, errors and all
     if data.get("resultType") != "vector":
-        raise provider.http.error(QueryFailed, f"a bucket query must return a vector by le, not "
-                                               f"{data.get('resultType')}", query)
+        raise provider.http.error(
+            QueryFailed, f"a bucket query must return a vector by le, not {data.get('resultType')}", query
+        )
     pairs: list[tuple[float, float]] = []
     for series in data.get("result") or []:
         le, sample = (series.get("metric") or {}).get("le"), series.get("value")

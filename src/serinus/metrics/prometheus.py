@@ -24,21 +24,39 @@ class PrometheusProvider:
 
     name = "prometheus"
 
-    def __init__(self, address: str, *, token: str | None = None, username: str | None = None,
-                 password: str | None = None, headers: Mapping[str, str] | None = None,
-                 insecure_skip_verify: bool = False, timeout_s: float = TIMEOUT_S,
-                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        insecure_skip_verify: bool = False,
+        timeout_s: float = TIMEOUT_S,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         fixed = dict(headers or {})
         auth: httpx2.Auth | None = None
         if token:
             fixed["Authorization"] = f"Bearer {token}"
         elif username is not None or password is not None:
             if not username or not password:
-                raise AuthenticationFailed(f"prometheus {safe_url(address)}: basic auth needs both username and "
-                                           "password", provider=self.name, address=safe_url(address))
+                raise AuthenticationFailed(
+                    f"prometheus {safe_url(address)}: basic auth needs both username and password",
+                    provider=self.name,
+                    address=safe_url(address),
+                )
             auth = httpx2.BasicAuth(username, password)
-        self.http = ProviderHttp(self.name, address, headers=fixed, auth=auth, verify=not insecure_skip_verify,
-                                 timeout_s=timeout_s, transport=transport)
+        self.http = ProviderHttp(
+            self.name,
+            address,
+            headers=fixed,
+            auth=auth,
+            verify=not insecure_skip_verify,
+            timeout_s=timeout_s,
+            transport=transport,
+        )
         self.address, self.shown = self.http.address, self.http.shown
 
     async def close(self) -> None:
@@ -46,16 +64,18 @@ class PrometheusProvider:
         await self.http.close()
 
     async def _get(self, query: str) -> dict[str, Any]:
-        response = await self.http.send("GET", "/api/v1/query", query=query, params={"query": query},
-                                        check_status=False)
+        response = await self.http.send(
+            "GET", "/api/v1/query", query=query, params={"query": query}, check_status=False
+        )
         try:
             body: dict[str, Any] = response.json()
         except ValueError as err:
             raise self.http.error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
         if response.status_code >= 400 or body.get("status") != "success":
             detail = body.get("error") or response.reason_phrase
-            raise self.http.error(QueryFailed, f"query failed (HTTP {response.status_code} "
-                                               f"{body.get('errorType', '')}: {detail})", query)
+            raise self.http.error(
+                QueryFailed, f"query failed (HTTP {response.status_code} {body.get('errorType', '')}: {detail})", query
+            )
         return body
 
     async def query(self, query: str) -> float:

@@ -62,19 +62,22 @@ class ProviderConfig:
 def _interval(config: ProviderConfig) -> float:
     """The metric's interval, which providers that query a time window are built from (as in Flagger)."""
     if not config.interval_s:
-        raise InvalidSpecError(f"{config.type}: the metric needs an interval (the provider queries a window of "
-                               "ten intervals)")
+        raise InvalidSpecError(
+            f"{config.type}: the metric needs an interval (the provider queries a window of ten intervals)"
+        )
     return config.interval_s
 
 
 def _prometheus(config: ProviderConfig, _: Any = None) -> MetricsProvider:
     secret = config.secret
     return prometheus.PrometheusProvider(
-        config.address, token=secret.get("token") or None,
+        config.address,
+        token=secret.get("token") or None,
         username=secret.get("username") if "username" in secret or "password" in secret else None,
         password=secret.get("password") if "username" in secret or "password" in secret else None,
         headers={k: ", ".join(v) for k, v in config.headers.items()},
-        insecure_skip_verify=config.insecure_skip_verify)
+        insecure_skip_verify=config.insecure_skip_verify,
+    )
 
 
 #: type -> factory(config, cluster), where cluster is the operator's lightkube client (or None outside it)
@@ -85,15 +88,18 @@ PROVIDERS: dict[str, Callable[[ProviderConfig, Any], MetricsProvider]] = {
     "dynatrace": lambda c, _: dynatrace.DynatraceProvider(c.address, c.secret, interval_s=_interval(c)),
     "splunk": lambda c, _: splunk.SplunkProvider(c.address, c.secret, interval_s=_interval(c)),
     "cloudwatch": lambda c, _: cloudwatch.CloudWatchProvider(c.region, interval_s=_interval(c), address=c.address),
-    "graphite": lambda c, _: graphite.GraphiteProvider(c.address, c.secret,
-                                                       insecure_skip_verify=c.insecure_skip_verify),
-    "influxdb": lambda c, _: influxdb.InfluxDBProvider(c.address, c.secret,
-                                                       insecure_skip_verify=c.insecure_skip_verify),
+    "graphite": lambda c, _: graphite.GraphiteProvider(
+        c.address, c.secret, insecure_skip_verify=c.insecure_skip_verify
+    ),
+    "influxdb": lambda c, _: influxdb.InfluxDBProvider(
+        c.address, c.secret, insecure_skip_verify=c.insecure_skip_verify
+    ),
     "stackdriver": lambda c, _: stackdriver.StackdriverProvider(c.address, c.secret),
     "kayenta": lambda c, _: kayenta.KayentaProvider(c.address, c.secret, interval_s=c.interval_s),
     "keptn": lambda _, cluster: keptn.KeptnProvider(cluster),
     "externalmetrics": lambda c, cluster: externalmetrics.ExternalMetricsProvider(
-        c.address, c.secret, client=cluster, insecure_skip_verify=c.insecure_skip_verify),
+        c.address, c.secret, client=cluster, insecure_skip_verify=c.insecure_skip_verify
+    ),
 }
 
 

@@ -57,16 +57,22 @@ class SplunkProvider:
 
     name = "splunk"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *, interval_s: float,
-                 now: Callable[[], float] = time.time, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        secret: Mapping[str, str],
+        *,
+        interval_s: float,
+        now: Callable[[], float] = time.time,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
         if not address:
             raise InvalidSpecError("splunk: spec.provider.address is required (https://api.<realm>.signalfx.com)")
         (token,) = required(self.name, secret, TOKEN)
         self.window_ms = int(10 * interval_s * 1000)
         self.now = now
         self.api = address.rstrip("/")
-        self.http = ProviderHttp(self.name, stream_address(address), transport=transport,
-                                 headers={"X-SF-Token": token})
+        self.http = ProviderHttp(self.name, stream_address(address), transport=transport, headers={"X-SF-Token": token})
 
     async def close(self) -> None:
         """Release the connection pool."""
@@ -77,9 +83,13 @@ class SplunkProvider:
         program = query.strip()
         end = int(self.now() * 1000)
         response = await self.http.send(
-            "POST", "/v2/signalflow/execute", query=program,
+            "POST",
+            "/v2/signalflow/execute",
+            query=program,
             params={"start": end - self.window_ms, "stop": end, "immediate": "true"},
-            headers={"Content-Type": "text/plain"}, content=program)
+            headers={"Content-Type": "text/plain"},
+            content=program,
+        )
         series: set[str] = set()
         value: float | None = None
         for name, data in events(response.text):
@@ -96,8 +106,9 @@ class SplunkProvider:
                 series.add(str(payload.get("tsId")))
                 value = number
         if len(series) > 1:
-            raise self.http.error(MultipleValues, f"query returned multiple values ({len(series)} time series)",
-                                  program)
+            raise self.http.error(
+                MultipleValues, f"query returned multiple values ({len(series)} time series)", program
+            )
         if value is None:
             raise self.http.error(NoValuesFound, "no values found", program)
         return value

@@ -34,8 +34,15 @@ class _Response:
 class _Request:
     """google-auth's transport Request (its token calls) over a blocking httpx2 client."""
 
-    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Mapping[str, str] | None = None,
-                 timeout: float | None = None, **_: Any) -> _Response:
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **_: Any,
+    ) -> _Response:
         from google.auth import exceptions
 
         try:
@@ -43,7 +50,8 @@ class _Request:
                 return _Response(client.request(method, url, content=body, headers=dict(headers or {})))
         except httpx2.HTTPError as err:
             raise exceptions.TransportError(  # type: ignore[no-untyped-call]
-                f"token endpoint unreachable ({type(err).__name__})") from err
+                f"token endpoint unreachable ({type(err).__name__})"
+            ) from err
 
 
 def _credentials(secret: Mapping[str, str]) -> tuple[Any, str]:
@@ -58,16 +66,19 @@ def _credentials(secret: Mapping[str, str]) -> tuple[Any, str]:
         try:
             info = json.loads(key)
             credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                info, scopes=SCOPES)
+                info, scopes=SCOPES
+            )
         except (ValueError, KeyError) as err:
-            raise InvalidSpecError("stackdriver: the secret's serviceAccountKey is not a service-account JSON key "
-                                   f"({type(err).__name__})") from err
+            raise InvalidSpecError(
+                f"stackdriver: the secret's serviceAccountKey is not a service-account JSON key ({type(err).__name__})"
+            ) from err
         return credentials, secret.get("project") or info.get("project_id", "")
     try:
         credentials, project = google.auth.default(scopes=SCOPES, request=_Request())  # type: ignore[arg-type]
     except google.auth.exceptions.DefaultCredentialsError as err:
-        raise InvalidSpecError("stackdriver: no serviceAccountKey in the secret and no Application Default "
-                               "Credentials") from err
+        raise InvalidSpecError(
+            "stackdriver: no serviceAccountKey in the secret and no Application Default Credentials"
+        ) from err
     return credentials, secret.get("project") or project or ""
 
 
@@ -76,8 +87,9 @@ class StackdriverProvider:
 
     name = "stackdriver"
 
-    def __init__(self, address: str, secret: Mapping[str, str], *,
-                 transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, address: str, secret: Mapping[str, str], *, transport: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
         self.credentials, project = _credentials(secret)
         if not project:
             raise InvalidSpecError("stackdriver: the secret has no project")
@@ -97,14 +109,21 @@ class StackdriverProvider:
             except exceptions.TransportError as err:
                 raise self.http.error(ProviderUnreachable, f"could not get a token: {err}", query) from err
             except exceptions.RefreshError as err:
-                raise self.http.error(AuthenticationFailed, "the token endpoint refused the service account",
-                                      query) from err
+                raise self.http.error(
+                    AuthenticationFailed, "the token endpoint refused the service account", query
+                ) from err
         return str(self.credentials.token)
 
     async def _post(self, query: str, *, check_status: bool = True) -> httpx2.Response:
         token = await self._token(query)
-        return await self.http.send("POST", self.path, query=query, json={"query": query},
-                                    headers={"Authorization": f"Bearer {token}"}, check_status=check_status)
+        return await self.http.send(
+            "POST",
+            self.path,
+            query=query,
+            json={"query": query},
+            headers={"Authorization": f"Bearer {token}"},
+            check_status=check_status,
+        )
 
     async def query(self, query: str) -> float:
         """The first value of the first point of the first series the MQL query returns."""
@@ -124,6 +143,7 @@ class StackdriverProvider:
         """True when the API rejects an empty query as an invalid argument, which proves the credentials work."""
         response = await self._post("", check_status=False)
         if response.status_code != 400:
-            raise self.http.error(ProviderUnreachable, f"an empty query answered HTTP {response.status_code}, not "
-                                                       "400 INVALID_ARGUMENT")
+            raise self.http.error(
+                ProviderUnreachable, f"an empty query answered HTTP {response.status_code}, not 400 INVALID_ARGUMENT"
+            )
         return True

@@ -20,9 +20,16 @@ class NotifyError(ProviderError):
     """An alert could not be delivered."""
 
 
-async def post_json(url: str, payload: Any, *, token: str | None = None, proxy: str | None = None,
-                    headers: Mapping[str, str] | None = None, timeout_s: float = TIMEOUT_S,
-                    transport: httpx2.AsyncBaseTransport | None = None) -> None:
+async def post_json(
+    url: str,
+    payload: Any,
+    *,
+    token: str | None = None,
+    proxy: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float = TIMEOUT_S,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> None:
     """POST `payload` as JSON; raise NotifyError on a network error, a timeout or a non-2xx answer."""
     sent_headers = {"Content-Type": "application/json", **(headers or {})}
     if token:
@@ -36,5 +43,4 @@ async def post_json(url: str, payload: Any, *, token: str | None = None, proxy: 
     except httpx2.HTTPError as err:
         raise NotifyError(f"sending notification to {where} failed: {type(err).__name__}") from err
     if not 200 <= response.status_code < 300:
-        raise NotifyError(f"sending notification to {where} bad response {response.status_code}: "
-                          f"{response.text[:200]}")
+        raise NotifyError(f"sending notification to {where} bad response {response.status_code}: {response.text[:200]}")

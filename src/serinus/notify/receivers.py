@@ -23,8 +23,15 @@ from serinus.notify.providers import (
 )
 
 TYPES = ("slack", "discord", "rocket", "msteams", "gchat", "webhook", "alertmanager")
-NAMES = {"slack": "Slack hook", "discord": "Discord hook", "rocket": "Rocket hook", "msteams": "MS Teams webhook",
-         "gchat": "Google Chat webhook", "webhook": "webhook", "alertmanager": "Alertmanager"}
+NAMES = {
+    "slack": "Slack hook",
+    "discord": "Discord hook",
+    "rocket": "Rocket hook",
+    "msteams": "MS Teams webhook",
+    "gchat": "Google Chat webhook",
+    "webhook": "webhook",
+    "alertmanager": "Alertmanager",
+}
 CHAT = ("slack", "discord", "rocket")
 
 
@@ -74,8 +81,15 @@ class Receiver:
         await post_json(self.endpoint, self.payload(alert), token=token, proxy=self.proxy, transport=self.transport)
 
 
-def make_receiver(kind: str, url: str, *, token: str | None = None, proxy: str | None = None,
-                  username: str | None = None, channel: str | None = None) -> Receiver:
+def make_receiver(
+    kind: str,
+    url: str,
+    *,
+    token: str | None = None,
+    proxy: str | None = None,
+    username: str | None = None,
+    channel: str | None = None,
+) -> Receiver:
     """A checked Receiver; InvalidSpecError says what is wrong (the URL itself is never echoed: it is a secret)."""
     if kind not in TYPES:
         raise InvalidSpecError(f"provider {kind} not supported")

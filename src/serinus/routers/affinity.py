@@ -40,14 +40,19 @@ class Cookies:
     def from_status(cls, status: Obj | None) -> Cookies:
         """Read them from a Canary's status dict."""
         status = status or {}
-        return cls(str(status.get("sessionAffinityCookie") or ""),
-                   str(status.get("primarySessionAffinityCookie") or ""),
-                   str(status.get("previousSessionAffinityCookie") or ""))
+        return cls(
+            str(status.get("sessionAffinityCookie") or ""),
+            str(status.get("primarySessionAffinityCookie") or ""),
+            str(status.get("previousSessionAffinityCookie") or ""),
+        )
 
     def as_status(self) -> dict[str, str]:
         """The status fields to persist (an empty string clears a field)."""
-        return {"sessionAffinityCookie": self.session, "primarySessionAffinityCookie": self.primary,
-                "previousSessionAffinityCookie": self.previous}
+        return {
+            "sessionAffinityCookie": self.session,
+            "primarySessionAffinityCookie": self.primary,
+            "previousSessionAffinityCookie": self.previous,
+        }
 
 
 def session_affinity(canary: Obj) -> Obj | None:
@@ -102,8 +107,9 @@ def deletion_cookie(cookie: str) -> str:
     return f"{cookie}; Max-Age=-1"
 
 
-def advance(cookies: Cookies, sa: Obj, canary_weight: int, *, with_primary: bool,
-            rand: Callable[[], str] = random_value) -> Cookies:
+def advance(
+    cookies: Cookies, sa: Obj, canary_weight: int, *, with_primary: bool, rand: Callable[[], str] = random_value
+) -> Cookies:
     """The cookies after a weight change: while the canary gets traffic, generate the missing ones (QUIRK: the
     primary cookie is generated even without primaryCookieName, as `=<value>`); at weight 0 the current cookie
     becomes the previous one and is cleared."""

@@ -36,8 +36,7 @@ def _target(route: Obj, canary: Obj, service: str) -> int:
     for index, http in enumerate(((route.get("spec") or {}).get("http")) or []):
         if any(b.get("serviceName") == service for b in http.get("backends") or []):
             return index
-    raise RouterError(f"Can not find {service} backend on apisix route {route_ref(canary)}."
-                      f"{canary_namespace(canary)} ")
+    raise RouterError(f"Can not find {service} backend on apisix route {route_ref(canary)}.{canary_namespace(canary)} ")
 
 
 def _canary_spec(user: Obj, canary: Obj) -> dict[str, Any]:
@@ -48,12 +47,16 @@ def _canary_spec(user: Obj, canary: Obj) -> dict[str, Any]:
     http = copy.deepcopy(user["spec"]["http"][_target(user, canary, apex)])
     backends = http.get("backends") or []
     if len(backends) != 1:
-        raise RouterError(f"APISIX route {route_ref(canary)}.{ns}'s http route {http.get('name')} only one http "
-                          "backend is supported")
+        raise RouterError(
+            f"APISIX route {route_ref(canary)}.{ns}'s http route {http.get('name')} only one http backend is supported"
+        )
     http["priority"] = MAX_PRIORITY
     first = {**backends[0], "serviceName": primary, "weight": 100}
-    second = {"serviceName": canary_name, "weight": 0,
-              **{k: first[k] for k in ("servicePort", "resolveGranularity", "subset") if k in first}}
+    second = {
+        "serviceName": canary_name,
+        "weight": 0,
+        **{k: first[k] for k in ("servicePort", "resolveGranularity", "subset") if k in first},
+    }
     http["backends"] = [first, second]
     return {**copy.deepcopy(dict(user["spec"])), "http": [http]}
 
@@ -61,9 +64,12 @@ def _canary_spec(user: Obj, canary: Obj) -> dict[str, Any]:
 def new_canary_route(user: Obj, canary: Obj, set_owner: bool = True) -> dict[str, Any]:
     """The canary ApisixRoute, from the user's: its labels and annotations, the one route, all to the primary."""
     meta = user.get("metadata") or {}
-    out_meta: dict[str, Any] = {"name": canary_route_name(canary), "namespace": canary_namespace(canary),
-                                "labels": dict(meta.get("labels") or {}),
-                                "annotations": dict(meta.get("annotations") or {})}
+    out_meta: dict[str, Any] = {
+        "name": canary_route_name(canary),
+        "namespace": canary_namespace(canary),
+        "labels": dict(meta.get("labels") or {}),
+        "annotations": dict(meta.get("annotations") or {}),
+    }
     if set_owner:
         out_meta["ownerReferences"] = [canary_owner_reference(canary)]
     return {"apiVersion": API_VERSION, "kind": "ApisixRoute", "metadata": out_meta, "spec": _canary_spec(user, canary)}

@@ -60,12 +60,20 @@ def _retry_policy(canary: Obj) -> dict[str, Any] | None:
         return None
     per_try = _ms(str(retries.get("perTryTimeout") or ""))
     events = str(retries.get("retryOn") or "").split(",") if retries.get("retryOn") else ["gateway-error"]
-    return {"httpRetryEvents": events, "maxRetries": int(retries.get("attempts") or 0) or 1,
-            "perRetryTimeout": {"unit": "ms", "value": per_try if per_try is not None else 250}}
+    return {
+        "httpRetryEvents": events,
+        "maxRetries": int(retries.get("attempts") or 0) or 1,
+        "perRetryTimeout": {"unit": "ms", "value": per_try if per_try is not None else 250},
+    }
 
 
-def _meta(canary: Obj, name: str, labels: Mapping[str, str] | None = None,
-          annotations: Mapping[str, str] | None = None, set_owner: bool = True) -> dict[str, Any]:
+def _meta(
+    canary: Obj,
+    name: str,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+    set_owner: bool = True,
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": canary_namespace(canary)}
     if labels is not None:
         meta["labels"] = dict(labels)
@@ -83,17 +91,26 @@ def virtual_node(canary: Obj, name: str, pod_value: str, label: str) -> dict[str
     timeout = _route_timeout(canary)
     if timeout is not None:
         listener["timeout"] = {"http": timeout}
-    spec: dict[str, Any] = {"listeners": [listener], "serviceDiscovery": {"dns": {"hostname": host}},
-                            "podSelector": {"matchLabels": {label: pod_value}}}
-    backends = [{"virtualService": {"virtualServiceARN": b} if b.startswith("arn:aws") else
-                 {"virtualServiceRef": {"name": b}}} for b in _service(canary).get("backends") or []]
+    spec: dict[str, Any] = {
+        "listeners": [listener],
+        "serviceDiscovery": {"dns": {"hostname": host}},
+        "podSelector": {"matchLabels": {label: pod_value}},
+    }
+    backends = [
+        {"virtualService": {"virtualServiceARN": b} if b.startswith("arn:aws") else {"virtualServiceRef": {"name": b}}}
+        for b in _service(canary).get("backends") or []
+    ]
     if backends:
         spec["backends"] = backends
     if ((canary.get("metadata") or {}).get("annotations") or {}).get(ACCESS_LOG) == "enabled":
         spec["logging"] = {"accessLog": {"file": {"path": "/dev/stdout"}}}
     labels, annotations = apex_metadata(canary)
-    return {"apiVersion": API_VERSION, "kind": "VirtualNode", "metadata": _meta(canary, name, labels, annotations),
-            "spec": spec}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "VirtualNode",
+        "metadata": _meta(canary, name, labels, annotations),
+        "spec": spec,
+    }
 
 
 def virtual_nodes(canary: Obj, label: str) -> list[dict[str, Any]]:
@@ -105,8 +122,12 @@ def virtual_nodes(canary: Obj, label: str) -> list[dict[str, Any]]:
 
 def _targets(canary: Obj, canary_weight: int) -> dict[str, Any]:
     _, primary, canary_name = service_names(canary)
-    return {"weightedTargets": [{"virtualNodeRef": {"name": canary_name}, "weight": canary_weight},
-                                {"virtualNodeRef": {"name": primary}, "weight": 100 - canary_weight}]}
+    return {
+        "weightedTargets": [
+            {"virtualNodeRef": {"name": canary_name}, "weight": canary_weight},
+            {"virtualNodeRef": {"name": primary}, "weight": 100 - canary_weight},
+        ]
+    }
 
 
 def _http_route(canary: Obj, prefix: str, action: dict[str, Any], headers: list[Any] | None = None) -> dict[str, Any]:
@@ -134,15 +155,24 @@ def _headers(canary: Obj) -> list[dict[str, Any]]:
 def virtual_router(canary: Obj, name: str, canary_weight: int) -> dict[str, Any]:
     """The VirtualRouter `name`: the apex one (canary weight 0) or `<apex>-canary` (everything to the canary)."""
     apex, primary, _ = service_names(canary)
-    uri = (((_service(canary).get("match") or [{}])[0] or {}).get("uri") or {})
+    uri = ((_service(canary).get("match") or [{}])[0] or {}).get("uri") or {}
     prefix = uri.get("prefix") or "/"
     analysis_match = ((canary.get("spec") or {}).get("analysis") or {}).get("match") or []
     if analysis_match and canary_weight == 0:
-        routes = [{"name": f"{apex}-a", "priority": 10,
-                   "httpRoute": _http_route(canary, prefix, _targets(canary, 0), _headers(canary))},
-                  {"name": f"{apex}-b", "priority": 20,
-                   "httpRoute": _http_route(canary, prefix, {"weightedTargets": [
-                       {"virtualNodeRef": {"name": primary}, "weight": 100}]})}]
+        routes = [
+            {
+                "name": f"{apex}-a",
+                "priority": 10,
+                "httpRoute": _http_route(canary, prefix, _targets(canary, 0), _headers(canary)),
+            },
+            {
+                "name": f"{apex}-b",
+                "priority": 20,
+                "httpRoute": _http_route(
+                    canary, prefix, {"weightedTargets": [{"virtualNodeRef": {"name": primary}, "weight": 100}]}
+                ),
+            },
+        ]
     else:
         routes = [{"name": name, "httpRoute": _http_route(canary, prefix, _targets(canary, canary_weight))}]
     spec = {"listeners": [{"portMapping": {"port": _port(canary), "protocol": _protocol(canary)}}], "routes": routes}
@@ -154,22 +184,29 @@ def virtual_service(canary: Obj, name: str, apex: bool) -> dict[str, Any]:
     annotations: dict[str, str] = {}
     service = _service(canary)
     if apex and service.get("hosts"):
-        annotations = {"gateway.appmesh.k8s.aws/expose": "true",
-                       "gateway.appmesh.k8s.aws/domain": "".join(f"{h}," for h in service["hosts"])}
+        annotations = {
+            "gateway.appmesh.k8s.aws/expose": "true",
+            "gateway.appmesh.k8s.aws/domain": "".join(f"{h}," for h in service["hosts"]),
+        }
         if service.get("timeout"):
             annotations["gateway.appmesh.k8s.aws/timeout"] = str(service["timeout"])
         if (service.get("retries") or {}).get("attempts"):
             annotations["gateway.appmesh.k8s.aws/retries"] = str(service["retries"]["attempts"])
-    return {"apiVersion": API_VERSION, "kind": "VirtualService",
-            "metadata": _meta(canary, name, annotations=annotations),
-            "spec": {"provider": {"virtualRouter": {"virtualRouterRef": {"name": name}}}}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "VirtualService",
+        "metadata": _meta(canary, name, annotations=annotations),
+        "spec": {"provider": {"virtualRouter": {"virtualRouterRef": {"name": name}}}},
+    }
 
 
 def routers(canary: Obj) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(VirtualRouter, VirtualService) for the apex and for `<apex>-canary`."""
     apex, _, canary_name = service_names(canary)
-    return [(virtual_router(canary, apex, 0), virtual_service(canary, apex, True)),
-            (virtual_router(canary, canary_name, 100), virtual_service(canary, canary_name, False))]
+    return [
+        (virtual_router(canary, apex, 0), virtual_service(canary, apex, True)),
+        (virtual_router(canary, canary_name, 100), virtual_service(canary, canary_name, False)),
+    ]
 
 
 _AWS = ("awsName", "meshRef")
@@ -179,14 +216,20 @@ def node_reconciled(existing: Obj, desired: Obj) -> dict[str, Any] | None:
     """The VirtualNode brought back in line (App Mesh's awsName and meshRef kept), or None."""
     spec = {k: v for k, v in (existing.get("spec") or {}).items() if k not in _AWS}
     meta = existing.get("metadata") or {}
-    if spec == desired["spec"] and (meta.get("labels") or {}) == desired["metadata"].get("labels", {}) \
-            and (meta.get("annotations") or {}) == desired["metadata"].get("annotations", {}):
+    if (
+        spec == desired["spec"]
+        and (meta.get("labels") or {}) == desired["metadata"].get("labels", {})
+        and (meta.get("annotations") or {}) == desired["metadata"].get("annotations", {})
+    ):
         return None
     out: dict[str, Any] = copy.deepcopy(dict(existing))
     kept = {k: v for k, v in (existing.get("spec") or {}).items() if k in _AWS}
     out["spec"] = {**copy.deepcopy(desired["spec"]), **kept}
-    out["metadata"] = {**out["metadata"], "labels": desired["metadata"].get("labels", {}),
-                       "annotations": desired["metadata"].get("annotations", {})}
+    out["metadata"] = {
+        **out["metadata"],
+        "labels": desired["metadata"].get("labels", {}),
+        "annotations": desired["metadata"].get("annotations", {}),
+    }
     return out
 
 
@@ -215,9 +258,12 @@ def set_routes(existing: Obj, canary: Obj, primary_weight: int, canary_weight: i
     """The apex VirtualRouter with the first route's targets at the new weights."""
     _, primary, canary_name = service_names(canary)
     out: dict[str, Any] = copy.deepcopy(dict(existing))
-    out["spec"]["routes"][0]["httpRoute"]["action"] = {"weightedTargets": [
-        {"virtualNodeRef": {"name": canary_name}, "weight": canary_weight},
-        {"virtualNodeRef": {"name": primary}, "weight": primary_weight}]}
+    out["spec"]["routes"][0]["httpRoute"]["action"] = {
+        "weightedTargets": [
+            {"virtualNodeRef": {"name": canary_name}, "weight": canary_weight},
+            {"virtualNodeRef": {"name": primary}, "weight": primary_weight},
+        ]
+    }
     return out
 
 

@@ -36,8 +36,9 @@ def _backend(canary: Obj, name: str, weight: int) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "port": port}
     if weight:
         out["weight"] = weight  # Go omits a zero weight
-    out["requestHeadersPolicy"] = {"set": [{"name": LINKERD_HEADER,
-                                            "value": f"{name}.{canary_namespace(canary)}.svc.cluster.local:{port}"}]}
+    out["requestHeadersPolicy"] = {
+        "set": [{"name": LINKERD_HEADER, "value": f"{name}.{canary_namespace(canary)}.svc.cluster.local:{port}"}]
+    }
     return out
 
 
@@ -81,8 +82,10 @@ def proxy_spec(canary: Obj, primary: int, canary_weight: int, ingress_class: str
     """The HTTPProxy spec for these weights: one weighted route, or with A/B the matched route then the rest
     to the primary."""
     if _analysis(canary).get("match"):
-        routes = [_route(canary, conditions(canary), primary, canary_weight),
-                  _route(canary, [{"prefix": prefix(canary)}], 100, 0)]
+        routes = [
+            _route(canary, conditions(canary), primary, canary_weight),
+            _route(canary, [{"prefix": prefix(canary)}], 100, 0),
+        ]
     else:
         routes = [_route(canary, [{"prefix": prefix(canary)}], primary, canary_weight)]
     spec: dict[str, Any] = {"routes": routes}
@@ -94,12 +97,20 @@ def proxy_spec(canary: Obj, primary: int, canary_weight: int, ingress_class: str
 def http_proxy(canary: Obj, ingress_class: str = "", set_owner: bool = True) -> dict[str, Any]:
     """The HTTPProxy as created: all traffic to the primary."""
     labels, annotations = apex_metadata(canary)
-    meta: dict[str, Any] = {"name": service_names(canary)[0], "namespace": canary_namespace(canary),
-                            "labels": labels, "annotations": annotations}
+    meta: dict[str, Any] = {
+        "name": service_names(canary)[0],
+        "namespace": canary_namespace(canary),
+        "labels": labels,
+        "annotations": annotations,
+    }
     if set_owner:
         meta["ownerReferences"] = [canary_owner_reference(canary)]
-    return {"apiVersion": API_VERSION, "kind": "HTTPProxy", "metadata": meta,
-            "spec": proxy_spec(canary, 100, 0, ingress_class)}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "HTTPProxy",
+        "metadata": meta,
+        "spec": proxy_spec(canary, 100, 0, ingress_class),
+    }
 
 
 def _without_weights(spec: Obj) -> Any:
@@ -114,24 +125,29 @@ def reconciled(existing: Obj, canary: Obj, ingress_class: str = "") -> dict[str,
     """The HTTPProxy brought back in line (weights in flight ignored when comparing), or None."""
     desired = http_proxy(canary, ingress_class)
     meta = existing.get("metadata") or {}
-    same = _without_weights(existing.get("spec") or {}) == _without_weights(desired["spec"]) \
-        and (meta.get("labels") or {}) == desired["metadata"]["labels"] \
+    same = (
+        _without_weights(existing.get("spec") or {}) == _without_weights(desired["spec"])
+        and (meta.get("labels") or {}) == desired["metadata"]["labels"]
         and (meta.get("annotations") or {}) == desired["metadata"]["annotations"]
+    )
     if same:
         return None
     out: dict[str, Any] = copy.deepcopy(dict(existing))
     out["spec"] = desired["spec"]
-    out["metadata"] = {**out["metadata"], "labels": desired["metadata"]["labels"],
-                       "annotations": desired["metadata"]["annotations"]}
+    out["metadata"] = {
+        **out["metadata"],
+        "labels": desired["metadata"]["labels"],
+        "annotations": desired["metadata"]["annotations"],
+    }
     return out
 
 
-def set_routes(existing: Obj, canary: Obj, primary: int, canary_weight: int,
-               ingress_class: str = "") -> dict[str, Any]:
+def set_routes(existing: Obj, canary: Obj, primary: int, canary_weight: int, ingress_class: str = "") -> dict[str, Any]:
     """The HTTPProxy with these weights; (0, 0) is refused, as in Flagger."""
     if primary == 0 and canary_weight == 0:
-        raise RouterError(f"HTTPProxy {service_names(canary)[0]}.{canary_namespace(canary)} update failed: "
-                          f"no valid weights")
+        raise RouterError(
+            f"HTTPProxy {service_names(canary)[0]}.{canary_namespace(canary)} update failed: no valid weights"
+        )
     out: dict[str, Any] = copy.deepcopy(dict(existing))
     out["spec"] = proxy_spec(canary, primary, canary_weight, ingress_class)
     return out

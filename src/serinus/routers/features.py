@@ -39,15 +39,21 @@ LABELS = {
 }
 
 #: Column heads of the docs table.
-SHORT = {"weights": "Weights", "ab_testing": "A/B", "blue_green": "Blue/green", "mirroring": "B/G mirroring",
-         "canary_mirroring": "Canary mirroring", "session_affinity": "Session affinity",
-         "primary_cookie": "Primary cookie"}
+SHORT = {
+    "weights": "Weights",
+    "ab_testing": "A/B",
+    "blue_green": "Blue/green",
+    "mirroring": "B/G mirroring",
+    "canary_mirroring": "Canary mirroring",
+    "session_affinity": "Session affinity",
+    "primary_cookie": "Primary cookie",
+}
 
 #: What happens when a Canary asks for a feature anyway: Flagger's behaviour, which Serinus keeps.
 CONSEQUENCES = {
     "weights": "the kubernetes provider runs the analysis as blue/green (iterations set to 10 when unset)",
     "ab_testing": "the match conditions are ignored: the A/B run sends all traffic to the canary, as blue/green "
-                  "does (the kubernetes provider drops the match and runs blue/green)",
+    "does (the kubernetes provider drops the match and runs blue/green)",
     "blue_green": "the canary gets all traffic for the whole analysis, with no gradual shift",
     "mirroring": "no request is mirrored: the canary gets no traffic until the switch",
     "canary_mirroring": "no request is mirrored, and the run waits at the mirror step",
@@ -56,26 +62,61 @@ CONSEQUENCES = {
 }
 
 _YES = dict(weights=True, ab_testing=True, blue_green=True)
-_WEIGHTED_ONLY = dict(weights=True, ab_testing=False, blue_green=True, mirroring=False, canary_mirroring=False,
-                      session_affinity=False, primary_cookie=False)
+_WEIGHTED_ONLY = dict(
+    weights=True,
+    ab_testing=False,
+    blue_green=True,
+    mirroring=False,
+    canary_mirroring=False,
+    session_affinity=False,
+    primary_cookie=False,
+)
 
 #: Router kind -> features, per the reference's support matrix (README plus code where the two differ).
 SUPPORT: dict[str, Features] = {
-    "istio": Features(**_YES, mirroring=True, canary_mirroring=True, session_affinity=True, primary_cookie=True,
-                      builtin_metrics="yes"),
-    "gatewayapi:v1": Features(**_YES, mirroring=True, canary_mirroring=False, session_affinity=True,
-                              primary_cookie=True, builtin_metrics="http observer only; use MetricTemplates"),
-    "gatewayapi:v1beta1": Features(**_YES, mirroring=True, canary_mirroring=False, session_affinity=True,
-                                   primary_cookie=False, builtin_metrics="http observer only; use MetricTemplates"),
+    "istio": Features(
+        **_YES, mirroring=True, canary_mirroring=True, session_affinity=True, primary_cookie=True, builtin_metrics="yes"
+    ),
+    "gatewayapi:v1": Features(
+        **_YES,
+        mirroring=True,
+        canary_mirroring=False,
+        session_affinity=True,
+        primary_cookie=True,
+        builtin_metrics="http observer only; use MetricTemplates",
+    ),
+    "gatewayapi:v1beta1": Features(
+        **_YES,
+        mirroring=True,
+        canary_mirroring=False,
+        session_affinity=True,
+        primary_cookie=False,
+        builtin_metrics="http observer only; use MetricTemplates",
+    ),
     "linkerd": Features(**_WEIGHTED_ONLY, builtin_metrics="yes (linkerd observer)"),
     "smi": Features(**_WEIGHTED_ONLY, builtin_metrics="yes"),
     "osm": Features(**_WEIGHTED_ONLY, builtin_metrics="yes (osm observer)"),
     "kuma": Features(**_WEIGHTED_ONLY, builtin_metrics="yes"),
-    "knative": Features(weights=True, ab_testing=False, blue_green=False, mirroring=False, canary_mirroring=False,
-                        session_affinity=False, primary_cookie=False, builtin_metrics="yes (knative observer)"),
-    "kubernetes": Features(weights=False, ab_testing=False, blue_green=True, mirroring=False,
-                           canary_mirroring=False, session_affinity=False, primary_cookie=False,
-                           builtin_metrics="yes (http observer; needs app metrics)"),
+    "knative": Features(
+        weights=True,
+        ab_testing=False,
+        blue_green=False,
+        mirroring=False,
+        canary_mirroring=False,
+        session_affinity=False,
+        primary_cookie=False,
+        builtin_metrics="yes (knative observer)",
+    ),
+    "kubernetes": Features(
+        weights=False,
+        ab_testing=False,
+        blue_green=True,
+        mirroring=False,
+        canary_mirroring=False,
+        session_affinity=False,
+        primary_cookie=False,
+        builtin_metrics="yes (http observer; needs app metrics)",
+    ),
     "contour": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
     "gloo": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
     "nginx": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
@@ -92,8 +133,20 @@ FEATURE_NAMES = tuple(f.name for f in fields(Features) if f.name != "builtin_met
 def router_kind(provider: str) -> tuple[str, str | None]:
     """(router kind, warning or None) for a provider string, matched in Flagger's factory order; anything unknown
     (including a bare `gatewayapi`) falls back to istio with Flagger's warning."""
-    exact = {"appmesh", "linkerd", "istio", "contour", "knative", "nginx", "skipper", "traefik", "apisix", "osm",
-             "kuma", "kubernetes"}
+    exact = {
+        "appmesh",
+        "linkerd",
+        "istio",
+        "contour",
+        "knative",
+        "nginx",
+        "skipper",
+        "traefik",
+        "apisix",
+        "osm",
+        "kuma",
+        "kubernetes",
+    }
     if provider.startswith("appmesh:v1beta2"):
         return "appmesh:v1beta2", None
     if provider in exact:

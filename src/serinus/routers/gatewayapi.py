@@ -43,17 +43,23 @@ IN_PROGRESS = ("Waiting", "Progressing", "WaitingPromotion")
 
 
 def _cookie_match(cookie: str) -> dict[str, Any]:
-    return {"headers": [{"name": affinity.COOKIE_HEADER, "type": "RegularExpression",
-                         "value": affinity.cookie_regex(cookie)}]}
+    return {
+        "headers": [
+            {"name": affinity.COOKIE_HEADER, "type": "RegularExpression", "value": affinity.cookie_regex(cookie)}
+        ]
+    }
 
 
 def _set_cookie(value: str) -> dict[str, Any]:
-    return {"type": "ResponseHeaderModifier",
-            "responseHeaderModifier": {"add": [{"name": affinity.SET_COOKIE_HEADER, "value": value}]}}
+    return {
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {"add": [{"name": affinity.SET_COOKIE_HEADER, "value": value}]},
+    }
 
 
-def _sticky_rules(canary: Obj, version: Version, sa: Obj, canary_weight: int, weighted: dict[str, Any],
-                  cookies: affinity.Cookies) -> list[dict[str, Any]]:
+def _sticky_rules(
+    canary: Obj, version: Version, sa: Obj, canary_weight: int, weighted: dict[str, Any], cookies: affinity.Cookies
+) -> list[dict[str, Any]]:
     _, primary, canary_svc = service_names(canary)
     port = int(service_of(canary)["port"])
     with_primary = version == "v1" and bool(sa.get("primaryCookieName"))
@@ -66,14 +72,18 @@ def _sticky_rules(canary: Obj, version: Version, sa: Obj, canary_weight: int, we
                 cookie = affinity.build_cookie(sa, cookies.primary, affinity.interval_seconds(canary))
                 backend["filters"] = [*backend.get("filters", []), _set_cookie(cookie)]
         matches = route_matches(service_of(canary).get("match"))
-        sticky_canary = {**copy.deepcopy(weighted),
-                         "matches": merge_matches([_cookie_match(cookies.session)], matches),
-                         "backendRefs": [backend_ref(primary, 0, port), backend_ref(canary_svc, 100, port)]}
+        sticky_canary = {
+            **copy.deepcopy(weighted),
+            "matches": merge_matches([_cookie_match(cookies.session)], matches),
+            "backendRefs": [backend_ref(primary, 0, port), backend_ref(canary_svc, 100, port)],
+        }
         if not with_primary:
             return [sticky_canary, weighted]
-        sticky_primary = {**copy.deepcopy(weighted),
-                          "matches": merge_matches([_cookie_match(cookies.primary)], matches),
-                          "backendRefs": [backend_ref(primary, 100, port), backend_ref(canary_svc, 0, port)]}
+        sticky_primary = {
+            **copy.deepcopy(weighted),
+            "matches": merge_matches([_cookie_match(cookies.primary)], matches),
+            "backendRefs": [backend_ref(primary, 100, port), backend_ref(canary_svc, 0, port)],
+        }
         return [sticky_canary, sticky_primary, weighted]
     sticky = copy.deepcopy(weighted)
     if cookies.previous:
@@ -86,8 +96,15 @@ def _sticky_rules(canary: Obj, version: Version, sa: Obj, canary_weight: int, we
     return [sticky, weighted]
 
 
-def set_routes(route: Obj, canary: Obj, primary_weight: int, canary_weight: int, mirrored: bool, *,
-               rand: Callable[[], str] = affinity.random_value) -> tuple[dict[str, Any], dict[str, str]]:
+def set_routes(
+    route: Obj,
+    canary: Obj,
+    primary_weight: int,
+    canary_weight: int,
+    mirrored: bool,
+    *,
+    rand: Callable[[], str] = affinity.random_value,
+) -> tuple[dict[str, Any], dict[str, str]]:
     """(the HTTPRoute with its spec rewritten, the status cookies to persist or {}).
 
     The weighted rule (plus a RequestMirror to the canary when mirrored in blue/green, i.e. iterations > 0); sticky
@@ -103,8 +120,13 @@ def set_routes(route: Obj, canary: Obj, primary_weight: int, canary_weight: int,
     status: dict[str, str] = {}
     sa = affinity.session_affinity(canary)
     if sa is not None:
-        cookies = affinity.advance(affinity.Cookies.from_status(canary.get("status")), sa, canary_weight,
-                                   with_primary=version == "v1", rand=rand)
+        cookies = affinity.advance(
+            affinity.Cookies.from_status(canary.get("status")),
+            sa,
+            canary_weight,
+            with_primary=version == "v1",
+            rand=rand,
+        )
         rules = _sticky_rules(canary, version, sa, canary_weight, weighted, cookies)
         status = cookies.as_status()
     if analysis_of(canary).get("match"):
@@ -134,9 +156,11 @@ def not_ready(route: Obj, canary: Obj) -> str | None:
             for cond in parent.get("conditions") or []:
                 observed = int(cond.get("observedGeneration") or 0)
                 if cond.get("type") == "Accepted" and (cond.get("status") != "True" or observed < generation):
-                    return (f"HTTPRoute {service_names(canary)[0]}.{canary_namespace(canary)} parent "
-                            f"{ref.get('name')} is not ready (status: {cond.get('status')}, observed generation: "
-                            f"{observed}, current generation: {generation})")
+                    return (
+                        f"HTTPRoute {service_names(canary)[0]}.{canary_namespace(canary)} parent "
+                        f"{ref.get('name')} is not ready (status: {cond.get('status')}, observed generation: "
+                        f"{observed}, current generation: {generation})"
+                    )
     return None
 
 
@@ -167,8 +191,10 @@ def get_routes(route: Obj, canary: Obj) -> tuple[int, int, bool]:
         if len(backends) == 2:
             pw, cw = read(backends, pw, cw)
         for f in r.get("filters") or []:
-            if f.get("type") == "RequestMirror" and \
-                    ((f.get("requestMirror") or {}).get("backendRef") or {}).get("name") == canary_svc:
+            if (
+                f.get("type") == "RequestMirror"
+                and ((f.get("requestMirror") or {}).get("backendRef") or {}).get("name") == canary_svc
+            ):
                 mirrored = True
     if weighted is not None:
         pw, cw = read(weighted.get("backendRefs") or [], pw, cw)
@@ -222,9 +248,13 @@ def _pruned(value: Any) -> Any:
 
 
 def _is_sticky(r: Obj, cookie_name: str) -> bool:
-    return any(h.get("type") == "RegularExpression" and h.get("name") == affinity.COOKIE_HEADER
-               and cookie_name in str(h.get("value") or "")
-               for m in r.get("matches") or [] for h in m.get("headers") or [])
+    return any(
+        h.get("type") == "RegularExpression"
+        and h.get("name") == affinity.COOKIE_HEADER
+        and cookie_name in str(h.get("value") or "")
+        for m in r.get("matches") or []
+        for h in m.get("headers") or []
+    )
 
 
 def comparable_spec(spec: Obj, canary: Obj, version: Version) -> Any:
@@ -260,8 +290,11 @@ def reconciled(existing: Obj, desired_obj: Obj, canary: Obj) -> dict[str, Any] |
         annotations.setdefault(key, value)
     have = existing.get("spec") or {}
     want = desired_obj.get("spec") or {}
-    if comparable_spec(have, canary, version) == comparable_spec(want, canary, version) \
-            and labels == dict(meta.get("labels") or {}) and annotations == dict(meta.get("annotations") or {}):
+    if (
+        comparable_spec(have, canary, version) == comparable_spec(want, canary, version)
+        and labels == dict(meta.get("labels") or {})
+        and annotations == dict(meta.get("annotations") or {})
+    ):
         return None
     out: dict[str, Any] = copy.deepcopy(dict(existing))
     out["spec"] = {**{k: v for k, v in have.items() if k not in OWNED_SPEC_KEYS}, **copy.deepcopy(dict(want))}

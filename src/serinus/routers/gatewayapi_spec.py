@@ -62,22 +62,28 @@ def route_matches(requests: list[Any] | None) -> list[dict[str, Any]]:
                     match["path"] = {"type": kind, "value": uri[key]}
                     break
             else:
-                raise RouterError("Gateway API doesn't support the specified path matching selector: "
-                                  f"&{_go_string_match(uri)}\n")
+                raise RouterError(
+                    f"Gateway API doesn't support the specified path matching selector: &{_go_string_match(uri)}\n"
+                )
         method = req.get("method")
         if method is not None:
             if not method.get("exact"):
-                raise RouterError("Gateway API doesn't support the specified header matching selector: "
-                                  f"{_go_map(req.get('headers'))}\n")
+                raise RouterError(
+                    "Gateway API doesn't support the specified header matching selector: "
+                    f"{_go_map(req.get('headers'))}\n"
+                )
             match["method"] = method["exact"]
         headers = req.get("headers") or {}
         if headers:
-            match["headers"] = [_typed("header", k, v, "Exact", "RegularExpression", "header", headers)
-                                for k, v in sorted(headers.items())]
+            match["headers"] = [
+                _typed("header", k, v, "Exact", "RegularExpression", "header", headers)
+                for k, v in sorted(headers.items())
+            ]
         params = req.get("queryParams") or {}
         if params:
-            match["queryParams"] = [_typed("query", k, v, "Exact", "RegularExpression", "query", params)
-                                    for k, v in sorted(params.items())]
+            match["queryParams"] = [
+                _typed("query", k, v, "Exact", "RegularExpression", "query", params) for k, v in sorted(params.items())
+            ]
         if match:
             out.append(match)
     return out
@@ -120,8 +126,9 @@ def _header_filter(ops: Obj) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("add", "set"):
         if ops.get(key):
-            out[key] = sorted(({"name": k, "value": v} for k, v in ops[key].items()),
-                              key=lambda h: (h["name"], h["value"]))
+            out[key] = sorted(
+                ({"name": k, "value": v} for k, v in ops[key].items()), key=lambda h: (h["name"], h["value"])
+            )
     if ops.get("remove"):
         out["remove"] = list(ops["remove"])
     return out
@@ -129,8 +136,12 @@ def _header_filter(ops: Obj) -> dict[str, Any]:
 
 def _cors(policy: Obj) -> dict[str, Any]:
     cors: dict[str, Any] = {}
-    for src, dst in (("allowOrigin", "allowOrigins"), ("allowMethods", "allowMethods"),
-                     ("allowHeaders", "allowHeaders"), ("exposeHeaders", "exposeHeaders")):
+    for src, dst in (
+        ("allowOrigin", "allowOrigins"),
+        ("allowMethods", "allowMethods"),
+        ("allowHeaders", "allowHeaders"),
+        ("exposeHeaders", "exposeHeaders"),
+    ):
         if policy.get(src):
             cors[dst] = list(policy[src])
     if policy.get("allowCredentials"):
@@ -151,8 +162,10 @@ def filters(canary: Obj, version: Version) -> list[dict[str, Any]]:
     service = service_of(canary)
     out: list[dict[str, Any]] = []
     headers = service.get("headers") or {}
-    for side, kind, field in (("request", "RequestHeaderModifier", "requestHeaderModifier"),
-                              ("response", "ResponseHeaderModifier", "responseHeaderModifier")):
+    for side, kind, field in (
+        ("request", "RequestHeaderModifier", "requestHeaderModifier"),
+        ("response", "ResponseHeaderModifier", "responseHeaderModifier"),
+    ):
         if headers.get(side) is not None:
             out.append({"type": kind, field: _header_filter(headers[side])})
     rewrite = service.get("rewrite")
@@ -183,8 +196,17 @@ def backend_ref(name: str, weight: int, port: int) -> dict[str, Any]:
 
 def mirror_filter(canary: Obj) -> dict[str, Any]:
     """The RequestMirror filter that copies traffic to the canary Service (blue/green mirroring)."""
-    return {"type": "RequestMirror", "requestMirror": {"backendRef": {
-        "group": "", "kind": "Service", "name": service_names(canary)[2], "port": int(service_of(canary)["port"])}}}
+    return {
+        "type": "RequestMirror",
+        "requestMirror": {
+            "backendRef": {
+                "group": "",
+                "kind": "Service",
+                "name": service_names(canary)[2],
+                "port": int(service_of(canary)["port"]),
+            }
+        },
+    }
 
 
 def rule(canary: Obj, version: Version, matches: list[Any], backends: list[dict[str, Any]]) -> dict[str, Any]:
@@ -215,8 +237,7 @@ def parent_refs(canary: Obj, version: Version) -> list[dict[str, Any]]:
     return [{k: r[k] for k in _PARENT_KEYS if r.get(k) is not None} for r in refs]
 
 
-def route_spec(canary: Obj, version: Version, primary_weight: int = 100, canary_weight: int = 0
-               ) -> dict[str, Any]:
+def route_spec(canary: Obj, version: Version, primary_weight: int = 100, canary_weight: int = 0) -> dict[str, Any]:
     """The spec at the given weights, without mirroring or session affinity: one weighted rule, or the A/B pair
     (analysis matches merged into the first; the second sends the service matches to the primary only)."""
     _, primary, canary_svc = service_names(canary)
@@ -225,8 +246,14 @@ def route_spec(canary: Obj, version: Version, primary_weight: int = 100, canary_
     if service_of(canary).get("hosts"):
         spec["hostnames"] = list(service_of(canary)["hosts"])
     matches = service_matches(canary)
-    spec["rules"] = [rule(canary, version, matches, [backend_ref(primary, primary_weight, port),
-                                                     backend_ref(canary_svc, canary_weight, port)])]
+    spec["rules"] = [
+        rule(
+            canary,
+            version,
+            matches,
+            [backend_ref(primary, primary_weight, port), backend_ref(canary_svc, canary_weight, port)],
+        )
+    ]
     if analysis_of(canary).get("match"):
         spec["rules"][0]["matches"] = merge_matches(analysis_matches(canary), matches)
         spec["rules"].append(rule(canary, version, matches, [backend_ref(primary, 100, port)]))
@@ -242,5 +269,9 @@ def http_route(canary: Obj, version: Version = "v1", set_owner: bool = True) -> 
     meta["annotations"] = annotations
     if set_owner:
         meta["ownerReferences"] = [canary_owner_reference(canary)]
-    return {"apiVersion": api_version(version), "kind": "HTTPRoute", "metadata": meta,
-            "spec": route_spec(canary, version)}
+    return {
+        "apiVersion": api_version(version),
+        "kind": "HTTPRoute",
+        "metadata": meta,
+        "spec": route_spec(canary, version),
+    }

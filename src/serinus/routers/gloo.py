@@ -28,8 +28,17 @@ Obj = Mapping[str, Any]
 GATEWAY_API = "gateway.solo.io/v1"
 GLOO_API = "gloo.solo.io/v1"
 #: the upstreamRef settings copied onto generated upstreams (Flagger's list, JSON names)
-COPIED = ("labels", "sslConfig", "circuitBreakers", "connectionConfig", "loadBalancerConfig", "useHttp2",
-          "initialStreamWindowSize", "initialConnectionWindowSize", "httpProxyHostName")
+COPIED = (
+    "labels",
+    "sslConfig",
+    "circuitBreakers",
+    "connectionConfig",
+    "loadBalancerConfig",
+    "useHttp2",
+    "initialStreamWindowSize",
+    "initialConnectionWindowSize",
+    "httpProxyHostName",
+)
 
 
 def upstream_names(canary: Obj) -> tuple[str, str]:
@@ -40,15 +49,28 @@ def upstream_names(canary: Obj) -> tuple[str, str]:
     return f"{ns}-{apex}-primaryupstream-{port}", f"{ns}-{apex}-canaryupstream-{port}"
 
 
-def upstream(canary: Obj, name: str, service: str, selector: Mapping[str, str], config: Obj | None,
-             include_label_prefixes: tuple[str, ...] = (), set_owner: bool = True) -> dict[str, Any]:
+def upstream(
+    canary: Obj,
+    name: str,
+    service: str,
+    selector: Mapping[str, str],
+    config: Obj | None,
+    include_label_prefixes: tuple[str, ...] = (),
+    set_owner: bool = True,
+) -> dict[str, Any]:
     """A kube Upstream for `service`, with the config upstream's settings when the Canary names one."""
-    spec: dict[str, Any] = {k: copy.deepcopy(v) for k, v in ((config or {}).get("spec") or {}).items()
-                            if k in COPIED and v not in (None, "", 0, False, {}, [])}
+    spec: dict[str, Any] = {
+        k: copy.deepcopy(v)
+        for k, v in ((config or {}).get("spec") or {}).items()
+        if k in COPIED and v not in (None, "", 0, False, {}, [])
+    }
     ns = canary_namespace(canary)
-    spec["kube"] = {"serviceName": service, "serviceNamespace": ns,
-                    "servicePort": ((canary.get("spec") or {}).get("service") or {}).get("port"),
-                    "selector": dict(selector)}
+    spec["kube"] = {
+        "serviceName": service,
+        "serviceNamespace": ns,
+        "servicePort": ((canary.get("spec") or {}).get("service") or {}).get("port"),
+        "selector": dict(selector),
+    }
     labels = include_by_prefix(spec.get("labels"), include_label_prefixes)
     meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels}
     if set_owner:
@@ -113,16 +135,26 @@ def _spec(canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any
     matchers = _matchers(canary)
     if matchers:
         route["matchers"] = matchers
-    route["routeAction"] = {"multi": {"destinations": [_destination(canary, primary, primary_weight),
-                                                       _destination(canary, canary_upstream, canary_weight)]}}
+    route["routeAction"] = {
+        "multi": {
+            "destinations": [
+                _destination(canary, primary, primary_weight),
+                _destination(canary, canary_upstream, canary_weight),
+            ]
+        }
+    }
     route["inheritablePathMatchers"] = True
     return {"routes": [route]}
 
 
 def route_table(canary: Obj, set_owner: bool = True) -> dict[str, Any]:
     """The RouteTable as created: all traffic to the primary upstream."""
-    return {"apiVersion": GATEWAY_API, "kind": "RouteTable", "metadata": apex_object_meta(canary, set_owner),
-            "spec": _spec(canary, 100, 0)}
+    return {
+        "apiVersion": GATEWAY_API,
+        "kind": "RouteTable",
+        "metadata": apex_object_meta(canary, set_owner),
+        "spec": _spec(canary, 100, 0),
+    }
 
 
 def _without_weights(spec: Obj) -> Any:
@@ -136,8 +168,9 @@ def _without_weights(spec: Obj) -> Any:
 def reconciled(existing: Obj, canary: Obj) -> dict[str, Any] | None:
     """The RouteTable brought back in line (weights in flight ignored), or None; a rewrite resets the weights."""
     desired = route_table(canary)
-    return reconcile_owned(existing, desired["spec"], desired["metadata"]["labels"],
-                           desired["metadata"]["annotations"], _without_weights)
+    return reconcile_owned(
+        existing, desired["spec"], desired["metadata"]["labels"], desired["metadata"]["annotations"], _without_weights
+    )
 
 
 def set_routes(existing: Obj, canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any]:

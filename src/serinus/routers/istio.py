@@ -29,8 +29,17 @@ from serinus.routers.istio_spec import (
 )
 from serinus.routers.kubernetes import KUBECTL_LAST_APPLIED, canary_namespace, service_names, with_flux_annotations
 
-__all__ = ["API_VERSION", "ORIGINAL_CONFIGURATION", "desired", "destination_rules", "get_routes", "reconciled",
-           "reverted", "set_routes", "virtual_service"]
+__all__ = [
+    "API_VERSION",
+    "ORIGINAL_CONFIGURATION",
+    "desired",
+    "destination_rules",
+    "get_routes",
+    "reconciled",
+    "reverted",
+    "set_routes",
+    "virtual_service",
+]
 
 Obj = Mapping[str, Any]
 ORIGINAL_CONFIGURATION = "flagger.kubernetes.io/original-configuration"
@@ -46,33 +55,43 @@ def _set_cookie_headers(value: str) -> dict[str, Any]:
     return {"response": {"add": {affinity.SET_COOKIE_HEADER: value}}}
 
 
-def _sticky_rules(canary: Obj, sa: Obj, canary_weight: int, weighted: dict[str, Any], cookies: affinity.Cookies,
-                  ) -> list[dict[str, Any]]:
+def _sticky_rules(
+    canary: Obj,
+    sa: Obj,
+    canary_weight: int,
+    weighted: dict[str, Any],
+    cookies: affinity.Cookies,
+) -> list[dict[str, Any]]:
     _, primary, canary_host = service_names(canary)
     service_match = service_of(canary).get("match")
     if canary_weight != 0:
         for dest in weighted["route"]:
             if dest["destination"]["host"] == canary_host:
-                dest["headers"] = _set_cookie_headers(
-                    affinity.build_cookie(sa, cookies.session, affinity.max_age(sa)))
+                dest["headers"] = _set_cookie_headers(affinity.build_cookie(sa, cookies.session, affinity.max_age(sa)))
             elif dest["destination"]["host"] == primary and sa.get("primaryCookieName"):
                 dest["headers"] = _set_cookie_headers(
-                    affinity.build_cookie(sa, cookies.primary, affinity.interval_seconds(canary)))
-        sticky_canary = {**copy.deepcopy(weighted), "match": merge_match([_cookie_match(cookies.session)],
-                                                                        service_match),
-                         "route": [destination(canary, primary, 0), destination(canary, canary_host, 100)]}
+                    affinity.build_cookie(sa, cookies.primary, affinity.interval_seconds(canary))
+                )
+        sticky_canary = {
+            **copy.deepcopy(weighted),
+            "match": merge_match([_cookie_match(cookies.session)], service_match),
+            "route": [destination(canary, primary, 0), destination(canary, canary_host, 100)],
+        }
         if not sa.get("primaryCookieName"):
             return [sticky_canary, weighted]
-        sticky_primary = {**copy.deepcopy(weighted), "match": merge_match([_cookie_match(cookies.primary)],
-                                                                         service_match),
-                          "route": [destination(canary, primary, 100), destination(canary, canary_host, 0)]}
+        sticky_primary = {
+            **copy.deepcopy(weighted),
+            "match": merge_match([_cookie_match(cookies.primary)], service_match),
+            "route": [destination(canary, primary, 100), destination(canary, canary_host, 0)],
+        }
         return [sticky_canary, sticky_primary, weighted]
     sticky = copy.deepcopy(weighted)
     if cookies.previous:
         sticky["match"] = merge_match([_cookie_match(cookies.previous)], service_match)
         deletion = affinity.deletion_cookie(cookies.previous)
         sticky.setdefault("headers", {}).setdefault("response", {}).setdefault("add", {})[
-            affinity.SET_COOKIE_HEADER] = deletion
+            affinity.SET_COOKIE_HEADER
+        ] = deletion
         if "headers" in weighted:
             # QUIRK: Flagger's sticky rule shares its headers with the weighted rule whenever service.headers is
             # set, so the weighted rule also tells every client to drop the previous cookie.
@@ -80,8 +99,15 @@ def _sticky_rules(canary: Obj, sa: Obj, canary_weight: int, weighted: dict[str, 
     return [sticky, weighted]
 
 
-def set_routes(vs: Obj, canary: Obj, primary_weight: int, canary_weight: int, mirrored: bool, *,
-               rand: Callable[[], str] = affinity.random_value) -> tuple[dict[str, Any], dict[str, str]]:
+def set_routes(
+    vs: Obj,
+    canary: Obj,
+    primary_weight: int,
+    canary_weight: int,
+    mirrored: bool,
+    *,
+    rand: Callable[[], str] = affinity.random_value,
+) -> tuple[dict[str, Any], dict[str, str]]:
     """(the VirtualService with its routes rewritten, the status cookies to persist or {}).
 
     Order as Flagger: the weighted rule; the sticky rules before it with session affinity; `mirror` and
@@ -100,8 +126,9 @@ def set_routes(vs: Obj, canary: Obj, primary_weight: int, canary_weight: int, mi
     status: dict[str, str] = {}
     sa = affinity.session_affinity(canary)
     if sa is not None:
-        cookies = affinity.advance(affinity.Cookies.from_status(canary.get("status")), sa, canary_weight,
-                                   with_primary=True, rand=rand)
+        cookies = affinity.advance(
+            affinity.Cookies.from_status(canary.get("status")), sa, canary_weight, with_primary=True, rand=rand
+        )
         rules = _sticky_rules(canary, sa, canary_weight, weighted, cookies)
         status = cookies.as_status()
     if mirrored:
@@ -111,16 +138,26 @@ def set_routes(vs: Obj, canary: Obj, primary_weight: int, canary_weight: int, mi
             rules[0]["mirrorPercentage"] = {"value": mirror_weight}
     analysis_match = analysis_of(canary).get("match")
     if analysis_match:
-        rules = [http_rule(canary, merge_match(analysis_match, service_match),
-                           [destination(canary, primary, primary_weight),
-                            destination(canary, canary_host, canary_weight)]),
-                 http_rule(canary, service_match, [destination(canary, primary, primary_weight)])]
+        rules = [
+            http_rule(
+                canary,
+                merge_match(analysis_match, service_match),
+                [destination(canary, primary, primary_weight), destination(canary, canary_host, canary_weight)],
+            ),
+            http_rule(canary, service_match, [destination(canary, primary, primary_weight)]),
+        ]
     spec["http"] = rules
     return out, status
 
 
-def _weights(rule: Obj, primary: str, canary_host: str, pw: int, cw: int, only_with_headers: bool = False,
-             ) -> tuple[int, int]:
+def _weights(
+    rule: Obj,
+    primary: str,
+    canary_host: str,
+    pw: int,
+    cw: int,
+    only_with_headers: bool = False,
+) -> tuple[int, int]:
     for dest in rule.get("route") or []:
         if only_with_headers and dest.get("headers") is None:
             continue
@@ -150,8 +187,10 @@ def get_routes(vs: Obj, canary: Obj) -> tuple[int, int, bool]:
             for rule in rules or []:
                 pw, cw = _weights(rule, primary, canary_host, pw, cw, only_with_headers=True)
     if pw == 0 and cw == 0:
-        raise RouterError(f"VirtualService {apex}.{canary_namespace(canary)} does not contain routes for "
-                          f"{apex}-primary and {apex}-canary")
+        raise RouterError(
+            f"VirtualService {apex}.{canary_namespace(canary)} does not contain routes for "
+            f"{apex}-primary and {apex}-canary"
+        )
     return pw, cw, mirrored
 
 
@@ -167,8 +206,10 @@ def _pruned(value: Any) -> Any:
 
 def _is_sticky(rule: Obj, cookie_name: str) -> bool:
     # QUIRK kept from Flagger: an empty cookie name (no primaryCookieName) marks every rule that has a match.
-    return any(cookie_name in str((((m.get("headers") or {}).get(affinity.COOKIE_HEADER)) or {}).get("regex") or "")
-               for m in rule.get("match") or [])
+    return any(
+        cookie_name in str((((m.get("headers") or {}).get(affinity.COOKIE_HEADER)) or {}).get("regex") or "")
+        for m in rule.get("match") or []
+    )
 
 
 def comparable_spec(spec: Obj, canary: Obj) -> Any:
@@ -262,8 +303,9 @@ def reverted(existing: Obj, canary: Obj) -> dict[str, Any] | None:
             if not isinstance(spec, dict):
                 raise ValueError(key)
         except ValueError as err:
-            raise RouterError(f"VirtualService {apex}.{canary_namespace(canary)} failed to unMarshal annotation "
-                              f"{key}") from err
+            raise RouterError(
+                f"VirtualService {apex}.{canary_namespace(canary)} failed to unMarshal annotation {key}"
+            ) from err
         out: dict[str, Any] = copy.deepcopy(dict(existing))
         out["spec"] = spec
         return out

@@ -36,9 +36,15 @@ def is_tcp(canary: Obj) -> bool:
     return str(service_of(canary).get("appProtocol") or "").lower() == "tcp"
 
 
-def _new_object(kind: str, name: str, canary: Obj, spec: dict[str, Any], set_owner: bool,
-                labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None,
-                ) -> dict[str, Any]:
+def _new_object(
+    kind: str,
+    name: str,
+    canary: Obj,
+    spec: dict[str, Any],
+    set_owner: bool,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": canary_namespace(canary)}
     if labels:
         meta["labels"] = dict(labels)
@@ -128,8 +134,10 @@ def _hosts_and_gateways(canary: Obj) -> tuple[list[str], list[str]]:
     gateways = list(service.get("gateways") or [])
     if service.get("delegation"):
         if hosts or gateways:
-            raise RouterError(f"VirtualService {apex}.{canary_namespace(canary)} cannot have hosts and gateways "
-                              "when delegation enabled")
+            raise RouterError(
+                f"VirtualService {apex}.{canary_namespace(canary)} cannot have hosts and gateways "
+                "when delegation enabled"
+            )
         return [], []
     if not any(h in (apex, "*") for h in hosts):
         hosts.append(apex)
@@ -149,8 +157,10 @@ def virtual_service_spec(canary: Obj) -> dict[str, Any]:
     if is_tcp(canary):
         spec["tcp"] = [tcp_rule(canary, route)]
     elif analysis_match:
-        spec["http"] = [http_rule(canary, merge_match(analysis_match, service_match), route),
-                        http_rule(canary, service_match, [destination(canary, primary, 100)])]
+        spec["http"] = [
+            http_rule(canary, merge_match(analysis_match, service_match), route),
+            http_rule(canary, service_match, [destination(canary, primary, 100)]),
+        ]
     else:
         spec["http"] = [http_rule(canary, service_match, route)]
     return spec
@@ -159,11 +169,11 @@ def virtual_service_spec(canary: Obj) -> dict[str, Any]:
 def virtual_service(canary: Obj, set_owner: bool = True) -> dict[str, Any]:
     """The VirtualService `<apex>` as created: apex metadata plus the Flux keys, owned by the Canary."""
     labels, annotations = apex_metadata(canary)
-    return _new_object("VirtualService", service_names(canary)[0], canary, virtual_service_spec(canary), set_owner,
-                       labels, annotations)
+    return _new_object(
+        "VirtualService", service_names(canary)[0], canary, virtual_service_spec(canary), set_owner, labels, annotations
+    )
 
 
 def desired(canary: Obj, set_owner: bool = True) -> list[dict[str, Any]]:
     """Every object the router creates, in Flagger's order: the two DestinationRules, then the VirtualService."""
     return [*destination_rules(canary, set_owner), virtual_service(canary, set_owner)]
-

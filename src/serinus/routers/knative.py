@@ -29,8 +29,9 @@ def annotated(service: Obj) -> dict[str, Any] | None:
     if PRIMARY_REVISION in annotations:
         return None
     out: dict[str, Any] = copy.deepcopy(dict(service))
-    out["metadata"].setdefault("annotations", {})[PRIMARY_REVISION] = \
-        (service.get("status") or {}).get("latestCreatedRevisionName", "")
+    out["metadata"].setdefault("annotations", {})[PRIMARY_REVISION] = (service.get("status") or {}).get(
+        "latestCreatedRevisionName", ""
+    )
     return out
 
 
@@ -40,8 +41,10 @@ def set_routes(service: Obj, canary: Obj, primary_weight: int, canary_weight: in
     if primary is None:
         raise RouterError(f"Knative Service {_where(canary)} annotation not found")
     out: dict[str, Any] = copy.deepcopy(dict(service))
-    out.setdefault("spec", {})["traffic"] = [{"latestRevision": True, "percent": canary_weight},
-                                             {"revisionName": primary, "percent": primary_weight}]
+    out.setdefault("spec", {})["traffic"] = [
+        {"latestRevision": True, "percent": canary_weight},
+        {"revisionName": primary, "percent": primary_weight},
+    ]
     return out
 
 

@@ -42,8 +42,14 @@ def with_flux_annotations(annotations: Mapping[str, str] | None) -> dict[str, st
 def canary_owner_reference(canary: Obj) -> dict[str, Any]:
     """The controller owner reference to the Canary that Flagger puts on every object it creates."""
     meta = canary.get("metadata") or {}
-    return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": meta.get("name"),
-            "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "name": meta.get("name"),
+        "uid": meta.get("uid"),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def canary_namespace(canary: Obj) -> str:
@@ -57,12 +63,15 @@ def apex_metadata(canary: Obj) -> tuple[dict[str, str], dict[str, str]]:
     return dict(apex.get("labels") or {}), with_flux_annotations(apex.get("annotations"))
 
 
-def service_spec(service: Obj, label: str, pod_value: str, extra_ports: Mapping[str, int] | None = None
-                 ) -> dict[str, Any]:
+def service_spec(
+    service: Obj, label: str, pod_value: str, extra_ports: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """The Service spec for one of the three Services, from the Canary's spec.service."""
     target_port = service.get("targetPort")
     port: dict[str, Any] = {
-        "name": service.get("portName") or "http", "protocol": "TCP", "port": int(service["port"]),
+        "name": service.get("portName") or "http",
+        "protocol": "TCP",
+        "port": int(service["port"]),
         "targetPort": target_port if target_port not in (None, 0, "0", "") else int(service["port"]),
     }
     if service.get("appProtocol"):
@@ -84,13 +93,27 @@ def service_metadata(custom: Obj | None, label: str, name: str) -> tuple[dict[st
     return labels, with_flux_annotations((custom or {}).get("annotations"))
 
 
-def new_service(name: str, namespace: str, spec: Obj, labels: Mapping[str, str], annotations: Mapping[str, str],
-                owner: Mapping[str, Any]) -> dict[str, Any]:
+def new_service(
+    name: str,
+    namespace: str,
+    spec: Obj,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    owner: Mapping[str, Any],
+) -> dict[str, Any]:
     """A Service created by Serinus, controller-owned by the Canary."""
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
-                         "annotations": dict(annotations), "ownerReferences": [dict(owner)]},
-            "spec": copy.deepcopy(dict(spec))}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels),
+            "annotations": dict(annotations),
+            "ownerReferences": [dict(owner)],
+        },
+        "spec": copy.deepcopy(dict(spec)),
+    }
 
 
 def controller_owner(obj: Obj) -> Obj | None:
@@ -110,13 +133,24 @@ def owned_by_canary(obj: Obj, canary_name: str) -> tuple[bool, bool]:
 
 
 def _port_key(port: Obj) -> tuple[Any, ...]:
-    return (port.get("port"), port.get("name"), port.get("protocol", "TCP"), str(port.get("targetPort")),
-            port.get("appProtocol"), port.get("nodePort"))
+    return (
+        port.get("port"),
+        port.get("name"),
+        port.get("protocol", "TCP"),
+        str(port.get("targetPort")),
+        port.get("appProtocol"),
+        port.get("nodePort"),
+    )
 
 
-def reconciled_service(existing: Obj, desired_spec: Obj, labels: Mapping[str, str],
-                       annotations: Mapping[str, str], canary_name: str,
-                       unmanaged: Obj | None = None) -> dict[str, Any] | None:
+def reconciled_service(
+    existing: Obj,
+    desired_spec: Obj,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    canary_name: str,
+    unmanaged: Obj | None = None,
+) -> dict[str, Any] | None:
     """The updated Service, or None when nothing needs to change."""
     spec = copy.deepcopy(dict(desired_spec))
     current_ports = (existing.get("spec") or {}).get("ports") or []
@@ -127,17 +161,22 @@ def reconciled_service(existing: Obj, desired_spec: Obj, labels: Mapping[str, st
                 break
     out: dict[str, Any] = copy.deepcopy(dict(existing))
     changed = False
-    if sorted(map(_port_key, spec["ports"])) != sorted(map(_port_key, current_ports)) \
-            or spec["selector"] != (existing.get("spec") or {}).get("selector"):
+    if sorted(map(_port_key, spec["ports"])) != sorted(map(_port_key, current_ports)) or spec["selector"] != (
+        existing.get("spec") or {}
+    ).get("selector"):
         out["spec"]["ports"] = spec["ports"]
         out["spec"]["selector"] = spec["selector"]
         changed = True
     meta = out.setdefault("metadata", {})
     if owned_by_canary(existing, canary_name)[1]:
-        keep_ann = {k: v for k in (unmanaged or {}).get("annotations") or []
-                    if (v := (meta.get("annotations") or {}).get(k)) is not None}
-        keep_lab = {k: v for k in (unmanaged or {}).get("labels") or []
-                    if (v := (meta.get("labels") or {}).get(k)) is not None}
+        keep_ann = {
+            k: v
+            for k in (unmanaged or {}).get("annotations") or []
+            if (v := (meta.get("annotations") or {}).get(k)) is not None
+        }
+        keep_lab = {
+            k: v for k in (unmanaged or {}).get("labels") or [] if (v := (meta.get("labels") or {}).get(k)) is not None
+        }
         new_ann, new_lab = {**annotations, **keep_ann}, {**labels, **keep_lab}
         if new_ann != (meta.get("annotations") or {}):
             meta["annotations"] = new_ann
@@ -165,22 +204,29 @@ def reverted_apex(existing: Obj, canary_name: str, label: str, value: str) -> di
     return out
 
 
-def three_services(canary: Obj, label: str, value: str, extra_ports: Mapping[str, int] | None,
-                   ) -> Iterable[tuple[str, dict[str, Any], tuple[dict[str, str], dict[str, str]]]]:
+def three_services(
+    canary: Obj,
+    label: str,
+    value: str,
+    extra_ports: Mapping[str, int] | None,
+) -> Iterable[tuple[str, dict[str, Any], tuple[dict[str, str], dict[str, str]]]]:
     """(name, spec, (labels, annotations)) for the canary, primary and apex Services, in Flagger's order."""
     service = (canary.get("spec") or {}).get("service") or {}
     apex, primary, canary_svc = service_names(canary)
-    for name, pod_value, custom in ((canary_svc, value, service.get("canary")),
-                                    (primary, f"{value}-primary", service.get("primary")),
-                                    (apex, f"{value}-primary", service.get("apex"))):
+    for name, pod_value, custom in (
+        (canary_svc, value, service.get("canary")),
+        (primary, f"{value}-primary", service.get("primary")),
+        (apex, f"{value}-primary", service.get("apex")),
+    ):
         yield name, service_spec(service, label, pod_value, extra_ports), service_metadata(custom, label, name)
 
 
 class KubernetesRouter:
     """Writes the three Services of one Canary on a live cluster (Flagger's KubernetesDefaultRouter)."""
 
-    def __init__(self, client: AsyncClient, canary: Obj, label: str, value: str,
-                 ports: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self, client: AsyncClient, canary: Obj, label: str, value: str, ports: Mapping[str, int] | None = None
+    ) -> None:
         self.client = client
         self.canary = canary
         self.label = label
@@ -188,8 +234,14 @@ class KubernetesRouter:
         self.ports = dict(ports or {})
         meta = canary.get("metadata") or {}
         self.namespace = str(meta.get("namespace") or "default")
-        self.owner = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": meta.get("name"),
-                      "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}
+        self.owner = {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
 
     async def _apply(self, name: str, spec: Obj, labels: Mapping[str, str], annotations: Mapping[str, str]) -> None:
         try:
@@ -197,19 +249,18 @@ class KubernetesRouter:
         except ApiError as err:
             if err.status.code != 404:
                 raise
-            await self.client.create(codecs.from_dict(new_service(name, self.namespace, spec, labels, annotations,
-                                                                  self.owner)))
+            await self.client.create(
+                codecs.from_dict(new_service(name, self.namespace, spec, labels, annotations, self.owner))
+            )
             return
         unmanaged = ((self.canary.get("spec") or {}).get("service") or {}).get("unmanagedMetadata")
-        updated = reconciled_service(existing.to_dict(), spec, labels, annotations,
-                                     str(self.owner["name"]), unmanaged)
+        updated = reconciled_service(existing.to_dict(), spec, labels, annotations, str(self.owner["name"]), unmanaged)
         if updated is not None:
             await self.client.replace(codecs.from_dict(updated))
 
     async def initialize(self) -> None:
         """Create or update `<apex>-canary` and `<apex>-primary`."""
-        for name, spec, (labels, annots) in list(three_services(self.canary, self.label, self.value,
-                                                                self.ports))[:2]:
+        for name, spec, (labels, annots) in list(three_services(self.canary, self.label, self.value, self.ports))[:2]:
             await self._apply(name, spec, labels, annots)
 
     async def reconcile(self) -> None:
@@ -226,8 +277,13 @@ class KubernetesRouter:
             await self.client.replace(codecs.from_dict(reverted))
 
 
-def reconcile_owned(existing: Obj, desired_spec: Obj, labels: Mapping[str, str], annotations: Mapping[str, str],
-                    comparable: Callable[[Obj], Any]) -> dict[str, Any] | None:
+def reconcile_owned(
+    existing: Obj,
+    desired_spec: Obj,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    comparable: Callable[[Obj], Any],
+) -> dict[str, Any] | None:
     """`existing` with what Serinus owns restored, or None when nothing it owns differs.
 
     Serinus owns the spec keys it writes (compared through `comparable`, which leaves out the weights in flight),
@@ -235,8 +291,11 @@ def reconcile_owned(existing: Obj, desired_spec: Obj, labels: Mapping[str, str],
     meta = existing.get("metadata") or {}
     have = existing.get("spec") or {}
     merged = {**(meta.get("annotations") or {}), **annotations}
-    if comparable({k: have[k] for k in desired_spec if k in have}) == comparable(desired_spec) \
-            and dict(labels) == (meta.get("labels") or {}) and merged == (meta.get("annotations") or {}):
+    if (
+        comparable({k: have[k] for k in desired_spec if k in have}) == comparable(desired_spec)
+        and dict(labels) == (meta.get("labels") or {})
+        and merged == (meta.get("annotations") or {})
+    ):
         return None
     out: dict[str, Any] = copy.deepcopy(dict(existing))
     out["spec"] = {**copy.deepcopy(dict(have)), **copy.deepcopy(dict(desired_spec))}
@@ -249,8 +308,12 @@ def apex_object_meta(canary: Obj, set_owner: bool = True) -> dict[str, Any]:
     included) and, unless the mesh lives on another API server, the Canary as controller owner."""
     apex, _, _ = service_names(canary)
     labels, annotations = apex_metadata(canary)
-    meta: dict[str, Any] = {"name": apex, "namespace": canary_namespace(canary), "labels": labels,
-                            "annotations": annotations}
+    meta: dict[str, Any] = {
+        "name": apex,
+        "namespace": canary_namespace(canary),
+        "labels": labels,
+        "annotations": annotations,
+    }
     if set_owner:
         meta["ownerReferences"] = [canary_owner_reference(canary)]
     return meta

@@ -28,15 +28,19 @@ def kuma_service(canary: Obj, name: str) -> str:
 
 def _split(canary: Obj, primary_weight: int, canary_weight: int) -> list[dict[str, Any]]:
     _, primary, canary_name = service_names(canary)
-    return [{"weight": primary_weight, "destination": {SERVICE_TAG: kuma_service(canary, primary)}},
-            {"weight": canary_weight, "destination": {SERVICE_TAG: kuma_service(canary, canary_name)}}]
+    return [
+        {"weight": primary_weight, "destination": {SERVICE_TAG: kuma_service(canary, primary)}},
+        {"weight": canary_weight, "destination": {SERVICE_TAG: kuma_service(canary, canary_name)}},
+    ]
 
 
 def _spec(canary: Obj) -> dict[str, Any]:
     apex, _, _ = service_names(canary)
-    return {"sources": [{"match": {SERVICE_TAG: "*"}}],
-            "destinations": [{"match": {SERVICE_TAG: kuma_service(canary, apex)}}],
-            "conf": {"split": _split(canary, 100, 0)}}
+    return {
+        "sources": [{"match": {SERVICE_TAG: "*"}}],
+        "destinations": [{"match": {SERVICE_TAG: kuma_service(canary, apex)}}],
+        "conf": {"split": _split(canary, 100, 0)},
+    }
 
 
 def traffic_route(canary: Obj) -> dict[str, Any]:
@@ -44,8 +48,13 @@ def traffic_route(canary: Obj) -> dict[str, Any]:
     apex, _, _ = service_names(canary)
     labels, annotations = apex_metadata(canary)
     mesh = ((canary.get("metadata") or {}).get("annotations") or {}).get("kuma.io/mesh") or "default"
-    return {"apiVersion": API_VERSION, "kind": "TrafficRoute", "mesh": mesh,
-            "metadata": {"name": apex, "labels": labels, "annotations": annotations}, "spec": _spec(canary)}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "TrafficRoute",
+        "mesh": mesh,
+        "metadata": {"name": apex, "labels": labels, "annotations": annotations},
+        "spec": _spec(canary),
+    }
 
 
 def _without_weights(spec: Obj) -> Any:
@@ -59,8 +68,9 @@ def reconciled(existing: Obj, canary: Obj) -> dict[str, Any] | None:
     """The TrafficRoute brought back in line (the spec keys and metadata Serinus writes; weights in flight
     ignored), or None. As in Flagger, a rewrite sends all traffic back to the primary."""
     desired = traffic_route(canary)
-    return reconcile_owned(existing, desired["spec"], desired["metadata"]["labels"],
-                           desired["metadata"]["annotations"], _without_weights)
+    return reconcile_owned(
+        existing, desired["spec"], desired["metadata"]["labels"], desired["metadata"]["annotations"], _without_weights
+    )
 
 
 def set_routes(existing: Obj, canary: Obj, primary_weight: int, canary_weight: int) -> dict[str, Any]:

@@ -44,36 +44,53 @@ Obj = Mapping[str, Any]
 SaveStatus = Callable[[dict[str, str]], Awaitable[None]]
 
 RESOURCES: dict[tuple[str, str], Any] = {
-    ("networking.istio.io/v1beta1", "VirtualService"):
-        create_namespaced_resource("networking.istio.io", "v1beta1", "VirtualService", "virtualservices"),
-    ("networking.istio.io/v1beta1", "DestinationRule"):
-        create_namespaced_resource("networking.istio.io", "v1beta1", "DestinationRule", "destinationrules"),
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"):
-        create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
-    ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"):
-        create_namespaced_resource("gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes"),
+    ("networking.istio.io/v1beta1", "VirtualService"): create_namespaced_resource(
+        "networking.istio.io", "v1beta1", "VirtualService", "virtualservices"
+    ),
+    ("networking.istio.io/v1beta1", "DestinationRule"): create_namespaced_resource(
+        "networking.istio.io", "v1beta1", "DestinationRule", "destinationrules"
+    ),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): create_namespaced_resource(
+        "gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"
+    ),
+    ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"): create_namespaced_resource(
+        "gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes"
+    ),
     ("networking.k8s.io/v1", "Ingress"): Ingress,
-    ("projectcontour.io/v1", "HTTPProxy"):
-        create_namespaced_resource("projectcontour.io", "v1", "HTTPProxy", "httpproxies"),
-    ("traefik.io/v1alpha1", "TraefikService"):
-        create_namespaced_resource("traefik.io", "v1alpha1", "TraefikService", "traefikservices"),
-    ("kuma.io/v1alpha1", "TrafficRoute"):
-        create_global_resource("kuma.io", "v1alpha1", "TrafficRoute", "trafficroutes"),
-    ("apisix.apache.org/v2", "ApisixRoute"):
-        create_namespaced_resource("apisix.apache.org", "v2", "ApisixRoute", "apisixroutes"),
-    ("gateway.solo.io/v1", "RouteTable"):
-        create_namespaced_resource("gateway.solo.io", "v1", "RouteTable", "routetables"),
-    ("gloo.solo.io/v1", "Upstream"):
-        create_namespaced_resource("gloo.solo.io", "v1", "Upstream", "upstreams"),
+    ("projectcontour.io/v1", "HTTPProxy"): create_namespaced_resource(
+        "projectcontour.io", "v1", "HTTPProxy", "httpproxies"
+    ),
+    ("traefik.io/v1alpha1", "TraefikService"): create_namespaced_resource(
+        "traefik.io", "v1alpha1", "TraefikService", "traefikservices"
+    ),
+    ("kuma.io/v1alpha1", "TrafficRoute"): create_global_resource(
+        "kuma.io", "v1alpha1", "TrafficRoute", "trafficroutes"
+    ),
+    ("apisix.apache.org/v2", "ApisixRoute"): create_namespaced_resource(
+        "apisix.apache.org", "v2", "ApisixRoute", "apisixroutes"
+    ),
+    ("gateway.solo.io/v1", "RouteTable"): create_namespaced_resource(
+        "gateway.solo.io", "v1", "RouteTable", "routetables"
+    ),
+    ("gloo.solo.io/v1", "Upstream"): create_namespaced_resource("gloo.solo.io", "v1", "Upstream", "upstreams"),
     ("v1", "Service"): Service,
-    ("serving.knative.dev/v1", "Service"):
-        create_namespaced_resource("serving.knative.dev", "v1", "Service", "services"),
-    **{("appmesh.k8s.aws/v1beta2", kind): create_namespaced_resource("appmesh.k8s.aws", "v1beta2", kind, plural)
-       for kind, plural in (("VirtualNode", "virtualnodes"), ("VirtualRouter", "virtualrouters"),
-                            ("VirtualService", "virtualservices"))},
-    **{(f"split.smi-spec.io/{v}", "TrafficSplit"):
-       create_namespaced_resource("split.smi-spec.io", v, "TrafficSplit", "trafficsplits")
-       for v in ("v1alpha1", "v1alpha2", "v1alpha3")},
+    ("serving.knative.dev/v1", "Service"): create_namespaced_resource(
+        "serving.knative.dev", "v1", "Service", "services"
+    ),
+    **{
+        ("appmesh.k8s.aws/v1beta2", kind): create_namespaced_resource("appmesh.k8s.aws", "v1beta2", kind, plural)
+        for kind, plural in (
+            ("VirtualNode", "virtualnodes"),
+            ("VirtualRouter", "virtualrouters"),
+            ("VirtualService", "virtualservices"),
+        )
+    },
+    **{
+        (f"split.smi-spec.io/{v}", "TrafficSplit"): create_namespaced_resource(
+            "split.smi-spec.io", v, "TrafficSplit", "trafficsplits"
+        )
+        for v in ("v1alpha1", "v1alpha2", "v1alpha3")
+    },
 }
 
 
@@ -99,8 +116,9 @@ class _Objects:
         except ApiError as err:
             if err.status.code == 404:
                 return None
-            raise RouterError(f"{like['kind']} {like['metadata']['name']}.{self.namespace} query error: "
-                              f"{err.status.message}") from err
+            raise RouterError(
+                f"{like['kind']} {like['metadata']['name']}.{self.namespace} query error: {err.status.message}"
+            ) from err
         return got.to_dict()  # type: ignore[no-any-return]
 
     async def create(self, obj: Obj) -> None:
@@ -108,25 +126,33 @@ class _Objects:
         try:
             await self.client.create(self._resource(obj).from_dict(dict(obj)))
         except ApiError as err:
-            raise RouterError(f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} create error: "
-                              f"{err.status.message}") from err
+            raise RouterError(
+                f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} create error: {err.status.message}"
+            ) from err
 
     async def replace(self, obj: Obj) -> None:
         """Replace an object (its resourceVersion guards against lost updates)."""
         try:
             await self.client.replace(self._resource(obj).from_dict(dict(obj)))
         except ApiError as err:
-            raise RouterError(f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} update error: "
-                              f"{err.status.message}") from err
+            raise RouterError(
+                f"{obj['kind']} {obj['metadata']['name']}.{self.namespace} update error: {err.status.message}"
+            ) from err
 
     async def patch(self, like: Obj, patch: Obj) -> None:
         """A JSON merge patch."""
         try:
-            await self.client.patch(self._resource(like), like["metadata"]["name"], dict(patch),
-                                    namespace=self._ns(like), patch_type=PatchType.MERGE)
+            await self.client.patch(
+                self._resource(like),
+                like["metadata"]["name"],
+                dict(patch),
+                namespace=self._ns(like),
+                patch_type=PatchType.MERGE,
+            )
         except ApiError as err:
-            raise RouterError(f"{like['kind']} {like['metadata']['name']}.{self.namespace} spec patch error: "
-                              f"{err.status.message}") from err
+            raise RouterError(
+                f"{like['kind']} {like['metadata']['name']}.{self.namespace} spec patch error: {err.status.message}"
+            ) from err
 
     async def delete(self, like: Obj) -> None:
         """Delete an object if it exists."""
@@ -134,8 +160,9 @@ class _Objects:
             await self.client.delete(self._resource(like), like["metadata"]["name"], namespace=self._ns(like))
         except ApiError as err:
             if err.status.code != 404:
-                raise RouterError(f"ingress {like['metadata']['name']}.{self.namespace} unable to remove: "
-                                  f"{err.status.message}") from err
+                raise RouterError(
+                    f"ingress {like['metadata']['name']}.{self.namespace} unable to remove: {err.status.message}"
+                ) from err
 
     async def must_get(self, like: Obj) -> dict[str, Any]:
         """The live object, or Flagger's not-found error."""
@@ -279,16 +306,20 @@ class NginxRouter(_Router):
         return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name}}
 
     def _canary_ingress(self) -> dict[str, Any]:
-        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                "metadata": {"name": nginx.canary_ingress_name(self.canary)}}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": nginx.canary_ingress_name(self.canary)},
+        }
 
     async def reconcile(self) -> None:
         """Create `<ingress>-canary` from the user's Ingress, or bring its spec back in line."""
         user = await self.objects.must_get(self._user_ingress())
         existing = await self.objects.get(self._canary_ingress())
         if existing is None:
-            await self.objects.create(nginx.new_canary_ingress(user, self.canary, canary_owner_reference(self.canary),
-                                                               self.prefix))
+            await self.objects.create(
+                nginx.new_canary_ingress(user, self.canary, canary_owner_reference(self.canary), self.prefix)
+            )
             return
         fixed = nginx.reconciled_canary_ingress(existing, user, self.canary)
         if fixed is not None:
@@ -301,8 +332,7 @@ class NginxRouter(_Router):
 
     async def get_routes(self) -> Routes:
         """The weights the canary Ingress routes."""
-        return Routes(*nginx.get_routes(await self.objects.must_get(self._canary_ingress()), self.canary,
-                                        self.prefix))
+        return Routes(*nginx.get_routes(await self.objects.must_get(self._canary_ingress()), self.canary, self.prefix))
 
     async def finalize(self) -> None:
         """Nothing to revert, as in Flagger."""
@@ -348,8 +378,9 @@ class ContourRouter(_Router):
 
     async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
         """The weighted route (and the A/B route)."""
-        await self.objects.replace(contour.set_routes(await self._route_object(), self.canary, primary, canary,
-                                                      self.ingress_class))
+        await self.objects.replace(
+            contour.set_routes(await self._route_object(), self.canary, primary, canary, self.ingress_class)
+        )
 
     async def get_routes(self) -> Routes:
         """The first route's weights."""
@@ -453,8 +484,9 @@ class ApisixRouter(_Router):
 class GlooRouter(_Router):
     """gloo: Upstreams for the primary and canary Services and the RouteTable `<apex>` between them."""
 
-    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus,
-                 include_label_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self, client: AsyncClient, canary: Obj, save_status: SaveStatus, include_label_prefixes: tuple[str, ...]
+    ) -> None:
         super().__init__(client, canary, save_status)
         self.include_label_prefixes = include_label_prefixes
 
@@ -474,8 +506,7 @@ class GlooRouter(_Router):
         objects = _Objects(self.objects.client, ref.get("namespace") or self.objects.namespace)
         found = await objects.get(like)
         if found is None:
-            raise RouterError(f"config upstream {ref.get('name')}.{self.objects.namespace} get query error: "
-                              "not found")
+            raise RouterError(f"config upstream {ref.get('name')}.{self.objects.namespace} get query error: not found")
         return found
 
     async def reconcile(self) -> None:
@@ -492,8 +523,9 @@ class GlooRouter(_Router):
                 continue
             service = await self.objects.must_get({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc}})
             selector = (service.get("spec") or {}).get("selector") or {}
-            await self.objects.create(gloo.upstream(self.canary, name, svc, selector, config,
-                                                    self.include_label_prefixes))
+            await self.objects.create(
+                gloo.upstream(self.canary, name, svc, selector, config, self.include_label_prefixes)
+            )
         await super().reconcile()
 
     async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:

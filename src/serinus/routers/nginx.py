@@ -14,8 +14,14 @@ from serinus.routers.kubernetes import KUBECTL_LAST_APPLIED, service_names, with
 
 Obj = Mapping[str, Any]
 DEFAULT_PREFIX = "nginx.ingress.kubernetes.io"
-CANARY_KEYS = ("canary", "canary-weight", "canary-by-cookie", "canary-by-header", "canary-by-header-value",
-               "canary-by-header-pattern")
+CANARY_KEYS = (
+    "canary",
+    "canary-weight",
+    "canary-by-cookie",
+    "canary-by-header",
+    "canary-by-header-value",
+    "canary-by-header-pattern",
+)
 
 
 def canary_ingress_name(canary: Obj) -> str:
@@ -32,8 +38,11 @@ def _ingress_ref(canary: Obj) -> str:
 
 def _base_annotations(annotations: Mapping[str, str] | None, prefix: str) -> dict[str, str]:
     """Flagger's makeAnnotations: drop every canary key and kubectl's last-applied, then canary on at weight 0."""
-    out = {k: v for k, v in with_flux_annotations(annotations).items()
-           if f"{prefix}/canary" not in k and KUBECTL_LAST_APPLIED not in k}
+    out = {
+        k: v
+        for k, v in with_flux_annotations(annotations).items()
+        if f"{prefix}/canary" not in k and KUBECTL_LAST_APPLIED not in k
+    }
     out[f"{prefix}/canary"] = "true"
     out[f"{prefix}/canary-weight"] = "0"
     return out
@@ -55,15 +64,20 @@ def desired_spec(ingress: Obj, canary: Obj) -> dict[str, Any]:
     return spec
 
 
-def new_canary_ingress(ingress: Obj, canary: Obj, owner: Mapping[str, Any] | None,
-                       prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
+def new_canary_ingress(
+    ingress: Obj, canary: Obj, owner: Mapping[str, Any] | None, prefix: str = DEFAULT_PREFIX
+) -> dict[str, Any]:
     """The `<ingress>-canary` Ingress created on first reconcile (canary on, weight 0)."""
     meta = ingress.get("metadata") or {}
     out: dict[str, Any] = {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": canary_ingress_name(canary), "namespace": meta.get("namespace"),
-                     "labels": dict(meta.get("labels") or {}),
-                     "annotations": _base_annotations(meta.get("annotations"), prefix)},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": canary_ingress_name(canary),
+            "namespace": meta.get("namespace"),
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": _base_annotations(meta.get("annotations"), prefix),
+        },
         "spec": desired_spec(ingress, canary),
     }
     if owner is not None:
@@ -104,8 +118,12 @@ def set_routes(ingress: Obj, canary: Obj, canary_weight: int, prefix: str = DEFA
         # Flagger filters here by annotation *value*, so earlier canary keys survive (kept for identical objects).
         annotations = {k: v for k, v in with_flux_annotations(annotations).items() if f"{prefix}/canary" not in v}
         annotations[f"{prefix}/canary"] = "true"
-        for suffix, text in (("canary-by-cookie", cookie), ("canary-by-header", header),
-                             ("canary-by-header-value", value), ("canary-by-header-pattern", regex)):
+        for suffix, text in (
+            ("canary-by-cookie", cookie),
+            ("canary-by-header", header),
+            ("canary-by-header-value", value),
+            ("canary-by-header-pattern", regex),
+        ):
             if text:
                 annotations[f"{prefix}/{suffix}"] = text
     else:
@@ -122,7 +140,8 @@ def get_routes(ingress: Obj, canary: Obj, prefix: str = DEFAULT_PREFIX) -> tuple
     """(primary, canary, mirrored) as the canary Ingress routes now."""
     annotations = (ingress.get("metadata") or {}).get("annotations") or {}
     if ((canary.get("spec") or {}).get("analysis") or {}).get("match") and (
-            f"{prefix}/canary-by-cookie" in annotations or f"{prefix}/canary-by-header" in annotations):
+        f"{prefix}/canary-by-cookie" in annotations or f"{prefix}/canary-by-header" in annotations
+    ):
         return 0, 100, False
     raw = annotations.get(f"{prefix}/canary-weight", "0")
     try:

@@ -70,35 +70,57 @@ def _raw(ctx: RouterContext) -> dict[str, Any]:
 #: rendered from this and features.SUPPORT together.
 ROUTERS: dict[str, Entry] = {
     "kubernetes": Entry("the Services only (blue/green)", lambda ctx: NopRouter(ctx.canary)),
-    "istio": Entry("DestinationRules `<apex>-primary`, `<apex>-canary`; VirtualService `<apex>`",
-                   lambda ctx: IstioRouter(ctx.client, _raw(ctx), ctx.save_status)),
-    "gatewayapi:v1": Entry("HTTPRoute `<apex>` (gateway.networking.k8s.io/v1)",
-                           lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1")),
-    "gatewayapi:v1beta1": Entry("HTTPRoute `<apex>` (gateway.networking.k8s.io/v1beta1)",
-                                lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1beta1")),
-    "linkerd": Entry("TrafficSplit `<apex>` (split.smi-spec.io/v1alpha1)",
-                     lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider)),
-    "osm": Entry("TrafficSplit `<apex>` (split.smi-spec.io/v1alpha2)",
-                 lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider)),
-    "smi": Entry("TrafficSplit `<apex>` (the version in the provider string)",
-                 lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider)),
-    "contour": Entry("HTTPProxy `<apex>`",
-                     lambda ctx: ContourRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_class)),
+    "istio": Entry(
+        "DestinationRules `<apex>-primary`, `<apex>-canary`; VirtualService `<apex>`",
+        lambda ctx: IstioRouter(ctx.client, _raw(ctx), ctx.save_status),
+    ),
+    "gatewayapi:v1": Entry(
+        "HTTPRoute `<apex>` (gateway.networking.k8s.io/v1)",
+        lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1"),
+    ),
+    "gatewayapi:v1beta1": Entry(
+        "HTTPRoute `<apex>` (gateway.networking.k8s.io/v1beta1)",
+        lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1beta1"),
+    ),
+    "linkerd": Entry(
+        "TrafficSplit `<apex>` (split.smi-spec.io/v1alpha1)",
+        lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider),
+    ),
+    "osm": Entry(
+        "TrafficSplit `<apex>` (split.smi-spec.io/v1alpha2)",
+        lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider),
+    ),
+    "smi": Entry(
+        "TrafficSplit `<apex>` (the version in the provider string)",
+        lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider),
+    ),
+    "contour": Entry(
+        "HTTPProxy `<apex>`", lambda ctx: ContourRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_class)
+    ),
     "skipper": Entry("Ingress `<ingress>-canary`", lambda ctx: SkipperRouter(ctx.client, _raw(ctx), ctx.save_status)),
     "traefik": Entry("TraefikService `<apex>`", lambda ctx: TraefikRouter(ctx.client, _raw(ctx), ctx.save_status)),
-    "appmesh:v1beta2": Entry("VirtualNodes `<apex>-primary`, `<apex>-canary`; VirtualRouters and VirtualServices "
-                             "`<apex>`, `<apex>-canary`",
-                             lambda ctx: AppMeshRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.label)),
-    "knative": Entry("the Knative Service's `spec.traffic` and its primary-revision annotation",
-                     lambda ctx: KnativeRouter(ctx.client, _raw(ctx), ctx.save_status)),
-    "kuma": Entry("TrafficRoute `<apex>` (cluster scoped)",
-                  lambda ctx: KumaRouter(ctx.client, _raw(ctx), ctx.save_status)),
-    "apisix": Entry("ApisixRoute `<route>-<apex>-canary`",
-                    lambda ctx: ApisixRouter(ctx.client, _raw(ctx), ctx.save_status)),
-    "gloo": Entry("Upstreams `<ns>-<apex>-{primary,canary}upstream-<port>`; RouteTable `<apex>`",
-                  lambda ctx: GlooRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.include_label_prefixes)),
-    "nginx": Entry("Ingress `<ingress>-canary`",
-                   lambda ctx: NginxRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_prefix)),
+    "appmesh:v1beta2": Entry(
+        "VirtualNodes `<apex>-primary`, `<apex>-canary`; VirtualRouters and VirtualServices `<apex>`, `<apex>-canary`",
+        lambda ctx: AppMeshRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.label),
+    ),
+    "knative": Entry(
+        "the Knative Service's `spec.traffic` and its primary-revision annotation",
+        lambda ctx: KnativeRouter(ctx.client, _raw(ctx), ctx.save_status),
+    ),
+    "kuma": Entry(
+        "TrafficRoute `<apex>` (cluster scoped)", lambda ctx: KumaRouter(ctx.client, _raw(ctx), ctx.save_status)
+    ),
+    "apisix": Entry(
+        "ApisixRoute `<route>-<apex>-canary`", lambda ctx: ApisixRouter(ctx.client, _raw(ctx), ctx.save_status)
+    ),
+    "gloo": Entry(
+        "Upstreams `<ns>-<apex>-{primary,canary}upstream-<port>`; RouteTable `<apex>`",
+        lambda ctx: GlooRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.include_label_prefixes),
+    ),
+    "nginx": Entry(
+        "Ingress `<ingress>-canary`",
+        lambda ctx: NginxRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_prefix),
+    ),
 }
 
 
@@ -108,8 +130,10 @@ def make_router(ctx: RouterContext) -> Any:
     kind, _ = router_kind(ctx.provider)
     entry = ROUTERS.get(kind)
     if entry is None:
-        raise RouterError(f"provider {ctx.provider} is not supported by this version of Serinus's operator yet; "
-                          f"supported: {', '.join(sorted(ROUTERS))}")
+        raise RouterError(
+            f"provider {ctx.provider} is not supported by this version of Serinus's operator yet; "
+            f"supported: {', '.join(sorted(ROUTERS))}"
+        )
     return entry.build(ctx)
 
 

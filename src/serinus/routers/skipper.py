@@ -68,12 +68,18 @@ def new_canary_ingress(ingress: Obj, canary: Obj) -> dict[str, Any]:
     """The canary Ingress as created: both backends, all traffic to the primary, `Weight(100)` first."""
     meta = ingress.get("metadata") or {}
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != KUBECTL_LAST_APPLIED}
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": ingress_names(canary)[1], "namespace": canary_namespace(canary),
-                         "labels": dict(meta.get("labels") or {}),
-                         "annotations": _annotated(annotations, canary, 100, 0),
-                         "ownerReferences": [canary_owner_reference(canary)]},
-            "spec": canary_spec(ingress, canary)}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": ingress_names(canary)[1],
+            "namespace": canary_namespace(canary),
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": _annotated(annotations, canary, 100, 0),
+            "ownerReferences": [canary_owner_reference(canary)],
+        },
+        "spec": canary_spec(ingress, canary),
+    }
 
 
 def reconciled(existing: Obj, ingress: Obj, canary: Obj) -> dict[str, Any] | None:

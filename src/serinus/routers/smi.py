@@ -45,8 +45,9 @@ def _read_weight(value: object) -> int:
     return int(float(text[:-1]) / 1000) if text.endswith("m") else int(float(text))
 
 
-def traffic_split(canary: Obj, provider: str, owner: Mapping[str, Any] | None,
-                  primary: int = 100, canary_weight: int = 0) -> dict[str, Any]:
+def traffic_split(
+    canary: Obj, provider: str, owner: Mapping[str, Any] | None, primary: int = 100, canary_weight: int = 0
+) -> dict[str, Any]:
     """The TrafficSplit for a Canary: `spec.service` is hosts[0] or the apex; canary backend first."""
     apex, primary_svc, canary_svc = service_names(canary)
     meta = canary.get("metadata") or {}
@@ -57,11 +58,16 @@ def traffic_split(canary: Obj, provider: str, owner: Mapping[str, Any] | None,
     if target_mesh(provider) == "istio" and gateways:
         annotations[GATEWAYS_ANNOTATION] = json.dumps(list(gateways), separators=(",", ":"))
     out: dict[str, Any] = {
-        "apiVersion": version, "kind": "TrafficSplit",
+        "apiVersion": version,
+        "kind": "TrafficSplit",
         "metadata": {"name": apex, "namespace": meta.get("namespace"), "annotations": annotations},
-        "spec": {"service": (service.get("hosts") or [apex])[0],
-                 "backends": [{"service": canary_svc, "weight": _weight(canary_weight, version)},
-                              {"service": primary_svc, "weight": _weight(primary, version)}]},
+        "spec": {
+            "service": (service.get("hosts") or [apex])[0],
+            "backends": [
+                {"service": canary_svc, "weight": _weight(canary_weight, version)},
+                {"service": primary_svc, "weight": _weight(primary, version)},
+            ],
+        },
     }
     if owner is not None:
         out["metadata"]["ownerReferences"] = [dict(owner)]
@@ -70,6 +76,7 @@ def traffic_split(canary: Obj, provider: str, owner: Mapping[str, Any] | None,
 
 def reconciled(existing: Obj, desired: Obj) -> dict[str, Any] | None:
     """The existing TrafficSplit with the desired spec, weights kept (never reset in flight); None if in sync."""
+
     def shape(spec: Obj) -> tuple[object, list[object]]:
         return spec.get("service"), [b.get("service") for b in spec.get("backends") or []]
 
@@ -85,19 +92,21 @@ def set_routes(split: Obj, canary: Obj, primary: int, canary_weight: int) -> dic
     _, primary_svc, canary_svc = service_names(canary)
     out: dict[str, Any] = copy.deepcopy(dict(split))
     version = str(out.get("apiVersion", ""))
-    out["spec"]["backends"] = [{"service": canary_svc, "weight": _weight(canary_weight, version)},
-                               {"service": primary_svc, "weight": _weight(primary, version)}]
+    out["spec"]["backends"] = [
+        {"service": canary_svc, "weight": _weight(canary_weight, version)},
+        {"service": primary_svc, "weight": _weight(primary, version)},
+    ]
     return out
 
 
 def get_routes(split: Obj, canary: Obj) -> tuple[int, int, bool]:
     """(primary, canary, mirrored); both weights 0 is Flagger's error."""
     apex, primary_svc, canary_svc = service_names(canary)
-    weights = {b.get("service"): _read_weight(b.get("weight", 0)) for b in (split.get("spec") or {}).get("backends")
-               or []}
+    weights = {
+        b.get("service"): _read_weight(b.get("weight", 0)) for b in (split.get("spec") or {}).get("backends") or []
+    }
     primary, canary_weight = weights.get(primary_svc, 0), weights.get(canary_svc, 0)
     if primary == 0 and canary_weight == 0:
         namespace = (canary.get("metadata") or {}).get("namespace")
-        raise RouterError(f"TrafficSplit {apex}.{namespace} does not contain routes for {primary_svc} and "
-                          f"{canary_svc}")
+        raise RouterError(f"TrafficSplit {apex}.{namespace} does not contain routes for {primary_svc} and {canary_svc}")
     return primary, canary_weight, False

@@ -28,8 +28,12 @@ def _service(canary: Obj, name: str, weight: int) -> dict[str, Any]:
 def traffic_service(canary: Obj, set_owner: bool = True) -> dict[str, Any]:
     """The TraefikService as created: all traffic to the primary."""
     _, primary, _ = service_names(canary)
-    return {"apiVersion": API_VERSION, "kind": "TraefikService", "metadata": apex_object_meta(canary, set_owner),
-            "spec": {"weighted": {"services": [_service(canary, primary, 100)]}}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "TraefikService",
+        "metadata": apex_object_meta(canary, set_owner),
+        "spec": {"weighted": {"services": [_service(canary, primary, 100)]}},
+    }
 
 
 def _shape(spec: Obj) -> list[tuple[Any, ...]]:
@@ -48,15 +52,20 @@ def reconciled(existing: Obj, canary: Obj) -> dict[str, Any] | None:
     if len(((existing.get("spec") or {}).get("weighted") or {}).get("services") or []) == 2:
         services.append(_service(canary, canary_name, 100))
     meta = existing.get("metadata") or {}
-    same = _shape(existing.get("spec") or {}) == _shape(desired["spec"]) \
-        and (meta.get("labels") or {}) == desired["metadata"]["labels"] \
+    same = (
+        _shape(existing.get("spec") or {}) == _shape(desired["spec"])
+        and (meta.get("labels") or {}) == desired["metadata"]["labels"]
         and (meta.get("annotations") or {}) == desired["metadata"]["annotations"]
+    )
     if same:
         return None
     out: dict[str, Any] = copy.deepcopy(dict(existing))
     out["spec"] = desired["spec"]
-    out["metadata"] = {**out["metadata"], "labels": desired["metadata"]["labels"],
-                       "annotations": desired["metadata"]["annotations"]}
+    out["metadata"] = {
+        **out["metadata"],
+        "labels": desired["metadata"]["labels"],
+        "annotations": desired["metadata"]["annotations"],
+    }
     return out
 
 

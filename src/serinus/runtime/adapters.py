@@ -90,8 +90,11 @@ class KubeRecorder:
             log.warning(message, extra=extra)
         else:
             log.info(message, extra=extra)
-        await self.events.record(InvolvedObject(canary.api_version, "Canary", meta.namespace or "default",
-                                                meta.name or "", meta.uid), str(event_type), message)
+        await self.events.record(
+            InvolvedObject(canary.api_version, "Canary", meta.namespace or "default", meta.name or "", meta.uid),
+            str(event_type),
+            message,
+        )
         await self.webhooks.send(canary, str(event_type), message)
 
 
@@ -100,17 +103,23 @@ def global_receiver(options: OperatorOptions) -> Receiver | None:
     if options.msteams_url:
         return make_receiver("msteams", options.msteams_url, proxy=options.msteams_proxy_url or None)
     if options.slack_url:
-        return make_receiver("slack", options.slack_url, token=options.slack_token or None,
-                             proxy=options.slack_proxy_url or None, username=options.slack_user or None,
-                             channel=options.slack_channel or None)
+        return make_receiver(
+            "slack",
+            options.slack_url,
+            token=options.slack_token or None,
+            proxy=options.slack_proxy_url or None,
+            username=options.slack_user or None,
+            channel=options.slack_channel or None,
+        )
     return None
 
 
 class ClusterNotifier:
     """The Notifier port: the Canary's AlertProviders (by severity), or the global receiver when it has none."""
 
-    def __init__(self, client: AsyncClient | None, fallback: Receiver | None,
-                 metrics: ControllerMetrics | None = None) -> None:
+    def __init__(
+        self, client: AsyncClient | None, fallback: Receiver | None, metrics: ControllerMetrics | None = None
+    ) -> None:
         self.client = client
         self.fallback = fallback
         self.metrics = metrics
@@ -118,8 +127,14 @@ class ClusterNotifier:
     async def alert(self, canary: Canary, notice: Notice) -> None:
         """Send; every failure is logged and the next receiver is tried."""
         namespace = canary.metadata.namespace or "default"
-        alert = Alert(canary.metadata.name or "", namespace, notice.message, notice.severity,
-                      tuple(Field(n, v) for n, v in notice.fields), str(canary.status.phase))
+        alert = Alert(
+            canary.metadata.name or "",
+            namespace,
+            notice.message,
+            notice.severity,
+            tuple(Field(n, v) for n, v in notice.fields),
+            str(canary.status.phase),
+        )
         entries = canary.analysis_or_default().alerts
         extra = {"canary": canary_subject(canary)}
         if not entries:
@@ -150,8 +165,14 @@ class ClusterNotifier:
             if "address" not in data:
                 raise SerinusError(f"alert provider {name}.{namespace} secret does not contain an address")
             url, token = data["address"], data.get("token")
-        return make_receiver(str(spec.type), url, token=token, proxy=spec.proxy or None,
-                             username=spec.username or None, channel=spec.channel or None)
+        return make_receiver(
+            str(spec.type),
+            url,
+            token=token,
+            proxy=spec.proxy or None,
+            username=spec.username or None,
+            channel=spec.channel or None,
+        )
 
     async def _send(self, receiver: Receiver, alert: Alert, where: str, extra: dict[str, str]) -> None:
         try:
@@ -189,8 +210,9 @@ class ControllerTelemetry:
 
     def inc_successes(self, canary: Canary, analysis_status: str) -> None:
         """flagger_canary_successes_total."""
-        self.metrics.inc_success(*self._labels(canary), str(canary.deployment_strategy()),
-                                 skipped=analysis_status == "skipped")
+        self.metrics.inc_success(
+            *self._labels(canary), str(canary.deployment_strategy()), skipped=analysis_status == "skipped"
+        )
 
     def inc_failures(self, canary: Canary, analysis_status: str) -> None:
         """flagger_canary_failures_total."""

@@ -61,20 +61,30 @@ class ClusterAnalysis:
         #: metric providers kept across steps and Canaries (one connection pool per back-end)
         self.providers = ProviderPool(cluster=client)
         self.store = KubeStore(client)
-        self.target_options = TargetOptions(selector_labels=options.selector_labels,
-                                            include_label_prefixes=options.include_label_prefix,
-                                            config_tracking=options.enable_config_tracking)
+        self.target_options = TargetOptions(
+            selector_labels=options.selector_labels,
+            include_label_prefixes=options.include_label_prefix,
+            config_tracking=options.enable_config_tracking,
+        )
         self.events = EventRecorder(client)
         self._warned: set[tuple[str, int]] = set()
-        self.rules = RuleContext(mesh_provider=options.mesh_provider,
-                                 no_cross_namespace_refs=options.no_cross_namespace_refs,
-                                 selector_labels=tuple(options.selector_labels))
-        services = Services(store=self.store, recorder=KubeRecorder(self.events, options.event_webhook),
-                            notifier=ClusterNotifier(client, global_receiver(options), metrics),
-                            hooks=HttpHooks(), clock=SystemClock(), telemetry=ControllerTelemetry(metrics))
+        self.rules = RuleContext(
+            mesh_provider=options.mesh_provider,
+            no_cross_namespace_refs=options.no_cross_namespace_refs,
+            selector_labels=tuple(options.selector_labels),
+        )
+        services = Services(
+            store=self.store,
+            recorder=KubeRecorder(self.events, options.event_webhook),
+            notifier=ClusterNotifier(client, global_receiver(options), metrics),
+            hooks=HttpHooks(),
+            clock=SystemClock(),
+            telemetry=ControllerTelemetry(metrics),
+        )
         self.services = services
-        self.engine = Engine(services, self.world,
-                             EngineOptions(mesh_provider=options.mesh_provider, cluster_name=options.cluster_name))
+        self.engine = Engine(
+            services, self.world, EngineOptions(mesh_provider=options.mesh_provider, cluster_name=options.cluster_name)
+        )
 
     async def __call__(self, key: Key) -> Wait | None:
         """One analysis step of the Canary `key` = (namespace, name), and when the next is due; never raises for
@@ -111,8 +121,9 @@ class ClusterAnalysis:
         if due is Next.CANARY_READY:
             return Wait(workload=(str(ref.kind), ref.name), threshold=analysis.effective_canary_ready_threshold())
         if due is Next.PRIMARY_READY:
-            return Wait(workload=(str(ref.kind), f"{ref.name}-primary"),
-                        threshold=analysis.effective_primary_ready_threshold())
+            return Wait(
+                workload=(str(ref.kind), f"{ref.name}-primary"), threshold=analysis.effective_primary_ready_threshold()
+            )
         if due is Next.DRAIN:
             return Wait(delay=self.options.drain_period)
         if due is Next.NOW:
@@ -129,8 +140,11 @@ class ClusterAnalysis:
         if problem is None:
             return True
         meta = raw.get("metadata") or {}
-        await self.events.record(InvolvedObject(str(raw.get("apiVersion")), "Canary", namespace, name,
-                                                meta.get("uid")), "Warning", f"invalid canary spec: {problem}")
+        await self.events.record(
+            InvolvedObject(str(raw.get("apiVersion")), "Canary", namespace, name, meta.get("uid")),
+            "Warning",
+            f"invalid canary spec: {problem}",
+        )
         log.error("invalid canary spec: %s", problem, extra={"canary": f"{name}.{namespace}"})
         return False
 
@@ -157,11 +171,20 @@ class ClusterAnalysis:
             label, value, ports = await Guarded(target).metadata()
             services = KubernetesRouter(self.client, raw, label, value, ports)
         try:
-            router = Guarded(make_router(RouterContext(self.client, canary, label, provider,
-                                                       self._status_saver(canary),
-                                                       self.options.ingress_annotations_prefix,
-                                                       self.options.ingress_class,
-                                                       tuple(self.options.include_label_prefix))))
+            router = Guarded(
+                make_router(
+                    RouterContext(
+                        self.client,
+                        canary,
+                        label,
+                        provider,
+                        self._status_saver(canary),
+                        self.options.ingress_annotations_prefix,
+                        self.options.ingress_class,
+                        tuple(self.options.include_label_prefix),
+                    )
+                )
+            )
         except SerinusError as err:
             raise PortError(str(err), retriable=False) from err
         templates, secrets = await self._templates(canary, namespace)
@@ -169,24 +192,47 @@ class ClusterAnalysis:
         if isinstance(target, KnativeTarget):  # Flagger's `route` for Knative: the latest created revision
             latest, primary = await Guarded(target).revisions()
             route, primary_route = latest or None, primary or None
-        plans = plan_checks(canary, mesh_provider=self.options.mesh_provider,
-                            metrics_server=self.options.metrics_server, templates=templates, secrets=secrets,
-                            route=route)
+        plans = plan_checks(
+            canary,
+            mesh_provider=self.options.mesh_provider,
+            metrics_server=self.options.metrics_server,
+            templates=templates,
+            secrets=secrets,
+            route=route,
+        )
         ref = canary.spec.target_ref
-        observer = observer_name(self.options.mesh_provider, canary.spec.provider.value if canary.spec.provider
-                                 else None, str(ref.kind), ref.api_version)
+        observer = observer_name(
+            self.options.mesh_provider,
+            canary.spec.provider.value if canary.spec.provider else None,
+            str(ref.kind),
+            ref.api_version,
+        )
         judges: dict[str, MetricJudge] = {}
         analysis = canary.analysis_or_default()
         with contextlib.suppress(ValueError):  # a bad annotation is reported by validation; spec blocks still count
-            _, judges = effective_judge(analysis.judge, {m.name: m.judge for m in analysis.metrics},
-                                        canary.metadata.annotations)
-        metrics = CanaryMetrics(plans, observer=observer, namespace=namespace, cluster=self.client,
-                                pool=self.providers, judges=judges, primary_route=primary_route)
+            _, judges = effective_judge(
+                analysis.judge, {m.name: m.judge for m in analysis.metrics}, canary.metadata.annotations
+            )
+        metrics = CanaryMetrics(
+            plans,
+            observer=observer,
+            namespace=namespace,
+            cluster=self.client,
+            pool=self.providers,
+            judges=judges,
+            primary_route=primary_route,
+        )
         scaler = None
         if canary.spec.autoscaler_ref is not None:
             scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))
-        return World(target=Guarded(target), services=Guarded(services), router=router, metrics=metrics,
-                     scaler=scaler, provider=provider)
+        return World(
+            target=Guarded(target),
+            services=Guarded(services),
+            router=router,
+            metrics=metrics,
+            scaler=scaler,
+            provider=provider,
+        )
 
     async def _feature_warnings(self, canary: Canary, provider: str) -> None:
         """A Warning event, once per spec generation, for each traffic feature the provider cannot do (the
@@ -208,12 +254,14 @@ class ClusterAnalysis:
             def change(stored: Canary) -> Any:
                 merged = stored.status.model_dump(by_alias=True) | fields
                 return type(stored.status).model_validate(merged)
+
             await self.store.update_status(name, namespace, change)
 
         return save
 
-    async def _templates(self, canary: Canary, namespace: str) -> tuple[dict[tuple[str, str], MetricTemplate],
-                                                                         dict[tuple[str, str], Any]]:
+    async def _templates(
+        self, canary: Canary, namespace: str
+    ) -> tuple[dict[tuple[str, str], MetricTemplate], dict[tuple[str, str], Any]]:
         templates: dict[tuple[str, str], MetricTemplate] = {}
         secrets: dict[tuple[str, str], Any] = {}
         for metric in canary.analysis_or_default().metrics:

@@ -49,8 +49,9 @@ class _CheckCounter(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """One counter family with a sample per label set."""
-        family = CounterMetricFamily("flagger_canary_metric_analysis", "Metric checks by outcome",
-                                     labels=list(self.LABELS))
+        family = CounterMetricFamily(
+            "flagger_canary_metric_analysis", "Metric checks by outcome", labels=list(self.LABELS)
+        )
         for labels, count in sorted(self.counts.items()):
             family.add_metric(list(labels), count)
         yield family
@@ -66,39 +67,81 @@ class ControllerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.info = Gauge("flagger_info", "Flagger version and mesh provider information",
-                          ["version", "mesh_provider"], registry=r)
+        self.info = Gauge(
+            "flagger_info", "Flagger version and mesh provider information", ["version", "mesh_provider"], registry=r
+        )
         self.total = Gauge("flagger_canary_total", "Total number of canary object", ["namespace"], registry=r)
-        self.status = Gauge("flagger_canary_status", "Last canary analysis result", ["name", "namespace"],
-                            registry=r)
-        self.weight = Gauge("flagger_canary_weight", "The virtual service destination weight current value",
-                            ["workload", "namespace"], registry=r)
-        self.duration = Histogram("flagger_canary_duration_seconds", "Seconds spent performing canary analysis.",
-                                  ["name", "namespace"], registry=r)
-        self.analysis = Gauge("flagger_canary_metric_analysis", "Last canary analysis result per metric",
-                              ["name", "namespace", "metric"], registry=r)
-        self.successes = Counter("flagger_canary_successes", "Total number of canary successful promotions",
-                                 ["name", "namespace", "deployment_strategy", "analysis_status"], registry=r)
-        self.failures = Counter("flagger_canary_failures", "Total number of canary failures",
-                                ["name", "namespace", "deployment_strategy", "analysis_status"], registry=r)
-        self.alerts = Counter("serinus_alerts", "Alerts handed to receivers, by receiver type and result "
-                              "(sent or failed)", ["type", "result"], registry=r)
+        self.status = Gauge("flagger_canary_status", "Last canary analysis result", ["name", "namespace"], registry=r)
+        self.weight = Gauge(
+            "flagger_canary_weight",
+            "The virtual service destination weight current value",
+            ["workload", "namespace"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "flagger_canary_duration_seconds",
+            "Seconds spent performing canary analysis.",
+            ["name", "namespace"],
+            registry=r,
+        )
+        self.analysis = Gauge(
+            "flagger_canary_metric_analysis",
+            "Last canary analysis result per metric",
+            ["name", "namespace", "metric"],
+            registry=r,
+        )
+        self.successes = Counter(
+            "flagger_canary_successes",
+            "Total number of canary successful promotions",
+            ["name", "namespace", "deployment_strategy", "analysis_status"],
+            registry=r,
+        )
+        self.failures = Counter(
+            "flagger_canary_failures",
+            "Total number of canary failures",
+            ["name", "namespace", "deployment_strategy", "analysis_status"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "serinus_alerts",
+            "Alerts handed to receivers, by receiver type and result (sent or failed)",
+            ["type", "result"],
+            registry=r,
+        )
         self.checks = _CheckCounter()
         r.register(self.checks)
         judge = ["name", "namespace", "metric", "test", "direction"]
-        self.judge_evidence = Gauge("serinus_judge_evidence", "Statistical judge: evidence (odds) for rollback "
-                                    "(direction=fail) or promotion (direction=pass) of one metric's test",
-                                    judge, registry=r)
-        self.judge_threshold = Gauge("serinus_judge_threshold", "Statistical judge: the evidence (odds) a test "
-                                     "must reach to decide", judge, registry=r)
-        self.judge_ratio = Gauge("serinus_judge_ratio", "Statistical judge: estimated canary/primary ratio of "
-                                 "one metric's bad-event rate (or value)", ["name", "namespace", "metric"],
-                                 registry=r)
-        self.judge_verdict = Gauge("serinus_judge_verdict", "Statistical judge: 1 for the verdict of the last "
-                                   "tick, 0 for the others", ["name", "namespace", "verdict"], registry=r)
-        self.judge_predicted = Gauge("serinus_judge_predicted_seconds", "Statistical judge: predicted time to a "
-                                     "decision at current traffic while holding (0 when not holding)",
-                                     ["name", "namespace"], registry=r)
+        self.judge_evidence = Gauge(
+            "serinus_judge_evidence",
+            "Statistical judge: evidence (odds) for rollback "
+            "(direction=fail) or promotion (direction=pass) of one metric's test",
+            judge,
+            registry=r,
+        )
+        self.judge_threshold = Gauge(
+            "serinus_judge_threshold",
+            "Statistical judge: the evidence (odds) a test must reach to decide",
+            judge,
+            registry=r,
+        )
+        self.judge_ratio = Gauge(
+            "serinus_judge_ratio",
+            "Statistical judge: estimated canary/primary ratio of one metric's bad-event rate (or value)",
+            ["name", "namespace", "metric"],
+            registry=r,
+        )
+        self.judge_verdict = Gauge(
+            "serinus_judge_verdict",
+            "Statistical judge: 1 for the verdict of the last tick, 0 for the others",
+            ["name", "namespace", "verdict"],
+            registry=r,
+        )
+        self.judge_predicted = Gauge(
+            "serinus_judge_predicted_seconds",
+            "Statistical judge: predicted time to a decision at current traffic while holding (0 when not holding)",
+            ["name", "namespace"],
+            registry=r,
+        )
 
     def set_info(self, version: str, mesh_provider: str) -> None:
         """flagger_info{version, mesh_provider} = 1."""

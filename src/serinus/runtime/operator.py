@@ -64,15 +64,21 @@ class Operator:
             await check_crds(client, self.options.namespace or None)
             await self.check_metrics_server()
             self.metrics.set_info(__version__, self.options.mesh_provider)
-            runner = await serve(make_app(self.metrics, lambda: self._healthy), self.options.listen_address,
-                                 self.options.port)
+            runner = await serve(
+                make_app(self.metrics, lambda: self._healthy), self.options.listen_address, self.options.port
+            )
             self.serving.set()
             try:
                 if self.options.enable_leader_election:
-                    elector = LeaderElector(client, namespace=self.options.lease_namespace, name=LEASE_NAME,
-                                            identity=self.identity, lease_duration=self.options.lease_duration,
-                                            renew_deadline=self.options.renew_deadline,
-                                            retry_period=self.options.retry_period)
+                    elector = LeaderElector(
+                        client,
+                        namespace=self.options.lease_namespace,
+                        name=LEASE_NAME,
+                        identity=self.identity,
+                        lease_duration=self.options.lease_duration,
+                        renew_deadline=self.options.renew_deadline,
+                        retry_period=self.options.retry_period,
+                    )
                     await _until_stopped(elector.run(lambda: self._lead(config, stop)), stop)
                 else:
                     await self._lead(config, stop)

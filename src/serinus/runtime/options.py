@@ -79,31 +79,60 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
     ("kubeconfig-service-mesh", "", "Kubeconfig of the cluster where router objects are written.", {}, None),
     ("metrics-server", "http://prometheus:9090", "Prometheus for built-in metrics.", {}, None),
     ("control-loop-interval", "10s", "How often the set of Canaries is re-synced.", {"callback": _seconds}, None),
-    ("log-level", "info", "debug, info, warning or error.",
-     {"type": click.Choice(["debug", "info", "warning", "error"], case_sensitive=False)}, None),
-    ("log-format", "json", "json (one object a line) or console.",
-     {"type": click.Choice(["json", "console"])}, None),
+    (
+        "log-level",
+        "info",
+        "debug, info, warning or error.",
+        {"type": click.Choice(["debug", "info", "warning", "error"], case_sensitive=False)},
+        None,
+    ),
+    ("log-format", "json", "json (one object a line) or console.", {"type": click.Choice(["json", "console"])}, None),
     ("port", 8080, "Port of /healthz and /metrics.", {"type": click.IntRange(1, 65535)}, None),
-    ("listen-address", "0.0.0.0", "Address of /healthz and /metrics (all interfaces by default, as Flagger).", {},
-     None),
+    (
+        "listen-address",
+        "0.0.0.0",
+        "Address of /healthz and /metrics (all interfaces by default, as Flagger).",
+        {},
+        None,
+    ),
     ("namespace", "", "Watch only this namespace (all when empty).", {}, None),
     ("mesh-provider", "istio", "Default traffic provider of Canaries that name none.", {}, None),
-    ("selector-labels", "app,name,app.kubernetes.io/name", "Pod selector label keys, in order of preference.",
-     {"callback": _csv}, None),
-    ("include-label-prefix", "", "Label/annotation prefixes copied to primaries (comma list; * for all).",
-     {"callback": _csv}, None),
+    (
+        "selector-labels",
+        "app,name,app.kubernetes.io/name",
+        "Pod selector label keys, in order of preference.",
+        {"callback": _csv},
+        None,
+    ),
+    (
+        "include-label-prefix",
+        "",
+        "Label/annotation prefixes copied to primaries (comma list; * for all).",
+        {"callback": _csv},
+        None,
+    ),
     ("ingress-annotations-prefix", "nginx.ingress.kubernetes.io", "Annotation prefix of the NGINX router.", {}, None),
     ("ingress-class", "", "ingressClassName of generated Contour HTTPProxies.", {}, None),
     ("enable-leader-election", False, "Run several replicas; one acts at a time.", {"is_flag": True}, None),
     ("leader-election-namespace", "kube-system", "Namespace of the leader-election Lease.", {}, None),
     ("lease-duration", "60s", "How long a leader's Lease lasts without renewal.", {"callback": _seconds}, None),
-    ("renew-deadline", "15s", "How long a leader keeps trying to renew before it steps down.",
-     {"callback": _seconds}, None),
+    (
+        "renew-deadline",
+        "15s",
+        "How long a leader keeps trying to renew before it steps down.",
+        {"callback": _seconds},
+        None,
+    ),
     ("retry-period", "5s", "How often the Lease is renewed or tried.", {"callback": _seconds}, None),
     ("enable-config-tracking/--disable-config-tracking", True, "Track ConfigMaps and Secrets of targets.", {}, None),
     ("cluster-name", "", "Added as the Cluster field of alerts.", {}, None),
-    ("no-cross-namespace-refs", False, "Refuse MetricTemplate and AlertProvider references into other namespaces.",
-     {"is_flag": True}, None),
+    (
+        "no-cross-namespace-refs",
+        False,
+        "Refuse MetricTemplate and AlertProvider references into other namespaces.",
+        {"is_flag": True},
+        None,
+    ),
     ("event-webhook", "", "Receives every event of every Canary without event webhooks.", {}, "EVENT_WEBHOOK_URL"),
     ("slack-url", "", "Global Slack webhook URL.", {}, "SLACK_URL"),
     ("slack-token", "", "Global Slack bot token.", {}, "SLACK_TOKEN"),
@@ -112,8 +141,13 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
     ("slack-channel", "", "Slack channel.", {}, None),
     ("msteams-url", "", "Global Microsoft Teams webhook URL.", {}, "MSTEAMS_URL"),
     ("msteams-proxy-url", "", "Proxy for Teams.", {}, "MSTEAMS_PROXY_URL"),
-    ("drain-period", "10s", "Pause after traffic moves away from pods before the next cluster-driven step.",
-     {"callback": _seconds}, None),
+    (
+        "drain-period",
+        "10s",
+        "Pause after traffic moves away from pods before the next cluster-driven step.",
+        {"callback": _seconds},
+        None,
+    ),
 ]
 
 
@@ -126,14 +160,24 @@ def operator_options(command: F) -> F:
         if "/" not in name and not extra.get("is_flag"):
             names.append(f"-{primary}")  # boolean flags get theirs from flagger_args()
         envvars = [f"SERINUS_{key}", *([flagger_env] if flagger_env else [])]
-        command = click.option(*names, primary.replace("-", "_"), default=default, show_default=True,
-                               envvar=envvars, show_envvar=True, help=text, **extra)(command)
+        command = click.option(
+            *names,
+            primary.replace("-", "_"),
+            default=default,
+            show_default=True,
+            envvar=envvars,
+            show_envvar=True,
+            help=text,
+            **extra,
+        )(command)
     return command
 
 
-_BOOLEANS = {"enable-leader-election": ("--enable-leader-election", None),
-             "no-cross-namespace-refs": ("--no-cross-namespace-refs", None),
-             "enable-config-tracking": ("--enable-config-tracking", "--disable-config-tracking")}
+_BOOLEANS = {
+    "enable-leader-election": ("--enable-leader-election", None),
+    "no-cross-namespace-refs": ("--no-cross-namespace-refs", None),
+    "enable-config-tracking": ("--enable-config-tracking", "--disable-config-tracking"),
+}
 
 
 def flagger_args(argv: list[str]) -> list[str]:

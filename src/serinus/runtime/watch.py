@@ -29,8 +29,11 @@ from serinus.targets.readiness import daemonset_readiness, deployment_readiness,
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_S = 60.0
-WORKLOADS = (("apps", "v1", "deployments", "Deployment"), ("apps", "v1", "daemonsets", "DaemonSet"),
-             ("apps", "v1", "statefulsets", "StatefulSet"))
+WORKLOADS = (
+    ("apps", "v1", "deployments", "Deployment"),
+    ("apps", "v1", "daemonsets", "DaemonSet"),
+    ("apps", "v1", "statefulsets", "StatefulSet"),
+)
 
 
 @dataclass
@@ -141,14 +144,19 @@ def connection_info(config: SingleConfig) -> kopf.ConnectionInfo:
     if not token and user.token_file:
         token = Path(str(config.abs_file(user.token_file))).read_text().strip()
     return kopf.ConnectionInfo(
-        server=cluster.server, ca_path=path(cluster.certificate_auth),
+        server=cluster.server,
+        ca_path=path(cluster.certificate_auth),
         ca_data=base64.b64decode(cluster.certificate_auth_data) if cluster.certificate_auth_data else None,
-        insecure=cluster.insecure, username=user.username, password=user.password, token=token,
+        insecure=cluster.insecure,
+        username=user.username,
+        password=user.password,
+        token=token,
         certificate_path=path(user.client_cert),
         certificate_data=base64.b64decode(user.client_cert_data) if user.client_cert_data else None,
         private_key_path=path(user.client_key),
         private_key_data=base64.b64decode(user.client_key_data) if user.client_key_data else None,
-        default_namespace=config.namespace)
+        default_namespace=config.namespace,
+    )
 
 
 def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfig) -> kopf.OperatorRegistry:
@@ -185,6 +193,7 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
             scheduler.wake(key)  # revertOnDeletion: finalize now, not at the next interval
 
     for group, version, plural, kind in WORKLOADS:
+
         def make(kind: str) -> Any:
             async def on_workload(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
                 index.streaming.add(kind)
@@ -200,11 +209,13 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
                 for key in index.targeting(namespace, kind, name):
                     if not index.is_awaiting(key, namespace, kind, name):  # e.g. our own scale-up
                         scheduler.wake(key)
+
             return on_workload
 
         kopf.on.event(group, version, plural, registry=registry)(make(kind))
 
     for plural, prefix in (("configmaps", "configmap"), ("secrets", "secret")):
+
         def make_config(prefix: str) -> Any:
             async def on_config(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
                 index.streaming.add(prefix)
@@ -213,14 +224,22 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
                 meta = body.get("metadata") or {}
                 for key in index.tracking(str(meta.get("namespace")), f"{prefix}/{meta.get('name')}"):
                     scheduler.wake(key)
+
             return on_config
 
         kopf.on.event("", "v1", plural, registry=registry)(make_config(prefix))
     return registry
 
 
-async def run_watches(registry: kopf.OperatorRegistry, *, namespace: str | None, stop: asyncio.Event,
-                      ready: asyncio.Event | None = None) -> None:
+async def run_watches(
+    registry: kopf.OperatorRegistry, *, namespace: str | None, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
     """Run kopf's watches until `stop` is set (standalone: leader election is ours, not kopf's peering)."""
-    await kopf.operator(registry=registry, standalone=True, clusterwide=namespace is None,
-                        namespaces=[namespace] if namespace else [], stop_flag=stop, ready_flag=ready)
+    await kopf.operator(
+        registry=registry,
+        standalone=True,
+        clusterwide=namespace is None,
+        namespaces=[namespace] if namespace else [],
+        stop_flag=stop,
+        ready_flag=ready,
+    )

@@ -104,27 +104,40 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def build(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
-          hooks: Hooks | None = None) -> tuple[Engine, Cluster]:
+def build(
+    canary: Canary, scenario: Scenario, mesh_provider: str = "istio", hooks: Hooks | None = None
+) -> tuple[Engine, Cluster]:
     """The engine wired to a fresh simulated cluster holding `canary` as just applied; `hooks` replaces the
     scenario's webhook answers with a real Hooks port (webhooks are then really called)."""
     canary = canary.model_copy(deep=True)
     canary.metadata.namespace = canary.metadata.namespace or "default"
     clock = VirtualClock()
     cluster = Cluster(canary=canary, scenario=scenario, clock=clock)
-    services = Services(store=SimStore(cluster), recorder=SimRecorder(cluster), notifier=SimNotifier(cluster),
-                        hooks=hooks or SimHooks(cluster), clock=clock, telemetry=SimTelemetry(cluster))
+    services = Services(
+        store=SimStore(cluster),
+        recorder=SimRecorder(cluster),
+        notifier=SimNotifier(cluster),
+        hooks=hooks or SimHooks(cluster),
+        clock=clock,
+        telemetry=SimTelemetry(cluster),
+    )
 
     async def make_world(current: Canary, provider: str) -> World:
         router = SimNopRouter(cluster) if provider == "kubernetes" else SimRouter(cluster)
-        return World(target=SimTarget(cluster), services=SimServices(), router=router,
-                     metrics=SimMetrics(cluster, provider), provider=provider)
+        return World(
+            target=SimTarget(cluster),
+            services=SimServices(),
+            router=router,
+            metrics=SimMetrics(cluster, provider),
+            provider=provider,
+        )
 
     return Engine(services, make_world, EngineOptions(mesh_provider=mesh_provider)), cluster
 
 
-async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
-                         drain_s: float = DEFAULT_DRAIN_S) -> SimResult:
+async def simulate_async(
+    canary: Canary, scenario: Scenario, mesh_provider: str = "istio", drain_s: float = DEFAULT_DRAIN_S
+) -> SimResult:
     """Step the engine as the operator schedules it, until the scenario's duration or until the run is over.
 
     Steps come every analysis interval, or sooner when a step waits only on the cluster: as soon as the
@@ -150,8 +163,16 @@ async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str 
         first = False
         due = await engine.advance(name, namespace)
         status = cluster.canary.status
-        steps.append(Step(t, str(status.phase), cluster.routes.canary, cluster.routes.primary,
-                          status.failed_checks, status.iterations))
+        steps.append(
+            Step(
+                t,
+                str(status.phase),
+                cluster.routes.canary,
+                cluster.routes.primary,
+                status.failed_checks,
+                status.iterations,
+            )
+        )
         done = status.phase in _DONE
         if done and not revisions:
             break
@@ -161,9 +182,16 @@ async def simulate_async(canary: Canary, scenario: Scenario, mesh_provider: str 
             following = revisions[0] if done else min(following, max(t, revisions[0]))
         at_once = at_once + 1 if following == t else 0
         t = following if at_once < _MAX_AT_ONCE else t + interval
-    return SimResult(phase=str(cluster.canary.status.phase), duration=cluster.clock.monotonic(),
-                     events=tuple(cluster.events), weights=tuple(cluster.weights), alerts=tuple(cluster.alerts),
-                     steps=tuple(steps), canary=cluster.canary, judgements=tuple(cluster.judgements))
+    return SimResult(
+        phase=str(cluster.canary.status.phase),
+        duration=cluster.clock.monotonic(),
+        events=tuple(cluster.events),
+        weights=tuple(cluster.weights),
+        alerts=tuple(cluster.alerts),
+        steps=tuple(steps),
+        canary=cluster.canary,
+        judgements=tuple(cluster.judgements),
+    )
 
 
 def _next_step(t: float, due: Next, interval: float, drain_s: float, target: SimTarget) -> float:
@@ -180,7 +208,8 @@ def _next_step(t: float, due: Next, interval: float, drain_s: float, target: Sim
     return latest
 
 
-def simulate(canary: Canary, scenario: Scenario, mesh_provider: str = "istio",
-             drain_s: float = DEFAULT_DRAIN_S) -> SimResult:
+def simulate(
+    canary: Canary, scenario: Scenario, mesh_provider: str = "istio", drain_s: float = DEFAULT_DRAIN_S
+) -> SimResult:
     """Run a simulation to its end (synchronous wrapper)."""
     return asyncio.run(simulate_async(canary, scenario, mesh_provider, drain_s))

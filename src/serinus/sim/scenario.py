@@ -99,8 +99,15 @@ class Series(Generic[T]):
         return cls((), (), value)
 
 
-def _series(raw: object, key: str, where: str, default: Any, check: Any, extra: str = "",
-            extra_entries: list[tuple[float, Any]] | None = None) -> Series[Any]:
+def _series(
+    raw: object,
+    key: str,
+    where: str,
+    default: Any,
+    check: Any,
+    extra: str = "",
+    extra_entries: list[tuple[float, Any]] | None = None,
+) -> Series[Any]:
     """A series of `key` values; with `extra`, entries may also carry that field, collected into
     `extra_entries` as (time, value)."""
     if raw is None:
@@ -191,11 +198,24 @@ def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
         revisions = tuple(sorted(parse_time(r, f"revisions[{i}]") for i, r in enumerate(raw)))
     analysis = canary.analysis_or_default() if canary is not None else None
     primary_metrics: dict[str, Series[float | None]] = {}
-    metrics = _named(doc.get("metrics"), "metrics", "value", _number_or_null,
-                     {m.name for m in analysis.metrics} if analysis is not None else None, 0.0,
-                     extra="primary", extras=primary_metrics)
-    webhooks = _named(doc.get("webhooks"), "webhooks", "status", _status,
-                      {w.name for w in analysis.webhooks} if analysis is not None else None, 200)
+    metrics = _named(
+        doc.get("metrics"),
+        "metrics",
+        "value",
+        _number_or_null,
+        {m.name for m in analysis.metrics} if analysis is not None else None,
+        0.0,
+        extra="primary",
+        extras=primary_metrics,
+    )
+    webhooks = _named(
+        doc.get("webhooks"),
+        "webhooks",
+        "status",
+        _status,
+        {w.name for w in analysis.webhooks} if analysis is not None else None,
+        200,
+    )
     ready = doc.get("ready") or {}
     if not isinstance(ready, Mapping):
         raise ScenarioError("ready: expected a mapping with canary and primary")
@@ -203,11 +223,16 @@ def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
     if extra:
         raise ScenarioError(f"ready: unknown workload {sorted(extra)[0]!r} (expected canary or primary)")
     return Scenario(
-        duration=duration, revisions=revisions, metrics=metrics, webhooks=webhooks,
+        duration=duration,
+        revisions=revisions,
+        metrics=metrics,
+        webhooks=webhooks,
         canary_ready=_series(ready.get("canary"), "ready", "ready.canary", True, _bool),
         primary_ready=_series(ready.get("primary"), "ready", "ready.primary", True, _bool),
         rollout=parse_time(doc["rollout"], "rollout") if "rollout" in doc else 0.0,
-        primary_metrics=primary_metrics, traffic=_traffic(doc.get("traffic")))
+        primary_metrics=primary_metrics,
+        traffic=_traffic(doc.get("traffic")),
+    )
 
 
 def _traffic(raw: object) -> TrafficModel | None:
@@ -218,8 +243,16 @@ def _traffic(raw: object) -> TrafficModel | None:
     return TrafficModel.parse(raw, "traffic")
 
 
-def _named(raw: object, where: str, key: str, check: Any, known: set[str] | None,
-           default: Any, extra: str = "", extras: dict[str, Series[Any]] | None = None) -> dict[str, Series[Any]]:
+def _named(
+    raw: object,
+    where: str,
+    key: str,
+    check: Any,
+    known: set[str] | None,
+    default: Any,
+    extra: str = "",
+    extras: dict[str, Series[Any]] | None = None,
+) -> dict[str, Series[Any]]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):

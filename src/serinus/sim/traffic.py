@@ -120,8 +120,27 @@ PRIMARY: Final = 0
 CANARY: Final = 1
 VERSIONS: Final = ("primary", "canary")
 #: Istio's istio_request_duration_milliseconds bounds (+Inf is added)
-ISTIO_BOUNDS_MS: Final = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
-                          600000, 1800000, 3600000)
+ISTIO_BOUNDS_MS: Final = (
+    0.5,
+    1,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    600000,
+    1800000,
+    3600000,
+)
 DEFAULT_SUB_INTERVAL_S: Final = 10.0
 DEFAULT_NOISE_INTERVAL_S: Final = 60.0
 #: inversion is exact up to this mean, Cornish-Fisher above
@@ -180,19 +199,23 @@ class Override:
         lat = version.latency
         return VersionModel(
             error_rate=version.error_rate if self.error_rate is None else self.error_rate,
-            latency=Latency(median_ms=lat.median_ms if self.median_ms is None else self.median_ms,
-                            sigma=lat.sigma if self.sigma is None else self.sigma,
-                            tail_fraction=lat.tail_fraction if self.tail_fraction is None else self.tail_fraction,
-                            tail_add_ms=lat.tail_add_ms if self.tail_add_ms is None else self.tail_add_ms),
+            latency=Latency(
+                median_ms=lat.median_ms if self.median_ms is None else self.median_ms,
+                sigma=lat.sigma if self.sigma is None else self.sigma,
+                tail_fraction=lat.tail_fraction if self.tail_fraction is None else self.tail_fraction,
+                tail_add_ms=lat.tail_add_ms if self.tail_add_ms is None else self.tail_add_ms,
+            ),
             error_drift=version.error_drift if self.error_drift is None else self.error_drift,
-            sticky=version.sticky if self.sticky is None else self.sticky)
+            sticky=version.sticky if self.sticky is None else self.sticky,
+        )
 
     def then(self, other: Override | None) -> Override:
         """These fields with `other`'s set on top (a version's own override after the shared one)."""
         if other is None:
             return self
-        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other)
-                                if getattr(other, f.name) is not None})
+        return replace(
+            self, **{f.name: getattr(other, f.name) for f in fields(other) if getattr(other, f.name) is not None}
+        )
 
 
 @dataclass(frozen=True)
@@ -326,7 +349,8 @@ class _Course:
         lat = version.latency
         self.segments: list[_Segment] = [
             (version.error_rate, version.error_rate, version.error_drift / 60.0, 0.0, 0.0),
-            *((x, x, 0.0, 0.0, 0.0) for x in (lat.median_ms, lat.sigma, lat.tail_fraction, lat.tail_add_ms))]
+            *((x, x, 0.0, 0.0, 0.0) for x in (lat.median_ms, lat.sigma, lat.tail_fraction, lat.tail_add_ms)),
+        ]
         self.drift = version.error_drift
         self.sticky = version.sticky
 
@@ -342,8 +366,9 @@ class _Course:
                 segments[0] = (before, before, self.drift / 60.0, at, 0.0)
             else:
                 segments[0] = (before, override.error_rate, self.drift / 60.0, at, ramp)
-        for k, new in enumerate((override.median_ms, override.sigma, override.tail_fraction, override.tail_add_ms),
-                                start=1):
+        for k, new in enumerate(
+            (override.median_ms, override.sigma, override.tail_fraction, override.tail_add_ms), start=1
+        ):
             if new is not None:
                 segments[k] = (_value(segments[k], at), new, 0.0, at, ramp)
         if override.sticky is not None:
@@ -352,12 +377,33 @@ class _Course:
     def at(self, t: float) -> VersionModel:
         """The version at `t` (the error rate clamped to [0, 1])."""
         rate, median, sigma, fraction, add = (_value(s, t) for s in self.segments)
-        return VersionModel(error_rate=_clamp01(rate), latency=Latency(median, sigma, fraction, add),
-                            error_drift=self.drift, sticky=self.sticky)
+        return VersionModel(
+            error_rate=_clamp01(rate),
+            latency=Latency(median, sigma, fraction, add),
+            error_drift=self.drift,
+            sticky=self.sticky,
+        )
 
 
-_MODEL_FIELDS = {"rps", "seed", "subInterval", "noiseInterval", "buckets", "primary", "canary", "changes", "diurnal",
-                 "sharedSigma", "blips", "bursts", "overdispersion", "srm", "warmup", "gaps", "providerErrors"}
+_MODEL_FIELDS = {
+    "rps",
+    "seed",
+    "subInterval",
+    "noiseInterval",
+    "buckets",
+    "primary",
+    "canary",
+    "changes",
+    "diurnal",
+    "sharedSigma",
+    "blips",
+    "bursts",
+    "overdispersion",
+    "srm",
+    "warmup",
+    "gaps",
+    "providerErrors",
+}
 _VERSION_FIELDS = {"errorRate", "latency", "errorDrift", "sticky"}
 _LATENCY_FIELDS = {"median", "sigma", "tail"}
 _TAIL_FIELDS = {"fraction", "add"}
@@ -369,13 +415,15 @@ def _mapping(raw: object, where: str, allowed: set[str]) -> Mapping[str, Any]:
         raise ScenarioError(f"{where}: expected a mapping with {', '.join(sorted(allowed))}")
     unknown = set(raw) - allowed
     if unknown:
-        raise ScenarioError(f"{where}: unknown field {sorted(map(str, unknown))[0]!r} "
-                            f"(expected one of {sorted(allowed)})")
+        raise ScenarioError(
+            f"{where}: unknown field {sorted(map(str, unknown))[0]!r} (expected one of {sorted(allowed)})"
+        )
     return raw
 
 
-def _number(raw: object, where: str, low: float | None = None, high: float | None = None,
-            low_open: bool = False) -> float:
+def _number(
+    raw: object, where: str, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
         raise ScenarioError(f"{where}: {raw!r} is not a number")
     value = float(raw)
@@ -474,8 +522,9 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
         if any(b >= c for b, c in itertools.pairwise(values)):
             raise ScenarioError(f"{where}.buckets: bounds must increase")
         kw["bounds_ms"] = values
-    primary = _override(doc["primary"], f"{where}.primary").apply(VersionModel()) if "primary" in doc \
-        else VersionModel()
+    primary = (
+        _override(doc["primary"], f"{where}.primary").apply(VersionModel()) if "primary" in doc else VersionModel()
+    )
     canary = _override(doc["canary"], f"{where}.canary").apply(primary) if "canary" in doc else primary
     kw["primary"], kw["canary"] = primary, canary
     if "changes" in doc:
@@ -500,12 +549,16 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
             if "aboveWeight" in block:
                 above = _number(block["aboveWeight"], f"{here}.aboveWeight", 0, 1, low_open=True)
                 if "canary" not in block:
-                    raise ScenarioError(f"{here}.aboveWeight: needs a canary override (the change applies to the "
-                                        f"canary while its share is at least {above:g})")
+                    raise ScenarioError(
+                        f"{here}.aboveWeight: needs a canary override (the change applies to the "
+                        f"canary while its share is at least {above:g})"
+                    )
                 other = next((k for k in ("primary", "shared") if k in block), None)
                 if other is not None:
-                    raise ScenarioError(f"{here}.aboveWeight: applies to the canary only; move '{other}' to a "
-                                        f"change without aboveWeight")
+                    raise ScenarioError(
+                        f"{here}.aboveWeight: applies to the canary only; move '{other}' to a "
+                        f"change without aboveWeight"
+                    )
             parsed.append(Change(at, until, ramp=ramp, above_weight=above, **sides))
         kw["changes"] = tuple(sorted(parsed, key=lambda c: c.at))
     if "diurnal" in doc:
@@ -529,8 +582,7 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
             if "probability" in b:
                 kw[f"{prefix}_probability"] = _number(b["probability"], f"{where}.{key}.probability", 0, 1)
             if "multiplier" in b:
-                kw[f"{prefix}_multiplier"] = _number(b["multiplier"], f"{where}.{key}.multiplier", 0,
-                                                     low_open=True)
+                kw[f"{prefix}_multiplier"] = _number(b["multiplier"], f"{where}.{key}.multiplier", 0, low_open=True)
     if "srm" in doc:
         kw["srm"] = _number(doc["srm"], f"{where}.srm", 0, low_open=True)
     if "warmup" in doc:
@@ -548,13 +600,24 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
 
 # ----- inversion samplers (vectorised; each run maps its own uniform) -----
 
-_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
-      -3.066479806614716e+01, 2.506628277459239e+00)
-_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
-      -1.328068155288572e+01)
-_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
-      4.374664141464968e+00, 2.938163982698783e+00)
-_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00)
+_A = (
+    -3.969683028665376e01,
+    2.209460984245205e02,
+    -2.759285104469687e02,
+    1.383577518672690e02,
+    -3.066479806614716e01,
+    2.506628277459239e00,
+)
+_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01, -1.328068155288572e01)
+_C = (
+    -7.784894002430293e-03,
+    -3.223964580411365e-01,
+    -2.400758277161838e00,
+    -2.549732539343734e00,
+    4.374664141464968e00,
+    2.938163982698783e00,
+)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
 
 
 def normal_ppf(u: FloatArray) -> FloatArray:
@@ -565,13 +628,18 @@ def normal_ppf(u: FloatArray) -> FloatArray:
     mid = ~(low | high)
     q = u[mid] - 0.5
     r = q * q
-    out[mid] = ((((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q
-                / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1))
+    out[mid] = (
+        (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5])
+        * q
+        / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1)
+    )
     for mask, sign, tail in ((low, 1.0, u[low]), (high, -1.0, 1 - u[high])):
         if mask.any():
             s = np.sqrt(-2 * np.log(tail))
-            out[mask] = sign * ((((((_C[0] * s + _C[1]) * s + _C[2]) * s + _C[3]) * s + _C[4]) * s + _C[5])
-                                / ((((_D[0] * s + _D[1]) * s + _D[2]) * s + _D[3]) * s + 1))
+            out[mask] = sign * (
+                (((((_C[0] * s + _C[1]) * s + _C[2]) * s + _C[3]) * s + _C[4]) * s + _C[5])
+                / ((((_D[0] * s + _D[1]) * s + _D[2]) * s + _D[3]) * s + 1)
+            )
     return out
 
 
@@ -611,8 +679,9 @@ def poisson_ppf(u: FloatArray, lam: FloatArray) -> IntArray:
 def binomial_ppf(u: FloatArray, n: IntArray, p: FloatArray) -> IntArray:
     """The u-quantile of Binomial(n, p), elementwise: exact search while the smaller of n·p and n·(1-p) is at most
     15, Cornish-Fisher above."""
-    u, n, p = np.broadcast_arrays(np.asarray(u, np.float64), np.asarray(n, np.int64),
-                                  np.clip(np.asarray(p, np.float64), 0.0, 1.0))
+    u, n, p = np.broadcast_arrays(
+        np.asarray(u, np.float64), np.asarray(n, np.int64), np.clip(np.asarray(p, np.float64), 0.0, 1.0)
+    )
     flip = p > 0.5
     q = np.where(flip, 1 - p, p)
     uq = np.where(flip, 1 - u, u)
@@ -622,8 +691,7 @@ def binomial_ppf(u: FloatArray, n: IntArray, p: FloatArray) -> IntArray:
     if big.any():
         mb, qb = mean[big], q[big]
         var = mb * (1 - qb)
-        res[big] = np.minimum(_cornish_fisher(uq[big], mb, var, (1 - 2 * qb) / np.sqrt(var)),
-                              n[big]).astype(np.int64)
+        res[big] = np.minimum(_cornish_fisher(uq[big], mb, var, (1 - 2 * qb) / np.sqrt(var)), n[big]).astype(np.int64)
     idx = np.flatnonzero(~big & (mean > 0))
     if idx.size:
         uu, nn, qq = uq.ravel()[idx], n.ravel()[idx].astype(np.float64), q.ravel()[idx]
@@ -662,8 +730,11 @@ def _partial_mean(x: float, median: float, sigma: float) -> float:
     if sigma == 0:
         return median if x >= median else 0.0
     mu = math.log(median)
-    return math.exp(mu + sigma * sigma / 2) * 0.5 * (1 + math.erf((math.log(x) - mu - sigma * sigma)
-                                                                   / (sigma * math.sqrt(2))))
+    return (
+        math.exp(mu + sigma * sigma / 2)
+        * 0.5
+        * (1 + math.erf((math.log(x) - mu - sigma * sigma) / (sigma * math.sqrt(2))))
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -682,8 +753,9 @@ def bucket_model(bounds: tuple[float, ...], latency: Latency, multiplier: float 
         full = math.exp(math.log(median) + sigma * sigma / 2)
         if math.isinf(x):
             return (1 - frac) * full + frac * (full + add)
-        return ((1 - frac) * _partial_mean(x, median, sigma)
-                + frac * (_partial_mean(x - add, median, sigma) + add * _lognormal_cdf(x - add, median, sigma)))
+        return (1 - frac) * _partial_mean(x, median, sigma) + frac * (
+            _partial_mean(x - add, median, sigma) + add * _lognormal_cdf(x - add, median, sigma)
+        )
 
     cum = np.array([cdf(x) for x in edges])
     pm = np.array([partial(x) for x in edges])
@@ -738,12 +810,17 @@ class Window:
         """The sum of `subs` (at least one, consecutive)."""
         if not subs:
             raise ValueError("a window needs at least one sub-interval")
-        return cls(start=subs[0].t0, end=subs[-1].t0 + subs[-1].dt, bounds=bounds,
-                   requests=np.sum([s.requests for s in subs], axis=0),
-                   errors=np.sum([s.errors for s in subs], axis=0),
-                   buckets=np.sum([s.buckets for s in subs], axis=0),
-                   latency_sum_ms=np.sum([s.latency_sum_ms for s in subs], axis=0),
-                   missing=any(s.gap for s in subs), provider_error=subs[-1].provider_error)
+        return cls(
+            start=subs[0].t0,
+            end=subs[-1].t0 + subs[-1].dt,
+            bounds=bounds,
+            requests=np.sum([s.requests for s in subs], axis=0),
+            errors=np.sum([s.errors for s in subs], axis=0),
+            buckets=np.sum([s.buckets for s in subs], axis=0),
+            latency_sum_ms=np.sum([s.latency_sum_ms for s in subs], axis=0),
+            missing=any(s.gap for s in subs),
+            provider_error=subs[-1].provider_error,
+        )
 
     def success_rate(self, version: int = CANARY) -> FloatArray:
         """100 · non-5xx / all per run, NaN without requests (Flagger's request-success-rate)."""
@@ -805,8 +882,9 @@ class Generator:
         self._noise: tuple[int, FloatArray] | None = None
         self._bursts: tuple[int, FloatArray] | None = None
         #: the distinct aboveWeight thresholds of the changes, ascending
-        self._thresholds: FloatArray = np.array(sorted({c.above_weight for c in model.changes
-                                                        if c.above_weight is not None}), dtype=np.float64)
+        self._thresholds: FloatArray = np.array(
+            sorted({c.above_weight for c in model.changes if c.above_weight is not None}), dtype=np.float64
+        )
 
     def index(self, t0: float) -> int:
         """The number of the sub-interval starting at `t0`."""
@@ -822,14 +900,14 @@ class Generator:
         if m.shared_sigma or m.blip_probability:
             rng = np.random.default_rng([m.seed, 1, j])
             z, u = rng.standard_normal(runs), rng.random(runs)
-            shared = np.exp(m.shared_sigma * z - m.shared_sigma ** 2 / 2) if m.shared_sigma else np.ones(runs)
+            shared = np.exp(m.shared_sigma * z - m.shared_sigma**2 / 2) if m.shared_sigma else np.ones(runs)
             if m.blip_probability:
                 shared = np.where(u < m.blip_probability, shared * m.blip_multiplier, shared)
             factors *= shared
         if m.overdispersion:
             for v in (PRIMARY, CANARY):
                 z = np.random.default_rng([m.seed, 2, j, v]).standard_normal(runs)
-                factors[v] *= np.exp(m.overdispersion * z - m.overdispersion ** 2 / 2)
+                factors[v] *= np.exp(m.overdispersion * z - m.overdispersion**2 / 2)
         self._noise = (j, factors)
         return factors
 
@@ -847,10 +925,15 @@ class Generator:
         self._bursts = (j, factors)
         return factors
 
-    def step(self, t0: float, canary_share: float | npt.ArrayLike,
-             primary_share: float | npt.ArrayLike | None = None, *,
-             canary_started: float | npt.ArrayLike | None = None,
-             primary_started: float | npt.ArrayLike | None = None) -> SubInterval:
+    def step(
+        self,
+        t0: float,
+        canary_share: float | npt.ArrayLike,
+        primary_share: float | npt.ArrayLike | None = None,
+        *,
+        canary_started: float | npt.ArrayLike | None = None,
+        primary_started: float | npt.ArrayLike | None = None,
+    ) -> SubInterval:
         """Generate [t0, t0 + dt) with the canary at `canary_share` of the traffic (a fraction, per run) and the
         primary at the rest, or at `primary_share` when given (mirroring). `*_started`: when the version last
         scaled up (its latency is multiplied by the warm-up multiplier for the warm-up duration after it). Changes
@@ -870,8 +953,10 @@ class Generator:
         if self._thresholds.size:
             regime = np.searchsorted(self._thresholds, shares[CANARY], side="right")
             present = np.unique(regime)
-            options = [m.versions_at(t0, canary_share=float(self._thresholds[k - 1]))[CANARY] if k
-                       else versions[CANARY] for k in present]
+            options = [
+                m.versions_at(t0, canary_share=float(self._thresholds[k - 1]))[CANARY] if k else versions[CANARY]
+                for k in present
+            ]
             if len(options) == 1:
                 versions, options = (versions[PRIMARY], options[0]), None
             else:
@@ -898,13 +983,25 @@ class Generator:
             counts = self._multinomial(uniforms[:, 2:], n, probs)
             buckets[v] = np.cumsum(counts, axis=-1)
             latency_sum[v] = (counts * means).sum(axis=-1)
-        return SubInterval(t0=t0, dt=dt, shares=shares, requests=requests, errors=errors, buckets=buckets,
-                           latency_sum_ms=latency_sum, gap=m.in_gap(t0, t0 + dt),
-                           provider_error=m.provider_error_at(t0, t0 + dt))
+        return SubInterval(
+            t0=t0,
+            dt=dt,
+            shares=shares,
+            requests=requests,
+            errors=errors,
+            buckets=buckets,
+            latency_sum_ms=latency_sum,
+            gap=m.in_gap(t0, t0 + dt),
+            provider_error=m.provider_error_at(t0, t0 + dt),
+        )
 
-    def _per_run(self, options: Sequence[VersionModel], pick: IntArray | None, noise: FloatArray,
-                 warm: npt.NDArray[np.bool_] | None) -> tuple[FloatArray, FloatArray, FloatArray,
-                                                          _StickyArgs | None]:
+    def _per_run(
+        self,
+        options: Sequence[VersionModel],
+        pick: IntArray | None,
+        noise: FloatArray,
+        warm: npt.NDArray[np.bool_] | None,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, _StickyArgs | None]:
         """Error rate, bucket probabilities and means, and sticky clients, run r taking the version
         options[pick[r]]; with `pick` None, options[0] for every run (its tables broadcast, not copied per run)."""
         bounds = tuple(float(b) for b in self.model.bounds_ms)
@@ -922,13 +1019,15 @@ class Generator:
             means = np.where(warm[:, None], per_run(np.stack([t[1] for t in tables])), means)
         sticky: _StickyArgs | None = None
         if any(o.sticky is not None and o.sticky.fraction for o in options):
-            sticky = (per_run(np.array([o.sticky.fraction if o.sticky is not None else 0.0 for o in options])),
-                      per_run(np.array([o.sticky.size if o.sticky is not None else 1 for o in options],
-                                       dtype=np.int64)))
+            sticky = (
+                per_run(np.array([o.sticky.fraction if o.sticky is not None else 0.0 for o in options])),
+                per_run(np.array([o.sticky.size if o.sticky is not None else 1 for o in options], dtype=np.int64)),
+            )
         return p, probs, means, sticky
 
-    def _sticky_errors(self, u: FloatArray, n: IntArray, p: FloatArray,
-                       sticky: _StickyArgs, i: int, v: int) -> IntArray:
+    def _sticky_errors(
+        self, u: FloatArray, n: IntArray, p: FloatArray, sticky: _StickyArgs, i: int, v: int
+    ) -> IntArray:
         """Errors with sticky clients: Binomial(n, p·(1 - fraction)) independent ones from the run's usual
         uniform, plus `size` per cluster, Binomial(n, p·fraction / size) clusters from a uniform of the stream
         keyed by (seed, 4, sub-interval, version); at most n."""

@@ -190,8 +190,11 @@ class SimTarget:
             return READY
         if self.cluster.now - since > self._deadline():
             return Readiness(False, False, f'{self.kind.lower()} "{{name}}" exceeded its progress deadline')
-        return Readiness(False, True, "waiting for rollout to finish: 0 of 1 (readyThreshold "
-                                      f"{threshold}%) updated replicas are available")
+        return Readiness(
+            False,
+            True,
+            f"waiting for rollout to finish: 0 of 1 (readyThreshold {threshold}%) updated replicas are available",
+        )
 
     async def primary_readiness(self) -> Readiness:
         """The primary is ready as the scenario says; stuck longer than the progress deadline is final."""
@@ -200,13 +203,15 @@ class SimTarget:
         series = cluster.scenario.primary_ready
         # a rollout's deadline runs from its start, or from when the workload last became unavailable
         ready = series.at(cluster.now) and cluster.now >= cluster.primary_since + cluster.scenario.rollout
-        got = self._readiness(ready, max(cluster.primary_since, series.since(cluster.now)),
-                              analysis.effective_primary_ready_threshold())
+        got = self._readiness(
+            ready, max(cluster.primary_since, series.since(cluster.now)), analysis.effective_primary_ready_threshold()
+        )
         if got.ready:
             return got
         name = f"{self.name}-primary"
-        return Readiness(False, got.retriable, f"{name}.{self.namespace} not ready: "
-                                               f"{got.message.replace('{name}', name)}")
+        return Readiness(
+            False, got.retriable, f"{name}.{self.namespace} not ready: {got.message.replace('{name}', name)}"
+        )
 
     async def canary_readiness(self) -> Readiness:
         """The canary is ready as the scenario says; stuck longer than the progress deadline is final."""
@@ -214,12 +219,17 @@ class SimTarget:
         analysis = cluster.canary.analysis_or_default()
         series = cluster.scenario.canary_ready
         ready = series.at(cluster.now) and cluster.now >= cluster.canary_since + cluster.scenario.rollout
-        got = self._readiness(ready, max(cluster.canary_since, series.since(cluster.now)),
-                              analysis.effective_canary_ready_threshold())
+        got = self._readiness(
+            ready, max(cluster.canary_since, series.since(cluster.now)), analysis.effective_canary_ready_threshold()
+        )
         if got.ready:
             return got
-        return Readiness(False, got.retriable, f"canary {self.kind.lower()} {self.name}.{self.namespace} not ready: "
-                                               f"{got.message.replace('{name}', self.name)}")
+        return Readiness(
+            False,
+            got.retriable,
+            f"canary {self.kind.lower()} {self.name}.{self.namespace} not ready: "
+            f"{got.message.replace('{name}', self.name)}",
+        )
 
     async def promote(self) -> None:
         """The primary takes the target's revision and starts rolling out."""
@@ -268,8 +278,9 @@ class SimRouter:
         """Route traffic; a change is logged."""
         routes = Routes(primary, canary, mirrored)
         if routes != self.cluster.routes:
-            self.cluster.weights.append(Weights(self.cluster.now, canary, primary, mirrored,
-                                               next(self.cluster.sequence)))
+            self.cluster.weights.append(
+                Weights(self.cluster.now, canary, primary, mirrored, next(self.cluster.sequence))
+            )
         self.cluster.routes = routes
 
     async def get_routes(self) -> Routes:
@@ -322,8 +333,15 @@ class TrafficFeed:
         while self.history.end + dt <= now + 1e-9:
             t0 = self.history.end
             canary, primary = self.shares(t0, t0 + dt)
-            self.history.add(self.generator.step(t0, canary, primary, canary_started=self._started("canary", t0),
-                                                 primary_started=self._started("primary", t0)))
+            self.history.add(
+                self.generator.step(
+                    t0,
+                    canary,
+                    primary,
+                    canary_started=self._started("canary", t0),
+                    primary_started=self._started("primary", t0),
+                )
+            )
 
     def shares(self, start: float, end: float) -> tuple[float, float]:
         """(canary, primary) share of the traffic over [start, end), time-weighted over the routing changes."""
@@ -423,8 +441,7 @@ class SimMetrics:
         builtin = metric.name in BUILTIN_METRICS and not metric.query and metric.template_ref is None
         if value is None:
             error = "no values found" if builtin or metric.template_ref is not None else ""
-            return Measurement(failure=MetricFailure.NO_DATA, error=error, observer=self.observer,
-                               template=template)
+            return Measurement(failure=MetricFailure.NO_DATA, error=error, observer=self.observer, template=template)
         return Measurement(value=value, observer=self.observer, template=template)
 
     async def observe(self, metric: CanaryMetric, window_s: float, baseline: bool) -> Observation:
@@ -447,8 +464,9 @@ class SimMetrics:
         value = passing_value(metric) if series is None else series.at(now)
         primary_series = self.cluster.scenario.primary_metrics.get(metric.name)
         primary = VersionCounts(value=primary_series.at(now) if primary_series is not None else None)
-        return Observation(metric=metric.name, kind="scalar", canary=VersionCounts(value=value),
-                           primary=primary if baseline else None)
+        return Observation(
+            metric=metric.name, kind="scalar", canary=VersionCounts(value=value), primary=primary if baseline else None
+        )
 
 
 def _default_kind(name: str) -> str:
@@ -481,8 +499,12 @@ def _traffic_observation(name: str, kind: str, window: Window | None, baseline: 
     fits = kind in ("ratio", "absolute") if name == REQUEST_SUCCESS_RATE else kind == "histogram"
     if not fits:
         kind = "scalar"
-    return Observation(metric=name, kind=kind, canary=_counts(name, kind, window, CANARY),
-                       primary=_counts(name, kind, window, PRIMARY) if baseline else None)
+    return Observation(
+        metric=name,
+        kind=kind,
+        canary=_counts(name, kind, window, CANARY),
+        primary=_counts(name, kind, window, PRIMARY) if baseline else None,
+    )
 
 
 class SimHooks:
@@ -496,8 +518,9 @@ class SimHooks:
         series = self.cluster.scenario.webhooks.get(hook.name)
         status = 200 if series is None else series.at(self.cluster.now)
         ok = status <= 202
-        self.cluster.hook_calls.append(HookCall(self.cluster.now, hook.name, str(hook.effective_type()),
-                                                dict(payload), ok))
+        self.cluster.hook_calls.append(
+            HookCall(self.cluster.now, hook.name, str(hook.effective_type()), dict(payload), ok)
+        )
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
@@ -513,8 +536,9 @@ class SimRecorder:
 
     async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
         """Record one event."""
-        self.cluster.events.append(Event(self.cluster.now, str(event_type), message, str(canary.status.phase),
-                                         next(self.cluster.sequence)))
+        self.cluster.events.append(
+            Event(self.cluster.now, str(event_type), message, str(canary.status.phase), next(self.cluster.sequence))
+        )
 
 
 class SimNotifier:
@@ -525,8 +549,9 @@ class SimNotifier:
 
     async def alert(self, canary: Canary, notice: Notice) -> None:
         """Record one alert."""
-        self.cluster.alerts.append(Alert(self.cluster.now, notice.severity, notice.message, notice.fields,
-                                         next(self.cluster.sequence)))
+        self.cluster.alerts.append(
+            Alert(self.cluster.now, notice.severity, notice.message, notice.fields, next(self.cluster.sequence))
+        )
 
 
 class SimTelemetry(NoTelemetry):
@@ -538,5 +563,8 @@ class SimTelemetry(NoTelemetry):
 
     def set_judge(self, canary: Canary, result: TickResult) -> None:
         """Keep one tick of the judge with its simulated time."""
-        self.cluster.judgements.append(Judgement(self.cluster.now, str(result.verdict), result.reason,
-                                                 tuple(result.lines), next(self.cluster.sequence)))
+        self.cluster.judgements.append(
+            Judgement(
+                self.cluster.now, str(result.verdict), result.reason, tuple(result.lines), next(self.cluster.sequence)
+            )
+        )

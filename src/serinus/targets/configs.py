@@ -17,8 +17,16 @@ from serinus.engine.changes import has_config_changed
 from serinus.engine.gojson import go_json
 from serinus.targets.metadata import include_by_prefix
 
-__all__ = ["ConfigRef", "checksum", "config_ref", "has_config_changed", "primary_copy", "rename_tracked_refs",
-           "scan_config_refs", "tracked_configs"]
+__all__ = [
+    "ConfigRef",
+    "checksum",
+    "config_ref",
+    "has_config_changed",
+    "primary_copy",
+    "rename_tracked_refs",
+    "scan_config_refs",
+    "tracked_configs",
+]
 
 Obj = Mapping[str, Any]
 CONFIGMAP = "configmap"
@@ -85,8 +93,7 @@ def scan_config_refs(pod_spec: Obj) -> tuple[dict[str, bool], dict[str, bool]]:
 
 
 def _disabled(obj: Obj) -> bool:
-    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(DISABLE_ANNOTATION, "")).startswith(
-        "disable")
+    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(DISABLE_ANNOTATION, "")).startswith("disable")
 
 
 def config_ref(obj: Obj) -> ConfigRef | None:
@@ -106,8 +113,9 @@ def tracked_configs(refs: Iterable[ConfigRef]) -> dict[str, str]:
     return {ref.key: ref.checksum for ref in refs}
 
 
-def primary_copy(obj: Obj, *, canary_owner: Mapping[str, Any], existing: Obj | None,
-                 include_label_prefixes: Iterable[str]) -> dict[str, Any]:
+def primary_copy(
+    obj: Obj, *, canary_owner: Mapping[str, Any], existing: Obj | None, include_label_prefixes: Iterable[str]
+) -> dict[str, Any]:
     """The `<name>-primary` copy of a ConfigMap or Secret: same data (and type), labels filtered by prefix, owned by
     the Canary; foreign owner references of an existing copy are kept, as non-controllers."""
     meta = obj.get("metadata") or {}
@@ -116,10 +124,14 @@ def primary_copy(obj: Obj, *, canary_owner: Mapping[str, Any], existing: Obj | N
         if ref.get("kind") != "Canary" or ref.get("name") != canary_owner.get("name"):
             owners.append({**ref, "controller": False})
     out: dict[str, Any] = {
-        "apiVersion": "v1", "kind": obj.get("kind", "ConfigMap"),
-        "metadata": {"name": f"{meta.get('name')}-primary", "namespace": meta.get("namespace"),
-                     "labels": include_by_prefix(meta.get("labels"), include_label_prefixes),
-                     "ownerReferences": owners},
+        "apiVersion": "v1",
+        "kind": obj.get("kind", "ConfigMap"),
+        "metadata": {
+            "name": f"{meta.get('name')}-primary",
+            "namespace": meta.get("namespace"),
+            "labels": include_by_prefix(meta.get("labels"), include_label_prefixes),
+            "ownerReferences": owners,
+        },
     }
     if "data" in obj:
         out["data"] = copy.deepcopy(obj["data"])

@@ -78,8 +78,9 @@ class WorkloadController:
         try:
             obj = await self.client.get(self.resource, name, namespace=self.namespace)
         except ApiError as err:
-            raise TargetError(f"{self.kind.lower()} {name}.{self.namespace} get query error: "
-                              f"{err.status.message}") from err
+            raise TargetError(
+                f"{self.kind.lower()} {name}.{self.namespace} get query error: {err.status.message}"
+            ) from err
         return obj.to_dict()  # type: ignore[no-any-return]
 
     async def target(self) -> dict[str, Any]:
@@ -121,8 +122,9 @@ class WorkloadController:
                     obj = fetched.to_dict()
                 except ApiError as err:
                     if mandatory:
-                        raise TargetError(f"{resource.__name__.lower()} {name}.{self.namespace} get query error: "
-                                          f"{err.status.message}") from err
+                        raise TargetError(
+                            f"{resource.__name__.lower()} {name}.{self.namespace} get query error: {err.status.message}"
+                        ) from err
                     continue
                 obj.setdefault("kind", resource.__name__)
                 ref = config_ref(obj)
@@ -150,28 +152,40 @@ class WorkloadController:
     async def primary_readiness(self) -> Readiness:
         """Is the primary rolled out? Messages wrapped as Flagger's IsPrimaryReady wraps them."""
         name = primary_name(self.name)
-        got = await self._readiness(await self._get(name),
-                                    self.canary.analysis_or_default().effective_primary_ready_threshold())
+        got = await self._readiness(
+            await self._get(name), self.canary.analysis_or_default().effective_primary_ready_threshold()
+        )
         if got.ready:
             return got
-        prefix = f"{name}.{self.namespace}" if self.kind == "Deployment" else \
-            f"primary {self.kind.lower()} {name}.{self.namespace}"
+        prefix = (
+            f"{name}.{self.namespace}"
+            if self.kind == "Deployment"
+            else f"primary {self.kind.lower()} {name}.{self.namespace}"
+        )
         return Readiness(False, got.retriable, f"{prefix} not ready: {got.message}")
 
     async def canary_readiness(self) -> Readiness:
         """Is the target (the canary) rolled out? Messages wrapped as Flagger's IsCanaryReady wraps them."""
-        got = await self._readiness(await self.target(),
-                                    self.canary.analysis_or_default().effective_canary_ready_threshold())
+        got = await self._readiness(
+            await self.target(), self.canary.analysis_or_default().effective_canary_ready_threshold()
+        )
         if got.ready:
             return got
-        return Readiness(False, got.retriable,
-                         f"canary {self.kind.lower()} {self.name}.{self.namespace} not ready: {got.message}")
+        return Readiness(
+            False, got.retriable, f"canary {self.kind.lower()} {self.name}.{self.namespace} not ready: {got.message}"
+        )
 
     # ----- writing -----
 
     def _owner(self) -> dict[str, Any]:
-        return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": self.canary.metadata.name,
-                "uid": self.canary.metadata.uid, "controller": True, "blockOwnerDeletion": True}
+        return {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "name": self.canary.metadata.name,
+            "uid": self.canary.metadata.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
 
     async def _sync_configs(self, refs: list[ConfigRef]) -> None:
         for ref in refs:
@@ -186,8 +200,12 @@ class WorkloadController:
                 if err.status.code != 404:
                     raise
                 existing = None
-            copy_ = primary_copy(source, canary_owner=self._owner(), existing=existing,
-                                 include_label_prefixes=self.options.include_label_prefixes)
+            copy_ = primary_copy(
+                source,
+                canary_owner=self._owner(),
+                existing=existing,
+                include_label_prefixes=self.options.include_label_prefixes,
+            )
             if existing is None:
                 await self.client.create(codecs.from_dict(copy_))
             else:
@@ -208,9 +226,14 @@ class WorkloadController:
                 raise
         refs = await self.configs()
         await self._sync_configs(refs)
-        primary = new_primary(target, label=label, selector_labels=self.options.selector_labels,
-                              include_label_prefixes=self.options.include_label_prefixes, owner=self._owner(),
-                              tracked_configs={ref.key for ref in refs})
+        primary = new_primary(
+            target,
+            label=label,
+            selector_labels=self.options.selector_labels,
+            include_label_prefixes=self.options.include_label_prefixes,
+            owner=self._owner(),
+            tracked_configs={ref.key for ref in refs},
+        )
         await self.client.create(codecs.from_dict(primary))
 
     async def promote(self) -> None:
@@ -220,17 +243,21 @@ class WorkloadController:
         refs = await self.configs()
         await self._sync_configs(refs)
         primary = await self._get(primary_name(self.name))
-        updated = promoted_primary(primary, target, label=label, selector_labels=self.options.selector_labels,
-                                   include_label_prefixes=self.options.include_label_prefixes,
-                                   has_autoscaler=self.canary.spec.autoscaler_ref is not None,
-                                   tracked_configs={ref.key for ref in refs})
+        updated = promoted_primary(
+            primary,
+            target,
+            label=label,
+            selector_labels=self.options.selector_labels,
+            include_label_prefixes=self.options.include_label_prefixes,
+            has_autoscaler=self.canary.spec.autoscaler_ref is not None,
+            tracked_configs={ref.key for ref in refs},
+        )
         await self.client.replace(codecs.from_dict(updated))
 
     async def scale_to_zero(self) -> None:
         """Stop the canary's pods: replicas 0, or for a DaemonSet a node selector no node has."""
         patch = scale_patch(self.kind, 0) if self.kind != "DaemonSet" else daemonset_to_zero(await self.target())
-        await self.client.patch(self.resource, self.name, patch, namespace=self.namespace,
-                                patch_type=PatchType.MERGE)
+        await self.client.patch(self.resource, self.name, patch, namespace=self.namespace, patch_type=PatchType.MERGE)
 
     async def scale_from_zero(self) -> None:
         """Start the canary's pods again with Flagger's choice of replicas."""
@@ -243,8 +270,7 @@ class WorkloadController:
                 primary = await self._get(primary_name(self.name))
             autoscaler = await self._autoscaler()
             patch = scale_patch(self.kind, replicas_from_zero(target, primary, autoscaler)) or {}
-        await self.client.patch(self.resource, self.name, patch, namespace=self.namespace,
-                                patch_type=PatchType.MERGE)
+        await self.client.patch(self.resource, self.name, patch, namespace=self.namespace, patch_type=PatchType.MERGE)
 
     async def _autoscaler(self) -> dict[str, Any] | None:
         ref = self.canary.spec.autoscaler_ref
@@ -269,5 +295,10 @@ class WorkloadController:
             await self.scale_from_zero()
             return
         replicas = (primary.get("spec") or {}).get("replicas")
-        await self.client.patch(self.resource, self.name, {"spec": {"replicas": replicas if replicas else 1}},
-                                namespace=self.namespace, patch_type=PatchType.MERGE)
+        await self.client.patch(
+            self.resource,
+            self.name,
+            {"spec": {"replicas": replicas if replicas else 1}},
+            namespace=self.namespace,
+            patch_type=PatchType.MERGE,
+        )

@@ -23,8 +23,10 @@ PRIMARY_REVISION = "flagger.app/primary-revision"
 
 
 def _is_ready(revision: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in ((revision.get("status") or {}).get("conditions") or []))
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in ((revision.get("status") or {}).get("conditions") or [])
+    )
 
 
 class KnativeTarget:
@@ -41,23 +43,26 @@ class KnativeTarget:
         try:
             found: Any = await self.client.get(KnativeService, self.name, namespace=self.namespace)
         except ApiError as err:
-            raise TargetError(f"Knative Service {self.name}.{self.namespace} get query error: "
-                              f"{err.status.message}") from err
+            raise TargetError(
+                f"Knative Service {self.name}.{self.namespace} get query error: {err.status.message}"
+            ) from err
         return dict(found.to_dict())
 
     async def _replace(self, service: dict[str, Any]) -> None:
         try:
             await self.client.replace(KnativeService.from_dict(service))
         except ApiError as err:
-            raise TargetError(f"Knative Service {self.name}.{self.namespace} update query error "
-                              f"{err.status.message}") from err
+            raise TargetError(
+                f"Knative Service {self.name}.{self.namespace} update query error {err.status.message}"
+            ) from err
 
     async def _revision_ready(self, name: str) -> Readiness:
         try:
             revision: Any = await self.client.get(Revision, name, namespace=self.namespace)
         except ApiError as err:
-            return Readiness(False, True, f"Knative Revision {name}.{self.namespace} get query error: "
-                                          f"{err.status.message}")
+            return Readiness(
+                False, True, f"Knative Revision {name}.{self.namespace} get query error: {err.status.message}"
+            )
         if not _is_ready(revision.to_dict()):
             return Readiness(False, True, f"Knative Revision {name}.{self.namespace} is not ready")
         return READY
@@ -89,16 +94,19 @@ class KnativeTarget:
         service = await self.service()
         latest = (service.get("status") or {}).get("latestCreatedRevisionName", "")
         service.setdefault("metadata", {}).setdefault("annotations", {})[PRIMARY_REVISION] = latest
-        service.setdefault("spec", {})["traffic"] = [{"latestRevision": True, "percent": 0},
-                                                     {"revisionName": latest, "percent": 100}]
+        service.setdefault("spec", {})["traffic"] = [
+            {"latestRevision": True, "percent": 0},
+            {"revisionName": latest, "percent": 100},
+        ]
         await self._replace(service)
 
     async def primary_readiness(self) -> Readiness:
         """The primary revision is Ready."""
         annotations = (await self.service()).get("metadata", {}).get("annotations") or {}
         if PRIMARY_REVISION not in annotations:
-            return Readiness(False, True, f"Knative Service {self.name}.{self.namespace} primary revision "
-                                          "annotation not found")
+            return Readiness(
+                False, True, f"Knative Service {self.name}.{self.namespace} primary revision annotation not found"
+            )
         return await self._revision_ready(annotations[PRIMARY_REVISION])
 
     async def canary_readiness(self) -> Readiness:

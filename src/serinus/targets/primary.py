@@ -35,12 +35,15 @@ def selector_label(workload: Obj, candidates: Iterable[str] = DEFAULT_SELECTOR_L
             return key, str(match[key])
     meta = workload.get("metadata") or {}
     kind = str(workload.get("kind") or "deployment").lower()
-    raise InvalidSpecError(f"{kind} {meta.get('name')}.{meta.get('namespace')} spec.selector.matchLabels must "
-                           f"contain one of [{' '.join(candidates)}]")
+    raise InvalidSpecError(
+        f"{kind} {meta.get('name')}.{meta.get('namespace')} spec.selector.matchLabels must "
+        f"contain one of [{' '.join(candidates)}]"
+    )
 
 
-def pod_annotations(annotations: Mapping[str, str] | None, new_id: Callable[[], str] = lambda: str(uuid.uuid4())
-                    ) -> dict[str, str]:
+def pod_annotations(
+    annotations: Mapping[str, str] | None, new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+) -> dict[str, str]:
     """Pod template annotations for the primary: the target's plus a fresh `flagger-id`, which forces a rollout."""
     out = {k: v for k, v in without_toolkit(annotations).items() if k != ID_ANNOTATION}
     out[ID_ANNOTATION] = new_id()
@@ -64,8 +67,9 @@ def _suffix_selector(selector: dict[str, Any] | None, labels: Iterable[str], tar
             match[key] = primary_name(target)
 
 
-def primary_pod_spec(pod_spec: Obj, target: str, selector_labels: Iterable[str],
-                     tracked_configs: Collection[str] = ()) -> dict[str, Any]:
+def primary_pod_spec(
+    pod_spec: Obj, target: str, selector_labels: Iterable[str], tracked_configs: Collection[str] = ()
+) -> dict[str, Any]:
     """The target's pod spec for the primary: references to tracked configs (`<type>/<name>` keys of
     status.trackedConfigs) renamed to their `-primary` copies, and topology-spread / pod-anti-affinity selectors
     that name the target pointed at the primary."""
@@ -118,14 +122,27 @@ class KindRules:
 
 
 KINDS = {
-    "Deployment": KindRules("Deployment", ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit",
-                                           "strategy")),
-    "DaemonSet": KindRules("DaemonSet", ("minReadySeconds", "revisionHistoryLimit", "updateStrategy"),
-                           has_replicas=False, rewrite_affinity=False),
+    "Deployment": KindRules(
+        "Deployment", ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy")
+    ),
+    "DaemonSet": KindRules(
+        "DaemonSet",
+        ("minReadySeconds", "revisionHistoryLimit", "updateStrategy"),
+        has_replicas=False,
+        rewrite_affinity=False,
+    ),
     # StatefulSets are ours (Flagger has none); only these spec fields may change after creation.
-    "StatefulSet": KindRules("StatefulSet", ("minReadySeconds", "revisionHistoryLimit", "updateStrategy",
-                                             "persistentVolumeClaimRetentionPolicy", "ordinals"),
-                             create_only_fields=("serviceName", "volumeClaimTemplates", "podManagementPolicy")),
+    "StatefulSet": KindRules(
+        "StatefulSet",
+        (
+            "minReadySeconds",
+            "revisionHistoryLimit",
+            "updateStrategy",
+            "persistentVolumeClaimRetentionPolicy",
+            "ordinals",
+        ),
+        create_only_fields=("serviceName", "volumeClaimTemplates", "podManagementPolicy"),
+    ),
 }
 SCALE_TO_ZERO_SELECTOR = "flagger.app/scale-to-zero"
 
@@ -136,16 +153,25 @@ def check_target(target: Obj) -> None:
         strategy = ((target.get("spec") or {}).get("updateStrategy") or {}).get("type")
         if strategy and strategy != "RollingUpdate":
             meta = target.get("metadata") or {}
-            raise InvalidSpecError(f"daemonset {meta.get('name')}.{meta.get('namespace')} must have RollingUpdate "
-                                   f"strategy but have {strategy}")
+            raise InvalidSpecError(
+                f"daemonset {meta.get('name')}.{meta.get('namespace')} must have RollingUpdate "
+                f"strategy but have {strategy}"
+            )
 
 
 def _rules(target: Obj) -> KindRules:
     return KINDS[str(target.get("kind") or "Deployment")]
 
 
-def _template(target: Obj, rules: KindRules, label: str, primary_value: str, selector_labels: Iterable[str],
-              tracked_configs: Collection[str], new_id: Callable[[], str]) -> dict[str, Any]:
+def _template(
+    target: Obj,
+    rules: KindRules,
+    label: str,
+    primary_value: str,
+    selector_labels: Iterable[str],
+    tracked_configs: Collection[str],
+    new_id: Callable[[], str],
+) -> dict[str, Any]:
     template = (target.get("spec") or {}).get("template") or {}
     tmeta = template.get("metadata") or {}
     name = (target.get("metadata") or {}).get("name", "")
@@ -157,15 +183,25 @@ def _template(target: Obj, rules: KindRules, label: str, primary_value: str, sel
     selector = pod_spec.get("nodeSelector")
     if selector and SCALE_TO_ZERO_SELECTOR in selector:
         del selector[SCALE_TO_ZERO_SELECTOR]
-    return {"metadata": {"labels": primary_labels(tmeta.get("labels"), label, primary_value),
-                         "annotations": pod_annotations(tmeta.get("annotations"), new_id)},
-            "spec": pod_spec}
+    return {
+        "metadata": {
+            "labels": primary_labels(tmeta.get("labels"), label, primary_value),
+            "annotations": pod_annotations(tmeta.get("annotations"), new_id),
+        },
+        "spec": pod_spec,
+    }
 
 
-def new_primary(target: Obj, *, label: str, selector_labels: Iterable[str],
-                include_label_prefixes: Iterable[str], owner: Mapping[str, Any],
-                tracked_configs: Collection[str] = (),
-                new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
+def new_primary(
+    target: Obj,
+    *,
+    label: str,
+    selector_labels: Iterable[str],
+    include_label_prefixes: Iterable[str],
+    owner: Mapping[str, Any],
+    tracked_configs: Collection[str] = (),
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> dict[str, Any]:
     """The `<target>-primary` workload created on initialization (replicas = target's if > 0, else 1)."""
     rules = _rules(target)
     meta, spec = target.get("metadata") or {}, target.get("spec") or {}
@@ -182,11 +218,14 @@ def new_primary(target: Obj, *, label: str, selector_labels: Iterable[str],
         if field in spec:
             out_spec[field] = copy.deepcopy(spec[field])
     return {
-        "apiVersion": "apps/v1", "kind": rules.kind,
+        "apiVersion": "apps/v1",
+        "kind": rules.kind,
         "metadata": {
-            "name": primary_name(meta["name"]), "namespace": meta.get("namespace"),
-            "labels": primary_labels(include_by_prefix(meta.get("labels"), include_label_prefixes), label,
-                                     primary_value),
+            "name": primary_name(meta["name"]),
+            "namespace": meta.get("namespace"),
+            "labels": primary_labels(
+                include_by_prefix(meta.get("labels"), include_label_prefixes), label, primary_value
+            ),
             "annotations": without_toolkit(meta.get("annotations")),
             "ownerReferences": [dict(owner)],
         },
@@ -194,10 +233,17 @@ def new_primary(target: Obj, *, label: str, selector_labels: Iterable[str],
     }
 
 
-def promoted_primary(primary: Obj, target: Obj, *, label: str, selector_labels: Iterable[str],
-                     include_label_prefixes: Iterable[str], has_autoscaler: bool,
-                     tracked_configs: Collection[str] = (),
-                     new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> dict[str, Any]:
+def promoted_primary(
+    primary: Obj,
+    target: Obj,
+    *,
+    label: str,
+    selector_labels: Iterable[str],
+    include_label_prefixes: Iterable[str],
+    has_autoscaler: bool,
+    tracked_configs: Collection[str] = (),
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> dict[str, Any]:
     """The primary after promotion: the target's pod template and rollout settings copied over, a new flagger-id."""
     rules = _rules(target)
     out: dict[str, Any] = copy.deepcopy(dict(primary))
@@ -215,6 +261,7 @@ def promoted_primary(primary: Obj, target: Obj, *, label: str, selector_labels: 
     ospec["template"] = _template(target, rules, label, primary_value, selector_labels, tracked_configs, new_id)
     ometa = out.setdefault("metadata", {})
     ometa["annotations"] = include_by_prefix(meta.get("annotations"), include_label_prefixes)
-    ometa["labels"] = primary_labels(include_by_prefix(meta.get("labels"), include_label_prefixes), label,
-                                     primary_value)
+    ometa["labels"] = primary_labels(
+        include_by_prefix(meta.get("labels"), include_label_prefixes), label, primary_value
+    )
     return out

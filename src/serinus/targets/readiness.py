@@ -19,8 +19,6 @@ __all__ = ["READY", "Readiness", "daemonset_readiness", "deployment_readiness", 
 Obj = Mapping[str, Any]
 
 
-
-
 def _f32(x: float) -> float:
     return float(struct.unpack("f", struct.pack("f", x))[0])
 
@@ -56,14 +54,18 @@ def deployment_readiness(dep: Obj, deadline_s: int, threshold_percent: int, now:
     """Flagger's isDeploymentReady: generation observed, all replicas updated, old ones gone, enough available."""
     status = dep.get("status") or {}
     if not _generation_observed(dep):
-        return Readiness(False, True,
-                         "waiting for rollout to finish: observed deployment generation less than desired generation")
+        return Readiness(
+            False, True, "waiting for rollout to finish: observed deployment generation less than desired generation"
+        )
     retriable = True
     progress = _condition(status, "Progressing")
     if progress is not None:
         available = _condition(status, "Available")
-        if available is not None and available.get("status") == "False" \
-                and available.get("reason") == "MinimumReplicasUnavailable":
+        if (
+            available is not None
+            and available.get("status") == "False"
+            and available.get("reason") == "MinimumReplicasUnavailable"
+        ):
             since = _parse_time(available.get("lastUpdateTime"))
             if since is not None:
                 retriable = not (since + dt.timedelta(seconds=deadline_s) < now)
@@ -76,15 +78,22 @@ def deployment_readiness(dep: Obj, deadline_s: int, threshold_percent: int, now:
     if progress is not None and progress.get("reason") == "ProgressDeadlineExceeded":
         return Readiness(False, False, f'deployment "{name}" exceeded its progress deadline')
     if wanted is not None and updated < int(wanted):
-        return Readiness(False, retriable,
-                         f"waiting for rollout to finish: {updated} out of {wanted} new replicas have been updated")
+        return Readiness(
+            False, retriable, f"waiting for rollout to finish: {updated} out of {wanted} new replicas have been updated"
+        )
     if replicas > updated:
-        return Readiness(False, retriable,
-                         f"waiting for rollout to finish: {replicas - updated} old replicas are pending termination")
+        return Readiness(
+            False,
+            retriable,
+            f"waiting for rollout to finish: {replicas - updated} old replicas are pending termination",
+        )
     if available_n < needed:
-        return Readiness(False, retriable,
-                         f"waiting for rollout to finish: {available_n} of {needed} "
-                         f"(readyThreshold {threshold_percent}%) updated replicas are available")
+        return Readiness(
+            False,
+            retriable,
+            f"waiting for rollout to finish: {available_n} of {needed} "
+            f"(readyThreshold {threshold_percent}%) updated replicas are available",
+        )
     return READY
 
 
@@ -92,43 +101,68 @@ def _deadline_passed(since: dt.datetime | None, deadline_s: int, now: dt.datetim
     return since is not None and since + dt.timedelta(seconds=deadline_s) < now
 
 
-def _pods_rollout(behind: bool, updated: int, wanted: int, available: int, needed: int, threshold_percent: int,
-                  late: bool, deadline_s: int) -> Readiness:
+def _pods_rollout(
+    behind: bool,
+    updated: int,
+    wanted: int,
+    available: int,
+    needed: int,
+    threshold_percent: int,
+    late: bool,
+    deadline_s: int,
+) -> Readiness:
     """The shared tail of the DaemonSet and StatefulSet rules (Flagger's isDaemonSetReady wording)."""
     if not behind and available >= needed:
         return READY
     if late:
         return Readiness(False, False, f"exceeded its progressDeadlineSeconds: {deadline_s}")
     if behind:
-        return Readiness(False, True,
-                         f"waiting for rollout to finish: {updated} out of {wanted} new pods have been updated")
-    return Readiness(False, True, f"waiting for rollout to finish: {available} of {needed} "
-                                  f"(readyThreshold {threshold_percent}%) updated pods are available")
+        return Readiness(
+            False, True, f"waiting for rollout to finish: {updated} out of {wanted} new pods have been updated"
+        )
+    return Readiness(
+        False,
+        True,
+        f"waiting for rollout to finish: {available} of {needed} "
+        f"(readyThreshold {threshold_percent}%) updated pods are available",
+    )
 
 
-def daemonset_readiness(ds: Obj, deadline_s: int, threshold_percent: int, now: dt.datetime,
-                        last_transition: dt.datetime | None) -> Readiness:
+def daemonset_readiness(
+    ds: Obj, deadline_s: int, threshold_percent: int, now: dt.datetime, last_transition: dt.datetime | None
+) -> Readiness:
     """Flagger's isDaemonSetReady; the deadline counts from the Canary's status.lastTransitionTime."""
     if not _generation_observed(ds):
-        return Readiness(False, True,
-                         "waiting for rollout to finish: observed daemonset generation less than desired generation")
+        return Readiness(
+            False, True, "waiting for rollout to finish: observed daemonset generation less than desired generation"
+        )
     status = ds.get("status") or {}
     desired = int(status.get("desiredNumberScheduled") or 0)
     updated = int(status.get("updatedNumberScheduled") or 0)
     available = int(status.get("numberAvailable") or 0)
     needed = threshold_count(desired, threshold_percent)
-    return _pods_rollout(updated < desired, updated, desired, available, needed, threshold_percent,
-                         _deadline_passed(last_transition, deadline_s, now), deadline_s)
+    return _pods_rollout(
+        updated < desired,
+        updated,
+        desired,
+        available,
+        needed,
+        threshold_percent,
+        _deadline_passed(last_transition, deadline_s, now),
+        deadline_s,
+    )
 
 
-def statefulset_readiness(sts: Obj, deadline_s: int, threshold_percent: int, now: dt.datetime,
-                          last_transition: dt.datetime | None) -> Readiness:
+def statefulset_readiness(
+    sts: Obj, deadline_s: int, threshold_percent: int, now: dt.datetime, last_transition: dt.datetime | None
+) -> Readiness:
     """Our StatefulSet rule, shaped like the DaemonSet one: every replica on the update revision and enough of
     them available; the deadline counts from the Canary's status.lastTransitionTime (StatefulSets have no
     progress-deadline condition of their own)."""
     if not _generation_observed(sts):
-        return Readiness(False, True,
-                         "waiting for rollout to finish: observed statefulset generation less than desired generation")
+        return Readiness(
+            False, True, "waiting for rollout to finish: observed statefulset generation less than desired generation"
+        )
     spec, status = sts.get("spec") or {}, sts.get("status") or {}
     wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
     updated = int(status.get("updatedReplicas") or 0)
@@ -136,5 +170,13 @@ def statefulset_readiness(sts: Obj, deadline_s: int, threshold_percent: int, now
     current_rev, update_rev = status.get("currentRevision"), status.get("updateRevision")
     needed = threshold_count(wanted, threshold_percent)
     behind = updated < wanted or (wanted > 0 and current_rev is not None and current_rev != update_rev)
-    return _pods_rollout(behind, updated, wanted, available, needed, threshold_percent,
-                         _deadline_passed(last_transition, deadline_s, now), deadline_s)
+    return _pods_rollout(
+        behind,
+        updated,
+        wanted,
+        available,
+        needed,
+        threshold_percent,
+        _deadline_passed(last_transition, deadline_s, now),
+        deadline_s,
+    )

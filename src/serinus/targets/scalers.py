@@ -24,8 +24,14 @@ PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
 
 
 def _owner(canary: Canary) -> dict[str, Any]:
-    return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": canary.metadata.name,
-            "uid": canary.metadata.uid, "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "name": canary.metadata.name,
+        "uid": canary.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def _bounds(canary: Canary) -> tuple[int | None, int | None]:
@@ -40,9 +46,14 @@ def primary_hpa_spec(canary: Canary, hpa: Obj) -> dict[str, Any]:
     """The primary HPA's spec: the target HPA's, scaling `<target>-primary`, with primaryScalerReplicas applied."""
     spec = hpa.get("spec") or {}
     ref = spec.get("scaleTargetRef") or {}
-    out: dict[str, Any] = {"scaleTargetRef": {"name": f"{canary.spec.target_ref.name}-primary",
-                                              "kind": ref.get("kind"), "apiVersion": ref.get("apiVersion")},
-                           "maxReplicas": spec.get("maxReplicas")}
+    out: dict[str, Any] = {
+        "scaleTargetRef": {
+            "name": f"{canary.spec.target_ref.name}-primary",
+            "kind": ref.get("kind"),
+            "apiVersion": ref.get("apiVersion"),
+        },
+        "maxReplicas": spec.get("maxReplicas"),
+    }
     for key in ("minReplicas", "metrics", "behavior"):
         if spec.get(key) is not None:
             out[key] = copy.deepcopy(spec[key])
@@ -57,10 +68,17 @@ def primary_hpa_spec(canary: Canary, hpa: Obj) -> dict[str, Any]:
 def new_primary_hpa(canary: Canary, hpa: Obj) -> dict[str, Any]:
     """A new `<hpa>-primary` owned by the Canary, with the target HPA's labels (minus Flux's)."""
     meta = hpa.get("metadata") or {}
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": f"{meta.get('name')}-primary", "namespace": canary.metadata.namespace,
-                         "labels": without_toolkit(meta.get("labels")), "ownerReferences": [_owner(canary)]},
-            "spec": primary_hpa_spec(canary, hpa)}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": f"{meta.get('name')}-primary",
+            "namespace": canary.metadata.namespace,
+            "labels": without_toolkit(meta.get("labels")),
+            "ownerReferences": [_owner(canary)],
+        },
+        "spec": primary_hpa_spec(canary, hpa),
+    }
 
 
 def updated_primary_hpa(canary: Canary, hpa: Obj, primary: Obj, prefixes: Iterable[str]) -> dict[str, Any] | None:
@@ -70,13 +88,18 @@ def updated_primary_hpa(canary: Canary, hpa: Obj, primary: Obj, prefixes: Iterab
     hpa_meta, primary_meta = hpa.get("metadata") or {}, primary.get("metadata") or {}
     labels = without_toolkit(hpa_meta.get("labels"))  # as created; annotations only by --include-label-prefix
     annotations = include_by_prefix(hpa_meta.get("annotations"), prefixes)
-    same = all(spec.get(k) == wanted.get(k) for k in ("minReplicas", "maxReplicas", "metrics", "behavior")) \
-        and (primary_meta.get("labels") or {}) == labels and (primary_meta.get("annotations") or {}) == annotations
+    same = (
+        all(spec.get(k) == wanted.get(k) for k in ("minReplicas", "maxReplicas", "metrics", "behavior"))
+        and (primary_meta.get("labels") or {}) == labels
+        and (primary_meta.get("annotations") or {}) == annotations
+    )
     if same:
         return None
     out = copy.deepcopy(dict(primary))
-    out["spec"] = {**out.get("spec", {}), **{k: wanted.get(k) for k in ("minReplicas", "maxReplicas", "metrics",
-                                                                         "behavior")}}
+    out["spec"] = {
+        **out.get("spec", {}),
+        **{k: wanted.get(k) for k in ("minReplicas", "maxReplicas", "metrics", "behavior")},
+    }
     out["metadata"] = {**out["metadata"], "labels": labels, "annotations": annotations}
     return out
 
@@ -106,12 +129,26 @@ def primary_scaled_object_spec(canary: Canary, so: Obj) -> dict[str, Any]:
     """The primary ScaledObject's spec: the target's, scaling `<target>-primary`, with its own HPA name."""
     spec = copy.deepcopy(dict(so.get("spec") or {}))
     ref = spec.get("scaleTargetRef") or {}
-    out: dict[str, Any] = {"scaleTargetRef": {k: v for k, v in {
-        "name": f"{canary.spec.target_ref.name}-primary", "kind": ref.get("kind"),
-        "apiVersion": ref.get("apiVersion"), "envSourceContainerName": ref.get("envSourceContainerName")}.items()
-        if v is not None}}
-    for key in ("pollingInterval", "cooldownPeriod", "minReplicaCount", "maxReplicaCount", "fallback",
-                "idleReplicaCount"):
+    out: dict[str, Any] = {
+        "scaleTargetRef": {
+            k: v
+            for k, v in {
+                "name": f"{canary.spec.target_ref.name}-primary",
+                "kind": ref.get("kind"),
+                "apiVersion": ref.get("apiVersion"),
+                "envSourceContainerName": ref.get("envSourceContainerName"),
+            }.items()
+            if v is not None
+        }
+    }
+    for key in (
+        "pollingInterval",
+        "cooldownPeriod",
+        "minReplicaCount",
+        "maxReplicaCount",
+        "fallback",
+        "idleReplicaCount",
+    ):
         if spec.get(key) is not None:
             out[key] = spec[key]
     advanced = dict(spec.get("advanced") or {})
@@ -167,14 +204,24 @@ class AutoscalerPort:
             spec = primary_scaled_object_spec(self.canary, target)
             if primary is None:
                 meta = target.get("metadata") or {}
-                await self.client.create(ScaledObject.from_dict({
-                    "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-                    "metadata": {"name": name, "namespace": self.namespace,
-                                 "labels": without_toolkit(meta.get("labels")),
-                                 "annotations": without_toolkit({k: v for k, v in (meta.get("annotations") or {})
-                                                                 .items() if k != PAUSED_REPLICAS}),
-                                 "ownerReferences": [_owner(self.canary)]},
-                    "spec": spec}))
+                await self.client.create(
+                    ScaledObject.from_dict(
+                        {
+                            "apiVersion": "keda.sh/v1alpha1",
+                            "kind": "ScaledObject",
+                            "metadata": {
+                                "name": name,
+                                "namespace": self.namespace,
+                                "labels": without_toolkit(meta.get("labels")),
+                                "annotations": without_toolkit(
+                                    {k: v for k, v in (meta.get("annotations") or {}).items() if k != PAUSED_REPLICAS}
+                                ),
+                                "ownerReferences": [_owner(self.canary)],
+                            },
+                            "spec": spec,
+                        }
+                    )
+                )
             elif not init and primary.get("spec") != spec:
                 primary["spec"] = spec
                 await self.client.replace(ScaledObject.from_dict(primary))

@@ -23,8 +23,9 @@ def replicas_from_zero(target: Obj, primary: Obj | None, autoscaler: Obj | None)
         theirs = ((primary or {}).get("spec") or {}).get("replicas")
         return theirs if isinstance(theirs, int) and theirs > 0 else 1
     spec = autoscaler.get("spec") or {}
-    floor = spec.get("minReplicas") if autoscaler.get("kind") == "HorizontalPodAutoscaler" \
-        else spec.get("minReplicaCount")
+    floor = (
+        spec.get("minReplicas") if autoscaler.get("kind") == "HorizontalPodAutoscaler" else spec.get("minReplicaCount")
+    )
     return floor if isinstance(floor, int) and floor > 1 else 1
 
 

@@ -73,8 +73,9 @@ def namespace(cluster: Cluster) -> str:
 def test_charts_lint(cluster: Cluster, chart: Path) -> None:
     """`helm lint` passes for both charts."""
     helm = cluster.plane.bin_dir / "helm"
-    proc = subprocess.run([str(helm), "lint", str(chart), "--kube-version", "1.34.4"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [str(helm), "lint", str(chart), "--kube-version", "1.34.4"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 chart(s) linted, 0 chart(s) failed" in proc.stdout
 
@@ -85,8 +86,16 @@ def test_chart_defaults_render_and_apply(cluster: Cluster, namespace: str) -> No
     assert (CHART / "crds" / "crds.yaml").resolve() == (ROOT / "deploy" / "crds" / "crds.yaml").resolve()
     docs = cluster.helm_template("--include-crds")
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "CustomResourceDefinition",
-                     "CustomResourceDefinition", "Deployment", "Service", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    ]
     (deployment,) = _by_kind(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -105,32 +114,73 @@ def test_every_option_renders_and_applies(cluster: Cluster, namespace: str) -> N
     """Leader election with two replicas (and its Role), the PodDisruptionBudget, Service and Pod monitors, the
     Flagger flags: every argument is one `serinus run` accepts."""
     docs = cluster.helm_template(
-        "--set", "leaderElection.enabled=true", "--set", "leaderElection.replicaCount=2",
-        "--set", "podDisruptionBudget.enabled=true", "--set", "serviceMonitor.enabled=true",
-        "--set", "podMonitor.enabled=true", "--set", "meshProvider=nginx", "--set", "namespace=apps",
-        "--set", "selectorLabels=app\\,name", "--set", "configTracking.enabled=false",
-        "--set", "ingressAnnotationsPrefix=custom.ingress.kubernetes.io", "--set", "ingressClass=contour",
-        "--set", "includeLabelPrefix=team", "--set", "eventWebhook=http://events.example/hook",
-        "--set", "clusterName=prod-eu", "--set", "noCrossNamespaceRefs=true",
-        "--set", "slack.channel=releases", "--set", "slack.url=https://hooks.slack.com/x",
-        "--set", "msteams.url=https://outlook.office.com/webhook/x")
+        "--set",
+        "leaderElection.enabled=true",
+        "--set",
+        "leaderElection.replicaCount=2",
+        "--set",
+        "podDisruptionBudget.enabled=true",
+        "--set",
+        "serviceMonitor.enabled=true",
+        "--set",
+        "podMonitor.enabled=true",
+        "--set",
+        "meshProvider=nginx",
+        "--set",
+        "namespace=apps",
+        "--set",
+        "selectorLabels=app\\,name",
+        "--set",
+        "configTracking.enabled=false",
+        "--set",
+        "ingressAnnotationsPrefix=custom.ingress.kubernetes.io",
+        "--set",
+        "ingressClass=contour",
+        "--set",
+        "includeLabelPrefix=team",
+        "--set",
+        "eventWebhook=http://events.example/hook",
+        "--set",
+        "clusterName=prod-eu",
+        "--set",
+        "noCrossNamespaceRefs=true",
+        "--set",
+        "slack.channel=releases",
+        "--set",
+        "slack.url=https://hooks.slack.com/x",
+        "--set",
+        "msteams.url=https://outlook.office.com/webhook/x",
+    )
     (deployment,) = _by_kind(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 2
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    for flag in ("-mesh-provider=nginx", "-namespace=apps", "-selector-labels=app,name", "--disable-config-tracking",
-                 "-ingress-annotations-prefix=custom.ingress.kubernetes.io", "-ingress-class=contour",
-                 "-include-label-prefix=team", "-event-webhook=http://events.example/hook",
-                 "-cluster-name=prod-eu", "--no-cross-namespace-refs", "--enable-leader-election",
-                 f"-leader-election-namespace={OPERATOR_NAMESPACE}", "-slack-channel=releases"):
+    for flag in (
+        "-mesh-provider=nginx",
+        "-namespace=apps",
+        "-selector-labels=app,name",
+        "--disable-config-tracking",
+        "-ingress-annotations-prefix=custom.ingress.kubernetes.io",
+        "-ingress-class=contour",
+        "-include-label-prefix=team",
+        "-event-webhook=http://events.example/hook",
+        "-cluster-name=prod-eu",
+        "--no-cross-namespace-refs",
+        "--enable-leader-election",
+        f"-leader-election-namespace={OPERATOR_NAMESPACE}",
+        "-slack-channel=releases",
+    ):
         assert flag in args
     _args_parse(run_command, args[1:])
     env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env == {"SERINUS_SLACK_URL": "https://hooks.slack.com/x",
-                   "SERINUS_MSTEAMS_URL": "https://outlook.office.com/webhook/x"}
+    assert env == {
+        "SERINUS_SLACK_URL": "https://hooks.slack.com/x",
+        "SERINUS_MSTEAMS_URL": "https://outlook.office.com/webhook/x",
+    }
     assert _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
     (role,) = _by_kind(docs, "Role")
-    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-                              "verbs": ["get", "create", "update"]}]
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+    ]
     assert role["metadata"]["namespace"] == "apps"  # the Lease lives in the watched namespace, as in Flagger
     try:
         cluster.client().create(Namespace(metadata=ObjectMeta(name="apps")))
@@ -138,8 +188,12 @@ def test_every_option_renders_and_applies(cluster: Cluster, namespace: str) -> N
         if err.status.code != 409:
             raise
     (monitor,) = _by_kind(docs, "ServiceMonitor")
-    assert monitor["spec"]["endpoints"][0] == {"port": "http", "path": "/metrics", "interval": "15s",
-                                               "honorLabels": False}
+    assert monitor["spec"]["endpoints"][0] == {
+        "port": "http",
+        "path": "/metrics",
+        "interval": "15s",
+        "honorLabels": False,
+    }
     assert _by_kind(docs, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
     _dry_run(cluster, docs)
 
@@ -157,9 +211,25 @@ def test_flaggers_own_values_file_installs_serinus(cluster: Cluster, namespace: 
     _args_parse(run_command, container["args"][1:])
     _dry_run(cluster, docs)
     helm = [str(cluster.plane.bin_dir / "helm"), f"--kubeconfig={cluster.kubeconfig}", "--namespace", "flagger-values"]
-    install = subprocess.run([*helm, "install", "from-flagger", str(CHART), "--create-namespace", "-f", str(values),
-                              "--set", "meshProvider=kubernetes", "--wait", "--timeout", "90s"],
-                             capture_output=True, text=True, check=False)
+    install = subprocess.run(
+        [
+            *helm,
+            "install",
+            "from-flagger",
+            str(CHART),
+            "--create-namespace",
+            "-f",
+            str(values),
+            "--set",
+            "meshProvider=kubernetes",
+            "--wait",
+            "--timeout",
+            "90s",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     try:
         assert install.returncode == 0, install.stderr
         live = cluster.client(namespace="flagger-values").get(Deployment, "from-flagger-serinus")
@@ -185,21 +255,38 @@ def test_loadtester_chart_with_flaggers_values(cluster: Cluster, namespace: str)
 def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
     """`kustomize build deploy/kustomize/base`: the CRDs, the namespace, the same ClusterRole rules as the chart,
     a Deployment whose arguments `serinus run` accepts, its Service and PodDisruptionBudget; all accepted."""
-    proc = subprocess.run([str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_BASE)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_BASE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    assert sorted(d["kind"] for d in docs) == sorted([
-        "Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
-        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "PodDisruptionBudget"])
+    assert sorted(d["kind"] for d in docs) == sorted(
+        [
+            "Namespace",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Service",
+            "PodDisruptionBudget",
+        ]
+    )
     chart_rules = next(d for d in cluster.helm_template() if d["kind"] == "ClusterRole")["rules"]
     assert _by_kind(docs, "ClusterRole")[0]["rules"] == chart_rules
     (deployment,) = _by_kind(docs, "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     _args_parse(run_command, container["args"][1:])
     assert container["image"] == "ghcr.io/serinus-dev/serinus:0.1.0"
-    assert _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] \
+    assert (
+        _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
         == "serinus"
+    )
     client: Client = cluster.client()
     for doc in docs:  # the namespace must exist for a dry run of what goes in it
         if doc["kind"] == "Namespace":
@@ -214,11 +301,14 @@ def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
 def test_kustomize_loadtester_builds_and_applies(cluster: Cluster, namespace: str) -> None:
     """`kustomize build deploy/kustomize/loadtester`: a Deployment running `serinus-loadtester` with flags it
     accepts and its Service on port 80; accepted in the namespace an overlay would set."""
-    proc = subprocess.run([str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_LOADTESTER)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_LOADTESTER)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
-    docs = [{**d, "metadata": {**d["metadata"], "namespace": namespace}}
-            for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = [{**d, "metadata": {**d["metadata"], "namespace": namespace}} for d in yaml.safe_load_all(proc.stdout) if d]
     assert sorted(d["kind"] for d in docs) == ["Deployment", "Service"]
     container = _by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["serinus-loadtester"]

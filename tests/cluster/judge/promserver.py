@@ -36,9 +36,16 @@ class RestartablePrometheus:
         """Start (or restart) and wait for /-/ready."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [self.binary, f"--config.file={self.work / 'prometheus.yml'}",
-                 f"--storage.tsdb.path={self.work / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                [
+                    self.binary,
+                    f"--config.file={self.work / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={self.work / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + timeout
         while not _ready(f"{self.url}/-/ready"):
             if self.proc.poll() is not None:

@@ -22,15 +22,22 @@ from tests.integration.exporter import ScenarioExporter
 IMAGE_1, IMAGE_2 = "ghcr.io/example/web:1.0", "ghcr.io/example/web:2.0"
 TOTAL_RPS = 2000.0
 #: the built-in metrics with Flagger's usual bounds; Flagger evaluates them over their own 1m window
-METRICS = [{"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
-           {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}}]
+METRICS = [
+    {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
+    {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
+]
 JUDGE = {"mode": "statistical", "maxHold": "3m"}
 
 
 def analysis(judge: dict[str, Any] | None = JUDGE, step_weight: int = 10) -> dict[str, Any]:
     """The analysis every judge test uses: 10 s interval, steps to 50, threshold 5, both built-ins."""
-    out: dict[str, Any] = {"interval": "10s", "threshold": 5, "stepWeight": step_weight, "maxWeight": 50,
-                           "metrics": METRICS}
+    out: dict[str, Any] = {
+        "interval": "10s",
+        "threshold": 5,
+        "stepWeight": step_weight,
+        "maxWeight": 50,
+        "metrics": METRICS,
+    }
     if judge is not None:
         out["judge"] = judge
     return out
@@ -61,8 +68,17 @@ class Observed:
 class Release:
     """A Canary `web` (istio provider) in `ns`, its traffic driver and its operator process."""
 
-    def __init__(self, cluster: Cluster, ns: str, log: Path, exporter: ScenarioExporter, metrics_server: str,
-                 seed: int, judge: dict[str, Any] | None = JUDGE, step_weight: int = 10) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        ns: str,
+        log: Path,
+        exporter: ScenarioExporter,
+        metrics_server: str,
+        seed: int,
+        judge: dict[str, Any] | None = JUDGE,
+        step_weight: int = 10,
+    ) -> None:
         self.cluster, self.ns, self.log, self.metrics_server = cluster, ns, log, metrics_server
         self.client = cluster.client(namespace=ns)
         plane = cluster.plane
@@ -113,11 +129,13 @@ class Release:
         except ApiError as err:
             events, status = f"(unreadable: {err})", {}
         judge = status.pop("judge", None)
-        return (f"\n--- operator log tail ({self.log}) ---\n{log_tail}\n--- events ---\n{events}\n"
-                f"--- status (without judge) ---\n{status}\n--- status.judge ---\n{judge}\n"
-                f"--- seen: weights {self.seen.weights}, failedChecks {sorted(self.seen.failed_checks)}, "
-                f"verdicts {self.seen.verdicts}\n--- traffic per weight ({self.driver.traffic.name}) ---\n"
-                f"{self.driver.summary()}\n")
+        return (
+            f"\n--- operator log tail ({self.log}) ---\n{log_tail}\n--- events ---\n{events}\n"
+            f"--- status (without judge) ---\n{status}\n--- status.judge ---\n{judge}\n"
+            f"--- seen: weights {self.seen.weights}, failedChecks {sorted(self.seen.failed_checks)}, "
+            f"verdicts {self.seen.verdicts}\n--- traffic per weight ({self.driver.traffic.name}) ---\n"
+            f"{self.driver.summary()}\n"
+        )
 
     def wait(self, probe: Callable[[], Any], what: str, timeout: float) -> Any:
         """Sample the release until `probe()` is truthy; fail with the diagnostics on timeout."""
@@ -127,14 +145,16 @@ class Release:
             self.driver.check()
             self.sample()
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"the operator exited with {self.proc.returncode} while waiting for {what}"
-                                     + self.diagnostics())
+                raise AssertionError(
+                    f"the operator exited with {self.proc.returncode} while waiting for {what}" + self.diagnostics()
+                )
             last = probe()
             if last:
                 return last
             time.sleep(0.5)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last observed: {last!r}"
-                             + self.diagnostics())
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}; last observed: {last!r}" + self.diagnostics()
+        )
 
     def expect(self, condition: bool, what: str) -> None:
         """Assert with the diagnostics."""
@@ -150,8 +170,14 @@ class Release:
         self.driver.start()
 
     def start_operator(self) -> None:
-        self.proc = op.start(self.cluster, self.ns, self.log, "--mesh-provider=istio",
-                             f"--metrics-server={self.metrics_server}", "--drain-period=2s")
+        self.proc = op.start(
+            self.cluster,
+            self.ns,
+            self.log,
+            "--mesh-provider=istio",
+            f"--metrics-server={self.metrics_server}",
+            "--drain-period=2s",
+        )
 
     def initialize(self) -> None:
         self.wait(lambda: self.phase() == "Initialized", "phase Initialized", timeout=90)
@@ -159,13 +185,17 @@ class Release:
     def new_revision(self) -> None:
         """Change the image: the release starts."""
         self.started_at = self.driver.elapsed()
-        self.client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "image": IMAGE_2}]}}}})
+        self.client.patch(
+            Deployment, "web", {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": IMAGE_2}]}}}}
+        )
 
     def finish(self, timeout: float = 300) -> str:
         """Wait for Succeeded or Failed; the phase reached."""
-        return str(self.wait(lambda: (p := self.phase()) in ("Succeeded", "Failed") and p, "the release to end",
-                             timeout=timeout))
+        return str(
+            self.wait(
+                lambda: (p := self.phase()) in ("Succeeded", "Failed") and p, "the release to end", timeout=timeout
+            )
+        )
 
     def close(self) -> None:
         self.driver.stop()
@@ -175,8 +205,9 @@ class Release:
 
 def prom_query_range(url: str, query: str, start: float, end: float, step: float) -> list[tuple[float, float]]:
     """(unix time, value) pairs of a range query (the first series; NaN values kept)."""
-    resp = httpx2.get(f"{url}/api/v1/query_range", params={"query": query, "start": start, "end": end,
-                                                            "step": step}, timeout=10)
+    resp = httpx2.get(
+        f"{url}/api/v1/query_range", params={"query": query, "start": start, "end": end, "step": step}, timeout=10
+    )
     resp.raise_for_status()
     result = resp.json()["data"]["result"]
     if not result:
@@ -195,5 +226,7 @@ def prom_query_at(url: str, query: str, at: float) -> float:
 def flagger_success_rate(ns: str, target: str = "web", window: str = "1m") -> str:
     """Flagger's request-success-rate query for istio (its template, rendered), as the threshold rule runs it."""
     sel = f'reporter="destination",destination_workload_namespace="{ns}",destination_workload=~"{target}"'
-    return (f'sum(rate(istio_requests_total{{{sel},response_code!~"5.*"}}[{window}])) / '
-            f"sum(rate(istio_requests_total{{{sel}}}[{window}])) * 100")
+    return (
+        f'sum(rate(istio_requests_total{{{sel},response_code!~"5.*"}}[{window}])) / '
+        f"sum(rate(istio_requests_total{{{sel}}}[{window}])) * 100"
+    )

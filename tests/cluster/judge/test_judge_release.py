@@ -86,7 +86,8 @@ def _release_through(rel: Release, timeout: float = 300) -> str:
 
 
 def test_judge_rolls_back_a_5x_error_regression_that_flagger_would_pass(
-        cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus) -> None:
+    cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus
+) -> None:
     """Primary 0.1 % errors, canary 0.5 %: the judge rolls back with a `Judged` event carrying the numbers, then
     Flagger's rollback path; the canary's own success rate stayed above 99 % (Flagger's bound) the whole time."""
     ns = namespace
@@ -96,36 +97,50 @@ def test_judge_rolls_back_a_5x_error_regression_that_flagger_would_pass(
         phase = _release_through(rel, timeout=240)
         rel.expect(phase == "Failed", f"the 5x regression ended {phase}, not Failed")
         judged = rel.wait(lambda: _judged(rel), "the Judged event", timeout=20)
-        rel.expect(bool(re.search(r"\d", judged[0][len(f"Judged web.{ns}: "):])),
-                   f"the Judged event carries no numbers: {judged[0]!r}")
-        rel.expect(op.in_order(rel.events(), [judged[0], f"Canary failed! Scaling down web.{ns}"]),
-                   "the Judged event, then Flagger's rollback event")
-        rel.wait(lambda: _routes(rel) == {"web-primary": 100, "web-canary": 0}, "all traffic back on the primary",
-                 timeout=20)
+        rel.expect(
+            bool(re.search(r"\d", judged[0][len(f"Judged web.{ns}: ") :])),
+            f"the Judged event carries no numbers: {judged[0]!r}",
+        )
+        rel.expect(
+            op.in_order(rel.events(), [judged[0], f"Canary failed! Scaling down web.{ns}"]),
+            "the Judged event, then Flagger's rollback event",
+        )
+        rel.wait(
+            lambda: _routes(rel) == {"web-primary": 100, "web-canary": 0}, "all traffic back on the primary", timeout=20
+        )
         rel.sample()
-        rel.expect(max(rel.seen.weights) > 0 and rel.seen.weights[-1] == 0,
-                   f"the canary got traffic, then none: {rel.seen.weights}")
+        rel.expect(
+            max(rel.seen.weights) > 0 and rel.seen.weights[-1] == 0,
+            f"the canary got traffic, then none: {rel.seen.weights}",
+        )
         judge = rel.status().get("judge") or {}
         rel.expect(judge.get("verdict") == "ROLLBACK", f"status.judge.verdict is {judge.get('verdict')!r}")
         evidence = _metric_evidence(judge)
         errors = evidence.get("request-success-rate", {})
-        rel.expect(errors.get("verdict") == "ROLLBACK" and errors.get("eFail", 0) >= errors.get("failThreshold", 1e9),
-                   f"status.judge has no rollback evidence on request-success-rate: {errors}")
+        rel.expect(
+            errors.get("verdict") == "ROLLBACK" and errors.get("eFail", 0) >= errors.get("failThreshold", 1e9),
+            f"status.judge has no rollback evidence on request-success-rate: {errors}",
+        )
         rel.expect(not any(m.startswith(f"Copying web.{ns}") for m in rel.events()), "the canary was promoted")
         span = rel.driver.canary_span()
         assert span is not None
         # Flagger's check at every second the canary served (from 5 s in, so that its window has requests)
         rates = _flagger_checks(rel, prometheus.url, span[0] + 5, max(span[1], span[0] + 5), step=1)
-        rel.expect(bool(rates) and all(not math.isnan(r) and r >= 99 for r in rates),
-                   f"Flagger's request-success-rate check did not pass at every point of the analysis: {rates}")
-        print(f"judged: {judged[0]}\nweights: {rel.seen.weights}\nFlagger's success rate: min {min(rates):.3f} "
-              f"over {len(rates)} points\ntraffic: {rel.driver.summary()}")
+        rel.expect(
+            bool(rates) and all(not math.isnan(r) and r >= 99 for r in rates),
+            f"Flagger's request-success-rate check did not pass at every point of the analysis: {rates}",
+        )
+        print(
+            f"judged: {judged[0]}\nweights: {rel.seen.weights}\nFlagger's success rate: min {min(rates):.3f} "
+            f"over {len(rates)} points\ntraffic: {rel.driver.summary()}"
+        )
     finally:
         rel.close()
 
 
 def test_without_the_judge_the_same_regression_is_promoted(
-        cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus) -> None:
+    cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus
+) -> None:
     """The control: no judge block, Flagger's threshold rule, the same 5x regression ends Succeeded."""
     ns = namespace
     rel = Release(cluster, ns, tmp_path / "operator.log", prometheus.exporter, prometheus.url, seed=11, judge=None)
@@ -134,8 +149,9 @@ def test_without_the_judge_the_same_regression_is_promoted(
         phase = _release_through(rel, timeout=240)
         rel.expect(phase == "Succeeded", f"without the judge the regression ended {phase}, not Succeeded")
         rel.expect(not _judged(rel), "a Judged event without the judge")
-        rel.expect(any(m == f"Copying web.{ns} template spec to web-primary.{ns}" for m in rel.events()),
-                   "no promotion event")
+        rel.expect(
+            any(m == f"Copying web.{ns} template spec to web-primary.{ns}" for m in rel.events()), "no promotion event"
+        )
         rel.expect(50 in rel.seen.weights, f"the canary never reached maxWeight: {rel.seen.weights}")
         rel.expect(not rel.status().get("judge"), "status.judge set without the judge")
         print(f"weights: {rel.seen.weights}\ntraffic: {rel.driver.summary()}")
@@ -144,7 +160,8 @@ def test_without_the_judge_the_same_regression_is_promoted(
 
 
 def test_judge_promotes_a_good_canary_through_a_shared_incident(
-        cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus) -> None:
+    cluster: Cluster, istio: None, namespace: str, tmp_path: Path, prometheus: Prometheus
+) -> None:
     """Both versions at 0.1 %, then both at 5 % for 60 s from the moment the canary gets traffic: Flagger's check
     (the canary's own success rate over 1m) fails at every step of the analysis, `threshold` times or more, so
     Flagger would roll back; the judge compares the two versions, never fails a check, and promotes."""
@@ -165,8 +182,9 @@ def test_judge_promotes_a_good_canary_through_a_shared_incident(
         rel.expect(phase == "Succeeded", f"the good canary ended {phase}, not Succeeded")
         rel.expect(not _judged(rel), f"the judge rolled back a good canary: {_judged(rel)}")
         rel.expect(rel.seen.failed_checks == {0}, f"failedChecks went {sorted(rel.seen.failed_checks)}")
-        rel.expect(any(m == f"Copying web.{ns} template spec to web-primary.{ns}" for m in rel.events()),
-                   "no promotion event")
+        rel.expect(
+            any(m == f"Copying web.{ns} template spec to web-primary.{ns}" for m in rel.events()), "no promotion event"
+        )
         rel.expect(50 in rel.seen.weights, f"the canary never reached maxWeight: {rel.seen.weights}")
         judge = rel.status().get("judge") or {}
         rel.expect(judge.get("verdict") == "PROMOTE", f"status.judge.verdict is {judge.get('verdict')!r}")
@@ -179,19 +197,28 @@ def test_judge_promotes_a_good_canary_through_a_shared_incident(
         steps = [at for at, old, _ in rel.driver.weight_changes() if old > 0 and at > incident_start]
         rates = [prom_query_at(prometheus.url, flagger_success_rate(ns), at - 1) for at in steps]
         below = [r for r in rates if not math.isnan(r) and r < 99]
-        rel.expect(len(below) >= 5, f"Flagger's check fell below 99 at only {len(below)} of the analysis steps "
-                                    f"(threshold 5): {rates}")
+        rel.expect(
+            len(below) >= 5,
+            f"Flagger's check fell below 99 at only {len(below)} of the analysis steps (threshold 5): {rates}",
+        )
         halts = [m for m in rel.event_counts() if m.startswith(f"Halt web.{ns} advancement")]
-        print(f"weights: {rel.seen.weights}\nverdicts: {rel.seen.verdicts}\nhalts: {halts}\n"
-              f"Flagger's success rate at the steps: {[round(r, 2) for r in rates]}\n"
-              f"status.judge: {rel.status().get('judge', {}).get('reason')}\ntraffic: {rel.driver.summary()}")
+        print(
+            f"weights: {rel.seen.weights}\nverdicts: {rel.seen.verdicts}\nhalts: {halts}\n"
+            f"Flagger's success rate at the steps: {[round(r, 2) for r in rates]}\n"
+            f"status.judge: {rel.status().get('judge', {}).get('reason')}\ntraffic: {rel.driver.summary()}"
+        )
     finally:
         rel.close()
 
 
 def test_judge_freezes_while_prometheus_is_down_and_resumes(
-        cluster: Cluster, istio: None, namespace: str, tmp_path: Path, exporter: ScenarioExporter,
-        own_prometheus: RestartablePrometheus) -> None:
+    cluster: Cluster,
+    istio: None,
+    namespace: str,
+    tmp_path: Path,
+    exporter: ScenarioExporter,
+    own_prometheus: RestartablePrometheus,
+) -> None:
     """Prometheus stops once the canary has 20 %: FREEZE events, the weight stays, failedChecks stays 0; Prometheus
     comes back (same port, same storage) and the release carries on to Succeeded."""
     ns = namespace
@@ -215,7 +242,7 @@ def test_judge_freezes_while_prometheus_is_down_and_resumes(
         weights_at_freeze = len(rel.seen.weights)
         rel.wait(lambda: freezes() >= 3, "three FREEZE events", timeout=60)
         rel.sample()
-        during = rel.seen.weights[weights_at_freeze - 1:]
+        during = rel.seen.weights[weights_at_freeze - 1 :]
         rel.expect(during == [held], f"the weight moved while frozen: {during} (held {held})")
         rel.expect(rel.seen.failed_checks == {0}, f"failedChecks went {sorted(rel.seen.failed_checks)}")
         rel.expect(rel.phase() == "Progressing", f"frozen, the release is {rel.phase()}")
@@ -229,7 +256,9 @@ def test_judge_freezes_while_prometheus_is_down_and_resumes(
         rel.expect(rel.seen.failed_checks == {0}, f"failedChecks went {sorted(rel.seen.failed_checks)}")
         rel.expect(not _judged(rel), f"the judge rolled back: {_judged(rel)}")
         rel.expect(max(rel.seen.weights) > held, f"no advance after the outage: {rel.seen.weights}")
-        print(f"held at {held}\nweights: {rel.seen.weights}\nverdicts: {rel.seen.verdicts}\n"
-              f"freeze events: {freeze_messages}\ntraffic: {rel.driver.summary()}")
+        print(
+            f"held at {held}\nweights: {rel.seen.weights}\nverdicts: {rel.seen.verdicts}\n"
+            f"freeze events: {freeze_messages}\ntraffic: {rel.driver.summary()}"
+        )
     finally:
         rel.close()

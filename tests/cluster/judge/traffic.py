@@ -70,9 +70,15 @@ class SimTraffic:
     name = "serinus.sim.traffic.Generator"
 
     def __init__(self, rps: float, seed: int, dt: float = 1.0, median_ms: float = 40.0, sigma: float = 0.5) -> None:
-        self.model = sim.TrafficModel.parse({
-            "rps": rps, "seed": seed, "subInterval": f"{dt:g}s", "noiseInterval": f"{dt:g}s",
-            "primary": {"errorRate": 0.0, "latency": {"median": f"{median_ms:g}ms", "sigma": sigma}}})
+        self.model = sim.TrafficModel.parse(
+            {
+                "rps": rps,
+                "seed": seed,
+                "subInterval": f"{dt:g}s",
+                "noiseInterval": f"{dt:g}s",
+                "primary": {"errorRate": 0.0, "latency": {"median": f"{median_ms:g}ms", "sigma": sigma}},
+            }
+        )
         self.generator = sim.Generator(self.model)
         self.bounds = tuple(float(b) for b in self.generator.bounds)
         self.rates: dict[str, float] = {"canary": 0.0, "primary": 0.0}
@@ -95,18 +101,27 @@ class SimTraffic:
         def served(v: int) -> Served:
             cumulative = [int(c) for c in sub.buckets[v, 0]]
             per_bucket = [b - a for a, b in zip([0, *cumulative], cumulative, strict=False)]
-            return Served(int(sub.requests[v, 0]), int(sub.errors[v, 0]),
-                          dict(zip(self.bounds, per_bucket, strict=True)), float(sub.latency_sum_ms[v, 0]))
+            return Served(
+                int(sub.requests[v, 0]),
+                int(sub.errors[v, 0]),
+                dict(zip(self.bounds, per_bucket, strict=True)),
+                float(sub.latency_sum_ms[v, 0]),
+            )
 
         return served(sim.CANARY), served(sim.PRIMARY)
 
 
-def virtual_service_weight(server: str, token: str, ca_file: str, ns: str, name: str = "web",
-                           canary_host: str = "web-canary") -> Callable[[], int | None]:
+def virtual_service_weight(
+    server: str, token: str, ca_file: str, ns: str, name: str = "web", canary_host: str = "web-canary"
+) -> Callable[[], int | None]:
     """A reader of the canary's weight on the VirtualService `name` (None until it exists). Plain HTTP with the admin
     token: the driver's thread never shares lightkube's lazily built decoders with the test's thread."""
-    http = httpx2.Client(base_url=server, headers={"Authorization": f"Bearer {token}"},
-                         verify=ssl.create_default_context(cafile=ca_file), timeout=5)
+    http = httpx2.Client(
+        base_url=server,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=ssl.create_default_context(cafile=ca_file),
+        timeout=5,
+    )
     path = f"/apis/networking.istio.io/v1beta1/namespaces/{ns}/virtualservices/{name}"
 
     def read() -> int | None:
@@ -148,8 +163,7 @@ class TrafficDriver:
     def labels(self, version: str) -> dict[str, str]:
         """The destination labels of one version's series ("canary" or "primary")."""
         workload = self.target if version == "canary" else f"{self.target}-primary"
-        return {"reporter": "destination", "destination_workload_namespace": self.ns,
-                "destination_workload": workload}
+        return {"reporter": "destination", "destination_workload_namespace": self.ns, "destination_workload": workload}
 
     def set_error_rates(self, *, canary: float | None = None, primary: float | None = None) -> None:
         """Change the error rate of one or both versions from the next step on."""
@@ -234,8 +248,9 @@ class TrafficDriver:
         """Totals per weight: what each version served while the VirtualService held that weight."""
         out: dict[int, dict[str, int]] = {}
         for rec in self.history:
-            row = out.setdefault(rec.weight, {"seconds": 0, "canary": 0, "canary_errors": 0, "primary": 0,
-                                              "primary_errors": 0})
+            row = out.setdefault(
+                rec.weight, {"seconds": 0, "canary": 0, "canary_errors": 0, "primary": 0, "primary_errors": 0}
+            )
             row["seconds"] += 1
             row["canary"] += rec.canary.requests
             row["canary_errors"] += rec.canary.errors

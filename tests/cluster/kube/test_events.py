@@ -18,8 +18,7 @@ def _canary(name: str) -> InvolvedObject:
 
 
 async def _events_for(client: AsyncClient, name: str) -> list[Event]:
-    return [e async for e in client.list(Event, namespace="default",
-                                         fields={"involvedObject.name": name})]
+    return [e async for e in client.list(Event, namespace="default", fields={"involvedObject.name": name})]
 
 
 async def test_event_has_flaggers_shape(cluster: Cluster) -> None:

@@ -19,11 +19,26 @@ def _client(cluster: Cluster) -> AsyncClient:
     return AsyncClient(KubeConfig.from_file(cluster.kubeconfig), namespace="default")
 
 
-def _elector(client: AsyncClient, name: str, identity: str, *, lease_duration: float = 3.0,
-             renew_deadline: float = 2.0, retry_period: float = 0.3, release_on_cancel: bool = True) -> LeaderElector:
-    return LeaderElector(client, namespace="default", name=name, identity=identity, lease_duration=lease_duration,
-                         renew_deadline=renew_deadline, retry_period=retry_period,
-                         release_on_cancel=release_on_cancel)
+def _elector(
+    client: AsyncClient,
+    name: str,
+    identity: str,
+    *,
+    lease_duration: float = 3.0,
+    renew_deadline: float = 2.0,
+    retry_period: float = 0.3,
+    release_on_cancel: bool = True,
+) -> LeaderElector:
+    return LeaderElector(
+        client,
+        namespace="default",
+        name=name,
+        identity=identity,
+        lease_duration=lease_duration,
+        renew_deadline=renew_deadline,
+        retry_period=retry_period,
+        release_on_cancel=release_on_cancel,
+    )
 
 
 async def test_only_one_replica_leads_and_release_hands_over_at_once(cluster: Cluster) -> None:
@@ -36,6 +51,7 @@ async def test_only_one_replica_leads_and_release_hands_over_at_once(cluster: Cl
         async def lead() -> None:
             running.append(who)
             await asyncio.Event().wait()
+
         return lead
 
     a = _elector(client, name, "replica-a", lease_duration=30.0, renew_deadline=5.0, retry_period=0.3)

@@ -35,5 +35,3 @@ def keptn_crds(cluster: Cluster) -> None:
             return False
 
     wait_for(served, "Keptn's resources served", timeout=60)
-
-

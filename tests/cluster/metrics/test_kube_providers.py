@@ -33,13 +33,28 @@ async def api(cluster: Cluster, keptn_crds: None) -> AsyncIterator[AsyncClient]:
 async def _metric(api: AsyncClient, name: str, value: str | None) -> None:
     """A KeptnMetric as Keptn's metrics-operator leaves it: spec as the user wrote it, status.value fetched."""
     kind = keptn.keptn_metric()
-    await api.create(kind({"apiVersion": "metrics.keptn.sh/v1beta1", "kind": "KeptnMetric",
-                           "metadata": {"name": name, "namespace": NAMESPACE},
-                           "spec": {"provider": {"name": "prometheus"}, "query": "sum(rate(http_requests[1m]))",
-                                    "fetchIntervalSeconds": 10}}))
+    await api.create(
+        kind(
+            {
+                "apiVersion": "metrics.keptn.sh/v1beta1",
+                "kind": "KeptnMetric",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {
+                    "provider": {"name": "prometheus"},
+                    "query": "sum(rate(http_requests[1m]))",
+                    "fetchIntervalSeconds": 10,
+                },
+            }
+        )
+    )
     if value is not None:
-        await api.patch(kind.Status, name, {"status": {"value": value, "lastUpdated": "2024-01-01T00:00:00Z"}},
-                        namespace=NAMESPACE, patch_type=PatchType.MERGE)
+        await api.patch(
+            kind.Status,
+            name,
+            {"status": {"value": value, "lastUpdated": "2024-01-01T00:00:00Z"}},
+            namespace=NAMESPACE,
+            patch_type=PatchType.MERGE,
+        )
 
 
 async def test_keptn_metric_value(api: AsyncClient) -> None:
@@ -65,8 +80,13 @@ async def _judge(api: AsyncClient, verdict: bool, seen: list[dict[str, Any]]) ->
             if name in judged or (item.get("status") or {}).get("state"):
                 continue
             try:  # a CRD just installed may take a moment to serve its status subresource everywhere
-                await api.patch(kind.Status, name, {"status": {"state": "Completed", "pass": verdict}},
-                                namespace=NAMESPACE, patch_type=PatchType.MERGE)
+                await api.patch(
+                    kind.Status,
+                    name,
+                    {"status": {"state": "Completed", "pass": verdict}},
+                    namespace=NAMESPACE,
+                    patch_type=PatchType.MERGE,
+                )
             except ApiError:
                 continue
             judged.add(name)
@@ -92,8 +112,11 @@ async def test_keptn_analysis_is_created_judged_and_deleted(api: AsyncClient, ve
     created = seen[0]
     assert created["metadata"]["name"].startswith("slo-checkout-")
     assert len(created["metadata"]["name"]) == len("slo-checkout-") + 6
-    assert created["spec"] == {"analysisDefinition": {"name": "slo-checkout"}, "timeframe": {"recent": "5m"},
-                               "args": {"service": "checkout", "team": "shop"}}
+    assert created["spec"] == {
+        "analysisDefinition": {"name": "slo-checkout"},
+        "timeframe": {"recent": "5m"},
+        "args": {"service": "checkout", "team": "shop"},
+    }
     assert [a async for a in api.list(keptn.analysis(), namespace=NAMESPACE)] == []
 
 

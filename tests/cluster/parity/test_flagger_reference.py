@@ -22,13 +22,20 @@ from tests.cluster.controlplane import Cluster, free_port
 from tests.cluster.waiting import wait_for
 
 TARGET = {
-    "apiVersion": "apps/v1", "kind": "Deployment",
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
     "metadata": {"name": "web", "labels": {"app": "web", "team": "payments"}, "annotations": {"note": "x"}},
-    "spec": {"replicas": 2, "minReadySeconds": 1, "selector": {"matchLabels": {"app": "web"}},
-             "template": {"metadata": {"labels": {"app": "web", "version": "v1"},
-                                       "annotations": {"prometheus.io/scrape": "true"}},
-                          "spec": {"containers": [{"name": "web", "image": "web:1",
-                                                   "ports": [{"name": "http", "containerPort": 8080}]}]}}},
+    "spec": {
+        "replicas": 2,
+        "minReadySeconds": 1,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web", "version": "v1"}, "annotations": {"prometheus.io/scrape": "true"}},
+            "spec": {
+                "containers": [{"name": "web", "image": "web:1", "ports": [{"name": "http", "containerPort": 8080}]}]
+            },
+        },
+    },
 }
 
 
@@ -42,10 +49,20 @@ def flagger(cluster: Cluster) -> Iterator[tuple[Client, str]]:
     ns = f"parity-{uuid.uuid4().hex[:6]}"
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
     log = (cluster.plane.workdir / "logs" / f"flagger-{ns}.log").open("wb")
-    proc = subprocess.Popen([str(binary), f"-kubeconfig={cluster.kubeconfig}", f"-namespace={ns}",
-                             "-mesh-provider=kubernetes", f"-metrics-server=http://127.0.0.1:{free_port()}",
-                             f"-port={free_port()}", "-log-level=info", "-control-loop-interval=1s"],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            f"-kubeconfig={cluster.kubeconfig}",
+            f"-namespace={ns}",
+            "-mesh-provider=kubernetes",
+            f"-metrics-server=http://127.0.0.1:{free_port()}",
+            f"-port={free_port()}",
+            "-log-level=info",
+            "-control-loop-interval=1s",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         yield cluster.client(namespace=ns), ns
     finally:
@@ -64,11 +81,21 @@ def test_flagger_initializes_and_our_builders_agree(flagger: tuple[Client, str])
     client, ns = flagger
     target = {**TARGET, "metadata": {**TARGET["metadata"], "namespace": ns}}
     client.create(codecs.from_dict(target))
-    client.create(Canary.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"provider": "kubernetes", "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                 "service": {"port": 80, "targetPort": 8080},
-                 "analysis": {"interval": "10s", "threshold": 2, "iterations": 2}}}))
+    client.create(
+        Canary.from_dict(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "provider": "kubernetes",
+                    "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "service": {"port": 80, "targetPort": 8080},
+                    "analysis": {"interval": "10s", "threshold": 2, "iterations": 2},
+                },
+            }
+        )
+    )
 
     def phase() -> str | None:
         status = client.get(Canary, "web").status or {}
@@ -81,38 +108,54 @@ def test_flagger_initializes_and_our_builders_agree(flagger: tuple[Client, str])
     # Flagger's event recorder posts asynchronously, after the status write: wait for the event to appear.
     def initialized_event() -> bool:
         return f"Initialization done! web.{ns}" in [
-            e.message for e in client.list(Event, fields={"involvedObject.name": "web"})
-            if e.source and e.source.component == "flagger"]
+            e.message
+            for e in client.list(Event, fields={"involvedObject.name": "web"})
+            if e.source and e.source.component == "flagger"
+        ]
 
     wait_for(initialized_event, "Flagger's 'Initialization done!' event", timeout=30)
     assert client.get(Deployment, "web").spec.replicas == 0
 
     # The primary: compare what Flagger wrote with what our builder makes from the same target.
     flagger_primary = client.get(Deployment, "web-primary").to_dict()
-    ours = new_primary(target, label="app", selector_labels=["app", "name", "app.kubernetes.io/name"],
-                       include_label_prefixes=[], owner=canary_owner(canary))
+    ours = new_primary(
+        target,
+        label="app",
+        selector_labels=["app", "name", "app.kubernetes.io/name"],
+        include_label_prefixes=[],
+        owner=canary_owner(canary),
+    )
     assert ours["metadata"]["labels"] == flagger_primary["metadata"]["labels"]
     assert ours["spec"]["selector"] == flagger_primary["spec"]["selector"]
     assert ours["spec"]["template"]["metadata"]["labels"] == flagger_primary["spec"]["template"]["metadata"]["labels"]
-    assert set(ours["spec"]["template"]["metadata"]["annotations"]) == \
-        set(flagger_primary["spec"]["template"]["metadata"]["annotations"])
+    assert set(ours["spec"]["template"]["metadata"]["annotations"]) == set(
+        flagger_primary["spec"]["template"]["metadata"]["annotations"]
+    )
     assert ours["spec"]["replicas"] == flagger_primary["spec"]["replicas"]
     assert ours["spec"]["minReadySeconds"] == flagger_primary["spec"]["minReadySeconds"]
     owner = flagger_primary["metadata"]["ownerReferences"][0]
-    assert {k: owner[k] for k in ("kind", "name", "uid", "controller")} == \
-        {k: ours["metadata"]["ownerReferences"][0][k] for k in ("kind", "name", "uid", "controller")}
+    assert {k: owner[k] for k in ("kind", "name", "uid", "controller")} == {
+        k: ours["metadata"]["ownerReferences"][0][k] for k in ("kind", "name", "uid", "controller")
+    }
 
     # The Services.
     for name, spec, (labels, annots) in three_services(canary, "app", "web", None):
         theirs = client.get(Service, name).to_dict()
         assert theirs["spec"]["selector"] == spec["selector"], name
-        assert [(p["name"], p["port"], p["targetPort"], p["protocol"]) for p in theirs["spec"]["ports"]] == \
-            [(p["name"], p["port"], p["targetPort"], p["protocol"]) for p in spec["ports"]], name
+        assert [(p["name"], p["port"], p["targetPort"], p["protocol"]) for p in theirs["spec"]["ports"]] == [
+            (p["name"], p["port"], p["targetPort"], p["protocol"]) for p in spec["ports"]
+        ], name
         assert theirs["metadata"]["labels"] == labels, name
         assert theirs["metadata"].get("annotations", {}) == annots, name
 
 
 def canary_owner(canary: dict[str, Any]) -> dict[str, Any]:
     """The owner reference Flagger and Serinus put on generated objects."""
-    return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": canary["metadata"]["name"],
-            "uid": canary["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "name": canary["metadata"]["name"],
+        "uid": canary["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }

@@ -32,19 +32,26 @@ def _release(cluster: Cluster, system: str, tmp: Path, out: dict[str, Any]) -> N
         client.create(codecs.from_dict(op.deployment(ns, "web:1")))
         client.create(op.canary(ns, analysis={"interval": "10s", "threshold": 2, "iterations": 2}))
         wait_for(lambda: op.phase(client) == "Initialized", f"{system} to initialize (log: {log})", timeout=120)
-        client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "image": "web:2"}]}}}})
+        client.patch(
+            Deployment, "web", {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:2"}]}}}}
+        )
         wait_for(lambda: op.phase(client) == "Succeeded", f"{system} to promote (log: {log})", timeout=240)
-        wait_for(lambda: any(m.startswith("Promotion completed!") for m in op.events(client)),
-                 f"{system}'s last event", timeout=30)
+        wait_for(
+            lambda: any(m.startswith("Promotion completed!") for m in op.events(client)),
+            f"{system}'s last event",
+            timeout=30,
+        )
         messages = [m.replace(ns, "NS") for m in op.events(client) if not TIMING.search(m)]
         out["events"] = [m for i, m in enumerate(messages) if i == 0 or m != messages[i - 1]]
         status = op.status(client)
         out["status"] = {k: status.get(k) for k in ("phase", "canaryWeight", "failedChecks", "iterations")}
         out["condition"] = {k: status["conditions"][0][k] for k in ("type", "status", "reason", "message")}
         primary = client.get(Deployment, "web-primary")
-        out["primary"] = (primary.spec.template.spec.containers[0].image, primary.spec.selector.matchLabels,
-                          sorted(primary.spec.template.metadata.annotations or {}))
+        out["primary"] = (
+            primary.spec.template.spec.containers[0].image,
+            primary.spec.selector.matchLabels,
+            sorted(primary.spec.template.metadata.annotations or {}),
+        )
         out["target_replicas"] = client.get(Deployment, "web").spec.replicas
     finally:
         op.stop(proc)

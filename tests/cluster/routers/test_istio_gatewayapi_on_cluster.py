@@ -25,14 +25,15 @@ from tests.cluster.crds import install_gateway_api, install_istio
 
 REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger"
 VirtualService = create_namespaced_resource("networking.istio.io", "v1beta1", "VirtualService", "virtualservices")
-DestinationRule = create_namespaced_resource("networking.istio.io", "v1beta1", "DestinationRule",
-                                             "destinationrules")
+DestinationRule = create_namespaced_resource("networking.istio.io", "v1beta1", "DestinationRule", "destinationrules")
 HTTPRoute = create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
 HTTPRouteBeta = create_namespaced_resource("gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes")
-KINDS = {("networking.istio.io/v1beta1", "VirtualService"): VirtualService,
-         ("networking.istio.io/v1beta1", "DestinationRule"): DestinationRule,
-         ("gateway.networking.k8s.io/v1", "HTTPRoute"): HTTPRoute,
-         ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"): HTTPRouteBeta}
+KINDS = {
+    ("networking.istio.io/v1beta1", "VirtualService"): VirtualService,
+    ("networking.istio.io/v1beta1", "DestinationRule"): DestinationRule,
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): HTTPRoute,
+    ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"): HTTPRouteBeta,
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +65,19 @@ def live(client: Client, obj: dict[str, Any]) -> dict[str, Any]:
 
 def real_canary(client: Client, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     """A Canary stored by the apiserver (defaults applied), so owner references point at a real object."""
-    body = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-            "metadata": {"name": spec["targetRef"]["name"], "namespace": namespace}, "spec": spec}
+    body = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": spec["targetRef"]["name"], "namespace": namespace},
+        "spec": spec,
+    }
     created: dict[str, Any] = client.create(Canary.from_dict(body)).to_dict()
     return created
 
 
-def create_all(client: Client, objs: list[dict[str, Any]], canary: dict[str, Any],
-               reconcile: Any) -> list[dict[str, Any]]:
+def create_all(
+    client: Client, objs: list[dict[str, Any]], canary: dict[str, Any], reconcile: Any
+) -> list[dict[str, Any]]:
     """Create each object; the live copy must already be what reconcile wants (no default or pruning drift)."""
     out = []
     for obj in objs:
@@ -84,9 +90,11 @@ def create_all(client: Client, objs: list[dict[str, Any]], canary: dict[str, Any
 
 def istio_canary(name: str) -> dict[str, Any]:
     spec: dict[str, Any] = yaml.safe_load((REFERENCE / f"example-istio-{name}.yaml").read_text())["spec"]
-    spec["service"].update(retries={"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
-                           corsPolicy={"allowOrigin": ["https://example.com"], "allowMethods": ["GET"]},
-                           headers={"request": {"add": {"x-a": "1"}}, "response": {"remove": ["x-b"]}})
+    spec["service"].update(
+        retries={"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
+        corsPolicy={"allowOrigin": ["https://example.com"], "allowMethods": ["GET"]},
+        headers={"request": {"add": {"x-a": "1"}}, "response": {"remove": ["x-b"]}},
+    )
     return spec
 
 
@@ -136,8 +144,12 @@ def test_istio_takes_over_a_user_virtual_service_and_reverts_it(ns: tuple[Client
     client, namespace = ns
     canary = real_canary(client, namespace, istio_canary("abtest"))
     user_spec = {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo"}}]}]}
-    user = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-            "metadata": {"name": "podinfo", "namespace": namespace, "labels": {"team": "a"}}, "spec": user_spec}
+    user = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "podinfo", "namespace": namespace, "labels": {"team": "a"}},
+        "spec": user_spec,
+    }
     client.create(codecs.from_dict(user))
     taken = istio.reconciled(live(client, user), istio.virtual_service(canary), canary)
     assert taken is not None
@@ -152,21 +164,30 @@ def test_istio_takes_over_a_user_virtual_service_and_reverts_it(ns: tuple[Client
 
 
 FULL_SERVICE: dict[str, Any] = {
-    "port": 80, "gatewayRefs": [{"name": "public", "namespace": "gw"}], "hosts": ["web.example.com"],
+    "port": 80,
+    "gatewayRefs": [{"name": "public", "namespace": "gw"}],
+    "hosts": ["web.example.com"],
     "match": [{"uri": {"prefix": "/api"}, "headers": {"x-a": {"exact": "a"}}}],
     "headers": {"request": {"set": {"b": "2", "a": "1"}}, "response": {"add": {"r": "1"}}},
     "rewrite": {"uri": "/v2", "type": "ReplacePrefixMatch"},
     "mirror": [{"backendRef": {"name": "shadow", "port": 8080}}],
     "corsPolicy": {"allowOrigin": ["https://a.example"], "allowMethods": ["GET"], "maxAge": "1h"},
-    "timeout": "30s", "backendTimeout": "10s",
+    "timeout": "30s",
+    "backendTimeout": "10s",
 }
 
 
 def gateway_canary(client: Client, namespace: str, **analysis: Any) -> dict[str, Any]:
-    return real_canary(client, namespace, {
-        "provider": "gatewayapi:v1", "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-        "service": copy.deepcopy(FULL_SERVICE),
-        "analysis": {"interval": "30s", "threshold": 5, **analysis}})
+    return real_canary(
+        client,
+        namespace,
+        {
+            "provider": "gatewayapi:v1",
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "service": copy.deepcopy(FULL_SERVICE),
+            "analysis": {"interval": "30s", "threshold": 5, **analysis},
+        },
+    )
 
 
 @pytest.mark.parametrize("version", ["v1", "v1beta1"])
@@ -185,8 +206,12 @@ def test_gatewayapi_route_variants_round_trip(ns: tuple[Client, str], version: g
     for variant, weights, mirrored in ((ab, (0, 100), False), (bg, (100, 0), True), (sticky, (70, 30), False)):
         routed, _ = gatewayapi.set_routes(route, variant, *weights, mirrored)
         client.replace(codecs.from_dict(routed), dry_run=True)
-    for variant, weights, mirrored in ((canary, (90, 10), False), (canary, (40, 60), False), (bg, (100, 0), True),
-                                       (sticky, (70, 30), False)):
+    for variant, weights, mirrored in (
+        (canary, (90, 10), False),
+        (canary, (40, 60), False),
+        (bg, (100, 0), True),
+        (sticky, (70, 30), False),
+    ):
         routed, _ = gatewayapi.set_routes(live(client, route), variant, *weights, mirrored)
         client.replace(codecs.from_dict(routed))
         assert gatewayapi.get_routes(live(client, route), variant) == (*weights, mirrored)
@@ -224,10 +249,20 @@ def test_gatewayapi_parent_status_gates_get_routes(ns: tuple[Client, str]) -> No
     canary = gateway_canary(client, namespace, stepWeight=10)
     route = create_all(client, [gatewayapi.http_route(canary)], canary, gatewayapi.reconciled)[0]
     generation = route["metadata"]["generation"]
-    parent = {"parentRef": route["spec"]["parentRefs"][0], "controllerName": "example.com/gateway",
-              "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
-                              "observedGeneration": generation - 1 if generation > 1 else 0,
-                              "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    parent = {
+        "parentRef": route["spec"]["parentRefs"][0],
+        "controllerName": "example.com/gateway",
+        "conditions": [
+            {
+                "type": "Accepted",
+                "status": "True",
+                "reason": "Accepted",
+                "message": "",
+                "observedGeneration": generation - 1 if generation > 1 else 0,
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
     route["status"] = {"parents": [parent]}
     client.replace(HTTPRoute.Status.from_dict(route), name="web")
     with pytest.raises(RouterError, match=r"^HTTPRoute web\..* parent public is not ready \(status: True"):

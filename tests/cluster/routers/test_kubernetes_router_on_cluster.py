@@ -31,20 +31,30 @@ def test_services_select_the_right_pods(cluster: Cluster) -> None:
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
     client = cluster.client(namespace=ns)
     target = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": ns},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "web", "image": "web:1",
-                                                       "ports": [{"containerPort": 8080}]}]}}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "web:1", "ports": [{"containerPort": 8080}]}]},
+            },
+        },
     }
     client.create(codecs.from_dict(target))
     ns_uid = cluster.client().get(Namespace, ns).metadata.uid
     owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": ns_uid}
-    client.create(codecs.from_dict(new_primary(target, label="app", selector_labels=["app"],
-                                                          include_label_prefixes=[], owner=owner)))
-    canary = {"metadata": {"name": "web", "namespace": ns},
-              "spec": {"targetRef": {"name": "web"}, "service": {"port": 80, "targetPort": 8080}}}
+    client.create(
+        codecs.from_dict(
+            new_primary(target, label="app", selector_labels=["app"], include_label_prefixes=[], owner=owner)
+        )
+    )
+    canary = {
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"targetRef": {"name": "web"}, "service": {"port": 80, "targetPort": 8080}},
+    }
     for name, spec, (labels, annots) in three_services(canary, "app", "web", None):
         client.create(codecs.from_dict(new_service(name, ns, spec, labels, annots, owner)))
 
@@ -70,17 +80,29 @@ async def test_router_adopts_a_user_service_and_reverts_it(cluster: Cluster) -> 
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
     client = AsyncClient(KubeConfig.from_file(cluster.kubeconfig), namespace=ns)
     try:
-        user_svc = {"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": "web", "namespace": ns, "labels": {"team": "a"}},
-                    "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+        user_svc = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": ns, "labels": {"team": "a"}},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+        }
         await client.create(codecs.from_dict(user_svc))
         # A real Canary, so that the garbage collector keeps what it owns.
         cluster.install_flagger_crds()
-        created = await client.create(Canary.from_dict({
-            "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                     "service": {"port": 80, "targetPort": 8080},
-                     "analysis": {"interval": "10s", "threshold": 1, "iterations": 2}}}))
+        created = await client.create(
+            Canary.from_dict(
+                {
+                    "apiVersion": "flagger.app/v1beta1",
+                    "kind": "Canary",
+                    "metadata": {"name": "web", "namespace": ns},
+                    "spec": {
+                        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                        "service": {"port": 80, "targetPort": 8080},
+                        "analysis": {"interval": "10s", "threshold": 1, "iterations": 2},
+                    },
+                }
+            )
+        )
         canary = created.to_dict()
         router = KubernetesRouter(client, canary, "app", "web")
         await router.initialize()

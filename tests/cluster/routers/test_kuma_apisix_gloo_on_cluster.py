@@ -44,9 +44,16 @@ async def env(cluster: Cluster) -> AsyncIterator[tuple[AsyncClient, str]]:
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
     client = AsyncClient(KubeConfig.from_file(cluster.kubeconfig), namespace=ns, field_manager="serinus-tests")
     for name in ("podinfo-primary", "podinfo-canary"):
-        await client.create(codecs.from_dict({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-            "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 9898}]}}))
+        await client.create(
+            codecs.from_dict(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 9898}]},
+                }
+            )
+        )
     try:
         yield client, ns
     finally:
@@ -55,12 +62,22 @@ async def env(cluster: Cluster) -> AsyncIterator[tuple[AsyncClient, str]]:
 
 async def _canary(client: AsyncClient, ns: str, provider: str, **spec: Any) -> dict[str, Any]:
     """A real Canary (so owner references point at a live object) as the routers receive it."""
-    created = await client.create(Canary.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": f"podinfo-{provider}", "namespace": ns, "annotations": {"kuma.io/mesh": "prod"}},
-        "spec": {"provider": provider, "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "service": {"port": 9898, "name": "podinfo"}, "analysis": {"interval": "1m", "threshold": 5,
-                                                                            "iterations": 10}, **spec}}))
+    created = await client.create(
+        Canary.from_dict(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": f"podinfo-{provider}", "namespace": ns, "annotations": {"kuma.io/mesh": "prod"}},
+                "spec": {
+                    "provider": provider,
+                    "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                    "service": {"port": 9898, "name": "podinfo"},
+                    "analysis": {"interval": "1m", "threshold": 5, "iterations": 10},
+                    **spec,
+                },
+            }
+        )
+    )
     return dict(created.to_dict())
 
 
@@ -92,12 +109,24 @@ async def test_apisix_canary_route(env: tuple[AsyncClient, str]) -> None:
     """The canary ApisixRoute is accepted with the user's route at priority 10000; weights round-trip; a change
     in the user's route reaches it on reconcile."""
     client, ns = env
-    user = {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "metadata": {"name": "web", "namespace": ns},
-            "spec": {"http": [{"name": "main", "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
-                               "backends": [{"serviceName": "podinfo", "servicePort": 9898}]}]}}
+    user = {
+        "apiVersion": "apisix.apache.org/v2",
+        "kind": "ApisixRoute",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {
+            "http": [
+                {
+                    "name": "main",
+                    "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
+                    "backends": [{"serviceName": "podinfo", "servicePort": 9898}],
+                }
+            ]
+        },
+    }
     await client.create(ApisixRoute.from_dict(user))
-    canary = await _canary(client, ns, "apisix", routeRef={"apiVersion": "apisix.apache.org/v2",
-                                                           "kind": "ApisixRoute", "name": "web"})
+    canary = await _canary(
+        client, ns, "apisix", routeRef={"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "web"}
+    )
     router = ApisixRouter(client, canary, _save)
     await router.reconcile()
     created = (await client.get(ApisixRoute, "web-podinfo-canary")).to_dict()
@@ -118,19 +147,42 @@ async def test_gloo_upstreams_and_route_table(env: tuple[AsyncClient, str]) -> N
     """Upstreams for both Services (selector read from the Service, config upstream's settings), the RouteTable
     with A/B matchers; weights round-trip; a drifted load balancer is patched back."""
     client, ns = env
-    await client.create(Upstream.from_dict({
-        "apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "config", "namespace": ns},
-        "spec": {"loadBalancerConfig": {"roundRobin": {}}, "connectionConfig": {"maxRequestsPerConnection": 5},
-                 "kube": {"serviceName": "x", "serviceNamespace": ns, "servicePort": 1}}}))
+    await client.create(
+        Upstream.from_dict(
+            {
+                "apiVersion": "gloo.solo.io/v1",
+                "kind": "Upstream",
+                "metadata": {"name": "config", "namespace": ns},
+                "spec": {
+                    "loadBalancerConfig": {"roundRobin": {}},
+                    "connectionConfig": {"maxRequestsPerConnection": 5},
+                    "kube": {"serviceName": "x", "serviceNamespace": ns, "servicePort": 1},
+                },
+            }
+        )
+    )
     ref = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "config", "namespace": ns}
-    canary = await _canary(client, ns, "gloo", upstreamRef=ref,
-                           analysis={"interval": "1m", "threshold": 5, "iterations": 10,
-                                     "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
+    canary = await _canary(
+        client,
+        ns,
+        "gloo",
+        upstreamRef=ref,
+        analysis={
+            "interval": "1m",
+            "threshold": 5,
+            "iterations": 10,
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+        },
+    )
     router = GlooRouter(client, canary, _save, ())
     await router.reconcile()
     primary = (await client.get(Upstream, f"{ns}-podinfo-primaryupstream-9898")).to_dict()
-    assert primary["spec"]["kube"] == {"serviceName": "podinfo-primary", "serviceNamespace": ns, "servicePort": 9898,
-                                       "selector": {"app": "podinfo-primary"}}
+    assert primary["spec"]["kube"] == {
+        "serviceName": "podinfo-primary",
+        "serviceNamespace": ns,
+        "servicePort": 9898,
+        "selector": {"app": "podinfo-primary"},
+    }
     assert primary["spec"]["connectionConfig"] == {"maxRequestsPerConnection": 5}
     table = (await client.get(RouteTable, "podinfo")).to_dict()
     assert table["spec"]["routes"][0]["matchers"] == [{"headers": [{"name": "x-canary", "value": "insider"}]}]
@@ -142,5 +194,6 @@ async def test_gloo_upstreams_and_route_table(env: tuple[AsyncClient, str]) -> N
     await router.reconcile()
     for name in (f"{ns}-podinfo-primaryupstream-9898", f"{ns}-podinfo-canaryupstream-9898"):
         assert (await client.get(Upstream, name)).to_dict()["spec"]["loadBalancerConfig"] == {
-            "leastRequest": {"choiceCount": 3}}
+            "leastRequest": {"choiceCount": 3}
+        }
     assert _routes(await router.get_routes()) == (0, 100, False)

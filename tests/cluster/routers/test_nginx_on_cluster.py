@@ -18,14 +18,37 @@ def test_nginx_canary_ingress_round_trips_through_the_apiserver(cluster: Cluster
     ns = f"nginx-{uuid.uuid4().hex[:6]}"
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
     client = cluster.client(namespace=ns)
-    user = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": ns},
-            "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [
-                {"path": "/", "pathType": "Prefix",
-                 "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
+    user = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {
+            "rules": [
+                {
+                    "host": "web.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
     client.create(codecs.from_dict(user))
-    canary = {"metadata": {"name": "web", "namespace": ns},
-              "spec": {"targetRef": {"name": "web"}, "ingressRef": {"name": "web"}, "service": {"port": 80},
-                       "analysis": {"stepWeight": 10}}}
+    canary = {
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {
+            "targetRef": {"name": "web"},
+            "ingressRef": {"name": "web"},
+            "service": {"port": 80},
+            "analysis": {"stepWeight": 10},
+        },
+    }
     client.create(codecs.from_dict(nginx.new_canary_ingress(user, canary, None)))
     for weight in (10, 60, 0):
         live = client.get(Ingress, "web-canary").to_dict()

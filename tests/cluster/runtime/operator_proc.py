@@ -25,17 +25,28 @@ def operator_args(cluster: Cluster, ns: str, *extra: str) -> list[str]:
     """`serinus run` for one namespace with the kubernetes provider, on loopback ports (`--port` in `extra`
     replaces the random one), as the Helm chart's ServiceAccount (a `--kubeconfig` in `extra` replaces it)."""
     port = [] if any(e.startswith("--port=") for e in extra) else [f"--port={free_port()}"]
-    return [sys.executable, "-m", "serinus.cli", "run", f"--kubeconfig={cluster.operator_kubeconfig()}",
-            f"--namespace={ns}",
-            "--mesh-provider=kubernetes", f"--metrics-server=http://127.0.0.1:{free_port()}",
-            *port, "--listen-address=127.0.0.1", "--log-level=debug", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "serinus.cli",
+        "run",
+        f"--kubeconfig={cluster.operator_kubeconfig()}",
+        f"--namespace={ns}",
+        "--mesh-provider=kubernetes",
+        f"--metrics-server=http://127.0.0.1:{free_port()}",
+        *port,
+        "--listen-address=127.0.0.1",
+        "--log-level=debug",
+        *extra,
+    ]
 
 
 def start(cluster: Cluster, ns: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     """Start one operator process; its output is appended to `log`."""
     with log.open("ab") as out:
-        return subprocess.Popen(operator_args(cluster, ns, *extra), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ})
+        return subprocess.Popen(
+            operator_args(cluster, ns, *extra), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ}
+        )
 
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -55,8 +66,9 @@ def running(cluster: Cluster, ns: str, log: Path, *extra: str) -> Iterator[subpr
         stop(proc)
 
 
-def deployment(ns: str, image: str, *, name: str = "web", replicas: int = 2,
-               volumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def deployment(
+    ns: str, image: str, *, name: str = "web", replicas: int = 2, volumes: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """A Deployment selected by `app: <name>`."""
     labels = {"app": name}
     container: dict[str, Any] = {"name": name, "image": image, "ports": [{"containerPort": 8080}]}
@@ -64,19 +76,36 @@ def deployment(ns: str, image: str, *, name: str = "web", replicas: int = 2,
     if volumes:
         pod["volumes"] = volumes
         container["volumeMounts"] = [{"name": v["name"], "mountPath": f"/etc/{v['name']}"} for v in volumes]
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
 
 
-def canary(ns: str, *, kind: str = "Deployment", name: str = "web", analysis: dict[str, Any] | None = None,
-           **spec: Any) -> Any:
+def canary(
+    ns: str, *, kind: str = "Deployment", name: str = "web", analysis: dict[str, Any] | None = None, **spec: Any
+) -> Any:
     """A kubernetes-provider Canary for the target `name`."""
-    return Canary.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": name, "namespace": ns},
-        "spec": {"provider": "kubernetes", "targetRef": {"apiVersion": "apps/v1", "kind": kind, "name": name},
-                 "service": {"port": 80, "targetPort": 8080},
-                 "analysis": analysis or {"interval": "10s", "threshold": 2, "iterations": 2}, **spec}})
+    return Canary.from_dict(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "provider": "kubernetes",
+                "targetRef": {"apiVersion": "apps/v1", "kind": kind, "name": name},
+                "service": {"port": 80, "targetPort": 8080},
+                "analysis": analysis or {"interval": "10s", "threshold": 2, "iterations": 2},
+                **spec,
+            },
+        }
+    )
 
 
 def status(client: Client, name: str = "web") -> dict[str, Any]:
@@ -117,9 +146,19 @@ def start_flagger(cluster: Cluster, ns: str, log: Path) -> subprocess.Popen[byte
     """Flagger itself (built by scripts/build-test-binaries) watching one namespace with the kubernetes provider."""
     binary = Path(cluster.plane.bin_dir) / "flagger"
     with log.open("ab") as out:
-        return subprocess.Popen([str(binary), f"-kubeconfig={cluster.kubeconfig}", f"-namespace={ns}",
-                                 "-mesh-provider=kubernetes", f"-metrics-server=http://127.0.0.1:{free_port()}",
-                                 f"-port={free_port()}", "-log-level=info"], stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [
+                str(binary),
+                f"-kubeconfig={cluster.kubeconfig}",
+                f"-namespace={ns}",
+                "-mesh-provider=kubernetes",
+                f"-metrics-server=http://127.0.0.1:{free_port()}",
+                f"-port={free_port()}",
+                "-log-level=info",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def warm_up_decoders() -> None:

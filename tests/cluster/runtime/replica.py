@@ -21,7 +21,7 @@ from serinus.runtime.scheduler import Key
 def main() -> None:
     """Parse the operator options after `--` and run until SIGTERM."""
     identity, outfile = sys.argv[1], Path(sys.argv[2])
-    args = flagger_args(sys.argv[sys.argv.index("--") + 1:])
+    args = flagger_args(sys.argv[sys.argv.index("--") + 1 :])
 
     @click.command()
     @operator_options

@@ -21,10 +21,24 @@ from tests.cluster.waiting import wait_for
 
 
 def _replica(cluster: Cluster, identity: str, ns: str, out: Path, port: int) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "tests.cluster.runtime.replica", identity, str(out), "--",
-            f"-kubeconfig={cluster.kubeconfig}", f"-namespace={ns}", "-enable-leader-election=true",
-            f"-metrics-server=http://127.0.0.1:{free_port()}", f"-port={port}", "--listen-address=127.0.0.1",
-            "-mesh-provider=kubernetes", "--lease-duration=4s", "--renew-deadline=3s", "--retry-period=0.5s"]
+    args = [
+        sys.executable,
+        "-m",
+        "tests.cluster.runtime.replica",
+        identity,
+        str(out),
+        "--",
+        f"-kubeconfig={cluster.kubeconfig}",
+        f"-namespace={ns}",
+        "-enable-leader-election=true",
+        f"-metrics-server=http://127.0.0.1:{free_port()}",
+        f"-port={port}",
+        "--listen-address=127.0.0.1",
+        "-mesh-provider=kubernetes",
+        "--lease-duration=4s",
+        "--renew-deadline=3s",
+        "--retry-period=0.5s",
+    ]
     log = (out.parent / f"{identity}.log").open("wb")
     return subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
 
@@ -38,10 +52,20 @@ def test_one_leader_acts_and_a_killed_leader_is_replaced(cluster: Cluster, tmp_p
     cluster.install_flagger_crds()
     ns = f"op-{uuid.uuid4().hex[:6]}"
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
-    cluster.client(namespace=ns).create(Canary.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                 "service": {"port": 80}, "analysis": {"interval": "60m", "threshold": 1, "iterations": 1}}}))
+    cluster.client(namespace=ns).create(
+        Canary.from_dict(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "service": {"port": 80},
+                    "analysis": {"interval": "60m", "threshold": 1, "iterations": 1},
+                },
+            }
+        )
+    )
     out = tmp_path / "analyses.txt"
     port_a, port_b = free_port(), free_port()
     a = _replica(cluster, "a", ns, out, port_a)

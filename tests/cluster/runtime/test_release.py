@@ -75,12 +75,28 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
     Canary's AlertProvider (Slack format, a local receiver) hears of the initialization and the promotion."""
     client, ns, log = operator
     receiver = op.Receiver()
-    client.create(codecs.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "AlertProvider", "metadata": {"name": "on-call", "namespace": ns},
-        "spec": {"type": "slack", "channel": "releases", "address": receiver.url}}))
+    client.create(
+        codecs.from_dict(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "AlertProvider",
+                "metadata": {"name": "on-call", "namespace": ns},
+                "spec": {"type": "slack", "channel": "releases", "address": receiver.url},
+            }
+        )
+    )
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, analysis={"interval": "10s", "threshold": 2, "iterations": 2, "alerts": [
-        {"name": "on-call", "severity": "info", "providerRef": {"name": "on-call"}}]}))
+    client.create(
+        op.canary(
+            ns,
+            analysis={
+                "interval": "10s",
+                "threshold": 2,
+                "iterations": 2,
+                "alerts": [{"name": "on-call", "severity": "info", "providerRef": {"name": "on-call"}}],
+            },
+        )
+    )
 
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     primary = client.get(Deployment, "web-primary")
@@ -104,9 +120,14 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
     assert promoted.spec.template.spec.containers[0].image == IMAGE_2
     assert "flagger-id" in (promoted.spec.template.metadata.annotations or {})
     assert client.get(Deployment, "web").spec.replicas == 0
-    expected = [f"New revision detected! Scaling up web.{ns}", f"Starting canary analysis for web.{ns}",
-                f"Advance web.{ns} canary iteration 1/2", f"Advance web.{ns} canary iteration 2/2",
-                f"Copying web.{ns} template spec to web-primary.{ns}", f"Promotion completed! Scaling down web.{ns}"]
+    expected = [
+        f"New revision detected! Scaling up web.{ns}",
+        f"Starting canary analysis for web.{ns}",
+        f"Advance web.{ns} canary iteration 1/2",
+        f"Advance web.{ns} canary iteration 2/2",
+        f"Copying web.{ns} template spec to web-primary.{ns}",
+        f"Promotion completed! Scaling down web.{ns}",
+    ]
     wait_for(lambda: op.in_order(op.events(client), expected), "the release's events in Flagger's order", timeout=20)
     status = op.status(client)
     assert status["lastPromotedSpec"] == status["lastAppliedSpec"]
@@ -115,31 +136,61 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
     def texts() -> list[str]:
         return [a["text"] for body in receiver.bodies for a in (body or {}).get("attachments") or []]
 
-    wait_for(lambda: "Canary analysis completed successfully, promotion finished." in texts(),
-             f"the promotion alert (received: {receiver.bodies})", timeout=20)
+    wait_for(
+        lambda: "Canary analysis completed successfully, promotion finished." in texts(),
+        f"the promotion alert (received: {receiver.bodies})",
+        timeout=20,
+    )
     assert "New Deployment detected, initialization completed." in texts()
     assert all(body["channel"] == "releases" for body in receiver.bodies)
     receiver.close()
 
 
 def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
-        operator: tuple[Client, str, Path], prometheus: Prometheus, metrics_port: int) -> None:
+    operator: tuple[Client, str, Path], prometheus: Prometheus, metrics_port: int
+) -> None:
     """A MetricTemplate on the real Prometheus reports 5 errors/s against a bound of 1: after `threshold` failed
     checks the release is rolled back, the canary scaled to zero, and web-primary keeps the old image."""
     client, ns, log = operator
     prometheus.exporter.counter("app_errors_total", {"namespace": ns}, per_second=5)
     query = f'sum(rate(app_errors_total{{namespace="{ns}"}}[15s]))'
-    wait_for(lambda: httpx2.get(f"{prometheus.url}/api/v1/query", params={"query": query}).json()["data"]["result"],
-             "Prometheus to have the error rate", timeout=60)
-    client.create(MetricTemplate.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate", "metadata": {"name": "errors", "namespace": ns},
-        "spec": {"provider": {"type": "prometheus", "address": prometheus.url},
-                 "query": 'sum(rate(app_errors_total{namespace="{{ namespace }}"}[{{ interval }}]))'}}))
+    wait_for(
+        lambda: httpx2.get(f"{prometheus.url}/api/v1/query", params={"query": query}).json()["data"]["result"],
+        "Prometheus to have the error rate",
+        timeout=60,
+    )
+    client.create(
+        MetricTemplate.from_dict(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "MetricTemplate",
+                "metadata": {"name": "errors", "namespace": ns},
+                "spec": {
+                    "provider": {"type": "prometheus", "address": prometheus.url},
+                    "query": 'sum(rate(app_errors_total{namespace="{{ namespace }}"}[{{ interval }}]))',
+                },
+            }
+        )
+    )
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, analysis={
-        "interval": "10s", "threshold": 2, "iterations": 5,
-        "metrics": [{"name": "error-rate", "interval": "15s", "templateRef": {"name": "errors"},
-                     "thresholdRange": {"max": 1}}]}))
+    client.create(
+        op.canary(
+            ns,
+            analysis={
+                "interval": "10s",
+                "threshold": 2,
+                "iterations": 5,
+                "metrics": [
+                    {
+                        "name": "error-rate",
+                        "interval": "15s",
+                        "templateRef": {"name": "errors"},
+                        "thresholdRange": {"max": 1},
+                    }
+                ],
+            },
+        )
+    )
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     _set_image(client, Deployment, "web", IMAGE_2)
     wait_for(lambda: op.phase(client) == "Failed", f"phase Failed (log: {log})", timeout=180)
@@ -151,23 +202,43 @@ def test_metrics_breach_rolls_back_and_leaves_the_primary_alone(
     def rolled_back() -> bool:
         found = op.events(client)
         halts = sum(count for message, count in op.event_counts(client).items() if halt.match(message))
-        return halts >= 2 and op.in_order(found, [
-            f"Rolling back web.{ns} failed checks threshold reached 2", f"Canary failed! Scaling down web.{ns}"])
+        return halts >= 2 and op.in_order(
+            found, [f"Rolling back web.{ns} failed checks threshold reached 2", f"Canary failed! Scaling down web.{ns}"]
+        )
 
     wait_for(rolled_back, "two metric halts, then the rollback events", timeout=20)
     status = op.status(client)
     assert status["conditions"][0]["status"] == "False"
     assert status["failedChecks"] == 0
-    samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-               for family in text_string_to_metric_families(
-                   httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text)
-               for sample in family.samples}
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(
+            httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        )
+        for sample in family.samples
+    }
     canary_labels = (("name", "web"), ("namespace", ns))
     assert samples[("flagger_canary_status", canary_labels)] == 2
-    assert samples[("flagger_canary_failures_total", tuple(sorted(
-        (*canary_labels, ("analysis_status", "completed"), ("deployment_strategy", "blue-green")))))] == 1
-    assert samples[("flagger_canary_metric_analysis_total", tuple(sorted(
-        (*canary_labels, ("metric", "error-rate"), ("result", "failed")))))] >= 2
+    assert (
+        samples[
+            (
+                "flagger_canary_failures_total",
+                tuple(
+                    sorted((*canary_labels, ("analysis_status", "completed"), ("deployment_strategy", "blue-green")))
+                ),
+            )
+        ]
+        == 1
+    )
+    assert (
+        samples[
+            (
+                "flagger_canary_metric_analysis_total",
+                tuple(sorted((*canary_labels, ("metric", "error-rate"), ("result", "failed")))),
+            )
+        ]
+        >= 2
+    )
 
 
 def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, Path]) -> None:
@@ -176,9 +247,18 @@ def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, 
     client, ns, log = operator
     client.create(ConfigMap(metadata=ObjectMeta(name="cfg", namespace=ns), data={"mode": "old"}))
     client.create(Secret(metadata=ObjectMeta(name="creds", namespace=ns), stringData={"token": "old"}))
-    client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, volumes=[{"name": "cfg", "configMap": {"name": "cfg"}},
-                                                                       {"name": "creds",
-                                                                        "secret": {"secretName": "creds"}}])))
+    client.create(
+        codecs.from_dict(
+            op.deployment(
+                ns,
+                IMAGE_1,
+                volumes=[
+                    {"name": "cfg", "configMap": {"name": "cfg"}},
+                    {"name": "creds", "secret": {"secretName": "creds"}},
+                ],
+            )
+        )
+    )
     client.create(op.canary(ns))
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     primary = client.get(Deployment, "web-primary").spec.template.spec
@@ -188,8 +268,7 @@ def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, 
 
     client.patch(Secret, "creds", {"stringData": {"token": "new"}})
     client.patch(ConfigMap, "cfg", {"data": {"mode": "new"}})
-    wait_for(lambda: f"New revision detected! Scaling up web.{ns}" in op.events(client), "a run to start",
-             timeout=60)
+    wait_for(lambda: f"New revision detected! Scaling up web.{ns}" in op.events(client), "a run to start", timeout=60)
     wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
     assert client.get(ConfigMap, "cfg-primary").data == {"mode": "new"}
     assert client.get(Secret, "creds-primary").data == {"token": "bmV3"}
@@ -199,21 +278,38 @@ def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, 
 def test_daemonset_and_statefulset_targets_are_promoted(operator: tuple[Client, str, Path]) -> None:
     """A DaemonSet and a StatefulSet Canary: both initialize (target scaled to zero) and promote an image change."""
     client, ns, log = operator
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": ns},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}},
-                   "template": {"metadata": {"labels": {"app": "agent"}},
-                                "spec": {"containers": [{"name": "agent", "image": "agent:1"}]}}}}
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": ns},
-           "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
-                    "template": {"metadata": {"labels": {"app": "db"}},
-                                 "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {"containers": [{"name": "agent", "image": "agent:1"}]},
+            },
+        },
+    }
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": ns},
+        "spec": {
+            "replicas": 2,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "db:1"}]},
+            },
+        },
+    }
     for obj in (ds, sts):
         client.create(codecs.from_dict(obj))
     client.create(op.canary(ns, kind="DaemonSet", name="agent"))
     client.create(op.canary(ns, kind="StatefulSet", name="db"))
     for name in ("agent", "db"):
-        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})",
-                 timeout=120)
+        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})", timeout=120)
     assert (client.get(DaemonSet, "agent").status.desiredNumberScheduled or 0) == 0
     assert client.get(StatefulSet, "db").spec.replicas == 0
 
@@ -226,8 +322,9 @@ def test_daemonset_and_statefulset_targets_are_promoted(operator: tuple[Client, 
     assert client.get(StatefulSet, "db").spec.replicas == 0
 
 
-def test_operator_killed_mid_release_finishes_it_after_restart(cluster: Cluster, namespace: str,
-                                                                tmp_path: Path) -> None:
+def test_operator_killed_mid_release_finishes_it_after_restart(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
     """SIGKILL while the release is Progressing; a new process carries it on from the status to Succeeded."""
     ns, log = namespace, tmp_path / "operator.log"
     client = cluster.client(namespace=ns)
@@ -242,8 +339,7 @@ def test_operator_killed_mid_release_finishes_it_after_restart(cluster: Cluster,
         op.stop(first, signal.SIGKILL)
     assert op.phase(client) == "Progressing"
     with op.running(cluster, ns, log):
-        wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded after restart (log: {log})",
-                 timeout=180)
+        wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded after restart (log: {log})", timeout=180)
     assert _image(client, Deployment, "web-primary") == IMAGE_2
     assert op.events(client).count(f"New revision detected! Scaling up web.{ns}") == 1
 
@@ -264,8 +360,11 @@ def test_invalid_canary_gets_a_condition_and_a_warning(operator: tuple[Client, s
     valid = wait_for(condition, f"the Valid condition (log: {log})", timeout=60)
     assert valid["status"] == "False"
     assert "spec.analysis.stepWeights" in valid["message"]
-    wait_for(lambda: any("invalid canary spec" in m and "stepWeights" in m for m in op.events(client)),
-             "a Warning event naming the field", timeout=20)
+    wait_for(
+        lambda: any("invalid canary spec" in m and "stepWeights" in m for m in op.events(client)),
+        "a Warning event naming the field",
+        timeout=20,
+    )
     wait_for(lambda: op.phase(client, "api") == "Initialized", "the other Canary to initialize", timeout=90)
     assert op.phase(client) == ""
 
@@ -274,14 +373,25 @@ def test_revert_on_deletion_gives_the_workload_and_service_back(operator: tuple[
     """revertOnDeletion: the finalizer is added; deleting the Canary scales web back to the primary's size, points
     the user's own apex Service back at web's pods, says so in events, and lets the Canary go."""
     client, ns, log = operator
-    client.create(codecs.from_dict({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
-                                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}))
+    client.create(
+        codecs.from_dict(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+            }
+        )
+    )
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
     client.create(op.canary(ns, revertOnDeletion=True))
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     assert client.get(Service, "web").spec.selector == {"app": "web-primary"}
-    wait_for(lambda: "finalizer.flagger.app" in (client.get(Canary, "web").metadata.finalizers or []),
-             "the finalizer", timeout=30)
+    wait_for(
+        lambda: "finalizer.flagger.app" in (client.get(Canary, "web").metadata.finalizers or []),
+        "the finalizer",
+        timeout=30,
+    )
     assert client.get(Deployment, "web").spec.replicas == 0
 
     client.delete(Canary, "web")
@@ -297,11 +407,15 @@ def test_revert_on_deletion_gives_the_workload_and_service_back(operator: tuple[
     assert client.get(Deployment, "web").spec.replicas == 2
     assert client.get(Service, "web").spec.selector == {"app": "web"}
     expected = [f"Terminating canary web.{ns}", f"Terminated canary web.{ns}"]
+
     def every() -> list[tuple[str, str, str]]:
         return [(str(e.involvedObject.kind), str(e.involvedObject.name), e.message or "") for e in client.list(Event)]
 
-    wait_for(lambda: op.in_order(op.events(client), expected) or None,
-             f"the Terminating and Terminated events (found: {every()})", timeout=20)
+    wait_for(
+        lambda: op.in_order(op.events(client), expected) or None,
+        f"the Terminating and Terminated events (found: {every()})",
+        timeout=20,
+    )
 
 
 def test_hpa_and_scaled_object_get_primary_copies(cluster: Cluster, operator: tuple[Client, str, Path]) -> None:
@@ -311,25 +425,60 @@ def test_hpa_and_scaled_object_get_primary_copies(cluster: Cluster, operator: tu
     install_keda(cluster)
     for name in ("web", "api"):
         client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, name=name)))
-    client.create(codecs.from_dict({
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                 "minReplicas": 2, "maxReplicas": 4,
-                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                     "type": "Utilization", "averageUtilization": 80}}}]}}))
-    client.create(ScaledObject.from_dict({
-        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "api", "namespace": ns},
-        "spec": {"scaleTargetRef": {"name": "api"}, "minReplicaCount": 1, "maxReplicaCount": 3,
-                 "triggers": [{"type": "prometheus", "metadata": {
-                     "serverAddress": "http://prometheus:9090", "threshold": "10",
-                     "query": 'sum(rate(http_requests_total{app="api"}[1m]))'}}]}}))
-    client.create(op.canary(ns, autoscalerRef={"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                                               "name": "web"}))
-    client.create(op.canary(ns, name="api", autoscalerRef={"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-                                                           "name": "api"}))
+    client.create(
+        codecs.from_dict(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "minReplicas": 2,
+                    "maxReplicas": 4,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                        }
+                    ],
+                },
+            }
+        )
+    )
+    client.create(
+        ScaledObject.from_dict(
+            {
+                "apiVersion": "keda.sh/v1alpha1",
+                "kind": "ScaledObject",
+                "metadata": {"name": "api", "namespace": ns},
+                "spec": {
+                    "scaleTargetRef": {"name": "api"},
+                    "minReplicaCount": 1,
+                    "maxReplicaCount": 3,
+                    "triggers": [
+                        {
+                            "type": "prometheus",
+                            "metadata": {
+                                "serverAddress": "http://prometheus:9090",
+                                "threshold": "10",
+                                "query": 'sum(rate(http_requests_total{app="api"}[1m]))',
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+    )
+    client.create(
+        op.canary(ns, autoscalerRef={"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "web"})
+    )
+    client.create(
+        op.canary(
+            ns, name="api", autoscalerRef={"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "api"}
+        )
+    )
     for name in ("web", "api"):
-        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})",
-                 timeout=120)
+        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})", timeout=120)
     hpa = client.get(HorizontalPodAutoscaler, "web-primary")
     assert hpa.spec.scaleTargetRef.name == "web-primary"
     assert (hpa.spec.minReplicas, hpa.spec.maxReplicas) == (2, 4)
@@ -361,14 +510,14 @@ def test_leader_failover_carries_the_release_on(cluster: Cluster, namespace: str
     a = op.start(cluster, ns, tmp_path / "a.log", *election)
     b = None
     try:
-        wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {tmp_path / 'a.log'})",
-                 timeout=90)
+        wait_for(
+            lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {tmp_path / 'a.log'})", timeout=90
+        )
         b = op.start(cluster, ns, tmp_path / "b.log", *election)
         _set_image(client, Deployment, "web", IMAGE_2)
         wait_for(lambda: int(op.status(client).get("iterations") or 0) >= 1, "the first iteration", timeout=120)
         op.stop(a, signal.SIGKILL)
-        wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {tmp_path / 'b.log'})",
-                 timeout=180)
+        wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {tmp_path / 'b.log'})", timeout=180)
     finally:
         op.stop(a)
         if b is not None:
@@ -378,15 +527,17 @@ def test_leader_failover_carries_the_release_on(cluster: Cluster, namespace: str
     assert "Promotion completed!" in (tmp_path / "b.log").read_text()
 
 
-def test_a_provider_without_a_live_router_is_a_warning_and_touches_nothing(
-        operator: tuple[Client, str, Path]) -> None:
+def test_a_provider_without_a_live_router_is_a_warning_and_touches_nothing(operator: tuple[Client, str, Path]) -> None:
     """A Canary for a provider the operator cannot drive (App Mesh's retired v1beta1 API) gets a Warning event
     naming it; no primary is made."""
     client, ns, log = operator
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
     client.create(op.canary(ns, provider="appmesh", service={"port": 80, "targetPort": 8080, "meshName": "global"}))
-    wait_for(lambda: any("provider appmesh is not supported" in m for m in op.events(client)),
-             f"the Warning event (log: {log})", timeout=60)
+    wait_for(
+        lambda: any("provider appmesh is not supported" in m for m in op.events(client)),
+        f"the Warning event (log: {log})",
+        timeout=60,
+    )
     assert client.get(Deployment, "web").spec.replicas == 2
     with pytest.raises(ApiError):
         client.get(Deployment, "web-primary")
@@ -398,21 +549,26 @@ def test_a_missing_target_is_a_warning_and_other_canaries_carry_on(operator: tup
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1, name="api")))
     client.create(op.canary(ns))
     client.create(op.canary(ns, name="api"))
-    wait_for(lambda: any(m.startswith(f"deployment web.{ns} get query error") for m in op.events(client)),
-             f"the Warning event (log: {log})", timeout=60)
+    wait_for(
+        lambda: any(m.startswith(f"deployment web.{ns} get query error") for m in op.events(client)),
+        f"the Warning event (log: {log})",
+        timeout=60,
+    )
     wait_for(lambda: op.phase(client, "api") == "Initialized", "the other Canary to initialize", timeout=90)
 
 
-def test_istio_release_shifts_weights_on_the_virtual_service(cluster: Cluster, namespace: str,
-                                                             tmp_path: Path) -> None:
+def test_istio_release_shifts_weights_on_the_virtual_service(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     """provider istio against Istio's real CRDs: DestinationRules and the VirtualService are created, the canary
     weight goes 50 then 100 on the VirtualService, then all traffic back to the primary, Succeeded."""
     install_istio(cluster)
     ns, log = namespace, tmp_path / "operator.log"
     client = cluster.client(namespace=ns)
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="istio",
-                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    client.create(
+        op.canary(
+            ns, provider="istio", analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}
+        )
+    )
     seen: list[tuple[int, int]] = []
 
     def weights() -> tuple[int, int] | None:
@@ -428,21 +584,28 @@ def test_istio_release_shifts_weights_on_the_virtual_service(cluster: Cluster, n
 
     with op.running(cluster, ns, log, "--drain-period=2s"):
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
-        assert [d["spec"]["host"] for d in (client.get(DestinationRule, n).to_dict()
-                                            for n in ("web-canary", "web-primary"))] == ["web-canary", "web-primary"]
+        assert [
+            d["spec"]["host"] for d in (client.get(DestinationRule, n).to_dict() for n in ("web-canary", "web-primary"))
+        ] == ["web-canary", "web-primary"]
         assert weights() == (100, 0)
         # someone edits a generated DestinationRule: the next reconcile restores it
         client.patch(DestinationRule, "web-canary", {"spec": {"host": "elsewhere"}}, patch_type=PatchType.MERGE)
-        wait_for(lambda: client.get(DestinationRule, "web-canary").to_dict()["spec"]["host"] == "web-canary",
-                 "the edited DestinationRule restored", timeout=30)
+        wait_for(
+            lambda: client.get(DestinationRule, "web-canary").to_dict()["spec"]["host"] == "web-canary",
+            "the edited DestinationRule restored",
+            timeout=30,
+        )
         _set_image(client, Deployment, "web", IMAGE_2)
-        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
-                 timeout=180)
+        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
     assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
     assert _image(client, Deployment, "web-primary") == IMAGE_2
-    expected = [f"Advance web.{ns} canary weight 50", f"Advance web.{ns} canary weight 100",
-                f"Copying web.{ns} template spec to web-primary.{ns}", "Routing all traffic to primary",
-                f"Promotion completed! Scaling down web.{ns}"]
+    expected = [
+        f"Advance web.{ns} canary weight 50",
+        f"Advance web.{ns} canary weight 100",
+        f"Copying web.{ns} template spec to web-primary.{ns}",
+        "Routing all traffic to primary",
+        f"Promotion completed! Scaling down web.{ns}",
+    ]
     wait_for(lambda: op.in_order(op.events(client), expected), "the release's events", timeout=20)
 
 
@@ -452,12 +615,23 @@ def test_a_feature_the_provider_lacks_is_a_warning(cluster: Cluster, operator: t
     client, ns, log = operator
     install_gateway_api(cluster)
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="gatewayapi:v1beta1", analysis={
-        "interval": "10s", "threshold": 2, "stepWeight": 10,
-        "sessionAffinity": {"cookieName": "c", "primaryCookieName": "p"}},
-        service={"port": 80, "targetPort": 8080, "gatewayRefs": [{"name": "public", "namespace": "gateways"}]}))
-    expected = ("A primary session affinity cookie (primaryCookieName) is not supported when using the "
-                "gatewayapi:v1beta1 provider")
+    client.create(
+        op.canary(
+            ns,
+            provider="gatewayapi:v1beta1",
+            analysis={
+                "interval": "10s",
+                "threshold": 2,
+                "stepWeight": 10,
+                "sessionAffinity": {"cookieName": "c", "primaryCookieName": "p"},
+            },
+            service={"port": 80, "targetPort": 8080, "gatewayRefs": [{"name": "public", "namespace": "gateways"}]},
+        )
+    )
+    expected = (
+        "A primary session affinity cookie (primaryCookieName) is not supported when using the "
+        "gatewayapi:v1beta1 provider"
+    )
     wait_for(lambda: expected in op.events(client), f"the feature warning (log: {log})", timeout=60)
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     assert op.event_counts(client)[expected] == 1
@@ -468,14 +642,40 @@ def test_nginx_release_steers_the_canary_ingress(cluster: Cluster, namespace: st
     then 100, then back to 0 when the primary has the new version."""
     ns, log = namespace, tmp_path / "operator.log"
     client = cluster.client(namespace=ns)
-    client.create(codecs.from_dict({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [{
-            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}))
+    client.create(
+        codecs.from_dict(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "rules": [
+                        {
+                            "host": "web.example.com",
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                },
+            }
+        )
+    )
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="nginx",
-                            ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
-                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    client.create(
+        op.canary(
+            ns,
+            provider="nginx",
+            ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
+            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100},
+        )
+    )
     seen: list[str] = []
 
     def weight() -> str | None:
@@ -495,8 +695,7 @@ def test_nginx_release_steers_the_canary_ingress(cluster: Cluster, namespace: st
         assert canary_ingress.metadata.annotations["nginx.ingress.kubernetes.io/canary"] == "true"
         assert weight() == "0"
         _set_image(client, Deployment, "web", IMAGE_2)
-        wait_for(lambda: (weight(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
-                 timeout=180)
+        wait_for(lambda: (weight(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
     assert seen == ["0", "50", "100", "0"]
     assert _image(client, Deployment, "web-primary") == IMAGE_2
 
@@ -508,8 +707,11 @@ def test_traefik_release_weights_the_traefik_service(cluster: Cluster, namespace
     ns, log = namespace, tmp_path / "operator.log"
     client = cluster.client(namespace=ns)
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="traefik",
-                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    client.create(
+        op.canary(
+            ns, provider="traefik", analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}
+        )
+    )
     seen: list[list[tuple[str, int]]] = []
 
     def services() -> list[tuple[str, int]] | None:
@@ -526,10 +728,13 @@ def test_traefik_release_weights_the_traefik_service(cluster: Cluster, namespace
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
         assert services() == [("web-primary", 100)]
         _set_image(client, Deployment, "web", IMAGE_2)
-        wait_for(lambda: (services(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
-                 timeout=180)
-    assert seen == [[("web-primary", 100)], [("web-primary", 50), ("web-canary", 50)],
-                    [("web-primary", 0), ("web-canary", 100)], [("web-primary", 100)]]
+        wait_for(lambda: (services(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
+    assert seen == [
+        [("web-primary", 100)],
+        [("web-primary", 50), ("web-canary", 50)],
+        [("web-primary", 0), ("web-canary", 100)],
+        [("web-primary", 100)],
+    ]
 
 
 def test_contour_release_weights_the_http_proxy(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
@@ -538,8 +743,11 @@ def test_contour_release_weights_the_http_proxy(cluster: Cluster, namespace: str
     ns, log = namespace, tmp_path / "operator.log"
     client = cluster.client(namespace=ns)
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="contour",
-                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    client.create(
+        op.canary(
+            ns, provider="contour", analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}
+        )
+    )
     seen: list[tuple[int, int]] = []
 
     def weights() -> tuple[int, int] | None:
@@ -557,8 +765,7 @@ def test_contour_release_weights_the_http_proxy(cluster: Cluster, namespace: str
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
         assert weights() == (100, 0)
         _set_image(client, Deployment, "web", IMAGE_2)
-        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
-                 timeout=180)
+        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
     assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
 
 
@@ -567,14 +774,41 @@ def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace:
     back while the user's Ingress is left untouched."""
     ns, log = namespace, tmp_path / "operator.log"
     client = cluster.client(namespace=ns)
-    client.create(codecs.from_dict({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [{
-            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}))
+    client.create(
+        codecs.from_dict(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "rules": [
+                        {
+                            "host": "web.example.com",
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                },
+            }
+        )
+    )
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
-    client.create(op.canary(ns, provider="skipper", revertOnDeletion=True,
-                            ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
-                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    client.create(
+        op.canary(
+            ns,
+            provider="skipper",
+            revertOnDeletion=True,
+            ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
+            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100},
+        )
+    )
     seen: list[tuple[int, int]] = []
 
     def weights() -> tuple[int, int] | None:
@@ -593,8 +827,7 @@ def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace:
         paths = client.get(Ingress, "web-canary").spec.rules[0].http.paths
         assert [p.backend.service.name for p in paths] == ["web-primary", "web-canary"]
         _set_image(client, Deployment, "web", IMAGE_2)
-        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
-                 timeout=180)
+        wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
         # revertOnDeletion: deleting the Canary removes the canary Ingress and leaves the user's
         client.delete(Canary, "web")
 

@@ -43,18 +43,42 @@ def _knative_controller(client: Client, name: str, stop: threading.Event) -> Non
         try:
             client.get(Revision, latest)
         except ApiError:
-            client.create(Revision.from_dict({
-                "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
-                "metadata": {"name": latest, "namespace": service["metadata"]["namespace"],
-                             "labels": {"serving.knative.dev/service": name}},
-                "spec": {"containers": service["spec"]["template"]["spec"]["containers"]}}))
-            client.patch(Revision.Status, latest, {"status": {"conditions": [
-                {"type": "Ready", "status": "True", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}},
-                patch_type=PatchType.MERGE)
-        traffic = [{**t, "revisionName": t.get("revisionName") or latest}
-                   for t in service["spec"].get("traffic") or [{"latestRevision": True, "percent": 100}]]
-        status: dict[str, Any] = {"observedGeneration": generation, "latestCreatedRevisionName": latest,
-                                  "latestReadyRevisionName": latest, "traffic": traffic}
+            client.create(
+                Revision.from_dict(
+                    {
+                        "apiVersion": "serving.knative.dev/v1",
+                        "kind": "Revision",
+                        "metadata": {
+                            "name": latest,
+                            "namespace": service["metadata"]["namespace"],
+                            "labels": {"serving.knative.dev/service": name},
+                        },
+                        "spec": {"containers": service["spec"]["template"]["spec"]["containers"]},
+                    }
+                )
+            )
+            client.patch(
+                Revision.Status,
+                latest,
+                {
+                    "status": {
+                        "conditions": [
+                            {"type": "Ready", "status": "True", "lastTransitionTime": "2024-01-01T00:00:00Z"}
+                        ]
+                    }
+                },
+                patch_type=PatchType.MERGE,
+            )
+        traffic = [
+            {**t, "revisionName": t.get("revisionName") or latest}
+            for t in service["spec"].get("traffic") or [{"latestRevision": True, "percent": 100}]
+        ]
+        status: dict[str, Any] = {
+            "observedGeneration": generation,
+            "latestCreatedRevisionName": latest,
+            "latestReadyRevisionName": latest,
+            "traffic": traffic,
+        }
         if {k: service.get("status", {}).get(k) for k in status} != status:
             client.patch(KnativeService.Status, name, {"status": status}, patch_type=PatchType.MERGE)
 
@@ -67,12 +91,18 @@ def knative(cluster: Cluster) -> Iterator[tuple[Client, str]]:
     ns = f"kn-{uuid.uuid4().hex[:6]}"
     cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
     client = cluster.client(namespace=ns)
-    client.create(KnativeService.from_dict({
-        "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/example/web:1.0"}]}}}}))
+    client.create(
+        KnativeService.from_dict(
+            {
+                "apiVersion": "serving.knative.dev/v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/example/web:1.0"}]}}},
+            }
+        )
+    )
     stop = threading.Event()
-    thread = threading.Thread(target=_knative_controller, args=(cluster.client(namespace=ns), "web", stop),
-                              daemon=True)
+    thread = threading.Thread(target=_knative_controller, args=(cluster.client(namespace=ns), "web", stop), daemon=True)
     thread.start()
     try:
         yield client, ns
@@ -81,14 +111,20 @@ def knative(cluster: Cluster) -> Iterator[tuple[Client, str]]:
         thread.join(5)
 
 
-def test_knative_release_moves_traffic_between_revisions(knative: tuple[Client, str], cluster: Cluster,
-                                                         tmp_path: Path) -> None:
+def test_knative_release_moves_traffic_between_revisions(
+    knative: tuple[Client, str], cluster: Cluster, tmp_path: Path
+) -> None:
     """The first revision is pinned as primary with all traffic; a new template becomes revision 2, which gets
     50 % then 100 % of the traffic and is promoted to primary."""
     client, ns = knative
-    client.create(op.canary(ns, provider="knative", targetRef={"apiVersion": "serving.knative.dev/v1",
-                                                                "kind": "Service", "name": "web"},
-                            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}))
+    client.create(
+        op.canary(
+            ns,
+            provider="knative",
+            targetRef={"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "web"},
+            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100},
+        )
+    )
 
     def split() -> tuple[str, int, int]:
         service = client.get(KnativeService, "web").to_dict()
@@ -104,10 +140,13 @@ def test_knative_release_moves_traffic_between_revisions(knative: tuple[Client, 
         sample()
         annotations = client.get(KnativeService, "web").to_dict()["metadata"]["annotations"]
         assert annotations["flagger.app/primary-revision"] == "web-00001"
-        client.patch(KnativeService, "web", {"spec": {"template": {"spec": {"containers": [
-            {"image": "ghcr.io/example/web:2.0"}]}}}}, patch_type=PatchType.MERGE)
-        wait_for(lambda: (sample(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
-                 timeout=180)
+        client.patch(
+            KnativeService,
+            "web",
+            {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/example/web:2.0"}]}}}},
+            patch_type=PatchType.MERGE,
+        )
+        wait_for(lambda: (sample(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
         sample()
     assert seen[:3] == [("web-00001", 100, 0), ("web-00001", 50, 50), ("web-00001", 0, 100)]
     assert seen[-1] == ("web-00002", 100, 0)

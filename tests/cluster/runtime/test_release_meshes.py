@@ -34,8 +34,15 @@ STEPS = [(100, 0), (50, 50), (0, 100), (100, 0)]
 ANALYSIS = {"interval": "10s", "threshold": 2, "stepWeight": 50, "maxWeight": 100}
 
 
-def _release(cluster: Cluster, ns: str, log: Path, provider: str, weights: Callable[[], tuple[int, int]],
-             after_init: Callable[[], object] = lambda: None, **spec: object) -> list[tuple[int, int]]:
+def _release(
+    cluster: Cluster,
+    ns: str,
+    log: Path,
+    provider: str,
+    weights: Callable[[], tuple[int, int]],
+    after_init: Callable[[], object] = lambda: None,
+    **spec: object,
+) -> list[tuple[int, int]]:
     """Initialize, run `after_init`, change the image, promote; the distinct (primary, canary) weights seen on
     the way."""
     client = cluster.client(namespace=ns)
@@ -46,10 +53,12 @@ def _release(cluster: Cluster, ns: str, log: Path, provider: str, weights: Calla
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
         sample()
         after_init()
-        client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "image": "ghcr.io/example/web:2.0"}]}}}})
-        wait_for(lambda: (sample(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})",
-                 timeout=180)
+        client.patch(
+            Deployment,
+            "web",
+            {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "ghcr.io/example/web:2.0"}]}}}},
+        )
+        wait_for(lambda: (sample(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
         sample()
     return seen
 
@@ -78,8 +87,17 @@ def test_kuma_release_weights_the_traffic_route(cluster: Cluster, namespace: str
         return int(split[0]["weight"]), int(split[1]["weight"])
 
     try:
-        assert _release(cluster, namespace, tmp_path / "operator.log", "kuma", weights,
-                        service={"port": 80, "targetPort": 8080, "name": apex}) == STEPS
+        assert (
+            _release(
+                cluster,
+                namespace,
+                tmp_path / "operator.log",
+                "kuma",
+                weights,
+                service={"port": 80, "targetPort": 8080, "name": apex},
+            )
+            == STEPS
+        )
     finally:
         admin.delete(TrafficRoute, apex)
 
@@ -93,38 +111,75 @@ def test_gloo_release_weights_the_route_table(cluster: Cluster, namespace: str, 
         dests = client.get(RouteTable, "web").to_dict()["spec"]["routes"][0]["routeAction"]["multi"]["destinations"]
         return int(dests[0].get("weight", 0)), int(dests[1].get("weight", 0))
 
-    client.create(Upstream.from_dict({
-        "apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "config", "namespace": namespace},
-        "spec": {"loadBalancerConfig": {"roundRobin": {}}, "kube": {"serviceName": "x", "servicePort": 1}}}))
+    client.create(
+        Upstream.from_dict(
+            {
+                "apiVersion": "gloo.solo.io/v1",
+                "kind": "Upstream",
+                "metadata": {"name": "config", "namespace": namespace},
+                "spec": {"loadBalancerConfig": {"roundRobin": {}}, "kube": {"serviceName": "x", "servicePort": 1}},
+            }
+        )
+    )
     primary = f"{namespace}-web-primaryupstream-80"
 
     def new_policy() -> None:  # the config upstream's load balancer changes: the generated upstreams follow
-        client.patch(Upstream, "config", {"spec": {"loadBalancerConfig": {"roundRobin": None, "random": {}}}},
-                     patch_type=PatchType.MERGE)
-        wait_for(lambda: client.get(Upstream, primary).to_dict()["spec"]["loadBalancerConfig"] == {"random": {}},
-                 "the generated upstream's load balancer patched", timeout=30)
+        client.patch(
+            Upstream,
+            "config",
+            {"spec": {"loadBalancerConfig": {"roundRobin": None, "random": {}}}},
+            patch_type=PatchType.MERGE,
+        )
+        wait_for(
+            lambda: client.get(Upstream, primary).to_dict()["spec"]["loadBalancerConfig"] == {"random": {}},
+            "the generated upstream's load balancer patched",
+            timeout=30,
+        )
 
     ref = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "config", "namespace": namespace}
-    assert _release(cluster, namespace, tmp_path / "operator.log", "gloo", weights, new_policy,
-                    upstreamRef=ref) == STEPS
+    assert (
+        _release(cluster, namespace, tmp_path / "operator.log", "gloo", weights, new_policy, upstreamRef=ref) == STEPS
+    )
 
 
 def test_apisix_release_weights_the_canary_route(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     """provider apisix: the `<route>-<apex>-canary` ApisixRoute beside the user's."""
     install_handwritten(cluster)
     client = cluster.client(namespace=namespace)
-    client.create(ApisixRoute.from_dict({
-        "apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute",
-        "metadata": {"name": "app", "namespace": namespace},
-        "spec": {"http": [{"name": "main", "match": {"paths": ["/*"]},
-                           "backends": [{"serviceName": "web", "servicePort": 80}]}]}}))
+    client.create(
+        ApisixRoute.from_dict(
+            {
+                "apiVersion": "apisix.apache.org/v2",
+                "kind": "ApisixRoute",
+                "metadata": {"name": "app", "namespace": namespace},
+                "spec": {
+                    "http": [
+                        {
+                            "name": "main",
+                            "match": {"paths": ["/*"]},
+                            "backends": [{"serviceName": "web", "servicePort": 80}],
+                        }
+                    ]
+                },
+            }
+        )
+    )
 
     def weights() -> tuple[int, int]:
         backends = client.get(ApisixRoute, "app-web-canary").to_dict()["spec"]["http"][0]["backends"]
         return int(backends[0]["weight"]), int(backends[1]["weight"])
 
-    assert _release(cluster, namespace, tmp_path / "operator.log", "apisix", weights,
-                    routeRef={"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "app"}) == STEPS
+    assert (
+        _release(
+            cluster,
+            namespace,
+            tmp_path / "operator.log",
+            "apisix",
+            weights,
+            routeRef={"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "app"},
+        )
+        == STEPS
+    )
 
 
 def test_appmesh_release_weights_the_virtual_router(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
@@ -139,16 +194,28 @@ def test_appmesh_release_weights_the_virtual_router(cluster: Cluster, namespace:
         return targets["web-primary"], targets["web-canary"]
 
     def drift() -> None:  # someone edits a generated VirtualNode: the next reconcile restores it
-        client.patch(VirtualNode, "web-primary", {"spec": {"serviceDiscovery": {"dns": {"hostname": "elsewhere"}}}},
-                     patch_type=PatchType.MERGE)
-        wait_for(lambda: client.get(VirtualNode, "web-primary").to_dict()["spec"]["serviceDiscovery"]["dns"]
-                 ["hostname"] == f"web-primary.{namespace}.svc.cluster.local.", "the VirtualNode restored", timeout=30)
+        client.patch(
+            VirtualNode,
+            "web-primary",
+            {"spec": {"serviceDiscovery": {"dns": {"hostname": "elsewhere"}}}},
+            patch_type=PatchType.MERGE,
+        )
+        wait_for(
+            lambda: (
+                client.get(VirtualNode, "web-primary").to_dict()["spec"]["serviceDiscovery"]["dns"]["hostname"]
+                == f"web-primary.{namespace}.svc.cluster.local."
+            ),
+            "the VirtualNode restored",
+            timeout=30,
+        )
 
     assert _release(cluster, namespace, tmp_path / "operator.log", "appmesh:v1beta2", weights, drift) == STEPS
     assert client.get(VirtualNode, "web-primary").to_dict()["spec"]["podSelector"] == {
-        "matchLabels": {"app": "web-primary"}}
+        "matchLabels": {"app": "web-primary"}
+    }
     assert client.get(AppMeshService, "web-canary").to_dict()["spec"]["provider"] == {
-        "virtualRouter": {"virtualRouterRef": {"name": "web-canary"}}}
+        "virtualRouter": {"virtualRouterRef": {"name": "web-canary"}}
+    }
 
 
 def test_gatewayapi_release_weights_the_http_route(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
@@ -161,10 +228,14 @@ def test_gatewayapi_release_weights_the_http_route(cluster: Cluster, namespace: 
         by_name = {r["name"]: int(r.get("weight", 1)) for r in refs}
         return by_name["web-primary"], by_name["web-canary"]
 
-    service = {"port": 80, "targetPort": 8080, "hosts": ["web.example.com"],
-               "gatewayRefs": [{"name": "public", "namespace": namespace}]}
-    assert _release(cluster, namespace, tmp_path / "operator.log", "gatewayapi:v1", weights,
-                    service=service) == STEPS
+    service = {
+        "port": 80,
+        "targetPort": 8080,
+        "hosts": ["web.example.com"],
+        "gatewayRefs": [{"name": "public", "namespace": namespace}],
+    }
+    assert _release(cluster, namespace, tmp_path / "operator.log", "gatewayapi:v1", weights, service=service) == STEPS
     route = client.get(HTTPRoute, "web").to_dict()
-    assert route["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
-                                            "name": "public", "namespace": namespace}]
+    assert route["spec"]["parentRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public", "namespace": namespace}
+    ]

@@ -30,13 +30,15 @@ def _missing(rendered: Any, live: Any, path: str = "") -> list[str]:
     if isinstance(rendered, dict):
         if not isinstance(live, dict):
             return [f"{path}: {live!r} is not a mapping"]
-        return [m for k, v in rendered.items() if k != "flagger-id"
-                for m in _missing(v, live.get(k), f"{path}.{k}")]
+        return [m for k, v in rendered.items() if k != "flagger-id" for m in _missing(v, live.get(k), f"{path}.{k}")]
     if isinstance(rendered, list):
         if not isinstance(live, list) or len(live) != len(rendered):
             return [f"{path}: {live!r} != {rendered!r}"]
-        return [m for i, (mine, theirs) in enumerate(zip(rendered, live, strict=True))
-                for m in _missing(mine, theirs, f"{path}[{i}]")]
+        return [
+            m
+            for i, (mine, theirs) in enumerate(zip(rendered, live, strict=True))
+            for m in _missing(mine, theirs, f"{path}[{i}]")
+        ]
     return [] if rendered == live else [f"{path}: live {live!r}, rendered {rendered!r}"]
 
 
@@ -55,8 +57,12 @@ def test_render_equals_what_the_operator_wrote(cluster: Cluster, tmp_path: Path)
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     rendered = asyncio.run(render_objects(canary, [deployment], OperatorOptions(mesh_provider="kubernetes")))
     assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
-        ("Deployment", "web"), ("Service", "web-canary"), ("Service", "web-primary"), ("Deployment", "web-primary"),
-        ("Service", "web")]
+        ("Deployment", "web"),
+        ("Service", "web-canary"),
+        ("Service", "web-primary"),
+        ("Deployment", "web-primary"),
+        ("Service", "web"),
+    ]
     for obj in rendered:
         live = client.get(KINDS[obj["kind"]], obj["metadata"]["name"]).to_dict()
         for ref in live["metadata"].get("ownerReferences") or []:

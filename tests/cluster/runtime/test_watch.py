@@ -55,36 +55,63 @@ async def operator(cluster: Cluster) -> AsyncIterator[tuple[Scheduler, CanaryInd
         await scheduler.close()
 
 
-async def test_target_and_config_changes_wake_the_canary(cluster: Cluster,
-                                                         operator: tuple[Scheduler, CanaryIndex, Ticks, str]) -> None:
+async def test_target_and_config_changes_wake_the_canary(
+    cluster: Cluster, operator: tuple[Scheduler, CanaryIndex, Ticks, str]
+) -> None:
     """With a 60-minute interval, a new pod template or a tracked ConfigMap edit still runs a tick within seconds;
     deleting the Canary stops its job; kopf leaves no annotation or finalizer on the Canary."""
     scheduler, index, ticks, ns = operator
     client = AsyncClient(KubeConfig.from_file(cluster.kubeconfig), namespace=ns)
     try:
-        await client.create(codecs.from_dict({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web"}},
-                                  "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}}))
+        await client.create(
+            codecs.from_dict(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": ns},
+                    "spec": {
+                        "replicas": 1,
+                        "selector": {"matchLabels": {"app": "web"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "web"}},
+                            "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+                        },
+                    },
+                }
+            )
+        )
         await client.create(ConfigMap(metadata=ObjectMeta(name="cfg", namespace=ns), data={"k": "1"}))
-        await client.create(Canary.from_dict({
-            "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                     "service": {"port": 80},
-                     "analysis": {"interval": "60m", "threshold": 5, "stepWeight": 10}}}))
+        await client.create(
+            Canary.from_dict(
+                {
+                    "apiVersion": "flagger.app/v1beta1",
+                    "kind": "Canary",
+                    "metadata": {"name": "web", "namespace": ns},
+                    "spec": {
+                        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                        "service": {"port": 80},
+                        "analysis": {"interval": "60m", "threshold": 5, "stepWeight": 10},
+                    },
+                }
+            )
+        )
         key = (ns, "web")
         await until(lambda: ticks.seen.get(key, 0) == 1, 10, "first tick of a new Canary")
         # Changes made before a watch has listed would be part of its listing, not events: wait for the streams.
         await until(lambda: {"Deployment", "configmap"} <= index.streaming, 15, "workload and config watches")
         assert index.interval(key) == 3600
 
-        await client.patch(Deployment, "web", {"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}},
-                           patch_type=PatchType.MERGE)
+        await client.patch(
+            Deployment,
+            "web",
+            {"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}},
+            patch_type=PatchType.MERGE,
+        )
         await until(lambda: ticks.seen.get(key, 0) == 2, 5, "tick after a new pod template")
 
-        await client.patch(Canary.Status, "web", {"status": {"trackedConfigs": {"configmap/cfg": "abc"}}},
-                           patch_type=PatchType.MERGE)
+        await client.patch(
+            Canary.Status, "web", {"status": {"trackedConfigs": {"configmap/cfg": "abc"}}}, patch_type=PatchType.MERGE
+        )
         await until(lambda: "configmap/cfg" in index.configs.get(key, set()), 5, "tracked configs indexed")
         seen = ticks.seen[key]
         await client.patch(ConfigMap, "cfg", {"data": {"k": "2"}}, patch_type=PatchType.MERGE)

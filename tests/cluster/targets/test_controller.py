@@ -28,16 +28,48 @@ async def release(cluster: Cluster) -> AsyncIterator[tuple[AsyncClient, str]]:
     client = AsyncClient(KubeConfig.from_file(cluster.kubeconfig), namespace=ns)
     await client.create(ConfigMap(metadata=ObjectMeta(name="web-config", namespace=ns), data={"mode": "blue"}))
     await client.create(Secret(metadata=ObjectMeta(name="web-creds", namespace=ns), stringData={"pw": "x"}))
-    await client.create(codecs.from_dict({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
-                     "name": "web", "image": "web:1",
-                     "envFrom": [{"configMapRef": {"name": "web-config"}}, {"secretRef": {"name": "web-creds"}}]}]}}}}))
-    await client.create(Canary.from_dict({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                 "service": {"port": 80}, "analysis": {"interval": "10s", "threshold": 2, "stepWeight": 50}}}))
+    await client.create(
+        codecs.from_dict(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "web"}},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "web",
+                                    "image": "web:1",
+                                    "envFrom": [
+                                        {"configMapRef": {"name": "web-config"}},
+                                        {"secretRef": {"name": "web-creds"}},
+                                    ],
+                                }
+                            ]
+                        },
+                    },
+                },
+            }
+        )
+    )
+    await client.create(
+        Canary.from_dict(
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "service": {"port": 80},
+                    "analysis": {"interval": "10s", "threshold": 2, "stepWeight": 50},
+                },
+            }
+        )
+    )
     try:
         yield client, ns
     finally:
@@ -71,8 +103,12 @@ async def test_initialize_scale_and_promote(release: tuple[AsyncClient, str]) ->
     await ctl.scale_to_zero()
     assert (await client.get(Deployment, "web")).spec.replicas == 0
 
-    await client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "image": "web:2"}]}}}}, patch_type=PatchType.STRATEGIC)
+    await client.patch(
+        Deployment,
+        "web",
+        {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:2"}]}}}},
+        patch_type=PatchType.STRATEGIC,
+    )
     await client.patch(ConfigMap, "web-config", {"data": {"mode": "green"}}, patch_type=PatchType.MERGE)
     await ctl.scale_from_zero()
     assert (await client.get(Deployment, "web")).spec.replicas == 2

@@ -29,20 +29,26 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
     admin.create(NamespaceResource(metadata=ObjectMeta(name=ns)))
     client = cluster.client(namespace=ns)
     target = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": ns, "labels": {"app": "web"}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "web", "image": "web:1"}]}}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+            },
+        },
     }
     created = client.create(codecs.from_dict(target))
     wait_for(lambda: _ready(client, "web"), "target web ready", timeout=60)
 
     label, _ = selector_label(created.to_dict())
-    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns,
-             "uid": admin.get(NamespaceResource, ns).metadata.uid}
-    primary = new_primary(created.to_dict(), label=label, selector_labels=["app"],
-                                     include_label_prefixes=[], owner=owner)
+    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": admin.get(NamespaceResource, ns).metadata.uid}
+    primary = new_primary(
+        created.to_dict(), label=label, selector_labels=["app"], include_label_prefixes=[], owner=owner
+    )
     client.create(codecs.from_dict(primary))
     wait_for(lambda: _ready(client, "web-primary"), "primary web-primary ready", timeout=60)
     assert len(list(client.list(Pod, labels={"app": "web-primary"}))) == 2
@@ -53,20 +59,36 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
     new_target["spec"]["template"]["spec"]["containers"][0]["image"] = "web:2"
     current = client.get(Deployment, "web-primary").to_dict()
     old_id = current["spec"]["template"]["metadata"]["annotations"]["flagger-id"]
-    client.replace(codecs.from_dict(promoted_primary(current, new_target, label=label, selector_labels=["app"],
-                                                        include_label_prefixes=[], has_autoscaler=False)))
+    client.replace(
+        codecs.from_dict(
+            promoted_primary(
+                current,
+                new_target,
+                label=label,
+                selector_labels=["app"],
+                include_label_prefixes=[],
+                has_autoscaler=False,
+            )
+        )
+    )
 
     def rolled() -> bool:
         dep = client.get(Deployment, "web-primary")
-        return dep.status is not None and dep.status.observedGeneration == dep.metadata.generation and \
-            _ready(client, "web-primary")
+        return (
+            dep.status is not None
+            and dep.status.observedGeneration == dep.metadata.generation
+            and _ready(client, "web-primary")
+        )
 
     wait_for(rolled, "promoted primary rolled out", timeout=60)
     promoted = client.get(Deployment, "web-primary")
     assert promoted.spec.template.spec.containers[0].image == "web:2"
     assert promoted.spec.template.metadata.annotations["flagger-id"] != old_id
-    images = {p.spec.containers[0].image for p in client.list(Pod, labels={"app": "web-primary"})
-              if p.metadata.deletionTimestamp is None}
+    images = {
+        p.spec.containers[0].image
+        for p in client.list(Pod, labels={"app": "web-primary"})
+        if p.metadata.deletionTimestamp is None
+    }
     assert images == {"web:2"}
 
 
@@ -77,28 +99,52 @@ def test_daemonset_and_statefulset_primaries_roll_out(cluster: Cluster) -> None:
     admin = cluster.client()
     admin.create(NamespaceResource(metadata=ObjectMeta(name=ns)))
     client = cluster.client(namespace=ns)
-    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns,
-             "uid": admin.get(NamespaceResource, ns).metadata.uid}
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": ns},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}},
-                   "template": {"metadata": {"labels": {"app": "agent"}},
-                                "spec": {"nodeSelector": {"flagger.app/scale-to-zero": "true"},
-                                         "containers": [{"name": "agent", "image": "agent:1"}]}}}}
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": ns},
-           "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
-                    "template": {"metadata": {"labels": {"app": "db"}},
-                                 "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}
+    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": admin.get(NamespaceResource, ns).metadata.uid}
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {
+                    "nodeSelector": {"flagger.app/scale-to-zero": "true"},
+                    "containers": [{"name": "agent", "image": "agent:1"}],
+                },
+            },
+        },
+    }
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": ns},
+        "spec": {
+            "replicas": 2,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "db:1"}]},
+            },
+        },
+    }
     for obj in (ds, sts):
         client.create(codecs.from_dict(obj))
-        client.create(codecs.from_dict(new_primary(obj, label="app", selector_labels=["app"],
-                                                   include_label_prefixes=[], owner=owner)))
+        client.create(
+            codecs.from_dict(
+                new_primary(obj, label="app", selector_labels=["app"], include_label_prefixes=[], owner=owner)
+            )
+        )
     nodes = len(list(admin.list(Node)))
 
     def ds_ready() -> bool:
         primary = client.get(DaemonSet, "agent-primary").to_dict()
         now = dt.datetime.now(dt.UTC)
-        return primary.get("status", {}).get("desiredNumberScheduled") == nodes and \
-            daemonset_readiness(primary, 600, 100, now, now).ready
+        return (
+            primary.get("status", {}).get("desiredNumberScheduled") == nodes
+            and daemonset_readiness(primary, 600, 100, now, now).ready
+        )
 
     wait_for(ds_ready, "agent-primary on every node", timeout=60)
     assert (client.get(DaemonSet, "agent").status.desiredNumberScheduled or 0) == 0
@@ -106,9 +152,10 @@ def test_daemonset_and_statefulset_primaries_roll_out(cluster: Cluster) -> None:
     def sts_ready() -> bool:
         primary = client.get(StatefulSet, "db-primary").to_dict()
         now = dt.datetime.now(dt.UTC)
-        return statefulset_readiness(primary, 600, 100, now, now).ready and \
-            primary.get("status", {}).get("availableReplicas") == 2
+        return (
+            statefulset_readiness(primary, 600, 100, now, now).ready
+            and primary.get("status", {}).get("availableReplicas") == 2
+        )
 
     wait_for(sts_ready, "db-primary with 2 available replicas", timeout=90)
-    assert {p.metadata.name for p in client.list(Pod, labels={"app": "db-primary"})} == {"db-primary-0",
-                                                                                        "db-primary-1"}
+    assert {p.metadata.name for p in client.list(Pod, labels={"app": "db-primary"})} == {"db-primary-0", "db-primary-1"}

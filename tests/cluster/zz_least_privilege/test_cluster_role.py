@@ -22,13 +22,20 @@ pytestmark = pytest.mark.cluster
 
 RULES = CHART / "files" / "rules.yaml"  # the ClusterRole's rules (the leader-election Role is in templates/rbac.yaml)
 #: The modules whose releases exercise the operator's permissions; all must have run in this session.
-RELEASE_MODULES = ("runtime/test_release.py", "runtime/test_release_meshes.py", "runtime/test_release_knative.py",
-                   "metrics/test_operator_metrics.py")
+RELEASE_MODULES = (
+    "runtime/test_release.py",
+    "runtime/test_release_meshes.py",
+    "runtime/test_release_knative.py",
+    "metrics/test_operator_metrics.py",
+)
 #: Grants no test can exercise here, each with the reason.
 UNEXERCISED = {
-    ("external.metrics.k8s.io", "*", "list"):
-        "the externalmetrics provider reads through an external-metrics adapter (KEDA, Datadog, the Prometheus "
-        "adapter), which cannot be registered with this API server (it needs a routable Service)",
+    (
+        "external.metrics.k8s.io",
+        "*",
+        "list",
+    ): "the externalmetrics provider reads through an external-metrics adapter (KEDA, Datadog, the Prometheus "
+    "adapter), which cannot be registered with this API server (it needs a routable Service)",
 }
 Triple = tuple[str, str, str]
 
@@ -63,8 +70,11 @@ def covers(rules: set[Triple], triple: Triple) -> bool:
 def test_the_cluster_role_is_exactly_what_the_operator_used(cluster: Cluster, request: pytest.FixtureRequest) -> None:
     """No refusal, no request beyond the ClusterRole, and no grant that no release used."""
     cluster_dir = Path(__file__).parents[1]
-    ran = {str(Path(item.path).relative_to(cluster_dir)) for item in request.session.items
-           if Path(item.path).is_relative_to(cluster_dir)}
+    ran = {
+        str(Path(item.path).relative_to(cluster_dir))
+        for item in request.session.items
+        if Path(item.path).is_relative_to(cluster_dir)
+    }
     missing = [m for m in RELEASE_MODULES if m not in ran]
     if missing:
         pytest.skip(f"needs the whole cluster tier in one session; not collected: {', '.join(missing)}")
@@ -77,6 +87,9 @@ def test_the_cluster_role_is_exactly_what_the_operator_used(cluster: Cluster, re
     beyond = sorted({t for t, _, _ in requests if not covers(rules, t)})
     assert beyond == [], f"allowed by something other than the ClusterRole: {beyond}"
     used = {t for t, _, _ in requests}
-    unused = sorted(r for r in rules - set(UNEXERCISED)
-                    if r not in used and not (r[1] == "*" and any(u[0] == r[0] and u[2] == r[2] for u in used)))
+    unused = sorted(
+        r
+        for r in rules - set(UNEXERCISED)
+        if r not in used and not (r[1] == "*" and any(u[0] == r[0] and u[2] == r[2] for u in used))
+    )
     assert unused == [], f"granted but never used by any release (remove them from {RULES.name}): {unused}"

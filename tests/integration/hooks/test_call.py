@@ -32,11 +32,22 @@ def test_payload_fields_and_order() -> None:
 
 def test_event_payload_keeps_its_own_keys() -> None:
     """An event hook's metadata cannot override eventMessage, eventType or timestamp."""
-    got = event_payload("podinfo", "test", "Progressing", "x", message="Advance podinfo.test canary weight 10",
-                        event_type="Normal", unix_ms=1763812800123,
-                        metadata={"eventType": "spoofed", "team": "payments"})
-    assert got["metadata"] == {"eventMessage": "Advance podinfo.test canary weight 10", "eventType": "Normal",
-                               "timestamp": "1763812800123", "team": "payments"}
+    got = event_payload(
+        "podinfo",
+        "test",
+        "Progressing",
+        "x",
+        message="Advance podinfo.test canary weight 10",
+        event_type="Normal",
+        unix_ms=1763812800123,
+        metadata={"eventType": "spoofed", "team": "payments"},
+    )
+    assert got["metadata"] == {
+        "eventMessage": "Advance podinfo.test canary weight 10",
+        "eventType": "Normal",
+        "timestamp": "1763812800123",
+        "team": "payments",
+    }
 
 
 async def test_success_posts_json_once(receiver: Recorder) -> None:
@@ -107,16 +118,21 @@ async def https_url(tmp_path: Path) -> AsyncIterator[str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hook.local")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (tmp_path / "k.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
 

@@ -16,16 +16,36 @@ from serinus.sim.scenario import parse_scenario
 from tests.integration.receivers import Recorder
 
 pytestmark = pytest.mark.integration
-TYPES = ["confirm-rollout", "pre-rollout", "rollout", "confirm-traffic-increase", "confirm-promotion",
-         "post-rollout", "rollback"]
+TYPES = [
+    "confirm-rollout",
+    "pre-rollout",
+    "rollout",
+    "confirm-traffic-increase",
+    "confirm-promotion",
+    "post-rollout",
+    "rollback",
+]
 
 
 def _canary(url: str, hooks: list[dict[str, Any]], **analysis: Any) -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"provider": "istio", "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "analysis": {"interval": "1m", "threshold": 1, "stepWeight": 50, **analysis,
-                              "webhooks": [{"url": f"{url}/{h['name']}", **h} for h in hooks]}}})
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "provider": "istio",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "analysis": {
+                    "interval": "1m",
+                    "threshold": 1,
+                    "stepWeight": 50,
+                    **analysis,
+                    "webhooks": [{"url": f"{url}/{h['name']}", **h} for h in hooks],
+                },
+            },
+        }
+    )
 
 
 async def _release(canary: Canary, steps: int = 12) -> tuple[list[str], Any]:
@@ -52,10 +72,15 @@ async def test_every_hook_type_is_called_in_flaggers_order_with_its_phase(receiv
     calls = [(r.path.strip("/"), r.json()["phase"]) for r in receiver.requests]
     assert calls == [
         ("confirm-rollout", "Initialized"),
-        ("pre-rollout", "Progressing"), ("confirm-traffic-increase", "Progressing"),  # 50%
-        ("rollout", "Progressing"), ("confirm-traffic-increase", "Progressing"),  # 100%
-        ("rollout", "Progressing"), ("confirm-traffic-increase", "Progressing"), ("confirm-promotion", "Progressing"),
-        ("post-rollout", "Succeeded")]
+        ("pre-rollout", "Progressing"),
+        ("confirm-traffic-increase", "Progressing"),  # 50%
+        ("rollout", "Progressing"),
+        ("confirm-traffic-increase", "Progressing"),  # 100%
+        ("rollout", "Progressing"),
+        ("confirm-traffic-increase", "Progressing"),
+        ("confirm-promotion", "Progressing"),
+        ("post-rollout", "Succeeded"),
+    ]
     for request in receiver.requests:
         body = request.json()
         assert request.headers["Content-Type"] == "application/json"
@@ -70,8 +95,11 @@ async def test_a_rollback_hook_that_accepts_rolls_back_before_any_check(receiver
     canary = _canary(receiver.url, [{"name": "abort", "type": "rollback"}, {"name": "smoke", "type": "pre-rollout"}])
     messages, cluster = await _release(canary)
     assert [r.path for r in receiver.requests] == ["/abort"]
-    assert messages[-3:] == ["Rollback check abort passed", "Rolling back podinfo.test manual webhook invoked",
-                             "Canary failed! Scaling down podinfo.test"]
+    assert messages[-3:] == [
+        "Rollback check abort passed",
+        "Rolling back podinfo.test manual webhook invoked",
+        "Canary failed! Scaling down podinfo.test",
+    ]
     assert cluster.canary.status.phase is CanaryPhase.FAILED
 
 
@@ -101,8 +129,9 @@ async def test_refused_gate_body_is_the_reason_in_the_event(receiver: Recorder) 
     canary = _canary(receiver.url, [{"name": "smoke", "type": "pre-rollout"}])
     receiver.status, receiver.body = 400, "smoke test failed: 3 of 10 requests errored"
     messages, _ = await _release(canary, steps=4)
-    assert ("Halt podinfo.test advancement pre-rollout check smoke failed "
-            "smoke test failed: 3 of 10 requests errored") in messages
+    assert (
+        "Halt podinfo.test advancement pre-rollout check smoke failed smoke test failed: 3 of 10 requests errored"
+    ) in messages
 
 
 async def test_event_webhooks_carry_the_event_and_prefer_the_canarys_own(receiver: Recorder) -> None:

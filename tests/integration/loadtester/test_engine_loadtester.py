@@ -17,18 +17,36 @@ pytestmark = pytest.mark.integration
 
 
 async def test_hey_runs_during_the_analysis_and_the_gate_holds_promotion(
-        start_loadtester: StartLoadtester, target: Target, hey_bin: str) -> None:
+    start_loadtester: StartLoadtester, target: Target, hey_bin: str
+) -> None:
     """Rollout hooks start `hey` (the target sees requests); confirm-promotion on /gate/check holds the Canary in
     WaitingPromotion until /gate/open, then it is promoted."""
     base = await start_loadtester()
-    canary = Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"provider": "istio",
-                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "analysis": {"interval": "1m", "threshold": 2, "stepWeight": 50, "webhooks": [
-                     {"name": "load", "url": f"{base}/", "timeout": "5s",
-                      "metadata": {"cmd": f"{hey_bin} -z 1s -q 5 -c 1 {target.url}"}},
-                     {"name": "gate", "type": "confirm-promotion", "url": f"{base}/gate/check"}]}}})
+    canary = Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "provider": "istio",
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "analysis": {
+                    "interval": "1m",
+                    "threshold": 2,
+                    "stepWeight": 50,
+                    "webhooks": [
+                        {
+                            "name": "load",
+                            "url": f"{base}/",
+                            "timeout": "5s",
+                            "metadata": {"cmd": f"{hey_bin} -z 1s -q 5 -c 1 {target.url}"},
+                        },
+                        {"name": "gate", "type": "confirm-promotion", "url": f"{base}/gate/check"},
+                    ],
+                },
+            },
+        }
+    )
     engine, cluster = build(canary, parse_scenario({}, canary), hooks=HttpHooks())
     cluster.canary.status = cluster.canary.status.model_copy(update={"phase": CanaryPhase.INITIALIZING})
 

@@ -26,8 +26,16 @@ def tsdb(request: pytest.FixtureRequest) -> Prometheus:
 
 
 def _ctx(namespace: str) -> TemplateContext:
-    return TemplateContext(name="podinfo", namespace=namespace, target="podinfo", service="podinfo",
-                           ingress="podinfo", route="podinfo", interval="15s", variables={})
+    return TemplateContext(
+        name="podinfo",
+        namespace=namespace,
+        target="podinfo",
+        service="podinfo",
+        ingress="podinfo",
+        route="podinfo",
+        interval="15s",
+        variables={},
+    )
 
 
 @pytest.mark.parametrize("observer", sorted(observers()))
@@ -57,14 +65,15 @@ async def _settled(prom: PrometheusProvider, query: str, within: float = 45.0) -
     raise AssertionError(f"no settled value for {query}")
 
 
-OK, ERR = 24.0, 1.0                       # 96 % success
-MS = {50: 0.9, 250: 1.0}                  # p99 = 230 ms by linear interpolation in the last bucket
-SECONDS = {0.05: 0.9, 0.25: 1.0}          # the same in seconds
-MEAN_S = 0.12                             # for observers that report mean latency (sum / count): 120 ms
+OK, ERR = 24.0, 1.0  # 96 % success
+MS = {50: 0.9, 250: 1.0}  # p99 = 230 ms by linear interpolation in the last bucket
+SECONDS = {0.05: 0.9, 0.25: 1.0}  # the same in seconds
+MEAN_S = 0.12  # for observers that report mean latency (sum / count): 120 ms
 
 
 def _scenario(exp: ScenarioExporter, observer: str, ns: str) -> int:
     """Create the series `observer`'s queries read, for 25 req/s in namespace `ns`; return the expected ms."""
+
     def split(name: str, labels: dict[str, str], code_label: str, ok: str = "200", bad: str = "503") -> None:
         exp.counter(name, {**labels, code_label: ok}, per_second=OK)
         exp.counter(name, {**labels, code_label: bad}, per_second=ERR)
@@ -95,8 +104,9 @@ def _scenario(exp: ScenarioExporter, observer: str, ns: str) -> int:
     elif observer == "nginx":
         labels = {"namespace": ns, "ingress": "podinfo", "canary": "test-podinfo-canary-80"}
         split("nginx_ingress_controller_requests", labels, "status")
-        exp.histogram("nginx_ingress_controller_response_duration_seconds", labels, per_second=25,
-                      buckets=SECONDS, mean=MEAN_S)
+        exp.histogram(
+            "nginx_ingress_controller_response_duration_seconds", labels, per_second=25, buckets=SECONDS, mean=MEAN_S
+        )
         return 120
     elif observer == "skipper":
         route = {"route": f"kube_{safe_ns}__podinfo_canary__podinfo__podinfo_canary"}
@@ -106,10 +116,12 @@ def _scenario(exp: ScenarioExporter, observer: str, ns: str) -> int:
         return 120
     elif observer == "traefik":
         service = {"service": f"{ns}-podinfo-canary-80@kubernetescrd"}
-        exp.histogram("traefik_service_request_duration_seconds", {**service, "code": "200"}, per_second=OK,
-                      buckets=SECONDS)
-        exp.histogram("traefik_service_request_duration_seconds", {**service, "code": "500"}, per_second=ERR,
-                      buckets=SECONDS)
+        exp.histogram(
+            "traefik_service_request_duration_seconds", {**service, "code": "200"}, per_second=OK, buckets=SECONDS
+        )
+        exp.histogram(
+            "traefik_service_request_duration_seconds", {**service, "code": "500"}, per_second=ERR, buckets=SECONDS
+        )
     elif observer == "osm":
         labels = {"destination_namespace": ns, "destination_kind": "Deployment", "destination_name": "podinfo"}
         split("osm_request_total", labels, "response_code")
@@ -127,8 +139,9 @@ async def test_every_observer_measures_the_scenario(tsdb: Prometheus) -> None:
     """For every observer, traffic with 4 % errors gives a 96 % success rate, and the latency distribution gives
     Flagger's request-duration in ms: p99 = 230 ms, or a 120 ms mean for NGINX and Skipper."""
     run = uuid.uuid4().hex[:6]
-    expected = {name: (f"ns-{run}-{name}", _scenario(tsdb.exporter, name, f"ns-{run}-{name}"))
-                for name in sorted(observers())}
+    expected = {
+        name: (f"ns-{run}-{name}", _scenario(tsdb.exporter, name, f"ns-{run}-{name}")) for name in sorted(observers())
+    }
     prom = PrometheusProvider(tsdb.url)
     try:
         first = observers()["istio"]

@@ -26,8 +26,11 @@ REGION = "eu-west-1"
 def moto() -> Iterator[str]:
     """moto's CloudWatch-compatible server on 127.0.0.1."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -57,23 +60,44 @@ def put(moto: str, namespace: str, name: str, values: list[float], service: str)
     """Datapoints one a minute, the newest five seconds ago."""
     client = boto3.client("cloudwatch", region_name=REGION, endpoint_url=moto)
     now = time.time()
-    client.put_metric_data(Namespace=namespace, MetricData=[
-        {"MetricName": name, "Dimensions": [{"Name": "Service", "Value": service}], "Unit": "Count",
-         "Timestamp": datetime.fromtimestamp(now - 5 - 60 * (len(values) - 1 - i), UTC), "Value": v}
-        for i, v in enumerate(values)])
+    client.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": "Service", "Value": service}],
+                "Unit": "Count",
+                "Timestamp": datetime.fromtimestamp(now - 5 - 60 * (len(values) - 1 - i), UTC),
+                "Value": v,
+            }
+            for i, v in enumerate(values)
+        ],
+    )
 
 
 def stat(ident: str, name: str, service: str, period: int, statistic: str, *, shown: bool) -> dict[str, object]:
     """One MetricDataQuery over a Shop metric of one service."""
-    return {"Id": ident, "ReturnData": shown, "MetricStat": {
-        "Metric": {"Namespace": "Shop", "MetricName": name, "Dimensions": [{"Name": "Service", "Value": service}]},
-        "Period": period, "Stat": statistic, "Unit": "Count"}}
+    return {
+        "Id": ident,
+        "ReturnData": shown,
+        "MetricStat": {
+            "Metric": {"Namespace": "Shop", "MetricName": name, "Dimensions": [{"Name": "Service", "Value": service}]},
+            "Period": period,
+            "Stat": statistic,
+            "Unit": "Count",
+        },
+    }
 
 
 def error_rate_query(service: str) -> str:
     """Flagger's documented CloudWatch template shape: an expression over a hidden MetricStat."""
-    return json.dumps([{"Id": "e1", "Expression": "errors", "Label": "errors"},
-                       stat("errors", "Errors", service, 600, "Sum", shown=False)], indent=2)
+    return json.dumps(
+        [
+            {"Id": "e1", "Expression": "errors", "Label": "errors"},
+            stat("errors", "Errors", service, 600, "Sum", shown=False),
+        ],
+        indent=2,
+    )
 
 
 async def test_get_metric_data_over_ten_intervals(moto: str) -> None:
@@ -104,8 +128,20 @@ async def test_no_datapoints_is_no_values(moto: str) -> None:
     provider = make_provider(ProviderConfig("cloudwatch", moto, region=REGION, interval_s=60))
     try:
         with pytest.raises(NoValuesFound, match="no values found"):
-            await provider.query(json.dumps([{"Id": "m", "MetricStat": {
-                "Metric": {"Namespace": "Shop", "MetricName": "Nothing"}, "Period": 60, "Stat": "Sum"}}]))
+            await provider.query(
+                json.dumps(
+                    [
+                        {
+                            "Id": "m",
+                            "MetricStat": {
+                                "Metric": {"Namespace": "Shop", "MetricName": "Nothing"},
+                                "Period": 60,
+                                "Stat": "Sum",
+                            },
+                        }
+                    ]
+                )
+            )
     finally:
         await provider.close()
 

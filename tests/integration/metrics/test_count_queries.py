@@ -80,15 +80,24 @@ def _play(exp: ScenarioExporter, observer: str, ns: str, version: str) -> None:
     elif observer == "nginx":
         labels = {"namespace": ns, "ingress": "podinfo", "canary": "" if primary else f"{ns}-podinfo-canary-80"}
         split("nginx_ingress_controller_requests", labels, "status")
-        exp.histogram("nginx_ingress_controller_response_duration_seconds", labels, per_second=total,
-                      buckets=_seconds(shares), mean=mean)
+        exp.histogram(
+            "nginx_ingress_controller_response_duration_seconds",
+            labels,
+            per_second=total,
+            buckets=_seconds(shares),
+            mean=mean,
+        )
     elif observer == "skipper":
         route = {"route": f"kube_{ns.replace('-', '_')}__podinfo_canary__podinfo__podinfo_{suffix}"}
         by_code("skipper_response_duration_seconds", route, "code", {1.0: 1.0})
         exp.histogram("skipper_serve_route_duration_seconds", route, per_second=total, buckets=_seconds(shares))
     elif observer == "traefik":
-        by_code("traefik_service_request_duration_seconds", {"service": f"{ns}-podinfo-{suffix}-80@kubernetescrd"},
-                "code", _seconds(shares))
+        by_code(
+            "traefik_service_request_duration_seconds",
+            {"service": f"{ns}-podinfo-{suffix}-80@kubernetescrd"},
+            "code",
+            _seconds(shares),
+        )
     elif observer == "apisix":
         route = {"route": f"{ns}_podinfo-podinfo-{suffix}_0"}
         split("apisix_http_status", route, "code", fail="500")
@@ -99,26 +108,46 @@ def _play(exp: ScenarioExporter, observer: str, ns: str, version: str) -> None:
 
 def _canary(observer: str, ns: str) -> Canary:
     knative = observer == "knative"
-    target = ({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "podinfo"} if knative
-              else {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"})
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": ns},
-        "spec": {"provider": PROVIDER.get(observer, observer), "targetRef": target,
-                 "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"},
-                 "routeRef": {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "podinfo"},
-                 "service": {"port": 80},
-                 "analysis": {"interval": "20s", "metrics": [
-                     {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
-                     {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"}]}}})
+    target = (
+        {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "podinfo"}
+        if knative
+        else {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"}
+    )
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": ns},
+            "spec": {
+                "provider": PROVIDER.get(observer, observer),
+                "targetRef": target,
+                "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"},
+                "routeRef": {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "podinfo"},
+                "service": {"port": 80},
+                "analysis": {
+                    "interval": "20s",
+                    "metrics": [
+                        {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
+                        {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"},
+                    ],
+                },
+            },
+        }
+    )
 
 
 async def _observe(prom: Prometheus, observer: str, ns: str) -> list[Observation]:
     canary = _canary(observer, ns)
     knative = observer == "knative"
-    plans = plan_checks(canary, mesh_provider="istio", metrics_server=prom.url, templates={}, secrets={},
-                        route="podinfo-00002" if knative else None)
-    metrics = CanaryMetrics(plans, observer=observer, namespace=ns,
-                            primary_route=PRIMARY_REVISION if knative else None)
+    plans = plan_checks(
+        canary,
+        mesh_provider="istio",
+        metrics_server=prom.url,
+        templates={},
+        secrets={},
+        route="podinfo-00002" if knative else None,
+    )
+    metrics = CanaryMetrics(plans, observer=observer, namespace=ns, primary_route=PRIMARY_REVISION if knative else None)
     return [await metrics.observe(metric, WINDOW_S, True) for metric in canary.analysis_or_default().metrics]
 
 

@@ -76,12 +76,18 @@ def graphite() -> Iterator[Graphite]:
         (work / "storage-schemas.conf").write_text("[default]\npattern = .*\nretentions = 10s:1d\n")
         storage.append(work / "storage")
 
-    with running("carbon-cache", ("carbon-cache",), lambda w: [f"--config={w}/carbon.conf", "--debug", "start"],
-                 f"tcp://127.0.0.1:{line}", prepare=carbon_prepare):
+    with running(
+        "carbon-cache",
+        ("carbon-cache",),
+        lambda w: [f"--config={w}/carbon.conf", "--debug", "start"],
+        f"tcp://127.0.0.1:{line}",
+        prepare=carbon_prepare,
+    ):
 
         def web_prepare(work: Path) -> None:
             (work / "serinus_graphite_settings.py").write_text(
-                WEB_SETTINGS.format(storage=storage[0], work=work, query=query))
+                WEB_SETTINGS.format(storage=storage[0], work=work, query=query)
+            )
 
         env = {"DJANGO_SETTINGS_MODULE": "serinus_graphite_settings", "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
 
@@ -89,16 +95,27 @@ def graphite() -> Iterator[Graphite]:
             env["PYTHONPATH"] = str(work)
             return ["-m", "django", "runserver", f"127.0.0.1:{web}", "--noreload"]
 
-        with running("graphite-web", ("/usr/bin/python3",), web_args, f"http://127.0.0.1:{web}/version",
-                     env=env, prepare=web_prepare, timeout=60):
+        with running(
+            "graphite-web",
+            ("/usr/bin/python3",),
+            web_args,
+            f"http://127.0.0.1:{web}/version",
+            env=env,
+            prepare=web_prepare,
+            timeout=60,
+        ):
             yield Graphite(line, f"http://127.0.0.1:{web}")
 
 
 async def test_last_non_null_point_of_a_render_query(graphite: Graphite) -> None:
     """Points sent to carbon come back through the render API; the newest non-null point is the value."""
     now = time.time()
-    graphite.send(("shop.web.requests", 120, now - 40), ("shop.web.requests", 80, now - 30),
-                  ("shop.web.errors", 3, now - 40), ("shop.web.errors", 2, now - 30))
+    graphite.send(
+        ("shop.web.requests", 120, now - 40),
+        ("shop.web.requests", 80, now - 30),
+        ("shop.web.errors", 3, now - 40),
+        ("shop.web.errors", 2, now - 30),
+    )
     provider = make_provider(ProviderConfig("graphite", graphite.url))
     try:
         assert await provider.is_online()
@@ -135,8 +152,9 @@ async def test_no_datapoints_and_a_bad_function(graphite: Graphite) -> None:
 async def test_basic_auth_from_the_secret_and_refusal(receiver: Recorder) -> None:
     """username/password from the Secret become basic auth; a 401 says authentication failed, without them."""
     receiver.status = 401
-    provider = make_provider(ProviderConfig("graphite", receiver.url, secret={"username": "u",
-                                                                              "password": "pw-SECRET"}))
+    provider = make_provider(
+        ProviderConfig("graphite", receiver.url, secret={"username": "u", "password": "pw-SECRET"})
+    )
     try:
         with pytest.raises(AuthenticationFailed) as caught:
             await provider.query("target=x")

@@ -20,20 +20,33 @@ pytestmark = pytest.mark.integration
 
 
 def _canary(ns: str, server: str, metrics: list[dict[str, object]]) -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": ns},
-        "spec": {"provider": "kubernetes", "metricsServer": server,
-                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                 "analysis": {"interval": "10s", "iterations": 2, "metrics": metrics}}})
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {
+                "provider": "kubernetes",
+                "metricsServer": server,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "analysis": {"interval": "10s", "iterations": 2, "metrics": metrics},
+            },
+        }
+    )
 
 
 def _template(ns: str, name: str, address: str, query: str, secret: str | None = None) -> MetricTemplate:
     provider: dict[str, object] = {"type": "prometheus", "address": address}
     if secret:
         provider["secretRef"] = {"name": secret}
-    return MetricTemplate.model_validate({"apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate",
-                                          "metadata": {"name": name, "namespace": ns},
-                                          "spec": {"provider": provider, "query": query}})
+    return MetricTemplate.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "MetricTemplate",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"provider": provider, "query": query},
+        }
+    )
 
 
 def _port(canary: Canary, templates: dict[tuple[str, str], MetricTemplate]) -> CanaryMetrics:
@@ -46,11 +59,18 @@ async def test_template_metric_reads_the_rate_from_prometheus(prometheus: Promet
     ns = f"port-{uuid.uuid4().hex[:6]}"
     prometheus.exporter.counter("port_errors_total", {"namespace": ns}, per_second=5)
     query = 'sum(rate(port_errors_total{namespace="{{ namespace }}"}[{{ interval }}]))'
-    templates = {(ns, "errors"): _template(ns, "errors", prometheus.url, query),
-                 (ns, "none"): _template(ns, "none", prometheus.url, query.replace("{{ namespace }}", "nobody"))}
-    canary = _canary(ns, prometheus.url, [
-        {"name": "errors", "interval": "10s", "templateRef": {"name": "errors"}, "thresholdRange": {"max": 1}},
-        {"name": "none", "interval": "10s", "templateRef": {"name": "none"}, "thresholdRange": {"max": 1}}])
+    templates = {
+        (ns, "errors"): _template(ns, "errors", prometheus.url, query),
+        (ns, "none"): _template(ns, "none", prometheus.url, query.replace("{{ namespace }}", "nobody")),
+    }
+    canary = _canary(
+        ns,
+        prometheus.url,
+        [
+            {"name": "errors", "interval": "10s", "templateRef": {"name": "errors"}, "thresholdRange": {"max": 1}},
+            {"name": "none", "interval": "10s", "templateRef": {"name": "none"}, "thresholdRange": {"max": 1}},
+        ],
+    )
     port = _port(canary, templates)
     assert await port.providers_online() is None
     metric = canary.analysis_or_default().metrics[0]
@@ -70,8 +90,9 @@ async def test_unreachable_server_is_a_query_failure_and_reported_offline() -> N
     """A template pointing at a closed port: providers_online says which, measure fails as a query failure."""
     ns = "port-down"
     address = f"http://127.0.0.1:{free_port()}"
-    canary = _canary(ns, address, [{"name": "rps", "interval": "10s", "templateRef": {"name": "rps"},
-                                    "thresholdRange": {"min": 1}}])
+    canary = _canary(
+        ns, address, [{"name": "rps", "interval": "10s", "templateRef": {"name": "rps"}, "thresholdRange": {"min": 1}}]
+    )
     port = _port(canary, {(ns, "rps"): _template(ns, "rps", address, "sum(rate(x[1m]))")})
     offline = await port.providers_online()
     assert offline is not None
@@ -84,9 +105,14 @@ async def test_unreachable_server_is_a_query_failure_and_reported_offline() -> N
 async def test_missing_template_and_secret_are_told_apart(prometheus: Prometheus) -> None:
     """No such MetricTemplate is a template failure; a template whose Secret is missing is a secret failure."""
     ns = "port-refs"
-    canary = _canary(ns, prometheus.url, [
-        {"name": "gone", "interval": "10s", "templateRef": {"name": "gone"}, "thresholdRange": {"max": 1}},
-        {"name": "locked", "interval": "10s", "templateRef": {"name": "locked"}, "thresholdRange": {"max": 1}}])
+    canary = _canary(
+        ns,
+        prometheus.url,
+        [
+            {"name": "gone", "interval": "10s", "templateRef": {"name": "gone"}, "thresholdRange": {"max": 1}},
+            {"name": "locked", "interval": "10s", "templateRef": {"name": "locked"}, "thresholdRange": {"max": 1}},
+        ],
+    )
     port = _port(canary, {(ns, "locked"): _template(ns, "locked", prometheus.url, "vector(1)", secret="creds")})
     gone = await port.measure(canary.analysis_or_default().metrics[0])
     locked = await port.measure(canary.analysis_or_default().metrics[1])

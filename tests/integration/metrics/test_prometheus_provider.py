@@ -25,7 +25,7 @@ async def test_vector_and_scalar_values(prometheus: Prometheus) -> None:
         assert await prom.is_online()
         assert await prom.query("vector(99.5)") == 99.5
         assert await prom.query("scalar(vector(0.25)) * 4") == 1.0
-        assert await prom.query('sum(\n  vector(1)\n    + vector(2)\n)') == 3.0
+        assert await prom.query("sum(\n  vector(1)\n    + vector(2)\n)") == 3.0
     finally:
         await prom.close()
 
@@ -36,8 +36,10 @@ async def test_no_series_and_nan_are_no_values(prometheus: Prometheus) -> None:
     try:
         with pytest.raises(NoValuesFound) as caught:
             await prom.query('sum(rate(http_requests_total{namespace="test"}[1m]))')
-        assert str(caught.value) == (f"prometheus {prometheus.url}: no values found; query: "
-                                     'sum(rate(http_requests_total{namespace="test"}[1m]))')
+        assert str(caught.value) == (
+            f"prometheus {prometheus.url}: no values found; query: "
+            'sum(rate(http_requests_total{namespace="test"}[1m]))'
+        )
         with pytest.raises(NoValuesFound):
             await prom.query("vector(0) / vector(0)")
     finally:

@@ -54,9 +54,23 @@ DD = {"datadog_api_key": "dd-api-SECRET", "datadog_application_key": "dd-app-SEC
 
 def dd_series(*values: float | None) -> dict[str, Any]:
     """Datadog's documented `/api/v1/query` answer."""
-    return {"status": "ok", "res_type": "time_series", "query": "q", "from_date": 0, "to_date": 0, "series": [{
-        "metric": "trace.http.request.errors", "aggr": "sum", "scope": "service:web", "interval": 60,
-        "length": len(values), "pointlist": [[(NOW - 600 + 60 * i) * 1000, v] for i, v in enumerate(values)]}]}
+    return {
+        "status": "ok",
+        "res_type": "time_series",
+        "query": "q",
+        "from_date": 0,
+        "to_date": 0,
+        "series": [
+            {
+                "metric": "trace.http.request.errors",
+                "aggr": "sum",
+                "scope": "service:web",
+                "interval": 60,
+                "length": len(values),
+                "pointlist": [[(NOW - 600 + 60 * i) * 1000, v] for i, v in enumerate(values)],
+            }
+        ],
+    }
 
 
 async def test_datadog_takes_the_oldest_point_of_ten_intervals(fake_api: FakeApi) -> None:
@@ -68,22 +82,32 @@ async def test_datadog_takes_the_oldest_point_of_ten_intervals(fake_api: FakeApi
     assert await p.is_online()
     assert await outcome(p, "sum:trace.http.request.errors{service:web}.as_count()\n  / 2") == 0.5
     call = fake_api.only("GET", "/api/v1/query")
-    assert call.params == {"query": "sum:trace.http.request.errors{service:web}.as_count() / 2",
-                           "from": str(int(NOW) - 300), "to": str(int(NOW))}
+    assert call.params == {
+        "query": "sum:trace.http.request.errors{service:web}.as_count() / 2",
+        "from": str(int(NOW) - 300),
+        "to": str(int(NOW)),
+    }
     assert call.headers["DD-API-KEY"] == "dd-api-SECRET"
     assert call.headers["DD-APPLICATION-KEY"] == "dd-app-SECRET"
     assert fake_api.only("GET", "/api/v1/validate").headers["DD-API-KEY"] == "dd-api-SECRET"
 
 
-@pytest.mark.parametrize(("answer", "kind", "text"), [
-    ((200, {"status": "ok", "series": []}), NoValuesFound, "no values found"),
-    ((200, dd_series()), NoValuesFound, "no values found"),
-    ((400, {"errors": ["Error parsing query: unable to parse sum:: Rule 'scope_expr' didn't match"]}), QueryFailed,
-     "query failed (HTTP 400: {\"errors\": [\"Error parsing query"),
-    ((403, {"errors": ["Forbidden"]}), AuthenticationFailed, "authentication failed (HTTP 403)"),
-])
-async def test_datadog_errors_are_told_apart(fake_api: FakeApi, answer: tuple[int, Any], kind: type[MetricsError],
-                                             text: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "kind", "text"),
+    [
+        ((200, {"status": "ok", "series": []}), NoValuesFound, "no values found"),
+        ((200, dd_series()), NoValuesFound, "no values found"),
+        (
+            (400, {"errors": ["Error parsing query: unable to parse sum:: Rule 'scope_expr' didn't match"]}),
+            QueryFailed,
+            'query failed (HTTP 400: {"errors": ["Error parsing query',
+        ),
+        ((403, {"errors": ["Forbidden"]}), AuthenticationFailed, "authentication failed (HTTP 403)"),
+    ],
+)
+async def test_datadog_errors_are_told_apart(
+    fake_api: FakeApi, answer: tuple[int, Any], kind: type[MetricsError], text: str
+) -> None:
     """No series, a rejected query and rejected keys are different errors; keys never appear in them."""
     fake_api.on("GET", "/api/v1/query", answer)
     err = await outcome(provider("datadog", fake_api, DD), "sum:x{*}")
@@ -107,13 +131,16 @@ async def test_newrelic_runs_nrql_since_the_interval(fake_api: FakeApi) -> None:
     nrql = "SELECT percentage(count(*), WHERE http.statusCode < 500) FROM Transaction WHERE appName = 'web'"
     assert await outcome(p, nrql) == 99.25
     calls = [c for c in fake_api.calls if c.path == path]
-    assert [c.params["nrql"] for c in calls] == ["SELECT * FROM Metric SINCE 120 seconds ago",
-                                                 f"{nrql} SINCE 120 seconds ago"]
+    assert [c.params["nrql"] for c in calls] == [
+        "SELECT * FROM Metric SINCE 120 seconds ago",
+        f"{nrql} SINCE 120 seconds ago",
+    ]
     assert all(c.headers["X-Query-Key"] == "NRIQ-SECRET" for c in calls)
 
 
-@pytest.mark.parametrize("body", [{"results": []}, {"results": [{"result": None}]},
-                                  {"results": [{"result": 1.0}, {"result": 2.0}]}])
+@pytest.mark.parametrize(
+    "body", [{"results": []}, {"results": [{"result": None}]}, {"results": [{"result": 1.0}, {"result": 2.0}]}]
+)
 async def test_newrelic_needs_exactly_one_non_null_result(fake_api: FakeApi, body: dict[str, Any]) -> None:
     """Zero, null or several results are 'no values found'."""
     fake_api.on("GET", "/v1/accounts/2718281/query", (200, body))
@@ -127,10 +154,27 @@ DT = {"dynatrace_token": "dt0c01.SECRET"}
 
 def dt_answer(*values: float | None) -> dict[str, Any]:
     """Dynatrace's documented `/api/v2/metrics/query` answer, one data entry per value."""
-    return {"totalCount": 1, "nextPageKey": None, "resolution": "Inf", "result": [{
-        "metricId": "builtin:service.response.time:avg", "dataPointCountRatio": 0.0001, "dimensionCountRatio": 0.01,
-        "data": [{"dimensions": [f"SERVICE-{i}"], "dimensionMap": {"dt.entity.service": f"SERVICE-{i}"},
-                  "timestamps": [int(NOW * 1000)], "values": [v]} for i, v in enumerate(values)]}]}
+    return {
+        "totalCount": 1,
+        "nextPageKey": None,
+        "resolution": "Inf",
+        "result": [
+            {
+                "metricId": "builtin:service.response.time:avg",
+                "dataPointCountRatio": 0.0001,
+                "dimensionCountRatio": 0.01,
+                "data": [
+                    {
+                        "dimensions": [f"SERVICE-{i}"],
+                        "dimensionMap": {"dt.entity.service": f"SERVICE-{i}"},
+                        "timestamps": [int(NOW * 1000)],
+                        "values": [v],
+                    }
+                    for i, v in enumerate(values)
+                ],
+            }
+        ],
+    }
 
 
 async def test_dynatrace_reads_the_last_data_entry(fake_api: FakeApi) -> None:
@@ -142,9 +186,12 @@ async def test_dynatrace_reads_the_last_data_entry(fake_api: FakeApi) -> None:
     assert fake_api.only("GET", "/api/v2/metrics").params == {"pageSize": "1"}
     assert await outcome(p, 'builtin:service.response.time:filter(eq("dt.entity.service","SERVICE-1"))') == 240.5
     call = fake_api.only("GET", "/api/v2/metrics/query")
-    assert call.params == {"metricSelector": 'builtin:service.response.time:filter(eq("dt.entity.service",'
-                                             '"SERVICE-1"))', "resolution": "Inf",
-                           "from": str(int(NOW * 1000) - 600_000), "to": str(int(NOW * 1000))}
+    assert call.params == {
+        "metricSelector": 'builtin:service.response.time:filter(eq("dt.entity.service","SERVICE-1"))',
+        "resolution": "Inf",
+        "from": str(int(NOW * 1000) - 600_000),
+        "to": str(int(NOW * 1000)),
+    }
     assert call.headers["Authorization"] == "Api-Token dt0c01.SECRET"
 
 
@@ -161,12 +208,14 @@ async def test_dynatrace_no_data_and_bad_token(fake_api: FakeApi) -> None:
 # --- InfluxDB 2 (Flux) -------------------------------------------------------------------------------------------
 
 IX = {"token": "influx-SECRET", "org": "platform"}
-CSV = ("#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string\r\n"
-       "#group,false,false,true,true,false,false,true,true\r\n"
-       "#default,_result,,,,,,,\r\n"
-       ",result,table,_start,_stop,_time,_value,_field,_measurement\r\n"
-       ",,0,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:30:00Z,0.25,rate,http\r\n"
-       ",,0,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:31:00Z,0.75,rate,http\r\n\r\n")
+CSV = (
+    "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string\r\n"
+    "#group,false,false,true,true,false,false,true,true\r\n"
+    "#default,_result,,,,,,,\r\n"
+    ",result,table,_start,_stop,_time,_value,_field,_measurement\r\n"
+    ",,0,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:30:00Z,0.25,rate,http\r\n"
+    ",,0,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:31:00Z,0.75,rate,http\r\n\r\n"
+)
 
 
 async def test_influxdb_posts_flux_and_reads_the_first_record(fake_api: FakeApi) -> None:
@@ -191,9 +240,12 @@ async def test_influxdb_no_records_halts_instead_of_passing(fake_api: FakeApi) -
 
 async def test_influxdb_rejected_flux_says_why(fake_api: FakeApi) -> None:
     """InfluxDB's 400 with its compile error is a failed query carrying InfluxDB's message."""
-    fake_api.on("POST", "/api/v2/query", (400, {"code": "invalid", "message": "compilation failed: error at @1:1-1:4:"
-                                                                              " undefined identifier fro"}))
-    err = await outcome(provider("influxdb", fake_api, IX), "fro(bucket: \"web\")")
+    fake_api.on(
+        "POST",
+        "/api/v2/query",
+        (400, {"code": "invalid", "message": "compilation failed: error at @1:1-1:4: undefined identifier fro"}),
+    )
+    err = await outcome(provider("influxdb", fake_api, IX), 'fro(bucket: "web")')
     assert isinstance(err, QueryFailed)
     assert "undefined identifier fro" in str(err)
 
@@ -208,16 +260,22 @@ def sse(*series: tuple[str, float | None]) -> str:
     out = ['event: control-message\ndata: {\ndata:   "event" : "STREAM_START",\ndata:   "timestampMs" : 1\ndata: }\n']
     out.append('event: metadata\ndata: {"tsId": "AAAAAKx3ABc", "properties": {"sf_metric": "requests"}}\n')
     for ts, value in series:
-        out.append(f'event: data\ndata: {{\ndata:   "data" : [ {{ "tsId" : "{ts}", "value" : '
-                   f'{"null" if value is None else value} }} ],\ndata:   "logicalTimestampMs" : 1\ndata: }}\n')
+        out.append(
+            f'event: data\ndata: {{\ndata:   "data" : [ {{ "tsId" : "{ts}", "value" : '
+            f'{"null" if value is None else value} }} ],\ndata:   "logicalTimestampMs" : 1\ndata: }}\n'
+        )
     out.append('event: control-message\ndata: {"event": "END_OF_CHANNEL", "timestampMs": 2}\n')
     return "\n".join(out) + "\n"
 
 
 async def test_splunk_runs_the_program_over_ten_intervals(fake_api: FakeApi) -> None:
     """POST /v2/signalflow/execute with start/stop in ms and immediate=true; nulls dropped, last value wins."""
-    fake_api.on("POST", "/v2/signalflow/execute", (200, sse(("AAAAAKx3ABc", 3.0), ("AAAAAKx3ABc", None),
-                                                            ("AAAAAKx3ABc", 4.5))), content_type="text/event-stream")
+    fake_api.on(
+        "POST",
+        "/v2/signalflow/execute",
+        (200, sse(("AAAAAKx3ABc", 3.0), ("AAAAAKx3ABc", None), ("AAAAAKx3ABc", 4.5))),
+        content_type="text/event-stream",
+    )
     fake_api.on("GET", "/v2/metric", (200, {"count": 1, "results": [{"name": "requests"}]}))
     p = provider("splunk", fake_api, SF)
     assert await p.is_online()
@@ -225,8 +283,7 @@ async def test_splunk_runs_the_program_over_ten_intervals(fake_api: FakeApi) -> 
     program = "data('requests', filter=filter('service', 'web')).sum().publish()"
     assert await outcome(p, program) == 4.5
     call = fake_api.only("POST", "/v2/signalflow/execute")
-    assert call.params == {"start": str(int(NOW * 1000) - 600_000), "stop": str(int(NOW * 1000)),
-                           "immediate": "true"}
+    assert call.params == {"start": str(int(NOW * 1000) - 600_000), "stop": str(int(NOW * 1000)), "immediate": "true"}
     assert call.body.decode() == program
     assert call.headers["X-SF-Token"] == "sf-SECRET"
 
@@ -264,9 +321,16 @@ thresholds: {pass: 90, marginal: 70}
 
 async def test_kayenta_returns_the_judgement_score(fake_api: FakeApi) -> None:
     """POST /canary/<config> with both scopes over the last interval, poll until complete, return the score."""
-    polls = iter([{"complete": False, "status": "running"},
-                  {"complete": True, "status": "succeeded",
-                   "result": {"judgeResult": {"score": {"score": 87.5, "classification": "Marginal"}}}}])
+    polls = iter(
+        [
+            {"complete": False, "status": "running"},
+            {
+                "complete": True,
+                "status": "succeeded",
+                "result": {"judgeResult": {"score": {"score": 87.5, "classification": "Marginal"}}},
+            },
+        ]
+    )
     fake_api.on("POST", "/canary/cfg-42", (200, {"canaryExecutionId": "01HEXEC"}))
     fake_api.on("GET", "/canary/01HEXEC", lambda call: (200, next(polls)))
     fake_api.on("GET", "/health", (200, {"status": "UP"}))
@@ -277,8 +341,13 @@ async def test_kayenta_returns_the_judgement_score(fake_api: FakeApi) -> None:
     start = fake_api.only("POST", "/canary/cfg-42")
     assert start.params == {"application": "podinfo", "metricsAccountName": "prom", "storageAccountName": "mem"}
     scopes = start.json()["scopes"]["default"]
-    assert scopes["controlScope"] == {"scope": "podinfo-primary", "location": "test", "step": 60,
-                                      "start": "2023-11-14T22:11:20Z", "end": "2023-11-14T22:13:20Z"}
+    assert scopes["controlScope"] == {
+        "scope": "podinfo-primary",
+        "location": "test",
+        "step": 60,
+        "start": "2023-11-14T22:11:20Z",
+        "end": "2023-11-14T22:13:20Z",
+    }
     assert scopes["experimentScope"]["scope"] == "podinfo"
     assert start.json()["thresholds"] == {"pass": 90, "marginal": 70}
     assert [c.params for c in fake_api.calls if c.path == "/canary/01HEXEC"] == [{"storageAccountName": "mem"}] * 2
@@ -291,8 +360,18 @@ async def _no_sleep(_: float) -> None:
 async def test_kayenta_terminal_execution_is_a_failed_query(fake_api: FakeApi) -> None:
     """An execution that ends TERMINAL is a failed query naming Kayenta's exception."""
     fake_api.on("POST", "/canary/cfg-42", (200, {"canaryExecutionId": "X1"}))
-    fake_api.on("GET", "/canary/X1", (200, {"complete": True, "status": "terminal",
-                                            "exception": {"details": {"error": "No metric set named latency"}}}))
+    fake_api.on(
+        "GET",
+        "/canary/X1",
+        (
+            200,
+            {
+                "complete": True,
+                "status": "terminal",
+                "exception": {"details": {"error": "No metric set named latency"}},
+            },
+        ),
+    )
     err = await outcome(provider("kayenta", fake_api, {}), KAYENTA_QUERY)
     assert isinstance(err, QueryFailed)
     assert "execution X1 ended terminal: No metric set named latency" in str(err)
@@ -308,16 +387,37 @@ async def test_kayenta_query_without_scopes_is_refused_before_any_call(fake_api:
 
 # --- External Metrics API ----------------------------------------------------------------------------------------
 
+
 async def test_external_metrics_reads_the_first_item_quantity(fake_api: FakeApi) -> None:
     """GET /apis/external.metrics.k8s.io/v1beta1/namespaces/<ns>/<metric>?labelSelector=..., bearer token; the
     first item's quantity (`1500m`) is 1.5."""
     path = "/apis/external.metrics.k8s.io/v1beta1/namespaces/prod/queue_depth"
-    fake_api.on("GET", path, (200, {"kind": "ExternalMetricValueList", "apiVersion": "external.metrics.k8s.io/v1beta1",
-                                    "metadata": {}, "items": [
-                                        {"metricName": "queue_depth", "metricLabels": {"queue": "orders"},
-                                         "timestamp": "2024-01-01T00:00:00Z", "value": "1500m"},
-                                        {"metricName": "queue_depth", "metricLabels": {"queue": "other"},
-                                         "timestamp": "2024-01-01T00:00:00Z", "value": "9"}]}))
+    fake_api.on(
+        "GET",
+        path,
+        (
+            200,
+            {
+                "kind": "ExternalMetricValueList",
+                "apiVersion": "external.metrics.k8s.io/v1beta1",
+                "metadata": {},
+                "items": [
+                    {
+                        "metricName": "queue_depth",
+                        "metricLabels": {"queue": "orders"},
+                        "timestamp": "2024-01-01T00:00:00Z",
+                        "value": "1500m",
+                    },
+                    {
+                        "metricName": "queue_depth",
+                        "metricLabels": {"queue": "other"},
+                        "timestamp": "2024-01-01T00:00:00Z",
+                        "value": "9",
+                    },
+                ],
+            },
+        ),
+    )
     p = provider("externalmetrics", fake_api, {"token": "kube-SECRET"})
     assert await outcome(p, "prod/queue_depth?labelSelector=queue%3Dorders") == 1.5
     call = fake_api.only("GET", path)
@@ -342,4 +442,3 @@ async def test_an_unreachable_provider_is_told_apart_from_a_failing_query() -> N
         assert isinstance(err, ProviderUnreachable), kind
         assert str(err).startswith(f"{kind} {address}"), str(err)
         assert "SECRET" not in str(err)
-

@@ -29,11 +29,18 @@ def _b64(part: str) -> bytes:
 
 def secret(api: FakeApi) -> dict[str, str]:
     """The MetricTemplate Secret: project and a service-account JSON key whose token_uri is the local server."""
-    pem = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    info = {"type": "service_account", "project_id": "shop-prod", "private_key_id": "k1", "private_key": pem,
-            "client_email": "serinus@shop-prod.iam.gserviceaccount.com", "client_id": "1",
-            "token_uri": f"{api.url}/token"}
+    pem = KEY.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "shop-prod",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "serinus@shop-prod.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": f"{api.url}/token",
+    }
     return {"project": "shop-prod", "serviceAccountKey": json.dumps(info)}
 
 
@@ -51,20 +58,38 @@ def token_endpoint(call: Call) -> tuple[int, Any]:
 
 def series(*values: float) -> dict[str, Any]:
     """The documented QueryTimeSeriesResponse shape, one point per value, newest first."""
-    return {"timeSeriesDescriptor": {"labelDescriptors": [{"key": "resource.service_name"}],
-                                     "pointDescriptors": [{"key": "value.request_count", "valueType": "DOUBLE"}]},
-            "timeSeriesData": [{"labelValues": [{"stringValue": "web"}],
-                                "pointData": [{"values": [{"doubleValue": v}],
-                                               "timeInterval": {"startTime": "2024-01-01T00:00:00Z",
-                                                                "endTime": "2024-01-01T00:01:00Z"}} for v in values]}]}
+    return {
+        "timeSeriesDescriptor": {
+            "labelDescriptors": [{"key": "resource.service_name"}],
+            "pointDescriptors": [{"key": "value.request_count", "valueType": "DOUBLE"}],
+        },
+        "timeSeriesData": [
+            {
+                "labelValues": [{"stringValue": "web"}],
+                "pointData": [
+                    {
+                        "values": [{"doubleValue": v}],
+                        "timeInterval": {"startTime": "2024-01-01T00:00:00Z", "endTime": "2024-01-01T00:01:00Z"},
+                    }
+                    for v in values
+                ],
+            }
+        ],
+    }
 
 
 async def test_service_account_token_then_mql_query(fake_api: FakeApi) -> None:
     """The key's JWT buys a token; the query is POSTed with it; the first point's value comes back."""
     fake_api.on("POST", "/token", token_endpoint)
-    fake_api.on("POST", PATH, lambda call: (400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
-                                                            "message": "Query is empty"}})
-                if not call.json()["query"] else (200, series(0.995, 0.5)))
+    fake_api.on(
+        "POST",
+        PATH,
+        lambda call: (
+            (400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "Query is empty"}})
+            if not call.json()["query"]
+            else (200, series(0.995, 0.5))
+        ),
+    )
     provider = make_provider(ProviderConfig("stackdriver", fake_api.url, secret=secret(fake_api)))
     try:
         assert await provider.is_online()
@@ -86,8 +111,14 @@ async def test_empty_answer_and_rejected_query(fake_api: FakeApi) -> None:
     try:
         with pytest.raises(NoValuesFound):
             await provider.query("fetch nothing")
-        fake_api.on("POST", PATH, (400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
-                                                   "message": "Line 1: Expected table operation"}}))
+        fake_api.on(
+            "POST",
+            PATH,
+            (
+                400,
+                {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "Line 1: Expected table operation"}},
+            ),
+        )
         with pytest.raises(QueryFailed, match="Expected table operation"):
             await provider.query("fetch nothing |")
     finally:

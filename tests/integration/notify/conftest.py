@@ -20,9 +20,14 @@ def alertmanager() -> Iterator[str]:
 
     def args(work: Path) -> list[str]:
         (work / "alertmanager.yml").write_text(
-            "route:\n  receiver: blackhole\n  group_wait: 0s\nreceivers:\n  - name: blackhole\n")
-        return [f"--config.file={work / 'alertmanager.yml'}", f"--storage.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]
+            "route:\n  receiver: blackhole\n  group_wait: 0s\nreceivers:\n  - name: blackhole\n"
+        )
+        return [
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ]
 
     url = f"http://127.0.0.1:{port}"
     with running("alertmanager", ("prometheus-alertmanager", "alertmanager"), args, f"{url}/-/ready"):

@@ -16,10 +16,17 @@ from tests.integration.receivers import Recorder
 
 pytestmark = pytest.mark.integration
 
-CANARY = Canary.model_validate({
-    "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": "test"},
-    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-             "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50}}})
+CANARY = Canary.model_validate(
+    {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50},
+        },
+    }
+)
 
 
 def _count(metrics: ControllerMetrics, result: str) -> float:
@@ -30,14 +37,23 @@ async def test_global_slack_receiver_gets_the_alert_with_cluster_and_metadata(re
     """No analysis.alerts: the --slack-url receiver gets Flagger's message, with the Cluster field first."""
     metrics = ControllerMetrics()
     notifier = ClusterNotifier(None, make_receiver("slack", f"{receiver.url}/hook", channel="releases"), metrics)
-    await notifier.alert(CANARY, notice(CANARY, "New revision detected, progressing canary analysis.", "info",
-                                        metadata=True, cluster_name="prod-eu"))
+    await notifier.alert(
+        CANARY,
+        notice(
+            CANARY, "New revision detected, progressing canary analysis.", "info", metadata=True, cluster_name="prod-eu"
+        ),
+    )
     body = receiver.requests[0].json()
     assert body["channel"] == "releases"
     attachment = body["attachments"][0]
     assert attachment["text"] == "New revision detected, progressing canary analysis."
-    assert [f["title"] for f in attachment["fields"]] == ["Cluster", "Target", "Failed checks threshold",
-                                                          "Progress deadline", "Traffic routing"]
+    assert [f["title"] for f in attachment["fields"]] == [
+        "Cluster",
+        "Target",
+        "Failed checks threshold",
+        "Progress deadline",
+        "Traffic routing",
+    ]
     assert attachment["fields"][-1]["value"] == "Weight step: 10 max: 50"
     assert _count(metrics, "sent") == 1
 

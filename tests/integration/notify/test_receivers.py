@@ -16,25 +16,43 @@ from tests.integration.receivers import Recorder
 
 pytestmark = pytest.mark.integration
 
-ALERT = Alert("podinfo", "test", "Failed checks threshold reached 5", severity="error",
-              fields=(Field("Cluster", "prod-eu"), Field("Target", "Deployment/podinfo.test")), phase="Failed")
+ALERT = Alert(
+    "podinfo",
+    "test",
+    "Failed checks threshold reached 5",
+    severity="error",
+    fields=(Field("Cluster", "prod-eu"), Field("Target", "Deployment/podinfo.test")),
+    phase="Failed",
+)
 INFO = Alert("podinfo", "test", "New revision detected, progressing canary analysis.", severity="info")
 
 
 async def test_slack_payload_and_bearer_token(receiver: Recorder) -> None:
     """Slack gets Flagger's attachment payload (danger for errors) and the token as a bearer header."""
-    await make_receiver("slack", receiver.url + "/api/chat.postMessage", token="xoxb-1", channel="releases",
-                        username="serinus").send(ALERT)
+    await make_receiver(
+        "slack", receiver.url + "/api/chat.postMessage", token="xoxb-1", channel="releases", username="serinus"
+    ).send(ALERT)
     [req] = receiver.requests
     assert req.method == "POST"
     assert req.headers["Content-Type"] == "application/json"
     assert req.headers["Authorization"] == "Bearer xoxb-1"
     assert req.json() == {
-        "channel": "releases", "username": "serinus", "icon_url": "", "icon_emoji": ":rocket:",
-        "attachments": [{"color": "danger", "author_name": "podinfo.test", "text": ALERT.message,
-                         "mrkdwn_in": ["text"],
-                         "fields": [{"title": "Cluster", "value": "prod-eu", "short": False},
-                                    {"title": "Target", "value": "Deployment/podinfo.test", "short": False}]}],
+        "channel": "releases",
+        "username": "serinus",
+        "icon_url": "",
+        "icon_emoji": ":rocket:",
+        "attachments": [
+            {
+                "color": "danger",
+                "author_name": "podinfo.test",
+                "text": ALERT.message,
+                "mrkdwn_in": ["text"],
+                "fields": [
+                    {"title": "Cluster", "value": "prod-eu", "short": False},
+                    {"title": "Target", "value": "Deployment/podinfo.test", "short": False},
+                ],
+            }
+        ],
     }
     assert list(req.json()) == ["channel", "username", "icon_url", "icon_emoji", "attachments"]
 
@@ -63,11 +81,20 @@ async def test_msteams_message_card(receiver: Recorder) -> None:
     """Teams gets a MessageCard with the facts, red theme for errors."""
     await make_receiver("msteams", receiver.url + "/webhookb2/x").send(ALERT)
     assert receiver.requests[0].json() == {
-        "@type": "MessageCard", "@context": "http://schema.org/extensions", "themeColor": "FF0000",
+        "@type": "MessageCard",
+        "@context": "http://schema.org/extensions",
+        "themeColor": "FF0000",
         "summary": "podinfo.test",
-        "sections": [{"activityTitle": ALERT.message, "activitySubtitle": "podinfo.test",
-                      "facts": [{"name": "Cluster", "value": "prod-eu"},
-                                {"name": "Target", "value": "Deployment/podinfo.test"}]}],
+        "sections": [
+            {
+                "activityTitle": ALERT.message,
+                "activitySubtitle": "podinfo.test",
+                "facts": [
+                    {"name": "Cluster", "value": "prod-eu"},
+                    {"name": "Target", "value": "Deployment/podinfo.test"},
+                ],
+            }
+        ],
     }
 
 
@@ -77,12 +104,17 @@ async def test_gchat_card_escapes_html_like_go(receiver: Recorder) -> None:
     req = receiver.requests[0]
     assert b"\\u003cfont color=#848484\\u003e" in req.body
     card = req.json()["cards"][0]
-    assert card["header"] == {"title": "Flagger", "subtitle": "podinfo.test",
-                              "imageUrl": "https://flagger.app/favicon.png"}
+    assert card["header"] == {
+        "title": "Flagger",
+        "subtitle": "podinfo.test",
+        "imageUrl": "https://flagger.app/favicon.png",
+    }
     texts = [s["widgets"][0]["textParagraph"]["text"] for s in card["sections"]]
-    assert texts == [f"<font color=#848484><strong>{ALERT.message}</strong></font>",
-                     "Cluster<br><font color=#848484><strong>prod-eu</strong></font>",
-                     "Target<br><font color=#848484><strong>Deployment/podinfo.test</strong></font>"]
+    assert texts == [
+        f"<font color=#848484><strong>{ALERT.message}</strong></font>",
+        "Cluster<br><font color=#848484><strong>prod-eu</strong></font>",
+        "Target<br><font color=#848484><strong>Deployment/podinfo.test</strong></font>",
+    ]
 
 
 async def test_generic_webhook_carries_every_fact(receiver: Recorder) -> None:
@@ -91,8 +123,12 @@ async def test_generic_webhook_carries_every_fact(receiver: Recorder) -> None:
     hook.clock = lambda: dt.datetime(2026, 11, 22, 12, 0, 5, tzinfo=dt.UTC)
     await hook.send(ALERT)
     assert receiver.requests[0].json() == {
-        "canary": "podinfo", "namespace": "test", "phase": "Failed", "severity": "error",
-        "message": ALERT.message, "fields": {"Cluster": "prod-eu", "Target": "Deployment/podinfo.test"},
+        "canary": "podinfo",
+        "namespace": "test",
+        "phase": "Failed",
+        "severity": "error",
+        "message": ALERT.message,
+        "fields": {"Cluster": "prod-eu", "Target": "Deployment/podinfo.test"},
         "timestamp": "2026-11-22T12:00:05Z",
     }
 
@@ -129,16 +165,26 @@ def test_bad_configuration_is_refused_with_flaggers_words() -> None:
 async def test_alertmanager_lists_the_alert_with_routable_labels(alertmanager: str) -> None:
     """A real Alertmanager accepts the alert and lists it with alertname, canary, namespace and severity labels."""
     canary = f"podinfo-{uuid.uuid4().hex[:6]}"
-    alert = Alert(canary, "test", "Canary promotion is waiting for approval.", severity="warn",
-                  fields=(Field("Target", f"Deployment/{canary}.test"),), phase="WaitingPromotion")
+    alert = Alert(
+        canary,
+        "test",
+        "Canary promotion is waiting for approval.",
+        severity="warn",
+        fields=(Field("Target", f"Deployment/{canary}.test"),),
+        phase="WaitingPromotion",
+    )
     await make_receiver("alertmanager", alertmanager).send(alert)
     async with httpx2.AsyncClient(timeout=5) as http:
         listed = (await http.get(f"{alertmanager}/api/v2/alerts", params={"filter": f'canary="{canary}"'})).json()
     assert len(listed) == 1
     labels = listed[0]["labels"]
     assert {k: labels[k] for k in ("alertname", "canary", "namespace", "severity", "phase")} == {
-        "alertname": "CanaryRelease", "canary": canary, "namespace": "test", "severity": "warn",
-        "phase": "WaitingPromotion"}
+        "alertname": "CanaryRelease",
+        "canary": canary,
+        "namespace": "test",
+        "severity": "warn",
+        "phase": "WaitingPromotion",
+    }
     assert listed[0]["annotations"]["message"] == "Canary promotion is waiting for approval."
     assert listed[0]["annotations"]["Target"] == f"Deployment/{canary}.test"
     assert listed[0]["status"]["state"] == "active"

@@ -33,27 +33,39 @@ def test_old_api_version_is_an_error(example: dict[str, Any]) -> None:
     """flagger.app/v1alpha3 is not served any more."""
     example["apiVersion"] = "flagger.app/v1alpha3"
     assert [str(p) for p in check_object(example).errors] == [
-        'apiVersion: "flagger.app/v1alpha3" is not served; use flagger.app/v1beta1']
+        'apiVersion: "flagger.app/v1alpha3" is not served; use flagger.app/v1beta1'
+    ]
 
 
 def test_unknown_kind_is_an_error(example: dict[str, Any]) -> None:
     """A flagger.app object of another kind is named as such."""
     example["kind"] = "Rollout"
     assert [str(p) for p in check_object(example).errors] == [
-        'kind: "Rollout" is not a flagger.app kind; expected Canary, MetricTemplate or AlertProvider']
+        'kind: "Rollout" is not a flagger.app kind; expected Canary, MetricTemplate or AlertProvider'
+    ]
 
 
-@pytest.mark.parametrize(("metadata", "expected"), [
-    ({}, "metadata.name: is required"),
-    ({"name": "Pod_Info"}, "metadata.name: must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most "
-                           '253 characters), got "Pod_Info"'),
-    ({"name": "a", "namespace": "Test"}, "metadata.namespace: must be a DNS label (lowercase letters, digits and "
-                                         '\'-\', at most 63 characters), got "Test"'),
-    ({"name": "a", "labels": {"team": 7}}, "metadata.labels.team: must be a string, got 7; quote it"),
-    ({"name": "a", "annotations": ["x"]}, 'metadata.annotations: must be a mapping of strings, got ["x"]'),
-])
-def test_metadata_is_checked_like_the_api_server(example: dict[str, Any], metadata: dict[str, Any],
-                                                 expected: str) -> None:
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({}, "metadata.name: is required"),
+        (
+            {"name": "Pod_Info"},
+            "metadata.name: must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most "
+            '253 characters), got "Pod_Info"',
+        ),
+        (
+            {"name": "a", "namespace": "Test"},
+            "metadata.namespace: must be a DNS label (lowercase letters, digits and "
+            "'-', at most 63 characters), got \"Test\"",
+        ),
+        ({"name": "a", "labels": {"team": 7}}, "metadata.labels.team: must be a string, got 7; quote it"),
+        ({"name": "a", "annotations": ["x"]}, 'metadata.annotations: must be a mapping of strings, got ["x"]'),
+    ],
+)
+def test_metadata_is_checked_like_the_api_server(
+    example: dict[str, Any], metadata: dict[str, Any], expected: str
+) -> None:
     """Names, namespaces, labels and annotations follow Kubernetes' rules."""
     example["metadata"] = metadata
     assert expected in [str(p) for p in check_object(example).errors]
@@ -77,7 +89,8 @@ def test_a_schema_error_is_not_repeated_by_decoding_or_rules(example: dict[str, 
     """A wrong type is reported once, by the schema check, not again by the decoder or a rule."""
     example["spec"]["analysis"]["stepWeight"] = "5"
     assert [str(p) for p in check_object(example).errors] == [
-        'spec.analysis.stepWeight: must be a number, got string "5"']
+        'spec.analysis.stepWeight: must be a number, got string "5"'
+    ]
 
 
 def test_unknown_fields_do_not_reach_the_model(example: dict[str, Any]) -> None:
@@ -99,8 +112,12 @@ def test_helpers_classify_documents() -> None:
 
 def test_templates_in_indexes_parsable_templates_by_namespace_and_name() -> None:
     """Only MetricTemplates that parse are indexed, by (namespace, name)."""
-    good = {"apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate", "metadata": {"name": "t", "namespace": "n"},
-            "spec": {"provider": {"type": "prometheus", "address": "http://p"}, "query": "up"}}
+    good = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "MetricTemplate",
+        "metadata": {"name": "t", "namespace": "n"},
+        "spec": {"provider": {"type": "prometheus", "address": "http://p"}, "query": "up"},
+    }
     bad = copy.deepcopy(good)
     bad["metadata"]["name"] = "u"
     bad["spec"]["provider"]["type"] = "nope"

@@ -17,13 +17,39 @@ from tests.conftest import REPO, reference_dir
 COMMITTED = REPO / "deploy" / "crds" / "crds.yaml"
 
 #: Keywords that narrow what a value may be; ours must carry Flagger's exactly and add none where it has none.
-CONSTRAINTS = ("pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-               "minItems", "maxItems", "uniqueItems", "default", "x-kubernetes-validations", "nullable")
+CONSTRAINTS = (
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "default",
+    "x-kubernetes-validations",
+    "nullable",
+)
 COMBINATORS = ("oneOf", "anyOf", "allOf", "not")
 FLAGS = ("x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource")
 #: Formats the API server checks; others (`string`, `url`, `int32`) are ignored by it and may differ.
-CHECKED_FORMATS = ("date-time", "datetime", "date", "uri", "email", "hostname", "ipv4", "ipv6", "cidr", "mac",
-                   "uuid", "byte", "duration")
+CHECKED_FORMATS = (
+    "date-time",
+    "datetime",
+    "date",
+    "uri",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "cidr",
+    "mac",
+    "uuid",
+    "byte",
+    "duration",
+)
 
 
 def _by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -101,7 +127,8 @@ def _walk(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str,
 def test_committed_crds_are_generated_output() -> None:
     """deploy/crds/crds.yaml is exactly what `python -m serinus.api.crdgen` prints."""
     assert COMMITTED.read_text(encoding="utf-8") == crdgen.render(), (
-        "deploy/crds/crds.yaml is stale: run .venv/bin/python -m serinus.api.crdgen > deploy/crds/crds.yaml")
+        "deploy/crds/crds.yaml is stale: run .venv/bin/python -m serinus.api.crdgen > deploy/crds/crds.yaml"
+    )
 
 
 def test_crdgen_check_mode(tmp_path: Path) -> None:
@@ -149,8 +176,12 @@ def test_our_additions_are_optional_and_unconstrained_where_flagger_has_the_path
 
 def test_the_only_inert_required_in_flaggers_schema_is_on_service_mirror() -> None:
     """The one `required` on a non-object node in Flagger's CRD is spec.service.mirror's; ours leaves it out."""
-    inert = [path for kind, crd in _flagger().items() for path, node in _walk(_schema(crd))
-             if "required" in node and not _is_object(node)]
+    inert = [
+        path
+        for kind, crd in _flagger().items()
+        for path, node in _walk(_schema(crd))
+        if "required" in node and not _is_object(node)
+    ]
     assert inert == [".spec.service.mirror"]
 
 
@@ -176,14 +207,28 @@ def test_our_additions_over_flagger_are_the_documented_ones() -> None:
                 added.append(f"{kind}{path}")
             elif set(node.get("enum", [])) - set(theirs[path].get("enum", [])):
                 added.append(f"{kind}{path} enum +{sorted(set(node['enum']) - set(theirs[path].get('enum', [])))}")
-    assert sorted(added) == sorted([
-        "AlertProvider.spec.type enum +['alertmanager', 'webhook']",
-        "Canary.spec.targetRef.kind enum +['StatefulSet']",
-        "MetricTemplate.spec.provider.type enum +['kayenta']",
-        *[f"{k}.status{p}" for k in ("AlertProvider", "MetricTemplate") for p in (
-            "", ".conditions", ".conditions[]", ".conditions[].lastTransitionTime", ".conditions[].lastUpdateTime",
-            ".conditions[].message", ".conditions[].reason", ".conditions[].status", ".conditions[].type")],
-    ])
+    assert sorted(added) == sorted(
+        [
+            "AlertProvider.spec.type enum +['alertmanager', 'webhook']",
+            "Canary.spec.targetRef.kind enum +['StatefulSet']",
+            "MetricTemplate.spec.provider.type enum +['kayenta']",
+            *[
+                f"{k}.status{p}"
+                for k in ("AlertProvider", "MetricTemplate")
+                for p in (
+                    "",
+                    ".conditions",
+                    ".conditions[]",
+                    ".conditions[].lastTransitionTime",
+                    ".conditions[].lastUpdateTime",
+                    ".conditions[].message",
+                    ".conditions[].reason",
+                    ".conditions[].status",
+                    ".conditions[].type",
+                )
+            ],
+        ]
+    )
 
 
 def _required_in(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, list[str]]]:
@@ -215,21 +260,36 @@ def test_canary_is_flaggers_plus_optional_judge_fields() -> None:
     assert required == {".status.judge.metrics[]": ["metric"]}
 
 
-@pytest.mark.parametrize(("mutate", "expect"), [
-    (lambda s: s["properties"]["spec"]["properties"].pop("suspend"), ".spec.suspend: missing"),
-    (lambda s: s["properties"]["spec"]["properties"]["service"]["properties"]["port"].update(type="integer"),
-     ".spec.service.port: type 'integer'"),
-    (lambda s: s["properties"]["spec"]["properties"]["provider"]["enum"].remove("kuma"), ".spec.provider: enum"),
-    (lambda s: s["properties"]["spec"]["properties"]["service"].update(required=[]), ".spec.service: required"),
-    (lambda s: s["properties"]["spec"]["properties"]["analysis"]["oneOf"].pop(), ".spec.analysis: oneOf"),
-    (lambda s: s["properties"]["spec"]["properties"]["service"]["properties"]["targetPort"].pop(
-        "x-kubernetes-int-or-string"), ".spec.service.targetPort: x-kubernetes-int-or-string"),
-    (lambda s: s["properties"]["spec"]["properties"]["analysis"]["properties"]["interval"].update(pattern="^x"),
-     ".spec.analysis.interval: pattern"),
-    (lambda s: s["properties"]["spec"]["properties"]["service"]["properties"].update(
-        foo={"type": "string"}) or s["properties"]["spec"]["properties"]["service"]["required"].append("foo"),
-     ".spec.service: required"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expect"),
+    [
+        (lambda s: s["properties"]["spec"]["properties"].pop("suspend"), ".spec.suspend: missing"),
+        (
+            lambda s: s["properties"]["spec"]["properties"]["service"]["properties"]["port"].update(type="integer"),
+            ".spec.service.port: type 'integer'",
+        ),
+        (lambda s: s["properties"]["spec"]["properties"]["provider"]["enum"].remove("kuma"), ".spec.provider: enum"),
+        (lambda s: s["properties"]["spec"]["properties"]["service"].update(required=[]), ".spec.service: required"),
+        (lambda s: s["properties"]["spec"]["properties"]["analysis"]["oneOf"].pop(), ".spec.analysis: oneOf"),
+        (
+            lambda s: s["properties"]["spec"]["properties"]["service"]["properties"]["targetPort"].pop(
+                "x-kubernetes-int-or-string"
+            ),
+            ".spec.service.targetPort: x-kubernetes-int-or-string",
+        ),
+        (
+            lambda s: s["properties"]["spec"]["properties"]["analysis"]["properties"]["interval"].update(pattern="^x"),
+            ".spec.analysis.interval: pattern",
+        ),
+        (
+            lambda s: (
+                s["properties"]["spec"]["properties"]["service"]["properties"].update(foo={"type": "string"})
+                or s["properties"]["spec"]["properties"]["service"]["required"].append("foo")
+            ),
+            ".spec.service: required",
+        ),
+    ],
+)
 def test_comparison_catches_each_kind_of_difference(mutate: Any, expect: str) -> None:
     """The comparison is not vacuous: removing, retyping, narrowing or tightening any part is reported."""
     ours = copy.deepcopy(_schema(_ours()["Canary"]))

@@ -55,9 +55,16 @@ def test_go_vectors_cover_errors_and_extremes() -> None:
     assert any("\u00b5" in c["out"] for c in GO["format"])
 
 
-@pytest.mark.parametrize(("text", "ns"), [
-    ("1m30s", 90 * SECOND), ("500ms", 500 * MILLISECOND), ("1h", HOUR), ("1.5h", 90 * MINUTE), ("-2s", -2 * SECOND),
-])
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("1m30s", 90 * SECOND),
+        ("500ms", 500 * MILLISECOND),
+        ("1h", HOUR),
+        ("1.5h", 90 * MINUTE),
+        ("-2s", -2 * SECOND),
+    ],
+)
 def test_common_forms(text: str, ns: int) -> None:
     """The forms people write in Canaries parse to the expected nanoseconds."""
     assert parse_duration(text) == ns
@@ -80,7 +87,8 @@ def test_format_then_parse_is_identity(ns: int) -> None:
 _UNIT = st.sampled_from(["ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h"])
 _PART = st.tuples(st.integers(0, 10_000), st.one_of(st.just(""), st.integers(0, 999_999).map(lambda f: f".{f}")), _UNIT)
 _TEXT = st.tuples(st.sampled_from(["", "-", "+"]), st.lists(_PART, min_size=1, max_size=4)).map(
-    lambda t: t[0] + "".join(f"{whole}{frac}{unit}" for whole, frac, unit in t[1]))
+    lambda t: t[0] + "".join(f"{whole}{frac}{unit}" for whole, frac, unit in t[1])
+)
 
 
 @settings(deadline=None)

@@ -54,13 +54,22 @@ def test_duplicate_keys_are_noted() -> None:
     assert doc.data == {"a": 1, "b": {"c": 2}}
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a: [1, 2", "not valid YAML: while parsing a flow sequence expected ',' or ']', but got '<stream end>' "
-                 "(line 1, column 9)"),
-    ("a: b: c", "not valid YAML: mapping values are not allowed here (line 1, column 5)"),
-    ("\tkey: 1", "not valid YAML: while scanning for the next token found character '\\t' that cannot start any "
-                 "token (line 1, column 1)"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a: [1, 2",
+            "not valid YAML: while parsing a flow sequence expected ',' or ']', but got '<stream end>' "
+            "(line 1, column 9)",
+        ),
+        ("a: b: c", "not valid YAML: mapping values are not allowed here (line 1, column 5)"),
+        (
+            "\tkey: 1",
+            "not valid YAML: while scanning for the next token found character '\\t' that cannot start any "
+            "token (line 1, column 1)",
+        ),
+    ],
+)
 def test_bad_yaml_is_one_line(text: str, message: str) -> None:
     """Broken YAML raises one line naming the problem, line and column."""
     with pytest.raises(ManifestError) as err:

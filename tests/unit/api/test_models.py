@@ -35,11 +35,16 @@ EXAMPLES = sorted((reference_dir() / "flagger").glob("example-*.yaml"))
 
 
 def _canary(**analysis: Any) -> Canary:
-    return Canary.model_validate({
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "service": {"port": 80}, "analysis": analysis},
-    })
+    return Canary.model_validate(
+        {
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 80},
+                "analysis": analysis,
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -80,9 +85,18 @@ def test_abtest_example_is_ab_testing_with_header_matches(reference: Path) -> No
     assert canary.spec.service.match[0].uri.prefix == "/"
 
 
-@pytest.mark.parametrize(("interval", "seconds"), [
-    ("", 60.0), ("1m", 60.0), ("15s", 15.0), ("5s", 10.0), ("1m30s", 90.0), ("2x", 60.0), ("10500ms", 10.5),
-])
+@pytest.mark.parametrize(
+    ("interval", "seconds"),
+    [
+        ("", 60.0),
+        ("1m", 60.0),
+        ("15s", 15.0),
+        ("5s", 10.0),
+        ("1m30s", 90.0),
+        ("2x", 60.0),
+        ("10500ms", 10.5),
+    ],
+)
 def test_analysis_interval_defaults_and_floor(interval: str, seconds: float) -> None:
     """Interval: 60s if unset or unparsable, raised to 10s, else the Go duration (GetAnalysisInterval)."""
     assert CanaryAnalysis(interval=interval).interval_seconds() == seconds
@@ -94,10 +108,17 @@ def test_threshold_is_one_when_not_positive(threshold: int, effective: int) -> N
     assert CanaryAnalysis(threshold=threshold).effective_threshold() == effective
 
 
-@pytest.mark.parametrize(("fields", "max_weight"), [
-    ({}, 100), ({"maxWeight": 50}, 50), ({"maxWeight": -1}, 100),
-    ({"stepWeights": [5, 10, 55]}, 55), ({"stepWeights": [50, 150]}, 100), ({"stepWeights": [5], "maxWeight": 80}, 5),
-])
+@pytest.mark.parametrize(
+    ("fields", "max_weight"),
+    [
+        ({}, 100),
+        ({"maxWeight": 50}, 50),
+        ({"maxWeight": -1}, 100),
+        ({"stepWeights": [5, 10, 55]}, 55),
+        ({"stepWeights": [50, 150]}, 100),
+        ({"stepWeights": [5], "maxWeight": 80}, 5),
+    ],
+)
 def test_max_weight_from_step_weights_or_max_weight(fields: dict[str, Any], max_weight: int) -> None:
     """maxWeight is min(100, last step) with stepWeights, else maxWeight when positive, else 100."""
     assert CanaryAnalysis.model_validate(fields).effective_max_weight() == max_weight
@@ -112,12 +133,15 @@ def test_ready_thresholds_default_to_100_but_keep_an_explicit_zero() -> None:
     assert explicit.effective_canary_ready_threshold() == 50
 
 
-@pytest.mark.parametrize(("fields", "strategy"), [
-    ({"stepWeight": 10}, DeploymentStrategy.CANARY),
-    ({"iterations": 5}, DeploymentStrategy.BLUE_GREEN),
-    ({"iterations": 5, "match": [{"headers": {"x": {"exact": "1"}}}]}, DeploymentStrategy.AB_TESTING),
-    ({"stepWeight": 10, "match": [{"headers": {"x": {"exact": "1"}}}]}, DeploymentStrategy.CANARY),
-])
+@pytest.mark.parametrize(
+    ("fields", "strategy"),
+    [
+        ({"stepWeight": 10}, DeploymentStrategy.CANARY),
+        ({"iterations": 5}, DeploymentStrategy.BLUE_GREEN),
+        ({"iterations": 5, "match": [{"headers": {"x": {"exact": "1"}}}]}, DeploymentStrategy.AB_TESTING),
+        ({"stepWeight": 10, "match": [{"headers": {"x": {"exact": "1"}}}]}, DeploymentStrategy.CANARY),
+    ],
+)
 def test_deployment_strategy(fields: dict[str, Any], strategy: DeploymentStrategy) -> None:
     """Match + iterations is A/B, iterations alone blue/green, anything else canary."""
     assert CanaryAnalysis.model_validate(fields).deployment_strategy() is strategy
@@ -143,8 +167,12 @@ def test_service_names_follow_service_name_else_target() -> None:
 
 def test_canary_analysis_is_the_deprecated_alias_of_analysis() -> None:
     """spec.canaryAnalysis is used when spec.analysis is unset; with neither, analysis is skipped."""
-    doc = {"spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "a"},
-                    "canaryAnalysis": {"interval": "30s", "threshold": 2, "iterations": 3}}}
+    doc = {
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "a"},
+            "canaryAnalysis": {"interval": "30s", "threshold": 2, "iterations": 3},
+        }
+    }
     canary = Canary.model_validate(doc)
     assert canary.analysis_interval_seconds() == 30.0
     assert canary.analysis_threshold() == 2
@@ -187,10 +215,17 @@ def test_webhook_type_and_tls_alias() -> None:
 
 def test_session_affinity_max_age_and_cookie() -> None:
     """maxAge defaults to 86400 (and 0 means 86400); Set-Cookie attributes come in Flagger's order."""
-    affinity = SessionAffinity.model_validate({
-        "cookieName": "canary", "domain": "example.com", "httpOnly": True, "partitioned": True, "path": "/",
-        "sameSite": "Strict", "secure": True,
-    })
+    affinity = SessionAffinity.model_validate(
+        {
+            "cookieName": "canary",
+            "domain": "example.com",
+            "httpOnly": True,
+            "partitioned": True,
+            "path": "/",
+            "sameSite": "Strict",
+            "secure": True,
+        }
+    )
     assert affinity.max_age == 86400
     assert SessionAffinity(cookie_name="c", max_age=0).max_age_seconds() == 86400
     assert affinity.build_cookie("canary=abc", 60) == (
@@ -217,14 +252,26 @@ def test_knative_target_is_recognised() -> None:
 def test_status_with_promoted_condition_parses() -> None:
     """A status as Flagger writes it parses, times included, and prints times the way metav1.Time does."""
     canary = _canary(interval="1m", threshold=1, stepWeight=10)
-    status = {"phase": "Succeeded", "failedChecks": 0, "canaryWeight": 0, "iterations": 0,
-              "lastAppliedSpec": "5d4b7c", "lastPromotedSpec": "5d4b7c",
-              "lastTransitionTime": "2024-05-01T10:00:00Z",
-              "trackedConfigs": {"configmap/podinfo-config": "8e2f1a3b4c5d6e7f"},
-              "conditions": [{"type": "Promoted", "status": "True", "reason": "Succeeded",
-                              "message": "Canary analysis completed successfully, promotion finished.",
-                              "lastUpdateTime": "2024-05-01T10:00:00Z",
-                              "lastTransitionTime": "2024-05-01T09:00:00+00:00"}]}
+    status = {
+        "phase": "Succeeded",
+        "failedChecks": 0,
+        "canaryWeight": 0,
+        "iterations": 0,
+        "lastAppliedSpec": "5d4b7c",
+        "lastPromotedSpec": "5d4b7c",
+        "lastTransitionTime": "2024-05-01T10:00:00Z",
+        "trackedConfigs": {"configmap/podinfo-config": "8e2f1a3b4c5d6e7f"},
+        "conditions": [
+            {
+                "type": "Promoted",
+                "status": "True",
+                "reason": "Succeeded",
+                "message": "Canary analysis completed successfully, promotion finished.",
+                "lastUpdateTime": "2024-05-01T10:00:00Z",
+                "lastTransitionTime": "2024-05-01T09:00:00+00:00",
+            }
+        ],
+    }
     parsed = Canary.model_validate(canary.to_dict() | {"status": status})
     assert parsed.status.phase is CanaryPhase.SUCCEEDED
     promoted = parsed.status.condition(CanaryConditionType.PROMOTED)
@@ -243,25 +290,32 @@ T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 T1 = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize(("phase", "status", "message"), [
-    (CanaryPhase.INITIALIZING, ConditionStatus.UNKNOWN, "New Deployment detected, starting initialization."),
-    (CanaryPhase.INITIALIZED, ConditionStatus.TRUE, "Deployment initialization completed."),
-    (CanaryPhase.WAITING, ConditionStatus.UNKNOWN, "Waiting for approval."),
-    (CanaryPhase.PROGRESSING, ConditionStatus.UNKNOWN, "New revision detected, progressing canary analysis."),
-    (CanaryPhase.WAITING_PROMOTION, ConditionStatus.UNKNOWN, "Waiting for approval."),
-    (CanaryPhase.PROMOTING, ConditionStatus.UNKNOWN, "Canary analysis completed, starting primary rolling update."),
-    (CanaryPhase.FINALISING, ConditionStatus.UNKNOWN, "Canary analysis completed, routing all traffic to primary."),
-    (CanaryPhase.SUCCEEDED, ConditionStatus.TRUE, "Canary analysis completed successfully, promotion finished."),
-    (CanaryPhase.FAILED, ConditionStatus.FALSE, "Canary analysis failed, Deployment scaled to zero."),
-    (CanaryPhase.TERMINATING, ConditionStatus.UNKNOWN, "New Deployment detected, starting initialization."),
-])
+@pytest.mark.parametrize(
+    ("phase", "status", "message"),
+    [
+        (CanaryPhase.INITIALIZING, ConditionStatus.UNKNOWN, "New Deployment detected, starting initialization."),
+        (CanaryPhase.INITIALIZED, ConditionStatus.TRUE, "Deployment initialization completed."),
+        (CanaryPhase.WAITING, ConditionStatus.UNKNOWN, "Waiting for approval."),
+        (CanaryPhase.PROGRESSING, ConditionStatus.UNKNOWN, "New revision detected, progressing canary analysis."),
+        (CanaryPhase.WAITING_PROMOTION, ConditionStatus.UNKNOWN, "Waiting for approval."),
+        (CanaryPhase.PROMOTING, ConditionStatus.UNKNOWN, "Canary analysis completed, starting primary rolling update."),
+        (CanaryPhase.FINALISING, ConditionStatus.UNKNOWN, "Canary analysis completed, routing all traffic to primary."),
+        (CanaryPhase.SUCCEEDED, ConditionStatus.TRUE, "Canary analysis completed successfully, promotion finished."),
+        (CanaryPhase.FAILED, ConditionStatus.FALSE, "Canary analysis failed, Deployment scaled to zero."),
+        (CanaryPhase.TERMINATING, ConditionStatus.UNKNOWN, "New Deployment detected, starting initialization."),
+    ],
+)
 def test_promoted_condition_per_phase(phase: CanaryPhase, status: ConditionStatus, message: str) -> None:
     """Each phase gives the Promoted condition Flagger writes: status, reason = phase, message."""
     conditions = make_promoted_conditions([], phase, "Deployment", T0)
     assert conditions is not None
     (condition,) = conditions
     assert (condition.type, condition.status, condition.reason, condition.message) == (
-        CanaryConditionType.PROMOTED, status, phase.value, message)
+        CanaryConditionType.PROMOTED,
+        status,
+        phase.value,
+        message,
+    )
     assert condition.last_transition_time == condition.last_update_time == T0
 
 
@@ -274,8 +328,15 @@ def test_promoted_condition_unchanged_when_status_and_reason_match() -> None:
 
 def test_promoted_condition_keeps_transition_time_when_only_reason_changes() -> None:
     """Same status, new reason: a new condition that keeps the old lastTransitionTime."""
-    current = [CanaryCondition(type=CanaryConditionType.PROMOTED, status=ConditionStatus.UNKNOWN,
-                               reason="Progressing", last_transition_time=T0, last_update_time=T0)]
+    current = [
+        CanaryCondition(
+            type=CanaryConditionType.PROMOTED,
+            status=ConditionStatus.UNKNOWN,
+            reason="Progressing",
+            last_transition_time=T0,
+            last_update_time=T0,
+        )
+    ]
     new = make_promoted_conditions(current, CanaryPhase.PROMOTING, "Deployment", T1)
     assert new is not None
     assert new[0].last_transition_time == T0
@@ -287,14 +348,23 @@ def test_promoted_condition_keeps_transition_time_when_only_reason_changes() -> 
 
 def test_metric_template_parses() -> None:
     """A Prometheus MetricTemplate with headers, secret and TLS flag parses."""
-    template = MetricTemplate.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate",
-        "metadata": {"name": "error-rate", "namespace": "test"},
-        "spec": {"provider": {"type": "prometheus", "address": "http://prometheus:9090",
-                              "headers": {"X-Scope-OrgID": ["tenant"]}, "secretRef": {"name": "prom-auth"},
-                              "insecureSkipVerify": True},
-                 "query": 'sum(rate(http_requests_total{namespace="{{ namespace }}"}[{{ interval }}]))'},
-    })
+    template = MetricTemplate.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "MetricTemplate",
+            "metadata": {"name": "error-rate", "namespace": "test"},
+            "spec": {
+                "provider": {
+                    "type": "prometheus",
+                    "address": "http://prometheus:9090",
+                    "headers": {"X-Scope-OrgID": ["tenant"]},
+                    "secretRef": {"name": "prom-auth"},
+                    "insecureSkipVerify": True,
+                },
+                "query": 'sum(rate(http_requests_total{namespace="{{ namespace }}"}[{{ interval }}]))',
+            },
+        }
+    )
     assert template.spec.provider.headers == {"X-Scope-OrgID": ["tenant"]}
     assert template.spec.provider.secret_ref is not None
     assert template.spec.provider.secret_ref.name == "prom-auth"
@@ -303,8 +373,9 @@ def test_metric_template_parses() -> None:
 @pytest.mark.parametrize("kind", [t.value for t in AlertProviderType])
 def test_alert_provider_accepts_flaggers_types_and_ours(kind: str) -> None:
     """slack, msteams, discord, rocket, gchat, webhook and alertmanager are all AlertProvider types."""
-    provider = AlertProvider.model_validate({"metadata": {"name": "on-call"},
-                                             "spec": {"type": kind, "address": "https://hooks.example.com/x"}})
+    provider = AlertProvider.model_validate(
+        {"metadata": {"name": "on-call"}, "spec": {"type": kind, "address": "https://hooks.example.com/x"}}
+    )
     assert provider.spec.type == kind
     assert provider.spec.channel_or_default() == "general"
     assert provider.spec.username_or_default() == "flagger"
@@ -313,7 +384,14 @@ def test_alert_provider_accepts_flaggers_types_and_ours(kind: str) -> None:
 def test_alert_provider_types_are_exactly_flaggers_plus_two() -> None:
     """The type enum is Flagger's five plus webhook and alertmanager."""
     assert {t.value for t in AlertProviderType} == {
-        "slack", "msteams", "discord", "rocket", "gchat", "webhook", "alertmanager"}
+        "slack",
+        "msteams",
+        "discord",
+        "rocket",
+        "gchat",
+        "webhook",
+        "alertmanager",
+    }
 
 
 def test_alert_provider_rejects_an_unknown_type() -> None:

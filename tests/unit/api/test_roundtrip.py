@@ -17,8 +17,9 @@ from serinus.api import AlertProvider, Canary, MetricTemplate
 from serinus.api.base import KubeObject
 
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
-_TIMES = st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1),
-                      timezones=st.just(dt.UTC)).map(lambda t: t.replace(microsecond=0).isoformat())
+_TIMES = st.datetimes(
+    min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1), timezones=st.just(dt.UTC)
+).map(lambda t: t.replace(microsecond=0).isoformat())
 
 
 def _wire(annotation: Any) -> st.SearchStrategy[Any]:
@@ -38,8 +39,13 @@ def _wire(annotation: Any) -> st.SearchStrategy[Any]:
         return _model(annotation)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return st.sampled_from([m.value for m in annotation])
-    return {bool: st.booleans(), int: st.integers(-(2**31), 2**31 - 1), str: _TEXT, dt.datetime: _TIMES,
-            float: st.floats(allow_nan=False, allow_infinity=False)}[annotation]
+    return {
+        bool: st.booleans(),
+        int: st.integers(-(2**31), 2**31 - 1),
+        str: _TEXT,
+        dt.datetime: _TIMES,
+        float: st.floats(allow_nan=False, allow_infinity=False),
+    }[annotation]
 
 
 def _model(model: type[BaseModel]) -> st.SearchStrategy[dict[str, Any]]:
@@ -55,8 +61,9 @@ def _roundtrips(model: type[KubeObject], data: dict[str, Any]) -> None:
     assert model.model_validate(json.loads(json.dumps(obj.to_dict()))) == obj
 
 
-_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                             HealthCheck.data_too_large])
+_SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @_SETTINGS

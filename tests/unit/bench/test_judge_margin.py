@@ -13,8 +13,9 @@ def test_only_the_canarys_rate_moves() -> None:
     at, moved = scenarios()["AT"], beyond(0.015)
     assert moved.key == at.key
     assert moved.traffic["canary"] == {"errorRate": 0.015}
-    assert {k: v for k, v in moved.traffic.items() if k != "canary"} == \
-        {k: v for k, v in at.traffic.items() if k != "canary"}
+    assert {k: v for k, v in moved.traffic.items() if k != "canary"} == {
+        k: v for k, v in at.traffic.items() if k != "canary"
+    }
     assert label(moved) == "severe"
 
 

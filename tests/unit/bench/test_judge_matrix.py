@@ -109,5 +109,7 @@ def test_one_noisy_minute_does_not_hold_an_a_a_canary_at_high_traffic() -> None:
     away at most 4.6 nats of it, so the judge promotes within 1.05 × Flagger's mean time."""
     judge, flagger = cell("AA", 2000.0, "serinus"), cell("AA", 2000.0, "flagger-t5")
     assert judge["promote"]["p"] >= 0.9, judge["promote"]
-    assert judge["promote_min_mean"] <= 1.05 * flagger["promote_min_mean"], (judge["promote_min_mean"],
-                                                                           flagger["promote_min_mean"])
+    assert judge["promote_min_mean"] <= 1.05 * flagger["promote_min_mean"], (
+        judge["promote_min_mean"],
+        flagger["promote_min_mean"],
+    )

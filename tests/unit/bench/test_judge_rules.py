@@ -15,12 +15,15 @@ from bench.judge.kayenta import Classification, KayentaRule, brent_root, classif
 
 def lognormal_buckets(requests: float, median: float, sigma: float) -> tuple[float, ...]:
     """Expected cumulative bucket counts of a lognormal latency over Istio's bounds."""
-    return tuple(requests if math.isinf(b) else requests * NormalDist().cdf(math.log(b / median) / sigma)
-                 for b in ISTIO_BOUNDS_MS)
+    return tuple(
+        requests if math.isinf(b) else requests * NormalDist().cdf(math.log(b / median) / sigma)
+        for b in ISTIO_BOUNDS_MS
+    )
 
 
-def interval(index: int, weight: int, requests: float, errors: float, median: float = 80.0,
-             primary_errors: float = 0.0) -> Interval:
+def interval(
+    index: int, weight: int, requests: float, errors: float, median: float = 80.0, primary_errors: float = 0.0
+) -> Interval:
     canary = Counts(requests, errors, lognormal_buckets(requests, median, 0.5))
     primary = Counts(9 * requests, primary_errors, lognormal_buckets(9 * requests, 80.0, 0.5))
     return Interval(index, float(index), weight, ISTIO_BOUNDS_MS, canary, primary)
@@ -28,12 +31,14 @@ def interval(index: int, weight: int, requests: float, errors: float, median: fl
 
 # --- Prometheus' histogram_quantile ---------------------------------------------------------------------------
 
+
 def test_histogram_quantile_interpolates_as_the_research_reports() -> None:
     # research §4.1 item 4: a true p99 of 256 ms reads about 280 ms, one of 320 ms about 429 ms
     assert histogram_quantile(0.99, ISTIO_BOUNDS_MS, lognormal_buckets(1000, 80, 0.5)) == pytest.approx(279.8, abs=0.5)
     median = 320 / math.exp(NormalDist().inv_cdf(0.99) * 0.5)
-    assert histogram_quantile(0.99, ISTIO_BOUNDS_MS, lognormal_buckets(1000, median, 0.5)) == pytest.approx(428.7,
-                                                                                                         abs=0.5)
+    assert histogram_quantile(0.99, ISTIO_BOUNDS_MS, lognormal_buckets(1000, median, 0.5)) == pytest.approx(
+        428.7, abs=0.5
+    )
 
 
 def test_histogram_quantile_edge_rules() -> None:
@@ -55,6 +60,7 @@ def test_wilson_interval() -> None:
 
 
 # --- Flagger's rule ----------------------------------------------------------------------------------------------
+
 
 def test_flagger_promotes_after_five_passes_from_ten_percent() -> None:
     rule = FlaggerRule("flagger-t5")
@@ -90,9 +96,16 @@ def test_flagger_success_rate_bound_is_inclusive() -> None:
 
 # --- hand-written baselines --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("counts", "expected"), [
-    ((3, 300, 2, 2700), 0.0085), ((1, 30, 0, 270), 0.10), ((5, 1000, 20, 9000), 0.098), ((0, 600, 0, 5400), 1.0),
-])
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ((3, 300, 2, 2700), 0.0085),
+        ((1, 30, 0, 270), 0.10),
+        ((5, 1000, 20, 9000), 0.098),
+        ((0, 600, 0, 5400), 1.0),
+    ],
+)
 def test_fisher_matches_the_research_table(counts: tuple[int, int, int, int], expected: float) -> None:
     assert fisher_greater(*counts) == pytest.approx(expected, abs=5e-4)
 
@@ -119,12 +132,13 @@ def test_fisher_per_interval_counts_failed_checks_like_flagger() -> None:
 
 # --- the Kayenta port: the user reports of research §4.1 ---------------------------------------------------------
 
+
 def test_kayenta_426_sparse_errors_pass() -> None:
     assert classify([0, 1, 2, 1, 0, 0], [0] * 6).classification is Classification.PASS
 
 
 def test_spinnaker_5622_replace_strategy_passes() -> None:
-    experiment = [0, .048, 0, .18, .089, 0, .098, .035, 0, 0]
+    experiment = [0, 0.048, 0, 0.18, 0.089, 0, 0.098, 0.035, 0, 0]
     assert classify(experiment, [0] * 10, nan_strategy="replace").classification is Classification.PASS
 
 
@@ -151,8 +165,7 @@ def test_kayenta_shortcuts_and_clear_shift() -> None:
     assert classify([math.nan], [1.0]).classification is Classification.NODATA
     assert classify([1.0, 2.0], [2.0, 1.0]).classification is Classification.PASS  # identical sorted
     assert classify([5.0] * 3, [5.0] * 4).classification is Classification.PASS  # one distinct value
-    assert classify([10.0 + i for i in range(10)], [float(i) for i in range(10)]).classification \
-        is Classification.HIGH
+    assert classify([10.0 + i for i in range(10)], [float(i) for i in range(10)]).classification is Classification.HIGH
 
 
 def test_mann_whitney_without_ties_gives_walsh_order_statistics() -> None:

@@ -14,6 +14,12 @@ def test_cli_reference_matches_the_commands() -> None:
 def test_reference_covers_every_command() -> None:
     """Each command of the README has its section."""
     text = render()
-    for command in ("serinus run", "serinus simulate", "serinus validate", "serinus query", "serinus render",
-                    "serinus-loadtester"):
+    for command in (
+        "serinus run",
+        "serinus simulate",
+        "serinus validate",
+        "serinus query",
+        "serinus render",
+        "serinus-loadtester",
+    ):
         assert f"\n## {command}\n" in text

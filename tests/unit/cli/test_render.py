@@ -14,15 +14,31 @@ from serinus.routers.istio_spec import desired
 REPO = Path(__file__).resolve().parents[3]
 CANARY = REPO / "examples" / "podinfo" / "canary.yaml"
 DEPLOYMENT = {
-    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "podinfo", "namespace": "test"},
-    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "podinfo"}},
-             "template": {"metadata": {"labels": {"app": "podinfo"}},
-                          "spec": {"containers": [{"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
-                                                   "ports": [{"name": "http", "containerPort": 9898}]}]}}}}
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "podinfo", "namespace": "test"},
+    "spec": {
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "podinfo"}},
+        "template": {
+            "metadata": {"labels": {"app": "podinfo"}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "podinfod",
+                        "image": "ghcr.io/stefanprodan/podinfo:6.0.0",
+                        "ports": [{"name": "http", "containerPort": 9898}],
+                    }
+                ]
+            },
+        },
+    },
+}
 
 
-def _render(tmp_path: Path, canary: Path | dict[str, Any], *docs: dict[str, Any],
-            extra: tuple[str, ...] = ()) -> tuple[int, str, list[dict[str, Any]]]:
+def _render(
+    tmp_path: Path, canary: Path | dict[str, Any], *docs: dict[str, Any], extra: tuple[str, ...] = ()
+) -> tuple[int, str, list[dict[str, Any]]]:
     if isinstance(canary, dict):
         path = tmp_path / "canary.yaml"
         path.write_text(yaml.safe_dump(canary))
@@ -40,9 +56,15 @@ def test_istio_canary_renders_every_initialization_object(tmp_path: Path) -> Non
     code, output, objects = _render(tmp_path, CANARY, DEPLOYMENT)
     assert code == 0, output
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
-        ("Deployment", "podinfo"), ("Service", "podinfo-canary"), ("Service", "podinfo-primary"),
-        ("Deployment", "podinfo-primary"), ("Service", "podinfo"), ("DestinationRule", "podinfo-canary"),
-        ("DestinationRule", "podinfo-primary"), ("VirtualService", "podinfo")]
+        ("Deployment", "podinfo"),
+        ("Service", "podinfo-canary"),
+        ("Service", "podinfo-primary"),
+        ("Deployment", "podinfo-primary"),
+        ("Service", "podinfo"),
+        ("DestinationRule", "podinfo-canary"),
+        ("DestinationRule", "podinfo-primary"),
+        ("VirtualService", "podinfo"),
+    ]
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     assert by_name[("Deployment", "podinfo")]["spec"]["replicas"] == 0
     primary = by_name[("Deployment", "podinfo-primary")]
@@ -64,24 +86,51 @@ def test_provider_flag_hpa_and_nginx_ingress(tmp_path: Path) -> None:
     canary = yaml.safe_load(CANARY.read_text())
     del canary["spec"]["provider"]
     canary["spec"]["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"}
-    canary["spec"]["autoscalerRef"] = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                                       "name": "podinfo"}
-    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-           "metadata": {"name": "podinfo", "namespace": "test"},
-           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                    "minReplicas": 2, "maxReplicas": 4}}
-    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-               "metadata": {"name": "podinfo", "namespace": "test"},
-               "spec": {"ingressClassName": "nginx", "rules": [{"host": "app.example.com", "http": {"paths": [
-                   {"path": "/", "pathType": "Prefix",
-                    "backend": {"service": {"name": "podinfo", "port": {"number": 9898}}}}]}}]}}
+    canary["spec"]["autoscalerRef"] = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "name": "podinfo",
+    }
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "minReplicas": 2,
+            "maxReplicas": 4,
+        },
+    }
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": "app.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "podinfo", "port": {"number": 9898}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
     code, output, objects = _render(tmp_path, canary, DEPLOYMENT, hpa, ingress, extra=("--provider", "nginx"))
     assert code == 0, output
     names = [(o["kind"], o["metadata"]["name"]) for o in objects]
     assert ("HorizontalPodAutoscaler", "podinfo-primary") in names
     assert ("VirtualService", "podinfo") not in names
-    primary_hpa = next(o for o in objects if o["metadata"]["name"] == "podinfo-primary"
-                       and o["kind"] == "HorizontalPodAutoscaler")
+    primary_hpa = next(
+        o for o in objects if o["metadata"]["name"] == "podinfo-primary" and o["kind"] == "HorizontalPodAutoscaler"
+    )
     assert primary_hpa["spec"]["scaleTargetRef"]["name"] == "podinfo-primary"
     canary_ingress = next(o for o in objects if (o["kind"], o["metadata"]["name"]) == ("Ingress", "podinfo-canary"))
     assert canary_ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"] == "true"
@@ -95,6 +144,7 @@ def test_a_missing_target_says_why_it_cannot_initialize(tmp_path: Path) -> None:
     other = {**DEPLOYMENT, "metadata": {"name": "other", "namespace": "test"}}
     code, output, _ = _render(tmp_path, CANARY, other)
     assert code == 1
-    assert 'podinfo.test did not initialize: deployment podinfo.test get query error: deployments.apps "podinfo"' \
-           in output
+    assert (
+        'podinfo.test did not initialize: deployment podinfo.test get query error: deployments.apps "podinfo"' in output
+    )
     assert "kind:" not in output

@@ -75,8 +75,11 @@ def test_bad_canary_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_suspend_annotation_suspends_the_simulated_canary(tmp_path: Path) -> None:
     """flagger.app/suspend: "true" acts as spec.suspend: every step is skipped."""
     canary = tmp_path / "c.yaml"
-    canary.write_text(Path(CANARY).read_text().replace(
-        "  namespace: test\n", "  namespace: test\n  annotations:\n    flagger.app/suspend: \"true\"\n"))
+    canary.write_text(
+        Path(CANARY)
+        .read_text()
+        .replace("  namespace: test\n", '  namespace: test\n  annotations:\n    flagger.app/suspend: "true"\n')
+    )
     code, out = _run(str(canary), "-o", "json")
     assert code == 0
     doc = json.loads(out)
@@ -87,8 +90,11 @@ def test_suspend_annotation_suspends_the_simulated_canary(tmp_path: Path) -> Non
 def test_skip_analysis_annotation_promotes_without_checks(tmp_path: Path) -> None:
     """flagger.app/skipAnalysis: "true" promotes at once even when the metrics are failing."""
     canary = tmp_path / "c.yaml"
-    canary.write_text(Path(CANARY).read_text().replace(
-        "  namespace: test\n", "  namespace: test\n  annotations:\n    flagger.app/skipAnalysis: \"true\"\n"))
+    canary.write_text(
+        Path(CANARY)
+        .read_text()
+        .replace("  namespace: test\n", '  namespace: test\n  annotations:\n    flagger.app/skipAnalysis: "true"\n')
+    )
     scenario = tmp_path / "s.yaml"
     scenario.write_text("metrics:\n  request-success-rate: [{at: 0s, value: 10}]\n")
     code, out = _run(str(canary), "--scenario", str(scenario), "-o", "json")
@@ -101,8 +107,11 @@ def test_skip_analysis_annotation_promotes_without_checks(tmp_path: Path) -> Non
 def test_force_rollback_annotation_rolls_a_running_release_back(tmp_path: Path) -> None:
     """flagger.app/forceRollback: "true" rolls the run back on its first analysis step, with a Warning saying why."""
     canary = tmp_path / "c.yaml"
-    canary.write_text(Path(CANARY).read_text().replace(
-        "  namespace: test\n", "  namespace: test\n  annotations:\n    flagger.app/forceRollback: \"true\"\n"))
+    canary.write_text(
+        Path(CANARY)
+        .read_text()
+        .replace("  namespace: test\n", '  namespace: test\n  annotations:\n    flagger.app/forceRollback: "true"\n')
+    )
     code, out = _run(str(canary), "-o", "json")
     assert code == 0
     doc = json.loads(out)
@@ -117,8 +126,10 @@ def test_steps_that_wait_on_the_cluster_run_as_soon_as_it_is_there(tmp_path: Pat
     """The operator's timing: the analysis starts when the canary is ready, traffic goes back to the primary
     when its rollout is done, and the canary is scaled down one drain period later (not one interval each)."""
     scenario = tmp_path / "s.yaml"
-    scenario.write_text("revisions: [5m]\nrollout: 7s\n"
-                        "ready:\n  canary: [{at: 0s, ready: true}, {at: 5m, ready: false}, {at: 5m20s, ready: true}]\n")
+    scenario.write_text(
+        "revisions: [5m]\nrollout: 7s\n"
+        "ready:\n  canary: [{at: 0s, ready: true}, {at: 5m, ready: false}, {at: 5m20s, ready: true}]\n"
+    )
     code, out = _run(CANARY, "--scenario", str(scenario), "-o", "json", "--drain-period", "4s")
     assert code == 0, out
     at = {e["message"]: e["at"] for e in json.loads(out)["events"]}
@@ -157,8 +168,11 @@ def test_readme_judge_example_rolls_back_the_regression_flaggers_rule_promotes(t
 
 def test_shared_incident_example_promotes_under_the_judge() -> None:
     """Both versions fail together for a while: the judge compares them and the good canary is promoted."""
-    code, out = _run(str(ROOT / "examples/podinfo/judge-canary.yaml"), "--scenario",
-                     str(ROOT / "examples/podinfo/traffic-shared-incident.yaml"))
+    code, out = _run(
+        str(ROOT / "examples/podinfo/judge-canary.yaml"),
+        "--scenario",
+        str(ROOT / "examples/podinfo/traffic-shared-incident.yaml"),
+    )
     assert code == 0, out
     assert "Judged" not in out
     assert "Result: Succeeded after" in out

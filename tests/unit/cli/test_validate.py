@@ -118,8 +118,10 @@ def test_not_yaml_is_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.yaml", "spec: [1, 2\n")
     code, lines = run("validate", path)
     assert code == 1
-    assert lines == [f"{path}: not valid YAML: while parsing a flow sequence expected ',' or ']', but got "
-                     "'<stream end>' (line 2, column 1)"]
+    assert lines == [
+        f"{path}: not valid YAML: while parsing a flow sequence expected ',' or ']', but got "
+        "'<stream end>' (line 2, column 1)"
+    ]
 
 
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just text\n", "kind: Canary\nspec: {}\n"])
@@ -140,8 +142,10 @@ def test_missing_file_is_one_line() -> None:
 
 def test_other_kinds_are_skipped_quietly_and_named_with_verbose(tmp_path: Path) -> None:
     """Deployments beside a Canary do not fail the run; -v says they were skipped."""
-    deployment = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo, namespace: test}\n"
-                  "spec:\n  selector:\n    matchLabels: {app: podinfo}\n")
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo, namespace: test}\n"
+        "spec:\n  selector:\n    matchLabels: {app: podinfo}\n"
+    )
     path = write(tmp_path, "app.yaml", deployment + "---\n" + EXAMPLES[0].read_text())
     assert run("validate", path) == (0, ["canary/podinfo (test): valid"])
     code, lines = run("validate", "-v", path)
@@ -150,14 +154,18 @@ def test_other_kinds_are_skipped_quietly_and_named_with_verbose(tmp_path: Path) 
 
 def test_target_workload_given_alongside_is_checked(tmp_path: Path) -> None:
     """A target Deployment given alongside must carry a selector label; --selector-labels says which."""
-    deployment = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo, namespace: test}\n"
-                  "spec:\n  selector:\n    matchLabels: {run: podinfo}\n")
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: podinfo, namespace: test}\n"
+        "spec:\n  selector:\n    matchLabels: {run: podinfo}\n"
+    )
     path = write(tmp_path, "app.yaml", deployment + "---\n" + EXAMPLES[0].read_text())
     code, lines = run("validate", path)
     assert code == 1
-    assert lines == [f"{path}:15: canary/podinfo (test): spec.targetRef: Deployment podinfo selects its pods by "
-                     '{"run": "podinfo"}; its spec.selector.matchLabels needs one of app, name or '
-                     "app.kubernetes.io/name (the operator's selector labels)"]
+    assert lines == [
+        f"{path}:15: canary/podinfo (test): spec.targetRef: Deployment podinfo selects its pods by "
+        '{"run": "podinfo"}; its spec.selector.matchLabels needs one of app, name or '
+        "app.kubernetes.io/name (the operator's selector labels)"
+    ]
     assert run("validate", "--selector-labels", "app,run", path) == (0, ["canary/podinfo (test): valid"])
 
 
@@ -166,8 +174,10 @@ def test_verbose_names_the_rule_and_flaggers_text(tmp_path: Path) -> None:
     path = write(tmp_path, "c.yaml", EXAMPLES[0].read_text().replace("provider: istio", "provider: nginx"))
     code, lines = run("validate", "-v", path)
     assert code == 1
-    assert lines == [f"{path}:6: canary/podinfo (test): spec.ingressRef: is required with provider nginx: it names "
-                     "the Ingress to copy for the canary [ingress-ref] (Flagger: ingress selector is empty)"]
+    assert lines == [
+        f"{path}:6: canary/podinfo (test): spec.ingressRef: is required with provider nginx: it names "
+        "the Ingress to copy for the canary [ingress-ref] (Flagger: ingress selector is empty)"
+    ]
 
 
 def test_list_objects_are_opened(tmp_path: Path) -> None:
@@ -196,8 +206,9 @@ def test_mesh_provider_option_applies_to_canaries_without_provider(tmp_path: Pat
     assert run("validate", path)[0] == 0
     code, lines = run("validate", "--mesh-provider", "nginx", path)
     assert code == 1
-    assert lines[0].endswith("spec.ingressRef: is required with provider nginx: it names the Ingress to copy for "
-                             "the canary")
+    assert lines[0].endswith(
+        "spec.ingressRef: is required with provider nginx: it names the Ingress to copy for the canary"
+    )
 
 
 def test_no_cross_namespace_refs_option(tmp_path: Path) -> None:
@@ -208,8 +219,10 @@ def test_no_cross_namespace_refs_option(tmp_path: Path) -> None:
     assert run("validate", path) == (0, ["canary/web (test): valid"])
     code, lines = run("validate", "--no-cross-namespace-refs", path)
     assert code == 1
-    assert lines[0].endswith("spec.analysis.metrics[0].templateRef.namespace: points to another namespace, and the "
-                             "operator blocks cross-namespace references")
+    assert lines[0].endswith(
+        "spec.analysis.metrics[0].templateRef.namespace: points to another namespace, and the "
+        "operator blocks cross-namespace references"
+    )
 
 
 def test_templates_from_other_files_are_used_for_references(tmp_path: Path) -> None:
@@ -220,8 +233,10 @@ def test_templates_from_other_files_are_used_for_references(tmp_path: Path) -> N
     assert "warning: spec.analysis.metrics[0].interval: is not set" in alone[0]
     code, lines = run("validate", canary, write(tmp_path, "template.yaml", TEMPLATE))
     assert code == 1
-    assert lines[0] == (f"{canary}:14: canary/web (test): spec.analysis.metrics[0].interval: is required: "
-                        "MetricTemplate latency uses datadog, whose client is built from the interval")
+    assert lines[0] == (
+        f"{canary}:14: canary/web (test): spec.analysis.metrics[0].interval: is required: "
+        "MetricTemplate latency uses datadog, whose client is built from the interval"
+    )
     assert lines[1] == "metrictemplate/latency (test): valid"
 
 

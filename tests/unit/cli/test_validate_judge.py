@@ -51,8 +51,10 @@ def test_annotation_error_names_the_key_and_the_field(tmp_path: Path) -> None:
     path.write_text(CANARY, encoding="utf-8")
     code, lines = run("validate", str(path))
     assert code == 1
-    assert lines == [f'{path}:7: canary/podinfo (test): metadata.annotations["serinus.io/judge"].falseRollbackRate: '
-                     'must be a number, got string "0.05"']
+    assert lines == [
+        f'{path}:7: canary/podinfo (test): metadata.annotations["serinus.io/judge"].falseRollbackRate: '
+        'must be a number, got string "0.05"'
+    ]
 
 
 def test_annotation_yaml_error_and_a_sound_annotation(tmp_path: Path) -> None:
@@ -62,8 +64,9 @@ def test_annotation_yaml_error_and_a_sound_annotation(tmp_path: Path) -> None:
     code, lines = run("validate", "-v", str(broken))
     assert code == 1
     assert len(lines) == 1
-    assert lines[0].startswith(f'{broken}:7: canary/podinfo (test): metadata.annotations["serinus.io/judge"]: '
-                               "is not valid YAML: ")
+    assert lines[0].startswith(
+        f'{broken}:7: canary/podinfo (test): metadata.annotations["serinus.io/judge"]: is not valid YAML: '
+    )
     assert lines[0].endswith("[judge-annotation]")
     fixed = tmp_path / "fixed.yaml"
     fixed.write_text(CANARY.replace('"0.05"', "0.05"), encoding="utf-8")

@@ -11,10 +11,20 @@ from serinus.sim.scenario import parse_scenario
 
 def canary(analysis: dict[str, Any], *, provider: str = "istio", **spec: Any) -> Canary:
     """The podinfo Canary in namespace test with this analysis."""
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"provider": provider, "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "service": {"port": 9898}, "analysis": {"interval": "1m", "threshold": 2, **analysis}, **spec}})
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "provider": provider,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "1m", "threshold": 2, **analysis},
+                **spec,
+            },
+        }
+    )
 
 
 def run(c: Canary, scenario: dict[str, Any] | None = None, **kw: Any) -> SimResult:
@@ -44,5 +54,7 @@ def at(result: SimResult, message: str) -> float:
 
 SR = "request-success-rate"
 DUR = "request-duration"
-BUILTINS = [{"name": SR, "thresholdRange": {"min": 99}, "interval": "1m"},
-            {"name": DUR, "thresholdRange": {"max": 500}, "interval": "1m"}]
+BUILTINS = [
+    {"name": SR, "thresholdRange": {"min": 99}, "interval": "1m"},
+    {"name": DUR, "thresholdRange": {"max": 500}, "interval": "1m"},
+]

@@ -16,8 +16,10 @@ from tests.unit.engine.simkit import canary
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize(("analysis", "expected"), [
-    ({}, 100), ({"maxWeight": 50}, 50), ({"stepWeights": [1, 5, 80]}, 80), ({"stepWeights": [10, 120]}, 100)])
+@pytest.mark.parametrize(
+    ("analysis", "expected"),
+    [({}, 100), ({"maxWeight": 50}, 50), ({"stepWeights": [1, 5, 80]}, 80), ({"stepWeights": [10, 120]}, 100)],
+)
 def test_max_weight(analysis: dict[str, object], expected: int) -> None:
     """maxWeight: the last stepWeight (at most 100), else maxWeight, else 100."""
     assert max_weight(CanaryAnalysis.model_validate(analysis)) == expected
@@ -55,16 +57,29 @@ def test_hashes_are_stable_and_look_like_flaggers() -> None:
     assert canary_checksum(CanaryStatus(last_applied_spec="x")) != canary_checksum(CanaryStatus(last_applied_spec="y"))
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (99, "99"), (99.5, "99.5"), (0.5, "0.5"), (1e6, "1e+06"), (123456, "123456"), (1234567.0, "1.234567e+06"),
-    (0.0001, "0.0001"), (0.00001, "1e-05"), (-2.5, "-2.5"), (0, "0")])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (99, "99"),
+        (99.5, "99.5"),
+        (0.5, "0.5"),
+        (1e6, "1e+06"),
+        (123456, "123456"),
+        (1234567.0, "1.234567e+06"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (-2.5, "-2.5"),
+        (0, "0"),
+    ],
+)
 def test_go_value(value: float, text: str) -> None:
     """Go's %v of a float64, as Flagger's event texts print bounds."""
     assert go_value(value) == text
 
 
-@pytest.mark.parametrize(("ms", "text"), [(800, "800ms"), (1515, "1.515s"), (500, "500ms"), (60000, "1m0s"),
-                                          (0, "0s"), (250.9, "250ms")])
+@pytest.mark.parametrize(
+    ("ms", "text"), [(800, "800ms"), (1515, "1.515s"), (500, "500ms"), (60000, "1m0s"), (0, "0s"), (250.9, "250ms")]
+)
 def test_go_ms(ms: float, text: str) -> None:
     """Go's %v of a millisecond Duration."""
     assert go_ms(ms) == text
@@ -84,8 +99,10 @@ def test_set_phase_resets_counters_like_flagger() -> None:
     """Finalising resets weight and iterations; WaitingPromotion keeps iterations one short; Promoting keeps both."""
     c = canary({"iterations": 4})
     c.status = CanaryStatus(phase=CanaryPhase.PROGRESSING, canary_weight=30, iterations=4, last_applied_spec="h")
-    assert (with_phase(c, CanaryPhase.FINALISING, NOW).canary_weight, with_phase(c, CanaryPhase.FINALISING,
-                                                                                  NOW).iterations) == (0, 0)
+    assert (
+        with_phase(c, CanaryPhase.FINALISING, NOW).canary_weight,
+        with_phase(c, CanaryPhase.FINALISING, NOW).iterations,
+    ) == (0, 0)
     assert with_phase(c, CanaryPhase.WAITING_PROMOTION, NOW).iterations == 3
     promoting = with_phase(c, CanaryPhase.PROMOTING, NOW)
     assert (promoting.canary_weight, promoting.iterations) == (30, 4)

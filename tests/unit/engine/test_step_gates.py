@@ -17,7 +17,8 @@ def test_confirm_rollout_holds_in_waiting_then_releases() -> None:
     result = run(c, {"webhooks": {"approve": [{"at": 0, "status": 403}, {"at": "5m", "status": 200}]}})
     assert warnings(result).count(f"Halt {NS} advancement waiting for approval approve") == 1
     assert [(a.severity, a.message) for a in result.alerts if a.severity == "warn"] == [
-        ("warn", "Canary is waiting for approval.")]
+        ("warn", "Canary is waiting for approval.")
+    ]
     assert any(s.phase == "Waiting" for s in result.steps)
     assert at(result, f"New revision detected! Scaling up {NS}") == 300
     assert "Confirm-rollout check approve passed" in messages(result)
@@ -35,8 +36,9 @@ def test_mute_alert_silences_the_gate_alert() -> None:
 def test_confirm_traffic_increase_holds_the_weight() -> None:
     """A refused confirm-traffic-increase keeps the weight where it is, warning at every step, no phase change."""
     c = canary({"stepWeight": 20, "maxWeight": 40, "webhooks": _hooks(("more", "confirm-traffic-increase"))})
-    result = run(c, {"webhooks": {"more": [{"at": 0, "status": 200}, {"at": "30s", "status": 500},
-                                           {"at": "4m", "status": 200}]}})
+    result = run(
+        c, {"webhooks": {"more": [{"at": 0, "status": 200}, {"at": "30s", "status": 500}, {"at": "4m", "status": 200}]}}
+    )
     text = f"Halt {NS} advancement waiting for traffic increase approval more"
     held = [e for e in result.events if e.message == text]
     assert len(held) >= 3
@@ -47,11 +49,20 @@ def test_confirm_traffic_increase_holds_the_weight() -> None:
 
 def test_confirm_promotion_waits_in_waiting_promotion_with_analysis_running() -> None:
     """A refused confirm-promotion: WaitingPromotion once, metrics keep being checked, promotion after approval."""
-    c = canary({"stepWeight": 50, "metrics": [{"name": "errors", "query": "x", "thresholdRange": {"max": 1}}],
-                "webhooks": _hooks(("ship", "confirm-promotion"))})
-    result = run(c, {"webhooks": {"ship": [{"at": 0, "status": 403}, {"at": "6m", "status": 200}]},
-                     "metrics": {"errors": [{"at": 0, "value": 0}, {"at": "3m", "value": 5},
-                                            {"at": "4m", "value": 0}]}})
+    c = canary(
+        {
+            "stepWeight": 50,
+            "metrics": [{"name": "errors", "query": "x", "thresholdRange": {"max": 1}}],
+            "webhooks": _hooks(("ship", "confirm-promotion")),
+        }
+    )
+    result = run(
+        c,
+        {
+            "webhooks": {"ship": [{"at": 0, "status": 403}, {"at": "6m", "status": 200}]},
+            "metrics": {"errors": [{"at": 0, "value": 0}, {"at": "3m", "value": 5}, {"at": "4m", "value": 0}]},
+        },
+    )
     assert warnings(result).count(f"Halt {NS} advancement waiting for promotion approval ship") == 1
     assert any(s.phase == "WaitingPromotion" for s in result.steps)
     assert f"Halt {NS} advancement errors 5.00 > 1" in warnings(result)  # the analysis goes on while waiting
@@ -82,8 +93,11 @@ def test_rollback_hook_asks_for_a_manual_rollback() -> None:
     c = canary({"stepWeight": 10, "webhooks": _hooks(("abort", "rollback"))})
     result = run(c, {"webhooks": {"abort": [{"at": 0, "status": 404}, {"at": "2m", "status": 200}]}})
     assert "Rollback hook abort not signaling a rollback" in messages(result)
-    assert warnings(result)[-3:] == ["Rollback check abort passed", f"Rolling back {NS} manual webhook invoked",
-                                     f"Canary failed! Scaling down {NS}"]
+    assert warnings(result)[-3:] == [
+        "Rollback check abort passed",
+        f"Rolling back {NS} manual webhook invoked",
+        f"Canary failed! Scaling down {NS}",
+    ]
     assert ("warn", "Rolling back manual webhook invoked") in [(a.severity, a.message) for a in result.alerts]
     assert result.phase == "Failed"
 

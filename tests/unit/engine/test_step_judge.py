@@ -18,8 +18,11 @@ def judged(judge: dict[str, Any] | None = None, **analysis: Any) -> Any:
 
 
 def traffic(rps: float, canary_version: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"duration": "60m", "revisions": ["0s"],
-            "traffic": {"rps": rps, "seed": 11, "primary": GOOD, "canary": canary_version or GOOD, **extra}}
+    return {
+        "duration": "60m",
+        "revisions": ["0s"],
+        "traffic": {"rps": rps, "seed": 11, "primary": GOOD, "canary": canary_version or GOOD, **extra},
+    }
 
 
 def judge_events(result: SimResult, prefix: str) -> list[str]:
@@ -105,13 +108,17 @@ def test_low_traffic_holds_at_the_gate_then_onInconclusive_decides() -> None:
     assert holds
     assert "more canary requests" in holds[0]
     assert all(s.failed_checks == 0 for s in result.steps)
-    assert "Judge reached maxHold without a decision for podinfo.test: onInconclusive flagger gives PROMOTE" \
+    assert (
+        "Judge reached maxHold without a decision for podinfo.test: onInconclusive flagger gives PROMOTE"
         in messages(result)
+    )
     assert result.phase == "Succeeded"
     rollback = run(judged({"maxHold": "10m", "onInconclusive": "rollback"}), traffic(0.5))
     assert rollback.phase == "Failed"
-    assert "Judge reached maxHold without a decision for podinfo.test: onInconclusive rollback gives ROLLBACK" \
+    assert (
+        "Judge reached maxHold without a decision for podinfo.test: onInconclusive rollback gives ROLLBACK"
         in messages(rollback)
+    )
 
 
 def test_pause_holds_and_alerts_once() -> None:
@@ -152,8 +159,9 @@ def test_flaggers_metric_series_keeps_the_canarys_own_values_under_the_judge(mon
     from serinus.sim.world import SimTelemetry
 
     seen: list[tuple[str, float, bool]] = []
-    monkeypatch.setattr(SimTelemetry, "set_analysis",
-                        lambda self, canary, metric, value, passed: seen.append((metric, value, passed)))
+    monkeypatch.setattr(
+        SimTelemetry, "set_analysis", lambda self, canary, metric, value, passed: seen.append((metric, value, passed))
+    )
     run(judged(), traffic(200))
     rates = [v for m, v, _ in seen if m == "request-success-rate"]
     p99s = [v for m, v, _ in seen if m == "request-duration"]

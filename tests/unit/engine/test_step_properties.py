@@ -18,9 +18,11 @@ TERMINAL = {"Succeeded", "Failed"}
 def analyses(draw: st.DrawFn) -> dict[str, Any]:
     """Any traffic plan Flagger accepts: stepWeight/maxWeight, stepWeights, blue/green or A/B."""
     kind = draw(st.sampled_from(["step", "steps", "bluegreen", "ab"]))
-    analysis: dict[str, Any] = {"threshold": draw(st.integers(1, 4)),
-                                "mirror": draw(st.booleans()),
-                                "stepWeightPromotion": draw(st.sampled_from([0, 10, 30, 100]))}
+    analysis: dict[str, Any] = {
+        "threshold": draw(st.integers(1, 4)),
+        "mirror": draw(st.booleans()),
+        "stepWeightPromotion": draw(st.sampled_from([0, 10, 30, 100])),
+    }
     if kind == "step":
         analysis |= {"stepWeight": draw(st.integers(1, 60)), "maxWeight": draw(st.integers(1, 100))}
     elif kind == "steps":
@@ -37,11 +39,14 @@ values = st.lists(st.tuples(st.integers(0, 40), st.one_of(st.none(), st.floats(0
 readiness = st.lists(st.tuples(st.integers(0, 40), st.booleans()), max_size=4)
 
 
-def _scenario(metric: list[tuple[int, float | None]], ready: list[tuple[int, bool]],
-              duration_min: int = 240) -> dict[str, Any]:
-    return {"duration": f"{duration_min}m",
-            "metrics": {"errors": [{"at": f"{m}m", "value": v} for m, v in metric]},
-            "ready": {"canary": [{"at": f"{m}m", "ready": r} for m, r in ready]}}
+def _scenario(
+    metric: list[tuple[int, float | None]], ready: list[tuple[int, bool]], duration_min: int = 240
+) -> dict[str, Any]:
+    return {
+        "duration": f"{duration_min}m",
+        "metrics": {"errors": [{"at": f"{m}m", "value": v} for m, v in metric]},
+        "ready": {"canary": [{"at": f"{m}m", "ready": r} for m, r in ready]},
+    }
 
 
 def _run(analysis: dict[str, Any], provider: str, scenario: dict[str, Any]) -> SimResult:
@@ -50,9 +55,9 @@ def _run(analysis: dict[str, Any], provider: str, scenario: dict[str, Any]) -> S
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(analyses(), st.sampled_from(["istio", "gatewayapi:v1", "kubernetes"]), values, readiness)
-def test_weights_stay_in_bounds_and_add_up(analysis: dict[str, Any], provider: str,
-                                           metric: list[tuple[int, float | None]],
-                                           ready: list[tuple[int, bool]]) -> None:
+def test_weights_stay_in_bounds_and_add_up(
+    analysis: dict[str, Any], provider: str, metric: list[tuple[int, float | None]], ready: list[tuple[int, bool]]
+) -> None:
     """Every routing change keeps both weights in 0..100 and their sum at 100."""
     result = _run(analysis, provider, _scenario(metric, ready))
     for w in result.weights:
@@ -65,9 +70,9 @@ def test_weights_stay_in_bounds_and_add_up(analysis: dict[str, Any], provider: s
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(analyses(), st.sampled_from(["istio", "gatewayapi:v1"]), values, readiness)
-def test_traffic_never_moves_to_a_canary_that_is_not_ready(analysis: dict[str, Any], provider: str,
-                                                            metric: list[tuple[int, float | None]],
-                                                            ready: list[tuple[int, bool]]) -> None:
+def test_traffic_never_moves_to_a_canary_that_is_not_ready(
+    analysis: dict[str, Any], provider: str, metric: list[tuple[int, float | None]], ready: list[tuple[int, bool]]
+) -> None:
     """A routing change that raises the canary's share happens only while the scenario says it is ready."""
     scenario = _scenario(metric, ready)
     result = _run(analysis, provider, scenario)
@@ -76,18 +81,23 @@ def test_traffic_never_moves_to_a_canary_that_is_not_ready(analysis: dict[str, A
     for w in result.weights:
         if w.canary > previous:
             in_effect = [r for t, r in series if t <= w.at]
-            assert (in_effect[-1] if in_effect else True), f"canary weight {w.canary} at {w.at}s while not ready"
+            assert in_effect[-1] if in_effect else True, f"canary weight {w.canary} at {w.at}s while not ready"
         previous = w.canary
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(analyses(), st.sampled_from(["istio", "kubernetes", "nginx"]), st.one_of(st.none(), st.floats(0, 3)),
-       st.booleans())
-def test_a_release_always_ends_when_the_world_holds_still(analysis: dict[str, Any], provider: str,
-                                                          value: float | None, ready: bool) -> None:
+@given(
+    analyses(), st.sampled_from(["istio", "kubernetes", "nginx"]), st.one_of(st.none(), st.floats(0, 3)), st.booleans()
+)
+def test_a_release_always_ends_when_the_world_holds_still(
+    analysis: dict[str, Any], provider: str, value: float | None, ready: bool
+) -> None:
     """With fixed metric values and readiness, every run ends Succeeded or Failed."""
-    scenario = {"duration": "12h", "metrics": {"errors": [{"at": "0s", "value": value}]},
-                "ready": {"canary": [{"at": "0s", "ready": ready}]}}
+    scenario = {
+        "duration": "12h",
+        "metrics": {"errors": [{"at": "0s", "value": value}]},
+        "ready": {"canary": [{"at": "0s", "ready": ready}]},
+    }
     result = _run(analysis, provider, scenario)
     assert result.phase in TERMINAL
     if value is not None and value <= 1 and ready:

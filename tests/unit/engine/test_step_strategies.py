@@ -27,9 +27,13 @@ def test_blue_green_serves_all_traffic_from_the_canary_for_one_interval_before_p
     """iterations 2 on a mesh: two iterations, then 'Routing all traffic to canary', then the copy."""
     result = run(canary({"iterations": 2}))
     order = [m for m in messages(result) if "iteration" in m or "Routing" in m or "Copying" in m]
-    assert order == [f"Advance {NS} canary iteration 1/2", f"Advance {NS} canary iteration 2/2",
-                     "Routing all traffic to canary", f"Copying {NS} template spec to podinfo-primary.test",
-                     "Routing all traffic to primary"]
+    assert order == [
+        f"Advance {NS} canary iteration 1/2",
+        f"Advance {NS} canary iteration 2/2",
+        "Routing all traffic to canary",
+        f"Copying {NS} template spec to podinfo-primary.test",
+        "Routing all traffic to primary",
+    ]
     copied = at(result, f"Copying {NS} template spec to podinfo-primary.test")
     assert copied - at(result, "Routing all traffic to canary") == 60
     assert canary_weights(result) == [100, 0]
@@ -45,9 +49,11 @@ def test_blue_green_mirroring() -> None:
 def test_kubernetes_provider_turns_weights_into_ten_iterations() -> None:
     """provider kubernetes with stepWeight: Flagger's two warnings, then blue/green with 10 iterations."""
     result = run(canary({"stepWeight": 10, "match": MATCH}, provider="kubernetes"))
-    assert warnings(result)[:3] == ["A/B testing is not supported when using the kubernetes provider",
-                                    "Progressive traffic is not supported when using the kubernetes provider",
-                                    "Setting canaryAnalysis.iterations: 10"]
+    assert warnings(result)[:3] == [
+        "A/B testing is not supported when using the kubernetes provider",
+        "Progressive traffic is not supported when using the kubernetes provider",
+        "Setting canaryAnalysis.iterations: 10",
+    ]
     assert f"Advance {NS} canary iteration 10/10" in messages(result)
     assert "Routing all traffic to canary" not in messages(result)
     assert result.phase == "Succeeded"
@@ -55,11 +61,14 @@ def test_kubernetes_provider_turns_weights_into_ten_iterations() -> None:
 
 def test_skip_analysis_promotes_at_once() -> None:
     """skipAnalysis: the new revision is copied to the primary without checks, even with failing metrics."""
-    c = canary({"stepWeight": 10, "metrics": [{"name": "e", "query": "x", "thresholdRange": {"max": 0}}]},
-               skipAnalysis=True)
+    c = canary(
+        {"stepWeight": 10, "metrics": [{"name": "e", "query": "x", "thresholdRange": {"max": 0}}]}, skipAnalysis=True
+    )
     result = run(c, {"metrics": {"e": [{"at": 0, "value": 9}]}})
-    assert messages(result)[-2:] == [f"Copying {NS} template spec to podinfo-primary.test",
-                                     f"Promotion completed! Canary analysis was skipped for {NS}"]
+    assert messages(result)[-2:] == [
+        f"Copying {NS} template spec to podinfo-primary.test",
+        f"Promotion completed! Canary analysis was skipped for {NS}",
+    ]
     assert "all the metrics providers are available!" not in messages(result)
     assert result.alerts[-1].message == "Canary analysis was skipped, promotion finished."
     assert result.phase == "Succeeded"
@@ -100,6 +109,7 @@ def test_primary_stuck_during_promotion_sends_traffic_to_the_canary() -> None:
 
 def test_manual_revert_to_the_promoted_spec_starts_no_run() -> None:
     """After a promotion, putting back the previously promoted template is not a new revision, as in Flagger."""
+
     async def scenario() -> list[str]:
         c = canary({"stepWeight": 50})
         engine, cluster = build(c, parse_scenario({}, c))
@@ -138,10 +148,17 @@ def test_status_after_a_promotion() -> None:
 
 def test_hook_payloads_carry_the_phase_flagger_sends() -> None:
     """pre-rollout is told Progressing, post-rollout Succeeded; every payload carries name, namespace, checksum."""
+
     async def calls() -> list[tuple[str, str]]:
-        c = canary({"stepWeight": 50, "webhooks": [
-            {"name": "pre", "type": "pre-rollout", "url": "http://h/pre"},
-            {"name": "post", "type": "post-rollout", "url": "http://h/post", "metadata": {"k": "v"}}]})
+        c = canary(
+            {
+                "stepWeight": 50,
+                "webhooks": [
+                    {"name": "pre", "type": "pre-rollout", "url": "http://h/pre"},
+                    {"name": "post", "type": "post-rollout", "url": "http://h/post", "metadata": {"k": "v"}},
+                ],
+            }
+        )
         engine, cluster = build(c, parse_scenario({}, c))
         cluster.canary.status = cluster.canary.status.model_copy(update={"phase": CanaryPhase.INITIALIZING})
         for i in range(8):

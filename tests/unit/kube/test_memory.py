@@ -14,7 +14,9 @@ from serinus.kube.resources import Canary
 def test_merge_patch_is_rfc_7386() -> None:
     """null removes a key, maps merge, everything else replaces."""
     assert merge_patch({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": None, "e": 3}, "d": [2]}) == {
-        "a": {"c": 2, "e": 3}, "d": [2]}
+        "a": {"c": 2, "e": 3},
+        "d": [2],
+    }
 
 
 async def test_not_found_conflict_and_generation() -> None:
@@ -24,9 +26,16 @@ async def test_not_found_conflict_and_generation() -> None:
     with pytest.raises(ApiError) as missing:
         await api.get(ConfigMap, "cfg", namespace="test")
     assert missing.value.status.code == 404
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "test"},
-                  "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-                           "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}}}}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "test"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}},
+        },
+    }
     await api.create(Deployment.from_dict(deployment))
     with pytest.raises(ApiError) as conflict:
         await api.create(Deployment.from_dict(deployment))
@@ -40,9 +49,19 @@ async def test_not_found_conflict_and_generation() -> None:
 async def test_status_subresource_is_apart_from_the_spec() -> None:
     """Replacing through the Status class writes only status; replacing the object keeps the stored status."""
     api = MemoryCluster(namespace="test")
-    api.load([{"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web"},
-               "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                        "service": {"port": 80}}}])
+    api.load(
+        [
+            {
+                "apiVersion": "flagger.app/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": "web"},
+                "spec": {
+                    "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "service": {"port": 80},
+                },
+            }
+        ]
+    )
     stored = (await api.get(Canary, "web", namespace="test")).to_dict()
     stored["status"] = {"phase": "Initialized"}
     stored["spec"]["service"]["port"] = 9999

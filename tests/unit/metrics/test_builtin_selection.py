@@ -7,14 +7,35 @@ import pytest
 from serinus.engine.templating import TemplateContext
 from serinus.metrics.builtin import builtin_query, duration_ms, metrics_provider, observer_for, observers
 
-CTX = TemplateContext(name="podinfo", namespace="test", target="podinfo", service="podinfo", ingress="podinfo.ing",
-                      route="podinfo", interval="1m", variables={})
+CTX = TemplateContext(
+    name="podinfo",
+    namespace="test",
+    target="podinfo",
+    service="podinfo",
+    ingress="podinfo.ing",
+    route="podinfo",
+    interval="1m",
+    variables={},
+)
 
 
 def test_every_flagger_observer_is_shipped() -> None:
     """All thirteen of Flagger's observers have both built-in queries."""
-    assert sorted(observers()) == ["apisix", "appmesh", "contour", "gloo", "http", "istio", "knative", "kuma",
-                                   "linkerd", "nginx", "osm", "skipper", "traefik"]
+    assert sorted(observers()) == [
+        "apisix",
+        "appmesh",
+        "contour",
+        "gloo",
+        "http",
+        "istio",
+        "knative",
+        "kuma",
+        "linkerd",
+        "nginx",
+        "osm",
+        "skipper",
+        "traefik",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -55,13 +76,25 @@ def test_knative_route_is_the_latest_revision() -> None:
     from serinus.api import Canary
     from serinus.metrics.checks import MetricCheck, plan_checks
 
-    canary = Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "web", "namespace": "prod"},
-        "spec": {"provider": "knative", "targetRef": {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
-                                                      "name": "web"},
-                 "analysis": {"interval": "1m", "threshold": 2, "stepWeight": 10,
-                              "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}}]}}})
-    (plan,) = plan_checks(canary, mesh_provider="istio", metrics_server="http://p:9090", templates={}, secrets={},
-                          route="web-00002")
+    canary = Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "web", "namespace": "prod"},
+            "spec": {
+                "provider": "knative",
+                "targetRef": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "web"},
+                "analysis": {
+                    "interval": "1m",
+                    "threshold": 2,
+                    "stepWeight": 10,
+                    "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}}],
+                },
+            },
+        }
+    )
+    (plan,) = plan_checks(
+        canary, mesh_provider="istio", metrics_server="http://p:9090", templates={}, secrets={}, route="web-00002"
+    )
     assert isinstance(plan, MetricCheck)
     assert 'envoy_cluster_name=~"prod/web-00002"' in " ".join(plan.query.split())

@@ -18,35 +18,62 @@ from serinus.metrics.port import CanaryMetrics
 from serinus.metrics.prometheus import PrometheusProvider
 from serinus.metrics.registry import MetricsProvider, ProviderConfig
 
-CTX = TemplateContext(name="podinfo", namespace="test", target="podinfo", service="podinfo", ingress="podinfo",
-                      route="podinfo", interval="1m", variables={})
+CTX = TemplateContext(
+    name="podinfo",
+    namespace="test",
+    target="podinfo",
+    service="podinfo",
+    ingress="podinfo",
+    route="podinfo",
+    interval="1m",
+    variables={},
+)
 
 #: the selector each version's queries must carry, per observer
 SELECTORS = {
     "istio": ('destination_workload=~"podinfo"', 'destination_workload=~"podinfo-primary"'),
     "linkerd": ('deployment=~"podinfo"', 'deployment=~"podinfo-primary"'),
-    "appmesh": ('kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
-                'kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"'),
-    "http": ('kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
-             'kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"'),
+    "appmesh": (
+        'kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
+        'kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
+    ),
+    "http": (
+        'kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
+        'kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"',
+    ),
     "osm": ('destination_name="podinfo"', 'destination_name="podinfo-primary"'),
-    "contour": ('envoy_cluster_name=~"test_podinfo-canary_[0-9a-zA-Z-]+"',
-                'envoy_cluster_name=~"test_podinfo-primary_[0-9a-zA-Z-]+"'),
-    "gloo": ('envoy_cluster_name=~"test-podinfo-canaryupstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+"',
-             'envoy_cluster_name=~"test-podinfo-primaryupstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+"'),
+    "contour": (
+        'envoy_cluster_name=~"test_podinfo-canary_[0-9a-zA-Z-]+"',
+        'envoy_cluster_name=~"test_podinfo-primary_[0-9a-zA-Z-]+"',
+    ),
+    "gloo": (
+        'envoy_cluster_name=~"test-podinfo-canaryupstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+"',
+        'envoy_cluster_name=~"test-podinfo-primaryupstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+"',
+    ),
     "kuma": ('service=~"podinfo-canary_test_svc_[0-9a-zA-Z-]+"', 'service=~"podinfo-primary_test_svc_[0-9a-zA-Z-]+"'),
-    "traefik": ('service=~"test-podinfo-canary-[0-9a-zA-Z-]+@kubernetescrd"',
-                'service=~"test-podinfo-primary-[0-9a-zA-Z-]+@kubernetescrd"'),
-    "skipper": ('route=~"kube(ew)?_test__podinfo_canary__.*__podinfo_canary(_[0-9]+)?"',
-                'route=~"kube(ew)?_test__podinfo_canary__.*__podinfo_primary(_[0-9]+)?"'),
+    "traefik": (
+        'service=~"test-podinfo-canary-[0-9a-zA-Z-]+@kubernetescrd"',
+        'service=~"test-podinfo-primary-[0-9a-zA-Z-]+@kubernetescrd"',
+    ),
+    "skipper": (
+        'route=~"kube(ew)?_test__podinfo_canary__.*__podinfo_canary(_[0-9]+)?"',
+        'route=~"kube(ew)?_test__podinfo_canary__.*__podinfo_primary(_[0-9]+)?"',
+    ),
     "apisix": ('route=~"test_podinfo-podinfo-canary_.+"', 'route=~"test_podinfo-podinfo-primary_.+"'),
     "nginx": ('ingress="podinfo", canary!=""', 'ingress="podinfo", canary=""'),
     "knative": ('envoy_cluster_name=~"test/podinfo"', 'envoy_cluster_name=~"test/podinfo-00001"'),
 }
 #: the 5xx (or failure) filter of each observer's bad-request query: the complement of its success filter
-BAD = {"linkerd": 'classification="failure"', "skipper": 'code=~"5.."', "traefik": 'code=~"5.."',
-       "apisix": 'code=~"5.."', "http": 'status=~"5.*"', "nginx": 'status=~"5.*"', "istio": 'response_code=~"5.*"',
-       "osm": 'response_code=~"5.*"'}
+BAD = {
+    "linkerd": 'classification="failure"',
+    "skipper": 'code=~"5.."',
+    "traefik": 'code=~"5.."',
+    "apisix": 'code=~"5.."',
+    "http": 'status=~"5.*"',
+    "nginx": 'status=~"5.*"',
+    "istio": 'response_code=~"5.*"',
+    "osm": 'response_code=~"5.*"',
+}
 
 
 def flat(query: str) -> str:
@@ -93,8 +120,16 @@ def test_knative_primary_needs_the_primary_revision() -> None:
 
 def test_skipper_names_are_sanitized_in_counts() -> None:
     """Skipper's `\\W` → `_` rule applies to the count queries too."""
-    ctx = TemplateContext(name="p", namespace="my-ns", target="podinfo", service="podinfo", ingress="podinfo.ing",
-                          route="podinfo", interval="1m", variables={})
+    ctx = TemplateContext(
+        name="p",
+        namespace="my-ns",
+        target="podinfo",
+        service="podinfo",
+        ingress="podinfo.ing",
+        route="podinfo",
+        interval="1m",
+        variables={},
+    )
     query = count_queries(observers()["skipper"], ctx, "primary", "1m").requests
     assert 'route=~"kube(ew)?_my_ns__podinfo_ing_canary__.*__podinfo_primary(_[0-9]+)?"' in query
 
@@ -109,8 +144,10 @@ def test_window_text(seconds: float, text: str) -> None:
 
 
 def _vector(*series: tuple[dict[str, str], float]) -> dict[str, Any]:
-    return {"status": "success", "data": {"resultType": "vector",
-                                          "result": [{"metric": m, "value": [0, str(v)]} for m, v in series]}}
+    return {
+        "status": "success",
+        "data": {"resultType": "vector", "result": [{"metric": m, "value": [0, str(v)]} for m, v in series]},
+    }
 
 
 class FakeMetrics(CanaryMetrics):
@@ -131,13 +168,20 @@ class FakeMetrics(CanaryMetrics):
 
 
 def _canary(metrics: list[dict[str, Any]], provider: str = "istio") -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {"provider": provider,
-                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"},
-                 "service": {"port": 80},
-                 "analysis": {"interval": "30s", "metrics": metrics}}})
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "provider": provider,
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"},
+                "service": {"port": 80},
+                "analysis": {"interval": "30s", "metrics": metrics},
+            },
+        }
+    )
 
 
 def _metrics(canary: Canary, answer: Any, **kwargs: Any) -> FakeMetrics:
@@ -163,8 +207,12 @@ async def test_observe_builtin_ratio_and_histogram() -> None:
     """request-success-rate is a ratio of requests and 5xx for both versions (no 5xx series beside a request count:
     zero errors, since the 5xx series only appears with the first error), and
     request-duration a histogram in ms, ascending with +Inf last; the rendered queries come along."""
-    canary = _canary([{"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
-                      {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"}])
+    canary = _canary(
+        [
+            {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
+            {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"},
+        ]
+    )
     metrics = _metrics(canary, _istio_answer)
     ratio = await metrics.observe(_metric(canary, "request-success-rate"), 30, True)
     assert ratio.error is None
@@ -186,6 +234,7 @@ async def test_observe_builtin_ratio_and_histogram() -> None:
 
 async def test_observe_seconds_histogram_and_nginx_mean() -> None:
     """Bounds in seconds become ms (traefik); NGINX latency is the mean in ms of sum / count (a scalar)."""
+
     def answer(query: str) -> dict[str, Any]:
         if query.startswith("sum by (le)"):
             return _vector(({"le": "0.05"}, 9.0), ({"le": "+Inf"}, 10.0), ({"le": "0.25"}, 9.95))
@@ -211,34 +260,62 @@ async def test_observe_seconds_histogram_and_nginx_mean() -> None:
 async def test_observe_custom_ratio_uses_primary_target_and_variables() -> None:
     """A custom metric with requestsQuery and badQuery is a ratio; the primary's rendering has target
     <target>-primary and judge.primaryVariables over the template variables; `{{ interval }}` is the window."""
-    canary = _canary([{
-        "name": "errors", "query": "sum(rate(x{app=\"{{ target }}\"}[{{ interval }}]))", "interval": "1m",
-        "thresholdRange": {"max": 1}, "templateVariables": {"track": "canary"},
-        "judge": {"requestsQuery":
-                  'sum(increase(req{app="{{ target }}",track="{{ variables.track }}"}[{{ interval }}]))',
-                  "badQuery": 'sum(increase(req{app="{{ target }}",code="500"}[{{ interval }}]))',
-                  "primaryVariables": {"track": "stable"}}}])
+    canary = _canary(
+        [
+            {
+                "name": "errors",
+                "query": 'sum(rate(x{app="{{ target }}"}[{{ interval }}]))',
+                "interval": "1m",
+                "thresholdRange": {"max": 1},
+                "templateVariables": {"track": "canary"},
+                "judge": {
+                    "requestsQuery": 'sum(increase(req{app="{{ target }}",'
+                    'track="{{ variables.track }}"}[{{ interval }}]))',
+                    "badQuery": 'sum(increase(req{app="{{ target }}",code="500"}[{{ interval }}]))',
+                    "primaryVariables": {"track": "stable"},
+                },
+            }
+        ]
+    )
     metrics = _metrics(canary, lambda q: _vector(({}, 7.0 if "podinfo-primary" in q else 3.0)))
     obs = await metrics.observe(_metric(canary, "errors"), 20, True)
     assert obs.kind == "ratio"
     assert obs.canary.requests == 3.0
     assert obs.primary is not None
     assert obs.primary.bad == 7.0
-    assert obs.queries == ('sum(increase(req{app="podinfo",track="canary"}[20s]))',
-                           'sum(increase(req{app="podinfo",code="500"}[20s]))',
-                           'sum(increase(req{app="podinfo-primary",track="stable"}[20s]))',
-                           'sum(increase(req{app="podinfo-primary",code="500"}[20s]))')
+    assert obs.queries == (
+        'sum(increase(req{app="podinfo",track="canary"}[20s]))',
+        'sum(increase(req{app="podinfo",code="500"}[20s]))',
+        'sum(increase(req{app="podinfo-primary",track="stable"}[20s]))',
+        'sum(increase(req{app="podinfo-primary",code="500"}[20s]))',
+    )
 
 
 async def test_observe_custom_absolute_reads_both_versions_counts() -> None:
     """kind absolute with maxBadShare counts the custom metric's requests and bad requests like a ratio; the
     primary's counts come along, because an interval in which the primary breaks the bound too is not counted."""
-    canary = _canary([{
-        "name": "errors", "query": "sum(x)", "interval": "1m", "thresholdRange": {"max": 1},
-        "judge": {"kind": "absolute", "maxBadShare": "1%", "requestsQuery": 'sum(req{app="{{ target }}"})',
-                  "badQuery": 'sum(bad{app="{{ target }}"})'}}])
-    metrics = _metrics(canary, lambda q: _vector(({}, (50.0 if "bad" in q else 900.0) if "podinfo-primary" in q
-                                                  else (2.0 if "bad" in q else 100.0))))
+    canary = _canary(
+        [
+            {
+                "name": "errors",
+                "query": "sum(x)",
+                "interval": "1m",
+                "thresholdRange": {"max": 1},
+                "judge": {
+                    "kind": "absolute",
+                    "maxBadShare": "1%",
+                    "requestsQuery": 'sum(req{app="{{ target }}"})',
+                    "badQuery": 'sum(bad{app="{{ target }}"})',
+                },
+            }
+        ]
+    )
+    metrics = _metrics(
+        canary,
+        lambda q: _vector(
+            ({}, (50.0 if "bad" in q else 900.0) if "podinfo-primary" in q else (2.0 if "bad" in q else 100.0))
+        ),
+    )
     obs = await metrics.observe(_metric(canary, "errors"), 60, True)
     assert obs.kind == "absolute"
     assert (obs.canary.requests, obs.canary.bad) == (100.0, 2.0)
@@ -248,8 +325,16 @@ async def test_observe_custom_absolute_reads_both_versions_counts() -> None:
 
 async def test_observe_custom_scalar_is_its_own_query_for_both_versions() -> None:
     """Without count queries a custom metric is a scalar: its own query (own interval), canary and primary."""
-    canary = _canary([{"name": "p99", "query": 'max(lat{app="{{ target }}"}[{{ interval }}])', "interval": "2m",
-                       "thresholdRange": {"max": 1}}])
+    canary = _canary(
+        [
+            {
+                "name": "p99",
+                "query": 'max(lat{app="{{ target }}"}[{{ interval }}])',
+                "interval": "2m",
+                "thresholdRange": {"max": 1},
+            }
+        ]
+    )
     metrics = _metrics(canary, lambda q: _vector(({}, 2.0 if "primary" in q else 1.0)))
     obs = await metrics.observe(_metric(canary, "p99"), 30, True)
     assert obs.kind == "scalar"
@@ -263,8 +348,12 @@ async def test_observe_custom_histogram_only_with_kind_histogram() -> None:
     """bucketsQuery makes a custom metric a histogram when its judge says `kind: histogram` (rendered for both
     versions over the window); without the kind the metric stays a scalar, as the judge's settings read it."""
     buckets = 'sum by (le) (increase(lat_bucket{app="{{ target }}"}[{{ interval }}]))'
-    base = {"name": "lat", "query": 'max(lat{app="{{ target }}"}[{{ interval }}])', "interval": "1m",
-            "thresholdRange": {"max": 1}}
+    base = {
+        "name": "lat",
+        "query": 'max(lat{app="{{ target }}"}[{{ interval }}])',
+        "interval": "1m",
+        "thresholdRange": {"max": 1},
+    }
     canary = _canary([{**base, "judge": {"kind": "histogram", "bucketsQuery": buckets}}])
 
     def answer(query: str) -> dict[str, Any]:
@@ -275,8 +364,10 @@ async def test_observe_custom_histogram_only_with_kind_histogram() -> None:
     obs = await _metrics(canary, answer).observe(_metric(canary, "lat"), 30, True)
     assert obs.kind == "histogram"
     assert obs.canary.buckets == ((100.0, 9.0), (float("inf"), 10.0))
-    assert obs.queries == ('sum by (le) (increase(lat_bucket{app="podinfo"}[30s]))',
-                           'sum by (le) (increase(lat_bucket{app="podinfo-primary"}[30s]))')
+    assert obs.queries == (
+        'sum by (le) (increase(lat_bucket{app="podinfo"}[30s]))',
+        'sum by (le) (increase(lat_bucket{app="podinfo-primary"}[30s]))',
+    )
     plain = _canary([{**base, "judge": {"bucketsQuery": buckets}}])
     obs = await _metrics(plain, answer).observe(_metric(plain, "lat"), 30, True)
     assert obs.kind == "scalar"

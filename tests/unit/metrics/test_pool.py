@@ -15,8 +15,9 @@ async def test_same_configuration_same_provider_until_the_secret_rotates() -> No
     try:
         first = await pool.get(ProviderConfig("datadog", "https://dd.test", secret=DD, interval_s=60))
         again = await pool.get(ProviderConfig("datadog", "https://dd.test", secret=dict(DD), interval_s=60))
-        rotated = await pool.get(ProviderConfig("datadog", "https://dd.test", secret={**DD, "datadog_api_key": "k2"},
-                                                interval_s=60))
+        rotated = await pool.get(
+            ProviderConfig("datadog", "https://dd.test", secret={**DD, "datadog_api_key": "k2"}, interval_s=60)
+        )
         other_window = await pool.get(ProviderConfig("datadog", "https://dd.test", secret=DD, interval_s=30))
         assert again is first
         assert rotated is not first

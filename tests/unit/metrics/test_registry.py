@@ -40,21 +40,24 @@ def test_unknown_type_is_an_error() -> None:
 def test_window_providers_need_the_metric_interval(kind: str) -> None:
     """Providers that query ten intervals back refuse a metric without an interval, as Flagger does."""
     with pytest.raises(InvalidSpecError, match=f"^{kind}: the metric needs an interval"):
-        make_provider(ProviderConfig(kind, "https://example.test", secret=CREDENTIALS.get(kind, {}),
-                                     region="eu-west-1"))
+        make_provider(
+            ProviderConfig(kind, "https://example.test", secret=CREDENTIALS.get(kind, {}), region="eu-west-1")
+        )
 
 
-@pytest.mark.parametrize(("kind", "secret", "missing"), [
-    ("datadog", {"datadog_api_key": "SECRET-VALUE"}, "datadog_application_key"),
-    ("datadog", {}, "datadog_api_key or datadog_application_key"),
-    ("newrelic", {"newrelic_query_key": "SECRET-VALUE"}, "newrelic_account_id"),
-    ("dynatrace", {"token": "SECRET-VALUE"}, "dynatrace_token"),
-    ("splunk", {"token": "SECRET-VALUE"}, "sf_token_key"),
-    ("influxdb", {"token": "SECRET-VALUE"}, "org"),
-    ("graphite", {"username": "SECRET-VALUE"}, "password"),
-])
-def test_a_missing_credential_is_named_and_no_value_is_shown(kind: str, secret: dict[str, str],
-                                                              missing: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "secret", "missing"),
+    [
+        ("datadog", {"datadog_api_key": "SECRET-VALUE"}, "datadog_application_key"),
+        ("datadog", {}, "datadog_api_key or datadog_application_key"),
+        ("newrelic", {"newrelic_query_key": "SECRET-VALUE"}, "newrelic_account_id"),
+        ("dynatrace", {"token": "SECRET-VALUE"}, "dynatrace_token"),
+        ("splunk", {"token": "SECRET-VALUE"}, "sf_token_key"),
+        ("influxdb", {"token": "SECRET-VALUE"}, "org"),
+        ("graphite", {"username": "SECRET-VALUE"}, "password"),
+    ],
+)
+def test_a_missing_credential_is_named_and_no_value_is_shown(kind: str, secret: dict[str, str], missing: str) -> None:
     """The error names the Secret key to add, and never echoes a value it did find."""
     with pytest.raises(InvalidSpecError) as caught:
         make_provider(ProviderConfig(kind, "https://example.test", secret=secret, interval_s=60))

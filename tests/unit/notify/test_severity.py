@@ -10,10 +10,17 @@ from serinus.notify.alert import wants
 @pytest.mark.parametrize(
     ("provider", "alert", "sent"),
     [
-        ("info", "info", True), ("info", "warn", True), ("info", "error", True),
-        ("warn", "info", False), ("warn", "warn", True), ("warn", "error", True),
-        ("error", "info", False), ("error", "warn", False), ("error", "error", True),
-        ("", "info", True), (None, "error", True),
+        ("info", "info", True),
+        ("info", "warn", True),
+        ("info", "error", True),
+        ("warn", "info", False),
+        ("warn", "warn", True),
+        ("warn", "error", True),
+        ("error", "info", False),
+        ("error", "warn", False),
+        ("error", "error", True),
+        ("", "info", True),
+        (None, "error", True),
     ],
 )
 def test_severity_filter(provider: str | None, alert: str, sent: bool) -> None:

@@ -11,12 +11,20 @@ from serinus.errors import RouterError
 from serinus.routers import contour
 
 CANARY: dict[str, Any] = {
-    "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+    "apiVersion": "flagger.app/v1beta1",
+    "kind": "Canary",
     "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
-    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-             "service": {"port": 9898, "timeout": "15s", "match": [{"uri": {"prefix": "/api"}}],
-                         "retries": {"attempts": 3, "perTryTimeout": "5s", "retryOn": "5xx,gateway-error"}},
-             "analysis": {"interval": "1m", "stepWeight": 10}}}
+    "spec": {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "service": {
+            "port": 9898,
+            "timeout": "15s",
+            "match": [{"uri": {"prefix": "/api"}}],
+            "retries": {"attempts": 3, "perTryTimeout": "5s", "retryOn": "5xx,gateway-error"},
+        },
+        "analysis": {"interval": "1m", "stepWeight": 10},
+    },
+}
 
 
 def test_created_proxy_routes_everything_to_the_primary() -> None:
@@ -33,7 +41,8 @@ def test_created_proxy_routes_everything_to_the_primary() -> None:
     assert (primary["name"], primary["port"], primary["weight"]) == ("podinfo-primary", 9898, 100)
     assert "weight" not in canary
     assert canary["requestHeadersPolicy"]["set"] == [
-        {"name": "l5d-dst-override", "value": "podinfo-canary.test.svc.cluster.local:9898"}]
+        {"name": "l5d-dst-override", "value": "podinfo-canary.test.svc.cluster.local:9898"}
+    ]
     assert proxy["spec"]["ingressClassName"] == "contour-internal"
 
 
@@ -48,12 +57,16 @@ def test_weights_round_trip_and_zero_zero_is_refused() -> None:
 def test_ab_testing_matches_headers_then_sends_the_rest_to_the_primary() -> None:
     """analysis.match: exact stays exact, prefix and suffix become contains; a second route keeps 100/0."""
     ab = copy.deepcopy(CANARY)
-    ab["spec"]["analysis"] = {"iterations": 5, "match": [{"headers": {"x-canary": {"exact": "insider"},
-                                                                      "user-agent": {"prefix": "Mozilla"}}}]}
+    ab["spec"]["analysis"] = {
+        "iterations": 5,
+        "match": [{"headers": {"x-canary": {"exact": "insider"}, "user-agent": {"prefix": "Mozilla"}}}],
+    }
     routed = contour.set_routes(contour.http_proxy(ab), ab, 0, 100)
     first, second = routed["spec"]["routes"]
-    assert first["conditions"] == [{"prefix": "/api", "header": {"name": "user-agent", "contains": "Mozilla"}},
-                                   {"prefix": "/api", "header": {"name": "x-canary", "exact": "insider"}}]
+    assert first["conditions"] == [
+        {"prefix": "/api", "header": {"name": "user-agent", "contains": "Mozilla"}},
+        {"prefix": "/api", "header": {"name": "x-canary", "exact": "insider"}},
+    ]
     assert [s.get("weight", 0) for s in first["services"]] == [0, 100]
     assert [s.get("weight", 0) for s in second["services"]] == [100, 0]
 

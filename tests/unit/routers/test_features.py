@@ -16,11 +16,21 @@ def canary(**analysis: Any) -> dict[str, Any]:
     return {"spec": {"analysis": {"interval": "1m", "threshold": 5, **analysis}}}
 
 
-@pytest.mark.parametrize(("provider", "kind"), [
-    ("istio", "istio"), ("appmesh:v1beta2", "appmesh:v1beta2"), ("appmesh", "appmesh"),
-    ("smi:v1alpha3:istio", "smi"), ("gloo:internal", "gloo"), ("gatewayapi:v1beta1", "gatewayapi:v1beta1"),
-    ("gatewayapi:v1", "gatewayapi:v1"), ("kubernetes", "kubernetes"), ("linkerd", "linkerd"), ("osm", "osm"),
-])
+@pytest.mark.parametrize(
+    ("provider", "kind"),
+    [
+        ("istio", "istio"),
+        ("appmesh:v1beta2", "appmesh:v1beta2"),
+        ("appmesh", "appmesh"),
+        ("smi:v1alpha3:istio", "smi"),
+        ("gloo:internal", "gloo"),
+        ("gatewayapi:v1beta1", "gatewayapi:v1beta1"),
+        ("gatewayapi:v1", "gatewayapi:v1"),
+        ("kubernetes", "kubernetes"),
+        ("linkerd", "linkerd"),
+        ("osm", "osm"),
+    ],
+)
 def test_provider_strings_resolve_in_flaggers_order(provider: str, kind: str) -> None:
     """Provider strings map to router kinds as Flagger's factory matches them."""
     assert features.router_kind(provider) == (kind, None)
@@ -37,15 +47,19 @@ def test_requested_features_follow_the_strategy() -> None:
     assert features.requested(canary(iterations=5, match=[{}])) == ["ab_testing"]
     assert features.requested(canary(iterations=5, mirror=True)) == ["blue_green", "mirroring"]
     assert features.requested(canary(stepWeight=5, mirror=True)) == ["weights", "canary_mirroring"]
-    assert features.requested(canary(stepWeight=5, sessionAffinity={"cookieName": "a", "primaryCookieName": "b"})) \
-        == ["weights", "session_affinity", "primary_cookie"]
+    assert features.requested(canary(stepWeight=5, sessionAffinity={"cookieName": "a", "primaryCookieName": "b"})) == [
+        "weights",
+        "session_affinity",
+        "primary_cookie",
+    ]
 
 
 def test_kubernetes_provider_warnings_are_flaggers_texts() -> None:
     """The kubernetes provider warns with Flagger's exact A/B and progressive-traffic texts."""
     assert features.warnings("kubernetes", canary(stepWeight=10, match=[{}])) == [
         "Progressive traffic is not supported when using the kubernetes provider",
-        "A/B testing is not supported when using the kubernetes provider"]
+        "A/B testing is not supported when using the kubernetes provider",
+    ]
 
 
 def test_missing_features_per_provider() -> None:

@@ -15,10 +15,14 @@ GATEWAY = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "pub
 
 
 def canary(**service: Any) -> dict[str, Any]:
-    return {"metadata": {"name": "web", "namespace": "ns", "uid": "u-1"},
-            "spec": {"targetRef": {"name": "web"},
-                     "service": {"port": 80, "gatewayRefs": [GATEWAY], "hosts": ["web.example.com"], **service},
-                     "analysis": {"interval": "30s", "threshold": 5, "stepWeight": 10}}}
+    return {
+        "metadata": {"name": "web", "namespace": "ns", "uid": "u-1"},
+        "spec": {
+            "targetRef": {"name": "web"},
+            "service": {"port": 80, "gatewayRefs": [GATEWAY], "hosts": ["web.example.com"], **service},
+            "analysis": {"interval": "30s", "threshold": 5, "stepWeight": 10},
+        },
+    }
 
 
 def backend(name: str, weight: int) -> dict[str, Any]:
@@ -31,39 +35,81 @@ ROOT = {"path": {"type": "PathPrefix", "value": "/"}}
 def test_minimal_http_route() -> None:
     """parentRefs, hostnames, `PathPrefix /` and primary/canary backends at 100/0, owned, with the Flux keys."""
     assert gatewayapi.http_route(canary()) == {
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-        "metadata": {"name": "web", "namespace": "ns", "annotations": FLUX, "ownerReferences": [
-            {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "web", "uid": "u-1", "controller": True,
-             "blockOwnerDeletion": True}]},
-        "spec": {"parentRefs": [GATEWAY], "hostnames": ["web.example.com"],
-                 "rules": [{"matches": [ROOT],
-                            "backendRefs": [backend("web-primary", 100), backend("web-canary", 0)]}]},
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": "web",
+            "namespace": "ns",
+            "annotations": FLUX,
+            "ownerReferences": [
+                {
+                    "apiVersion": "flagger.app/v1beta1",
+                    "kind": "Canary",
+                    "name": "web",
+                    "uid": "u-1",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "parentRefs": [GATEWAY],
+            "hostnames": ["web.example.com"],
+            "rules": [{"matches": [ROOT], "backendRefs": [backend("web-primary", 100), backend("web-canary", 0)]}],
+        },
     }
 
 
 FULL = dict(
-    match=[{"uri": {"prefix": "/api"}, "method": {"exact": "GET"},
-            "headers": {"x-b": {"regex": "b.*"}, "x-a": {"exact": "a"}}, "queryParams": {"q": {"exact": "1"}}}],
-    headers={"request": {"set": {"b": "2", "a": "1"}, "add": {"z": "9"}, "remove": ["x"]},
-             "response": {"add": {"r": "1"}}},
+    match=[
+        {
+            "uri": {"prefix": "/api"},
+            "method": {"exact": "GET"},
+            "headers": {"x-b": {"regex": "b.*"}, "x-a": {"exact": "a"}},
+            "queryParams": {"q": {"exact": "1"}},
+        }
+    ],
+    headers={
+        "request": {"set": {"b": "2", "a": "1"}, "add": {"z": "9"}, "remove": ["x"]},
+        "response": {"add": {"r": "1"}},
+    },
     rewrite={"uri": "/v2", "authority": "internal", "type": "ReplacePrefixMatch"},
     mirror=[{"backendRef": {"name": "shadow", "port": 8080}}],
-    corsPolicy={"allowOrigin": ["https://a.example"], "allowMethods": ["GET"], "allowHeaders": ["x-h"],
-                "exposeHeaders": ["x-e"], "allowCredentials": True, "maxAge": "24h",
-                "allowOrigins": [{"exact": "dropped"}]},
-    timeout="30s", backendTimeout="10s",
+    corsPolicy={
+        "allowOrigin": ["https://a.example"],
+        "allowMethods": ["GET"],
+        "allowHeaders": ["x-h"],
+        "exposeHeaders": ["x-e"],
+        "allowCredentials": True,
+        "maxAge": "24h",
+        "allowOrigins": [{"exact": "dropped"}],
+    },
+    timeout="30s",
+    backendTimeout="10s",
 )
-FULL_MATCH = {"path": {"type": "PathPrefix", "value": "/api"}, "method": "GET",
-              "headers": [{"name": "x-a", "type": "Exact", "value": "a"},
-                          {"name": "x-b", "type": "RegularExpression", "value": "b.*"}],
-              "queryParams": [{"name": "q", "type": "Exact", "value": "1"}]}
+FULL_MATCH = {
+    "path": {"type": "PathPrefix", "value": "/api"},
+    "method": "GET",
+    "headers": [
+        {"name": "x-a", "type": "Exact", "value": "a"},
+        {"name": "x-b", "type": "RegularExpression", "value": "b.*"},
+    ],
+    "queryParams": [{"name": "q", "type": "Exact", "value": "1"}],
+}
 HEADER_FILTERS = [
-    {"type": "RequestHeaderModifier", "requestHeaderModifier": {
-        "add": [{"name": "z", "value": "9"}], "set": [{"name": "a", "value": "1"}, {"name": "b", "value": "2"}],
-        "remove": ["x"]}},
+    {
+        "type": "RequestHeaderModifier",
+        "requestHeaderModifier": {
+            "add": [{"name": "z", "value": "9"}],
+            "set": [{"name": "a", "value": "1"}, {"name": "b", "value": "2"}],
+            "remove": ["x"],
+        },
+    },
     {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"add": [{"name": "r", "value": "1"}]}},
-    {"type": "URLRewrite", "urlRewrite": {"hostname": "internal", "path": {"type": "ReplacePrefixMatch",
-                                                                          "replacePrefixMatch": "/v2"}}},
+    {
+        "type": "URLRewrite",
+        "urlRewrite": {"hostname": "internal", "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/v2"}},
+    },
     {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "shadow", "port": 8080}}},
 ]
 
@@ -74,9 +120,20 @@ def test_v1_rule_maps_matches_filters_cors_and_timeouts() -> None:
     rule = gatewayapi.http_route(canary(**FULL))["spec"]["rules"][0]
     assert rule == {
         "matches": [FULL_MATCH],
-        "filters": [*HEADER_FILTERS, {"type": "CORS", "cors": {
-            "allowOrigins": ["https://a.example"], "allowMethods": ["GET"], "allowHeaders": ["x-h"],
-            "exposeHeaders": ["x-e"], "allowCredentials": True, "maxAge": 86400}}],
+        "filters": [
+            *HEADER_FILTERS,
+            {
+                "type": "CORS",
+                "cors": {
+                    "allowOrigins": ["https://a.example"],
+                    "allowMethods": ["GET"],
+                    "allowHeaders": ["x-h"],
+                    "exposeHeaders": ["x-e"],
+                    "allowCredentials": True,
+                    "maxAge": 86400,
+                },
+            },
+        ],
         "backendRefs": [backend("web-primary", 100), backend("web-canary", 0)],
         "timeouts": {"request": "30s", "backendRequest": "10s"},
     }
@@ -86,14 +143,20 @@ def test_v1beta1_has_no_cors_and_no_timeouts() -> None:
     """v1beta1 leaves out the CORS filter and timeouts."""
     route = gatewayapi.http_route(canary(**FULL), "v1beta1")
     assert route["apiVersion"] == "gateway.networking.k8s.io/v1beta1"
-    assert route["spec"]["rules"][0] == {"matches": [FULL_MATCH], "filters": HEADER_FILTERS,
-                                         "backendRefs": [backend("web-primary", 100), backend("web-canary", 0)]}
+    assert route["spec"]["rules"][0] == {
+        "matches": [FULL_MATCH],
+        "filters": HEADER_FILTERS,
+        "backendRefs": [backend("web-primary", 100), backend("web-canary", 0)],
+    }
 
 
 def test_unsupported_match_and_missing_gateway_refs_are_flaggers_errors() -> None:
     """A suffix uri match and a Canary without gatewayRefs fail with Flagger's messages."""
-    with pytest.raises(RouterError, match=r"^Invalid request matching selectors: Gateway API doesn't support the "
-                                          r"specified path matching selector: &\{Exact: Prefix: Suffix:/x Regex:\}"):
+    with pytest.raises(
+        RouterError,
+        match=r"^Invalid request matching selectors: Gateway API doesn't support the "
+        r"specified path matching selector: &\{Exact: Prefix: Suffix:/x Regex:\}",
+    ):
         gatewayapi.http_route(canary(match=[{"uri": {"suffix": "/x"}}]))
     no_refs = canary()
     del no_refs["spec"]["service"]["gatewayRefs"]
@@ -103,9 +166,12 @@ def test_unsupported_match_and_missing_gateway_refs_are_flaggers_errors() -> Non
 
 def ab(**service: Any) -> dict[str, Any]:
     c = canary(**service)
-    c["spec"]["analysis"] = {"interval": "1m", "iterations": 10, "threshold": 2,
-                             "match": [{"headers": {"x-canary": {"exact": "insider"}}},
-                                       {"queryParams": {"beta": {"regex": "on"}}}]}
+    c["spec"]["analysis"] = {
+        "interval": "1m",
+        "iterations": 10,
+        "threshold": 2,
+        "match": [{"headers": {"x-canary": {"exact": "insider"}}}, {"queryParams": {"beta": {"regex": "on"}}}],
+    }
     return c
 
 
@@ -115,9 +181,13 @@ def test_ab_rules_merge_analysis_into_service_matches() -> None:
     rules = gatewayapi.http_route(c)["spec"]["rules"]
     path = {"type": "Exact", "value": "/app"}
     assert rules == [
-        {"matches": [{"path": path, "headers": [{"name": "x-canary", "type": "Exact", "value": "insider"}]},
-                     {"path": path, "queryParams": [{"name": "beta", "type": "RegularExpression", "value": "on"}]}],
-         "backendRefs": [backend("web-primary", 100), backend("web-canary", 0)]},
+        {
+            "matches": [
+                {"path": path, "headers": [{"name": "x-canary", "type": "Exact", "value": "insider"}]},
+                {"path": path, "queryParams": [{"name": "beta", "type": "RegularExpression", "value": "on"}]},
+            ],
+            "backendRefs": [backend("web-primary", 100), backend("web-canary", 0)],
+        },
         {"matches": [{"path": path}], "backendRefs": [backend("web-primary", 100)]},
     ]
     route, _ = gatewayapi.set_routes(gatewayapi.http_route(c), c, 0, 100, False)
@@ -139,8 +209,12 @@ def test_blue_green_mirroring_adds_a_request_mirror_only_with_iterations() -> No
     c = canary()
     c["spec"]["analysis"].update(iterations=5, mirror=True)
     route, _ = gatewayapi.set_routes(gatewayapi.http_route(c), c, 100, 0, True)
-    assert route["spec"]["rules"][0]["filters"] == [{"type": "RequestMirror", "requestMirror": {"backendRef": {
-        "group": "", "kind": "Service", "name": "web-canary", "port": 80}}}]
+    assert route["spec"]["rules"][0]["filters"] == [
+        {
+            "type": "RequestMirror",
+            "requestMirror": {"backendRef": {"group": "", "kind": "Service", "name": "web-canary", "port": 80}},
+        }
+    ]
     assert gatewayapi.get_routes(route, c) == (100, 0, True)
     progressive = canary()
     route, _ = gatewayapi.set_routes(gatewayapi.http_route(progressive), progressive, 100, 0, True)
@@ -154,8 +228,10 @@ def with_affinity(c: dict[str, Any], **status: str) -> dict[str, Any]:
 
 
 def cookie_filter(value: str) -> dict[str, Any]:
-    return {"type": "ResponseHeaderModifier",
-            "responseHeaderModifier": {"add": [{"name": "Set-Cookie", "value": value}]}}
+    return {
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {"add": [{"name": "Set-Cookie", "value": value}]},
+    }
 
 
 def test_v1_session_affinity_rules() -> None:
@@ -163,15 +239,21 @@ def test_v1_session_affinity_rules() -> None:
     read from the weighted rule."""
     c = with_affinity(canary())
     route, status = gatewayapi.set_routes(gatewayapi.http_route(c), c, 70, 30, False, rand=lambda: "R")
-    assert status == {"sessionAffinityCookie": "c=R", "primarySessionAffinityCookie": "p=R",
-                      "previousSessionAffinityCookie": ""}
+    assert status == {
+        "sessionAffinityCookie": "c=R",
+        "primarySessionAffinityCookie": "p=R",
+        "previousSessionAffinityCookie": "",
+    }
     rules = route["spec"]["rules"]
-    assert rules[0] == {"matches": [{"headers": [{"name": "Cookie", "type": "RegularExpression",
-                                                  "value": ".*c.*R.*"}]}],
-                        "backendRefs": [backend("web-primary", 0), backend("web-canary", 100)]}
+    assert rules[0] == {
+        "matches": [{"headers": [{"name": "Cookie", "type": "RegularExpression", "value": ".*c.*R.*"}]}],
+        "backendRefs": [backend("web-primary", 0), backend("web-canary", 100)],
+    }
     assert rules[1]["backendRefs"] == [backend("web-primary", 100), backend("web-canary", 0)]
-    assert rules[2]["backendRefs"] == [{**backend("web-primary", 70), "filters": [cookie_filter("p=R; Max-Age=30")]},
-                                       {**backend("web-canary", 30), "filters": [cookie_filter("c=R; Max-Age=60")]}]
+    assert rules[2]["backendRefs"] == [
+        {**backend("web-primary", 70), "filters": [cookie_filter("p=R; Max-Age=30")]},
+        {**backend("web-canary", 30), "filters": [cookie_filter("c=R; Max-Age=60")]},
+    ]
     assert gatewayapi.get_routes(route, c) == (70, 30, False)
     assert gatewayapi.reconciled(route, gatewayapi.http_route(c), c) is None
 
@@ -193,10 +275,20 @@ def test_parent_not_ready_is_flaggers_error() -> None:
     c = canary()
     route = gatewayapi.http_route(c)
     route["metadata"]["generation"] = 3
-    route["status"] = {"parents": [{"parentRef": GATEWAY, "controllerName": "x", "conditions": [
-        {"type": "Accepted", "status": "True", "observedGeneration": 2}]}]}
-    with pytest.raises(RouterError, match=r"^HTTPRoute web.ns parent public is not ready \(status: True, observed "
-                                          r"generation: 2, current generation: 3\)$"):
+    route["status"] = {
+        "parents": [
+            {
+                "parentRef": GATEWAY,
+                "controllerName": "x",
+                "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 2}],
+            }
+        ]
+    }
+    with pytest.raises(
+        RouterError,
+        match=r"^HTTPRoute web.ns parent public is not ready \(status: True, observed "
+        r"generation: 2, current generation: 3\)$",
+    ):
         gatewayapi.get_routes(route, c)
     route["status"]["parents"][0]["conditions"][0]["observedGeneration"] = 3
     assert gatewayapi.get_routes(route, c) == (100, 0, False)

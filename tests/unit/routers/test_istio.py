@@ -15,8 +15,14 @@ from serinus.routers import istio
 
 REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger"
 FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled", "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
-OWNER = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo", "uid": "u-1", "controller": True,
-         "blockOwnerDeletion": True}
+OWNER = {
+    "apiVersion": "flagger.app/v1beta1",
+    "kind": "Canary",
+    "name": "podinfo",
+    "uid": "u-1",
+    "controller": True,
+    "blockOwnerDeletion": True,
+}
 
 
 def example(name: str) -> dict[str, Any]:
@@ -36,10 +42,14 @@ def test_destination_rules_carry_the_traffic_policy() -> None:
     """Both DestinationRules are `{host, trafficPolicy}` owned by the Canary, canary first as Flagger creates them."""
     rules = istio.destination_rules(example("canary"))
     assert rules == [
-        {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
-         "metadata": {"name": f"podinfo-{side}", "namespace": "test", "ownerReferences": [OWNER]},
-         "spec": {"host": f"podinfo-{side}", "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}
-        for side in ("canary", "primary")]
+        {
+            "apiVersion": "networking.istio.io/v1beta1",
+            "kind": "DestinationRule",
+            "metadata": {"name": f"podinfo-{side}", "namespace": "test", "ownerReferences": [OWNER]},
+            "spec": {"host": f"podinfo-{side}", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
+        }
+        for side in ("canary", "primary")
+    ]
 
 
 def test_virtual_service_of_the_canary_example() -> None:
@@ -47,11 +57,21 @@ def test_virtual_service_of_the_canary_example() -> None:
     destinations (portDiscovery with a non-mesh first gateway) at 100/0."""
     vs = istio.virtual_service(example("canary"))
     assert vs == {
-        "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
         "metadata": {"name": "podinfo", "namespace": "test", "annotations": FLUX, "ownerReferences": [OWNER]},
-        "spec": {"hosts": ["app.example.com", "podinfo"], "gateways": ["istio-system/public-gateway", "mesh"],
-                 "http": [{"match": [{"uri": {"prefix": "/"}}], "rewrite": {"uri": "/"}, "timeout": "30s",
-                           "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)]}]},
+        "spec": {
+            "hosts": ["app.example.com", "podinfo"],
+            "gateways": ["istio-system/public-gateway", "mesh"],
+            "http": [
+                {
+                    "match": [{"uri": {"prefix": "/"}}],
+                    "rewrite": {"uri": "/"},
+                    "timeout": "30s",
+                    "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
+                }
+            ],
+        },
     }
 
 
@@ -61,31 +81,46 @@ def test_ab_example_merges_analysis_headers_into_each_service_match() -> None:
     spec = istio.virtual_service(example("abtest"))["spec"]
     common = {"rewrite": {"uri": "/"}, "timeout": "30s"}
     assert spec["http"] == [
-        {"match": [{"uri": {"prefix": "/"}, "headers": {"cookie": {"regex": "^(.*?;)?(type=insider)(;.*)?$"}}},
-                   {"uri": {"prefix": "/"}, "headers": {"user-agent": {"regex": ".*Firefox.*"}}}],
-         "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)], **common},
+        {
+            "match": [
+                {"uri": {"prefix": "/"}, "headers": {"cookie": {"regex": "^(.*?;)?(type=insider)(;.*)?$"}}},
+                {"uri": {"prefix": "/"}, "headers": {"user-agent": {"regex": ".*Firefox.*"}}},
+            ],
+            "route": [dest("podinfo-primary", 100), dest("podinfo-canary", 0)],
+            **common,
+        },
         {"match": [{"uri": {"prefix": "/"}}], "route": [dest("podinfo-primary", 100)], **common},
     ]
 
 
 def minimal(**service: Any) -> dict[str, Any]:
-    return {"metadata": {"name": "web", "namespace": "ns", "uid": "u-2"},
-            "spec": {"targetRef": {"name": "web"}, "service": {"port": 9898, **service},
-                     "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10}}}
+    return {
+        "metadata": {"name": "web", "namespace": "ns", "uid": "u-2"},
+        "spec": {
+            "targetRef": {"name": "web"},
+            "service": {"port": 9898, **service},
+            "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10},
+        },
+    }
 
 
 def test_defaults_mesh_gateway_apex_host_and_portless_destinations() -> None:
     """Without hosts and gateways the VirtualService serves the apex on the mesh gateway; no port is named."""
     spec = istio.virtual_service(minimal(portDiscovery=True))["spec"]
-    assert spec == {"hosts": ["web"], "gateways": ["mesh"],
-                    "http": [{"route": [dest("web-primary", 100, None), dest("web-canary", 0, None)]}]}
+    assert spec == {
+        "hosts": ["web"],
+        "gateways": ["mesh"],
+        "http": [{"route": [dest("web-primary", 100, None), dest("web-canary", 0, None)]}],
+    }
 
 
 def test_retries_cors_headers_and_star_host() -> None:
     """Retries, CORS and header operations are copied onto the rule; a `*` host suppresses the apex host."""
-    extra = {"retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
-             "corsPolicy": {"allowOrigin": ["example.com"], "allowMethods": ["GET"], "maxAge": "24h"},
-             "headers": {"request": {"add": {"x-a": "1"}}, "response": {"remove": ["x-b"]}}}
+    extra = {
+        "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
+        "corsPolicy": {"allowOrigin": ["example.com"], "allowMethods": ["GET"], "maxAge": "24h"},
+        "headers": {"request": {"add": {"x-a": "1"}}, "response": {"remove": ["x-b"]}},
+    }
     spec = istio.virtual_service(minimal(hosts=["*"], **extra))["spec"]
     assert spec["hosts"] == ["*"]
     assert spec["http"][0] == {**extra, "route": [dest("web-primary", 100, None), dest("web-canary", 0, None)]}
@@ -95,8 +130,9 @@ def test_tcp_service_gets_a_port_matched_tcp_route() -> None:
     """appProtocol tcp gives a `tcp:` route matching each service match's port."""
     spec = istio.virtual_service(minimal(appProtocol="TCP", match=[{"port": 9898}]))["spec"]
     assert "http" not in spec
-    assert spec["tcp"] == [{"match": [{"port": 9898}], "route": [dest("web-primary", 100, None),
-                                                                 dest("web-canary", 0, None)]}]
+    assert spec["tcp"] == [
+        {"match": [{"port": 9898}], "route": [dest("web-primary", 100, None), dest("web-canary", 0, None)]}
+    ]
 
 
 def test_delegation_empties_hosts_and_gateways_and_names_ports() -> None:
@@ -138,16 +174,21 @@ def test_ab_set_routes_second_rule_gets_the_primary_weight_quirk() -> None:
     """A/B set_routes rewrites both rules; QUIRK: the non-matching rule carries primary_weight (0 in an A/B run)."""
     canary = example("abtest")
     vs, _ = istio.set_routes(istio.virtual_service(canary), canary, 0, 100, False)
-    assert [r["route"] for r in vs["spec"]["http"]] == [[dest("podinfo-primary", 0), dest("podinfo-canary", 100)],
-                                                        [dest("podinfo-primary", 0)]]
+    assert [r["route"] for r in vs["spec"]["http"]] == [
+        [dest("podinfo-primary", 0), dest("podinfo-canary", 100)],
+        [dest("podinfo-primary", 0)],
+    ]
     assert istio.get_routes(vs, canary) == (0, 100, False)
 
 
 def test_get_routes_without_canary_routes_is_flaggers_error() -> None:
     """A VirtualService with no route to the canary fails with Flagger's message."""
     canary = example("canary")
-    with pytest.raises(RouterError, match=r"^VirtualService podinfo.test does not contain routes for podinfo-primary "
-                                          r"and podinfo-canary$"):
+    with pytest.raises(
+        RouterError,
+        match=r"^VirtualService podinfo.test does not contain routes for podinfo-primary "
+        r"and podinfo-canary$",
+    ):
         istio.get_routes({"spec": {"http": [{"route": [dest("other", 100)]}]}}, canary)
 
 
@@ -166,20 +207,28 @@ def test_session_affinity_sticky_rules_and_cookies() -> None:
     holder to its side ahead of the weighted rule, and weights read from the cookie-setting rule."""
     canary = sticky()
     vs, status = istio.set_routes(istio.virtual_service(canary), canary, 90, 10, False, rand=lambda: "abcdefghij")
-    assert status == {"sessionAffinityCookie": "flagger-cookie=abcdefghij",
-                      "primarySessionAffinityCookie": "primary-cookie=abcdefghij",
-                      "previousSessionAffinityCookie": ""}
+    assert status == {
+        "sessionAffinityCookie": "flagger-cookie=abcdefghij",
+        "primarySessionAffinityCookie": "primary-cookie=abcdefghij",
+        "previousSessionAffinityCookie": "",
+    }
     http = vs["spec"]["http"]
-    assert http[0] == {"match": [{"uri": {"prefix": "/api"},
-                                  "headers": {"Cookie": {"regex": ".*flagger-cookie.*abcdefghij.*"}}}],
-                       "route": [dest("web-primary", 0, None), dest("web-canary", 100, None)]}
+    assert http[0] == {
+        "match": [{"uri": {"prefix": "/api"}, "headers": {"Cookie": {"regex": ".*flagger-cookie.*abcdefghij.*"}}}],
+        "route": [dest("web-primary", 0, None), dest("web-canary", 100, None)],
+    }
     assert http[1]["match"][0]["headers"] == {"Cookie": {"regex": ".*primary-cookie.*abcdefghij.*"}}
     assert http[1]["route"] == [dest("web-primary", 100, None), dest("web-canary", 0, None)]
     assert http[2]["route"] == [
-        {**dest("web-primary", 90, None), "headers": {"response": {"add": {
-            "Set-Cookie": "primary-cookie=abcdefghij; Max-Age=60; Path=/; Secure"}}}},
-        {**dest("web-canary", 10, None), "headers": {"response": {"add": {
-            "Set-Cookie": "flagger-cookie=abcdefghij; Max-Age=600; Path=/; Secure"}}}}]
+        {
+            **dest("web-primary", 90, None),
+            "headers": {"response": {"add": {"Set-Cookie": "primary-cookie=abcdefghij; Max-Age=60; Path=/; Secure"}}},
+        },
+        {
+            **dest("web-canary", 10, None),
+            "headers": {"response": {"add": {"Set-Cookie": "flagger-cookie=abcdefghij; Max-Age=600; Path=/; Secure"}}},
+        },
+    ]
     assert istio.get_routes(vs, canary) == (90, 10, False)
 
 
@@ -191,8 +240,11 @@ def test_session_affinity_keeps_existing_cookies_and_expires_them_at_zero() -> N
     assert status["primarySessionAffinityCookie"] == "=new"  # QUIRK: Flagger fills it even without a name
     assert len(vs["spec"]["http"]) == 2
     vs, status = istio.set_routes(vs, canary, 100, 0, False)
-    assert status == {"sessionAffinityCookie": "", "primarySessionAffinityCookie": "",
-                      "previousSessionAffinityCookie": "flagger-cookie=XYZ"}
+    assert status == {
+        "sessionAffinityCookie": "",
+        "primarySessionAffinityCookie": "",
+        "previousSessionAffinityCookie": "flagger-cookie=XYZ",
+    }
     first = vs["spec"]["http"][0]
     assert first["match"][0]["headers"] == {"Cookie": {"regex": ".*flagger-cookie.*XYZ.*"}}
     assert first["headers"] == {"response": {"add": {"Set-Cookie": "flagger-cookie=XYZ; Max-Age=-1"}}}
@@ -232,9 +284,12 @@ def test_takeover_of_a_user_virtual_service_and_revert() -> None:
     canary = example("canary")
     user_spec = {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo"}}]}]}
     last = json.dumps({"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "spec": user_spec})
-    user = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-            "metadata": {"name": "podinfo", "namespace": "test",
-                         "annotations": {istio.KUBECTL_LAST_APPLIED: last}}, "spec": user_spec}
+    user = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "podinfo", "namespace": "test", "annotations": {istio.KUBECTL_LAST_APPLIED: last}},
+        "spec": user_spec,
+    }
     out = istio.reconciled(user, istio.virtual_service(canary), canary)
     assert out is not None
     assert "ownerReferences" not in out["metadata"]
@@ -250,8 +305,9 @@ def test_revert_from_original_configuration_or_nothing() -> None:
     canary = example("canary")
     vs = istio.virtual_service(canary)
     assert istio.reverted(vs, canary) is None
-    assert istio.revert_missing_message(canary) == ("VirtualService podinfo.test original configuration not found, "
-                                                    "unable to revert")
+    assert istio.revert_missing_message(canary) == (
+        "VirtualService podinfo.test original configuration not found, unable to revert"
+    )
     vs["metadata"]["annotations"][istio.ORIGINAL_CONFIGURATION] = '{"hosts":["x"]}'
     back = istio.reverted(vs, canary)
     assert back is not None

@@ -9,16 +9,21 @@ import pytest
 from serinus.errors import RouterError
 from serinus.routers import knative
 
-CANARY = {"metadata": {"name": "web", "namespace": "test"},
-          "spec": {"targetRef": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "web"}}}
+CANARY = {
+    "metadata": {"name": "web", "namespace": "test"},
+    "spec": {"targetRef": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "web"}},
+}
 
 
 def service(annotations: dict[str, str] | None = None, traffic: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A Knative Service whose latest created revision is web-00002."""
-    return {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
-            "metadata": {"name": "web", "namespace": "test", **({"annotations": annotations} if annotations else {})},
-            "spec": {"template": {}}, "status": {"latestCreatedRevisionName": "web-00002",
-                                                 "traffic": traffic or []}}
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "test", **({"annotations": annotations} if annotations else {})},
+        "spec": {"template": {}},
+        "status": {"latestCreatedRevisionName": "web-00002", "traffic": traffic or []},
+    }
 
 
 def test_pins_the_latest_revision_once() -> None:
@@ -34,11 +39,17 @@ def test_split_written_to_spec_and_read_from_status() -> None:
     pinned entry when Knative also names the primary on the latestRevision entry."""
     svc = service({"flagger.app/primary-revision": "web-00001"})
     routed = knative.set_routes(svc, CANARY, 70, 30)
-    assert routed["spec"]["traffic"] == [{"latestRevision": True, "percent": 30},
-                                         {"revisionName": "web-00001", "percent": 70}]
-    reported = service({"flagger.app/primary-revision": "web-00001"}, [
-        {"latestRevision": True, "revisionName": "web-00001", "percent": 0},
-        {"latestRevision": False, "revisionName": "web-00001", "percent": 100}])
+    assert routed["spec"]["traffic"] == [
+        {"latestRevision": True, "percent": 30},
+        {"revisionName": "web-00001", "percent": 70},
+    ]
+    reported = service(
+        {"flagger.app/primary-revision": "web-00001"},
+        [
+            {"latestRevision": True, "revisionName": "web-00001", "percent": 0},
+            {"latestRevision": False, "revisionName": "web-00001", "percent": 100},
+        ],
+    )
     assert knative.get_routes(reported, CANARY) == (100, 0, False)
 
 

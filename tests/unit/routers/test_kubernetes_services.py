@@ -15,10 +15,16 @@ from serinus.routers.kubernetes import (
 
 CANARY: dict[str, Any] = {
     "metadata": {"name": "podinfo", "namespace": "test"},
-    "spec": {"targetRef": {"name": "podinfo"},
-             "service": {"port": 80, "targetPort": 9898, "appProtocol": "http",
-                         "apex": {"labels": {"tier": "web"}, "annotations": {"note": "apex"}},
-                         "unmanagedMetadata": {"annotations": {"keep.me/too": ""}}}},
+    "spec": {
+        "targetRef": {"name": "podinfo"},
+        "service": {
+            "port": 80,
+            "targetPort": 9898,
+            "appProtocol": "http",
+            "apex": {"labels": {"tier": "web"}, "annotations": {"note": "apex"}},
+            "unmanagedMetadata": {"annotations": {"keep.me/too": ""}},
+        },
+    },
 }
 
 
@@ -53,17 +59,27 @@ def test_metadata_has_selector_label_custom_metadata_and_flux_keys() -> None:
     """Each Service is labelled `<selector>: <its name>`, carries custom metadata and the Flux opt-out keys."""
     labels, annotations = services()["podinfo"][1]
     assert labels == {"tier": "web", "app": "podinfo"}
-    assert annotations == {"note": "apex", FLUX_RECONCILE: "disabled", "helm.toolkit.fluxcd.io/driftDetection":
-                           "disabled"}
+    assert annotations == {
+        "note": "apex",
+        FLUX_RECONCILE: "disabled",
+        "helm.toolkit.fluxcd.io/driftDetection": "disabled",
+    }
 
 
 def existing(owner: str | None, **extra: Any) -> dict[str, Any]:
     refs = [{"kind": "Canary", "name": owner, "controller": True}] if owner else []
-    svc = {"metadata": {"name": "podinfo", "labels": {"user": "x"},
-                        "annotations": {"keep.me/too": "v", "user": "y"}, "ownerReferences": refs},
-           "spec": {"selector": {"app": "podinfo"},
-                    "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 9898,
-                               "nodePort": 30080}]}}
+    svc = {
+        "metadata": {
+            "name": "podinfo",
+            "labels": {"user": "x"},
+            "annotations": {"keep.me/too": "v", "user": "y"},
+            "ownerReferences": refs,
+        },
+        "spec": {
+            "selector": {"app": "podinfo"},
+            "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 9898, "nodePort": 30080}],
+        },
+    }
     svc["metadata"].update(extra)
     return svc
 
@@ -83,8 +99,9 @@ def test_user_service_is_adopted_without_touching_its_metadata() -> None:
 def test_owned_service_gets_metadata_but_keeps_unmanaged_keys() -> None:
     """A Service this Canary owns is relabelled, keeping keys listed in unmanagedMetadata."""
     spec, (labels, annotations) = services()["podinfo"]
-    out = reconciled_service(existing("podinfo"), spec, labels, annotations, "podinfo",
-                             CANARY["spec"]["service"]["unmanagedMetadata"])
+    out = reconciled_service(
+        existing("podinfo"), spec, labels, annotations, "podinfo", CANARY["spec"]["service"]["unmanagedMetadata"]
+    )
     assert out is not None
     assert out["metadata"]["labels"] == {"tier": "web", "app": "podinfo"}
     assert out["metadata"]["annotations"]["keep.me/too"] == "v"

@@ -16,25 +16,40 @@ FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled", "helm.toolkit.fluxc
 
 def canary(**spec: Any) -> dict[str, Any]:
     """A podinfo Canary in `test`, port 9898."""
-    return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1", "annotations": {"kuma.io/mesh": "m1"}},
-            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                     "service": {"port": 9898, "apex": {"labels": {"team": "a"}}}, **spec}}
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1", "annotations": {"kuma.io/mesh": "m1"}},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "service": {"port": 9898, "apex": {"labels": {"team": "a"}}},
+            **spec,
+        },
+    }
 
 
 # --- kuma --------------------------------------------------------------------------------------------------------
+
 
 def test_kuma_traffic_route_as_created() -> None:
     """Cluster-scoped, no owner, the Canary's mesh, every source, the apex destination, 100/0 split."""
     tr = kuma.traffic_route(canary())
     assert tr == {
-        "apiVersion": "kuma.io/v1alpha1", "kind": "TrafficRoute", "mesh": "m1",
+        "apiVersion": "kuma.io/v1alpha1",
+        "kind": "TrafficRoute",
+        "mesh": "m1",
         "metadata": {"name": "podinfo", "labels": {"team": "a"}, "annotations": FLUX},
-        "spec": {"sources": [{"match": {"kuma.io/service": "*"}}],
-                 "destinations": [{"match": {"kuma.io/service": "podinfo_test_svc_9898"}}],
-                 "conf": {"split": [
-                     {"weight": 100, "destination": {"kuma.io/service": "podinfo-primary_test_svc_9898"}},
-                     {"weight": 0, "destination": {"kuma.io/service": "podinfo-canary_test_svc_9898"}}]}}}
+        "spec": {
+            "sources": [{"match": {"kuma.io/service": "*"}}],
+            "destinations": [{"match": {"kuma.io/service": "podinfo_test_svc_9898"}}],
+            "conf": {
+                "split": [
+                    {"weight": 100, "destination": {"kuma.io/service": "podinfo-primary_test_svc_9898"}},
+                    {"weight": 0, "destination": {"kuma.io/service": "podinfo-canary_test_svc_9898"}},
+                ]
+            },
+        },
+    }
     plain = canary()
     del plain["metadata"]["annotations"]
     assert kuma.traffic_route(plain)["mesh"] == "default"
@@ -58,13 +73,25 @@ def test_kuma_routes_round_trip_and_reconcile_keeps_weights() -> None:
 # --- apisix ------------------------------------------------------------------------------------------------------
 
 USER_ROUTE: dict[str, Any] = {
-    "apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute",
+    "apiVersion": "apisix.apache.org/v2",
+    "kind": "ApisixRoute",
     "metadata": {"name": "web", "namespace": "test", "labels": {"app": "web"}, "annotations": {"a": "b"}},
-    "spec": {"http": [
-        {"name": "other", "match": {"paths": ["/other"]}, "backends": [{"serviceName": "other", "servicePort": 80}]},
-        {"name": "method", "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
-         "plugins": [{"name": "prometheus", "enable": True}],
-         "backends": [{"serviceName": "podinfo", "servicePort": 9898, "resolveGranularity": "service"}]}]}}
+    "spec": {
+        "http": [
+            {
+                "name": "other",
+                "match": {"paths": ["/other"]},
+                "backends": [{"serviceName": "other", "servicePort": 80}],
+            },
+            {
+                "name": "method",
+                "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
+                "plugins": [{"name": "prometheus", "enable": True}],
+                "backends": [{"serviceName": "podinfo", "servicePort": 9898, "resolveGranularity": "service"}],
+            },
+        ]
+    },
+}
 
 
 def test_apisix_canary_route_copies_the_apex_route() -> None:
@@ -80,7 +107,8 @@ def test_apisix_canary_route_copies_the_apex_route() -> None:
     assert http["plugins"] == [{"name": "prometheus", "enable": True}]
     assert http["backends"] == [
         {"serviceName": "podinfo-primary", "servicePort": 9898, "resolveGranularity": "service", "weight": 100},
-        {"serviceName": "podinfo-canary", "weight": 0, "servicePort": 9898, "resolveGranularity": "service"}]
+        {"serviceName": "podinfo-canary", "weight": 0, "servicePort": 9898, "resolveGranularity": "service"},
+    ]
     routed = apisix.set_routes(route, c, 40, 60)
     assert apisix.get_routes(routed, c) == (40, 60, False)
     assert apisix.reconciled(routed, USER_ROUTE, c) is None
@@ -106,42 +134,89 @@ def test_apisix_errors_are_flaggers() -> None:
 
 # --- gloo --------------------------------------------------------------------------------------------------------
 
+
 def test_gloo_route_table_and_upstreams() -> None:
     """RouteTable: inheritable path matchers, primary upstream at 100, canary's weight left out at 0; upstreams are
     kube upstreams with the config upstream's settings."""
     c = canary()
     rt = gloo.route_table(c)
     assert rt["apiVersion"] == "gateway.solo.io/v1"
-    assert rt["spec"] == {"routes": [{
-        "routeAction": {"multi": {"destinations": [
-            {"destination": {"upstream": {"name": "test-podinfo-primaryupstream-9898", "namespace": "test"}},
-             "weight": 100},
-            {"destination": {"upstream": {"name": "test-podinfo-canaryupstream-9898", "namespace": "test"}}}]}},
-        "inheritablePathMatchers": True}]}
-    config = {"spec": {"loadBalancerConfig": {"roundRobin": {}}, "useHttp2": True, "labels": {"team": "a", "x": "y"},
-                       "kube": {"serviceName": "ignored"}}}
-    up = gloo.upstream(c, "test-podinfo-primaryupstream-9898", "podinfo-primary", {"app": "podinfo-primary"},
-                       config, ("team",))
+    assert rt["spec"] == {
+        "routes": [
+            {
+                "routeAction": {
+                    "multi": {
+                        "destinations": [
+                            {
+                                "destination": {
+                                    "upstream": {"name": "test-podinfo-primaryupstream-9898", "namespace": "test"}
+                                },
+                                "weight": 100,
+                            },
+                            {
+                                "destination": {
+                                    "upstream": {"name": "test-podinfo-canaryupstream-9898", "namespace": "test"}
+                                }
+                            },
+                        ]
+                    }
+                },
+                "inheritablePathMatchers": True,
+            }
+        ]
+    }
+    config = {
+        "spec": {
+            "loadBalancerConfig": {"roundRobin": {}},
+            "useHttp2": True,
+            "labels": {"team": "a", "x": "y"},
+            "kube": {"serviceName": "ignored"},
+        }
+    }
+    up = gloo.upstream(
+        c, "test-podinfo-primaryupstream-9898", "podinfo-primary", {"app": "podinfo-primary"}, config, ("team",)
+    )
     assert up["apiVersion"] == "gloo.solo.io/v1"
     assert up["metadata"]["labels"] == {"team": "a"}
-    assert up["spec"] == {"loadBalancerConfig": {"roundRobin": {}}, "useHttp2": True, "labels": {"team": "a", "x": "y"},
-                          "kube": {"serviceName": "podinfo-primary", "serviceNamespace": "test", "servicePort": 9898,
-                                   "selector": {"app": "podinfo-primary"}}}
+    assert up["spec"] == {
+        "loadBalancerConfig": {"roundRobin": {}},
+        "useHttp2": True,
+        "labels": {"team": "a", "x": "y"},
+        "kube": {
+            "serviceName": "podinfo-primary",
+            "serviceNamespace": "test",
+            "servicePort": 9898,
+            "selector": {"app": "podinfo-primary"},
+        },
+    }
     assert gloo.upstream_drift(up, config) is None
     assert gloo.upstream_drift(up, {"spec": {"loadBalancerConfig": {"leastRequest": {}}}}) == {
-        "spec": {"loadBalancerConfig": {"roundRobin": None, "leastRequest": {}}}}
+        "spec": {"loadBalancerConfig": {"roundRobin": None, "leastRequest": {}}}
+    }
 
 
 def test_gloo_ab_matchers_and_weights() -> None:
     """A/B header (exact and regex) and method matches become one matcher; weights round-trip."""
-    c = canary(analysis={"iterations": 5, "match": [{"headers": {"x-canary": {"exact": "insider"}}},
-                                                    {"headers": {"user-agent": {"regex": ".*Firefox.*"}},
-                                                     "method": {"exact": "GET"}}]})
+    c = canary(
+        analysis={
+            "iterations": 5,
+            "match": [
+                {"headers": {"x-canary": {"exact": "insider"}}},
+                {"headers": {"user-agent": {"regex": ".*Firefox.*"}}, "method": {"exact": "GET"}},
+            ],
+        }
+    )
     routed = gloo.set_routes(gloo.route_table(c), c, 0, 100)
     route = routed["spec"]["routes"][0]
-    assert route["matchers"] == [{"headers": [{"name": "x-canary", "value": "insider"},
-                                              {"name": "user-agent", "value": ".*Firefox.*", "regex": True}],
-                                  "methods": ["GET"]}]
+    assert route["matchers"] == [
+        {
+            "headers": [
+                {"name": "x-canary", "value": "insider"},
+                {"name": "user-agent", "value": ".*Firefox.*", "regex": True},
+            ],
+            "methods": ["GET"],
+        }
+    ]
     assert gloo.get_routes(routed, c) == (0, 100, False)
     assert gloo.reconciled(routed, c) is None
     with pytest.raises(RouterError, match="no valid weights"):

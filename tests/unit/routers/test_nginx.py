@@ -11,14 +11,39 @@ from serinus.routers.nginx import get_routes, new_canary_ingress, set_routes
 
 P = "nginx.ingress.kubernetes.io"
 INGRESS: dict[str, Any] = {
-    "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-    "metadata": {"name": "podinfo", "namespace": "test", "labels": {"app": "podinfo"},
-                 "annotations": {"kubernetes.io/ingress.class": "nginx", f"{P}/canary-weight": "40",
-                                 "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
-    "spec": {"rules": [{"host": "app.example.com", "http": {"paths": [
-        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "podinfo", "port": {"number": 80}}}},
-        {"path": "/static", "pathType": "Prefix", "backend": {"service": {"name": "cdn", "port": {"number": 80}}}},
-    ]}}]},
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "Ingress",
+    "metadata": {
+        "name": "podinfo",
+        "namespace": "test",
+        "labels": {"app": "podinfo"},
+        "annotations": {
+            "kubernetes.io/ingress.class": "nginx",
+            f"{P}/canary-weight": "40",
+            "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        },
+    },
+    "spec": {
+        "rules": [
+            {
+                "host": "app.example.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "podinfo", "port": {"number": 80}}},
+                        },
+                        {
+                            "path": "/static",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "cdn", "port": {"number": 80}}},
+                        },
+                    ]
+                },
+            }
+        ]
+    },
 }
 
 
@@ -26,9 +51,15 @@ def canary(match: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     analysis: dict[str, Any] = {"interval": "1m", "threshold": 5, "stepWeight": 10}
     if match:
         analysis = {"interval": "1m", "threshold": 5, "iterations": 10, "match": match}
-    return {"metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {"targetRef": {"name": "podinfo"}, "ingressRef": {"name": "podinfo"}, "service": {"port": 80},
-                     "analysis": analysis}}
+    return {
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {
+            "targetRef": {"name": "podinfo"},
+            "ingressRef": {"name": "podinfo"},
+            "service": {"port": 80},
+            "analysis": analysis,
+        },
+    }
 
 
 def test_canary_ingress_copies_rules_to_the_canary_service() -> None:
@@ -38,15 +69,25 @@ def test_canary_ingress_copies_rules_to_the_canary_service() -> None:
     paths = ing["spec"]["rules"][0]["http"]["paths"]
     assert [p["backend"]["service"]["name"] for p in paths] == ["podinfo-canary", "cdn"]
     assert ing["metadata"]["annotations"] == {
-        "kubernetes.io/ingress.class": "nginx", f"{P}/canary": "true", f"{P}/canary-weight": "0",
-        "kustomize.toolkit.fluxcd.io/reconcile": "disabled", "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
+        "kubernetes.io/ingress.class": "nginx",
+        f"{P}/canary": "true",
+        f"{P}/canary-weight": "0",
+        "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+        "helm.toolkit.fluxcd.io/driftDetection": "disabled",
+    }
     assert INGRESS["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "podinfo"
 
 
 def test_missing_backend_and_ref_use_flaggers_errors() -> None:
     """An Ingress without the apex backend, or a Canary without ingressRef, fail in Flagger's words."""
-    other = {**INGRESS, "spec": {"rules": [{"http": {"paths": [
-        {"path": "/", "backend": {"service": {"name": "cdn", "port": {"number": 80}}}}]}}]}}
+    other = {
+        **INGRESS,
+        "spec": {
+            "rules": [
+                {"http": {"paths": [{"path": "/", "backend": {"service": {"name": "cdn", "port": {"number": 80}}}}]}}
+            ]
+        },
+    }
     with pytest.raises(RouterError, match="backend podinfo not found in ingress podinfo"):
         new_canary_ingress(other, canary(), None)
     no_ref = canary()

@@ -11,17 +11,41 @@ from serinus.errors import RouterError
 from serinus.routers import skipper
 
 CANARY: dict[str, Any] = {
-    "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+    "apiVersion": "flagger.app/v1beta1",
+    "kind": "Canary",
     "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
-    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-             "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"},
-             "service": {"port": 80}}}
+    "spec": {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"},
+        "service": {"port": 80},
+    },
+}
 INGRESS: dict[str, Any] = {
-    "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-    "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-ing",
-                 "annotations": {"zalando.org/skipper-predicate": "Method(\"GET\")"}},
-    "spec": {"rules": [{"host": "app.example.com", "http": {"paths": [
-        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "podinfo", "port": {"number": 80}}}}]}}]}}
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "Ingress",
+    "metadata": {
+        "name": "podinfo",
+        "namespace": "test",
+        "uid": "u-ing",
+        "annotations": {"zalando.org/skipper-predicate": 'Method("GET")'},
+    },
+    "spec": {
+        "rules": [
+            {
+                "host": "app.example.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "podinfo", "port": {"number": 80}}},
+                        }
+                    ]
+                },
+            }
+        ]
+    },
+}
 
 
 def test_canary_ingress_has_both_backends_and_wins_over_the_users() -> None:

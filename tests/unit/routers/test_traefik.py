@@ -10,10 +10,14 @@ from serinus.errors import RouterError
 from serinus.routers import traefik
 
 CANARY: dict[str, Any] = {
-    "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+    "apiVersion": "flagger.app/v1beta1",
+    "kind": "Canary",
     "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
-    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-             "service": {"port": 9898, "apex": {"labels": {"team": "a"}}}}}
+    "spec": {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "service": {"port": 9898, "apex": {"labels": {"team": "a"}}},
+    },
+}
 
 
 def test_created_with_all_traffic_to_the_primary() -> None:
@@ -24,14 +28,17 @@ def test_created_with_all_traffic_to_the_primary() -> None:
     assert ts["metadata"]["labels"] == {"team": "a"}
     assert ts["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     assert ts["spec"]["weighted"]["services"] == [
-        {"name": "podinfo-primary", "namespace": "test", "port": 9898, "weight": 100}]
+        {"name": "podinfo-primary", "namespace": "test", "port": 9898, "weight": 100}
+    ]
 
 
 def test_canary_listed_only_while_it_has_weight() -> None:
     """set_routes(80, 20) lists both; (100, 0) drops the canary; get_routes reads them back."""
     ts = traefik.set_routes(traefik.traffic_service(CANARY), CANARY, 80, 20)
     assert [(s["name"], s["weight"]) for s in ts["spec"]["weighted"]["services"]] == [
-        ("podinfo-primary", 80), ("podinfo-canary", 20)]
+        ("podinfo-primary", 80),
+        ("podinfo-canary", 20),
+    ]
     assert traefik.get_routes(ts, CANARY) == (80, 20, False)
     back = traefik.set_routes(ts, CANARY, 100, 0)
     assert [s["name"] for s in back["spec"]["weighted"]["services"]] == ["podinfo-primary"]

@@ -11,10 +11,16 @@ KEY: Key = ("test", "web")
 
 
 def _deployment(updated: int, available: int, generation: int = 2, observed: int = 2) -> dict[str, Any]:
-    return {"metadata": {"namespace": "test", "name": "web-primary", "generation": generation},
-            "spec": {"replicas": 2},
-            "status": {"observedGeneration": observed, "replicas": updated, "updatedReplicas": updated,
-                       "availableReplicas": available}}
+    return {
+        "metadata": {"namespace": "test", "name": "web-primary", "generation": generation},
+        "spec": {"replicas": 2},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": updated,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+        },
+    }
 
 
 def test_ready_primary_releases_the_waiting_canary_once() -> None:

@@ -61,15 +61,37 @@ async def test_metrics_endpoint_serves_flaggers_series() -> None:
     assert got[("flagger_canary_weight", (("namespace", "test"), ("workload", "podinfo-primary")))] == 70
     assert got[("flagger_canary_weight", (("namespace", "test"), ("workload", "podinfo")))] == 30
     assert got[("flagger_canary_duration_seconds_count", (("name", "podinfo"), ("namespace", "test")))] == 1
-    assert got[("flagger_canary_metric_analysis",
-                (("metric", "request-duration"), ("name", "podinfo"), ("namespace", "test")))] == 0.42
-    assert got[("flagger_canary_metric_analysis_total", (("metric", "request-duration"), ("name", "podinfo"),
-                                                         ("namespace", "test"), ("result", "failed")))] == 1
-    strategy = (("analysis_status", "completed"), ("deployment_strategy", "canary"), ("name", "podinfo"),
-                ("namespace", "test"))
+    assert (
+        got[
+            (
+                "flagger_canary_metric_analysis",
+                (("metric", "request-duration"), ("name", "podinfo"), ("namespace", "test")),
+            )
+        ]
+        == 0.42
+    )
+    assert (
+        got[
+            (
+                "flagger_canary_metric_analysis_total",
+                (("metric", "request-duration"), ("name", "podinfo"), ("namespace", "test"), ("result", "failed")),
+            )
+        ]
+        == 1
+    )
+    strategy = (
+        ("analysis_status", "completed"),
+        ("deployment_strategy", "canary"),
+        ("name", "podinfo"),
+        ("namespace", "test"),
+    )
     assert got[("flagger_canary_successes_total", strategy)] == 1
-    failed = (("analysis_status", "completed"), ("deployment_strategy", "blue-green"), ("name", "podinfo"),
-              ("namespace", "test"))
+    failed = (
+        ("analysis_status", "completed"),
+        ("deployment_strategy", "blue-green"),
+        ("name", "podinfo"),
+        ("namespace", "test"),
+    )
     assert got[("flagger_canary_failures_total", failed)] == 1
     assert not [name for name, _ in got if name.endswith("_created")]
 
@@ -94,19 +116,37 @@ def test_judge_series_carry_the_evidence_of_one_tick() -> None:
     from serinus.engine.judge.types import LedgerLine, TickResult, Verdict
 
     metrics = ControllerMetrics()
-    line = LedgerLine(at=0, metric="request-success-rate", verdict=Verdict.HOLD, reason="needs more", test="ratio",
-                      estimate=1.4, e_fail=3.5, fail_threshold=80, e_pass=2.0, pass_threshold=20)
+    line = LedgerLine(
+        at=0,
+        metric="request-success-rate",
+        verdict=Verdict.HOLD,
+        reason="needs more",
+        test="ratio",
+        estimate=1.4,
+        e_fail=3.5,
+        fail_threshold=80,
+        e_pass=2.0,
+        pass_threshold=20,
+    )
     metrics.set_judge("podinfo", "test", TickResult(Verdict.HOLD, "needs more", (line,), {}, predicted_s=600))
     got = _samples(generate_latest(metrics.registry).decode())
-    key = (("direction", "fail"), ("metric", "request-success-rate"), ("name", "podinfo"), ("namespace", "test"),
-           ("test", "ratio"))
+    key = (
+        ("direction", "fail"),
+        ("metric", "request-success-rate"),
+        ("name", "podinfo"),
+        ("namespace", "test"),
+        ("test", "ratio"),
+    )
     assert got[("serinus_judge_evidence", key)] == 3.5
     assert got[("serinus_judge_threshold", key)] == 80
     passing = tuple(("direction", "pass") if k == "direction" else (k, v) for k, v in key)
     assert got[("serinus_judge_evidence", passing)] == 2.0
-    assert got[("serinus_judge_ratio", (("metric", "request-success-rate"), ("name", "podinfo"),
-                                        ("namespace", "test")))] == 1.4
-    verdicts = {dict(labels)["verdict"]: value for (name, labels), value in got.items()
-                if name == "serinus_judge_verdict"}
+    assert (
+        got[("serinus_judge_ratio", (("metric", "request-success-rate"), ("name", "podinfo"), ("namespace", "test")))]
+        == 1.4
+    )
+    verdicts = {
+        dict(labels)["verdict"]: value for (name, labels), value in got.items() if name == "serinus_judge_verdict"
+    }
     assert verdicts == {"FREEZE": 0, "ROLLBACK": 0, "HOLD": 1, "ADVANCE": 0, "PROMOTE": 0}
     assert got[("serinus_judge_predicted_seconds", (("name", "podinfo"), ("namespace", "test")))] == 600

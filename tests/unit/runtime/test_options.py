@@ -11,8 +11,15 @@ from click.testing import CliRunner
 
 from serinus.runtime.options import OperatorOptions, flagger_args, from_params, operator_options
 
-FLAGGER_VARIABLES = {"KUBECONFIG", "SLACK_URL", "SLACK_TOKEN", "SLACK_PROXY_URL", "MSTEAMS_URL", "MSTEAMS_PROXY_URL",
-                     "EVENT_WEBHOOK_URL"}
+FLAGGER_VARIABLES = {
+    "KUBECONFIG",
+    "SLACK_URL",
+    "SLACK_TOKEN",
+    "SLACK_PROXY_URL",
+    "MSTEAMS_URL",
+    "MSTEAMS_PROXY_URL",
+    "EVENT_WEBHOOK_URL",
+}
 
 
 @click.command()
@@ -31,8 +38,9 @@ def parse(args: list[str], env: dict[str, str] | None = None) -> OperatorOptions
         seen.append(from_params(params))
 
     # Start from an environment without any variable the options read (the cluster fixture sets KUBECONFIG).
-    clean: dict[str, str | None] = {name: None for name in os.environ
-                                    if name.startswith("SERINUS_") or name in FLAGGER_VARIABLES}
+    clean: dict[str, str | None] = {
+        name: None for name in os.environ if name.startswith("SERINUS_") or name in FLAGGER_VARIABLES
+    }
     result = CliRunner().invoke(capture, flagger_args(args), env={**clean, **(env or {})}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return seen[0]
@@ -48,12 +56,25 @@ def test_defaults_are_flaggers() -> None:
 
 def test_flagger_style_args_work_unchanged() -> None:
     """Args copied from a Flagger Deployment parse: single dashes, =values, Go booleans, comma lists."""
-    options = parse(["-mesh-provider=kubernetes", "-metrics-server=http://prom:9090", "-namespace", "test",
-                     "-enable-leader-election=true", "-enable-config-tracking=false",
-                     "-include-label-prefix=app.kubernetes.io,team",
-                     "-port=8081", "-control-loop-interval=5s", "-slack-channel=releases"])
-    assert (options.mesh_provider, options.metrics_server, options.namespace) == ("kubernetes", "http://prom:9090",
-                                                                                   "test")
+    options = parse(
+        [
+            "-mesh-provider=kubernetes",
+            "-metrics-server=http://prom:9090",
+            "-namespace",
+            "test",
+            "-enable-leader-election=true",
+            "-enable-config-tracking=false",
+            "-include-label-prefix=app.kubernetes.io,team",
+            "-port=8081",
+            "-control-loop-interval=5s",
+            "-slack-channel=releases",
+        ]
+    )
+    assert (options.mesh_provider, options.metrics_server, options.namespace) == (
+        "kubernetes",
+        "http://prom:9090",
+        "test",
+    )
     assert options.enable_leader_election is True
     assert options.enable_config_tracking is False
     assert options.include_label_prefix == ("app.kubernetes.io", "team")
@@ -63,10 +84,20 @@ def test_flagger_style_args_work_unchanged() -> None:
 
 def test_environment_variables_ours_and_flaggers() -> None:
     """SERINUS_* variables and Flagger's SLACK_URL / EVENT_WEBHOOK_URL set the options."""
-    options = parse([], env={"SERINUS_MESH_PROVIDER": "linkerd", "SLACK_URL": "https://hooks.example/x",
-                             "EVENT_WEBHOOK_URL": "http://events/", "SERINUS_DRAIN_PERIOD": "30s"})
+    options = parse(
+        [],
+        env={
+            "SERINUS_MESH_PROVIDER": "linkerd",
+            "SLACK_URL": "https://hooks.example/x",
+            "EVENT_WEBHOOK_URL": "http://events/",
+            "SERINUS_DRAIN_PERIOD": "30s",
+        },
+    )
     assert (options.mesh_provider, options.slack_url, options.event_webhook) == (
-        "linkerd", "https://hooks.example/x", "http://events/")
+        "linkerd",
+        "https://hooks.example/x",
+        "http://events/",
+    )
     assert options.drain_period == 30.0
 
 
@@ -77,8 +108,17 @@ def test_bad_duration_is_refused_clearly() -> None:
     assert 'time: invalid duration "ten"' in result.output
 
 
-@pytest.mark.parametrize("flag", ["--port", "--mesh-provider", "--slack-url", "--enable-leader-election",
-                                  "--disable-config-tracking", "--drain-period"])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--port",
+        "--mesh-provider",
+        "--slack-url",
+        "--enable-leader-election",
+        "--disable-config-tracking",
+        "--drain-period",
+    ],
+)
 def test_help_lists_every_option_with_its_environment_variable(flag: str) -> None:
     """--help shows each option with its default and environment variable."""
     result = CliRunner().invoke(probe, ["--help"])

@@ -59,8 +59,9 @@ def test_latency_comes_from_the_histogram() -> None:
     """A slow canary (median 400 ms) fails request-duration with Flagger's text, in ms."""
     result = run(canary(FLAGGER), _traffic(canary={"latency": {"median": "400ms"}}))
     assert result.phase == "Failed"
-    assert any(m.startswith("Halt podinfo.test advancement request duration") and "> 500ms" in m
-               for m in warnings(result))
+    assert any(
+        m.startswith("Halt podinfo.test advancement request duration") and "> 500ms" in m for m in warnings(result)
+    )
 
 
 def test_no_requests_is_no_data_and_provider_errors_are_query_failures() -> None:
@@ -74,8 +75,9 @@ def test_no_requests_is_no_data_and_provider_errors_are_query_failures() -> None
 
 def test_scenario_values_win_over_traffic() -> None:
     """A metric the scenario gives values for is read from them, even with traffic."""
-    result = run(canary(FLAGGER), {**_traffic(canary={"errorRate": 0.5}),
-                                   "metrics": {SR: [{"at": "0s", "value": 99.9}]}})
+    result = run(
+        canary(FLAGGER), {**_traffic(canary={"errorRate": 0.5}), "metrics": {SR: [{"at": "0s", "value": 99.9}]}}
+    )
     assert not any("success rate" in m for m in warnings(result))
 
 
@@ -100,7 +102,7 @@ def test_traffic_follows_the_weights_the_engine_set() -> None:
     assert [w.canary for w in cluster.weights] == [10, 20, 30, 40, 50]
     subs = cluster.traffic.history.subs
     share = [float(s.requests[1, 0] / s.requests[:, 0].sum()) for s in subs]
-    by_minute = [sum(share[i:i + 6]) / 6 for i in range(0, len(share), 6)]
+    by_minute = [sum(share[i : i + 6]) / 6 for i in range(0, len(share), 6)]
     assert by_minute == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5], abs=0.03)
 
 
@@ -135,8 +137,9 @@ def test_observe_gives_counts_for_both_versions() -> None:
     gap = _observe(c, {**scenario, "traffic": {**scenario["traffic"], "gaps": [{"at": "90s", "until": "100s"}]}}, sr)
     assert gap.canary.requests is None
     assert gap.primary.requests is None
-    failed = _observe(c, {**scenario, "traffic": {**scenario["traffic"],
-                                                  "providerErrors": [{"at": "0s", "until": "1h"}]}}, sr)
+    failed = _observe(
+        c, {**scenario, "traffic": {**scenario["traffic"], "providerErrors": [{"at": "0s", "until": "1h"}]}}, sr
+    )
     assert failed.error == PROVIDER_ERROR
 
 
@@ -177,6 +180,7 @@ def test_judge_ticks_become_checks_and_timeline_lines() -> None:
     judged = dataclasses.replace(result, judgements=tuple(cluster.judgements))
     checks = judged.to_json()["checks"]
     assert [(x["at"], x["metric"], x["verdict"], x["reason"], x["tick"]) for x in checks] == [
-        (120, SR, "HOLD", "canary 0/120 errors", "HOLD")]
+        (120, SR, "HOLD", "canary 0/120 errors", "HOLD")
+    ]
     assert checks[0]["eFail"] == "inf"
     assert "judge HOLD (request-success-rate HOLD): too little evidence" in click.unstyle(render_text(judged, c))

@@ -106,8 +106,12 @@ def test_latency_buckets_follow_the_lognormal() -> None:
 
 def test_tail_and_warmup_slow_requests_down() -> None:
     """A tail mixture adds slow requests; a warm-up multiplies latency only after a scale-up."""
-    gen = _gen(runs=500, rps=200, canary={"latency": {"tail": {"fraction": 0.1, "add": "800ms"}}},
-               warmup={"multiplier": 4, "duration": "1m"})
+    gen = _gen(
+        runs=500,
+        rps=200,
+        canary={"latency": {"tail": {"fraction": 0.1, "add": "800ms"}}},
+        warmup={"multiplier": 4, "duration": "1m"},
+    )
     le500 = list(gen.bounds).index(500)
     sub = gen.step(0.0, 0.5)
     slow = 1 - sub.buckets[:, :, le500].sum(axis=1) / sub.requests.sum(axis=1)
@@ -121,12 +125,18 @@ def test_tail_and_warmup_slow_requests_down() -> None:
 
 def test_changes_apply_from_at_until_until() -> None:
     """A change overrides one version, or both with `shared`, from `at` until `until`."""
-    model = TrafficModel.parse({"rps": 1, "primary": {"errorRate": 0.001}, "changes": [
-        {"at": "6m", "canary": {"errorRate": 0.005}},
-        {"at": "10m", "until": "13m", "shared": {"errorRate": 0.05, "latency": {"median": "200ms"}}}]})
+    model = TrafficModel.parse(
+        {
+            "rps": 1,
+            "primary": {"errorRate": 0.001},
+            "changes": [
+                {"at": "6m", "canary": {"errorRate": 0.005}},
+                {"at": "10m", "until": "13m", "shared": {"errorRate": 0.05, "latency": {"median": "200ms"}}},
+            ],
+        }
+    )
     rates = {t: tuple(v.error_rate for v in model.versions_at(t)) for t in (0, 360, 600, 779, 780)}
-    assert rates == {0: (0.001, 0.001), 360: (0.001, 0.005), 600: (0.05, 0.05), 779: (0.05, 0.05),
-                     780: (0.001, 0.005)}
+    assert rates == {0: (0.001, 0.001), 360: (0.001, 0.005), 600: (0.05, 0.05), 779: (0.05, 0.05), 780: (0.001, 0.005)}
     assert model.versions_at(700)[1].latency.median_ms == 200
 
 
@@ -184,57 +194,88 @@ def test_inversion_samplers_have_the_right_moments(lam: float, n: int, p: float)
     assert y.max() <= n
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({}, "traffic: missing 'rps'"),
-    ({"rps": -1}, "traffic.rps: -1 must be at least 0"),
-    ({"rps": "lots"}, "traffic.rps: 'lots' is not a number"),
-    ({"rps": 1, "seed": 1.5}, "traffic.seed: 1.5 is not a whole number"),
-    ({"rps": 1, "colour": 1}, "traffic: unknown field 'colour'"),
-    ({"rps": 1, "canary": {"errorRate": 2}}, "traffic.canary.errorRate: 2 must be at most 1"),
-    ({"rps": 1, "primary": {"latency": {"median": "fast"}}}, "traffic.primary.latency.median: 'fast' is not a lat"),
-    ({"rps": 1, "primary": {"latency": {"tail": {"add": "1x"}}}}, "traffic.primary.latency.tail.add"),
-    ({"rps": 1, "changes": [{"canary": {"errorRate": 0.1}}]}, "traffic.changes[0]: missing 'at'"),
-    ({"rps": 1, "changes": [{"at": "2m", "until": "1m", "shared": {}}]}, "traffic.changes[0].until: must be after"),
-    ({"rps": 1, "changes": [{"at": "2m", "both": {}}]}, "traffic.changes[0]: unknown field 'both'"),
-    ({"rps": 1, "changes": [{"at": "soon", "canary": {}}]}, "traffic.changes[0].at: 'soon' is not a time"),
-    ({"rps": 1, "buckets": [5, 1]}, "traffic.buckets: bounds must increase"),
-    ({"rps": 1, "gaps": [{"at": "1m"}]}, "traffic.gaps[0]: missing 'until'"),
-    ({"rps": 1, "diurnal": {"amplitude": 3}}, "traffic.diurnal.amplitude: 3 must be at most 1"),
-    ({"rps": 1, "blips": {"probability": -0.1}}, "traffic.blips.probability"),
-    ({"rps": 1, "srm": 0}, "traffic.srm: 0 must be above 0"),
-    ({"rps": 1, "warmup": {"duration": "x"}}, "traffic.warmup.duration: 'x' is not a time"),
-    ({"rps": 1, "bursts": {"probability": 2}}, "traffic.bursts.probability: 2 must be at most 1"),
-    ({"rps": 1, "bursts": {"multiplier": 0}}, "traffic.bursts.multiplier: 0 must be above 0"),
-    ({"rps": 1, "bursts": {"size": 3}}, "traffic.bursts: unknown field 'size'"),
-    ({"rps": 1, "canary": {"sticky": {"fraction": 0.5}}}, "traffic.canary.sticky: missing 'size'"),
-    ({"rps": 1, "canary": {"sticky": {"size": 3}}}, "traffic.canary.sticky: missing 'fraction'"),
-    ({"rps": 1, "primary": {"sticky": {"fraction": 1.5, "size": 3}}},
-     "traffic.primary.sticky.fraction: 1.5 must be at most 1"),
-    ({"rps": 1, "canary": {"sticky": {"fraction": 0.5, "size": 0}}},
-     "traffic.canary.sticky.size: 0 is not a whole number >= 1"),
-    ({"rps": 1, "canary": {"sticky": {"fraction": 0.5, "size": 2.5}}},
-     "traffic.canary.sticky.size: 2.5 is not a whole number >= 1"),
-    ({"rps": 1, "changes": [{"at": "1m", "shared": {"sticky": {"fraction": 0.5, "size": -1}}}]},
-     "traffic.changes[0].shared.sticky.size: -1 is not a whole number"),
-    ({"rps": 1, "primary": {"errorDrift": "fast"}}, "traffic.primary.errorDrift: 'fast' is not a number"),
-    ({"rps": 1, "changes": [{"at": "1m", "canary": {"errorDrift": True}}]},
-     "traffic.changes[0].canary.errorDrift: True is not a number"),
-    ({"rps": 1, "changes": [{"at": "1m", "ramp": "slowly", "canary": {"errorRate": 0.1}}]},
-     "traffic.changes[0].ramp: 'slowly' is not a time"),
-    ({"rps": 1, "changes": [{"at": "1m", "ramp": -5, "canary": {"errorRate": 0.1}}]},
-     "traffic.changes[0].ramp: -5 is negative"),
-    ({"rps": 1, "changes": [{"at": "1m", "aboveWeight": 0, "canary": {"errorRate": 0.1}}]},
-     "traffic.changes[0].aboveWeight: 0 must be above 0"),
-    ({"rps": 1, "changes": [{"at": "1m", "aboveWeight": 1.5, "canary": {"errorRate": 0.1}}]},
-     "traffic.changes[0].aboveWeight: 1.5 must be at most 1"),
-    ({"rps": 1, "changes": [{"at": "1m", "aboveWeight": "half", "canary": {"errorRate": 0.1}}]},
-     "traffic.changes[0].aboveWeight: 'half' is not a number"),
-    ({"rps": 1, "changes": [{"at": "1m", "aboveWeight": 0.5, "primary": {"errorRate": 0.1}}]},
-     "traffic.changes[0].aboveWeight: needs a canary override"),
-    ({"rps": 1, "changes": [{"at": "1m", "aboveWeight": 0.5, "shared": {"errorRate": 0.1},
-                             "canary": {"errorRate": 0.1}}]},
-     "traffic.changes[0].aboveWeight: applies to the canary only; move 'shared'"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({}, "traffic: missing 'rps'"),
+        ({"rps": -1}, "traffic.rps: -1 must be at least 0"),
+        ({"rps": "lots"}, "traffic.rps: 'lots' is not a number"),
+        ({"rps": 1, "seed": 1.5}, "traffic.seed: 1.5 is not a whole number"),
+        ({"rps": 1, "colour": 1}, "traffic: unknown field 'colour'"),
+        ({"rps": 1, "canary": {"errorRate": 2}}, "traffic.canary.errorRate: 2 must be at most 1"),
+        ({"rps": 1, "primary": {"latency": {"median": "fast"}}}, "traffic.primary.latency.median: 'fast' is not a lat"),
+        ({"rps": 1, "primary": {"latency": {"tail": {"add": "1x"}}}}, "traffic.primary.latency.tail.add"),
+        ({"rps": 1, "changes": [{"canary": {"errorRate": 0.1}}]}, "traffic.changes[0]: missing 'at'"),
+        ({"rps": 1, "changes": [{"at": "2m", "until": "1m", "shared": {}}]}, "traffic.changes[0].until: must be after"),
+        ({"rps": 1, "changes": [{"at": "2m", "both": {}}]}, "traffic.changes[0]: unknown field 'both'"),
+        ({"rps": 1, "changes": [{"at": "soon", "canary": {}}]}, "traffic.changes[0].at: 'soon' is not a time"),
+        ({"rps": 1, "buckets": [5, 1]}, "traffic.buckets: bounds must increase"),
+        ({"rps": 1, "gaps": [{"at": "1m"}]}, "traffic.gaps[0]: missing 'until'"),
+        ({"rps": 1, "diurnal": {"amplitude": 3}}, "traffic.diurnal.amplitude: 3 must be at most 1"),
+        ({"rps": 1, "blips": {"probability": -0.1}}, "traffic.blips.probability"),
+        ({"rps": 1, "srm": 0}, "traffic.srm: 0 must be above 0"),
+        ({"rps": 1, "warmup": {"duration": "x"}}, "traffic.warmup.duration: 'x' is not a time"),
+        ({"rps": 1, "bursts": {"probability": 2}}, "traffic.bursts.probability: 2 must be at most 1"),
+        ({"rps": 1, "bursts": {"multiplier": 0}}, "traffic.bursts.multiplier: 0 must be above 0"),
+        ({"rps": 1, "bursts": {"size": 3}}, "traffic.bursts: unknown field 'size'"),
+        ({"rps": 1, "canary": {"sticky": {"fraction": 0.5}}}, "traffic.canary.sticky: missing 'size'"),
+        ({"rps": 1, "canary": {"sticky": {"size": 3}}}, "traffic.canary.sticky: missing 'fraction'"),
+        (
+            {"rps": 1, "primary": {"sticky": {"fraction": 1.5, "size": 3}}},
+            "traffic.primary.sticky.fraction: 1.5 must be at most 1",
+        ),
+        (
+            {"rps": 1, "canary": {"sticky": {"fraction": 0.5, "size": 0}}},
+            "traffic.canary.sticky.size: 0 is not a whole number >= 1",
+        ),
+        (
+            {"rps": 1, "canary": {"sticky": {"fraction": 0.5, "size": 2.5}}},
+            "traffic.canary.sticky.size: 2.5 is not a whole number >= 1",
+        ),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "shared": {"sticky": {"fraction": 0.5, "size": -1}}}]},
+            "traffic.changes[0].shared.sticky.size: -1 is not a whole number",
+        ),
+        ({"rps": 1, "primary": {"errorDrift": "fast"}}, "traffic.primary.errorDrift: 'fast' is not a number"),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "canary": {"errorDrift": True}}]},
+            "traffic.changes[0].canary.errorDrift: True is not a number",
+        ),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "ramp": "slowly", "canary": {"errorRate": 0.1}}]},
+            "traffic.changes[0].ramp: 'slowly' is not a time",
+        ),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "ramp": -5, "canary": {"errorRate": 0.1}}]},
+            "traffic.changes[0].ramp: -5 is negative",
+        ),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "aboveWeight": 0, "canary": {"errorRate": 0.1}}]},
+            "traffic.changes[0].aboveWeight: 0 must be above 0",
+        ),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "aboveWeight": 1.5, "canary": {"errorRate": 0.1}}]},
+            "traffic.changes[0].aboveWeight: 1.5 must be at most 1",
+        ),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "aboveWeight": "half", "canary": {"errorRate": 0.1}}]},
+            "traffic.changes[0].aboveWeight: 'half' is not a number",
+        ),
+        (
+            {"rps": 1, "changes": [{"at": "1m", "aboveWeight": 0.5, "primary": {"errorRate": 0.1}}]},
+            "traffic.changes[0].aboveWeight: needs a canary override",
+        ),
+        (
+            {
+                "rps": 1,
+                "changes": [
+                    {"at": "1m", "aboveWeight": 0.5, "shared": {"errorRate": 0.1}, "canary": {"errorRate": 0.1}}
+                ],
+            },
+            "traffic.changes[0].aboveWeight: applies to the canary only; move 'shared'",
+        ),
+    ],
+)
 def test_bad_traffic_blocks_name_the_field(raw: object, message: str) -> None:
     """Each mistake is reported with the path of the field at fault."""
     with pytest.raises(ScenarioError) as err:
@@ -244,8 +285,13 @@ def test_bad_traffic_blocks_name_the_field(raw: object, message: str) -> None:
 
 def test_canary_defaults_to_the_primary() -> None:
     """Fields the canary leaves out are the primary's."""
-    model = TrafficModel.parse({"rps": 1, "primary": {"errorRate": 0.02, "latency": {"median": 120, "sigma": 0.3}},
-                                "canary": {"latency": {"sigma": 0.8}}})
+    model = TrafficModel.parse(
+        {
+            "rps": 1,
+            "primary": {"errorRate": 0.02, "latency": {"median": 120, "sigma": 0.3}},
+            "canary": {"latency": {"sigma": 0.8}},
+        }
+    )
     assert model.canary.error_rate == 0.02
     assert (model.canary.latency.median_ms, model.canary.latency.sigma) == (120, 0.8)
 
@@ -261,14 +307,22 @@ _UNCHANGED = {
     2000.0: "0e2823fa344ab8471791d4ad2879758bfbd7faca2f107b8fb0dd65111643e9a4",
 }
 _UNCHANGED_MODEL: dict[str, Any] = {
-    "seed": 11, "sharedSigma": 0.3, "blips": {"probability": 0.2, "multiplier": 15}, "overdispersion": 0.5,
+    "seed": 11,
+    "sharedSigma": 0.3,
+    "blips": {"probability": 0.2, "multiplier": 15},
+    "overdispersion": 0.5,
     "diurnal": {"amplitude": 0.3, "period": "1h", "phase": "5m"},
-    "primary": {"errorRate": 0.01, "latency": {"median": "80ms", "sigma": 0.5,
-                                               "tail": {"fraction": 0.02, "add": "800ms"}}},
+    "primary": {
+        "errorRate": 0.01,
+        "latency": {"median": "80ms", "sigma": 0.5, "tail": {"fraction": 0.02, "add": "800ms"}},
+    },
     "canary": {"errorRate": 0.03},
     "warmup": {"multiplier": 3, "duration": "1m"},
-    "changes": [{"at": "2m", "canary": {"errorRate": 0.1, "latency": {"median": "120ms"}}},
-                {"at": "3m", "until": "5m", "shared": {"errorRate": 0.05, "latency": {"sigma": 0.8}}}]}
+    "changes": [
+        {"at": "2m", "canary": {"errorRate": 0.1, "latency": {"median": "120ms"}}},
+        {"at": "3m", "until": "5m", "shared": {"errorRate": 0.05, "latency": {"sigma": 0.8}}},
+    ],
+}
 
 
 @pytest.mark.parametrize("rps", sorted(_UNCHANGED))
@@ -333,8 +387,9 @@ def test_sticky_clients_keep_the_mean_and_raise_the_variance() -> None:
     assert clustered.mean() == pytest.approx(5.0, rel=0.02)
     assert base.var() == pytest.approx(5.0, rel=0.05)
     assert clustered.var() == pytest.approx(100 * 0.05 * (0.5 + 2.5 + 2 * 0.05 * 0.25), rel=0.06)
-    assert np.all(np.concatenate([s.errors for s in subs], axis=1) <= np.concatenate([s.requests for s in subs],
-                                                                                      axis=1))
+    assert np.all(
+        np.concatenate([s.errors for s in subs], axis=1) <= np.concatenate([s.requests for s in subs], axis=1)
+    )
 
 
 def test_sticky_errors_never_exceed_the_requests() -> None:
@@ -358,20 +413,34 @@ def test_drift_raises_the_error_rate_linearly() -> None:
         assert (primary.error_rate, canary.error_rate) == (pytest.approx(rate), pytest.approx(rate))
         sub = gen.step(60.0 * minute, 0.5)
         assert sub.errors.sum(axis=1) / sub.requests.sum(axis=1) == pytest.approx([rate, rate], rel=0.03)
-    model = TrafficModel.parse({"rps": 1, "primary": {"errorRate": 0.01}, "changes": [
-        {"at": "10m", "canary": {"errorDrift": 0.002}},
-        {"at": "20m", "primary": {"errorRate": 0.005, "errorDrift": -0.001}}]})
+    model = TrafficModel.parse(
+        {
+            "rps": 1,
+            "primary": {"errorRate": 0.01},
+            "changes": [
+                {"at": "10m", "canary": {"errorDrift": 0.002}},
+                {"at": "20m", "primary": {"errorRate": 0.005, "errorDrift": -0.001}},
+            ],
+        }
+    )
     rates = {m: tuple(v.error_rate for v in model.versions_at(60.0 * m)) for m in (5, 10, 15, 20, 22, 30)}
-    assert rates == {5: (0.01, 0.01), 10: (0.01, 0.01), 15: (0.01, pytest.approx(0.02)),
-                     20: (0.005, pytest.approx(0.03)), 22: (pytest.approx(0.003), pytest.approx(0.034)),
-                     30: (0.0, pytest.approx(0.05))}
+    assert rates == {
+        5: (0.01, 0.01),
+        10: (0.01, 0.01),
+        15: (0.01, pytest.approx(0.02)),
+        20: (0.005, pytest.approx(0.03)),
+        22: (pytest.approx(0.003), pytest.approx(0.034)),
+        30: (0.0, pytest.approx(0.05)),
+    }
 
 
 def test_a_ramp_is_half_way_at_its_midpoint() -> None:
     """A change with ramp 4m at minute 4 moves the canary from 1 % errors and 80 ms to 5 % and 200 ms: 3 % and
     140 ms at minute 6 (also in the generated errors), the old values before minute 4 and the new from minute 8."""
-    raw: dict[str, Any] = {"primary": {"errorRate": 0.01}, "changes": [
-        {"at": "4m", "ramp": "4m", "canary": {"errorRate": 0.05, "latency": {"median": "200ms"}}}]}
+    raw: dict[str, Any] = {
+        "primary": {"errorRate": 0.01},
+        "changes": [{"at": "4m", "ramp": "4m", "canary": {"errorRate": 0.05, "latency": {"median": "200ms"}}}],
+    }
     gen = _gen(runs=2000, rps=200, **raw)
 
     def canary(minute: float) -> tuple[float, float]:
@@ -390,9 +459,16 @@ def test_a_ramp_is_half_way_at_its_midpoint() -> None:
 
 def test_a_ramp_starts_from_the_value_in_effect() -> None:
     """A ramp starts from where an earlier ramp or drift has brought the field, not from the base value."""
-    model = TrafficModel.parse({"rps": 1, "primary": {"errorRate": 0.01, "errorDrift": 0.001}, "changes": [
-        {"at": "0s", "ramp": "10m", "canary": {"latency": {"median": "180ms"}}},
-        {"at": "5m", "ramp": "2m", "canary": {"errorRate": 0.1, "latency": {"median": "80ms"}}}]})
+    model = TrafficModel.parse(
+        {
+            "rps": 1,
+            "primary": {"errorRate": 0.01, "errorDrift": 0.001},
+            "changes": [
+                {"at": "0s", "ramp": "10m", "canary": {"latency": {"median": "180ms"}}},
+                {"at": "5m", "ramp": "2m", "canary": {"errorRate": 0.1, "latency": {"median": "80ms"}}},
+            ],
+        }
+    )
     canary = model.versions_at(360.0)[CANARY]  # half-way through the second ramp
     assert canary.latency.median_ms == pytest.approx((130 + 80) / 2)
     assert canary.error_rate == pytest.approx((0.015 + 0.101) / 2)  # the drift goes on after the new rate
@@ -414,16 +490,27 @@ def test_above_weight_applies_only_under_load() -> None:
     assert np.array_equal(subs[0].errors[:, low], plain.errors[:, low])
     assert np.array_equal(subs[0].requests, plain.requests)
     model = gen.model
-    assert [model.versions_at(60.0, canary_share=s)[CANARY].error_rate for s in (None, 0.2, 0.49, 0.5, 1.0)] == \
-        [0.01, 0.01, 0.01, 0.05, 0.05]
+    assert [model.versions_at(60.0, canary_share=s)[CANARY].error_rate for s in (None, 0.2, 0.49, 0.5, 1.0)] == [
+        0.01,
+        0.01,
+        0.01,
+        0.05,
+        0.05,
+    ]
     assert model.versions_at(60.0, canary_share=0.9)[PRIMARY].error_rate == 0.01
 
 
 def test_above_weight_with_several_thresholds() -> None:
     """Each run gets the changes whose weight its share reaches; latency follows too."""
-    gen = _gen(runs=3000, rps=200, primary={"errorRate": 0.01}, changes=[
-        {"at": "0s", "aboveWeight": 0.3, "canary": {"latency": {"median": "160ms"}}},
-        {"at": "0s", "aboveWeight": 0.6, "canary": {"errorRate": 0.2}}])
+    gen = _gen(
+        runs=3000,
+        rps=200,
+        primary={"errorRate": 0.01},
+        changes=[
+            {"at": "0s", "aboveWeight": 0.3, "canary": {"latency": {"median": "160ms"}}},
+            {"at": "0s", "aboveWeight": 0.6, "canary": {"errorRate": 0.2}},
+        ],
+    )
     shares = np.array([0.1, 0.3, 0.6] * 1000)
     sub = gen.step(0.0, shares)
     for share, median, rate in ((0.1, 80, 0.01), (0.3, 160, 0.01), (0.6, 160, 0.2)):
@@ -441,4 +528,4 @@ def _within_100ms(gen: Generator, sub: SubInterval, runs: Any = slice(None)) -> 
 def _within_100ms_model(gen: Generator, median_ms: float) -> float:
     """The share of requests within 100 ms at this median (sigma 0.5, no tail)."""
     probs, _ = bucket_model(gen.model.bounds_ms, Latency(median_ms, 0.5))
-    return float(probs[:list(gen.bounds).index(100) + 1].sum())
+    return float(probs[: list(gen.bounds).index(100) + 1].sum())

@@ -21,21 +21,31 @@ GO_CHECKSUMS = [
     ({}, "44136fa355b3678a"),
     ({"a": "1"}, "9afeb0f2b203f254"),
     ({"z": "last", "a": "first", "config.yaml": "key: value\nlist:\n  - x\n"}, "f560620ed1ebd737"),
-    ({"html": "<b>&amp;</b>", "uni": "café ☕ \u2028 end", "ctl": "\x01\x1f\t\b\f\r\"\\"}, "103ee9209db9e20c"),
+    ({"html": "<b>&amp;</b>", "uni": "café ☕ \u2028 end", "ctl": '\x01\x1f\t\b\f\r"\\'}, "103ee9209db9e20c"),
 ]
 
 POD_SPEC = {
     "volumes": [
         {"name": "a", "configMap": {"name": "app-config"}},
         {"name": "b", "secret": {"secretName": "tls", "optional": True}},
-        {"name": "c", "projected": {"sources": [{"configMap": {"name": "projected-cm"}},
-                                                {"secret": {"name": "projected-secret"}}]}},
+        {
+            "name": "c",
+            "projected": {
+                "sources": [{"configMap": {"name": "projected-cm"}}, {"secret": {"name": "projected-secret"}}]
+            },
+        },
     ],
-    "containers": [{"name": "app", "env": [
-        {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "env-cm", "key": "x", "optional": True}}},
-        {"name": "Y", "valueFrom": {"secretKeyRef": {"name": "env-secret", "key": "y"}}},
-        {"name": "Z", "value": "plain"}],
-        "envFrom": [{"configMapRef": {"name": "bulk-cm"}}]}],
+    "containers": [
+        {
+            "name": "app",
+            "env": [
+                {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "env-cm", "key": "x", "optional": True}}},
+                {"name": "Y", "valueFrom": {"secretKeyRef": {"name": "env-secret", "key": "y"}}},
+                {"name": "Z", "value": "plain"},
+            ],
+            "envFrom": [{"configMapRef": {"name": "bulk-cm"}}],
+        }
+    ],
     "initContainers": [{"name": "init", "envFrom": [{"secretRef": {"name": "init-secret"}}]}],
 }
 
@@ -56,8 +66,11 @@ def test_every_reference_kind_is_found_with_its_optionality() -> None:
 def test_registry_secrets_and_disabled_configs_are_not_tracked() -> None:
     """Docker registry secrets and objects annotated flagger.app/config-tracking: disabled are ignored."""
     assert config_ref({"kind": "Secret", "type": "kubernetes.io/dockerconfigjson", "metadata": {"name": "r"}}) is None
-    disabled = {"kind": "ConfigMap", "metadata": {"name": "c", "annotations": {
-        "flagger.app/config-tracking": "disabled"}}, "data": {"a": "1"}}
+    disabled = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "annotations": {"flagger.app/config-tracking": "disabled"}},
+        "data": {"a": "1"},
+    }
     assert config_ref(disabled) is None
     ref = config_ref({"kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": "t"}, "data": {"a": "1"}})
     assert ref is not None
@@ -66,8 +79,9 @@ def test_registry_secrets_and_disabled_configs_are_not_tracked() -> None:
 
 def test_change_detection_rules() -> None:
     """Nothing tracked and nothing used is no change; a new, removed or edited config is a change."""
-    now = tracked_configs([c for c in [config_ref({"kind": "ConfigMap", "metadata": {"name": "a"},
-                                                   "data": {"k": "v"}})] if c])
+    now = tracked_configs(
+        [c for c in [config_ref({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})] if c]
+    )
     assert not has_config_changed({}, None)
     assert has_config_changed(now, None)
     assert not has_config_changed(now, dict(now))
@@ -78,18 +92,24 @@ def test_change_detection_rules() -> None:
 
 def test_primary_copy_keeps_data_type_and_foreign_owners() -> None:
     """The -primary copy has the same data and type, the Canary as controller, and other owners as non-controllers."""
-    secret = {"kind": "Secret", "type": "kubernetes.io/tls", "data": {"tls.crt": "Y3J0"},
-              "metadata": {"name": "tls", "namespace": "test", "labels": {"app": "x", "team": "y"}}}
-    canary = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo", "uid": "1",
-              "controller": True}
-    existing = {"metadata": {"ownerReferences": [dict(canary), {"kind": "Application", "name": "argo",
-                                                                "controller": True}]}}
+    secret = {
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": "Y3J0"},
+        "metadata": {"name": "tls", "namespace": "test", "labels": {"app": "x", "team": "y"}},
+    }
+    canary = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo", "uid": "1", "controller": True}
+    existing = {
+        "metadata": {"ownerReferences": [dict(canary), {"kind": "Application", "name": "argo", "controller": True}]}
+    }
     copy_ = primary_copy(secret, canary_owner=canary, existing=existing, include_label_prefixes=["team"])
     assert copy_["metadata"]["name"] == "tls-primary"
     assert (copy_["type"], copy_["data"]) == ("kubernetes.io/tls", {"tls.crt": "Y3J0"})
     assert copy_["metadata"]["labels"] == {"team": "y"}
-    assert copy_["metadata"]["ownerReferences"] == [canary, {"kind": "Application", "name": "argo",
-                                                             "controller": False}]
+    assert copy_["metadata"]["ownerReferences"] == [
+        canary,
+        {"kind": "Application", "name": "argo", "controller": False},
+    ]
 
 
 def test_only_tracked_references_are_renamed() -> None:

@@ -17,36 +17,68 @@ from serinus.targets.primary import (
     selector_label,
 )
 
-OWNER = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo", "uid": "u-1",
-         "controller": True, "blockOwnerDeletion": True}
+OWNER = {
+    "apiVersion": "flagger.app/v1beta1",
+    "kind": "Canary",
+    "name": "podinfo",
+    "uid": "u-1",
+    "controller": True,
+    "blockOwnerDeletion": True,
+}
 
 
 def target(replicas: int | None = 3) -> dict[str, Any]:
     dep: dict[str, Any] = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "podinfo", "namespace": "test",
-                     "labels": {"app": "podinfo", "team": "a", "kustomize.toolkit.fluxcd.io/name": "apps"},
-                     "annotations": {"note": "x", "kustomize.toolkit.fluxcd.io/checksum": "c"}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "podinfo",
+            "namespace": "test",
+            "labels": {"app": "podinfo", "team": "a", "kustomize.toolkit.fluxcd.io/name": "apps"},
+            "annotations": {"note": "x", "kustomize.toolkit.fluxcd.io/checksum": "c"},
+        },
         "spec": {
             "selector": {"matchLabels": {"app": "podinfo"}},
-            "minReadySeconds": 5, "revisionHistoryLimit": 3,
+            "minReadySeconds": 5,
+            "revisionHistoryLimit": 3,
             "template": {
-                "metadata": {"labels": {"app": "podinfo", "version": "v2"},
-                             "annotations": {"prometheus.io/scrape": "true", "flagger-id": "old"}},
+                "metadata": {
+                    "labels": {"app": "podinfo", "version": "v2"},
+                    "annotations": {"prometheus.io/scrape": "true", "flagger-id": "old"},
+                },
                 "spec": {
-                    "containers": [{
-                        "name": "app", "image": "podinfo:6.1",
-                        "ports": [{"name": "http", "containerPort": 9898}, {"containerPort": 9797},
-                                  {"name": "grpc", "containerPort": 9999}],
-                        "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "a"}}}],
-                        "envFrom": [{"secretRef": {"name": "creds"}}],
-                    }, {"name": "istio-proxy", "ports": [{"containerPort": 15090}]}],
-                    "volumes": [{"name": "c", "configMap": {"name": "cfg"}},
-                                {"name": "s", "secret": {"secretName": "creds"}}],
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "podinfo:6.1",
+                            "ports": [
+                                {"name": "http", "containerPort": 9898},
+                                {"containerPort": 9797},
+                                {"name": "grpc", "containerPort": 9999},
+                            ],
+                            "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "a"}}}],
+                            "envFrom": [{"secretRef": {"name": "creds"}}],
+                        },
+                        {"name": "istio-proxy", "ports": [{"containerPort": 15090}]},
+                    ],
+                    "volumes": [
+                        {"name": "c", "configMap": {"name": "cfg"}},
+                        {"name": "s", "secret": {"secretName": "creds"}},
+                    ],
                     "topologySpreadConstraints": [{"labelSelector": {"matchLabels": {"app": "podinfo"}}}],
-                    "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                        {"labelSelector": {"matchExpressions": [
-                            {"key": "app", "operator": "In", "values": ["other", "podinfo"]}]}}]}},
+                    "affinity": {
+                        "podAntiAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": [
+                                {
+                                    "labelSelector": {
+                                        "matchExpressions": [
+                                            {"key": "app", "operator": "In", "values": ["other", "podinfo"]}
+                                        ]
+                                    }
+                                }
+                            ]
+                        }
+                    },
                 },
             },
         },
@@ -57,9 +89,15 @@ def target(replicas: int | None = 3) -> dict[str, Any]:
 
 
 def build(dep: dict[str, Any], prefixes: tuple[str, ...] = ()) -> dict[str, Any]:
-    return new_primary(dep, label="app", selector_labels=["app", "name"], include_label_prefixes=prefixes,
-                                  owner=OWNER, tracked_configs={"configmap/cfg", "secret/creds"},
-                                  new_id=lambda: "id-1")
+    return new_primary(
+        dep,
+        label="app",
+        selector_labels=["app", "name"],
+        include_label_prefixes=prefixes,
+        owner=OWNER,
+        tracked_configs={"configmap/cfg", "secret/creds"},
+        new_id=lambda: "id-1",
+    )
 
 
 def test_selector_label_is_the_first_candidate_present() -> None:
@@ -73,8 +111,11 @@ def test_missing_selector_label_is_a_clear_error() -> None:
     """A target without any candidate selector label is an error in Flagger's words."""
     dep = target()
     dep["spec"]["selector"]["matchLabels"] = {"role": "web"}
-    with pytest.raises(InvalidSpecError, match=r"deployment podinfo.test spec.selector.matchLabels must contain one "
-                                               r"of \[app name app.kubernetes.io/name\]"):
+    with pytest.raises(
+        InvalidSpecError,
+        match=r"deployment podinfo.test spec.selector.matchLabels must contain one "
+        r"of \[app name app.kubernetes.io/name\]",
+    ):
         selector_label(dep)
 
 
@@ -127,8 +168,9 @@ def test_builders_do_not_mutate_the_target() -> None:
     dep = target()
     before = copy.deepcopy(dep)
     build(dep)
-    promoted_primary(build(dep), dep, label="app", selector_labels=["app"], include_label_prefixes=[],
-                        has_autoscaler=False)
+    promoted_primary(
+        build(dep), dep, label="app", selector_labels=["app"], include_label_prefixes=[], has_autoscaler=False
+    )
     assert dep == before
 
 
@@ -138,14 +180,22 @@ def test_promotion_copies_template_and_keeps_replicas_under_an_autoscaler() -> N
     primary["spec"]["replicas"] = 7
     new = target(2)
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "podinfo:6.2"
-    kept = promoted_primary(primary, new, label="app", selector_labels=["app"], include_label_prefixes=[],
-                               has_autoscaler=True, new_id=lambda: "id-2")
+    kept = promoted_primary(
+        primary,
+        new,
+        label="app",
+        selector_labels=["app"],
+        include_label_prefixes=[],
+        has_autoscaler=True,
+        new_id=lambda: "id-2",
+    )
     assert kept["spec"]["replicas"] == 7
     assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "podinfo:6.2"
     assert kept["spec"]["template"]["metadata"]["annotations"]["flagger-id"] == "id-2"
     assert kept["spec"]["selector"] == {"matchLabels": {"app": "podinfo-primary"}}
-    follows = promoted_primary(primary, new, label="app", selector_labels=["app"], include_label_prefixes=[],
-                                  has_autoscaler=False)
+    follows = promoted_primary(
+        primary, new, label="app", selector_labels=["app"], include_label_prefixes=[], has_autoscaler=False
+    )
     assert follows["spec"]["replicas"] == 2
 
 
@@ -158,19 +208,30 @@ def test_port_discovery_skips_sidecars_and_the_service_port() -> None:
 
 
 def daemonset() -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"name": "agent", "namespace": "test"},
-            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "minReadySeconds": 3,
-                     "updateStrategy": {"type": "RollingUpdate"},
-                     "template": {"metadata": {"labels": {"app": "agent"}},
-                                  "spec": {"nodeSelector": {"flagger.app/scale-to-zero": "true", "os": "linux"},
-                                           "containers": [{"name": "agent", "image": "agent:1"}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": "test"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "minReadySeconds": 3,
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {
+                    "nodeSelector": {"flagger.app/scale-to-zero": "true", "os": "linux"},
+                    "containers": [{"name": "agent", "image": "agent:1"}],
+                },
+            },
+        },
+    }
 
 
 def test_daemonset_primary_has_no_replicas_and_drops_the_scale_to_zero_selector() -> None:
     """A DaemonSet primary copies updateStrategy, has no replicas, and never inherits the scale-to-zero selector."""
-    primary = new_primary(daemonset(), label="app", selector_labels=["app"], include_label_prefixes=[],
-                          owner=OWNER, new_id=lambda: "id")
+    primary = new_primary(
+        daemonset(), label="app", selector_labels=["app"], include_label_prefixes=[], owner=OWNER, new_id=lambda: "id"
+    )
     assert primary["kind"] == "DaemonSet"
     assert "replicas" not in primary["spec"]
     assert primary["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
@@ -188,12 +249,22 @@ def test_daemonset_must_roll_update() -> None:
 
 def test_statefulset_primary_keeps_create_only_fields_on_promotion() -> None:
     """A StatefulSet primary copies serviceName and volumeClaimTemplates once; promotion never changes them."""
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "test"},
-           "spec": {"replicas": 3, "serviceName": "db", "podManagementPolicy": "Parallel",
-                    "selector": {"matchLabels": {"app": "db"}},
-                    "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
-                    "template": {"metadata": {"labels": {"app": "db"}},
-                                 "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "test"},
+        "spec": {
+            "replicas": 3,
+            "serviceName": "db",
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": {"app": "db"}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "db:1"}]},
+            },
+        },
+    }
     primary = new_primary(sts, label="app", selector_labels=["app"], include_label_prefixes=[], owner=OWNER)
     assert (primary["spec"]["replicas"], primary["spec"]["serviceName"]) == (3, "db")
     assert primary["spec"]["volumeClaimTemplates"] == [{"metadata": {"name": "data"}}]
@@ -201,8 +272,9 @@ def test_statefulset_primary_keeps_create_only_fields_on_promotion() -> None:
     changed["spec"]["serviceName"] = "other"
     changed["spec"]["podManagementPolicy"] = "OrderedReady"
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "db:2"
-    promoted = promoted_primary(primary, changed, label="app", selector_labels=["app"], include_label_prefixes=[],
-                                has_autoscaler=False)
+    promoted = promoted_primary(
+        primary, changed, label="app", selector_labels=["app"], include_label_prefixes=[], has_autoscaler=False
+    )
     assert promoted["spec"]["serviceName"] == "db"
     assert promoted["spec"]["podManagementPolicy"] == "Parallel"
     assert promoted["spec"]["template"]["spec"]["containers"][0]["image"] == "db:2"

@@ -14,22 +14,40 @@ from serinus.targets.scalers import (
 
 
 def _canary(kind: str = "HorizontalPodAutoscaler", **ref: Any) -> Canary:
-    return Canary.model_validate({
-        "apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
-        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                 "autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": kind, "name": "podinfo", **ref},
-                 "analysis": {"interval": "1m", "threshold": 1, "iterations": 1}}})
+    return Canary.model_validate(
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": kind, "name": "podinfo", **ref},
+                "analysis": {"interval": "1m", "threshold": 1, "iterations": 1},
+            },
+        }
+    )
 
 
-HPA = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-       "metadata": {"name": "podinfo", "namespace": "test",
-                    "labels": {"team": "a", "kustomize.toolkit.fluxcd.io/name": "apps"}},
-       "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "minReplicas": 2, "maxReplicas": 4,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu",
-                                                              "target": {"type": "Utilization",
-                                                                         "averageUtilization": 80}}}]}}
+HPA = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {
+        "name": "podinfo",
+        "namespace": "test",
+        "labels": {"team": "a", "kustomize.toolkit.fluxcd.io/name": "apps"},
+    },
+    "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "minReplicas": 2,
+        "maxReplicas": 4,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }
+        ],
+    },
+}
 
 
 def test_primary_hpa_scales_the_primary_and_is_owned_by_the_canary() -> None:
@@ -64,26 +82,43 @@ def test_primary_hpa_follows_a_changed_target_and_is_left_alone_otherwise() -> N
 
 def test_keda_queries_are_rewritten_to_the_primary() -> None:
     """`podinfo` and `podinfo-canary` in a trigger query both become `podinfo-primary`, never doubled."""
-    triggers = [{"type": "prometheus", "metadata": {"query": 'sum(rate(x{app="podinfo"}[1m])) + '
-                                                           'sum(rate(x{app="podinfo-canary"}[1m]))'}}]
+    triggers = [
+        {
+            "type": "prometheus",
+            "metadata": {"query": 'sum(rate(x{app="podinfo"}[1m])) + sum(rate(x{app="podinfo-canary"}[1m]))'},
+        }
+    ]
     out = primary_queries(_canary("ScaledObject"), triggers)
-    assert out[0]["metadata"]["query"] == ('sum(rate(x{app="podinfo-primary"}[1m])) + '
-                                           'sum(rate(x{app="podinfo-primary"}[1m]))')
+    assert out[0]["metadata"]["query"] == (
+        'sum(rate(x{app="podinfo-primary"}[1m])) + sum(rate(x{app="podinfo-primary"}[1m]))'
+    )
     assert triggers[0]["metadata"]["query"].count("podinfo-primary") == 0
 
 
 def test_primary_scaler_queries_replace_named_triggers() -> None:
     """primaryScalerQueries gives the primary's query per trigger name."""
     canary = _canary("ScaledObject", primaryScalerQueries={"rps": "sum(rate(y[1m]))"})
-    out = primary_queries(canary, [{"name": "rps", "type": "prometheus", "metadata": {"query": "q"}},
-                                   {"name": "cpu", "type": "prometheus", "metadata": {"query": "podinfo"}}])
+    out = primary_queries(
+        canary,
+        [
+            {"name": "rps", "type": "prometheus", "metadata": {"query": "q"}},
+            {"name": "cpu", "type": "prometheus", "metadata": {"query": "podinfo"}},
+        ],
+    )
     assert [t["metadata"]["query"] for t in out] == ["sum(rate(y[1m]))", "podinfo"]
 
 
 def test_scaled_object_copy_gets_its_own_hpa_name() -> None:
     """The primary ScaledObject scales podinfo-primary; a named KEDA HPA gets `-primary` too."""
-    so = {"spec": {"scaleTargetRef": {"name": "podinfo"}, "minReplicaCount": 1, "maxReplicaCount": 5,
-                   "advanced": {"horizontalPodAutoscalerConfig": {"name": "podinfo-hpa"}}, "triggers": []}}
+    so = {
+        "spec": {
+            "scaleTargetRef": {"name": "podinfo"},
+            "minReplicaCount": 1,
+            "maxReplicaCount": 5,
+            "advanced": {"horizontalPodAutoscalerConfig": {"name": "podinfo-hpa"}},
+            "triggers": [],
+        }
+    }
     spec = primary_scaled_object_spec(_canary("ScaledObject"), so)
     assert spec["scaleTargetRef"] == {"name": "podinfo-primary"}
     assert spec["advanced"]["horizontalPodAutoscalerConfig"]["name"] == "podinfo-hpa-primary"

@@ -32,7 +32,9 @@ def test_patches() -> None:
     assert scale_patch("StatefulSet", 2) == {"spec": {"replicas": 2}}
     assert scale_patch("DaemonSet", 0) is None
     ds = {"spec": {"template": {"spec": {"nodeSelector": {"os": "linux"}}}}}
-    assert daemonset_to_zero(ds) == {"spec": {"template": {"spec": {"nodeSelector": {
-        "os": "linux", "flagger.app/scale-to-zero": "true"}}}}}
-    assert daemonset_from_zero() == {"spec": {"template": {"spec": {"nodeSelector": {
-        "flagger.app/scale-to-zero": None}}}}}
+    assert daemonset_to_zero(ds) == {
+        "spec": {"template": {"spec": {"nodeSelector": {"os": "linux", "flagger.app/scale-to-zero": "true"}}}}
+    }
+    assert daemonset_from_zero() == {
+        "spec": {"template": {"spec": {"nodeSelector": {"flagger.app/scale-to-zero": None}}}}
+    }

@@ -18,8 +18,14 @@ from serinus.api.rules.target import router_ref_rules, service_rules, target_rul
 from serinus.api.rules.traffic import strategy_rules, traffic_feature_rules
 from serinus.api.rules.workload import workload_rules
 
-__all__ = ["DEFAULT_SELECTOR_LABELS", "RuleContext", "check_alert_provider", "check_canary", "check_metric_template",
-           "is_http_url"]
+__all__ = [
+    "DEFAULT_SELECTOR_LABELS",
+    "RuleContext",
+    "check_alert_provider",
+    "check_canary",
+    "check_metric_template",
+    "is_http_url",
+]
 
 
 def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Problem]:
@@ -29,9 +35,14 @@ def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Pro
     router, fell_back = router_for(provider)
     out: list[Problem] = []
     if fell_back:
-        out.append(warning(("spec", "provider"), f"the operator's mesh provider {show(provider)} is unknown; "
-                           "Flagger uses istio", "provider",
-                           f"unknown mesh router provider '{provider}', using istio"))
+        out.append(
+            warning(
+                ("spec", "provider"),
+                f"the operator's mesh provider {show(provider)} is unknown; Flagger uses istio",
+                "provider",
+                f"unknown mesh router provider '{provider}', using istio",
+            )
+        )
     out += target_rules(canary)
     out += workload_rules(canary, context)
     out += service_rules(canary, router, provider)
@@ -40,8 +51,13 @@ def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Pro
     base: Path = ("spec", "analysis") if canary.spec.analysis is not None else ("spec", "canaryAnalysis")
     if analysis is not None:
         if canary.spec.analysis is None:
-            out.append(warning(base, "is deprecated and not in the CRD, so the API server drops it; "
-                               "rename it to analysis", "canary-analysis"))
+            out.append(
+                warning(
+                    base,
+                    "is deprecated and not in the CRD, so the API server drops it; rename it to analysis",
+                    "canary-analysis",
+                )
+            )
         out += strategy_rules(analysis, base, router)
         out += traffic_feature_rules(analysis, base, router, provider)
         out += metric_rules(canary, analysis, base, context)
@@ -51,8 +67,12 @@ def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Pro
     if context.no_cross_namespace_refs and canary.spec.upstream_ref is not None:
         ref = canary.spec.upstream_ref
         if (ref.namespace or canary.metadata.namespace) != canary.metadata.namespace:
-            out.append(error(("spec", "upstreamRef", "namespace"), "points to another namespace, and the operator "
-                             "blocks cross-namespace references", "cross-namespace",
-                             f"can't access gloo upstream {ref.name}.{ref.namespace}, cross-namespace "
-                             "references are blocked"))
+            out.append(
+                error(
+                    ("spec", "upstreamRef", "namespace"),
+                    "points to another namespace, and the operator blocks cross-namespace references",
+                    "cross-namespace",
+                    f"can't access gloo upstream {ref.name}.{ref.namespace}, cross-namespace references are blocked",
+                )
+            )
     return out

@@ -54,8 +54,10 @@ MAX_DECISIVE_METRICS: Final = 4
 #: Values of `direction` for scalar metrics.
 DIRECTIONS: Final = ("increase", "higher", "up", "decrease", "lower", "down")
 #: The kinds each built-in metric can be judged as.
-BUILTIN_KINDS: Final = {REQUEST_SUCCESS_RATE: (MetricKind.RATIO, MetricKind.ABSOLUTE),
-                        REQUEST_DURATION: (MetricKind.HISTOGRAM, MetricKind.ABSOLUTE, MetricKind.SCALAR)}
+BUILTIN_KINDS: Final = {
+    REQUEST_SUCCESS_RATE: (MetricKind.RATIO, MetricKind.ABSOLUTE),
+    REQUEST_DURATION: (MetricKind.HISTOGRAM, MetricKind.ABSOLUTE, MetricKind.SCALAR),
+}
 
 _ANNOTATIONS: Final[Path] = ("metadata", "annotations")
 
@@ -91,8 +93,9 @@ class _Annotations:
     unreadable: bool = False
 
 
-def judge_rules(canary: Canary, analysis: CanaryAnalysis | None, base: Path, router: Router,
-                provider: str) -> list[Problem]:
+def judge_rules(
+    canary: Canary, analysis: CanaryAnalysis | None, base: Path, router: Router, provider: str
+) -> list[Problem]:
     """Every problem of the judge's settings: the annotations' syntax and schema, each block's values, and the
     settings in effect against the rest of the Canary. Without an analysis only the annotations are checked."""
     found = _parse_annotations(canary.metadata.annotations)
@@ -100,7 +103,7 @@ def judge_rules(canary: Canary, analysis: CanaryAnalysis | None, base: Path, rou
     if analysis is None:
         return out
     interval_s = analysis.interval_seconds()
-    spec_analysis = (_Block(analysis.judge, (*base, "judge")) if analysis.judge is not None else None)
+    spec_analysis = _Block(analysis.judge, (*base, "judge")) if analysis.judge is not None else None
     for analysis_block in (spec_analysis, found.analysis):
         if analysis_block is not None:
             out += _analysis_block_rules(analysis_block, interval_s)
@@ -115,15 +118,19 @@ def judge_rules(canary: Canary, analysis: CanaryAnalysis | None, base: Path, rou
         named = by_name.get(name)
         for block in blocks:
             if named is None:
-                out.append(warning(block.path, f"names the metric {show(name)}, which this Canary does not have "
-                                   f"(its metrics: {_names(analysis)}); the block does nothing",
-                                   "judge-metric-name"))
+                out.append(
+                    warning(
+                        block.path,
+                        f"names the metric {show(name)}, which this Canary does not have "
+                        f"(its metrics: {_names(analysis)}); the block does nothing",
+                        "judge-metric-name",
+                    )
+                )
             else:
                 out += _metric_block_rules(named, block, router, provider)
     out += _both_forms_rules(spec_analysis, found.analysis, spec_metrics, found.metrics)
     effective = _effective_analysis(spec_analysis, found.analysis)
-    metrics = {name: _effective_metric(spec_metrics.get(name), found.metrics.get(name, []))
-               for name in by_name}
+    metrics = {name: _effective_metric(spec_metrics.get(name), found.metrics.get(name, [])) for name in by_name}
     mode_path, mode = _mode(spec_analysis, found.analysis, effective)
     if found.unreadable and (spec_analysis is None or "mode" not in spec_analysis.set_fields()):
         return out  # the mode may be in the broken annotation: nothing more can be said
@@ -178,13 +185,14 @@ def _parse_annotations(annotations: Mapping[str, str]) -> _Annotations:
         if not key.startswith(METRIC_ANNOTATION_PREFIX):
             continue
         path = (*_ANNOTATIONS, key)
-        name = key[len(METRIC_ANNOTATION_PREFIX):]
+        name = key[len(METRIC_ANNOTATION_PREFIX) :]
         loaded = _load(value, path, _metric_schema(), problems)
         if loaded is None:
             continue
         if not name:
-            problems.append(error(path, f"names no metric; write {METRIC_ANNOTATION_PREFIX}<metric name>",
-                                  "judge-annotation"))
+            problems.append(
+                error(path, f"names no metric; write {METRIC_ANNOTATION_PREFIX}<metric name>", "judge-annotation")
+            )
             continue
         metric = _model(MetricJudge, loaded, path, problems)
         if metric is not None:
@@ -204,8 +212,9 @@ def _load(text: str, path: Path, schema: Mapping[str, Any], problems: list[Probl
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        problems.append(error(path, f"must be a YAML mapping of judge settings, got {show(loaded)}",
-                              "judge-annotation"))
+        problems.append(
+            error(path, f"must be a YAML mapping of judge settings, got {show(loaded)}", "judge-annotation")
+        )
         return None
     pruned, dropped = _prune(schema, loaded, path)
     problems += dropped
@@ -221,8 +230,9 @@ def _prune(schema: Mapping[str, Any], value: Mapping[str, Any], path: Path) -> t
     from serinus.api.structural import prune
 
     pruned, found = prune(schema, value, path)
-    return pruned, [warning(p.path, p.message.replace("the API server drops it", "the judge ignores it"), p.rule)
-                    for p in found]
+    return pruned, [
+        warning(p.path, p.message.replace("the API server drops it", "the judge ignores it"), p.rule) for p in found
+    ]
 
 
 def _validate(schema: Mapping[str, Any], value: Any, path: Path) -> list[Problem]:
@@ -246,8 +256,13 @@ def _model(model: type[T], value: Any, path: Path, problems: list[Problem]) -> T
     except ValidationError as err:
         for item in err.errors(include_url=False):
             text = item["msg"]
-            problems.append(error((*path, *item["loc"]), f"{text[:1].lower()}{text[1:]}, got "
-                                  f"{show(item.get('input'))}", "judge-annotation"))
+            problems.append(
+                error(
+                    (*path, *item["loc"]),
+                    f"{text[:1].lower()}{text[1:]}, got {show(item.get('input'))}",
+                    "judge-annotation",
+                )
+            )
         return None
 
 
@@ -257,72 +272,143 @@ def _model(model: type[T], value: Any, path: Path, problems: list[Problem]) -> T
 def _analysis_block_rules(block: _Block[AnalysisJudge], interval_s: float) -> list[Problem]:
     judge = block.value
     out: list[Problem] = []
-    for name, rate in (("falseRollbackRate", judge.false_rollback_rate),
-                       ("missedRegressionRate", judge.missed_regression_rate)):
+    for name, rate in (
+        ("falseRollbackRate", judge.false_rollback_rate),
+        ("missedRegressionRate", judge.missed_regression_rate),
+    ):
         if rate is not None and not 0 < rate <= MAX_RATE:
-            out.append(error(block.at(name), f"must be above 0 and at most {MAX_RATE:g} (a probability per "
-                             f"release; 0.05 is the default), got {rate:g}", "judge-rate"))
+            out.append(
+                error(
+                    block.at(name),
+                    f"must be above 0 and at most {MAX_RATE:g} (a probability per "
+                    f"release; 0.05 is the default), got {rate:g}",
+                    "judge-rate",
+                )
+            )
     if judge.max_hold:
         try:
             hold = parse_duration(judge.max_hold)
         except DurationError as err:
-            out.append(error(block.at("maxHold"), f"is not a Go duration ({err}), e.g. 30m or 1h",
-                             "judge-max-hold"))
+            out.append(error(block.at("maxHold"), f"is not a Go duration ({err}), e.g. 30m or 1h", "judge-max-hold"))
         else:
             if hold < interval_s * SECOND:
-                out.append(error(block.at("maxHold"), f"is {judge.max_hold}, shorter than the {interval_s:g}s analysis "
-                                 "interval; onInconclusive would decide before the judge could hold even once",
-                                 "judge-max-hold"))
+                out.append(
+                    error(
+                        block.at("maxHold"),
+                        f"is {judge.max_hold}, shorter than the {interval_s:g}s analysis "
+                        "interval; onInconclusive would decide before the judge could hold even once",
+                        "judge-max-hold",
+                    )
+                )
     return out
 
 
-def _metric_block_rules(metric: CanaryMetric, block: _Block[MetricJudge], router: Router,
-                        provider: str) -> list[Problem]:
+def _metric_block_rules(
+    metric: CanaryMetric, block: _Block[MetricJudge], router: Router, provider: str
+) -> list[Problem]:
     judge = block.value
     kind = _kind(metric, judge)
     out = _effect_rules(block, kind)
     custom = not metric.is_builtin()
     allowed = BUILTIN_KINDS.get(metric.name)
     if judge.kind is not None and allowed is not None and judge.kind not in allowed:
-        out.append(error(block.at("kind"), f"{metric.name} can be judged as {' or '.join(k.value for k in allowed)}"
-                         f", not {judge.kind.value}", "judge-kind"))
+        out.append(
+            error(
+                block.at("kind"),
+                f"{metric.name} can be judged as {' or '.join(k.value for k in allowed)}, not {judge.kind.value}",
+                "judge-kind",
+            )
+        )
     elif judge.kind is MetricKind.ABSOLUTE and custom and judge.max_bad_share is None:
-        out.append(error(block.at("maxBadShare"), "is required: kind absolute on a custom metric tests the canary's "
-                         "share of bad requests (badQuery over requestsQuery) against this bound, e.g. 1%",
-                         "judge-kind"))
+        out.append(
+            error(
+                block.at("maxBadShare"),
+                "is required: kind absolute on a custom metric tests the canary's "
+                "share of bad requests (badQuery over requestsQuery) against this bound, e.g. 1%",
+                "judge-kind",
+            )
+        )
     elif judge.kind is MetricKind.ABSOLUTE and not custom and not _has_absolute_bound(metric):
-        out.append(error(block.at("kind"), "absolute needs the metric's thresholdRange: it tests the canary "
-                         "against that bound", "judge-kind"))
+        out.append(
+            error(
+                block.at("kind"),
+                "absolute needs the metric's thresholdRange: it tests the canary against that bound",
+                "judge-kind",
+            )
+        )
     if judge.kind in (MetricKind.RATIO, MetricKind.ABSOLUTE) and custom:
         for name, query in (("requestsQuery", judge.requests_query), ("badQuery", judge.bad_query)):
             if not query:
-                out.append(error(block.at(name), f"is required: kind {judge.kind.value} on a custom metric counts "
-                                 "requests and bad requests with requestsQuery and badQuery", "judge-queries"))
+                out.append(
+                    error(
+                        block.at(name),
+                        f"is required: kind {judge.kind.value} on a custom metric counts "
+                        "requests and bad requests with requestsQuery and badQuery",
+                        "judge-queries",
+                    )
+                )
     elif judge.kind is None and custom and bool(judge.requests_query) != bool(judge.bad_query):
         given, missing = ("requestsQuery", "badQuery") if judge.requests_query else ("badQuery", "requestsQuery")
-        out.append(warning(block.at(given), f"is ignored without {missing}; the metric is judged as scalar "
-                           "(its own query, rendered for both versions)", "judge-queries"))
+        out.append(
+            warning(
+                block.at(given),
+                f"is ignored without {missing}; the metric is judged as scalar "
+                "(its own query, rendered for both versions)",
+                "judge-queries",
+            )
+        )
     out += _max_bad_share_rules(metric, block, kind)
     if judge.kind is MetricKind.HISTOGRAM and custom and not judge.buckets_query:
-        out.append(error(block.at("bucketsQuery"), "is required: kind histogram on a custom metric reads bucket "
-                         "counts by le from bucketsQuery", "judge-queries"))
+        out.append(
+            error(
+                block.at("bucketsQuery"),
+                "is required: kind histogram on a custom metric reads bucket counts by le from bucketsQuery",
+                "judge-queries",
+            )
+        )
     if judge.buckets_query and kind is not MetricKind.HISTOGRAM:
-        out.append(warning(block.at("bucketsQuery"), f"is ignored: only kind histogram reads it, and this metric "
-                           f"is judged as {kind.value}", "judge-buckets-query"))
-    if (kind is MetricKind.HISTOGRAM and metric.name == REQUEST_DURATION and router is Router.NGINX):
-        out.append(warning(block.at("kind") if judge.kind is not None else block.path, f"provider {provider} "
-                           "exports no latency histogram (only a sum and a count), so request-duration can only be "
-                           "judged as scalar (its mean)", "judge-histogram-data"))
+        out.append(
+            warning(
+                block.at("bucketsQuery"),
+                f"is ignored: only kind histogram reads it, and this metric is judged as {kind.value}",
+                "judge-buckets-query",
+            )
+        )
+    if kind is MetricKind.HISTOGRAM and metric.name == REQUEST_DURATION and router is Router.NGINX:
+        out.append(
+            warning(
+                block.at("kind") if judge.kind is not None else block.path,
+                f"provider {provider} "
+                "exports no latency histogram (only a sum and a count), so request-duration can only be "
+                "judged as scalar (its mean)",
+                "judge-histogram-data",
+            )
+        )
     for index, bound in enumerate(judge.bounds):
         if not _is_bound(bound):
-            out.append(error(block.at("bounds", index), f"must be auto or a latency bound in milliseconds, got "
-                             f"{show(bound)}", "judge-bounds"))
+            out.append(
+                error(
+                    block.at("bounds", index),
+                    f"must be auto or a latency bound in milliseconds, got {show(bound)}",
+                    "judge-bounds",
+                )
+            )
     if judge.bounds and kind is not MetricKind.HISTOGRAM:
-        out.append(warning(block.at("bounds"), f"is ignored: only kind histogram tests latency bounds, and this "
-                           f"metric is judged as {kind.value}", "judge-bounds"))
+        out.append(
+            warning(
+                block.at("bounds"),
+                f"is ignored: only kind histogram tests latency bounds, and this metric is judged as {kind.value}",
+                "judge-bounds",
+            )
+        )
     if judge.direction and judge.direction.strip().lower() not in DIRECTIONS:
-        out.append(error(block.at("direction"), f"must be increase (higher is worse) or decrease (lower is "
-                         f"worse), got {show(judge.direction)}", "judge-direction"))
+        out.append(
+            error(
+                block.at("direction"),
+                f"must be increase (higher is worse) or decrease (lower is worse), got {show(judge.direction)}",
+                "judge-direction",
+            )
+        )
     return out
 
 
@@ -336,11 +422,20 @@ def _max_bad_share_rules(metric: CanaryMetric, block: _Block[MetricJudge], kind:
     except ValueError as err:
         return [error(where, f"{err}, got {show(judge.max_bad_share)}", "judge-max-bad-share")]
     if metric.is_builtin():
-        return [warning(where, f"is ignored: {metric.name} takes its absolute bound from thresholdRange",
-                        "judge-max-bad-share")]
+        return [
+            warning(
+                where, f"is ignored: {metric.name} takes its absolute bound from thresholdRange", "judge-max-bad-share"
+            )
+        ]
     if kind not in (MetricKind.RATIO, MetricKind.ABSOLUTE):
-        return [warning(where, f"is ignored: only a metric with requestsQuery and badQuery has a bad share, and "
-                        f"this one is judged as {kind.value}", "judge-max-bad-share")]
+        return [
+            warning(
+                where,
+                f"is ignored: only a metric with requestsQuery and badQuery has a bad share, and "
+                f"this one is judged as {kind.value}",
+                "judge-max-bad-share",
+            )
+        ]
     return []
 
 
@@ -352,18 +447,32 @@ def _effect_rules(block: _Block[MetricJudge], kind: MetricKind) -> list[Problem]
         if effect is None:
             continue
         if effect.ratio is not None and effect.ratio <= 1:
-            out.append(error(block.at(name, "ratio"), f"must be above 1 (canary/primary: 2 means twice as many bad "
-                             f"requests), got {effect.ratio:g}", "judge-effect"))
+            out.append(
+                error(
+                    block.at(name, "ratio"),
+                    f"must be above 1 (canary/primary: 2 means twice as many bad requests), got {effect.ratio:g}",
+                    "judge-effect",
+                )
+            )
         out += _delta_rules(effect, block.at(name, "delta"))
     if promote is not None and promote.ratio is not None and promote.ratio > 1:
         default = DEFAULT_SCALAR_ROLLBACK_RATIO if kind is MetricKind.SCALAR else DEFAULT_ROLLBACK_RATIO
         floor = rollback.ratio if rollback is not None and rollback.ratio is not None else default
-        source = "rollbackAt.ratio" if rollback is not None and rollback.ratio is not None else \
-            "the default rollbackAt.ratio"
+        source = (
+            "rollbackAt.ratio"
+            if rollback is not None and rollback.ratio is not None
+            else "the default rollbackAt.ratio"
+        )
         if floor > 1 and promote.ratio < floor:
-            out.append(error(block.at("promoteBelow", "ratio"), f"must be at least {source} ({floor:g}), got "
-                             f"{promote.ratio:g}; a canary between the two could be neither rolled back nor "
-                             "promoted and would hold until maxHold", "judge-effect"))
+            out.append(
+                error(
+                    block.at("promoteBelow", "ratio"),
+                    f"must be at least {source} ({floor:g}), got "
+                    f"{promote.ratio:g}; a canary between the two could be neither rolled back nor "
+                    "promoted and would hold until maxHold",
+                    "judge-effect",
+                )
+            )
     return out
 
 
@@ -373,8 +482,13 @@ def _delta_rules(effect: Effect, path: Path) -> list[Problem]:
     try:
         fraction = percent_fraction(effect.delta)
     except ValueError:
-        return [error(path, f"must be a difference in percentage points such as 0.1%, got {show(effect.delta)}",
-                      "judge-effect")]
+        return [
+            error(
+                path,
+                f"must be a difference in percentage points such as 0.1%, got {show(effect.delta)}",
+                "judge-effect",
+            )
+        ]
     if fraction > 1:
         return [error(path, f"must be at most 100%, got {show(effect.delta)}", "judge-effect")]
     return []
@@ -394,8 +508,12 @@ def _has_absolute_bound(metric: CanaryMetric, judge: MetricJudge | None = None) 
     100), thresholdRange.max of the duration, or the deprecated threshold; for a custom metric, maxBadShare with
     both count queries."""
     if not metric.is_builtin():
-        return (judge is not None and judge.max_bad_share is not None and bool(judge.requests_query)
-                and bool(judge.bad_query))
+        return (
+            judge is not None
+            and judge.max_bad_share is not None
+            and bool(judge.requests_query)
+            and bool(judge.bad_query)
+        )
     bounds = metric.threshold_range
     if metric.name == REQUEST_SUCCESS_RATE:
         return (bounds is not None and bounds.min is not None and 0 < bounds.min < 100) or metric.threshold > 0
@@ -421,32 +539,52 @@ def _kind(metric: CanaryMetric, judge: MetricJudge | None) -> MetricKind:
 # --- the settings in effect -----------------------------------------------------------------------------------------
 
 
-def _both_forms_rules(spec_analysis: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None,
-                      spec_metrics: Mapping[str, _Block[MetricJudge]],
-                      annotated_metrics: Mapping[str, list[_Block[MetricJudge]]]) -> list[Problem]:
+def _both_forms_rules(
+    spec_analysis: _Block[AnalysisJudge] | None,
+    annotated: _Block[AnalysisJudge] | None,
+    spec_metrics: Mapping[str, _Block[MetricJudge]],
+    annotated_metrics: Mapping[str, list[_Block[MetricJudge]]],
+) -> list[Problem]:
     out: list[Problem] = []
     if spec_analysis is not None and annotated is not None:
         spec_fields = set(spec_analysis.set_fields())
         for name in annotated.set_fields():
             if name in spec_fields:
-                out.append(warning(annotated.at(name), f"is also set in {format_path(spec_analysis.at(name))}, "
-                                   "which wins (the field in the spec overrides the annotation)",
-                                   "judge-both-forms"))
+                out.append(
+                    warning(
+                        annotated.at(name),
+                        f"is also set in {format_path(spec_analysis.at(name))}, "
+                        "which wins (the field in the spec overrides the annotation)",
+                        "judge-both-forms",
+                    )
+                )
     for name, blocks in annotated_metrics.items():
         spec_block = spec_metrics.get(name)
         if spec_block is not None:
             for block in blocks:
-                out.append(warning(block.path, f"is ignored: {format_path(spec_block.path)} is set and wins (the "
-                                   "whole block)", "judge-both-forms"))
+                out.append(
+                    warning(
+                        block.path,
+                        f"is ignored: {format_path(spec_block.path)} is set and wins (the whole block)",
+                        "judge-both-forms",
+                    )
+                )
         else:
             for block in blocks[:-1]:
-                out.append(warning(block.path, f"is ignored: {format_path(blocks[-1].path)} is also set for this "
-                                   "metric and wins (the whole block)", "judge-both-forms"))
+                out.append(
+                    warning(
+                        block.path,
+                        f"is ignored: {format_path(blocks[-1].path)} is also set for this "
+                        "metric and wins (the whole block)",
+                        "judge-both-forms",
+                    )
+                )
     return out
 
 
-def _effective_analysis(spec_block: _Block[AnalysisJudge] | None,
-                        annotated: _Block[AnalysisJudge] | None) -> AnalysisJudge | None:
+def _effective_analysis(
+    spec_block: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None
+) -> AnalysisJudge | None:
     """The analysis block in effect: the annotation's, overridden field by field by the spec's."""
     if spec_block is None:
         return annotated.value if annotated is not None else None
@@ -455,16 +593,18 @@ def _effective_analysis(spec_block: _Block[AnalysisJudge] | None,
     return annotated.value.model_copy(update=spec_block.value.model_dump(exclude_unset=True))
 
 
-def _effective_metric(spec_block: _Block[MetricJudge] | None,
-                      annotated: list[_Block[MetricJudge]]) -> _Block[MetricJudge] | None:
+def _effective_metric(
+    spec_block: _Block[MetricJudge] | None, annotated: list[_Block[MetricJudge]]
+) -> _Block[MetricJudge] | None:
     """A metric's block in effect: the spec's, else the last annotation given for it."""
     if spec_block is not None:
         return spec_block
     return annotated[-1] if annotated else None
 
 
-def _mode(spec_block: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None,
-          effective: AnalysisJudge | None) -> tuple[Path | None, JudgeMode]:
+def _mode(
+    spec_block: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None, effective: AnalysisJudge | None
+) -> tuple[Path | None, JudgeMode]:
     """The mode in effect and the path of the field that sets it (None when nothing does)."""
     for block in (spec_block, annotated):
         if block is not None and "mode" in block.set_fields():
@@ -472,12 +612,18 @@ def _mode(spec_block: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJu
     return None, effective.mode if effective is not None else JudgeMode.THRESHOLD
 
 
-def _judge_off_rules(spec_analysis: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None,
-                     spec_metrics: Mapping[str, _Block[MetricJudge]],
-                     annotated_metrics: Mapping[str, list[_Block[MetricJudge]]],
-                     mode_path: Path | None) -> list[Problem]:
-    why = (f"the judge is off ({format_path(mode_path)} is threshold)" if mode_path is not None
-           else "the judge is off (mode is threshold unless a judge block sets mode: statistical)")
+def _judge_off_rules(
+    spec_analysis: _Block[AnalysisJudge] | None,
+    annotated: _Block[AnalysisJudge] | None,
+    spec_metrics: Mapping[str, _Block[MetricJudge]],
+    annotated_metrics: Mapping[str, list[_Block[MetricJudge]]],
+    mode_path: Path | None,
+) -> list[Problem]:
+    why = (
+        f"the judge is off ({format_path(mode_path)} is threshold)"
+        if mode_path is not None
+        else "the judge is off (mode is threshold unless a judge block sets mode: statistical)"
+    )
     out: list[Problem] = []
     for block in (spec_analysis, annotated):
         if block is None:
@@ -491,35 +637,54 @@ def _judge_off_rules(spec_analysis: _Block[AnalysisJudge] | None, annotated: _Bl
     return out
 
 
-def _traffic_rules(analysis: CanaryAnalysis, base: Path, router: Router, provider: str, judge: AnalysisJudge,
-                   mode_path: Path | None) -> list[Problem]:
+def _traffic_rules(
+    analysis: CanaryAnalysis, base: Path, router: Router, provider: str, judge: AnalysisJudge, mode_path: Path | None
+) -> list[Problem]:
     """Statistical mode compares the canary with the primary; that needs both to see the same kind of requests."""
     if judge.baseline is Baseline.NONE:
         return []
     where = mode_path or (*base, "judge")
-    advice = ("; only absolute tests (thresholdRange) are meaningful here, so set baseline: none")
+    advice = "; only absolute tests (thresholdRange) are meaningful here, so set baseline: none"
     strategy = analysis.deployment_strategy()
     if router is Router.KUBERNETES or strategy is DeploymentStrategy.BLUE_GREEN:
         mirrored = analysis.mirror and router in BLUE_GREEN_MIRRORING
         if not mirrored:
-            return [warning(where, "is statistical in a blue/green release without mirroring: the canary sees "
-                            "only the load tester's requests and the primary the users', so their rates are not "
-                            "comparable" + advice, "judge-traffic")]
+            return [
+                warning(
+                    where,
+                    "is statistical in a blue/green release without mirroring: the canary sees "
+                    "only the load tester's requests and the primary the users', so their rates are not "
+                    "comparable" + advice,
+                    "judge-traffic",
+                )
+            ]
     elif router is Router.APISIX:
-        return [warning(where, "is statistical with provider apisix: APISIX labels its metrics by route, and the "
-                        "canary route carries both versions, so the primary's requests cannot be told apart (the "
-                        "judge would freeze for want of primary data)" + advice, "judge-traffic")]
+        return [
+            warning(
+                where,
+                "is statistical with provider apisix: APISIX labels its metrics by route, and the "
+                "canary route carries both versions, so the primary's requests cannot be told apart (the "
+                "judge would freeze for want of primary data)" + advice,
+                "judge-traffic",
+            )
+        ]
     elif analysis.match and router in AB_TESTING:
         kind = "an A/B testing" if strategy is DeploymentStrategy.AB_TESTING else "a"
-        return [warning(where, f"is statistical in {kind} release that routes by header or cookie "
-                        f"({format_path((*base, 'match'))}) with provider {provider}: the canary serves one segment "
-                        "of the users and the primary the others, so their rates are not comparable" + advice,
-                        "judge-traffic")]
+        return [
+            warning(
+                where,
+                f"is statistical in {kind} release that routes by header or cookie "
+                f"({format_path((*base, 'match'))}) with provider {provider}: the canary serves one segment "
+                "of the users and the primary the others, so their rates are not comparable" + advice,
+                "judge-traffic",
+            )
+        ]
     return []
 
 
-def _metric_set_rules(analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge,
-                      blocks: Mapping[str, _Block[MetricJudge] | None]) -> list[Problem]:
+def _metric_set_rules(
+    analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge, blocks: Mapping[str, _Block[MetricJudge] | None]
+) -> list[Problem]:
     out: list[Problem] = []
     interval_s = analysis.interval_seconds()
     decisive = 0
@@ -538,34 +703,68 @@ def _metric_set_rules(analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge
             except DurationError:
                 window_s = interval_s  # reported by the metric rules
             if window_s < interval_s:
-                out.append(warning((*where, "interval") if metric.interval else where, f"{show(metric.name)} is "
-                                   f"judged on its own query, whose window ({window}) is shorter than the "
-                                   f"{interval_s:g}s analysis interval, so the judge would skip the requests in "
-                                   "between; set interval to the analysis interval", "judge-metric-interval"))
+                out.append(
+                    warning(
+                        (*where, "interval") if metric.interval else where,
+                        f"{show(metric.name)} is "
+                        f"judged on its own query, whose window ({window}) is shorter than the "
+                        f"{interval_s:g}s analysis interval, so the judge would skip the requests in "
+                        "between; set interval to the analysis interval",
+                        "judge-metric-interval",
+                    )
+                )
         metric_judge = block.value if block else None
-        if (not metric.is_builtin() and judge.baseline is not Baseline.NONE and metric.threshold_range is not None
-                and _kind(metric, metric_judge) is MetricKind.RATIO and metric_judge is not None
-                and metric_judge.max_bad_share is None):
-            out.append(warning(where, f"{show(metric.name)} is judged against the primary only: its thresholdRange "
-                               "is Flagger's check (read by onInconclusive: flagger), not a test of the judge. To "
-                               "hold the canary to an absolute bound as well, set judge.maxBadShare (its share of "
-                               "bad requests, e.g. 1%)", "judge-absolute"))
+        if (
+            not metric.is_builtin()
+            and judge.baseline is not Baseline.NONE
+            and metric.threshold_range is not None
+            and _kind(metric, metric_judge) is MetricKind.RATIO
+            and metric_judge is not None
+            and metric_judge.max_bad_share is None
+        ):
+            out.append(
+                warning(
+                    where,
+                    f"{show(metric.name)} is judged against the primary only: its thresholdRange "
+                    "is Flagger's check (read by onInconclusive: flagger), not a test of the judge. To "
+                    "hold the canary to an absolute bound as well, set judge.maxBadShare (its share of "
+                    "bad requests, e.g. 1%)",
+                    "judge-absolute",
+                )
+            )
         if not _has_absolute_bound(metric, metric_judge):
             if judge.baseline is Baseline.NONE:
                 why = "has no thresholdRange" if metric.is_builtin() else "has no maxBadShare"
-                out.append(warning(where, f"{show(metric.name)} {why}; with baseline: none only absolute tests "
-                                   "run (from the thresholdRange of request-success-rate and request-duration, "
-                                   "and from maxBadShare of a custom metric with count queries), so nothing tests "
-                                   "this metric", "judge-absolute"))
+                out.append(
+                    warning(
+                        where,
+                        f"{show(metric.name)} {why}; with baseline: none only absolute tests "
+                        "run (from the thresholdRange of request-success-rate and request-duration, "
+                        "and from maxBadShare of a custom metric with count queries), so nothing tests "
+                        "this metric",
+                        "judge-absolute",
+                    )
+                )
             elif metric.name in BUILTIN_METRICS:
-                out.append(warning(where, f"{show(metric.name)} has no thresholdRange, so it has no absolute test; "
-                                   "at low traffic the comparison with the primary rarely gathers enough evidence "
-                                   "and promotions will mostly wait until maxHold", "judge-absolute"))
+                out.append(
+                    warning(
+                        where,
+                        f"{show(metric.name)} has no thresholdRange, so it has no absolute test; "
+                        "at low traffic the comparison with the primary rarely gathers enough evidence "
+                        "and promotions will mostly wait until maxHold",
+                        "judge-absolute",
+                    )
+                )
     if decisive > MAX_DECISIVE_METRICS:
-        out.append(warning((*base, "metrics"), f"{decisive} metrics decide; the false-rollback budget is split "
-                           f"across them, so each test needs much stronger evidence. Keep {MAX_DECISIVE_METRICS} "
-                           "or fewer and mark the rest advisory: true (shown in the ledger, never deciding)",
-                           "judge-metric-count"))
+        out.append(
+            warning(
+                (*base, "metrics"),
+                f"{decisive} metrics decide; the false-rollback budget is split "
+                f"across them, so each test needs much stronger evidence. Keep {MAX_DECISIVE_METRICS} "
+                "or fewer and mark the rest advisory: true (shown in the ledger, never deciding)",
+                "judge-metric-count",
+            )
+        )
     return out
 
 

@@ -22,8 +22,12 @@ _SECRET_KEYS = {
     MetricProviderType.DYNATRACE: "dynatrace_token",
     MetricProviderType.SPLUNK: "sf_token_key",
 }
-_TLS_OPTIONAL = {MetricProviderType.PROMETHEUS, MetricProviderType.GRAPHITE, MetricProviderType.EXTERNALMETRICS,
-                 MetricProviderType.INFLUXDB}
+_TLS_OPTIONAL = {
+    MetricProviderType.PROMETHEUS,
+    MetricProviderType.GRAPHITE,
+    MetricProviderType.EXTERNALMETRICS,
+    MetricProviderType.INFLUXDB,
+}
 _CHAT = {AlertProviderType.SLACK, AlertProviderType.DISCORD, AlertProviderType.ROCKET}
 
 
@@ -34,32 +38,57 @@ def check_metric_template(template: MetricTemplate) -> list[Problem]:
     base = ("spec", "provider")
     out: list[Problem] = []
     if kind in _ADDRESS_REQUIRED and not provider.address:
-        out.append(error((*base, "address"), f"is required for a {kind.value} provider", "template-address",
-                         _ADDRESS_REQUIRED[kind].format(type=kind.value, address=provider.address)))
+        out.append(
+            error(
+                (*base, "address"),
+                f"is required for a {kind.value} provider",
+                "template-address",
+                _ADDRESS_REQUIRED[kind].format(type=kind.value, address=provider.address),
+            )
+        )
     if provider.address and not is_http_url(provider.address) and kind is not MetricProviderType.KEPTN:
-        out.append(error((*base, "address"), f"must be an absolute http or https URL, got {show(provider.address)}",
-                         "template-address"))
+        out.append(
+            error(
+                (*base, "address"),
+                f"must be an absolute http or https URL, got {show(provider.address)}",
+                "template-address",
+            )
+        )
     if kind is MetricProviderType.CLOUDWATCH and not provider.region:
-        out.append(error((*base, "region"), "is required for a cloudwatch provider", "template-region",
-                         "region not specified"))
+        out.append(
+            error((*base, "region"), "is required for a cloudwatch provider", "template-region", "region not specified")
+        )
     if kind in _SECRET_KEYS and provider.secret_ref is None:
-        out.append(error((*base, "secretRef"), f"is required for a {kind.value} provider: a Secret with "
-                         f"{_SECRET_KEYS[kind]}", "template-secret"))
+        out.append(
+            error(
+                (*base, "secretRef"),
+                f"is required for a {kind.value} provider: a Secret with {_SECRET_KEYS[kind]}",
+                "template-secret",
+            )
+        )
     if provider.headers and kind is not MetricProviderType.PROMETHEUS:
-        out.append(warning((*base, "headers"), f"is only sent by the prometheus provider; ignored by {kind.value}",
-                           "provider-field"))
+        out.append(
+            warning(
+                (*base, "headers"),
+                f"is only sent by the prometheus provider; ignored by {kind.value}",
+                "provider-field",
+            )
+        )
     if provider.region and kind is not MetricProviderType.CLOUDWATCH:
-        out.append(warning((*base, "region"), f"is only used by the cloudwatch provider; ignored by {kind.value}",
-                           "provider-field"))
+        out.append(
+            warning(
+                (*base, "region"), f"is only used by the cloudwatch provider; ignored by {kind.value}", "provider-field"
+            )
+        )
     if provider.insecure_skip_verify and kind not in _TLS_OPTIONAL:
-        out.append(warning((*base, "insecureSkipVerify"), f"is ignored by the {kind.value} provider",
-                           "provider-field"))
+        out.append(warning((*base, "insecureSkipVerify"), f"is ignored by the {kind.value} provider", "provider-field"))
     query = template.spec.query
     if not query.strip():
         out.append(error(("spec", "query"), "is empty", "template-query"))
     elif query.count("{{") != query.count("}}"):
-        out.append(error(("spec", "query"), "has unbalanced {{ and }}; the Go template cannot be parsed",
-                         "template-query"))
+        out.append(
+            error(("spec", "query"), "has unbalanced {{ and }}; the Go template cannot be parsed", "template-query")
+        )
     return out
 
 
@@ -68,12 +97,21 @@ def check_alert_provider(provider: AlertProvider) -> list[Problem]:
     spec = provider.spec
     out: list[Problem] = []
     if spec.address and not is_http_url(spec.address):
-        out.append(error(("spec", "address"), f"must be an absolute http or https URL, got {show(spec.address)}",
-                         "alert-address"))
+        out.append(
+            error(
+                ("spec", "address"), f"must be an absolute http or https URL, got {show(spec.address)}", "alert-address"
+            )
+        )
     if spec.proxy and not is_http_url(spec.proxy):
-        out.append(error(("spec", "proxy"), f"must be an absolute http or https URL, got {show(spec.proxy)}",
-                         "alert-proxy"))
+        out.append(
+            error(("spec", "proxy"), f"must be an absolute http or https URL, got {show(spec.proxy)}", "alert-proxy")
+        )
     if spec.channel and spec.type not in _CHAT:
-        out.append(warning(("spec", "channel"), f"is only used by slack, discord and rocket; ignored by "
-                           f"{spec.type.value}", "provider-field"))
+        out.append(
+            warning(
+                ("spec", "channel"),
+                f"is only used by slack, discord and rocket; ignored by {spec.type.value}",
+                "provider-field",
+            )
+        )
     return out

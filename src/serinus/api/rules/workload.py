@@ -26,32 +26,50 @@ def workload_rules(canary: Canary, context: RuleContext) -> list[Problem]:
     ref = canary.spec.target_ref
     namespace = canary.metadata.namespace
     out: list[Problem] = []
-    others = [name for name in context.canaries_by_target.get((namespace, ref.kind.value, ref.name), ())
-              if name != canary.metadata.name]
+    others = [
+        name
+        for name in context.canaries_by_target.get((namespace, ref.kind.value, ref.name), ())
+        if name != canary.metadata.name
+    ]
     if others:
-        out.append(error(("spec", "targetRef"), f"{ref.kind.value} {ref.name} is also the target of "
-                         f"{one_of([f'canary/{n}' for n in others], 'and')}; two Canaries would fight over it",
-                         "shared-target",
-                         f"Bad things will happen! Found more than one canary with the same target "
-                         f"{ref.kind.value.lower()}.{ref.name}"))
+        out.append(
+            error(
+                ("spec", "targetRef"),
+                f"{ref.kind.value} {ref.name} is also the target of "
+                f"{one_of([f'canary/{n}' for n in others], 'and')}; two Canaries would fight over it",
+                "shared-target",
+                f"Bad things will happen! Found more than one canary with the same target "
+                f"{ref.kind.value.lower()}.{ref.name}",
+            )
+        )
     workload = context.workload(namespace, ref.kind.value, ref.name)
     if workload is None or ref.kind not in _SELECTED:
         return out
     labels = _match_labels(workload)
     if not any(key in labels for key in context.selector_labels):
         word = ref.kind.value.lower()
-        out.append(error(("spec", "targetRef"), f"{ref.kind.value} {ref.name} selects its pods by "
-                         f"{show(dict(labels))}; its spec.selector.matchLabels needs one of "
-                         f"{one_of(list(context.selector_labels))} (the operator's selector labels)",
-                         "selector-labels",
-                         f"{word} {ref.name}.{namespace} spec.selector.matchLabels must contain one of "
-                         f"[{' '.join(context.selector_labels)}]"))
+        out.append(
+            error(
+                ("spec", "targetRef"),
+                f"{ref.kind.value} {ref.name} selects its pods by "
+                f"{show(dict(labels))}; its spec.selector.matchLabels needs one of "
+                f"{one_of(list(context.selector_labels))} (the operator's selector labels)",
+                "selector-labels",
+                f"{word} {ref.name}.{namespace} spec.selector.matchLabels must contain one of "
+                f"[{' '.join(context.selector_labels)}]",
+            )
+        )
     if ref.kind is TargetKind.DAEMON_SET:
         spec = workload.get("spec")
         strategy = spec.get("updateStrategy") if isinstance(spec, Mapping) else None
         kind = strategy.get("type", "") if isinstance(strategy, Mapping) else ""
         if kind and kind != "RollingUpdate":
-            out.append(error(("spec", "targetRef"), f"DaemonSet {ref.name} updates with {kind}; a canary needs "
-                             "updateStrategy RollingUpdate", "daemonset-strategy",
-                             f"daemonset {ref.name}.{namespace} must have RollingUpdate strategy but have {kind}"))
+            out.append(
+                error(
+                    ("spec", "targetRef"),
+                    f"DaemonSet {ref.name} updates with {kind}; a canary needs updateStrategy RollingUpdate",
+                    "daemonset-strategy",
+                    f"daemonset {ref.name}.{namespace} must have RollingUpdate strategy but have {kind}",
+                )
+            )
     return out

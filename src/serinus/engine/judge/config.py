@@ -157,7 +157,8 @@ def _effect(effect: Effect | None, default: tuple[float, float], what: str) -> t
 
 def _flagger_check(metric: CanaryMetric) -> FlaggerCheck:
     kind = {REQUEST_SUCCESS_RATE: FlaggerKind.SUCCESS_RATE, REQUEST_DURATION: FlaggerKind.DURATION_MS}.get(
-        metric.name, FlaggerKind.CUSTOM)
+        metric.name, FlaggerKind.CUSTOM
+    )
     return FlaggerCheck(kind, metric.threshold_range, metric.threshold)
 
 
@@ -200,9 +201,19 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
             relative = False
         elif kind is not MetricKind.RATIO:
             raise ValueError(f"judge: {metric.name} is judged as ratio or absolute, not {kind}")
-        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
-                            m_pass=m_pass, delta_pass=d_pass, relative=relative, p_max=p_max, flagger=flagger,
-                            prior_rate=ERRORS_PRIOR_RATE)
+        return MetricConfig(
+            name=metric.name,
+            kind=kind,
+            advisory=judge.advisory,
+            m_fail=m_fail,
+            delta_fail=d_fail,
+            m_pass=m_pass,
+            delta_pass=d_pass,
+            relative=relative,
+            p_max=p_max,
+            flagger=flagger,
+            prior_rate=ERRORS_PRIOR_RATE,
+        )
     if metric.name == REQUEST_DURATION:
         kind = judge.kind or MetricKind.HISTOGRAM
         m_fail, d_fail = _effect(judge.rollback_at, LATENCY_FAIL, "rollbackAt")
@@ -215,11 +226,21 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
         elif kind is not MetricKind.HISTOGRAM:
             raise ValueError(f"judge: {metric.name} is judged as histogram, absolute or scalar, not {kind}")
         latency_max = ceiling if ceiling is not None and ceiling > 0 else None
-        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
-                            m_pass=m_pass, delta_pass=d_pass, relative=relative,
-                            p_max=1.0 - LATENCY_QUANTILE if latency_max is not None else None,
-                            bounds=_bounds(judge) if relative else (), latency_max=latency_max, flagger=flagger,
-                            prior_rate=LATENCY_PRIOR_RATE)
+        return MetricConfig(
+            name=metric.name,
+            kind=kind,
+            advisory=judge.advisory,
+            m_fail=m_fail,
+            delta_fail=d_fail,
+            m_pass=m_pass,
+            delta_pass=d_pass,
+            relative=relative,
+            p_max=1.0 - LATENCY_QUANTILE if latency_max is not None else None,
+            bounds=_bounds(judge) if relative else (),
+            latency_max=latency_max,
+            flagger=flagger,
+            prior_rate=LATENCY_PRIOR_RATE,
+        )
     # custom metrics: ratio when the judge block gives count queries, else scalar (the template's own value)
     has_counts = bool(judge.requests_query and judge.bad_query)
     kind = judge.kind or (MetricKind.RATIO if has_counts else MetricKind.SCALAR)
@@ -236,16 +257,36 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
             relative = False
         m_fail, d_fail = _effect(judge.rollback_at, ERRORS_FAIL, "rollbackAt")
         m_pass, d_pass = _effect(judge.promote_below, ERRORS_PASS, "promoteBelow")
-        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
-                            m_pass=m_pass, delta_pass=d_pass, relative=relative, p_max=p_max, flagger=flagger)
+        return MetricConfig(
+            name=metric.name,
+            kind=kind,
+            advisory=judge.advisory,
+            m_fail=m_fail,
+            delta_fail=d_fail,
+            m_pass=m_pass,
+            delta_pass=d_pass,
+            relative=relative,
+            p_max=p_max,
+            flagger=flagger,
+        )
     if kind is MetricKind.HISTOGRAM:
         if not judge.buckets_query:
             raise ValueError(f"judge: {metric.name}: kind histogram needs bucketsQuery")
         m_fail, d_fail = _effect(judge.rollback_at, LATENCY_FAIL, "rollbackAt")
         m_pass, d_pass = _effect(judge.promote_below, LATENCY_PASS, "promoteBelow")
-        return MetricConfig(name=metric.name, kind=kind, advisory=judge.advisory, m_fail=m_fail, delta_fail=d_fail,
-                            m_pass=m_pass, delta_pass=d_pass, relative=relative, bounds=_bounds(judge),
-                            flagger=flagger, prior_rate=LATENCY_PRIOR_RATE)
+        return MetricConfig(
+            name=metric.name,
+            kind=kind,
+            advisory=judge.advisory,
+            m_fail=m_fail,
+            delta_fail=d_fail,
+            m_pass=m_pass,
+            delta_pass=d_pass,
+            relative=relative,
+            bounds=_bounds(judge),
+            flagger=flagger,
+            prior_rate=LATENCY_PRIOR_RATE,
+        )
     return _scalar(metric.name, judge, relative, _direction(metric, judge), flagger)
 
 
@@ -253,8 +294,16 @@ def _scalar(name: str, judge: MetricJudge, relative: bool, direction: int, flagg
     """A scalar metric: sign tests on canary/primary at rollbackAt.ratio and promoteBelow.ratio."""
     fail, _ = _effect(judge.rollback_at, (SCALAR_FAIL_RATIO, 0.0), "rollbackAt")
     passed, _ = _effect(judge.promote_below, (SCALAR_PASS_RATIO, 0.0), "promoteBelow")
-    return MetricConfig(name=name, kind=MetricKind.SCALAR, advisory=judge.advisory, relative=relative,
-                        direction=direction, scalar_fail_ratio=fail, scalar_pass_ratio=passed, flagger=flagger)
+    return MetricConfig(
+        name=name,
+        kind=MetricKind.SCALAR,
+        advisory=judge.advisory,
+        relative=relative,
+        direction=direction,
+        scalar_fail_ratio=fail,
+        scalar_pass_ratio=passed,
+        flagger=flagger,
+    )
 
 
 def _direction(metric: CanaryMetric, judge: MetricJudge) -> int:
@@ -300,16 +349,23 @@ def judge_config(canary: Canary) -> JudgeConfig | None:
     analysis = canary.get_analysis()
     if analysis is None:
         return None
-    block, per_metric = effective_judge(analysis.judge, {m.name: m.judge for m in analysis.metrics},
-                                        canary.metadata.annotations)
+    block, per_metric = effective_judge(
+        analysis.judge, {m.name: m.judge for m in analysis.metrics}, canary.metadata.annotations
+    )
     if block is None or block.mode is not JudgeMode.STATISTICAL:
         return None
     baseline = block.baseline or Baseline.PRIMARY
-    metrics = tuple(_metric_config(metric, per_metric.get(metric.name) or MetricJudge(), baseline)
-                    for metric in analysis.metrics)
-    return JudgeConfig(metrics=metrics,
-                       alpha=_rate(block.false_rollback_rate, DEFAULT_ALPHA, "falseRollbackRate"),
-                       beta=_rate(block.missed_regression_rate, DEFAULT_BETA, "missedRegressionRate"),
-                       gate=block.gate or Gate.MAX_WEIGHT, max_hold_s=_max_hold(block.max_hold),
-                       on_inconclusive=block.on_inconclusive or OnInconclusive.FLAGGER, baseline=baseline,
-                       flagger_threshold=analysis.effective_threshold(), flagger_passes=_flagger_passes(analysis))
+    metrics = tuple(
+        _metric_config(metric, per_metric.get(metric.name) or MetricJudge(), baseline) for metric in analysis.metrics
+    )
+    return JudgeConfig(
+        metrics=metrics,
+        alpha=_rate(block.false_rollback_rate, DEFAULT_ALPHA, "falseRollbackRate"),
+        beta=_rate(block.missed_regression_rate, DEFAULT_BETA, "missedRegressionRate"),
+        gate=block.gate or Gate.MAX_WEIGHT,
+        max_hold_s=_max_hold(block.max_hold),
+        on_inconclusive=block.on_inconclusive or OnInconclusive.FLAGGER,
+        baseline=baseline,
+        flagger_threshold=analysis.effective_threshold(),
+        flagger_passes=_flagger_passes(analysis),
+    )

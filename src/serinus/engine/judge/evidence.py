@@ -116,8 +116,9 @@ def ratio_log_lr(b_c: float, total: float, rho: float, r1: float, r0: float = 1.
     return out
 
 
-def ratio_fail_update(logs: list[float], grid: Sequence[float], b_c: float, total: float, rho: float,
-                      phi: float) -> None:
+def ratio_fail_update(
+    logs: list[float], grid: Sequence[float], b_c: float, total: float, rho: float, phi: float
+) -> None:
     """Add one interval to the FAIL mixture (H0: r ≤ 1; alternatives `grid`, already multiplied by m_fail); it adds
     at most STEP_CAP nats unless its own ratio is extreme, and takes away at most LOSS_CAP."""
     if total <= 0.0 or not 0.0 < rho < 1.0:
@@ -131,8 +132,9 @@ def ratio_fail_update(logs: list[float], grid: Sequence[float], b_c: float, tota
         logs[i] += bounded(min((b_c * _log(r) - total * _log(rho * r + 1.0 - rho)) * inv, cap))
 
 
-def ratio_pass_update(logs: list[float], alternatives: Sequence[float], m_pass: float, b_c: float, total: float,
-                      rho: float, phi: float) -> None:
+def ratio_pass_update(
+    logs: list[float], alternatives: Sequence[float], m_pass: float, b_c: float, total: float, rho: float, phi: float
+) -> None:
     """Add one interval to the PASS mixture (H0: r ≥ m_pass; alternatives r < m_pass, e.g. 1 and √m_pass).
     The likelihood ratio decreases in b_c, so for any true r ≥ m_pass its mean is at most 1."""
     if total <= 0.0 or not 0.0 < rho < 1.0:
@@ -248,8 +250,14 @@ def binomial_coefficients(p0: float, factors: Sequence[float]) -> tuple[tuple[fl
     return tuple(out)
 
 
-def binomial_update(logs: list[float], coefficients: Sequence[tuple[float, float]], n: float, b: float,
-                    phi: float, extreme: float | None = None) -> None:
+def binomial_update(
+    logs: list[float],
+    coefficients: Sequence[tuple[float, float]],
+    n: float,
+    b: float,
+    phi: float,
+    extreme: float | None = None,
+) -> None:
     """Add one interval (n requests, b bad) to a binomial mixture whose alternatives are `coefficients`; each
     interval adds at most STEP_CAP nats unless its bad share is at least `extreme`, and takes away at most
     LOSS_CAP."""
@@ -269,8 +277,9 @@ SIGN_UP = math.log1p(SIGN_LAMBDA)
 SIGN_DOWN = math.log1p(-SIGN_LAMBDA)
 
 
-def sign_step(canary: float | None, primary: float | None, direction: int, fail_ratio: float,
-              pass_ratio: float) -> tuple[float, float] | None:
+def sign_step(
+    canary: float | None, primary: float | None, direction: int, fail_ratio: float, pass_ratio: float
+) -> tuple[float, float] | None:
     """One interval of the two sign e-processes on x = log(canary/primary) (mirrored when lower is worse).
 
     FAIL bets λ = 0.5 that x > log(fail_ratio) (H0: the median of x is at most log(fail_ratio)); PASS bets that

@@ -166,9 +166,15 @@ def _new_state() -> dict[str, Any]:
 
 
 def _relative_entry(bound: float | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"c": [0.0, 0.0, 0.0, 0.0], "s": [0.0, 0.0, 0.0, 0.0], "f": [0.0] * 4,
-                             "p": [0.0, 0.0], "d": [0.0] * len(ev.DELTA_PASS_GRID), "x": [],
-                             "oc": ev.OVERDISPERSION_PRIOR}
+    entry: dict[str, Any] = {
+        "c": [0.0, 0.0, 0.0, 0.0],
+        "s": [0.0, 0.0, 0.0, 0.0],
+        "f": [0.0] * 4,
+        "p": [0.0, 0.0],
+        "d": [0.0] * len(ev.DELTA_PASS_GRID),
+        "x": [],
+        "oc": ev.OVERDISPERSION_PRIOR,
+    }
     if bound is not None:
         entry["le"] = bound
     return entry
@@ -185,8 +191,10 @@ def _metric_state(metric: MetricConfig, obs_kind: str) -> dict[str, Any]:
         return state
     if metric.relative:
         if metric.kind is MetricKind.HISTOGRAM:
-            state["r"] = [_relative_entry(b) if b is not None else {**_relative_entry(), "le": None, "pb": []}
-                          for b in (metric.bounds or (None,))]
+            state["r"] = [
+                _relative_entry(b) if b is not None else {**_relative_entry(), "le": None, "pb": []}
+                for b in (metric.bounds or (None,))
+            ]
         else:
             state["r"] = [_relative_entry()]
     if metric.p_max is not None:
@@ -299,8 +307,17 @@ class _Judge:
 
     # --- relative count tests (ratio, exceedance) ---
 
-    def relative(self, metric: MetricConfig, entry: dict[str, Any], n_c: float, b_c: float, n_p: float,
-                 b_p: float, label: str, out: _Outcome) -> tuple[str, dict[str, Any]]:
+    def relative(
+        self,
+        metric: MetricConfig,
+        entry: dict[str, Any],
+        n_c: float,
+        b_c: float,
+        n_p: float,
+        b_p: float,
+        label: str,
+        out: _Outcome,
+    ) -> tuple[str, dict[str, Any]]:
         """Update one relative test (ratio, or exceedance of a latency bound) and return its ledger sentence and
         numbers.
 
@@ -321,15 +338,19 @@ class _Judge:
         if total_n > 0 and n_c > 0 and n_p > 0 and events > 0:
             rho = n_c / total_n
             ev.ratio_fail_update(entry["f"], _fail_grid(metric.m_fail), b_c, events, rho, phi)
-            ev.ratio_pass_update(entry["p"], _pass_alternatives(metric.m_pass), metric.m_pass, b_c, events, rho,
-                                 phi)
+            ev.ratio_pass_update(entry["p"], _pass_alternatives(metric.m_pass), metric.m_pass, b_c, events, rho, phi)
             ev.push_split(entry["x"], b_c, events, rho)
         floor = delta_floor(metric.m_pass, metric.delta_pass)
         if n_c > 0 and floor is not None:
             # the canary-only PASS route: binomial mixture of the canary's bad share at floor·{0.5, 0.2} against
             # the floor, tempered by the φ of the floor's events (fixed before the interval's bad count is seen)
-            ev.binomial_update(entry.setdefault("d", [0.0] * len(ev.DELTA_PASS_GRID)), _delta_coefficients(floor),
-                               n_c, b_c, ev.interval_phi(n_c * floor, entry["oc"]))
+            ev.binomial_update(
+                entry.setdefault("d", [0.0] * len(ev.DELTA_PASS_GRID)),
+                _delta_coefficients(floor),
+                n_c,
+                b_c,
+                ev.interval_phi(n_c * floor, entry["oc"]),
+            )
         for counts in (entry["c"], entry["s"]):
             counts[0] += n_c
             counts[1] += b_c
@@ -366,22 +387,33 @@ class _Judge:
             out.needs.append(_Need(f"{label} after an interval that leaned worse", None, self.window or None))
         elif not passed:
             out.needs.append(self.relative_need(metric, entry, label, phi))
-        words = (f"{label}: canary {_num(cb_c)}/{_num(cn_c)} vs primary {_num(cb_p)}/{_num(cn_p)}; "
-                 f"ratio {f'{estimate:.2g}' if estimate is not None else '-'}; "
-                 f"evidence {_odds(e_fail)}:1 that canary ≥ {metric.m_fail:g}× primary; "
-                 f"threshold {_odds(self.fail_threshold)}:1")
+        words = (
+            f"{label}: canary {_num(cb_c)}/{_num(cn_c)} vs primary {_num(cb_p)}/{_num(cn_p)}; "
+            f"ratio {f'{estimate:.2g}' if estimate is not None else '-'}; "
+            f"evidence {_odds(e_fail)}:1 that canary ≥ {metric.m_fail:g}× primary; "
+            f"threshold {_odds(self.fail_threshold)}:1"
+        )
         if e_fail >= self.fail_threshold and not gate:
             words += f" but the difference {_pct(diff)} is below {_pct(metric.delta_fail)}"
         if fell:
-            words += (f"; promotion evidence fell this interval ({_odds(e_pass)}:1, needs "
-                      f"{_odds(self.pass_threshold)}:1): one more interval before promoting")
+            words += (
+                f"; promotion evidence fell this interval ({_odds(e_pass)}:1, needs "
+                f"{_odds(self.pass_threshold)}:1): one more interval before promoting"
+            )
         if failed and not out.failed:
             out.failed = True
             out.fail_words = words
-        info = {"estimate": estimate, "ci": ci, "e_fail": e_fail, "e_pass": e_pass, "passed": passed,
-                "failed": failed, "phi": phi,
-                "canary": {"requests": cn_c, "bad": cb_c, "requestsTick": n_c, "badTick": b_c},
-                "primary": {"requests": cn_p, "bad": cb_p, "requestsTick": n_p, "badTick": b_p}}
+        info = {
+            "estimate": estimate,
+            "ci": ci,
+            "e_fail": e_fail,
+            "e_pass": e_pass,
+            "passed": passed,
+            "failed": failed,
+            "phi": phi,
+            "canary": {"requests": cn_c, "bad": cb_c, "requestsTick": n_c, "badTick": b_c},
+            "primary": {"requests": cn_p, "bad": cb_p, "requestsTick": n_p, "badTick": b_p},
+        }
         return words, info
 
     def relative_need(self, metric: MetricConfig, entry: dict[str, Any], label: str, phi: float) -> _Need:
@@ -399,8 +431,7 @@ class _Judge:
                 null = math.log(rho * metric.m_pass + 1.0 - rho)
                 log_m = math.log(metric.m_pass)
                 alternatives = _pass_alternatives(metric.m_pass)
-                drift = max(rho * (math.log(r) - log_m) - (math.log(rho * r + 1.0 - rho) - null)
-                            for r in alternatives)
+                drift = max(rho * (math.log(r) - log_m) - (math.log(rho * r + 1.0 - rho) - null) for r in alternatives)
                 drift *= pooled / rho / phi
                 missing = math.log(2.0 * self.pass_threshold * len(alternatives)) - max(entry["p"])
                 if drift > 0:
@@ -417,8 +448,19 @@ class _Judge:
 
     # --- absolute test on the canary's own counts ---
 
-    def absolute(self, metric: MetricConfig, entry: dict[str, Any], n: float, bad_fail: float, bad_pass: float,
-                 primary: tuple[float, float], primary_breach: bool, phi: float, what: str, out: _Outcome) -> str:
+    def absolute(
+        self,
+        metric: MetricConfig,
+        entry: dict[str, Any],
+        n: float,
+        bad_fail: float,
+        bad_pass: float,
+        primary: tuple[float, float],
+        primary_breach: bool,
+        phi: float,
+        what: str,
+        out: _Outcome,
+    ) -> str:
         """Update the absolute test (FAIL: P(bad) > p_max; PASS: P(bad) < p_max) with the canary's counts;
         `primary` (requests, bad at the same bound) only feeds the prediction. Returns its ledger phrase."""
         p_max = metric.p_max if metric.p_max is not None else 0.0
@@ -500,13 +542,11 @@ class _Judge:
                 phrases.append("warm-up: the canary's first interval with traffic is left out of the latency tests")
                 out.needs.append(_Need("latency after the warm-up interval", None, self.window or None))
                 if any(entry.get("le") is None for entry in mstate.get("r", ())):
-                    phrases.append("latency bound: waiting for 200 primary requests to pick the primary's p99 "
-                                   "bucket")
+                    phrases.append("latency bound: waiting for 200 primary requests to pick the primary's p99 bucket")
             for entry in mstate.get("r", ()) if not warm else ():
                 bound = entry.get("le")
                 if bound is None:
-                    phrases.append("latency bound: waiting for 200 primary requests to pick the primary's p99 "
-                                   "bucket")
+                    phrases.append("latency bound: waiting for 200 primary requests to pick the primary's p99 bucket")
                     continue
                 b_c = ev.slower_than(canary.buckets, bound) if canary.buckets else 0.0
                 b_p = ev.slower_than(primary.buckets, bound) if primary is not None and primary.buckets else 0.0
@@ -528,8 +568,20 @@ class _Judge:
                 if primary is not None and primary.buckets and n_p > 0 and down is not None:
                     slow_p = ev.slower_than(primary.buckets, down)
                     breach = slow_p / n_p > (metric.p_max or 0.0)
-                phrases.append(self.absolute(metric, mstate["a"], n_c, bad_fail, bad_pass, (n_p, slow_p), breach,
-                                             phi, f"p99 ≤ {metric.latency_max:g} ms", out))
+                phrases.append(
+                    self.absolute(
+                        metric,
+                        mstate["a"],
+                        n_c,
+                        bad_fail,
+                        bad_pass,
+                        (n_p, slow_p),
+                        breach,
+                        phi,
+                        f"p99 ≤ {metric.latency_max:g} ms",
+                        out,
+                    )
+                )
         else:
             n_c = canary.requests or 0.0
             b_c = min(canary.bad or 0.0, n_c)
@@ -544,8 +596,11 @@ class _Judge:
                 test = "ratio"
             if "a" in mstate and metric.p_max is not None:
                 breach = n_p > 0 and b_p / n_p > metric.p_max
-                bound = (f"success rate ≥ {100 * (1 - metric.p_max):.4g}%" if metric.name == REQUEST_SUCCESS_RATE
-                         else f"{label}: bad share ≤ {100 * metric.p_max:.4g}%")
+                bound = (
+                    f"success rate ≥ {100 * (1 - metric.p_max):.4g}%"
+                    if metric.name == REQUEST_SUCCESS_RATE
+                    else f"{label}: bad share ≤ {100 * metric.p_max:.4g}%"
+                )
                 phrases.append(self.absolute(metric, mstate["a"], n_c, b_c, b_c, (n_p, b_p), breach, phi, bound, out))
         if info is not None:
             e_fail_best = (info["e_fail"], self.fail_threshold)
@@ -557,12 +612,22 @@ class _Judge:
             phrases.append(f"{metric.name}: no test applies (no baseline and no absolute bound): not judged")
         reason = "; ".join(phrases) + f" → {self._word(verdict, metric)}"
         out.line = LedgerLine(
-            at=self.tick.at, metric=metric.name, verdict=verdict, reason=reason, test=test,
+            at=self.tick.at,
+            metric=metric.name,
+            verdict=verdict,
+            reason=reason,
+            test=test,
             canary=info["canary"] if info else {"requests": n_c, "requestsTick": n_c},
             primary=info["primary"] if info else {"requests": n_p, "requestsTick": n_p},
-            estimate=info["estimate"] if info else None, ci=info["ci"] if info else None,
-            e_fail=e_fail_best[0], fail_threshold=e_fail_best[1], e_pass=e_pass, pass_threshold=pass_thr,
-            phi=phi, queries=obs.queries)
+            estimate=info["estimate"] if info else None,
+            ci=info["ci"] if info else None,
+            e_fail=e_fail_best[0],
+            fail_threshold=e_fail_best[1],
+            e_pass=e_pass,
+            pass_threshold=pass_thr,
+            phi=phi,
+            queries=obs.queries,
+        )
         return out
 
     def _pass_view(self, mstate: dict[str, Any], info: dict[str, Any] | None) -> tuple[float, float]:
@@ -586,8 +651,12 @@ class _Judge:
         return Verdict.HOLD
 
     def _word(self, verdict: Verdict, metric: MetricConfig) -> str:
-        word = {Verdict.ROLLBACK: "rollback", Verdict.PROMOTE: "certified", Verdict.ADVANCE: "no rollback evidence",
-                Verdict.HOLD: "hold"}.get(verdict, str(verdict).lower())
+        word = {
+            Verdict.ROLLBACK: "rollback",
+            Verdict.PROMOTE: "certified",
+            Verdict.ADVANCE: "no rollback evidence",
+            Verdict.HOLD: "hold",
+        }.get(verdict, str(verdict).lower())
         return f"{word} (advisory)" if metric.advisory else word
 
     # --- scalar ---
@@ -608,35 +677,63 @@ class _Judge:
         worse = "higher" if metric.direction > 0 else "lower"
         if z[1] < math.log(pass_threshold):
             intervals = (math.log(pass_threshold) - z[1]) / ev.SIGN_UP
-            out.needs.append(_Need(f"{metric.name} within {metric.scalar_pass_ratio:g}× the primary's",
-                                   None, math.ceil(intervals) * self.window if self.window > 0 else None))
+            out.needs.append(
+                _Need(
+                    f"{metric.name} within {metric.scalar_pass_ratio:g}× the primary's",
+                    None,
+                    math.ceil(intervals) * self.window if self.window > 0 else None,
+                )
+            )
         ratio = canary / primary if step is not None and canary is not None and primary else None
         out.failed = failed
         verdict = self._metric_verdict(out)
-        values = (f"canary {canary:.4g} vs primary {primary:.4g}" if step is not None and canary is not None
-                  and primary is not None else "no usable value this interval")
-        core = (f"{metric.name}: {values}; {_num(z[3])} of {_num(z[2])} intervals ≥ {metric.scalar_fail_ratio:g}× "
-                f"{worse}; evidence {_odds(e_fail)}:1 that canary is worse (threshold {_odds(self.fail_threshold)}"
-                f":1), {_odds(e_pass)}:1 that it is within {metric.scalar_pass_ratio:g}× (needs "
-                f"{_odds(pass_threshold)}:1)")
+        values = (
+            f"canary {canary:.4g} vs primary {primary:.4g}"
+            if step is not None and canary is not None and primary is not None
+            else "no usable value this interval"
+        )
+        core = (
+            f"{metric.name}: {values}; {_num(z[3])} of {_num(z[2])} intervals ≥ {metric.scalar_fail_ratio:g}× "
+            f"{worse}; evidence {_odds(e_fail)}:1 that canary is worse (threshold {_odds(self.fail_threshold)}"
+            f":1), {_odds(e_pass)}:1 that it is within {metric.scalar_pass_ratio:g}× (needs "
+            f"{_odds(pass_threshold)}:1)"
+        )
         reason = f"{core} → {self._word(verdict, metric)}"
         if failed:
             out.fail_words = core
-        out.line = LedgerLine(at=self.tick.at, metric=metric.name, verdict=verdict, reason=reason, test="sign",
-                              canary={"value": canary} if canary is not None and math.isfinite(canary) else {},
-                              primary={"value": primary} if primary is not None and math.isfinite(primary) else {},
-                              estimate=ratio, e_fail=e_fail, fail_threshold=self.fail_threshold, e_pass=e_pass,
-                              pass_threshold=pass_threshold, queries=obs.queries)
+        out.line = LedgerLine(
+            at=self.tick.at,
+            metric=metric.name,
+            verdict=verdict,
+            reason=reason,
+            test="sign",
+            canary={"value": canary} if canary is not None and math.isfinite(canary) else {},
+            primary={"value": primary} if primary is not None and math.isfinite(primary) else {},
+            estimate=ratio,
+            e_fail=e_fail,
+            fail_threshold=self.fail_threshold,
+            e_pass=e_pass,
+            pass_threshold=pass_threshold,
+            queries=obs.queries,
+        )
         return out
 
 
-def _frozen(config: JudgeConfig, state: dict[str, Any], tick: Tick, problems: list[str],
-            observations: dict[str, Observation]) -> TickResult:
+def _frozen(
+    config: JudgeConfig, state: dict[str, Any], tick: Tick, problems: list[str], observations: dict[str, Observation]
+) -> TickResult:
     state["fz"] = state["fz"] if state.get("fz") is not None else tick.at
     reason = "; ".join(problems)
-    lines = tuple(LedgerLine(at=tick.at, metric=m.name, verdict=Verdict.FREEZE, reason=reason,
-                             queries=observations[m.name].queries if m.name in observations else ())
-                  for m in config.metrics)
+    lines = tuple(
+        LedgerLine(
+            at=tick.at,
+            metric=m.name,
+            verdict=Verdict.FREEZE,
+            reason=reason,
+            queries=observations[m.name].queries if m.name in observations else (),
+        )
+        for m in config.metrics
+    )
     return TickResult(verdict=Verdict.FREEZE, reason=reason, lines=lines, state=state)
 
 
@@ -666,8 +763,10 @@ def _srm(config: JudgeConfig, tick: Tick, observations: dict[str, Observation]) 
     expected = tick.weight / 100.0
     observed = n_c / total
     if observed < SRM_SHARE * expected and ev.lower_tail_bound(n_c, total, expected) < SRM_P:
-        return (f"sample-ratio mismatch: the canary served {_pct(observed)} of {_num(total)} requests at weight "
-                f"{tick.weight}%"), ""
+        return (
+            f"sample-ratio mismatch: the canary served {_pct(observed)} of {_num(total)} requests at weight "
+            f"{tick.weight}%"
+        ), ""
     if observed > min(1.0, 2.0 * expected) and total >= 20:
         return None, f"note: the canary served {_pct(observed)} of requests at weight {tick.weight}% (direct load?)"
     return None, ""
@@ -700,21 +799,28 @@ def _policy(config: JudgeConfig, state: dict[str, Any], held: float) -> tuple[Ve
         return Verdict.PROMOTE, f"no decision after holding {hold} (maxHold): onInconclusive promote"
     if policy is OnInconclusive.PAUSE:
         state["pz"] = True
-        return Verdict.HOLD, (f"paused: no decision after holding {hold} (maxHold); waiting for a person to promote "
-                              "or roll back")
+        return Verdict.HOLD, (
+            f"paused: no decision after holding {hold} (maxHold); waiting for a person to promote or roll back"
+        )
     failed, checked = state["fl"][0], state["fl"][1]
     shadow = state["fl"][3] if len(state["fl"]) > 3 else 0
-    counted = (f"{failed} of {checked} intervals with data failed their thresholds (threshold "
-               f"{config.flagger_threshold})")
+    counted = (
+        f"{failed} of {checked} intervals with data failed their thresholds (threshold {config.flagger_threshold})"
+    )
     # Flagger's verdict rolls back only when the judge's own evidence leans that way too: the replay sees the
     # judge's weights, not Flagger's (the judge advances where Flagger would have halted), so at low traffic its
     # per-interval checks fail more often than Flagger's own; a canary whose every FAIL likelihood ratio favours
     # "not worse" is not rolled back on that noise
     if shadow:
-        how = (f"after {config.flagger_passes} passing checks" if shadow > 0
-               else f"after {config.flagger_threshold} failed checks")
-        text = (f"no decision after holding {hold} (maxHold); Flagger's rule on its own schedule would have "
-                f"{'promoted' if shadow > 0 else 'rolled back'} {how} ({counted})")
+        how = (
+            f"after {config.flagger_passes} passing checks"
+            if shadow > 0
+            else f"after {config.flagger_threshold} failed checks"
+        )
+        text = (
+            f"no decision after holding {hold} (maxHold); Flagger's rule on its own schedule would have "
+            f"{'promoted' if shadow > 0 else 'rolled back'} {how} ({counted})"
+        )
         if shadow > 0:
             return Verdict.PROMOTE, f"{text} → promote"
     else:
@@ -723,8 +829,10 @@ def _policy(config: JudgeConfig, state: dict[str, Any], held: float) -> tuple[Ve
             return Verdict.PROMOTE, f"{text} → promote"
     leaning = _leaning_worse(config, state)
     if leaning is None:
-        return Verdict.PROMOTE, (f"{text}, but every FAIL test's evidence favours a canary no worse than the primary "
-                                 "(all below 1:1) → promote")
+        return Verdict.PROMOTE, (
+            f"{text}, but every FAIL test's evidence favours a canary no worse than the primary "
+            "(all below 1:1) → promote"
+        )
     return Verdict.ROLLBACK, f"{text}; the evidence leans the same way ({leaning}) → rollback"
 
 
@@ -746,8 +854,9 @@ def _flagger_shadow(config: JudgeConfig, fl: list[int], failed: bool, checked: b
     return [n_failed, n_checked, passes, verdict]
 
 
-def judge_tick(config: JudgeConfig, state: dict[str, Any] | None, tick: Tick,
-               observations: Sequence[Observation]) -> TickResult:
+def judge_tick(
+    config: JudgeConfig, state: dict[str, Any] | None, tick: Tick, observations: Sequence[Observation]
+) -> TickResult:
     """Judge one interval: update the evidence with `observations` and decide (see the module docstring).
 
     `state` is what the previous tick returned (None at the start of a run, or after the canary revision
@@ -801,15 +910,21 @@ def judge_tick(config: JudgeConfig, state: dict[str, Any] | None, tick: Tick,
     return _decide(config, st, tick, judge, outcomes, tuple(lines), note)
 
 
-def _decide(config: JudgeConfig, st: dict[str, Any], tick: Tick, judge: _Judge,
-            outcomes: list[tuple[MetricConfig, _Outcome]], lines: tuple[LedgerLine, ...], note: str) -> TickResult:
+def _decide(
+    config: JudgeConfig,
+    st: dict[str, Any],
+    tick: Tick,
+    judge: _Judge,
+    outcomes: list[tuple[MetricConfig, _Outcome]],
+    lines: tuple[LedgerLine, ...],
+    note: str,
+) -> TickResult:
     def result(verdict: Verdict, reason: str, predicted: float | None = None, policy: str = "") -> TickResult:
         if verdict is not Verdict.HOLD:
             st["hs"] = None
         if note and verdict is not Verdict.ROLLBACK:
             reason = f"{reason} ({note})"
-        return TickResult(verdict=verdict, reason=reason, lines=lines, state=st, predicted_s=predicted,
-                          policy=policy)
+        return TickResult(verdict=verdict, reason=reason, lines=lines, state=st, predicted_s=predicted, policy=policy)
 
     for _metric, outcome in outcomes:
         if outcome.failed:
@@ -819,8 +934,7 @@ def _decide(config: JudgeConfig, st: dict[str, Any], tick: Tick, judge: _Judge,
     needs = [(need, o.served) for _m, o in outcomes for need in o.needs]
     if served and max(served) <= 0:
         if gated and config.gate is not Gate.NONE:
-            return _hold(config, st, tick, result, "no evidence this interval: the canary served no requests",
-                         None)
+            return _hold(config, st, tick, result, "no evidence this interval: the canary served no requests", None)
         return result(Verdict.HOLD, "no evidence this interval: the canary served no requests")
     if not tick.at_gate and (config.gate is not Gate.EVERY_STEP or not needs):
         return result(Verdict.ADVANCE, _advance_reason(outcomes))
@@ -837,8 +951,10 @@ def _decide(config: JudgeConfig, st: dict[str, Any], tick: Tick, judge: _Judge,
     paused = [need.what for need, _served in needs if need.shared]
     if paused:
         unique = list(dict.fromkeys(paused))
-        text = (f"the primary breaches the bound too ({', '.join(unique)}): a shared incident, so certifying "
-                f"{'it' if len(unique) == 1 else 'them'} waits until the primary recovers")
+        text = (
+            f"the primary breaches the bound too ({', '.join(unique)}): a shared incident, so certifying "
+            f"{'it' if len(unique) == 1 else 'them'} waits until the primary recovers"
+        )
         others = [(need, served) for need, served in needs if not need.shared]
         if others:
             text += "; " + _prediction(judge, others)[0]
@@ -867,8 +983,10 @@ def _prediction(judge: _Judge, needs: list[tuple[_Need, float | None]]) -> tuple
     assert worst is not None
     seconds, need = worst
     if need.requests is not None:
-        text = (f"≈ {need.requests:.0f} more canary requests (≈ {_duration(seconds)} at current traffic) to "
-                f"certify {need.what}")
+        text = (
+            f"≈ {need.requests:.0f} more canary requests (≈ {_duration(seconds)} at current traffic) to "
+            f"certify {need.what}"
+        )
     else:
         text = f"≈ {_duration(seconds)} more to certify {need.what}"
     return text, seconds
@@ -881,8 +999,14 @@ def _advance_reason(outcomes: list[tuple[MetricConfig, _Outcome]]) -> str:
     return "no rollback evidence"
 
 
-def _hold(config: JudgeConfig, st: dict[str, Any], tick: Tick, result: Callable[..., TickResult], text: str,
-          predicted: float | None) -> TickResult:
+def _hold(
+    config: JudgeConfig,
+    st: dict[str, Any],
+    tick: Tick,
+    result: Callable[..., TickResult],
+    text: str,
+    predicted: float | None,
+) -> TickResult:
     """HOLD, or the onInconclusive policy once the hold has lasted maxHold."""
     if st.get("pz"):
         return result(Verdict.HOLD, f"paused, waiting for a person: {text}", predicted, str(OnInconclusive.PAUSE))

@@ -85,10 +85,20 @@ class LedgerLine:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (simulate -o json "checks", status.judge ledger)."""
-        out: dict[str, Any] = {"at": self.at, "metric": self.metric, "verdict": str(self.verdict),
-                               "reason": self.reason, "test": self.test, "canary": self.canary,
-                               "primary": self.primary, "eFail": self.e_fail, "failThreshold": self.fail_threshold,
-                               "ePass": self.e_pass, "passThreshold": self.pass_threshold, "phi": self.phi}
+        out: dict[str, Any] = {
+            "at": self.at,
+            "metric": self.metric,
+            "verdict": str(self.verdict),
+            "reason": self.reason,
+            "test": self.test,
+            "canary": self.canary,
+            "primary": self.primary,
+            "eFail": self.e_fail,
+            "failThreshold": self.fail_threshold,
+            "ePass": self.e_pass,
+            "passThreshold": self.pass_threshold,
+            "phi": self.phi,
+        }
         if self.estimate is not None:
             out["estimate"] = self.estimate
         if self.ci is not None:

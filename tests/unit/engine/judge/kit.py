@@ -29,9 +29,19 @@ def success_rate(**kw: Any) -> MetricConfig:
 
 def duration(**kw: Any) -> MetricConfig:
     """The built-in duration: exceedance at the primary's p99 bucket plus P(> 500 ms) <= 1 %."""
-    base = MetricConfig(name=DUR, kind=MetricKind.HISTOGRAM, m_fail=2.0, delta_fail=0.005, m_pass=5.0,
-                        delta_pass=0.02, bounds=(None,), latency_max=500.0, p_max=0.01, prior_rate=0.01,
-                        flagger=FlaggerCheck(FlaggerKind.DURATION_MS, ThresholdRange(max=500), 0.0))
+    base = MetricConfig(
+        name=DUR,
+        kind=MetricKind.HISTOGRAM,
+        m_fail=2.0,
+        delta_fail=0.005,
+        m_pass=5.0,
+        delta_pass=0.02,
+        bounds=(None,),
+        latency_max=500.0,
+        p_max=0.01,
+        prior_rate=0.01,
+        flagger=FlaggerCheck(FlaggerKind.DURATION_MS, ThresholdRange(max=500), 0.0),
+    )
     return replace(base, **kw)
 
 
@@ -41,8 +51,11 @@ def config(*metrics: MetricConfig, **kw: Any) -> JudgeConfig:
 
 def counts(name: str, canary: tuple[float, float], primary: tuple[float, float] | None) -> Observation:
     """A ratio observation: (requests, bad) for each version."""
-    return Observation(name, canary=VersionCounts(requests=canary[0], bad=canary[1]),
-                       primary=VersionCounts(requests=primary[0], bad=primary[1]) if primary else None)
+    return Observation(
+        name,
+        canary=VersionCounts(requests=canary[0], bad=canary[1]),
+        primary=VersionCounts(requests=primary[0], bad=primary[1]) if primary else None,
+    )
 
 
 def histogram(n: float, shares: Sequence[float], bounds: Sequence[float] = ISTIO) -> tuple[tuple[float, float], ...]:
@@ -57,8 +70,12 @@ SLOW = (0, 0, 0, 0.001, 0.01, 0.15, 0.5, 0.96, 0.995, 1, 1, 1, 1, 1)
 
 
 def latency(n_c: float, n_p: float, canary: Sequence[float] = FAST, primary: Sequence[float] = FAST) -> Observation:
-    return Observation(DUR, kind="histogram", canary=VersionCounts(buckets=histogram(n_c, canary)),
-                       primary=VersionCounts(buckets=histogram(n_p, primary)))
+    return Observation(
+        DUR,
+        kind="histogram",
+        canary=VersionCounts(buckets=histogram(n_c, canary)),
+        primary=VersionCounts(buckets=histogram(n_p, primary)),
+    )
 
 
 def tick(minute: int, weight: int, at_gate: bool = False, window_s: float = 60.0, **kw: Any) -> Tick:
@@ -79,8 +96,9 @@ def poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
-def run(cfg: JudgeConfig, ticks: Sequence[tuple[Tick, Sequence[Observation]]],
-        state: dict[str, Any] | None = None) -> list[TickResult]:
+def run(
+    cfg: JudgeConfig, ticks: Sequence[tuple[Tick, Sequence[Observation]]], state: dict[str, Any] | None = None
+) -> list[TickResult]:
     """Feed ticks until a terminal verdict (ROLLBACK or PROMOTE); every result is returned."""
     out: list[TickResult] = []
     for when, observations in ticks:

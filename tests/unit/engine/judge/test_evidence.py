@@ -13,8 +13,13 @@ from serinus.engine.judge import evidence as ev
 from .kit import ISTIO, histogram
 
 #: research 5.6: (ρ, canary errors, canary requests, primary errors, primary requests) per minute
-WORKED = [(0.1, 2, 120, 5, 1080), (0.2, 4, 240, 5, 960), (0.3, 5, 360, 4, 840), (0.4, 8, 480, 4, 720),
-          (0.5, 9, 600, 3, 600)]
+WORKED = [
+    (0.1, 2, 120, 5, 1080),
+    (0.2, 4, 240, 5, 960),
+    (0.3, 5, 360, 4, 840),
+    (0.4, 8, 480, 4, 720),
+    (0.5, 9, 600, 3, 600),
+]
 
 
 def test_worked_example_evidence_for_a_3x_regression_matches_the_research() -> None:
@@ -31,7 +36,7 @@ def test_worked_example_evidence_for_a_3x_regression_matches_the_research() -> N
         seen.append(ev.mixture(logs))
     research = [1.6454, 4.5968, 13.0929, 61.4893, 257.2283]  # the same mixture, each interval betting it all
     for minute, (ours, theirs) in enumerate(zip(seen, research, strict=True), start=1):
-        assert 0.99 ** minute * theirs <= ours <= theirs, (minute, ours, theirs)
+        assert 0.99**minute * theirs <= ours <= theirs, (minute, ours, theirs)
     assert [round(e, 1) for e in seen] == [1.6, 4.5, 12.8, 59.8, 248.3]
     assert [s >= 80 for s in seen] == [False, False, False, False, True]
     steps = [ev.ratio_log_lr(b_c, b_c + b_p, rho, 2.0) for rho, b_c, _, b_p, _ in WORKED]
@@ -76,8 +81,14 @@ def test_confidence_sequence_bounds_are_the_set_edges(s: float, n: float) -> Non
     level = math.log(80)
     lo, hi = ev.beta_cs(s, n, level, 0.001)
     a, b = 0.5, 0.5 / 0.001
-    log_mix = (math.lgamma(a + s) + math.lgamma(b + n - s) - math.lgamma(a + b + n)
-               - math.lgamma(a) - math.lgamma(b) + math.lgamma(a + b))
+    log_mix = (
+        math.lgamma(a + s)
+        + math.lgamma(b + n - s)
+        - math.lgamma(a + b + n)
+        - math.lgamma(a)
+        - math.lgamma(b)
+        + math.lgamma(a + b)
+    )
 
     def martingale(p: float) -> float:
         return log_mix - s * math.log(p) - (n - s) * math.log(1 - p)
@@ -220,8 +231,14 @@ def test_one_noisy_interval_takes_away_at_most_the_loss_cap_of_rollback_evidence
     assert ev.mixture(logs) >= 80
 
 
-def _share_crossing(seed: int, size: int, threshold: float, step: Callable[[random.Random, list[float]], None],
-                    runs: int = 4000, looks: int = 40) -> float:
+def _share_crossing(
+    seed: int,
+    size: int,
+    threshold: float,
+    step: Callable[[random.Random, list[float]], None],
+    runs: int = 4000,
+    looks: int = 40,
+) -> float:
     """The share of `runs` runs of `looks` intervals in which a mixture of `size` e-processes, updated each interval
     by `step`, ever reaches `threshold` (under its null, Ville's inequality keeps that at most 1/threshold)."""
     rng = random.Random(seed)

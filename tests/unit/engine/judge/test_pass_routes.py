@@ -16,11 +16,13 @@ from serinus.engine.judge.types import Verdict
 from .kit import SR, config, counts, latency, poisson, run, success_rate, tick, wilson_upper
 
 
-@pytest.mark.parametrize(("m_pass", "delta_pass", "floor"), [(5.0, 0.005, 0.005), (5.0, 0.02, 0.02),
-                                                               (2.0, 0.01, 0.01), (1.0, 0.01, None),
-                                                               (5.0, 0.0, None), (5.0, 1.0, None)])
-def test_the_floor_is_the_smallest_bad_share_of_a_canary_beyond_the_tolerance(m_pass: float, delta_pass: float,
-                                                                            floor: float | None) -> None:
+@pytest.mark.parametrize(
+    ("m_pass", "delta_pass", "floor"),
+    [(5.0, 0.005, 0.005), (5.0, 0.02, 0.02), (2.0, 0.01, 0.01), (1.0, 0.01, None), (5.0, 0.0, None), (5.0, 1.0, None)],
+)
+def test_the_floor_is_the_smallest_bad_share_of_a_canary_beyond_the_tolerance(
+    m_pass: float, delta_pass: float, floor: float | None
+) -> None:
     """r ≥ m and p_c − p_p ≥ δ together need p_c ≥ max(m·p_p, p_p + δ), smallest at p_p = 0: the floor is δ
     itself, and it is reached (an error-free primary, a canary at δ, is beyond the tolerance). No floor when the
     tolerance cannot be turned into a share."""
@@ -108,8 +110,12 @@ def test_pass_evidence_from_before_a_regression_does_not_certify_it() -> None:
         n_c = 120000 * weight / 100
         n_p = 120000 - n_c
         rate = 0.001 if minute <= 3 else 0.01
-        ticks.append((tick(minute, weight, at_gate=weight == 50),
-                      [counts(SR, (n_c, n_c * rate), (n_p, n_p * 0.001)), latency(n_c, n_p)]))
+        ticks.append(
+            (
+                tick(minute, weight, at_gate=weight == 50),
+                [counts(SR, (n_c, n_c * rate), (n_p, n_p * 0.001)), latency(n_c, n_p)],
+            )
+        )
     results = run(cfg, ticks)
     assert all(r.verdict is not Verdict.PROMOTE for r in results)
     assert results[-1].verdict is Verdict.HOLD
@@ -119,9 +125,13 @@ def _held_at_low_traffic(canary_bad: float, primary_bad: float, late: float) -> 
     """99 requests a minute per version: `canary_bad` errors in each of the canary's first 5 minutes (98.99 % or
     less: Flagger's 99 % check fails for the canary alone, the primary stays within it), `late` after."""
     cfg = config(success_rate(), max_hold_s=1800, flagger_threshold=5, flagger_passes=5)
-    return run(cfg, [(tick(m, 50, at_gate=True),
-                      [counts(SR, (99, canary_bad if m <= 5 else late), (99, primary_bad))])
-                     for m in range(1, 40)])
+    return run(
+        cfg,
+        [
+            (tick(m, 50, at_gate=True), [counts(SR, (99, canary_bad if m <= 5 else late), (99, primary_bad))])
+            for m in range(1, 40)
+        ],
+    )
 
 
 def test_flagger_policy_does_not_roll_back_what_the_evidence_says_is_no_worse() -> None:
@@ -167,13 +177,17 @@ def test_no_promotion_on_an_interval_that_took_promotion_evidence_away() -> None
     cfg = config()
     state = None
     results = []
-    for minute, (weight, rate) in enumerate(zip((10, 20, 30, 40, 50, 50),
-                                                (0.001, 0.001, 0.001, 0.001, 0.0045, 0.001), strict=True),
-                                      start=1):
+    for minute, (weight, rate) in enumerate(
+        zip((10, 20, 30, 40, 50, 50), (0.001, 0.001, 0.001, 0.001, 0.0045, 0.001), strict=True), start=1
+    ):
         n_c = 12000 * weight / 100
         n_p = 12000 - n_c
-        result = judge_tick(cfg, state, tick(minute, weight, at_gate=weight == 50),
-                            [counts(SR, (n_c, n_c * rate), (n_p, n_p * 0.001)), latency(n_c, n_p)])
+        result = judge_tick(
+            cfg,
+            state,
+            tick(minute, weight, at_gate=weight == 50),
+            [counts(SR, (n_c, n_c * rate), (n_p, n_p * 0.001)), latency(n_c, n_p)],
+        )
         state = result.state
         results.append(result)
     assert [r.verdict for r in results] == [Verdict.ADVANCE] * 4 + [Verdict.HOLD, Verdict.PROMOTE]

@@ -24,12 +24,16 @@ def test_worked_example_rolls_back_at_minute_5_with_the_research_sentence() -> N
     "errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 248:1 that canary ≥ 2× primary; threshold
     80:1 → rollback" (the research's 257:1, less the 1 % a minute that bounding each interval's loss costs)."""
     cfg = config()
-    ticks = [(tick(i + 1, round(100 * rho)), [counts(SR, (n_c, b_c), (n_p, b_p)), latency(n_c, n_p)])
-             for i, (rho, b_c, n_c, b_p, n_p) in enumerate(WORKED)]
+    ticks = [
+        (tick(i + 1, round(100 * rho)), [counts(SR, (n_c, b_c), (n_p, b_p)), latency(n_c, n_p)])
+        for i, (rho, b_c, n_c, b_p, n_p) in enumerate(WORKED)
+    ]
     results = run(cfg, ticks)
     assert [r.verdict for r in results] == ["ADVANCE"] * 4 + ["ROLLBACK"]
-    assert results[-1].reason == ("errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 248:1 that "
-                                  "canary ≥ 2× primary; threshold 80:1 → rollback")
+    assert results[-1].reason == (
+        "errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 248:1 that "
+        "canary ≥ 2× primary; threshold 80:1 → rollback"
+    )
     line = results[-1].lines[0]
     assert (line.metric, line.verdict, line.test) == (SR, Verdict.ROLLBACK, "ratio")
     assert line.e_fail == pytest.approx(248.3, abs=0.1)
@@ -54,9 +58,11 @@ def test_a_shared_incident_does_not_roll_back_a_good_canary() -> None:
     """A dependency blip multiplies both versions' errors by 15 (0.1 % -> 1.5 %, above the 1 % bound): no
     rollback, and the absolute test skips the interval because the primary breaches the bound too."""
     cfg = config(success_rate())
-    ticks = [(tick(1, 10), [counts(SR, (1200, 1), (10800, 11))]),
-             (tick(2, 10), [counts(SR, (1200, 18), (10800, 162))]),  # x15 on both
-             (tick(3, 10), [counts(SR, (1200, 1), (10800, 11))])]
+    ticks = [
+        (tick(1, 10), [counts(SR, (1200, 1), (10800, 11))]),
+        (tick(2, 10), [counts(SR, (1200, 18), (10800, 162))]),  # x15 on both
+        (tick(3, 10), [counts(SR, (1200, 1), (10800, 11))]),
+    ]
     results = run(cfg, ticks)
     assert [r.verdict for r in results] == [Verdict.ADVANCE] * 3
     assert results[1].lines[0].e_fail < 1.0
@@ -179,8 +185,10 @@ def test_hold_during_a_shared_incident_waits_for_the_primary_without_a_predictio
         state = judge_tick(cfg, state, tick(minute, 50, at_gate=True), [counts(SR, (100, 0), (100, 0))]).state
     result = judge_tick(cfg, state, tick(3, 50, at_gate=True), [counts(SR, (100, 3), (100, 3))])
     assert result.verdict is Verdict.HOLD
-    assert result.reason.startswith("the primary breaches the bound too (success rate ≥ 99%): a shared incident, "
-                                    "so certifying it waits until the primary recovers")
+    assert result.reason.startswith(
+        "the primary breaches the bound too (success rate ≥ 99%): a shared incident, "
+        "so certifying it waits until the primary recovers"
+    )
     assert "to certify success rate" not in result.reason
     assert result.predicted_s is None
     assert "primary breaches the bound too: interval not counted" in result.lines[0].reason
@@ -223,7 +231,8 @@ def test_warm_up_minute_is_not_a_latency_rollback() -> None:
     a canary slow only then advances, while one that stays slow is still rolled back, one interval later."""
     cfg = config(duration())
     warm = [(tick(1, 20), [latency(2400, 9600, canary=SLOW)])] + [
-        (tick(m, 20), [latency(2400, 9600)]) for m in range(2, 8)]
+        (tick(m, 20), [latency(2400, 9600)]) for m in range(2, 8)
+    ]
     results = run(cfg, warm)
     assert {r.verdict for r in results} == {Verdict.ADVANCE}
     assert "warm-up" in results[0].lines[0].reason
@@ -244,9 +253,14 @@ def test_auto_bound_waits_for_200_primary_requests() -> None:
     assert second.state["m"][DUR]["r"][0]["le"] == 250
 
 
-@pytest.mark.parametrize(("policy", "verdict"), [(OnInconclusive.ROLLBACK, Verdict.ROLLBACK),
-                                                 (OnInconclusive.PROMOTE, Verdict.PROMOTE),
-                                                 (OnInconclusive.PAUSE, Verdict.HOLD)])
+@pytest.mark.parametrize(
+    ("policy", "verdict"),
+    [
+        (OnInconclusive.ROLLBACK, Verdict.ROLLBACK),
+        (OnInconclusive.PROMOTE, Verdict.PROMOTE),
+        (OnInconclusive.PAUSE, Verdict.HOLD),
+    ],
+)
 def test_max_hold_applies_the_on_inconclusive_policy(policy: OnInconclusive, verdict: Verdict) -> None:
     """Too little traffic to certify anything: after maxHold (10 min) at the gate the policy decides, and the
     result names it; pause keeps holding and says a person is needed."""
@@ -292,8 +306,9 @@ def test_flagger_policy_follows_flaggers_own_schedule() -> None:
     assert decided.verdict is Verdict.PROMOTE
     assert "would have promoted after 5 passing checks" in decided.reason
     assert "6 of 31 intervals with data failed" in decided.reason
-    early = run(cfg, [(tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 0))])
-                      for m in range(1, 40)])
+    early = run(
+        cfg, [(tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 0))]) for m in range(1, 40)]
+    )
     assert early[-1].verdict is Verdict.ROLLBACK
     assert "would have rolled back after 5 failed checks" in early[-1].reason
 
@@ -304,16 +319,22 @@ def test_flagger_policy_does_not_count_a_shared_incident_as_a_failed_check() -> 
     Flagger's schedule promotes after its 5 passing checks and the policy promotes. A canary failing alone still
     counts (the same intervals with a clean primary roll back, above)."""
     cfg = config(success_rate(), max_hold_s=1800, flagger_threshold=5, flagger_passes=5)
-    shared = run(cfg, [(tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 1 if m <= 5 else 0))])
-                       for m in range(1, 40)])
+    shared = run(
+        cfg,
+        [
+            (tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 1 if m <= 5 else 0))])
+            for m in range(1, 40)
+        ],
+    )
     decided = shared[-1]
     assert decided.policy == "flagger"
     assert decided.verdict is Verdict.PROMOTE
     assert "would have promoted after 5 passing checks" in decided.reason
     assert "0 of 26 intervals with data failed" in decided.reason
     # the primary within its bound while the canary fails it: still a failed check
-    alone = run(cfg, [(tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 0))])
-                      for m in range(1, 40)])
+    alone = run(
+        cfg, [(tick(m, 50, at_gate=True), [counts(SR, (30, 1 if m <= 5 else 0), (30, 0))]) for m in range(1, 40)]
+    )
     assert alone[-1].verdict is Verdict.ROLLBACK
     assert "would have rolled back after 5 failed checks" in alone[-1].reason
 
@@ -377,8 +398,10 @@ def test_scalar_metric_rolls_back_on_a_steady_increase() -> None:
     assert results[-1].verdict is Verdict.ROLLBACK
     assert 8 <= len(results) <= 10  # α 0.05 over one test: 1.5^8 ≥ 20
     assert results[-1].reason.startswith("cpu: canary 1.3 vs primary 1; ")
-    assert results[-1].reason.endswith("8 of 8 intervals ≥ 1.2× higher; evidence 25.6:1 that canary is worse "
-                                       "(threshold 20:1), 25.6:1 that it is within 1.5× (needs 20:1) → rollback")
+    assert results[-1].reason.endswith(
+        "8 of 8 intervals ≥ 1.2× higher; evidence 25.6:1 that canary is worse "
+        "(threshold 20:1), 25.6:1 that it is within 1.5× (needs 20:1) → rollback"
+    )
     throughput = MetricConfig(name="cpu", kind=MetricKind.SCALAR, direction=-1)
     results = run(config(throughput), [(tick(m, 10), [scalar]) for m in range(1, 30)])
     assert results[-1].verdict is Verdict.ADVANCE
@@ -394,9 +417,11 @@ def test_state_round_trips_through_json_without_changing_the_verdicts() -> None:
     for minute in range(1, 101):
         weight = min(10 * minute, 50)
         n_c, n_p = 120.0 * weight / 10, 6000.0 - 120.0 * weight / 10
-        obs = [counts(SR, (n_c, poisson(rng, n_c * 0.01)), (n_p, poisson(rng, n_p * 0.01))),
-               latency(n_c, n_p),
-               counts("errors", (n_c, poisson(rng, n_c * 0.02)), (n_p, poisson(rng, n_p * 0.02)))]
+        obs = [
+            counts(SR, (n_c, poisson(rng, n_c * 0.01)), (n_p, poisson(rng, n_p * 0.01))),
+            latency(n_c, n_p),
+            counts("errors", (n_c, poisson(rng, n_c * 0.02)), (n_p, poisson(rng, n_p * 0.02))),
+        ]
         when = tick(minute, weight, at_gate=False)
         before = json.dumps(direct)
         a = judge_tick(cfg, direct, when, obs)
@@ -422,9 +447,11 @@ def test_the_max_hold_clock_stops_while_frozen() -> None:
     outage, so the policy decides 5 minutes of holding after the data return, not at once."""
     cfg = config(success_rate(), max_hold_s=600, on_inconclusive=OnInconclusive.ROLLBACK)
     error = Observation(SR, error="prometheus: connection refused")
-    ticks = ([(tick(m, 50, at_gate=True), [counts(SR, (5, 0), (5, 0))]) for m in range(1, 6)]
-             + [(tick(m, 50, at_gate=True), [error]) for m in range(6, 14)]
-             + [(tick(m, 50, at_gate=True), [counts(SR, (5, 0), (5, 0))]) for m in range(14, 30)])
+    ticks = (
+        [(tick(m, 50, at_gate=True), [counts(SR, (5, 0), (5, 0))]) for m in range(1, 6)]
+        + [(tick(m, 50, at_gate=True), [error]) for m in range(6, 14)]
+        + [(tick(m, 50, at_gate=True), [counts(SR, (5, 0), (5, 0))]) for m in range(14, 30)]
+    )
     results = run(cfg, ticks)
     assert [r.verdict for r in results[5:13]] == [Verdict.FREEZE] * 8
     decided = next(r for r in results if r.policy)
@@ -441,17 +468,29 @@ def test_a_custom_error_metric_is_held_to_its_max_bad_share() -> None:
     from .test_config import canary as manifest
 
     def judged(**extra: Any) -> list[Any]:
-        metric = {"name": "checkout-errors", "templateRef": {"name": "t"}, "thresholdRange": {"max": 1},
-                  "judge": {"requestsQuery": "sum(r)", "badQuery": "sum(b)", **extra}}
+        metric = {
+            "name": "checkout-errors",
+            "templateRef": {"name": "t"},
+            "thresholdRange": {"max": 1},
+            "judge": {"requestsQuery": "sum(r)", "badQuery": "sum(b)", **extra},
+        }
         cfg = judge_config(manifest({"metrics": [metric], "judge": {"mode": "statistical"}}))
         assert cfg is not None
         ticks = []
         for minute, weight in enumerate((10, 20, 30, 40) + (50,) * 11, start=1):
             n_c = 12000 * weight / 100
             n_p = 12000 - n_c
-            ticks.append((tick(minute, weight, at_gate=weight == 50),
-                          [replace(counts("checkout-errors", (n_c, n_c * 0.013), (n_p, n_p * 0.0095)),
-                                   kind=extra.get("kind", "ratio"))]))
+            ticks.append(
+                (
+                    tick(minute, weight, at_gate=weight == 50),
+                    [
+                        replace(
+                            counts("checkout-errors", (n_c, n_c * 0.013), (n_p, n_p * 0.0095)),
+                            kind=extra.get("kind", "ratio"),
+                        )
+                    ],
+                )
+            )
         return run(cfg, ticks)
 
     assert judged()[-1].verdict is Verdict.PROMOTE
