@@ -29,10 +29,10 @@ from cryptography.x509.oid import NameOID
 from lightkube import ApiError, Client, KubeConfig, codecs
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
+from tests.gomodules import GoModuleError, flagger_crd_file, pinned_versions
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "scripts" / "build-test-binaries"
-VERSIONS_FILE = ROOT / "tests" / "cluster" / "versions.env"
-FLAGGER_CRD_FILE = ROOT.parent / "shared" / "reference" / "flagger" / "crd.yaml"
 SERINUS_CRD_FILE = ROOT / "deploy" / "crds" / "crds.yaml"
 CHART = ROOT / "deploy" / "charts" / "serinus"
 #: the namespace and release the chart's ServiceAccount is installed with, for the operator's identity in tests
@@ -50,18 +50,6 @@ KWOK_STAGES = (
 
 class ControlPlaneError(RuntimeError):
     """The control plane could not be built or started; the message says which step broke."""
-
-
-def pinned_versions() -> dict[str, str]:
-    """The versions in tests/cluster/versions.env (or the file $SERINUS_VERSIONS_FILE names)."""
-    out: dict[str, str] = {}
-    path = Path(os.environ.get("SERINUS_VERSIONS_FILE") or VERSIONS_FILE)
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            out[key] = value
-    return out
 
 
 def build_binaries(log_path: Path) -> Path:
@@ -598,8 +586,12 @@ class Cluster:
         return path
 
     def install_flagger_crds(self, timeout: float = 30.0) -> list[str]:
-        """Apply Flagger's own CRD file (shared/reference/flagger/crd.yaml) and wait until each is Established."""
-        return self.install_crds(FLAGGER_CRD_FILE, timeout)
+        """Apply the CRDs of Flagger's module (artifacts/flagger/crd.yaml); wait until each is Established."""
+        try:
+            path = flagger_crd_file()
+        except GoModuleError as err:
+            raise ControlPlaneError(f"CRD STEP FAILED: {err}") from err
+        return self.install_crds(path, timeout)
 
     def install_serinus_crds(self, timeout: float = 30.0) -> list[str]:
         """Apply Serinus's CRDs (deploy/crds/crds.yaml, which also accept StatefulSet targets) and wait until the

@@ -7,10 +7,6 @@ build uses (versions in versions.env). Every failure raises ControlPlaneError na
 from __future__ import annotations
 
 import copy
-import json
-import os
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,36 +15,16 @@ import yaml
 from lightkube import codecs
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
-from tests.cluster.controlplane import BUILD_SCRIPT, Cluster, ControlPlaneError, pinned_versions
+from tests import gomodules
+from tests.cluster.controlplane import Cluster, ControlPlaneError, pinned_versions
 
 
 def module_dir(module: str, version: str) -> Path:
     """The unpacked module in the cluster build's Go module cache, downloaded if missing."""
-    step = f"go mod download {module}@{version}"
     try:
-        gomodcache = subprocess.run(
-            [str(BUILD_SCRIPT), "--print-gomodcache"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        env = {**os.environ, "GOMODCACHE": gomodcache, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-        with tempfile.TemporaryDirectory() as scratch:  # outside any go.mod
-            proc = subprocess.run(
-                ["go", "mod", "download", "-json", f"{module}@{version}"],
-                cwd=scratch,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-    except (OSError, subprocess.SubprocessError) as err:
-        raise ControlPlaneError(f"CRD STEP FAILED: {step}: {err}") from err
-    try:
-        info = json.loads(proc.stdout)
-    except ValueError as err:
-        raise ControlPlaneError(f"CRD STEP FAILED: {step}: exit {proc.returncode}: {proc.stderr.strip()}") from err
-    if info.get("Error") or not info.get("Dir"):
-        raise ControlPlaneError(f"CRD STEP FAILED: {step}: {info.get('Error') or proc.stderr.strip()}")
-    return Path(info["Dir"])
+        return gomodules.module_dir(module, version)
+    except gomodules.GoModuleError as err:
+        raise ControlPlaneError(f"CRD STEP FAILED: {err}") from err
 
 
 def crd_documents(paths: list[Path]) -> list[dict[str, Any]]:

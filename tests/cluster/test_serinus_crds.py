@@ -24,7 +24,8 @@ from serinus.api.check import check_object
 from serinus.kube import resources
 from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import wait_for
-from tests.conftest import REPO, reference_dir
+from tests.conftest import REPO
+from tests.gomodules import flagger_example, flagger_examples
 
 NAMESPACE = "serinus-crds"
 OUR_CRDS = REPO / "deploy" / "crds" / "crds.yaml"
@@ -58,7 +59,7 @@ def client(cluster: Cluster) -> Client:
 
 
 def _canary(change: Callable[[Doc], object] = lambda d: None, name: str = "podinfo") -> Doc:
-    doc: Doc = yaml.safe_load((reference_dir() / "flagger" / "example-istio-canary.yaml").read_text())
+    doc: Doc = yaml.safe_load(flagger_example("istio-canary").read_text())
     doc["metadata"] = {"name": name, "namespace": NAMESPACE}
     change(doc)
     return doc
@@ -93,7 +94,7 @@ def _template(**provider: Any) -> Doc:
 
 def _valid() -> list[tuple[str, Doc]]:
     cases = []
-    for path in sorted((reference_dir() / "flagger").glob("example-*.yaml")):
+    for path in flagger_examples():
         doc = yaml.safe_load(path.read_text())
         doc["metadata"]["namespace"] = NAMESPACE
         cases.append((path.stem, doc))

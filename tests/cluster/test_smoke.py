@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import ssl
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,7 @@ from lightkube.types import PatchType
 from serinus.kube.resources import Canary
 from tests.cluster.controlplane import Cluster, pinned_versions
 from tests.cluster.waiting import wait_for
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "flagger"
+from tests.gomodules import flagger_example
 
 
 def _ensure_namespace(cluster: Cluster, name: str) -> None:
@@ -112,7 +110,7 @@ def test_flagger_crds_become_established(cluster: Cluster) -> None:
 def canary_doc(cluster: Cluster) -> dict[str, Any]:
     """Flagger's linkerd example Canary, in a fresh namespace, with the CRDs installed."""
     cluster.install_flagger_crds()
-    doc: dict[str, Any] = yaml.safe_load((REFERENCE / "example-linkerd-canary.yaml").read_text())
+    doc: dict[str, Any] = yaml.safe_load(flagger_example("linkerd-canary").read_text())
     _ensure_namespace(cluster, doc["metadata"]["namespace"])
     return doc
 

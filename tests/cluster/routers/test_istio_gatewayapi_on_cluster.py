@@ -7,7 +7,6 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ from serinus.kube.resources import Canary
 from serinus.routers import gatewayapi, istio
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import install_gateway_api, install_istio
+from tests.gomodules import flagger_example
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger"
 VirtualService = create_namespaced_resource("networking.istio.io", "v1beta1", "VirtualService", "virtualservices")
 DestinationRule = create_namespaced_resource("networking.istio.io", "v1beta1", "DestinationRule", "destinationrules")
 HTTPRoute = create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
@@ -89,7 +88,7 @@ def create_all(
 
 
 def istio_canary(name: str) -> dict[str, Any]:
-    spec: dict[str, Any] = yaml.safe_load((REFERENCE / f"example-istio-{name}.yaml").read_text())["spec"]
+    spec: dict[str, Any] = yaml.safe_load(flagger_example(f"istio-{name}").read_text())["spec"]
     spec["service"].update(
         retries={"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
         corsPolicy={"allowOrigin": ["https://example.com"], "allowMethods": ["GET"]},

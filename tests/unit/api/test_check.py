@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +10,13 @@ import yaml
 
 from serinus.api import Canary
 from serinus.api.check import check_object, is_flagger_object, is_kubernetes_object, templates_in
+from tests.gomodules import flagger_example
 
 
 @pytest.fixture
-def example(reference: Path) -> dict[str, Any]:
+def example() -> dict[str, Any]:
     """Flagger's istio canary example."""
-    doc: dict[str, Any] = yaml.safe_load((reference / "flagger" / "example-istio-canary.yaml").read_text())
+    doc: dict[str, Any] = yaml.safe_load(flagger_example("istio-canary").read_text())
     return doc
 
 

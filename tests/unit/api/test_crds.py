@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from serinus.api import crdgen
-from tests.conftest import REPO, reference_dir
+from tests.conftest import REPO
+from tests.gomodules import flagger_crd_file
 
 COMMITTED = REPO / "deploy" / "crds" / "crds.yaml"
 
@@ -57,7 +58,7 @@ def _by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _flagger() -> dict[str, dict[str, Any]]:
-    return _by_kind(list(yaml.safe_load_all((reference_dir() / "flagger" / "crd.yaml").read_text())))
+    return _by_kind(list(yaml.safe_load_all(flagger_crd_file().read_text())))
 
 
 def _ours() -> dict[str, dict[str, Any]]:

@@ -29,9 +29,9 @@ from serinus.api import (
 )
 from serinus.api.service import HTTPRewrite, RewriteType
 from serinus.api.status import CanaryCondition, CanaryConditionType
-from tests.conftest import reference_dir
+from tests.gomodules import flagger_example, flagger_examples
 
-EXAMPLES = sorted((reference_dir() / "flagger").glob("example-*.yaml"))
+EXAMPLES = flagger_examples()
 
 
 def _canary(**analysis: Any) -> Canary:
@@ -48,8 +48,8 @@ def _canary(**analysis: Any) -> Canary:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_every_reference_example_parses(path: Path) -> None:
-    """Each example Canary of the reference parses with its name, target and analysis intact."""
+def test_every_flagger_example_parses(path: Path) -> None:
+    """Each example Canary Flagger ships parses with its name, target and analysis intact."""
     doc = yaml.safe_load(path.read_text())
     canary = Canary.model_validate(doc)
     assert canary.metadata.name == doc["metadata"]["name"]
@@ -61,21 +61,21 @@ def test_every_reference_example_parses(path: Path) -> None:
 
 
 def test_examples_were_found() -> None:
-    """The reference directory really holds the five example Canaries the tests walk."""
+    """Flagger's module really holds the five example Canaries the tests walk."""
     assert len(EXAMPLES) == 5
 
 
-def test_wire_form_round_trips_an_example(reference: Path) -> None:
+def test_wire_form_round_trips_an_example() -> None:
     """to_dict() of a parsed example gives back the manifest (omitempty), and parsing it again is equal."""
-    doc = yaml.safe_load((reference / "flagger" / "example-istio-abtest.yaml").read_text())
+    doc = yaml.safe_load(flagger_example("istio-abtest").read_text())
     canary = Canary.model_validate(doc)
     assert canary.to_dict() == doc
     assert Canary.model_validate(canary.to_dict()) == canary
 
 
-def test_abtest_example_is_ab_testing_with_header_matches(reference: Path) -> None:
+def test_abtest_example_is_ab_testing_with_header_matches() -> None:
     """The A/B example has strategy ab-testing and keeps the regex header conditions."""
-    canary = Canary.model_validate(yaml.safe_load((reference / "flagger" / "example-istio-abtest.yaml").read_text()))
+    canary = Canary.model_validate(yaml.safe_load(flagger_example("istio-abtest").read_text()))
     assert canary.deployment_strategy() is DeploymentStrategy.AB_TESTING
     analysis = canary.get_analysis()
     assert analysis is not None

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from serinus.cli import main
-from tests.conftest import reference_dir
+from tests.gomodules import flagger_example, flagger_examples
 
-EXAMPLES = sorted((reference_dir() / "flagger").glob("example-*.yaml"))
+EXAMPLES = flagger_examples()
 
 BROKEN = """\
 apiVersion: flagger.app/v1beta1
@@ -78,8 +78,8 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     return str(path)
 
 
-def test_every_reference_example_is_valid() -> None:
-    """Every example of the reference validates: exit 0, one `valid` line each, nothing else."""
+def test_every_flagger_example_is_valid() -> None:
+    """Every example Canary Flagger ships validates: exit 0, one `valid` line each, nothing else."""
     code, lines = run("validate", *map(str, EXAMPLES))
     assert code == 0
     assert lines == ["canary/podinfo (test): valid"] * len(EXAMPLES)
@@ -202,7 +202,7 @@ def test_strict_fails_on_warnings(tmp_path: Path) -> None:
 
 def test_mesh_provider_option_applies_to_canaries_without_provider(tmp_path: Path) -> None:
     """--mesh-provider plays the operator's default: nginx makes an ingressRef required."""
-    path = write(tmp_path, "kuma.yaml", (reference_dir() / "flagger" / "example-kuma-canary.yaml").read_text())
+    path = write(tmp_path, "kuma.yaml", flagger_example("kuma-canary").read_text())
     assert run("validate", path)[0] == 0
     code, lines = run("validate", "--mesh-provider", "nginx", path)
     assert code == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,8 @@ import yaml
 
 from serinus.errors import RouterError
 from serinus.routers import istio
+from tests.gomodules import flagger_example
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "flagger"
 FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled", "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
 OWNER = {
     "apiVersion": "flagger.app/v1beta1",
@@ -26,7 +25,7 @@ OWNER = {
 
 
 def example(name: str) -> dict[str, Any]:
-    canary: dict[str, Any] = yaml.safe_load((REFERENCE / f"example-istio-{name}.yaml").read_text())
+    canary: dict[str, Any] = yaml.safe_load(flagger_example(f"istio-{name}").read_text())
     canary["metadata"]["uid"] = "u-1"
     return canary
 
