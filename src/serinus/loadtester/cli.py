@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypeVar
 
 import click
@@ -13,11 +14,12 @@ from aiohttp import web
 
 from serinus import __version__
 from serinus.api.duration import DurationError, positive_seconds
-from serinus.loadtester.config import Settings, parse_go_duration
+from serinus.loadtester.config import DEFAULT_MAX_CONCURRENT_COMMANDS, Settings, go_regexp, parse_go_duration
 from serinus.loadtester.server import make_app
 
 log = logging.getLogger("serinus.loadtester")
 F = TypeVar("F", bound=Callable[..., Any])
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 _ENV = "SERINUS_LOADTESTER_"
 _LEVELS = {
@@ -30,11 +32,28 @@ _LEVELS = {
 
 
 class OneLineFormatter(logging.Formatter):
-    """Escapes line breaks, so every event is one line even when a caller's command or name contains them."""
+    """Escapes line breaks, so every event is one line even when a caller's command or name contains them.
+
+    An exception logged with its traceback (by aiohttp, say) is shown as `<type>: <message>` only, unless
+    `tracebacks` is set (--log-level=debug), in which case the traceback is kept, escaped on the same line."""
+
+    def __init__(self, fmt: str, *, tracebacks: bool = False) -> None:
+        super().__init__(fmt)
+        self._tracebacks = tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
         """The usual text, with CR and LF written as `\\r` and `\\n`."""
         return super().format(record).replace("\r", "\\r").replace("\n", "\\n")
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        """The traceback with --log-level=debug, else the exception's type and message."""
+        if self._tracebacks or ei[0] is None:
+            return super().formatException(ei)
+        return f"{ei[0].__name__}: {ei[1]}"
+
+    def formatStack(self, stack_info: str) -> str:
+        """The stack with --log-level=debug, else nothing."""
+        return super().formatStack(stack_info) if self._tracebacks else ""
 
 
 class _Lines(click.types.StringParamType):
@@ -43,21 +62,21 @@ class _Lines(click.types.StringParamType):
     envvar_list_splitter = "\n"
 
 
-def _regexp(value: str | None, param: click.Parameter) -> re.Pattern[str] | None:
-    if not value:
-        return None
+def _regexp(value: str, param: click.Parameter) -> str:
     try:
-        return re.compile(value)
+        go_regexp(value)
     except re.error as exc:
         raise click.BadParameter(f"{value!r} is not a regular expression: {exc}", param=param) from None
+    return value
 
 
-def _namespace_regexp(_: click.Context, param: click.Parameter, value: str | None) -> re.Pattern[str] | None:
-    return _regexp(value, param)
+def _namespace_regexp(_: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # Kept as text (compiled in main) so that the start-up line shows the pattern as the user wrote it.
+    return _regexp(value, param) if value else None
 
 
-def _allow_commands(_: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(pattern for value in values if (pattern := _regexp(value, param)) is not None)
+def _allow_commands(_: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_regexp(value, param) for value in values if value)
 
 
 def _duration(_: click.Context, param: click.Parameter, value: str) -> float:
@@ -92,7 +111,8 @@ def _option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     "-namespace-regexp",
     callback=_namespace_regexp,
     metavar="REGEX",
-    help="Serve only payloads whose namespace matches (anywhere; anchor with ^...$); others get 403.",
+    help="Serve only payloads whose namespace matches, as Go's MatchString (anywhere; anchor with ^...$); "
+    "others get 403.",
 )
 @_option(
     "--log-level",
@@ -110,31 +130,48 @@ def _option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     help="Run only commands that fully match one of these patterns (repeatable; one per line in the variable).",
 )
 @_option("--disable-bash", is_flag=True, help="Refuse `bash` tasks.")
+@_option(
+    "--max-concurrent-commands",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CONCURRENT_COMMANDS,
+    metavar="N",
+    help="Commands (background and blocking together) that may run at once; past it a task is answered 429.",
+)
 def main(
     host: str,
     port: int,
     timeout: float,
-    namespace_regexp: re.Pattern[str] | None,
+    namespace_regexp: str | None,
     log_level: str,
-    allow_command: tuple[re.Pattern[str], ...],
+    allow_command: tuple[str, ...],
     disable_bash: bool,
+    max_concurrent_commands: int,
 ) -> None:
     """Serve the load tester: the webhook target that runs load tests, gates and commands for Canary analyses."""
+    level = _LEVELS[log_level.lower()]
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=_LEVELS[log_level.lower()], handlers=[handler])
+    handler.setFormatter(
+        OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", tracebacks=level <= logging.DEBUG)
+    )
+    logging.basicConfig(level=level, handlers=[handler])
     settings = Settings(
-        timeout=timeout, namespace_regexp=namespace_regexp, allow_commands=allow_command, disable_bash=disable_bash
+        timeout=timeout,
+        namespace_regexp=go_regexp(namespace_regexp) if namespace_regexp else None,
+        allow_commands=tuple(go_regexp(pattern) for pattern in allow_command),
+        disable_bash=disable_bash,
+        max_concurrent_commands=max_concurrent_commands,
     )
     log.info(
-        "starting serinus-loadtester %s on %s:%d timeout=%gs namespace_regexp=%s allow_command=%s disable_bash=%s",
+        "starting serinus-loadtester %s on %s:%d timeout=%gs namespace_regexp=%s allow_command=%s disable_bash=%s "
+        "max_concurrent_commands=%d",
         __version__,
         host,
         port,
         timeout,
-        namespace_regexp.pattern if namespace_regexp else "(any)",
-        [p.pattern for p in allow_command] or "(any)",
+        namespace_regexp or "(any)",
+        list(allow_command) or "(any)",
         str(disable_bash).lower(),
+        max_concurrent_commands,
     )
     # run_app turns SIGTERM/SIGINT into a graceful stop, whose on_shutdown kills every running command.
     web.run_app(make_app(settings), host=host, port=port, access_log=None, print=None)

@@ -39,7 +39,8 @@ class LoadtesterMetrics:
         )
         self._refused = Counter(
             "serinus_loadtester_tasks_refused",
-            "Tasks refused by --allow-command (reason not-allowed) or --disable-bash (reason bash-disabled).",
+            "Tasks refused by --allow-command (reason not-allowed), --disable-bash (reason bash-disabled) or "
+            "--max-concurrent-commands (reason too-many).",
             ["type", "reason"],
             registry=self.registry,
         )

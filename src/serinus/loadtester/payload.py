@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from serinus.errors import SerinusError
 
 _STRING_FIELDS = ("name", "namespace", "phase", "checksum")
+
+#: Deepest nesting of arrays and objects read. Flagger's payload needs 2 (metadata in the body); Go stops at 10000,
+#: Python's decoder raises RecursionError near 1000, so the limit is explicit and far below both.
+MAX_JSON_DEPTH = 64
+
+# A JSON string (escapes included), removed before brackets are counted so that a `[` in a command does not count.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Opening brackets become +1 and closing ones -1 (read as signed bytes); every other byte is deleted.
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# Surrogate code points left alone by the decoder (`"\ud800"`): Go reads each as U+FFFD, and Python cannot encode
+# them into a command line, a log line or an answer.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class PayloadError(SerinusError):
@@ -32,9 +47,20 @@ class WebhookPayload:
 
 
 def parse_payload(body: bytes) -> WebhookPayload:
-    """Decode a request body; unknown keys are ignored and JSON nulls read as empty, as Go's json.Unmarshal does."""
+    """Decode a request body; unknown keys are ignored and JSON nulls read as empty, as Go's json.Unmarshal does.
+
+    The body must be UTF-8 (as Go requires) and nest at most MAX_JSON_DEPTH arrays and objects."""
     try:
-        data = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"the body is not JSON: it is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    # Fewer brackets than the limit cannot nest deeper than it: the usual payload skips the scan.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+        raise PayloadError(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        data = json.loads(text)
+    except RecursionError:  # not reached below MAX_JSON_DEPTH; kept so that no body can raise it
+        raise PayloadError(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:
         raise PayloadError(f"the body is not JSON: {exc}") from None
     if data is None:
@@ -46,8 +72,21 @@ def parse_payload(body: bytes) -> WebhookPayload:
         value = data.get(key)
         if value is not None and not isinstance(value, str):
             raise PayloadError(f"{key} must be a string")
-        values[key] = value or ""
+        values[key] = _go_string(value or "")
     return WebhookPayload(**values, metadata=_metadata(data.get("metadata")))
+
+
+def json_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in a UTF-8 JSON text (0 for a scalar); brackets inside strings do not count.
+
+    Linear and done in C (a regex, a translation, an accumulation), so it costs little even for a 1 MiB body."""
+    steps = _JSON_STRING.sub(b"", body).translate(_STEPS, _NOT_BRACKETS)
+    return max(accumulate(memoryview(steps).cast("b")), default=0)
+
+
+def _go_string(text: str) -> str:
+    """The text with each lone surrogate replaced by U+FFFD, as Go's decoder reads it."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _metadata(value: object) -> dict[str, str]:
@@ -58,6 +97,7 @@ def _metadata(value: object) -> dict[str, str]:
     metadata: dict[str, str] = {}
     for key, item in value.items():
         if item is not None and not isinstance(item, str):
-            raise PayloadError(f"metadata.{key} must be a string")
-        metadata[key] = item or ""
+            # The key is the caller's text: cut, so that the answer and the log line stay short.
+            raise PayloadError(f"metadata.{key if len(key) <= 64 else key[:64] + '...'} must be a string")
+        metadata[_go_string(key)] = _go_string(item or "")
     return metadata

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import time
@@ -127,6 +128,10 @@ async def run_command(argv: tuple[str, ...], *, time_limit: float, stop: asyncio
         )
     except OSError as exc:
         return CommandResult("", go_start_error(argv[0], exc), None, duration=time.monotonic() - began)
+    except ValueError:
+        # A NUL character in an argument: Go's exec fails the same way, with EINVAL.
+        invalid = OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return CommandResult("", go_start_error(argv[0], invalid), None, duration=time.monotonic() - began)
     out = _Output()
     finished: asyncio.Future[Any] = asyncio.ensure_future(_collect(proc, out))
     stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())

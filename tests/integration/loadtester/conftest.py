@@ -1,14 +1,20 @@
-"""Fixtures for the load tester's integration tests: a real server on 127.0.0.1 and a target that counts hits."""
+"""Fixtures for the load tester's integration tests: a real server on 127.0.0.1 (in-process, or the installed
+console script as a process) and a target that counts hits."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx2
 import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
@@ -120,3 +126,78 @@ def hey_bin() -> str:
     if path is None:
         pytest.fail("hey is not installed: run `apt-get install -y hey` (scripts/test does)")
     return path
+
+
+SCRIPT = Path(sys.executable).parent / "serinus-loadtester"
+
+
+@dataclass
+class ScriptProcess:
+    """A serinus-loadtester process on 127.0.0.1: its process, base URL and the file its log goes to."""
+
+    proc: asyncio.subprocess.Process
+    base: str
+    log: Path
+
+    def log_lines(self) -> list[str]:
+        """The log so far, one event a line."""
+        return self.log.read_text().splitlines()
+
+
+StartScript = Callable[..., Awaitable[ScriptProcess]]
+
+
+@pytest.fixture
+async def start_script(tmp_path: Path) -> AsyncIterator[StartScript]:
+    """Start the installed console script with the given flags on a free port; each is SIGKILLed (by pid) at the
+    end if it still runs."""
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: run ./scripts/bootstrap --test"
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str, env: dict[str, str] | None = None) -> ScriptProcess:
+        port = free_port()
+        log = tmp_path / f"loadtester-{port}.log"
+        with log.open("wb") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                str(SCRIPT),
+                "--host=127.0.0.1",
+                f"--port={port}",
+                *args,
+                env={**os.environ, **(env or {})},
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx2.AsyncClient() as http:
+            for _ in range(400):
+                assert proc.returncode is None, f"serinus-loadtester exited at start: {log.read_text()}"
+                try:
+                    if (await http.get(base + "/healthz")).text == "OK":
+                        return ScriptProcess(proc, base, log)
+                except httpx2.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        pytest.fail("serinus-loadtester did not answer /healthz within 20s")
+
+    yield start
+    for proc in started:
+        if proc.returncode is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            await proc.wait()
+
+
+def children(pid: int) -> list[int]:
+    """The pids of the live processes (zombies included) whose parent is `pid`, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # Fields after the command name, which is in parentheses and may hold spaces: state, ppid, ...
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from serinus.loadtester.config import parse_go_bool, parse_go_duration
+from serinus.loadtester.config import go_regexp, parse_go_bool, parse_go_duration
 
 
 @pytest.mark.parametrize(
@@ -46,3 +48,47 @@ def test_go_true_spellings(text: str) -> None:
 def test_other_spellings_are_false(text: str | None) -> None:
     """Anything else, including absent and unparsable values, is false (Flagger ignores the parse error)."""
     assert not parse_go_bool(text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "namespace", "matches"),
+    [
+        # Go's `$` (without (?m)) is the end of the text: a trailing newline is not skipped as Python's `$` does.
+        ("^test$", "test", True),
+        ("^test$", "test\n", False),
+        ("^test$", "xtest", False),
+        ("^test$", "testx", False),
+        ("^(test|staging)$", "staging\n", False),
+        ("test$", "my-test\n", False),
+        # MatchString searches: an unanchored pattern matches anywhere.
+        ("test", "mytests", True),
+        ("test", "prod", False),
+        # Go's \z is the end of the text too.
+        (r"^test\z", "test", True),
+        (r"^test\z", "test\n", False),
+        # In multi-line mode Go's `$` matches before every newline, as Python's does.
+        ("(?m)^test$", "test\n", True),
+        ("(?m)^test$", "x\ntest\ny", True),
+        ("(?m:^test$)", "test\n", True),
+        ("(?m)(?-m:^test$)", "test\n", False),
+        # A `$` that is a character (escaped, in a class) stays one.
+        (r"^te\$st$", "te$st", True),
+        ("^te[$]st$", "te$st", True),
+        ("^te[$]st$", "te$st\n", False),
+        ("^[]$]$", "]", True),
+        # \d, \w and \s are ASCII in Go.
+        (r"^test\d$", "test1", True),
+        (r"^test\d$", "test\u0661", False),
+        (r"^\w+$", "t\u00e9st", False),
+    ],
+)
+def test_namespace_patterns_match_as_go_matchstring(pattern: str, namespace: str, matches: bool) -> None:
+    """go_regexp(p).search(s) answers as Go's regexp.MustCompile(p).MatchString(s), which Flagger's load tester uses."""
+    assert (go_regexp(pattern).search(namespace) is not None) is matches
+
+
+@pytest.mark.parametrize("pattern", ["(", "[a-", "a{2,1}"])
+def test_broken_patterns_raise(pattern: str) -> None:
+    """A pattern that does not compile raises re.error, which the flag turns into a usage error."""
+    with pytest.raises(re.error):
+        go_regexp(pattern)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from serinus.loadtester.config import Settings
+from serinus.loadtester.config import Settings, go_regexp
 from serinus.loadtester.payload import WebhookPayload
 from serinus.loadtester.policy import Refusal, namespace_allowed, refusal
 from serinus.loadtester.tasks import Task, build_task
@@ -24,6 +24,14 @@ def test_namespace_regexp_matches_anywhere_like_go() -> None:
     assert not namespace_allowed(loose, "prod")
     assert namespace_allowed(exact, "test")
     assert not namespace_allowed(exact, "my-test-ns")
+
+
+def test_namespace_with_a_trailing_newline_is_not_the_namespace() -> None:
+    """As the flag compiles it, `^test$` refuses "test\\n" as Flagger's Go code does (Python's `$` lets it in)."""
+    exact = Settings(namespace_regexp=go_regexp("^test$"))
+    assert namespace_allowed(exact, "test")
+    for namespace in ("test\n", "xtest", "testx", "test\n\n"):
+        assert not namespace_allowed(exact, namespace), repr(namespace)
 
 
 def test_without_policy_every_task_runs() -> None:
