@@ -48,6 +48,11 @@ class QueryFailed(MetricsError):
     """The provider answered but rejected the query (syntax, bad request, server error)."""
 
 
+class MalformedAnswer(QueryFailed):
+    """The provider answered, but not with a finite number where one was expected: +Inf, a string that is not a
+    number, null, or a body of the wrong shape (a list where an object belongs, ...). Counted as a failed check."""
+
+
 class ProviderUnreachable(MetricsError):
     """The provider could not be reached (connection refused, DNS, TLS, timeout)."""
 
@@ -58,3 +63,24 @@ class AuthenticationFailed(MetricsError):
 
 class RouterError(ProviderError):
     """A router cannot do its work; the message is Flagger's where Flagger has one."""
+
+
+class DeadlineExceeded(SerinusError, TimeoutError):
+    """A request to another server did not finish (connection, headers and the whole body) within its time.
+
+    A TimeoutError, so code that already treats timeouts and OSErrors as "no answer" treats this one alike."""
+
+    def __init__(self, message: str, *, timeout_s: float) -> None:
+        super().__init__(message)
+        self.timeout_s = timeout_s
+
+
+class ResponseTooLarge(SerinusError):
+    """A server's answer was larger than Serinus reads; `read` is how many bytes were read before stopping, and
+    `status` the answer's HTTP status."""
+
+    def __init__(self, message: str, *, limit: int, read: int, status: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.read = read
+        self.status = status

@@ -49,6 +49,7 @@ def test_contracts_hold_on_the_real_tree(tree_copy: Path) -> None:
         ("api", "import httpx2"),
         ("api", "import aiohttp"),
         ("engine", "from serinus import routers"),
+        ("engine", "from serinus import net"),
         ("api", "from serinus.engine import ports"),
     ],
 )

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from serinus.kube.client import ClusterUnavailable, connect
+from serinus.kube.leader import LeadershipLost
+from serinus.net import set_max_response_bytes
 from serinus.runtime.analysis import ClusterAnalysis
 from serinus.runtime.metrics import ControllerMetrics
 from serinus.runtime.operator import Operator
@@ -19,6 +21,7 @@ from serinus.runtime.scheduler import Key, Wait
 
 async def run_operator(options: OperatorOptions) -> None:
     """Run until SIGTERM or SIGINT."""
+    set_max_response_bytes(options.max_response_bytes)  # every provider, webhook and alert reads up to this
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -58,4 +61,9 @@ def run(**params: Any) -> None:
         asyncio.run(run_operator(options))
     except ClusterUnavailable as err:
         click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+    except LeadershipLost as err:
+        # Flagger's OnStoppedLeading: log and exit 1, so the Deployment restarts the pod and it campaigns again
+        # (its work was cancelled before the Lease could expire, so no two replicas ever drive one Canary).
+        click.echo(f"Error: Leadership lost: {err}", err=True)
         sys.exit(1)

@@ -1,17 +1,33 @@
-"""Connecting to the cluster, and the start-up checks that tell a user plainly what is missing."""
+"""Connecting to the cluster, and the start-up checks that tell a user plainly what is missing.
+
+Every request of the client `connect` returns is over within `REQUEST_TIMEOUT_S`, its answer included
+(serinus.net.DeadlineTransport): lightkube's own timeouts bound each read, so a stalled answer could otherwise
+hold a release. A watch has no end to bound; it gets `WATCH_IDLE_S` for each read instead. (The operator's own
+watches are kopf's, which gives up a stream after 70 s without an event or bookmark, and bounds its other requests
+at 5 minutes.)
+"""
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx2
 from lightkube import ApiError, AsyncClient, KubeConfig
+from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import SingleConfig
+from lightkube.config.models import User
 
 from serinus.errors import SerinusError
 from serinus.kube.resources import AlertProvider, Canary, MetricTemplate
+from serinus.net import DeadlineTransport
 
 FIELD_MANAGER = "serinus"
+#: the longest one API request may take, answer included (a large list on a busy API server takes seconds)
+REQUEST_TIMEOUT_S = 30.0
+#: the longest a watch may stay silent; a watch should ask for bookmarks or a timeoutSeconds below it
+WATCH_IDLE_S = 330.0
 
 
 class ClusterUnavailable(SerinusError):
@@ -33,9 +49,44 @@ def load_config(kubeconfig: str | None = None, context: str | None = None) -> Si
     return config
 
 
-def connect(kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None) -> AsyncClient:
-    """An async client that writes as field manager `serinus`."""
-    return AsyncClient(load_config(kubeconfig, context), namespace=namespace, field_manager=FIELD_MANAGER)
+def _environment_proxy(server: str) -> str | None:
+    """The proxy the environment names for the API server (HTTPS_PROXY, NO_PROXY...), as client-go honours it."""
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if not host or urllib.request.proxy_bypass(f"{host}:{parts.port}" if parts.port else host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def transport_for(
+    config: SingleConfig, *, request_timeout_s: float = REQUEST_TIMEOUT_S, watch_idle_s: float = WATCH_IDLE_S
+) -> DeadlineTransport:
+    """lightkube's connection (the kubeconfig's CA, client certificate and proxy) under serinus.net's deadline.
+
+    httpx uses neither the TLS settings nor the environment's proxy of a client given its own transport, so both
+    are set on the transport here."""
+    # The user only adds a client certificate here; lightkube itself refuses a context without one.
+    verify = verify_cluster(config.cluster, config.user or User(), config.abs_file, trust_env=True)
+    inner = httpx2.AsyncHTTPTransport(verify=verify, proxy=_environment_proxy(config.cluster.server or ""))
+    return DeadlineTransport(inner, timeout_s=request_timeout_s, idle_s=watch_idle_s)
+
+
+def connect(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace: str | None = None,
+    *,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+    watch_idle_s: float = WATCH_IDLE_S,
+) -> AsyncClient:
+    """An async client that writes as field manager `serinus`, each request over within `request_timeout_s`."""
+    config = load_config(kubeconfig, context)
+    transport = transport_for(config, request_timeout_s=request_timeout_s, watch_idle_s=watch_idle_s)
+    return AsyncClient(config, namespace=namespace, field_manager=FIELD_MANAGER, transport=transport)
 
 
 async def check_crds(client: AsyncClient, namespace: str | None = None) -> None:

@@ -2,6 +2,10 @@
 
 Each failure is one of serinus.errors' MetricsError kinds, worded `<provider> <address>: <what>; query: <query>`.
 The address never carries credentials and no header value ever reaches a message.
+
+A request, its answer included, is over within `timeout_s` (5 s, as Flagger's providers), and an answer larger than
+serinus.net's cap (10 MiB unless `serinus run --max-response-bytes` says otherwise) is refused after reading no
+more than that: see serinus.net.
 """
 
 from __future__ import annotations
@@ -11,7 +15,17 @@ from typing import Any
 
 import httpx2
 
-from serinus.errors import AuthenticationFailed, MetricsError, ProviderUnreachable, QueryFailed, safe_url
+from serinus.errors import (
+    AuthenticationFailed,
+    DeadlineExceeded,
+    InvalidSpecError,
+    MetricsError,
+    ProviderUnreachable,
+    QueryFailed,
+    ResponseTooLarge,
+    safe_url,
+)
+from serinus.net import Deadline, fetch, url_problem
 
 TIMEOUT_S = 5.0
 
@@ -40,10 +54,17 @@ class ProviderHttp:
         verify: bool = True,
         timeout_s: float = TIMEOUT_S,
         transport: httpx2.AsyncBaseTransport | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
+        problem = url_problem(address)
+        if problem is not None:  # the address is never echoed: it may carry credentials
+            raise InvalidSpecError(f"{provider}: the provider address is {problem}")
         self.provider = provider
         self.address = address.rstrip("/")
         self.shown = safe_url(address)
+        self.timeout_s = timeout_s
+        #: the cap on an answer's size; None for serinus.net's process-wide one
+        self.max_response_bytes = max_response_bytes
         self._client = httpx2.AsyncClient(
             timeout=timeout_s, verify=verify, auth=auth, headers=dict(headers or {}), transport=transport
         )
@@ -73,14 +94,25 @@ class ProviderHttp:
         headers: Mapping[str, str] | None = None,
         check_status: bool = True,
     ) -> httpx2.Response:
-        """One request. Transport failures are ProviderUnreachable, 401/403 AuthenticationFailed, and (unless
+        """One request, answer included, within `timeout_s`. Transport failures and running out of time are
+        ProviderUnreachable, an answer over the size cap QueryFailed, 401/403 AuthenticationFailed, and (unless
         `check_status` is off) any other status >= 400 is QueryFailed with the start of the body."""
         try:
-            response = await self._client.request(
-                method, self.url(path), params=params, json=json, content=content, headers=headers
+            response = await fetch(
+                self._client,
+                method,
+                self.url(path),
+                deadline=Deadline(self.timeout_s),
+                max_bytes=self.max_response_bytes,
+                params=params,
+                json=json,
+                content=content,
+                headers=headers,
             )
-        except httpx2.TimeoutException as err:
-            raise self.error(ProviderUnreachable, "timed out", query) from err
+        except DeadlineExceeded as err:
+            raise self.error(ProviderUnreachable, f"timed out after {self.timeout_s:g}s", query) from err
+        except ResponseTooLarge as err:
+            raise self.error(QueryFailed, str(err), query) from err
         except httpx2.HTTPError as err:
             raise self.error(ProviderUnreachable, f"unreachable ({type(err).__name__})", query) from err
         if response.status_code in (401, 403):
@@ -96,7 +128,7 @@ class ProviderHttp:
         response = await self.send(method, path, query=query, **kwargs)
         try:
             return response.json()
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:  # RecursionError: JSON nested deeper than the parser goes
             raise self.error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
 
 

@@ -22,6 +22,7 @@ exception. `GET /health` tells whether Kayenta is up. Auth, when the Secret has 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -30,9 +31,11 @@ from typing import Any
 import httpx2
 import yaml
 
-from serinus.errors import NoValuesFound, ProviderUnreachable, QueryFailed
-from serinus.metrics.http import ProviderHttp, as_float
+from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, ProviderUnreachable, QueryFailed
+from serinus.metrics.answers import finite, number, obj
+from serinus.metrics.http import ProviderHttp
 from serinus.metrics.secrets import basic_auth_pair
+from serinus.net import Deadline
 
 POLL_S = 2.0
 DEFAULT_TIMEOUT_S = 60.0
@@ -95,36 +98,70 @@ class KayentaProvider:
         body = {"scopes": scopes, "thresholds": doc.get("thresholds") or {"pass": 95, "marginal": 75}}
         return body, str(doc["canaryConfigId"]), doc
 
+    def _timeout(self, value: Any, query: str) -> float:
+        """`timeoutSeconds`: how long to wait for the judgement, on the clock (60 s when unset)."""
+        if value is None or value == "":
+            return DEFAULT_TIMEOUT_S
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if isinstance(value, bool) or not math.isfinite(seconds) or seconds <= 0:
+            raise self.http.error(
+                QueryFailed, f"timeoutSeconds must be a positive number of seconds, not {value!r}", query
+            )
+        return seconds
+
     async def query(self, query: str) -> float:
         """The judgement score Kayenta gives the canary, 0 to 100."""
         shown = " ".join(query.split())
         body, config_id, doc = self._request(query)
         params = {k: str(doc[k]) for k in ACCOUNTS if doc.get(k)}
+        timeout = self._timeout(doc.get("timeoutSeconds"), shown)
+        deadline = Deadline(timeout)
         started = await self.http.json("POST", f"/canary/{config_id}", query=shown, params=params, json=body)
         execution = started.get("canaryExecutionId") if isinstance(started, dict) else None
-        if not execution:
+        if not execution or not isinstance(execution, str | int):
             raise self.http.error(QueryFailed, "Kayenta started no execution (no canaryExecutionId)", shown)
-        timeout = float(doc.get("timeoutSeconds") or DEFAULT_TIMEOUT_S)
         status_params = {"storageAccountName": params["storageAccountName"]} if "storageAccountName" in params else None
         waited = 0.0
         while True:
             status = await self.http.json("GET", f"/canary/{execution}", query=shown, params=status_params)
             if isinstance(status, dict) and status.get("complete"):
                 break
-            if waited >= timeout:
+            if waited >= timeout or deadline.expired():  # slept that long, or the requests took the rest
                 raise self.http.error(
                     ProviderUnreachable, f"execution {execution} not complete after {timeout:.0f}s", shown
                 )
             await self.sleep(POLL_S)
             waited += POLL_S
+        return self.answer(status, str(execution), shown)
+
+    def answer(self, status: Any, execution: str, query: str) -> float:
+        """The score of a complete execution: a terminal one is a failed query naming Kayenta's exception, no
+        score is "no values found", and a score that is no number (±Inf, NaN included) or a status of the wrong
+        shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, query)
+
+        def dig(value: Any, *path: str) -> Any:
+            for depth, key in enumerate(path):
+                value = obj(value, ".".join(path[:depth]) or "the execution", fail).get(key)
+            return value
+
+        status = obj(status, "the execution", fail)
         if str(status.get("status", "")).lower() != "succeeded":
-            exception = status.get("exception") or {}
-            detail = (exception.get("details") or {}).get("error") or exception.get("message") or status.get("status")
-            raise self.http.error(QueryFailed, f"execution {execution} ended {status.get('status')}: {detail}", shown)
-        score = as_float((((status.get("result") or {}).get("judgeResult") or {}).get("score") or {}).get("score"))
+            raw = status.get("exception")
+            exception: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            raw = exception.get("details")
+            details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            detail = details.get("error") or exception.get("message") or status.get("status")
+            raise self.http.error(QueryFailed, f"execution {execution} ended {status.get('status')}: {detail}", query)
+        score = number(dig(status, "result", "judgeResult", "score", "score"), "the judge score", fail)
         if score is None:
-            raise self.http.error(NoValuesFound, f"no values found (execution {execution} has no judge score)", shown)
-        return score
+            raise self.http.error(NoValuesFound, f"no values found (execution {execution} has no judge score)", query)
+        return finite(score, "the judge score", fail)
 
     async def is_online(self) -> bool:
         """True when Kayenta's health endpoint says UP."""

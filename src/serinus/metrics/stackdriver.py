@@ -3,20 +3,35 @@
 `POST <address>/v3/projects/<project>/timeSeries:query` with `{"query": <MQL>}` and an OAuth token from the
 Secret's `serviceAccountKey` (a service-account JSON key) or, without one, Application Default Credentials
 (workload identity). The value is the first value of the first point of the first series. google-auth is the
-`gcp` extra; tokens are refreshed in a worker thread, off the event loop.
+`gcp` extra; tokens are refreshed in a worker thread, off the event loop, and its requests go out through
+serinus.net like every other: each within its timeout (10 s unless google-auth asks for less), answer included,
+and read up to the size cap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import httpx2
 
-from serinus.errors import AuthenticationFailed, InvalidSpecError, NoValuesFound, ProviderUnreachable
-from serinus.metrics.http import ProviderHttp, as_float, collapse
+from serinus.errors import (
+    AuthenticationFailed,
+    DeadlineExceeded,
+    InvalidSpecError,
+    MalformedAnswer,
+    MetricsError,
+    NoValuesFound,
+    ProviderUnreachable,
+    QueryFailed,
+    ResponseTooLarge,
+)
+from serinus.metrics.answers import items, number, obj
+from serinus.metrics.http import ProviderHttp, collapse
+from serinus.net import Deadline, fetch_blocking
 
 DEFAULT_ADDRESS = "https://monitoring.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/monitoring.read"]
@@ -32,7 +47,7 @@ class _Response:
 
 
 class _Request:
-    """google-auth's transport Request (its token calls) over a blocking httpx2 client."""
+    """google-auth's transport Request (its token calls), sent by serinus.net's blocking fetch."""
 
     def __call__(
         self,
@@ -46,12 +61,17 @@ class _Request:
         from google.auth import exceptions
 
         try:
-            with httpx2.Client(timeout=timeout or 10.0) as client:
-                return _Response(client.request(method, url, content=body, headers=dict(headers or {})))
-        except httpx2.HTTPError as err:
-            raise exceptions.TransportError(  # type: ignore[no-untyped-call]
-                f"token endpoint unreachable ({type(err).__name__})"
-            ) from err
+            response = fetch_blocking(
+                method, url, deadline=Deadline(timeout or 10.0), content=body, headers=dict(headers or {})
+            )
+        except (httpx2.HTTPError, DeadlineExceeded, ResponseTooLarge) as err:
+            what = (
+                str(err)
+                if isinstance(err, DeadlineExceeded | ResponseTooLarge)
+                else f"unreachable ({type(err).__name__})"
+            )
+            raise exceptions.TransportError(f"token endpoint {what}") from err  # type: ignore[no-untyped-call]
+        return _Response(response)
 
 
 def _credentials(secret: Mapping[str, str]) -> tuple[Any, str]:
@@ -128,15 +148,31 @@ class StackdriverProvider:
     async def query(self, query: str) -> float:
         """The first value of the first point of the first series the MQL query returns."""
         query = collapse(query)
-        body = (await self._post(query)).json()
-        for series in body.get("timeSeriesData") or []:
-            for point in series.get("pointData") or []:
-                for value in point.get("values") or []:
-                    number = as_float(value.get("doubleValue", value.get("int64Value")))
-                    if number is not None:
-                        return number
-                break
-            break
+        response = await self._post(query)
+        try:
+            body = response.json()
+        except (ValueError, RecursionError) as err:
+            raise self.http.error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
+        return self.answer(body, query)
+
+    def answer(self, body: Any, query: str) -> float:
+        """The first numeric value (doubleValue, or int64Value as MQL sends it: a string) of the first point of the
+        first series; none (or NaN) is "no values found", and ±Inf, a value that is no number or a body of the
+        wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, query)
+
+        series = items(obj(body, "the answer", fail).get("timeSeriesData"), "timeSeriesData", fail)
+        points = items(obj(series[0], "a series", fail).get("pointData"), "pointData", fail) if series else []
+        values = items(obj(points[0], "a point", fail).get("values"), "a point's values", fail) if points else []
+        for value in values:
+            value = obj(value, "a point's value", fail)
+            got = number(value.get("doubleValue", value.get("int64Value")), "a point's value", fail)
+            if got is not None:
+                if math.isnan(got):
+                    break
+                return got
         raise self.http.error(NoValuesFound, "no values found", query)
 
     async def is_online(self) -> bool:

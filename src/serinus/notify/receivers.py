@@ -36,7 +36,11 @@ CHAT = ("slack", "discord", "rocket")
 
 
 def _valid_url(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # urllib checks the port only when asked
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        return False
     return bool(parts.scheme and parts.netloc)
 
 

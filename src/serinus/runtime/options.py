@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from serinus.api.duration import DurationError, positive_seconds
+from serinus.net import DEFAULT_MAX_RESPONSE_BYTES, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +55,7 @@ class OperatorOptions:
     msteams_url: str = ""
     msteams_proxy_url: str = ""
     drain_period: float = 10.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @property
     def lease_namespace(self) -> str:
@@ -63,6 +65,16 @@ class OperatorOptions:
 
 def _csv(_: click.Context, __: click.Parameter, value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _size(_: click.Context, param: click.Parameter, value: str) -> int:
+    try:
+        size = parse_size(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param=param) from None
+    if size < 1:
+        raise click.BadParameter("must be at least 1 byte", param=param)
+    return size
 
 
 def _seconds(_: click.Context, param: click.Parameter, value: str) -> float:
@@ -146,6 +158,13 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
         "10s",
         "Pause after traffic moves away from pods before the next cluster-driven step.",
         {"callback": _seconds},
+        None,
+    ),
+    (
+        "max-response-bytes",
+        "10MiB",
+        "Largest answer read from a metrics provider, webhook or alert receiver (bytes, or KiB, MiB, GiB).",
+        {"callback": _size},
         None,
     ),
 ]

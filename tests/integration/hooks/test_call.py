@@ -1,4 +1,5 @@
-"""Webhook calls against a real local server: payload, success rule, retries, timeouts and disableTLS."""
+"""Webhook calls against a real local server: payload, success rule, retries, timeouts and disableTLS; and against
+hostile ones: a dripping answer, a huge one, a Retry-After of an hour."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from serinus.hooks.call import WebhookError, call_webhook
+from serinus.hooks.call import WebhookError, call_budget, call_webhook
 from serinus.hooks.payload import event_payload, hook_payload
+from tests.integration.hostile import MiB, answering, drip, huge
 from tests.integration.receivers import Recorder, free_port
 
 pytestmark = pytest.mark.integration
@@ -166,3 +168,103 @@ async def test_credentials_in_a_hook_url_never_reach_the_error(receiver: Recorde
         await call_webhook(url, PAYLOAD, retries=0)
     assert "hunter2" not in str(caught.value)
     assert f"POST {receiver.url}/hook giving up after 1 attempt(s)" in str(caught.value)
+
+
+# --- Deadlines, size cap and Retry-After (serinus.net) -------------------------------------------------------------
+
+#: slack for a loaded 2-core machine; before the fix a dripping hook held a release for minutes
+MARGIN_S = 2.0
+
+
+@pytest.mark.parametrize("head_too", [True, False], ids=["headers-drip", "body-drip"])
+async def test_a_dripping_hook_fails_at_its_timeout(head_too: bool) -> None:
+    """A hook answering one byte every 0.5 s fails at its 1 s timeout, whether it drips its headers or its body."""
+    async with drip(head_too=head_too) as server:
+        started = time.monotonic()
+        with pytest.raises(WebhookError) as caught:
+            await call_webhook(server.url + "/gate", PAYLOAD, timeout_s=1.0)
+        elapsed = time.monotonic() - started
+    assert str(caught.value) == f"POST {server.url}/gate giving up after 1 attempt(s): timed out after 1s"
+    assert elapsed < 1.0 + MARGIN_S
+
+
+async def test_retries_of_a_dripping_hook_stay_within_the_call() -> None:
+    """With retries the call ends within (retries + 1) x timeout plus the backoff waits, each attempt cut at its
+    timeout, and says how many attempts it made."""
+    async with drip(head_too=True) as server:
+        started = time.monotonic()
+        with pytest.raises(WebhookError, match=r"giving up after 3 attempt\(s\): timed out after 1s"):
+            await call_webhook(server.url, PAYLOAD, timeout_s=1.0, retries=2, backoff_min_s=0.1)
+        elapsed = time.monotonic() - started
+    assert server.requests == 3
+    assert elapsed < 3 * 1.0 + 0.1 + 0.2 + MARGIN_S
+
+
+async def test_a_huge_refusal_is_cut_at_the_cap() -> None:
+    """A refusal with a 64 MiB body fails with 'response larger than 10 MiB' and its status; the body is not read
+    past the cap."""
+    async with huge(size=64 * MiB, status=400) as server:
+        with pytest.raises(WebhookError) as caught:
+            await call_webhook(server.url + "/gate", PAYLOAD)
+    assert str(caught.value) == f"POST {server.url}/gate: response larger than 10 MiB"
+    assert caught.value.status == 400
+    assert server.sent < 32 * MiB
+
+
+async def test_a_huge_success_is_still_a_success() -> None:
+    """A 200 with a 64 MiB body passes, as in Flagger, which ignores a success's body; it is not read whole."""
+    async with huge(size=64 * MiB, status=200) as server:
+        await call_webhook(server.url, PAYLOAD)
+    assert server.sent < 32 * MiB
+
+
+async def test_retry_after_3600_gives_up_at_once() -> None:
+    """A 503 asking for Retry-After: 3600 is not waited for (Flagger would wait an hour): the call gives up at once
+    and says why."""
+    async with answering(503, {"Retry-After": "3600"}) as server:
+        started = time.monotonic()
+        with pytest.raises(WebhookError) as caught:
+            await call_webhook(server.url + "/hook", PAYLOAD, timeout_s=1.0, retries=3)
+        elapsed = time.monotonic() - started
+    assert str(caught.value) == (
+        f"POST {server.url}/hook giving up after 1 attempt(s): status 503 "
+        "(Retry-After 3600s is past the call's 11s limit)"
+    )
+    assert caught.value.status == 503
+    assert server.requests == 1
+    assert elapsed < MARGIN_S
+
+
+async def test_retry_after_within_the_call_is_obeyed() -> None:
+    """A 429 asking for Retry-After: 1 is waited for, as go-retryablehttp does, when it fits in the call."""
+    async with answering(429, {"Retry-After": "1"}) as server:
+        started = time.monotonic()
+        with pytest.raises(WebhookError, match=r"giving up after 2 attempt\(s\): status 429$"):
+            await call_webhook(server.url, PAYLOAD, timeout_s=5.0, retries=1, backoff_min_s=0.01)
+        elapsed = time.monotonic() - started
+    assert server.requests == 2
+    assert elapsed >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://[bad/hook", "not a valid URL (Invalid IPv6 URL)"),
+        ("http://gate:abc/hook", "not a valid URL (Port could not be cast to integer value as 'abc')"),
+        ("gate.example/hook", "not an http:// or https:// URL"),
+    ],
+)
+async def test_a_malformed_url_fails_before_any_attempt(url: str, why: str) -> None:
+    """A URL no client can use is a WebhookError saying what is wrong with it (never a ValueError escaping)."""
+    with pytest.raises(WebhookError) as caught:
+        await call_webhook(url, PAYLOAD, retries=2)
+    assert str(caught.value) == f"the webhook URL is {why}"
+
+
+def test_the_call_limit_is_every_timeout_plus_every_backoff() -> None:
+    """timeout 10s with retries 3 may take 4 x 10 s + 1 + 2 + 4 s; the 30 s ceiling of each wait holds for any
+    number of retries, which is counted at once (a billion retries is no loop)."""
+    assert call_budget(10.0, 3) == 47.0
+    assert call_budget(10.0, 0) == 10.0
+    assert call_budget(1.0, 10) == 11 * 1.0 + (1 + 2 + 4 + 8 + 16) + 5 * 30.0
+    assert call_budget(10.0, 10**9) == (10**9 + 1) * 10.0 + (1 + 2 + 4 + 8 + 16) + (10**9 - 5) * 30.0

@@ -117,6 +117,7 @@ def test_bad_duration_is_refused_clearly() -> None:
         "--enable-leader-election",
         "--disable-config-tracking",
         "--drain-period",
+        "--max-response-bytes",
     ],
 )
 def test_help_lists_every_option_with_its_environment_variable(flag: str) -> None:
@@ -125,3 +126,20 @@ def test_help_lists_every_option_with_its_environment_variable(flag: str) -> Non
     assert flag in result.output
     assert "SERINUS_PORT" in result.output
     assert "SLACK_URL" in result.output
+
+
+def test_response_cap_defaults_to_10_mib_and_reads_units() -> None:
+    """--max-response-bytes is 10 MiB unless set, by flag or SERINUS_MAX_RESPONSE_BYTES, in bytes or KiB/MiB/GiB."""
+    assert parse([]).max_response_bytes == 10 * 2**20
+    assert parse(["--max-response-bytes", "1MiB"]).max_response_bytes == 2**20
+    assert parse(["-max-response-bytes=65536"]).max_response_bytes == 65536
+    assert parse([], env={"SERINUS_MAX_RESPONSE_BYTES": "512KiB"}).max_response_bytes == 512 * 1024
+
+
+@pytest.mark.parametrize(("value", "why"), [("ten", "'ten' is not a size"), ("0", "must be at least 1 byte")])
+def test_a_bad_response_cap_is_refused_clearly(value: str, why: str) -> None:
+    """A cap that is not a size, or zero, is a usage error saying why."""
+    result = CliRunner().invoke(probe, ["--max-response-bytes", value])
+    assert result.exit_code == 2
+    assert "Invalid value for '--max-response-bytes'" in result.output
+    assert why in result.output
