@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from serinus.api import Canary, CanaryMetric, CanaryPhase, CanaryWebhook
 from serinus.api import HookType as H
 from serinus.api.analysis import BUILTIN_METRICS, REQUEST_DURATION, REQUEST_SUCCESS_RATE
 from serinus.engine.context import Context
-from serinus.engine.gofmt import go_ms, go_value
-from serinus.engine.ports import HookResult, Measurement, MetricFailure
+from serinus.engine.faults import describe
+from serinus.engine.gofmt import fits_ms, go_ms, go_value
+from serinus.engine.ports import HookResult, Measurement, MetricFailure, Reason
+
+log = logging.getLogger("serinus.engine")
+#: failures that are not the provider's ordinary errors: counted in serinus_analysis_errors_total
+_COUNTED = frozenset({MetricFailure.MALFORMED, MetricFailure.ERROR})
 
 
 async def _call(
@@ -112,16 +120,51 @@ async def analysis(ctx: Context) -> bool:
     metrics = ctx.analysis.metrics
     first = [m for m in metrics if m.template_ref is None and (m.name in BUILTIN_METRICS or m.query)]
     for metric in first:
-        if not await _judge(ctx, metric, await ctx.world.metrics.measure(metric)):
+        if not await _judge(ctx, metric, await measure(ctx, metric)):
             return False
     for metric in metrics:
         if metric.template_ref is not None:
-            if not await _judge(ctx, metric, await ctx.world.metrics.measure(metric)):
+            if not await _judge(ctx, metric, await measure(ctx, metric)):
                 return False
         elif metric.name not in BUILTIN_METRICS and not metric.query:
             await ctx.warn("Metric query failed for no usable metrics template and query were configured")
             return False
     return True
+
+
+async def measure(ctx: Context, metric: CanaryMetric) -> Measurement:
+    """One metric's measurement. Whatever the port does, the result is a value or a failure: an exception
+    becomes a failed check that names it, and a value that is not a finite number is a malformed answer (the
+    thresholds could not judge it: +Inf passes a `min` bound)."""
+    # Flagger's texts for the built-ins do not name the metric: these failures say which one it was
+    named = f"{metric.name}: " if _builtin(metric) else ""
+    try:
+        got = await ctx.world.metrics.measure(metric)
+    except Exception as err:  # the port's own bug must fail this check, not stall the release
+        log.exception("%s: measuring %s failed", ctx.subject, metric.name)
+        return Measurement(failure=MetricFailure.ERROR, error=f"{named}unexpected {describe(err)}")
+    value = got.value
+    if got.failure is not None or value is None:
+        return got
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return replace(got, value=None, failure=MetricFailure.MALFORMED, error=f"{named}{value!r} is not a number")
+    if math.isnan(value):  # NaN is "no values found" everywhere (Prometheus' answer without traffic)
+        return replace(got, value=None, failure=MetricFailure.NO_DATA, error="no values found (NaN)")
+    if math.isinf(value):
+        return replace(
+            got,
+            value=None,
+            failure=MetricFailure.MALFORMED,
+            error=f"{named}{go_value(value)} is not a finite number",
+        )
+    if named and metric.name == REQUEST_DURATION and not fits_ms(value):
+        return replace(
+            got,
+            value=None,
+            failure=MetricFailure.MALFORMED,
+            error=f"{named}{go_value(value)} ms is out of range (Go's time.Duration)",
+        )
+    return got
 
 
 def _builtin(metric: CanaryMetric) -> str:
@@ -133,6 +176,9 @@ def _builtin(metric: CanaryMetric) -> str:
 async def _judge(ctx: Context, metric: CanaryMetric, got: Measurement) -> bool:
     """Report a measurement that failed or is out of bounds, in Flagger's words; True when it passes."""
     if got.failure is not None or got.value is None:
+        if got.failure in _COUNTED:
+            reason = Reason.MALFORMED_ANSWER if got.failure is MetricFailure.MALFORMED else Reason.METRIC_ERROR
+            ctx.services.telemetry.count_error(ctx.canary, reason, metric.name)
         await ctx.warn(_failure_text(ctx, metric, got))
         return False
     value = got.value

@@ -63,6 +63,8 @@ class Context:
     provider: str
     #: when the next step is due; set where a step waits on the cluster only
     next: Next = Next.INTERVAL
+    #: whether this step already counted a failed check (an exception later in the step must not count another)
+    failed_check_counted: bool = False
 
     @property
     def namespace(self) -> str:
@@ -188,6 +190,7 @@ class Context:
         written = await self._write(lambda stored: with_failed_checks(stored, value, now), True) is not None
         if written:
             self.canary.status.failed_checks = value
+            self.failed_check_counted = True
         return written
 
     async def set_judge(self, judge: JudgeStatus | None) -> bool:
@@ -201,7 +204,8 @@ class Context:
         """failedChecks + 1 (never reset by a passing check; only a new run, a restart or a rollback resets it)."""
         now = self.services.clock.now()
         value = self.canary.status.failed_checks + 1
-        await self._write(lambda stored: with_failed_checks(stored, value, now), True)
+        if await self._write(lambda stored: with_failed_checks(stored, value, now), True) is not None:
+            self.failed_check_counted = True
 
     # ----- webhooks -----
 

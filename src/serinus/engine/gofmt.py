@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
-from serinus.api.duration import format_duration
+from serinus.api.duration import MAX_DURATION, MIN_DURATION, format_duration
 
 _MS = 1_000_000
 
@@ -31,6 +32,11 @@ def go_value(x: float) -> str:
     if point >= len(ds):
         return f"{prefix}{ds}{'0' * (point - len(ds))}"
     return f"{prefix}{ds[:point]}.{ds[point:]}"
+
+
+def fits_ms(milliseconds: float) -> bool:
+    """Whether whole milliseconds fit Go's time.Duration (about ±292 years): what go_ms can print."""
+    return math.isfinite(milliseconds) and MIN_DURATION <= int(milliseconds) * _MS <= MAX_DURATION
 
 
 def go_ms(milliseconds: float) -> str:

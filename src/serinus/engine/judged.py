@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any
 
 from serinus.api import CanaryMetric, DeploymentStrategy
@@ -25,10 +26,22 @@ from serinus.api.analysis import REQUEST_DURATION, REQUEST_SUCCESS_RATE
 from serinus.api.judge import Baseline, JudgeStatus, MetricJudgeStatus
 from serinus.engine import checks, strategies
 from serinus.engine.context import Context
+from serinus.engine.faults import describe
+from serinus.engine.gofmt import go_value
 from serinus.engine.judge.config import JudgeConfig, judge_config
 from serinus.engine.judge.evidence import histogram_quantile
 from serinus.engine.judge.tick import judge_tick
-from serinus.engine.judge.types import LedgerLine, Observation, Tick, TickResult, Verdict
+from serinus.engine.judge.types import (
+    MALFORMED,
+    UNEXPECTED,
+    LedgerLine,
+    Observation,
+    Tick,
+    TickResult,
+    Verdict,
+    VersionCounts,
+)
+from serinus.engine.ports import Reason
 from serinus.engine.thresholds import MetricKind, within
 from serinus.engine.weights import max_weight
 
@@ -93,15 +106,63 @@ def _weight_for_ratio_check(ctx: Context, canary_weight: int) -> int:
 
 
 async def _observe(ctx: Context, config: JudgeConfig, window_s: float) -> list[Observation]:
+    """Every metric's observation. A provider's error, a malformed count and an exception all freeze the judge
+    with a Warning naming them (a provider error never counts as a failed check under the judge); the last two are
+    counted in serinus_analysis_errors_total."""
     baseline = config.baseline is Baseline.PRIMARY
     out: list[Observation] = []
     for metric in ctx.analysis.metrics:
         try:
-            out.append(await ctx.world.metrics.observe(metric, window_s, baseline))
+            obs = _checked(await ctx.world.metrics.observe(metric, window_s, baseline))
         except Exception as err:  # a port must not break the step: an unexpected failure freezes the judge
             log.exception("%s: observing %s failed", ctx.subject, metric.name)
-            out.append(Observation(metric.name, error=f"{type(err).__name__}: {err}"))
+            obs = Observation(metric.name, error=f"unexpected {describe(err)}", failure=UNEXPECTED)
+        if obs.error and obs.failure:
+            reason = Reason.MALFORMED_ANSWER if obs.failure == MALFORMED else Reason.METRIC_ERROR
+            ctx.services.telemetry.count_error(ctx.canary, reason)
+        out.append(obs)
     return out
+
+
+def _checked(obs: Observation) -> Observation:
+    """The observation, or (when a count is negative, infinite or NaN, a bucket bound is not a number, or the
+    value is infinite) the same with `error` saying which: the judge must never reason on such numbers."""
+    if obs.error:
+        return obs
+    for version, counts in (("canary", obs.canary), ("primary", obs.primary)):
+        if counts is None:
+            continue
+        problem = _bad_counts(counts)
+        if problem is not None:
+            return replace(obs, error=f"the {version}'s {problem}", failure=MALFORMED)
+    return obs
+
+
+def _bad_counts(counts: VersionCounts) -> str | None:
+    """What is wrong with one version's counts, or None."""
+    for what, count in (("request count", counts.requests), ("bad-request count", counts.bad)):
+        if count is not None and not _count_ok(count):
+            return f"{what} is {go_number(count)}, not a finite non-negative number"
+    for bound, count in counts.buckets:
+        if not isinstance(bound, int | float) or math.isnan(bound) or bound < 0:
+            return f"bucket bound {go_number(bound)} is not a non-negative number"
+        if not _count_ok(count):
+            return f"count of bucket le={go_number(bound)} is {go_number(count)}, not a finite non-negative number"
+    value = counts.value
+    if value is not None and (not isinstance(value, int | float) or math.isinf(value)):
+        return f"value is {go_number(value)}, not a finite number"
+    return None
+
+
+def _count_ok(count: object) -> bool:
+    return isinstance(count, int | float) and not isinstance(count, bool) and math.isfinite(count) and count >= 0
+
+
+def go_number(value: object) -> str:
+    """A number as Go prints it (+Inf, NaN, 1e+06), anything else as its repr."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return go_value(float(value))
+    return repr(value)
 
 
 def _sentence(text: str) -> str:

@@ -74,6 +74,8 @@ class MetricFailure(StrEnum):
     PROVIDER = "provider"  # the template's provider cannot be built (unknown type, bad address)
     RENDER = "render"  # the query template does not render
     UNUSABLE = "unusable"  # neither built in, nor a template, nor a query
+    MALFORMED = "malformed"  # the provider answered, but not with a finite number (+Inf, a string, a bad shape)
+    ERROR = "error"  # measuring raised something no code path expected (worded as a failed query)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,20 @@ class Telemetry(Protocol):
     def set_judge(self, canary: Canary, result: TickResult) -> None:
         """serinus_judge_*: the statistical judge's verdict and evidence of one tick (its ledger lines)."""
 
+    def count_error(self, canary: Canary, reason: str, metric: str = "") -> None:
+        """serinus_analysis_errors_total{reason}: part of a step failed unexpectedly or a provider's answer was
+        unusable (Reason values); with `metric`, that metric's check also counts as failed in
+        flagger_canary_metric_analysis_total."""
+
+
+class Reason(StrEnum):
+    """serinus_analysis_errors_total's `reason`: what failed."""
+
+    MALFORMED_ANSWER = "malformed_answer"  # a metrics provider answered +Inf, a non-number or a body of the wrong shape
+    METRIC_ERROR = "metric_error"  # measuring one metric raised an exception no code path expected
+    STEP_ERROR = "step_error"  # the analysis step raised (a router, a hook, a status write, the judge ...)
+    TICK_ERROR = "tick_error"  # the operator's tick raised outside the engine (reading the Canary, validation)
+
 
 class NoTelemetry:
     """Telemetry that records nothing."""
@@ -273,6 +289,9 @@ class NoTelemetry:
         """Nothing."""
 
     def set_judge(self, canary: Canary, result: TickResult) -> None:
+        """Nothing."""
+
+    def count_error(self, canary: Canary, reason: str, metric: str = "") -> None:
         """Nothing."""
 
 

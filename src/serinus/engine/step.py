@@ -8,6 +8,7 @@ Strategies live in strategies.py, hooks and metrics in checks.py; this module ow
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -15,12 +16,15 @@ from serinus.api import Canary, CanaryPhase
 from serinus.engine import checks, judged, strategies
 from serinus.engine.changes import has_config_changed, has_spec_changed
 from serinus.engine.context import Context, Services
+from serinus.engine.faults import fault_text
 from serinus.engine.finalize import finalize
 from serinus.engine.overrides import FORCE_ROLLBACK, effective, rollback_forced
-from serinus.engine.ports import EventType, Next, PortError, World
+from serinus.engine.ports import EventType, Next, PortError, Reason, World
+from serinus.engine.status import with_failed_checks
 from serinus.engine.weights import TOTAL_WEIGHT
 
 WorldFactory = Callable[[Canary, str], Awaitable[World]]
+log = logging.getLogger("serinus.engine")
 
 _INIT = frozenset({CanaryPhase.UNSET, CanaryPhase.INITIALIZING})
 _ADVANCING = frozenset(
@@ -55,22 +59,28 @@ class Engine:
         self.options = options or EngineOptions()
 
     async def advance(self, name: str, namespace: str) -> Next:
-        """Run one analysis step of the Canary `name` in `namespace`; say when the next one is due."""
+        """Run one analysis step of the Canary `name` in `namespace`; say when the next one is due. Reading the
+        Canary may raise (the caller reports that); nothing after it does: see fault()."""
         canary = await self.services.store.get(name, namespace)
         if canary is None:
             return Next.INTERVAL
-        canary = effective(canary)
-        if canary.spec.suspend:
-            await self.services.recorder.event(canary, EventType.NORMAL, "skipping canary run as object is suspended")
-            return Next.INTERVAL
-        provider = canary.provider_or(self.options.mesh_provider)
-        ctx = Context(canary, None, self.services, self.options.cluster_name, provider)  # type: ignore[arg-type]
+        ctx = Context(canary, None, self.services, self.options.cluster_name, "")  # type: ignore[arg-type]
         try:
-            ctx.world = await self.make_world(canary, provider)
-        except PortError as err:
-            await ctx.warn(str(err))
-            return Next.INTERVAL
-        await _advance(ctx)
+            ctx.canary = canary = effective(canary)
+            if canary.spec.suspend:
+                await self.services.recorder.event(
+                    canary, EventType.NORMAL, "skipping canary run as object is suspended"
+                )
+                return Next.INTERVAL
+            ctx.provider = provider = canary.provider_or(self.options.mesh_provider)
+            try:
+                ctx.world = await self.make_world(canary, provider)
+            except PortError as err:
+                await ctx.warn(str(err))
+                return Next.INTERVAL
+            await _advance(ctx)
+        except Exception as err:  # never silent: a Warning, a counted error and (while analysing) a failed check
+            await fault(ctx, err)
         return ctx.next
 
     async def terminate(self, name: str, namespace: str) -> tuple[bool, Next]:
@@ -85,8 +95,43 @@ class Engine:
         except PortError as err:
             await ctx.warn(str(err))
             return False, Next.INTERVAL
-        done = await finalize(ctx)
+        except Exception as err:
+            await fault(ctx, err)
+            return False, Next.INTERVAL
+        try:
+            done = await finalize(ctx)
+        except Exception as err:
+            await fault(ctx, err)
+            return False, Next.INTERVAL
         return done, ctx.next
+
+
+async def fault(ctx: Context, err: Exception) -> None:
+    """An exception escaped the step: log it with its traceback, count it (serinus_analysis_errors_total
+    {reason="step_error"}), count a failed check when the stored Canary is analysing (Progressing or
+    WaitingPromotion, where Flagger's threshold rolls it back) and this step has not counted one yet, and record
+    a Warning event naming what raised. Each of these is tried on its own: one failing never stops the others."""
+    log.error("%s: analysis step failed", ctx.subject, exc_info=err)
+    ctx.next = Next.INTERVAL  # never retry a failing step in a tight loop
+    try:
+        ctx.services.telemetry.count_error(ctx.canary, Reason.STEP_ERROR)
+    except Exception:
+        log.exception("%s: counting the error failed", ctx.subject)
+    if not ctx.failed_check_counted:
+        try:
+            stored = await ctx.services.store.get(ctx.name, ctx.namespace)
+            if stored is not None and stored.status.phase in _REVISABLE:
+                now = ctx.services.clock.now()
+                await ctx.services.store.update_status(
+                    ctx.name, ctx.namespace, lambda c: with_failed_checks(c, c.status.failed_checks + 1, now)
+                )
+                ctx.failed_check_counted = True
+        except Exception:
+            log.exception("%s: counting the failed check failed", ctx.subject)
+    try:
+        await ctx.warn(fault_text(ctx.subject, err))
+    except Exception:
+        log.exception("%s: recording the Warning event failed", ctx.subject)
 
 
 async def _advance(ctx: Context) -> None:

@@ -29,6 +29,7 @@ from typing import Final, Literal
 
 import yaml
 
+from serinus.engine.dialects import PROMETHEUS, Dialect
 from serinus.engine.templating import TemplateContext, render
 from serinus.errors import InvalidSpecError
 
@@ -205,9 +206,11 @@ def window_text(seconds: float) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
-def render_window(template: str, ctx: TemplateContext, window: str) -> str:
+def render_window(template: str, ctx: TemplateContext, window: str, dialect: Dialect = PROMETHEUS) -> str:
     """Render a count query: `{{ window }}` (and `{{ interval }}`) is the time since the previous evaluation."""
-    return render(template.replace("{{ window }}", "{{ interval }}"), dataclasses.replace(ctx, interval=window))
+    return render(
+        template.replace("{{ window }}", "{{ interval }}"), dataclasses.replace(ctx, interval=window), dialect
+    )
 
 
 def count_queries(

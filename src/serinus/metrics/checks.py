@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from serinus.api import Canary, CanaryMetric, MetricTemplate
 from serinus.api.duration import duration_seconds
 from serinus.api.judge import MetricJudge
 from serinus.api.judge import MetricKind as JudgeKind
+from serinus.engine.dialects import dialect_of
+from serinus.engine.gofmt import fits_ms
 from serinus.engine.templating import TemplateContext, render
 from serinus.engine.thresholds import MetricKind, within
 from serinus.errors import InvalidSpecError, SerinusError
@@ -53,8 +56,13 @@ class MetricCheck:
     template: str = ""  # the unrendered query of inline and template metrics
 
     def judged_value(self, raw: float) -> float:
-        """The value thresholds apply to: built-in durations in whole milliseconds, everything else as returned."""
+        """The value thresholds apply to: built-in durations in whole milliseconds, everything else as returned.
+        A duration that does not fit in whole milliseconds (±Inf, NaN, beyond a double) comes back as the
+        non-finite float it is, for the caller to refuse; it never raises."""
         if self.kind is MetricKind.DURATION_MS and self.observer is not None:
+            scaled = raw * 1000 if self.observer.duration_unit == "s" else raw
+            if not fits_ms(scaled):  # beyond Go's time.Duration, which Flagger's conversion wraps around
+                return scaled if math.isnan(scaled) else math.copysign(math.inf, scaled)
             return float(duration_ms(self.observer, raw))
         return raw
 
@@ -162,7 +170,7 @@ def plan_checks(
                 secret = decode_secret(raw)
             stage = "render"
             ctx = context(canary, metric.interval_or_default(), metric.template_variables, route)
-            query = render(template.spec.query, ctx)
+            query = render(template.spec.query, ctx, dialect_of(str(provider.type)))
             # As in Flagger, a template's provider uses its own address only (no fallback to the metrics server).
             stage = "provider"
             config = ProviderConfig(
@@ -250,6 +258,7 @@ def plan_observation(
     window = window_text(window_s)
     wanted = judge.kind if judge is not None else None
     observer, ctx = check.observer, check.ctx
+    dialect = dialect_of(check.provider.type)
     if ctx is None:
         raise InvalidSpecError(f"metric {check.metric.name}: no template context to render its judge queries")
     if observer is not None:
@@ -278,8 +287,8 @@ def plan_observation(
         def counts(version_ctx: TemplateContext) -> VersionQueries:
             assert judge is not None
             return VersionQueries(
-                requests=render_window(judge.requests_query, version_ctx, window),
-                bad=render_window(judge.bad_query, version_ctx, window),
+                requests=render_window(judge.requests_query, version_ctx, window, dialect),
+                bad=render_window(judge.bad_query, version_ctx, window, dialect),
             )
 
         return ObservationPlan(str(wanted or JudgeKind.RATIO), counts(ctx), counts(other) if baseline else None)
@@ -287,14 +296,14 @@ def plan_observation(
 
         def buckets(version_ctx: TemplateContext) -> VersionQueries:
             assert judge is not None
-            return VersionQueries(buckets=render_window(judge.buckets_query, version_ctx, window))
+            return VersionQueries(buckets=render_window(judge.buckets_query, version_ctx, window, dialect))
 
         return ObservationPlan(str(JudgeKind.HISTOGRAM), buckets(ctx), buckets(other) if baseline else None)
     # a scalar: the metric's own query over its own interval, for each version
     return ObservationPlan(
         str(JudgeKind.SCALAR),
         VersionQueries(value=check.query),
-        VersionQueries(value=render(check.template, other)) if baseline else None,
+        VersionQueries(value=render(check.template, other, dialect)) if baseline else None,
     )
 
 

@@ -7,13 +7,16 @@ whose bucket is complete. `GET /api/v1/validate` tells whether the keys are acce
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx2
 
-from serinus.errors import NoValuesFound
-from serinus.metrics.http import ProviderHttp, as_float, collapse
+from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound
+from serinus.metrics.answers import items, number, obj, shown
+from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import required
 
 DEFAULT_ADDRESS = "https://api.datadoghq.com"
@@ -56,11 +59,23 @@ class DatadogProvider:
         body = await self.http.json(
             "GET", "/api/v1/query", query=query, params={"query": query, "from": end - int(self.window_s), "to": end}
         )
-        for series in body.get("series") or []:
-            for point in series.get("pointlist") or []:
-                if isinstance(point, list) and len(point) == 2 and (value := as_float(point[1])) is not None:
+        return self.answer(body, query)
+
+    def answer(self, body: Any, query: str) -> float:
+        """The first non-null point of the first series; null and NaN points are skipped, no point is "no values
+        found", and ±Inf or a body of the wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, query)
+
+        series = items(obj(body, "the answer", fail).get("series"), "series", fail)
+        if series:
+            for point in items(obj(series[0], "a series", fail).get("pointlist"), "pointlist", fail):
+                if not isinstance(point, list) or len(point) != 2:
+                    raise fail(f"a point is {shown(point)}, not [<time>, <value>]")
+                value = number(point[1], "a point's value", fail)
+                if value is not None and not math.isnan(value):
                     return value
-            break
         raise self.http.error(NoValuesFound, "no values found", query)
 
     async def is_online(self) -> bool:

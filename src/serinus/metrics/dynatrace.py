@@ -7,13 +7,16 @@ entry of the first result.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx2
 
-from serinus.errors import InvalidSpecError, NoValuesFound
-from serinus.metrics.http import ProviderHttp, as_float, collapse
+from serinus.errors import InvalidSpecError, MalformedAnswer, MetricsError, NoValuesFound
+from serinus.metrics.answers import items, number, obj
+from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import required
 
 TOKEN = "dynatrace_token"
@@ -59,11 +62,20 @@ class DynatraceProvider:
             query=query,
             params={"metricSelector": query, "resolution": "Inf", "from": end - self.window_ms, "to": end},
         )
-        results = body.get("result") or [] if isinstance(body, dict) else []
-        data = (results[0].get("data") or []) if results else []
-        values = (data[-1].get("values") or []) if data else []
-        value = as_float(values[0]) if values else None
-        if value is None:
+        return self.answer(body, query)
+
+    def answer(self, body: Any, query: str) -> float:
+        """The first value of the last data entry of the first result; nothing or null (or NaN) there is "no
+        values found", and ±Inf, a value that is no number or a body of the wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, query)
+
+        results = items(obj(body, "the answer", fail).get("result"), "result", fail)
+        data = items(obj(results[0], "a result", fail).get("data"), "data", fail) if results else []
+        values = items(obj(data[-1], "a data entry", fail).get("values"), "values", fail) if data else []
+        value = number(values[0], "the value", fail) if values else None
+        if value is None or math.isnan(value):
             raise self.http.error(NoValuesFound, "no values found", query)
         return value
 

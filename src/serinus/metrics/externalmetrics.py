@@ -8,15 +8,17 @@ value is the first item's `value`, a Kubernetes quantity.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 from lightkube import ApiError, AsyncClient
 
-from serinus.errors import NoValuesFound, ProviderUnreachable, QueryFailed
+from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, ProviderUnreachable, QueryFailed
+from serinus.metrics import answers
 from serinus.metrics.http import ProviderHttp, snippet
 from serinus.metrics.kube import label_selector, resource
 
@@ -42,18 +44,24 @@ _SUFFIXES = {
 
 
 def quantity(text: str) -> float | None:
-    """A Kubernetes quantity (`1500m`, `2k`, `1Gi`, `1e3`) as a float; None when it is not one."""
+    """A Kubernetes quantity (`1500m`, `2k`, `1Gi`, `1e3`) as a float; None when it is not one (NaN, an infinity
+    and a number beyond a double included: the API server never serves those)."""
     text = str(text).strip()
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
         if suffix and text.endswith(suffix):
             try:
-                return float(Decimal(text[: -len(suffix)]) * _SUFFIXES[suffix])
-            except InvalidOperation:
+                return _finite(Decimal(text[: -len(suffix)]) * _SUFFIXES[suffix])
+            except ArithmeticError:  # InvalidOperation, and Overflow from a huge exponent
                 continue
     try:
-        return float(Decimal(text))
-    except InvalidOperation:
+        return _finite(Decimal(text))
+    except ArithmeticError:
         return None
+
+
+def _finite(value: Decimal) -> float | None:
+    out = float(value)
+    return out if math.isfinite(out) else None
 
 
 def parse(query: str) -> tuple[str, str, str]:
@@ -106,7 +114,7 @@ class ExternalMetricsProvider:
             body = await self.http.json(
                 "GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{metric}", query=query, params=params
             )
-            return list(body.get("items") or []) if isinstance(body, dict) else []
+            return self.items_of(body, query)
         assert self.client is not None
         kind = resource(GROUP, VERSION, f"ExternalMetricValue:{metric}", metric)
         try:
@@ -133,10 +141,26 @@ class ExternalMetricsProvider:
                 f"externalmetrics (API server): unreachable ({err}); query: {query}", provider=self.name, query=query
             ) from err
 
+    def items_of(self, body: Any, query: str) -> list[Any]:
+        """The `items` of an ExternalMetricValueList; a body or items of the wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            where = self.http.shown if self.http is not None else "(API server)"
+            return MalformedAnswer(
+                f"externalmetrics {where}: {what}; query: {query}", provider=self.name, address=where, query=query
+            )
+
+        return answers.items(answers.obj(body, "the answer", fail).get("items"), "items", fail)
+
     async def query(self, query: str) -> float:
         """The first item's value."""
         namespace, metric, selector = parse(query)
         items = await self._items(namespace, metric, selector, query.strip())
+        return self.answer(items, query)
+
+    def answer(self, items: list[Any], query: str) -> float:
+        """The first item's `value`, a Kubernetes quantity: no item is "no values found", a value that is no
+        quantity (±Inf and NaN included) or an item that is no object is MalformedAnswer."""
         where = self.http.shown if self.http is not None else "(API server)"
         if not items:
             raise NoValuesFound(
@@ -145,10 +169,12 @@ class ExternalMetricsProvider:
                 address=where,
                 query=query.strip(),
             )
-        value = quantity(items[0].get("value", ""))
+        item = items[0]
+        what = f"value {answers.shown(item.get('value'))}" if isinstance(item, dict) else f"item {answers.shown(item)}"
+        value = quantity(item.get("value", "")) if isinstance(item, dict) else None
         if value is None:
-            raise QueryFailed(
-                f"externalmetrics {where}: value {items[0].get('value')!r} is not a quantity; query: {query.strip()}",
+            raise MalformedAnswer(
+                f"externalmetrics {where}: {what} is not a quantity; query: {query.strip()}",
                 provider=self.name,
                 address=where,
                 query=query.strip(),

@@ -8,13 +8,16 @@ timestamps may be numbers or strings. Basic auth when the Secret gives `username
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx2
 
-from serinus.errors import NoValuesFound, QueryFailed
-from serinus.metrics.http import ProviderHttp, as_float, collapse
+from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, QueryFailed
+from serinus.metrics.answers import items, number, obj, shown
+from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import basic_auth_pair
 
 
@@ -51,11 +54,24 @@ class GraphiteProvider:
         if not any(key == "target" for key, _ in params):
             raise self.http.error(QueryFailed, "the query has no target= parameter", query)
         body = await self.http.json("GET", "/render", query=query, params=[*params, ("format", "json")])
+        return self.answer(body, query)
+
+    def answer(self, body: Any, query: str) -> float:
+        """The last non-null datapoint across the targets (numbers or numeric strings, as graphite-web and Flagger
+        allow); null and NaN points are skipped, none is "no values found", and ±Inf, a value that is no number
+        or a body of the wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, query)
+
         value: float | None = None
-        for series in body if isinstance(body, list) else []:
-            for point in series.get("datapoints") or []:
-                if isinstance(point, list) and point and (number := as_float(point[0])) is not None:
-                    value = number
+        for series in items(body, "the answer", fail):
+            for point in items(obj(series, "a target", fail).get("datapoints"), "datapoints", fail):
+                if not isinstance(point, list) or not point:
+                    raise fail(f"a datapoint is {shown(point)}, not [<value>, <time>]")
+                got = number(point[0], "a datapoint's value", fail)
+                if got is not None and not math.isnan(got):
+                    value = got
         if value is None:
             raise self.http.error(NoValuesFound, "no values found", query)
         return value

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterator, Mapping
 
 import httpx2
 
-from serinus.errors import NoValuesFound, QueryFailed
-from serinus.metrics.http import ProviderHttp, as_float
+from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, QueryFailed
+from serinus.metrics.answers import number
+from serinus.metrics.http import ProviderHttp
 from serinus.metrics.secrets import required
 
 TIMEOUT_S = 15.0
@@ -91,19 +93,32 @@ class InfluxDBProvider:
         """The `_value` of the first record the Flux query returns."""
         query = query.strip()
         response = await self._run(query)
-        for row, types in records(response.text):
-            if row.get("error"):
-                raise self.http.error(QueryFailed, f"query failed ({row['error']})", query)
-            if "_value" not in row:
-                continue
-            if types.get("_value", "double") not in NUMERIC:
-                raise self.http.error(
-                    QueryFailed, f"the first record's _value is a {types['_value']}, not a number", query
-                )
-            value = as_float(row["_value"])
-            if value is None:
-                raise self.http.error(NoValuesFound, "no values found (the first record's _value is empty)", query)
-            return value
+        return self.answer(response.text, query)
+
+    def answer(self, text: str, query: str) -> float:
+        """The `_value` of the first record of an annotated-CSV answer: an empty or NaN one is "no values found";
+        ±Inf, a value that is no number, or CSV that cannot be read is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, query)
+
+        try:
+            for row, types in records(text):
+                if row.get("error"):
+                    raise self.http.error(QueryFailed, f"query failed ({row['error']})", query)
+                if "_value" not in row:
+                    continue
+                if types.get("_value", "double") not in NUMERIC:
+                    raise self.http.error(
+                        QueryFailed, f"the first record's _value is a {types['_value']}, not a number", query
+                    )
+                raw = row["_value"]
+                value = number(raw, "the first record's _value", fail) if raw.strip() else None
+                if value is None or math.isnan(value):
+                    raise self.http.error(NoValuesFound, "no values found (the first record's _value is empty)", query)
+                return value
+        except csv.Error as err:
+            raise fail(f"the answer is not CSV ({err})") from err
         raise self.http.error(NoValuesFound, "no values found", query)
 
     async def is_online(self) -> bool:

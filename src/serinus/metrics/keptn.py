@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import string
 from collections.abc import Callable
@@ -19,7 +20,15 @@ from typing import Any
 import httpx2
 from lightkube import ApiError, AsyncClient
 
-from serinus.errors import InvalidSpecError, MetricsError, NoValuesFound, ProviderUnreachable, QueryFailed
+from serinus.errors import (
+    InvalidSpecError,
+    MalformedAnswer,
+    MetricsError,
+    NoValuesFound,
+    ProviderUnreachable,
+    QueryFailed,
+)
+from serinus.metrics import answers
 from serinus.metrics.http import as_float
 from serinus.metrics.kube import resource
 
@@ -96,18 +105,38 @@ class KeptnProvider:
             raise self._error(ProviderUnreachable, f"the Kubernetes API is unreachable ({err})", query) from err
 
     async def _metric(self, q: KeptnQuery, query: str) -> float:
-        obj = await self.client.get(keptn_metric(), q.name, namespace=q.namespace)
-        raw = (obj.get("status") or {}).get("value")
-        value = as_float(raw)
-        if value is None:
+        return self.metric_value(await self.client.get(keptn_metric(), q.name, namespace=q.namespace), q, query)
+
+    def metric_value(self, resource: Any, q: KeptnQuery, query: str) -> float:
+        """A KeptnMetric's `status.value` (a string, as Keptn writes it): unset, empty, not a number or NaN is "no
+        values found", as before; ±Inf or a status of the wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self._error(MalformedAnswer, what, query)
+
+        status = answers.obj(answers.obj(resource, "the KeptnMetric", fail).get("status"), "status", fail)
+        raw = status.get("value")
+        try:
+            value = as_float(raw)
+        except OverflowError:  # an integer beyond a double
+            raise fail(f"status.value {answers.shown(raw)} is out of range") from None
+        if value is None or math.isnan(value):
             raise self._error(
                 NoValuesFound,
                 f"no values found (KeptnMetric {q.namespace}/{q.name} has no status.value yet)"
                 if raw in (None, "")
-                else f"no values found (status.value {raw!r} is not a number)",
+                else f"no values found (status.value {answers.shown(raw)} is not a number)",
                 query,
             )
-        return value
+        return answers.finite(value, "status.value", fail)
+
+    def analysis_status(self, resource: Any, query: str) -> dict[str, Any]:
+        """An Analysis' `status` as an object (null is empty); any other shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self._error(MalformedAnswer, what, query)
+
+        return answers.obj(answers.obj(resource, "the Analysis", fail).get("status"), "status", fail)
 
     async def _analysis(self, q: KeptnQuery, query: str) -> float:
         suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
@@ -125,7 +154,7 @@ class KeptnProvider:
         try:
             waited = 0.0
             while True:
-                status = (await self.client.get(kind, name, namespace=q.namespace)).get("status") or {}
+                status = self.analysis_status(await self.client.get(kind, name, namespace=q.namespace), query)
                 if status.get("state") == "Completed":
                     return 1.0 if status.get("pass") else 0.0
                 if waited >= TIMEOUT_S:

@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import httpx2
 
-from serinus.errors import NoValuesFound
-from serinus.metrics.http import ProviderHttp, as_float, collapse
+from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound
+from serinus.metrics.answers import items, number, obj
+from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import required
 
 DEFAULT_ADDRESS = "https://insights-api.newrelic.com"
@@ -52,19 +55,24 @@ class NewRelicProvider:
     async def query(self, query: str) -> float:
         """The single result of the NRQL query over the interval."""
         nrql = f"{collapse(query)} {self.since}"
-        body = await self._nrql(nrql)
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list) or len(results) != 1 or not isinstance(results[0], dict):
-            raise self.http.error(
-                NoValuesFound,
-                f"no values found (expected one result, got {len(results) if isinstance(results, list) else 0})",
-                nrql,
-            )
-        row = results[0]
+        return self.answer(await self._nrql(nrql), nrql)
+
+    def answer(self, body: Any, nrql: str) -> float:
+        """The single result's `result` (or lone aggregate); zero, several or null results are "no values found",
+        and ±Inf, a value that is no number or a body of the wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, nrql)
+
+        results = items(obj(body, "the answer", fail).get("results"), "results", fail)
+        if len(results) != 1:
+            raise self.http.error(NoValuesFound, f"no values found (expected one result, got {len(results)})", nrql)
+        row = obj(results[0], "the result", fail)
         # Flagger reads `result` (an arithmetic NRQL expression's key); a lone aggregate (`count`, `average`) is
         # taken too.
-        value = as_float(row["result"] if "result" in row else next(iter(row.values())) if len(row) == 1 else None)
-        if value is None:
+        raw = row["result"] if "result" in row else next(iter(row.values())) if len(row) == 1 else None
+        value = number(raw, "the result", fail)
+        if value is None or math.isnan(value):
             raise self.http.error(NoValuesFound, "no values found (the result is null)", nrql)
         return value
 

@@ -12,6 +12,7 @@ works.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -19,8 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
-from serinus.errors import InvalidSpecError, MultipleValues, NoValuesFound, QueryFailed
-from serinus.metrics.http import ProviderHttp, as_float
+from serinus.errors import InvalidSpecError, MalformedAnswer, MetricsError, MultipleValues, NoValuesFound, QueryFailed
+from serinus.metrics.answers import items, number, obj
+from serinus.metrics.http import ProviderHttp
 from serinus.metrics.secrets import required
 
 TOKEN = "sf_token_key"
@@ -43,7 +45,7 @@ def events(text: str) -> Iterator[tuple[str, Any]]:
             if lines:
                 try:
                     yield name, json.loads("\n".join(lines))
-                except ValueError:
+                except (ValueError, RecursionError):
                     yield name, None
             name, lines = "message", []
         elif line.startswith("event:"):
@@ -90,21 +92,31 @@ class SplunkProvider:
             headers={"Content-Type": "text/plain"},
             content=program,
         )
+        return self.answer(response.text, program)
+
+    def answer(self, text: str, program: str) -> float:
+        """The last non-null value of the stream's one time series; null and NaN values are skipped, several
+        series are "multiple values", none is "no values found", and ±Inf, a value that is no number or a data
+        message of the wrong shape is MalformedAnswer."""
+
+        def fail(what: str) -> MetricsError:
+            return self.http.error(MalformedAnswer, what, program)
+
         series: set[str] = set()
         value: float | None = None
-        for name, data in events(response.text):
+        for name, data in events(text):
             if not isinstance(data, dict):
                 continue
             if name == "error" or data.get("type") == "error" or data.get("event") == "JOB_START_FAILED":
                 raise self.http.error(QueryFailed, f"SignalFlow error: {data.get('message') or data}", program)
             if name != "data":
                 continue
-            for payload in data.get("data") or []:
-                number = as_float(payload.get("value"))
-                if number is None:
+            for payload in items(data.get("data"), "a data message's data", fail):
+                got = number(obj(payload, "a data point", fail).get("value"), "a data point's value", fail)
+                if got is None or math.isnan(got):
                     continue
                 series.add(str(payload.get("tsId")))
-                value = number
+                value = got
         if len(series) > 1:
             raise self.http.error(
                 MultipleValues, f"query returned multiple values ({len(series)} time series)", program

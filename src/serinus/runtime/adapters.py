@@ -225,3 +225,7 @@ class ControllerTelemetry:
     def set_judge(self, canary: Canary, result: TickResult) -> None:
         """serinus_judge_*: the statistical judge's verdict and evidence."""
         self.metrics.set_judge(*self._labels(canary), result)
+
+    def count_error(self, canary: Canary, reason: str, metric: str = "") -> None:
+        """serinus_analysis_errors_total (and the metric's failed check)."""
+        self.metrics.count_error(*self._labels(canary), reason, metric)

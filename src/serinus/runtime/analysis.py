@@ -18,8 +18,9 @@ from serinus.api.check import check_object
 from serinus.api.judge import MetricJudge, effective_judge
 from serinus.api.rules import RuleContext
 from serinus.engine.context import Services
+from serinus.engine.faults import describe, fault_text
 from serinus.engine.finalize import FINALIZER
-from serinus.engine.ports import EventType, Next, PortError, World
+from serinus.engine.ports import EventType, Next, PortError, Reason, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.errors import SerinusError
@@ -58,6 +59,7 @@ class ClusterAnalysis:
     def __init__(self, client: AsyncClient, options: OperatorOptions, metrics: ControllerMetrics) -> None:
         self.client = client
         self.options = options
+        self.metrics = metrics
         #: metric providers kept across steps and Canaries (one connection pool per back-end)
         self.providers = ProviderPool(cluster=client)
         self.store = KubeStore(client)
@@ -87,9 +89,12 @@ class ClusterAnalysis:
         )
 
     async def __call__(self, key: Key) -> Wait | None:
-        """One analysis step of the Canary `key` = (namespace, name), and when the next is due; never raises for
-        a bad Canary."""
+        """One analysis step of the Canary `key` = (namespace, name), and when the next is due; never raises: what
+        fails outside the engine's step (reading the Canary, validation, finalizers) is logged, counted in
+        serinus_analysis_errors_total{reason="tick_error"} and, where the API lets it, recorded as a Warning
+        event on the Canary (the engine reports failures inside its step itself)."""
         namespace, name = key
+        raw: dict[str, Any] | None = None
         try:
             raw = await self.store.raw(name, namespace)
             if raw is None:
@@ -111,9 +116,32 @@ class ClusterAnalysis:
             await self._initializing(name, namespace)
             due = await self.engine.advance(name, namespace)
             return self._wait(due, parse_canary(raw))
-        except (InvalidCanary, PortError) as err:
+        except InvalidCanary as err:
             log.error("%s", err, extra={"canary": f"{name}.{namespace}"})
+        except Exception as err:
+            await self._tick_failed(name, namespace, raw, err)
         return None
+
+    async def _tick_failed(self, name: str, namespace: str, raw: dict[str, Any] | None, err: Exception) -> None:
+        """A tick raised outside the engine: log it, count it, and tell the Canary's events (best effort: the API
+        that failed may be the one the event goes to). Never raises."""
+        log.error("analysis tick failed: %s", describe(err), exc_info=err, extra={"canary": f"{name}.{namespace}"})
+        spec = (raw or {}).get("spec")
+        target_ref = spec.get("targetRef") if isinstance(spec, dict) else None
+        target = target_ref.get("name") if isinstance(target_ref, dict) else None
+        try:
+            self.metrics.count_error(str(target or name), namespace, Reason.TICK_ERROR)
+            meta = (raw or {}).get("metadata")
+            uid = meta.get("uid") if isinstance(meta, dict) else None
+            await self.events.record(
+                InvolvedObject(
+                    str((raw or {}).get("apiVersion") or "flagger.app/v1beta1"), "Canary", namespace, name, uid
+                ),
+                "Warning",
+                fault_text(f"{name}.{namespace}", err),
+            )
+        except Exception:
+            log.exception("reporting a failed tick failed", extra={"canary": f"{name}.{namespace}"})
 
     def _wait(self, due: Next, canary: Canary) -> Wait | None:
         """The scheduler's side of a Next: which workload to watch for, or how long to drain."""

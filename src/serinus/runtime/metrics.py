@@ -1,7 +1,9 @@
 """The operator's Prometheus metrics, with Flagger's names, labels, types and meanings (subsystem `flagger`).
 
 Dashboards and alert rules written for Flagger read these series unchanged. One addition:
-`flagger_canary_metric_analysis_total{name,namespace,metric,result}` counts every metric check by outcome.
+`flagger_canary_metric_analysis_total{name,namespace,metric,result}` counts every metric check by outcome (a check
+whose provider answered something unusable, or that raised, counts as failed). Serinus' own series are
+`serinus_*`; `serinus_analysis_errors_total{name,namespace,reason}` counts what must never fail silently.
 """
 
 from __future__ import annotations
@@ -110,6 +112,13 @@ class ControllerMetrics:
         )
         self.checks = _CheckCounter()
         r.register(self.checks)
+        self.errors = Counter(
+            "serinus_analysis_errors",
+            "Analysis steps or metric checks that failed unexpectedly, by reason (malformed_answer, metric_error, "
+            "step_error, tick_error)",
+            ["name", "namespace", "reason"],
+            registry=r,
+        )
         judge = ["name", "namespace", "metric", "test", "direction"]
         self.judge_evidence = Gauge(
             "serinus_judge_evidence",
@@ -172,6 +181,13 @@ class ControllerMetrics:
     def inc_success(self, target: str, namespace: str, strategy: str, skipped: bool = False) -> None:
         """A promotion; `analysis_status` is `skipped` when the analysis was skipped."""
         self.successes.labels(target, namespace, strategy, "skipped" if skipped else "completed").inc()
+
+    def count_error(self, target: str, namespace: str, reason: str, metric: str = "") -> None:
+        """serinus_analysis_errors_total{name, namespace, reason}; with `metric`, that metric's check is also
+        counted as failed in flagger_canary_metric_analysis_total."""
+        self.errors.labels(target, namespace, reason).inc()
+        if metric:
+            self.checks.inc(target, namespace, metric, "failed")
 
     def count_alert(self, receiver_type: str, sent: bool) -> None:
         """serinus_alerts_total{type, result}: a receiver took an alert, or failed to."""

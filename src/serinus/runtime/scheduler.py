@@ -3,7 +3,8 @@
 Each Canary's ticks run in its own task, so a slow webhook or query of one Canary never delays another. A tick
 is never run twice at the same time for one Canary; a wake-up that arrives during a tick runs one more tick
 right after it (wake-ups coalesce). The interval is read again after every tick, so a change of
-`analysis.interval` applies from the next tick on, as does removal of the Canary.
+`analysis.interval` applies from the next tick on, as does removal of the Canary. Nothing a tick (or reading the
+interval) raises ends a Canary's loop: it is logged and the loop goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, name)
+#: the interval a Canary's loop keeps while its own cannot be read
+FALLBACK_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,10 @@ class Scheduler:
 
     async def _run(self, key: Key) -> None:
         job = self._jobs[key]
+        interval = FALLBACK_INTERVAL_S
         while True:
             job.wake.clear()
-            if self._on_wait is not None:
-                self._on_wait(key, None)  # what the last tick waited for is this tick's to check
+            self._waited(key, None)  # what the last tick waited for is this tick's to check
             wait: Wait | None = None
             try:
                 result = await self._tick(key)
@@ -100,14 +103,27 @@ class Scheduler:
             except Exception:  # one Canary's failure must never stop its own loop or anyone else's
                 log.exception("analysis tick failed", extra={"canary": f"{key[1]}.{key[0]}"})
             job.ticks += 1
-            if self._on_wait is not None:
-                self._on_wait(key, wait)
-            interval = self._interval_of(key)
-            if interval is None:
-                self._jobs.pop(key, None)
-                return
+            self._waited(key, wait)
+            try:
+                known = self._interval_of(key)
+            except Exception:  # keep ticking at the last interval known rather than end the Canary's loop
+                log.exception("reading the analysis interval failed", extra={"canary": f"{key[1]}.{key[0]}"})
+            else:
+                if known is None:
+                    self._jobs.pop(key, None)
+                    return
+                interval = known
             if job.wake.is_set():
                 continue
             timeout = interval if wait is None or wait.delay is None else min(interval, wait.delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job.wake.wait(), timeout=timeout)
+
+    def _waited(self, key: Key, wait: Wait | None) -> None:
+        """Tell on_wait what the tick waits for; its failure is logged, never the end of the loop."""
+        if self._on_wait is None:
+            return
+        try:
+            self._on_wait(key, wait)
+        except Exception:
+            log.exception("recording what the tick waits for failed", extra={"canary": f"{key[1]}.{key[0]}"})

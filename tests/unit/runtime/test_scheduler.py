@@ -149,3 +149,30 @@ async def test_a_tick_that_asks_for_a_shorter_wait_gets_it() -> None:
     assert len(times) == 2
     assert 0.04 <= times[1] - times[0] < 0.2
     assert heard == [None, Wait(delay=0.05, workload=("Deployment", "web")), None, None]
+
+
+async def test_a_failing_interval_or_wait_hook_never_ends_the_loop(caplog: pytest.LogCaptureFixture) -> None:
+    """Reading the interval and telling the watches what a tick waits for may raise: each is logged and the
+    Canary keeps ticking at the last interval it knew, with its job still listed."""
+    rec = Recorder()
+    reads = 0
+
+    def interval_of(key: Key) -> float:
+        nonlocal reads
+        reads += 1
+        if reads > 1:
+            raise KeyError("index rebuilt")
+        return 0.05
+
+    def on_wait(key: Key, wait: Wait | None) -> None:
+        raise RuntimeError("watch gone")
+
+    sched = Scheduler(rec.tick, interval_of, on_wait)
+    with caplog.at_level(logging.ERROR, logger="serinus.runtime.scheduler"):
+        sched.ensure(A)
+        await asyncio.sleep(0.3)
+        assert sched.keys == {A}
+        await sched.close()
+    assert len(rec.times[A]) >= 4
+    assert "reading the analysis interval failed" in caplog.text
+    assert "recording what the tick waits for failed" in caplog.text

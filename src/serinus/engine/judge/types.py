@@ -50,6 +50,14 @@ class Observation:
     primary: VersionCounts | None = None  # None with `baseline: none`
     error: str | None = None
     queries: tuple[str, ...] = ()  # the rendered queries, for the ledger
+    #: why `error` is set, where the engine counts it: MALFORMED when the provider's answer was unusable (not a
+    #: finite, non-negative count), UNEXPECTED when reading it raised; "" for a provider's own error
+    failure: str = ""
+
+
+#: Observation.failure values
+MALFORMED = "malformed"
+UNEXPECTED = "unexpected"
 
 
 @dataclass(frozen=True)
