@@ -24,6 +24,7 @@ from serinus.api.rules import (
     check_canary,
     check_metric_template,
 )
+from serinus.api.rules.gotypes import bounds_at, go_integer_rules
 from serinus.api.structural import prune, validate
 
 MODELS: dict[str, type[KubeObject]] = {
@@ -77,6 +78,46 @@ def is_kubernetes_object(doc: Any) -> bool:
 def is_flagger_object(doc: Mapping[str, Any]) -> bool:
     """True for any apiVersion of the flagger.app group."""
     return str(doc.get("apiVersion", "")).split("/")[0] == GROUP
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance: the fewest one-character insertions, deletions and substitutions from a to b."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def _near_group(group: str) -> bool:
+    """A misspelt flagger.app (`flager.app`, `Flagger.app`, `flagger.io`)."""
+    lower = group.lower()
+    return group != GROUP and ("flagger" in lower or _distance(lower, GROUP) <= 3)
+
+
+def _near_kind(kind: str) -> str | None:
+    """Our kind that `kind` is, or is a misspelling of (`Canery`, `canary`, `MetricTemplates`), else None."""
+    lower = kind.lower()
+    for ours in MODELS:
+        if kind != ours and _distance(lower, ours.lower()) <= 2:
+            return ours
+    return None
+
+
+def is_near_flagger_object(doc: Mapping[str, Any]) -> bool:
+    """An object meant to be ours under a misspelt apiVersion or kind: a group close to flagger.app, or one of our
+    kinds (or close to one) in the core group or a Kubernetes group, where no such kind exists. Objects of other
+    groups are left alone, whatever their kind: they may be someone else's CRD."""
+    if is_flagger_object(doc):
+        return False
+    api_version, kind = str(doc.get("apiVersion", "")), str(doc.get("kind", ""))
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    if _near_group(group):
+        return True
+    kubernetes_group = "." not in group or group.endswith(".k8s.io")
+    return kubernetes_group and (kind in MODELS or _near_kind(kind) is not None)
 
 
 @functools.cache
@@ -142,6 +183,12 @@ def _decoding_problems(err: ValidationError) -> list[Problem]:
             message = "is required"
         elif item["type"] in ("int_from_float", "int_parsing", "int_type"):
             message = f"must be a whole number, got {show(item.get('input'))}"
+        elif item["type"] == "int_parsing_size":  # a whole number past 2**64: beyond every Go integer
+            low, high = bounds_at(path)
+            message = (
+                f"must be a whole number from {low} to {high}, the range of Flagger's Go field, "
+                f"got {show(item.get('input'))}"
+            )
         else:
             text = item["msg"]
             message = f"{text[:1].lower()}{text[1:]}, got {show(item.get('input'))}"
@@ -167,8 +214,10 @@ def check_object(doc: Mapping[str, Any], context: RuleContext | None = None) -> 
         )
     model = MODELS.get(kind)
     if model is None:
+        close = _near_kind(kind)
+        hint = f"; did you mean {close}?" if close else ""
         problems.append(
-            error(("kind",), f"{show(kind)} is not a {GROUP} kind; expected {one_of(list(MODELS))}", "kind")
+            error(("kind",), f"{show(kind)} is not a {GROUP} kind; expected {one_of(list(MODELS))}{hint}", "kind")
         )
         return ObjectReport(kind, name, namespace, tuple(problems))
     problems += _metadata_problems(meta)
@@ -185,6 +234,10 @@ def check_object(doc: Mapping[str, Any], context: RuleContext | None = None) -> 
         problems += [p for p in _decoding_problems(err) if not _under(p.path, roots)]
         return ObjectReport(kind, name, namespace, tuple(problems))
     found = _rules(obj, context)
+    # a rule that already refuses the number or its list (a port outside 1-65535, step weights above 100) says it
+    # better than the Go range
+    refused = {p.path for p in found if p.is_error}
+    found = [*(p for p in go_integer_rules(obj) if not {p.path, p.path[:-1]} & refused), *found]
     problems += [p for p in found if p.path not in roots]
     return ObjectReport(kind, name, namespace, tuple(problems), obj)
 

@@ -170,11 +170,12 @@ class JudgeStatus(ApiModel):
 
 
 def _parse_block(text: str, where: str) -> dict[str, Any]:
-    import yaml  # the annotation is YAML (JSON is YAML too)
+    # the annotation is YAML (JSON is YAML too), read by the one bounded YAML reader of every command
+    from serinus.api.manifests import ManifestError, load_yaml
 
     try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as err:
+        loaded = load_yaml(text)
+    except ManifestError as err:
         raise ValueError(f"annotation {where} is not YAML: {err}") from None
     if loaded is None:
         return {}

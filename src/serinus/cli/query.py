@@ -5,31 +5,95 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
-from lightkube import AsyncClient, ConfigError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from serinus.api import Canary, MetricTemplate
 from serinus.api.judge import Baseline, JudgeMode, MetricJudge, effective_judge
-from serinus.api.manifests import load_documents
+from serinus.api.problems import format_path, show
+from serinus.cli.inputs import InputError, display_name, read_documents
 from serinus.engine.judge.config import judge_config
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import LedgerLine, Observation, Tick, VersionCounts
 from serinus.engine.thresholds import describe
 from serinus.errors import MetricsError, NoValuesFound, SerinusError
+from serinus.kube.client import ClusterUnavailable, connect
 from serinus.metrics.checks import MetricCheck, PlanError, plan_checks
 from serinus.metrics.port import CanaryMetrics
 from serinus.metrics.registry import KUBE_PROVIDERS, make_provider
+from serinus.net import url_problem
 
 
-def _documents(path: str) -> list[Any]:
-    text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    return [doc.data for doc in load_documents(text) if isinstance(doc.data, dict)]
+class _BadOption(click.ClickException):
+    """An option that cannot be used: one line, exit 2 (a usage error)."""
+
+    exit_code = 2
+
+
+def _metrics_server(_: click.Context, __: click.Parameter, value: str) -> str:
+    """--metrics-server must be an http(s) URL; the value is never echoed, as it may carry credentials."""
+    problem = url_problem(value) if value else None
+    if problem is not None:
+        raise _BadOption(f"--metrics-server is {problem}")
+    return value
+
+
+def _documents(path: str) -> list[dict[str, Any]]:
+    """The mappings of a YAML file (`-`: standard input); InputError naming the file otherwise."""
+    return [doc.data for doc in read_documents(path) if isinstance(doc.data, dict)]
+
+
+def _decoding(err: ValidationError) -> str:
+    """The first thing the model refuses, as `field: what is wrong`."""
+    first = err.errors(include_url=False)[0]
+    message = first["msg"][:1].lower() + first["msg"][1:]
+    return f"{format_path(tuple(first['loc']))}: {message}, got {show(first.get('input'))}"
+
+
+def _name(doc: dict[str, Any]) -> str:
+    meta = doc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) and name else "<no name>"
+
+
+def _load(
+    canary_file: str, template_files: tuple[str, ...]
+) -> tuple[Canary, dict[tuple[str, str], MetricTemplate], dict[tuple[str, str], dict[str, Any]]]:
+    """The Canary, and the MetricTemplates and Secrets of --templates; a ClickException naming the file (and the
+    field) for anything that cannot be used."""
+    try:
+        docs = [d for d in _documents(canary_file) if d.get("kind") == "Canary"]
+        if not docs:
+            raise click.ClickException(f"{display_name(canary_file)}: no Canary in this file")
+        try:
+            canary = Canary.model_validate(docs[0])
+        except ValidationError as err:
+            raise click.ClickException(
+                f"{display_name(canary_file)}: canary {_name(docs[0])}: {_decoding(err)}"
+            ) from None
+        templates: dict[tuple[str, str], MetricTemplate] = {}
+        secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        for path in template_files:
+            for doc in _documents(path):
+                meta = doc.get("metadata")
+                meta = meta if isinstance(meta, dict) else {}
+                key = (str(meta.get("namespace") or canary.metadata.namespace or "default"), str(meta.get("name")))
+                if doc.get("kind") == "MetricTemplate":
+                    try:
+                        templates[key] = MetricTemplate.model_validate(doc)
+                    except ValidationError as err:
+                        raise click.ClickException(
+                            f"{display_name(path)}: metrictemplate {_name(doc)}: {_decoding(err)}"
+                        ) from None
+                elif doc.get("kind") == "Secret":
+                    secrets[key] = doc
+    except InputError as err:
+        raise click.ClickException(str(err)) from None
+    return canary, templates, secrets
 
 
 def _cluster(plans: list[MetricCheck | PlanError]) -> Any:
@@ -39,8 +103,8 @@ def _cluster(plans: list[MetricCheck | PlanError]) -> Any:
     ):
         return None
     try:
-        return AsyncClient()
-    except ConfigError:
+        return connect()  # the operator's client: every request over within its deadline
+    except (ClusterUnavailable, OSError):  # no kubeconfig, or its certificate files cannot be read
         return None
 
 
@@ -70,6 +134,7 @@ async def _run(check: MetricCheck, cluster: Any) -> tuple[str, str, bool]:
     default="",
     envvar="SERINUS_METRICS_SERVER",
     show_envvar=True,
+    callback=_metrics_server,
     help="Prometheus for built-in and inline metrics (default: the Canary's, else http://prometheus:9090).",
 )
 @click.option(
@@ -102,28 +167,15 @@ def query(
 
     Exits 1 when any check would fail, find no data or error, so it can gate a pipeline.
     """
+    canary, templates, secrets = _load(canary_file, template_files)
     try:
-        docs = [d for d in _documents(canary_file) if d.get("kind") == "Canary"]
-        if not docs:
-            raise click.ClickException(f"{canary_file}: no Canary in this file")
-        canary = Canary.model_validate(docs[0])
-        templates: dict[tuple[str, str], MetricTemplate] = {}
-        secrets: dict[tuple[str, str], dict[str, Any]] = {}
-        for path in template_files:
-            for doc in _documents(path):
-                meta = doc.get("metadata") or {}
-                key = (str(meta.get("namespace") or canary.metadata.namespace or "default"), str(meta.get("name")))
-                if doc.get("kind") == "MetricTemplate":
-                    templates[key] = MetricTemplate.model_validate(doc)
-                elif doc.get("kind") == "Secret":
-                    secrets[key] = doc
         analysis = canary.analysis_or_default()
         judge, metric_judges = effective_judge(
             analysis.judge, {m.name: m.judge for m in analysis.metrics}, canary.metadata.annotations
         )
-    except (OSError, SerinusError, ValidationError, ValueError) as err:
+    except (SerinusError, ValidationError, ValueError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise click.ClickException(message) from None
+        raise click.ClickException(f"{display_name(canary_file)}: canary {canary.metadata.name}: {message}") from None
 
     plans = plan_checks(
         canary, mesh_provider=mesh_provider, metrics_server=metrics_server, templates=templates, secrets=secrets

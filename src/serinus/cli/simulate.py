@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
-import yaml
 
 from serinus.api import Canary
 from serinus.api.check import check_object, context_for
-from serinus.api.manifests import ManifestError, load_documents
+from serinus.cli.inputs import InputError, display_name, read_documents, read_yaml
 from serinus.sim.runner import SimResult, simulate_async
 from serinus.sim.scenario import ScenarioError, parse_scenario, parse_time
 from serinus.sim.world import Event, Judgement, Weights
@@ -34,29 +32,22 @@ class _Bad(click.ClickException):
     exit_code = 2
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as err:
-        raise _Bad(f"{path}: {err.strerror}") from None
-
-
 def load_canary(path: str, mesh_provider: str) -> Canary:
     """The one Canary in a manifest file, checked as `serinus validate` checks it."""
     try:
-        docs = [d.data for d in load_documents(_read(path)) if isinstance(d.data, dict)]
-    except ManifestError as err:
-        raise _Bad(f"{path}: {err}") from None
+        docs = [d.data for d in read_documents(path) if isinstance(d.data, dict)]
+    except InputError as err:
+        raise _Bad(str(err)) from None
     canaries = [d for d in docs if d.get("kind") == "Canary"]
     if len(canaries) != 1:
-        raise _Bad(f"{path}: expected exactly one Canary, found {len(canaries)}")
+        raise _Bad(f"{display_name(path)}: expected exactly one Canary, found {len(canaries)}")
     report = check_object(canaries[0], context_for(docs, mesh_provider=mesh_provider))
     if report.errors or not isinstance(report.obj, Canary):
         first = report.errors[0] if report.errors else None
-        raise _Bad(f"{path}: canary {report.name}: " + (f"{first.where}: {first.message}" if first else "invalid"))
+        raise _Bad(
+            f"{display_name(path)}: canary {report.name}: "
+            + (f"{first.where}: {first.message}" if first else "invalid")
+        )
     return report.obj
 
 
@@ -143,13 +134,13 @@ def simulate(canary_file: str, scenario_file: str | None, output: str, mesh_prov
     doc: object = {}
     if scenario_file is not None:
         try:
-            doc = yaml.safe_load(_read(scenario_file))
-        except yaml.YAMLError as err:
-            raise _Bad(f"{scenario_file}: not YAML: {str(err).splitlines()[0]}") from None
+            doc = read_yaml(scenario_file)
+        except InputError as err:
+            raise _Bad(str(err)) from None
     try:
         scenario = parse_scenario(doc, canary)
     except ScenarioError as err:
-        raise _Bad(f"{scenario_file}: {err}") from None
+        raise _Bad(f"{display_name(scenario_file) if scenario_file is not None else 'scenario'}: {err}") from None
     try:
         drain_s = parse_time(drain_period, "--drain-period")
     except ScenarioError as err:

@@ -9,10 +9,18 @@ from typing import Any
 
 import click
 
-from serinus.api.check import ObjectReport, check_object, context_for, is_flagger_object, is_kubernetes_object
-from serinus.api.manifests import Document, ManifestError, load_documents
+from serinus.api.check import (
+    ObjectReport,
+    check_object,
+    context_for,
+    is_flagger_object,
+    is_kubernetes_object,
+    is_near_flagger_object,
+)
+from serinus.api.manifests import Document
 from serinus.api.problems import Path, Problem, Severity, format_path
 from serinus.api.rules import DEFAULT_SELECTOR_LABELS, RuleContext
+from serinus.cli.inputs import InputError, read_documents
 
 
 @dataclass(frozen=True)
@@ -35,13 +43,6 @@ class _Note:
 
     text: str
     fails: bool = True
-
-
-def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
-    with open(source, encoding="utf-8") as handle:
-        return handle.read()
 
 
 def _label(report: ObjectReport) -> str:
@@ -123,15 +124,9 @@ def validate(
     for source in files:
         name = "<stdin>" if source == "-" else source
         try:
-            documents = load_documents(_read(source))
-        except OSError as err:
-            entries.append(_Note(f"{name}: cannot read: {err.strerror or err}"))
-            continue
-        except UnicodeDecodeError:
-            entries.append(_Note(f"{name}: cannot read: not UTF-8 text"))
-            continue
-        except ManifestError as err:
-            entries.append(_Note(f"{name}: {err}"))
+            documents = read_documents(source)
+        except InputError as err:
+            entries.append(_Note(str(err)))
             continue
         before = len(entries)
         for document in documents:
@@ -157,7 +152,7 @@ def validate(
         if isinstance(entry, _Note):
             click.echo(entry.text)
             failed = failed or entry.fails
-        elif not is_flagger_object(entry.data):
+        elif not (is_flagger_object(entry.data) or is_near_flagger_object(entry.data)):
             if verbose:
                 click.echo(
                     f"{entry.source}:{entry.line_of(())}: {entry.data['apiVersion']} {entry.data['kind']}: "

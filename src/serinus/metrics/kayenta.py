@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
-import yaml
 
+from serinus.api.manifests import ManifestError, load_yaml
 from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, ProviderUnreachable, QueryFailed
 from serinus.metrics.answers import finite, number, obj
 from serinus.metrics.http import ProviderHttp
@@ -79,9 +79,9 @@ class KayentaProvider:
 
     def _request(self, query: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
         try:
-            doc = yaml.safe_load(query)
-        except yaml.YAMLError as err:
-            raise self.http.error(QueryFailed, f"the query is not YAML ({err.__class__.__name__})", query) from err
+            doc = load_yaml(query)  # the one bounded YAML reader: a template's query may be an alias bomb
+        except ManifestError as err:
+            raise self.http.error(QueryFailed, f"the query is not YAML ({err.problem})", query) from err
         if not isinstance(doc, dict) or not doc.get("canaryConfigId"):
             raise self.http.error(QueryFailed, "the query must be a mapping with canaryConfigId and scopes", query)
         if not isinstance(doc.get("scopes"), dict) or not doc["scopes"]:

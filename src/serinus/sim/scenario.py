@@ -28,6 +28,7 @@ the primary's series is made of the entries that have `primary` (no data before 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEFAULT_DURATION_S = 2 * 3600.0
+#: Most analysis steps a scenario's duration may hold: 27 h at the shortest interval (10 s).
+MAX_STEPS = 10_000
+#: Most traffic sub-intervals a scenario's duration may hold: 27 h at the default subInterval (10 s).
+MAX_SUB_INTERVALS = 10_000
 
 
 class ScenarioError(InvalidSpecError):
@@ -52,6 +57,8 @@ def parse_time(value: object, where: str) -> float:
     if isinstance(value, bool):
         raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ScenarioError(f"{where}: {_number_text(value)} is not a time (use a duration such as 90s or 2m)")
         if value < 0:
             raise ScenarioError(f"{where}: {value!r} is negative")
         return float(value)
@@ -64,6 +71,15 @@ def parse_time(value: object, where: str) -> float:
             raise ScenarioError(f"{where}: {value!r} is negative")
         return seconds
     raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
+
+
+def _number_text(value: float) -> str:
+    """A number as the scenario's YAML writes it (`.nan`, `.inf`)."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,8 @@ def _number_or_null(value: object, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ScenarioError(f"{where}: {value!r} is not a number (or null for no data)")
+    if not math.isfinite(value):
+        raise ScenarioError(f"{where}: {_number_text(value)} is not a finite number (use null for no data)")
     return float(value)
 
 
@@ -222,6 +240,8 @@ def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
     extra = set(ready) - {"canary", "primary"}
     if extra:
         raise ScenarioError(f"ready: unknown workload {sorted(extra)[0]!r} (expected canary or primary)")
+    traffic = _traffic(doc.get("traffic"))
+    _check_work(duration, analysis.interval_seconds() if analysis is not None else None, traffic)
     return Scenario(
         duration=duration,
         revisions=revisions,
@@ -231,8 +251,28 @@ def parse_scenario(doc: object, canary: Canary | None = None) -> Scenario:
         primary_ready=_series(ready.get("primary"), "ready", "ready.primary", True, _bool),
         rollout=parse_time(doc["rollout"], "rollout") if "rollout" in doc else 0.0,
         primary_metrics=primary_metrics,
-        traffic=_traffic(doc.get("traffic")),
+        traffic=traffic,
     )
+
+
+def _check_work(duration: float, interval: float | None, traffic: TrafficModel | None) -> None:
+    """Refuse a duration that holds more than MAX_STEPS analysis steps or MAX_SUB_INTERVALS traffic sub-intervals;
+    else a tiny subInterval or a duration of years runs for hours."""
+    if interval is not None and duration / interval > MAX_STEPS:
+        raise ScenarioError(
+            f"duration: {_seconds_text(duration)} holds {duration / interval:,.0f} analysis steps of "
+            f"{_seconds_text(interval)}; at most {MAX_STEPS:,} are simulated"
+        )
+    if traffic is not None and duration / traffic.sub_interval > MAX_SUB_INTERVALS:
+        raise ScenarioError(
+            f"traffic.subInterval: {_seconds_text(traffic.sub_interval)} makes "
+            f"{duration / traffic.sub_interval:,.0f} sub-intervals in the duration of {_seconds_text(duration)}; "
+            f"at most {MAX_SUB_INTERVALS:,} are generated (raise subInterval or shorten duration)"
+        )
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds:g}s"
 
 
 def _traffic(raw: object) -> TrafficModel | None:

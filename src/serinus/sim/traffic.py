@@ -410,6 +410,15 @@ _TAIL_FIELDS = {"fraction", "add"}
 _CHANGE_FIELDS = {"at", "until", "primary", "canary", "shared", "ramp", "aboveWeight"}
 
 
+#: Upper bounds, far above any realistic value, that keep the generator's 64-bit request counts and its exp() from
+#: overflowing: a million requests per second, a burst of a thousand times the rate, a log-normal sigma of 10,
+#: clusters of a billion errors.
+MAX_RPS = 1e6
+MAX_MULTIPLIER = 1e3
+MAX_SIGMA = 10.0
+MAX_STICKY_SIZE = 10**9
+
+
 def _mapping(raw: object, where: str, allowed: set[str]) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise ScenarioError(f"{where}: expected a mapping with {', '.join(sorted(allowed))}")
@@ -426,6 +435,8 @@ def _number(
 ) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
         raise ScenarioError(f"{where}: {raw!r} is not a number")
+    if math.isinf(raw):
+        raise ScenarioError(f"{where}: {raw!r} is not a finite number")
     value = float(raw)
     if low is not None and (value < low or (low_open and value == low)):
         raise ScenarioError(f"{where}: {raw!r} must be {'above' if low_open else 'at least'} {low:g}")
@@ -445,6 +456,8 @@ def _millis(raw: object, where: str, positive: bool) -> float:
         raise ScenarioError(f"{where}: {raw!r} is not a latency (use a duration such as 80ms)")
     else:
         value = float(raw)
+    if not math.isfinite(value):
+        raise ScenarioError(f"{where}: {raw!r} is not a latency (a finite number of milliseconds)")
     if value < 0 or (positive and value == 0):
         raise ScenarioError(f"{where}: {raw!r} must be {'above' if positive else 'at least'} 0")
     return value
@@ -459,7 +472,7 @@ def _override(raw: object, where: str) -> Override:
         if "median" in lat:
             median = _millis(lat["median"], f"{where}.latency.median", positive=True)
         if "sigma" in lat:
-            sigma = _number(lat["sigma"], f"{where}.latency.sigma", 0)
+            sigma = _number(lat["sigma"], f"{where}.latency.sigma", 0, MAX_SIGMA)
         if "tail" in lat:
             tail = _mapping(lat["tail"], f"{where}.latency.tail", _TAIL_FIELDS)
             if "fraction" in tail:
@@ -480,6 +493,8 @@ def _sticky(raw: object, where: str) -> Sticky:
     size = block["size"]
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ScenarioError(f"{where}.size: {size!r} is not a whole number >= 1")
+    if size > MAX_STICKY_SIZE:
+        raise ScenarioError(f"{where}.size: {size!r} must be at most {MAX_STICKY_SIZE:g}")
     return Sticky(fraction, size)
 
 
@@ -503,7 +518,7 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
     doc = _mapping(raw, where, _MODEL_FIELDS)
     if "rps" not in doc:
         raise ScenarioError(f"{where}: missing 'rps' (total requests per second)")
-    kw: dict[str, Any] = {"rps": _number(doc["rps"], f"{where}.rps", 0)}
+    kw: dict[str, Any] = {"rps": _number(doc["rps"], f"{where}.rps", 0, MAX_RPS)}
     if "seed" in doc:
         seed = doc["seed"]
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -572,9 +587,9 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
         if "phase" in d:
             kw["diurnal_phase"] = parse_time(d["phase"], f"{where}.diurnal.phase")
     if "sharedSigma" in doc:
-        kw["shared_sigma"] = _number(doc["sharedSigma"], f"{where}.sharedSigma", 0)
+        kw["shared_sigma"] = _number(doc["sharedSigma"], f"{where}.sharedSigma", 0, MAX_SIGMA)
     if "overdispersion" in doc:
-        kw["overdispersion"] = _number(doc["overdispersion"], f"{where}.overdispersion", 0)
+        kw["overdispersion"] = _number(doc["overdispersion"], f"{where}.overdispersion", 0, MAX_SIGMA)
     for key, prefix in (("blips", "blip"), ("bursts", "burst")):
         # both are {probability, multiplier} per noise interval: error blips and traffic bursts
         if key in doc:
@@ -582,7 +597,9 @@ def _parse_model(raw: object, where: str) -> TrafficModel:
             if "probability" in b:
                 kw[f"{prefix}_probability"] = _number(b["probability"], f"{where}.{key}.probability", 0, 1)
             if "multiplier" in b:
-                kw[f"{prefix}_multiplier"] = _number(b["multiplier"], f"{where}.{key}.multiplier", 0, low_open=True)
+                kw[f"{prefix}_multiplier"] = _number(
+                    b["multiplier"], f"{where}.{key}.multiplier", 0, MAX_MULTIPLIER, low_open=True
+                )
     if "srm" in doc:
         kw["srm"] = _number(doc["srm"], f"{where}.srm", 0, low_open=True)
     if "warmup" in doc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -148,3 +150,50 @@ def test_a_missing_target_says_why_it_cannot_initialize(tmp_path: Path) -> None:
         'podinfo.test did not initialize: deployment podinfo.test get query error: deployments.apps "podinfo"' in output
     )
     assert "kind:" not in output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: [podinfo]\n", "metadata: must be a mapping"),
+        (
+            CANARY.read_text().replace("flagger.app/v1beta1", "flager.app/v1beta1"),
+            'canary podinfo: apiVersion: "flager.app/v1beta1" is not served; use flagger.app/v1beta1',
+        ),
+        (CANARY.read_text().replace("port: 9898", "port: [9898"), "not valid YAML: while parsing a flow sequence"),
+        (CANARY.read_text().replace("threshold: 5", "threshold: .nan"), "spec.analysis.threshold: must be a finite"),
+    ],
+)
+def test_a_bad_canary_is_one_line_naming_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    """A Canary that is not YAML, has metadata as a list, a misspelt apiVersion or a NaN: exit 1 with one line
+    naming the file and the field, no traceback."""
+    path = tmp_path / "canary.yaml"
+    path.write_text(text)
+    code, output, _ = _render(tmp_path, path, DEPLOYMENT)
+    assert code == 1
+    assert output.count("\n") == 1
+    assert output.startswith(f"Error: {path}: ")
+    assert message in output
+
+
+def test_a_target_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """Target bytes that are not UTF-8: exit 1, one line naming the target file."""
+    target = tmp_path / "target.yaml"
+    target.write_bytes(yaml.safe_dump(DEPLOYMENT).encode() + b"\xc3\x28\n")
+    result = CliRunner().invoke(main, ["render", str(CANARY), "--target", str(target)])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {target}: cannot read: not UTF-8 text (byte 0xc3 on line 22)\n",
+    )
+
+
+def test_a_broken_target_object_names_both_files_and_the_field(tmp_path: Path) -> None:
+    """A Deployment whose template is a list: exit 1, the Canary did not initialize, naming the field and both
+    files."""
+    broken: Any = copy.deepcopy(DEPLOYMENT)
+    broken["spec"]["template"] = []
+    code, output, _ = _render(tmp_path, CANARY, broken)
+    assert code == 1
+    assert output.startswith(f"Error: {CANARY}: podinfo.test did not initialize: ")
+    assert "spec.template" in output
+    assert output.rstrip().endswith(f"(with the objects of {tmp_path / 'target.yaml'})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from serinus.cli import main
@@ -176,3 +177,36 @@ def test_shared_incident_example_promotes_under_the_judge() -> None:
     assert code == 0, out
     assert "Judged" not in out
     assert "Result: Succeeded after" in out
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        (b"duration: .nan\n", "duration: .nan is not a time"),
+        (b"traffic: {rps: .inf}\n", "traffic.rps: inf is not a finite number"),
+        (b"traffic: {rps: 20, subInterval: 1ms}\n", "traffic.subInterval: 0.001s makes 7,200,000 sub-intervals"),
+        (b"duration: 30m\n\xff\n", "cannot read: not UTF-8 text (byte 0xff on line 2)"),
+        (b"duration: [30m\n", "not valid YAML: while parsing a flow sequence"),
+        (b"a: &a [1, 2]\nb: &b [*a, *a]\n---\nc: 1\n", "not valid YAML: expected one document, found 2"),
+    ],
+)
+def test_bad_scenario_values_and_files_exit_2_naming_file_and_field(
+    tmp_path: Path, scenario: bytes, message: str
+) -> None:
+    """Non-finite values, a sub-interval that would take millions of steps, bytes that are not UTF-8 and broken
+    YAML: exit 2 and one line naming the scenario file and the field, instead of 0 steps, a hang or a traceback."""
+    path = tmp_path / "s.yaml"
+    path.write_bytes(scenario)
+    code, out = _run(CANARY, "--scenario", str(path))
+    assert code == 2, out
+    assert out.strip().count("\n") == 0
+    assert out.startswith(f"Error: {path}: ")
+    assert message in out
+
+
+def test_canary_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
+    """A Canary file with bytes that are not UTF-8 is one line naming it, exit 2."""
+    path = tmp_path / "c.yaml"
+    path.write_bytes(Path(CANARY).read_bytes() + b"\x80\n")
+    code, out = _run(str(path))
+    assert (code, out) == (2, f"Error: {path}: cannot read: not UTF-8 text (byte 0x80 on line 44)\n")

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from serinus.cli import main
+from tests.conftest import REPO
 from tests.gomodules import flagger_example, flagger_examples
 
 EXAMPLES = flagger_examples()
@@ -265,3 +266,122 @@ def test_validate_is_listed_in_the_main_help() -> None:
     code, lines = run("--help")
     assert code == 0
     assert any(line.strip().startswith("validate") for line in lines)
+
+
+PODINFO = (REPO / "examples" / "podinfo" / "canary.yaml").read_text()
+
+
+@pytest.mark.parametrize("api_version", ["flager.app/v1beta1", "Flagger.app/v1beta1", "flagger.io/v1beta1", "v1beta1"])
+def test_a_misspelt_api_version_is_an_error_not_a_skip(tmp_path: Path, api_version: str) -> None:
+    """A Canary under an apiVersion close to ours is checked and fails, instead of being skipped with exit 0."""
+    path = write(tmp_path, "c.yaml", PODINFO.replace("flagger.app/v1beta1", api_version))
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines == [
+        f'{path}:3: canary/podinfo (test): apiVersion: "{api_version}" is not served; use flagger.app/v1beta1'
+    ]
+
+
+def test_a_misspelt_kind_names_the_kind_it_is_close_to(tmp_path: Path) -> None:
+    """`kind: Canery` is an error that suggests Canary; so is a Canary in the core group."""
+    path = write(tmp_path, "c.yaml", PODINFO.replace("kind: Canary", "kind: Canery"))
+    code, lines = run("validate", path)
+    assert code == 1
+    assert lines[-1].endswith(
+        'kind: "Canery" is not a flagger.app kind; expected Canary, MetricTemplate or AlertProvider; '
+        "did you mean Canary?"
+    )
+    path = write(tmp_path, "d.yaml", PODINFO.replace("flagger.app/v1beta1", "apps/v1"))
+    assert run("validate", path)[0] == 1
+
+
+def test_another_groups_kind_of_the_same_name_is_left_alone(tmp_path: Path) -> None:
+    """A `Canary` of someone else's API group is not ours to judge: skipped, as before."""
+    path = write(tmp_path, "c.yaml", PODINFO.replace("flagger.app/v1beta1", "canaries.example.com/v1"))
+    assert run("validate", path) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("min: 99", "min: .nan", "spec.analysis.metrics[0].thresholdRange.min: must be a finite number, got .nan"),
+        ("max: 500", "max: .inf", "spec.analysis.metrics[1].thresholdRange.max: must be a finite number, got .inf"),
+        ("threshold: 5", "threshold: -.inf", "spec.analysis.threshold: must be a finite number, got -.inf"),
+        (
+            "threshold: 5",
+            "threshold: 1e38",
+            "spec.analysis.threshold: must be a whole number from -9223372036854775808 to 9223372036854775807, "
+            "the range of Flagger's Go field, got 1e+38",
+        ),
+        (
+            "threshold: 5",
+            "threshold: 99999999999999999999",
+            "spec.analysis.threshold: must be a whole number from -9223372036854775808 to 9223372036854775807, "
+            "the range of Flagger's Go field, got 99999999999999999999",
+        ),
+        (
+            "timeout: 30s",
+            "timeout: 30s\n        retries: 18446744073709551626",
+            "spec.analysis.webhooks[0].retries: must be a whole number from -9223372036854775808 to "
+            "9223372036854775807, the range of Flagger's Go field, got 18446744073709551626",
+        ),
+        (
+            "stepWeight: 10",
+            "stepWeights: [10, 4294967306]",
+            "spec.analysis.stepWeights: every weight must be between 1 and 100, got [10, 4294967306]",
+        ),
+        (
+            "progressDeadlineSeconds: 60",
+            "progressDeadlineSeconds: 2147483648",
+            "spec.progressDeadlineSeconds: must be a whole number from -2147483648 to 2147483647, the range of "
+            "Flagger's Go field, got 2147483648",
+        ),
+    ],
+)
+def test_numbers_flaggers_go_types_cannot_hold_are_errors(tmp_path: Path, old: str, new: str, line: str) -> None:
+    """NaN and infinities (which JSON cannot carry) and whole numbers past the Go field's range fail, naming the
+    field, instead of passing."""
+    path = write(tmp_path, "c.yaml", PODINFO.replace(old, new))
+    code, lines = run("validate", path)
+    assert code == 1
+    assert [text.split(": ", 2)[-1] for text in lines if "warning: " not in text] == [line]
+
+
+def test_unreadable_text_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """A control character, bytes that are not UTF-8 (from a file or stdin) and an alias bomb: one line each,
+    exit 1."""
+    control = write(tmp_path, "control.yaml", PODINFO.replace("name: podinfo\n", "name: pod\x01info\n", 1))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(PODINFO.encode() + b"\xff\xfe\n")
+    bomb = write(
+        tmp_path,
+        "bomb.yaml",
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(f"{x}: &{x} [{','.join([f'*{p}'] * 9)}]\n" for p, x in zip("abcdefgh", "bcdefghi", strict=True)),
+    )
+    assert run("validate", control) == (
+        1,
+        [f"{control}: not valid YAML: control character #x0001 is not allowed (line 6, column 12)"],
+    )
+    assert run("validate", str(binary)) == (1, [f"{binary}: cannot read: not UTF-8 text (byte 0xff on line 44)"])
+    result = CliRunner().invoke(main, ["validate", "-"], input=binary.read_bytes())
+    assert (result.exit_code, result.output) == (1, "<stdin>: cannot read: not UTF-8 text (byte 0xff on line 44)\n")
+    assert run("validate", bomb) == (
+        1,
+        [
+            f"{bomb}: not valid YAML: its aliases expand to more than 10,000 values, which is not accepted "
+            "(line 1, column 1)"
+        ],
+    )
+
+
+def test_analysis_int_fields_hold_what_flaggers_64_bit_build_holds(tmp_path: Path) -> None:
+    """Flagger declares threshold as Go `int`, which its amd64 and arm64 builds hold past 32 bits: a Canary it runs
+    with `threshold: 3000000000` is valid here too, while the int32 progressDeadlineSeconds refuses the same number."""
+    assert run("validate", write(tmp_path, "c.yaml", PODINFO.replace("threshold: 5", "threshold: 3000000000")))[0] == 0
+    deadline = PODINFO.replace("progressDeadlineSeconds: 60", "progressDeadlineSeconds: 3000000000")
+    code, lines = run("validate", write(tmp_path, "p.yaml", deadline))
+    assert code == 1
+    assert any(
+        "spec.progressDeadlineSeconds: must be a whole number from -2147483648 to 2147483647" in x for x in lines
+    )

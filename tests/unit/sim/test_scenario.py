@@ -76,3 +76,63 @@ def test_bad_scenarios_name_the_field(doc: object, message: str) -> None:
     """Each mistake is reported with the path of the field at fault."""
     with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
         parse_scenario(doc, CANARY)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"duration": NAN}, "duration: .nan is not a time"),
+        ({"duration": INF}, "duration: .inf is not a time"),
+        ({"rollout": -INF}, "rollout: -.inf is not a time"),
+        ({"revisions": [0, NAN]}, "revisions[1]: .nan is not a time"),
+        (
+            {"metrics": {"request-success-rate": [{"at": "0s", "value": NAN}]}},
+            "metrics.request-success-rate[0].value: .nan is not a finite number (use null for no data)",
+        ),
+        (
+            {"metrics": {"request-success-rate": [{"at": "0s", "value": 1, "primary": -INF}]}},
+            "metrics.request-success-rate[0].primary: -.inf is not a finite number",
+        ),
+        ({"traffic": {"rps": INF}}, "traffic.rps: inf is not a finite number"),
+        ({"traffic": {"rps": 1, "canary": {"errorRate": NAN}}}, "traffic.canary.errorRate: nan is not a number"),
+        (
+            {"traffic": {"rps": 1, "canary": {"latency": {"median": INF}}}},
+            "traffic.canary.latency.median: inf is not a latency",
+        ),
+        ({"traffic": {"rps": 1, "subInterval": -1}}, "traffic.subInterval: -1 is negative"),
+        ({"traffic": {"rps": 1e300}}, "traffic.rps: 1e+300 must be at most 1e+06"),
+        (
+            {"traffic": {"rps": 1, "bursts": {"probability": 1, "multiplier": 1e300}}},
+            "traffic.bursts.multiplier: 1e+300 must be at most 1000",
+        ),
+        ({"traffic": {"rps": 1, "sharedSigma": 1e300}}, "traffic.sharedSigma: 1e+300 must be at most 10"),
+        (
+            {"traffic": {"rps": 1, "canary": {"sticky": {"fraction": 0.5, "size": 10**20}}}},
+            "traffic.canary.sticky.size: 100000000000000000000 must be at most 1e+09",
+        ),
+        (
+            {"traffic": {"rps": 1, "subInterval": "1us"}},
+            "traffic.subInterval: 1e-06s makes 7,200,000,000 sub-intervals in the duration of 7200s; at most 10,000",
+        ),
+        (
+            {"duration": "100000h"},
+            "duration: 3.6e+08s holds 12,000,000 analysis steps of 30s; at most 10,000 are simulated",
+        ),
+    ],
+)
+def test_non_finite_and_degenerate_values_name_the_field(doc: object, message: str) -> None:
+    """NaN and infinite times and values, durations or sub-intervals that would take millions of steps, and traffic
+    so large its 64-bit counts overflow, are refused naming the field, instead of running as 0 steps, for hours or
+    with negative request counts."""
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(doc, CANARY)
+    assert message in str(err.value)
+
+
+def test_the_longest_accepted_scenario_is_bounded() -> None:
+    """At the limits: 10,000 analysis steps and 10,000 traffic sub-intervals are accepted."""
+    scenario = parse_scenario({"duration": "83h20m", "traffic": {"rps": 1, "subInterval": "30s"}}, CANARY)
+    assert scenario.duration == 300_000

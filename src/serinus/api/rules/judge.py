@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from serinus.api.analysis import (
@@ -42,6 +41,7 @@ from serinus.api.judge import (
     MetricKind,
     percent_fraction,
 )
+from serinus.api.manifests import ManifestError, load_yaml
 from serinus.api.problems import Path, Problem, error, format_path, show, warning
 
 #: Highest false-rollback or missed-regression rate that makes sense: above it a coin toss does better.
@@ -205,8 +205,8 @@ def _parse_annotations(annotations: Mapping[str, str]) -> _Annotations:
 def _load(text: str, path: Path, schema: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:
     """The annotation's YAML as the judge would read it, or None (and an error) when it cannot be read."""
     try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as err:
+        loaded = load_yaml(text)
+    except ManifestError as err:
         problems.append(error(path, f"is not valid YAML: {_yaml_reason(err)}", "judge-annotation"))
         return None
     if loaded is None:
@@ -241,12 +241,9 @@ def _validate(schema: Mapping[str, Any], value: Any, path: Path) -> list[Problem
     return [error(p.path, p.message, "judge-annotation") for p in validate(schema, value, path)]
 
 
-def _yaml_reason(err: yaml.YAMLError) -> str:
-    if isinstance(err, yaml.MarkedYAMLError) and err.problem:
-        mark = err.problem_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1} of the annotation)" if mark is not None else ""
-        return f"{err.problem}{where}"
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
+def _yaml_reason(err: ManifestError) -> str:
+    where = f" (line {err.line}, column {err.column} of the annotation)" if err.line is not None else ""
+    return f"{err.problem}{where}"
 
 
 def _model(model: type[T], value: Any, path: Path, problems: list[Problem]) -> T | None:
