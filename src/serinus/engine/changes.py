@@ -1,4 +1,5 @@
-"""Has the release target changed? Flagger's spec hash and config-tracking rules (reference section 2.10)."""
+"""Has the release target changed? Flagger's spec hash and config-tracking rules (hasSpecChanged and ComputeHash in
+pkg/canary/spec.go, ConfigTracker.HasConfigChanged in pkg/canary/config_tracker.go)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Gates, hooks and metric checks of one step, with Flagger's semantics and texts (sections 2.3, 2.7, 4.5)."""
+"""Gates, hooks and metric checks of one step, with Flagger's semantics and texts (pkg/controller/scheduler_hooks.go,
+webhook.go and scheduler_metrics.go)."""
 
 from __future__ import annotations
 

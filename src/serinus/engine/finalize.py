@@ -1,5 +1,5 @@
 """revertOnDeletion: give the workload and its Services back to the user when the Canary is deleted (Flagger's
-finalizer, reference section 2.14), one step at a time so a slow rollout never blocks the operator."""
+pkg/controller/finalizer.go finalize), one step at a time so a slow rollout never blocks the operator."""
 
 from __future__ import annotations
 

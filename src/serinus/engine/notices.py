@@ -1,4 +1,5 @@
-"""Alerts as Flagger words them: message, severity, and the metadata fields (reference section 5.1)."""
+"""Alerts as Flagger words them: message, severity, and the metadata fields (the c.alert calls of Flagger's
+pkg/controller/scheduler.go and scheduler_hooks.go, alertMetadata in pkg/controller/events.go)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One analysis step of one Canary, in the exact order of Flagger's advanceCanary (reference section 2.2).
+"""One analysis step of one Canary, in the exact order of Flagger's pkg/controller/scheduler.go advanceCanary.
 
 `Engine.advance(name, namespace)` is called once per analysis interval. It reads the Canary, makes sure the
 primary and services exist, detects a new revision, checks readiness, runs gates, hooks and metrics, moves

@@ -1,5 +1,6 @@
 """Moving traffic and ending runs: the canary, A/B and blue/green strategies, promotion, rollback and the
-skipAnalysis path, each as Flagger does it (reference sections 2.4, 2.5, 2.8, 2.9, 2.12)."""
+skipAnalysis path, each as Flagger's pkg/controller/scheduler.go does it (runCanary, runAB, runBlueGreen,
+runPromotionTrafficShift, shouldSkipAnalysis, rollback, handleFailedPromotion)."""
 
 from __future__ import annotations
 

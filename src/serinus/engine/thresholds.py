@@ -1,4 +1,5 @@
-"""Is a metric value acceptable? Flagger's three rules (reference section 4.5), as pure functions."""
+"""Is a metric value acceptable? Flagger's three rules (pkg/controller/scheduler_metrics.go runBuiltinMetricChecks
+and runMetricChecks), as pure functions."""
 
 from __future__ import annotations
 

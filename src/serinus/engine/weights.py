@@ -1,4 +1,4 @@
-"""Traffic weights of the canary strategy: Flagger's maxWeight and nextStepWeight (reference section 2.4)."""
+"""Traffic weights of the canary strategy: Flagger's maxWeight and nextStepWeight (pkg/controller/scheduler.go)."""
 
 from __future__ import annotations
 

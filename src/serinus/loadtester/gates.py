@@ -56,7 +56,7 @@ async def halt(_: web.Request) -> web.Response:
 
 
 def gate_routes(store: GateStore, read: PayloadReader) -> list[web.RouteDef]:
-    """The gate endpoints of reference 7.1, any method, on `store`."""
+    """The gate endpoints of Flagger's pkg/loadtester/server.go ListenAndServe, any method, on `store`."""
 
     def check(key_of: Callable[[WebhookPayload], str], what: str) -> Handler:
         async def handler(request: web.Request) -> web.Response:

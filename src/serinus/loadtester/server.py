@@ -63,7 +63,8 @@ class LoadTester:
         return payload
 
     async def handle_task(self, request: web.Request) -> web.Response:
-        """Run the task a webhook asks for (reference 7.2): 202 for `cmd`, 200/500 for blocking types."""
+        """Run the task a webhook asks for (Flagger's pkg/loadtester/server.go HandleNewTask): 202 for `cmd`, 200/500
+        for blocking types."""
         payload = await self.read_payload(request)
         try:
             task = build_task(payload)

@@ -1,5 +1,6 @@
 """Session affinity for the Istio and Gateway API routers: the status cookies, `Set-Cookie` values and the
-`Cookie` header regex that pins a client to the side it first landed on (reference 2.13).
+`Cookie` header regex that pins a client to the side it first landed on (Flagger's getSessionAffinityRouteRules
+in pkg/router/istio.go and pkg/router/gateway_api.go).
 
 A router's set_routes advances the three status cookies and returns them; the caller persists them with the
 next status write, as Flagger does.

@@ -1,4 +1,5 @@
-"""The `apisix` router: an ApisixRoute `<route>-<apex>-canary` beside the user's (Flagger's ApisixRouter, 3.12).
+"""The `apisix` router: an ApisixRoute `<route>-<apex>-canary` beside the user's (Flagger's pkg/router/apisix.go
+ApisixRouter).
 
 The Canary's `routeRef` names the user's ApisixRoute. Serinus copies the one HTTP route whose backend is the apex
 Service, raises it to priority 10000 so it wins over the user's, and gives it two weighted backends: the primary

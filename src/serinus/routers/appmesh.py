@@ -1,5 +1,5 @@
 """The `appmesh:v1beta2` router: App Mesh VirtualNodes, VirtualRouters and VirtualServices (Flagger's
-AppMeshv1beta2Router, reference 3.5).
+pkg/router/appmesh_v1beta2.go AppMeshv1beta2Router).
 
 - VirtualNodes `<apex>-primary` and `<apex>-canary`: one listener on the container port (http, or grpc when the
   port name says so) with the service timeout, DNS discovery of the matching Service, a pod selector on the

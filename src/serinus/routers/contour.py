@@ -1,5 +1,6 @@
 """The `contour` router: an HTTPProxy `<apex>` splitting traffic between the primary and canary Services
-(Flagger's ContourRouter, reference 3.6). The proxy is not a root: the user's root HTTPProxy `include`s it."""
+(Flagger's pkg/router/contour.go ContourRouter). The proxy is not a root: the user's root HTTPProxy `include`s
+it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Which traffic features each provider supports (reference 3.15), which ones a Canary asks for, and the Warning
-event Serinus records when a Canary asks a provider for something it cannot do.
+"""Which traffic features each provider supports (the feature tables of Flagger's README.md, corrected where the
+routers of pkg/router do more), which ones a Canary asks for, and the Warning event Serinus records when a Canary
+asks a provider for something it cannot do.
 
 The table is data, shared by every router and by docs/routers.md (tests check the two agree).
 """
@@ -72,7 +73,7 @@ _WEIGHTED_ONLY = dict(
     primary_cookie=False,
 )
 
-#: Router kind -> features, per the reference's support matrix (README plus code where the two differ).
+#: Router kind -> features, per the feature tables of Flagger's README.md, and pkg/router where the code differs.
 SUPPORT: dict[str, Features] = {
     "istio": Features(
         **_YES, mirroring=True, canary_mirroring=True, session_affinity=True, primary_cookie=True, builtin_metrics="yes"

@@ -1,5 +1,6 @@
 """The `gatewayapi:v1` and `gatewayapi:v1beta1` routers: the HTTPRoute `<apex>` as Flagger's GatewayAPIRouter and
-GatewayAPIV1Beta1Router write it (reference 3.3, 2.13).
+GatewayAPIV1Beta1Router write it (pkg/router/gateway_api.go and gateway_api_v1beta1.go: SetRoutes, GetRoutes,
+getSessionAffinityRouteRules).
 
 Pure functions over Kubernetes JSON: `http_route` (built in gatewayapi_spec), set_routes / get_routes over an
 HTTPRoute (its apiVersion picks the variant), and the reconcile diff that never resets in-flight weights, keeps

@@ -1,6 +1,7 @@
-"""The HTTPRoute of the Gateway API routers as Flagger builds it (reference 3.3): matches mapped from the Istio-style
-`service.match`, filters from headers / rewrite / mirror / CORS, backendRefs and timeouts, for
-`gateway.networking.k8s.io/v1` and `v1beta1` (no timeouts, no CORS). Pure functions over Kubernetes JSON.
+"""The HTTPRoute of the Gateway API routers as Flagger's GatewayAPIRouter.Reconcile builds it
+(pkg/router/gateway_api.go): matches mapped from the Istio-style `service.match` (mapRouteMatches), filters from
+headers / rewrite / mirror / CORS (makeFilters), backendRefs and timeouts, for `gateway.networking.k8s.io/v1` and
+`v1beta1` (no timeouts, no CORS). Pure functions over Kubernetes JSON.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The `gloo` router: Gloo Edge Upstreams for primary and canary, and the RouteTable `<apex>` that splits between
-them (Flagger's GlooRouter, reference 3.7). The user's Gloo VirtualService delegates to the RouteTable.
+them (Flagger's pkg/router/gloo.go GlooRouter). The user's Gloo VirtualService delegates to the RouteTable.
 
 Upstreams are `<ns>-<apex>-primaryupstream-<port>` and `<ns>-<apex>-canaryupstream-<port>`: kube upstreams for the
 primary and canary Services, with the settings of the Canary's `upstreamRef` (TLS, circuit breakers, connection

@@ -1,5 +1,6 @@
 """The `istio` router: DestinationRules `<apex>-canary` / `<apex>-primary` and the VirtualService `<apex>`
-(networking.istio.io/v1beta1), as Flagger's IstioRouter writes them (reference 3.2, 2.13, 2.14).
+(networking.istio.io/v1beta1), as Flagger's IstioRouter writes them (pkg/router/istio.go: Reconcile, SetRoutes
+with getSessionAffinityRouteRules, Finalize).
 
 Pure functions over Kubernetes JSON: `desired` objects for a Canary (built in istio_spec), set_routes / get_routes
 over a VirtualService, the reconcile diff that never resets in-flight weights, and the revert used by finalize.

@@ -1,6 +1,7 @@
-"""The objects of the `istio` router as Flagger's IstioRouter builds them (reference 3.2): DestinationRules
-`<apex>-canary` / `<apex>-primary` and the VirtualService `<apex>` (networking.istio.io/v1beta1), and the rule
-builders set_routes reuses. Pure functions over Kubernetes JSON.
+"""The objects of the `istio` router as Flagger's IstioRouter builds them (pkg/router/istio.go
+reconcileDestinationRule, reconcileVirtualService): DestinationRules `<apex>-canary` / `<apex>-primary` and the
+VirtualService `<apex>` (networking.istio.io/v1beta1), and the rule builders set_routes reuses. Pure functions over
+Kubernetes JSON.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The `knative` router: traffic between the primary revision and the latest one on the Knative Service itself
-(Flagger's KnativeRouter, reference 3.13).
+(Flagger's pkg/router/knative.go KnativeRouter).
 
 `spec.traffic` is `[{latestRevision: true, percent: C}, {revisionName: <primary revision>, percent: P}]`; the
 weights are read back from `status.traffic`, which Knative's controller writes once it has applied them.

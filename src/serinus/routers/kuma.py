@@ -1,5 +1,5 @@
 """The `kuma` router: a cluster-scoped TrafficRoute `<apex>` splitting between the primary and canary Kuma services
-(Flagger's KumaRouter, reference 3.11).
+(Flagger's pkg/router/kuma.go KumaRouter).
 
 Kuma names a service `<name>_<namespace>_svc_<port>`. The TrafficRoute is cluster scoped, so it carries no owner
 reference (a namespaced Canary cannot own it) and is left in place when the Canary goes, as in Flagger. Its mesh is

@@ -1,5 +1,6 @@
 """The `skipper` router: a `<ingress>-canary` Ingress beside the user's, carrying both backends and Skipper's
-backend-weights annotation (Flagger's SkipperRouter, reference 3.9). The user's Ingress is never changed."""
+backend-weights annotation (Flagger's pkg/router/skipper.go SkipperRouter). The user's Ingress is never
+changed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The `traefik` router: a TraefikService `<apex>` with weighted services (Flagger's TraefikRouter, reference 3.10).
+"""The `traefik` router: a TraefikService `<apex>` with weighted services (Flagger's pkg/router/traefik.go
+TraefikRouter).
 
 The user's IngressRoute points at the TraefikService; Serinus owns its weighted list: the primary always, the
 canary only while it has weight.

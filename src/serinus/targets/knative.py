@@ -1,4 +1,4 @@
-"""A Knative Service as the target (Flagger's KnativeController, reference 3.13).
+"""A Knative Service as the target (Flagger's pkg/canary/knative_controller.go KnativeController).
 
 There is no primary workload: the primary is the Knative revision named in the Service's annotation
 `flagger.app/primary-revision`, and the canary is the latest created revision. Change detection hashes the latest

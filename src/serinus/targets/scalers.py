@@ -1,5 +1,6 @@
 """The primary's autoscaler: an HPA or a KEDA ScaledObject copied from the target's as `<name>-primary`, and the
-target's ScaledObject paused between runs (Flagger's HPAReconciler and ScaledObjectReconciler, section 2.11).
+target's ScaledObject paused between runs (Flagger's pkg/canary/hpa_reconciler.go HPAReconciler and
+scaled_object_reconciler.go ScaledObjectReconciler).
 
 Pure builders over Kubernetes JSON, and AutoscalerPort, the thin shell the engine's Scaler port uses.
 """

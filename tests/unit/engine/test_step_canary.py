@@ -1,5 +1,6 @@
 """The canary strategy tick by tick: weight sequences, the event sequence of a healthy release and of a
-rollback, and when each happens (reference sections 2.2 to 2.4 and 2.8)."""
+rollback, and when each happens (Flagger's pkg/controller/scheduler.go advanceCanary, runCanary, nextStepWeight and
+runPromotionTrafficShift)."""
 
 from __future__ import annotations
 

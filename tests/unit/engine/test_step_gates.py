@@ -1,4 +1,5 @@
-"""Webhooks and their gate semantics (reference section 2.7), on the simulator."""
+"""Webhooks and their gate semantics (Flagger's pkg/controller/scheduler_hooks.go and webhook.go), on the
+simulator."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """A/B testing, blue/green, the kubernetes provider, skipAnalysis, suspend, readiness and the progress deadline,
-change detection and status rules (reference sections 2.5, 2.6, 2.9, 2.10, 2.12)."""
+change detection and status rules (Flagger's pkg/controller/scheduler.go runAB, runBlueGreen, shouldSkipAnalysis,
+checkCanaryStatus and rollback; pkg/canary/deployment_ready.go isDeploymentReady; pkg/canary/spec.go
+hasSpecChanged)."""
 
 from __future__ import annotations
 

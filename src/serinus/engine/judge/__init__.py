@@ -1,1 +1,1 @@
-"""The statistical judge: canary against primary with anytime-valid sequential tests (research section 8)."""
+"""The statistical judge: canary against primary with anytime-valid sequential tests (docs/judge.md)."""

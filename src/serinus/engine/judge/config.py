@@ -1,4 +1,4 @@
-"""The statistical judge's settings with every default resolved (research section 8.3).
+"""The statistical judge's settings with every default resolved (docs/judge.md, Settings).
 
 `judge_config` reads a Canary once per run (or per tick; it is cheap) and turns the optional `judge` blocks of the
 spec and of the `serinus.io/judge` annotations into plain numbers the tick function can use without looking
@@ -43,12 +43,13 @@ ERRORS_PASS = (5.0, 0.005)
 LATENCY_FAIL = (2.0, 0.005)
 LATENCY_PASS = (5.0, 0.02)
 #: scalar metrics (sign tests on canary/primary): roll back when typically 20 % worse, promote when typically
-#: less than 50 % worse. Not in the research; chosen so a steady 1.2x difference is flagged and noise is not.
+#: less than 50 % worse, so that a steady 1.2x difference is flagged and noise is not.
 SCALAR_FAIL_RATIO = 1.2
 SCALAR_PASS_RATIO = 1.5
 #: the quantile Flagger's latency check reads (p99): the absolute test is "P(latency > max) <= 1 %"
 LATENCY_QUANTILE = 0.99
-#: prior rate of the beta-mixture confidence sequences (research 5.3): 0.1 % for errors, 1 % for slow requests
+#: prior rate of the beta-mixture confidence sequences (Robbins; Howard et al. 2021): 0.1 % for errors, 1 % for
+#: slow requests
 ERRORS_PRIOR_RATE = 0.001
 LATENCY_PRIOR_RATE = 0.01
 

@@ -3,7 +3,8 @@
 Every test here is a product of per-interval likelihood ratios, or a mixture (an average) of such products over a
 grid of alternatives. Under its null hypothesis each product is a non-negative supermartingale, so by Ville's
 inequality the chance that it ever reaches 1/α is at most α, however many intervals are looked at and however long
-the judge holds (research sections 5.2, 5.3). The evidence is reported as odds ("257:1").
+the judge holds: Wald's sequential probability ratio test, with Robbins' mixtures over the alternative. The
+evidence is reported as odds ("257:1").
 
 State is plain floats in lists, so it serialises to JSON and survives a round trip exactly; the functions are
 written for speed (the benchmark calls them hundreds of thousands of times) with the stdlib `math` only.
@@ -18,11 +19,11 @@ Bounded loss: each interval's factor is (1 − λ) + λ·(its capped, tempered l
 takes away at most LOSS_CAP nats of evidence, for rollback or for promotion; the mean stays ≤ 1 under the null (a
 convex combination of 1 and a factor with mean ≤ 1), so the tests stay valid.
 
-Tempering (research 8.6): each interval's log-likelihood ratio is divided by its φ = 1 + (B − 1)·ĉ, where B is the
-interval's number of bad events and ĉ the over-dispersion estimated from the *previous* intervals (a small prior
-before there are any). With φ ≥ 1 fixed before the interval's split is seen, E[LR^(1/φ)] ≤ E[LR]^(1/φ) ≤ 1
-(Jensen), so the tempered products stay supermartingales under the null, and under over-dispersed traffic they are
-roughly as calibrated as the untempered ones are under binomial traffic.
+Tempering (docs/judge.md, Over-dispersion): each interval's log-likelihood ratio is divided by its
+φ = 1 + (B − 1)·ĉ, where B is the interval's number of bad events and ĉ the over-dispersion estimated from the
+*previous* intervals (a small prior before there are any). With φ ≥ 1 fixed before the interval's split is seen,
+E[LR^(1/φ)] ≤ E[LR]^(1/φ) ≤ 1 (Jensen), so the tempered products stay supermartingales under the null, and under
+over-dispersed traffic they are roughly as calibrated as the untempered ones are under binomial traffic.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def ratio_pass_update(
 
 
 def overdispersion(splits: Sequence[float], r: float) -> float:
-    """ĉ: the extra-binomial correlation of the per-interval splits around the fitted ratio `r` (research 8.6).
+    """ĉ: the extra-binomial correlation of the per-interval splits around the fitted ratio `r`.
 
     `splits` is flat: b_c, B, ρ for each interval with B > 0; `r` is the run's pooled rate ratio. The Pearson
     residual R = (b_c − B·q)² / (B·q(1−q)), q = ρr/(ρr + 1 − ρ), has mean 1 + (B − 1)·c when the canary's share
@@ -346,7 +347,7 @@ def _kl_root(s: float, n: float, drop: float, upper: bool) -> float:
 
 
 def beta_cs(s: float, n: float, log_threshold: float, prior_rate: float) -> tuple[float, float]:
-    """Anytime-valid confidence sequence for one proportion (Robbins' beta mixture, research 5.3).
+    """Anytime-valid confidence sequence for one proportion (Robbins' beta mixture; Howard et al. 2021).
 
     With the prior Beta(a, b), a = ½, b = ½/prior_rate, the mixture martingale is
     M(p) = B(a+s, b+n−s)/B(a,b) / (p^s (1−p)^(n−s)); the set {p : M(p) < e^log_threshold} contains the true p at

@@ -1,4 +1,4 @@
-"""One tick of the statistical judge (research section 8.2): counts of one interval in, a verdict out.
+"""One tick of the statistical judge (docs/judge.md, Verdicts): counts of one interval in, a verdict out.
 
 `judge_tick` is pure and cheap. It takes the settings (`judge_config`), the state the previous tick returned (None
 at the start of a run), where the release stands, and the observations of the interval, and it returns the verdict,
@@ -42,7 +42,7 @@ SRM_P = 1e-4
 #: the ledger's ratio CI is capped here (an unbounded upper end is shown as this)
 CI_CAP = 1e6
 #: latency tests leave out the canary's first interval(s) with traffic: new pods are slow for a while and are
-#: compared with a warm primary (research 8.6, "warm-up")
+#: compared with a warm primary (docs/judge.md, How the tests work: Warm-up)
 WARMUP_INTERVALS = 1
 
 
@@ -270,7 +270,7 @@ def _flagger_value(metric: MetricConfig, counts: VersionCounts | None) -> float 
 def _flagger_check(metric: MetricConfig, obs: Observation) -> bool | None:
     """Flagger's own check of this interval's canary value: True when it fails, None when there is no value
     (intervals without data are not failures here, unlike Flagger) or when the primary's own value over the same
-    interval fails the same bound (a shared incident: the outage is not the canary's, research §8.6)."""
+    interval fails the same bound (a shared incident: the outage is not the canary's)."""
     flagger = metric.flagger
     value = _flagger_value(metric, obs.canary)
     if value is None:
@@ -417,9 +417,10 @@ class _Judge:
         return words, info
 
     def relative_need(self, metric: MetricConfig, entry: dict[str, Any], label: str, phi: float) -> _Need:
-        """How many more canary requests the faster PASS route needs at the current traffic (research 3.2/3.3),
-        assuming the canary is as good as the primary (the only case in which certification can come): both
-        versions at the pooled bad share so far, at this run's canary share of requests."""
+        """How many more canary requests the faster PASS route needs at the current traffic: the evidence still
+        missing over its expected gain per request, as in Wald's average sample number. It assumes the canary is
+        as good as the primary (the only case in which certification can come): both versions at the pooled bad
+        share so far, at this run's canary share of requests."""
         sn_c, sb_c, sn_p, sb_p = entry["s"]
         what = f"{label} below {metric.m_pass:g}× the primary's (or +{_pct(metric.delta_pass)})"
         best = math.inf

@@ -12,7 +12,7 @@ from typing import Any
 
 
 class Verdict(StrEnum):
-    """One tick's decision (research section 8.2)."""
+    """One tick's decision (docs/judge.md, Verdicts)."""
 
     FREEZE = "FREEZE"  # provider error, scrape gap or sample-ratio mismatch: change nothing, fail nothing
     ROLLBACK = "ROLLBACK"  # a FAIL e-process crossed its threshold (and its effect gate holds)

@@ -22,7 +22,7 @@ ISTIO = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, math.inf
 
 
 def success_rate(**kw: Any) -> MetricConfig:
-    """The built-in success rate with the research defaults and `min: 99` (p_max 1 %)."""
+    """The built-in success rate with the judge's defaults and `min: 99` (p_max 1 %)."""
     flagger = FlaggerCheck(FlaggerKind.SUCCESS_RATE, ThresholdRange(min=99), 0.0)
     return replace(MetricConfig(name=SR, kind=MetricKind.RATIO, p_max=0.01, flagger=flagger), **kw)
 

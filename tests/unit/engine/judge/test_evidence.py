@@ -1,4 +1,4 @@
-"""The anytime-valid tests on their own: the research's numbers, zeros, shared incidents, histograms, scalars."""
+"""The anytime-valid tests on their own: a worked 3x regression, zeros, shared incidents, histograms, scalars."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from serinus.engine.judge import evidence as ev
 
 from .kit import ISTIO, histogram
 
-#: research 5.6: (ρ, canary errors, canary requests, primary errors, primary requests) per minute
+#: a 3x error regression (0.5 % -> 1.5 %) at 20 RPS, 10 % more weight a minute, the run behind the ledger example
+#: of docs/judge.md: (ρ, canary errors, canary requests, primary errors, primary requests) per minute
 WORKED = [
     (0.1, 2, 120, 5, 1080),
     (0.2, 4, 240, 5, 960),
@@ -23,10 +24,10 @@ WORKED = [
 
 
 def test_worked_example_evidence_for_a_3x_regression_matches_the_research() -> None:
-    """A 3x error regression at 20 RPS: the research's mixture over {2,4,8,16} gives 1.6, 4.6, 13.1, 61.5, 257
-    (5.6). Each interval bets 99 % of the evidence (its loss is bounded, `evidence.bounded`), which costs at most
-    1 % a minute: 1.6, 4.5, 12.8, 59.8, 248. It still crosses 80:1 (α 0.05 over 4 tests) at minute 5, and the
-    single 2:1 ratio moves as the table says."""
+    """A 3x error regression at 20 RPS: the plain mixture over {2,4,8,16} gives 1.6, 4.6, 13.1, 61.5, 257. Each
+    interval bets 99 % of the evidence (its loss is bounded, `evidence.bounded`), which costs at most 1 % a minute:
+    1.6, 4.5, 12.8, 59.8, 248. It still crosses 80:1 (α 0.05 over 4 tests) at minute 5, and the single 2:1 ratio's log
+    grows by 0.719, 1.132, 1.104, 1.508, 1.373 a minute."""
     logs = [0.0] * 4
     grid = [2 * g for g in ev.FAIL_GRID]
     seen = []
@@ -68,8 +69,8 @@ def test_one_error_in_a_tiny_canary_is_not_a_rollback() -> None:
 
 
 def test_confidence_sequence_after_zero_errors_matches_the_research() -> None:
-    """Research 5.3: prior rate 0.1 %, α 1.25 %: upper bounds 4.4 % at 100 requests, 0.94 % at 500, 0.18 % at
-    3000 when no error has been seen."""
+    """Robbins' beta mixture, prior rate 0.1 %, α 1.25 %: upper bounds 4.4 % at 100 requests, 0.94 % at 500,
+    0.18 % at 3000 when no error has been seen."""
     level = math.log(1 / 0.0125)
     uppers = [ev.beta_cs(0.0, n, level, 0.001)[1] for n in (100, 500, 3000)]
     assert [100 * u for u in uppers] == pytest.approx([4.4, 0.94, 0.18], rel=0.02)
@@ -102,7 +103,7 @@ def test_confidence_sequence_bounds_are_the_set_edges(s: float, n: float) -> Non
 
 
 def test_absolute_pass_needs_about_500_clean_requests_for_99_percent() -> None:
-    """Research 3.2: certifying success rate >= 99 % takes about 500 requests without an error."""
+    """Certifying success rate >= 99 % takes about 500 requests without an error (docs/judge.md, Limits)."""
     coefficients = ev.binomial_coefficients(0.01, ev.ABS_PASS_GRID)
     logs = [0.0] * len(coefficients)
     served = 0

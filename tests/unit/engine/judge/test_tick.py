@@ -20,9 +20,9 @@ from .test_evidence import WORKED
 
 
 def test_worked_example_rolls_back_at_minute_5_with_the_research_sentence() -> None:
-    """The research's 3x regression (5.6): ADVANCE for four minutes, ROLLBACK at minute 5 with the ledger line
+    """The worked 3x regression (WORKED): ADVANCE for four minutes, ROLLBACK at minute 5 with the ledger line
     "errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 248:1 that canary ≥ 2× primary; threshold
-    80:1 → rollback" (the research's 257:1, less the 1 % a minute that bounding each interval's loss costs)."""
+    80:1 → rollback" (the plain mixture's 257:1, less the 1 % a minute that bounding each interval's loss costs)."""
     cfg = config()
     ticks = [
         (tick(i + 1, round(100 * rho)), [counts(SR, (n_c, b_c), (n_p, b_p)), latency(n_c, n_p)])
@@ -73,7 +73,8 @@ def test_a_shared_incident_does_not_roll_back_a_good_canary() -> None:
 def test_good_canaries_are_rarely_rolled_back_under_peeking_every_interval() -> None:
     """2000 good runs (r = 1, 0.5 % errors, 20 RPS, weights 10 % up to 50 %) judged every minute for 20 minutes,
     never promoted so every look counts, with no effect gate: false rollbacks stay within α = 5 % (upper Wilson
-    bound <= 6 %); the research measured 20 % for a z-test repeated every minute at this traffic."""
+    bound <= 6 %), where a z-test repeated every minute rolls back about 20 % of good canaries at 20 RPS (`peek-z`
+    on G0 in bench/README.md's judge matrix)."""
     rng = random.Random(20261129)
     cfg = config(success_rate(delta_fail=0.0, p_max=None))
     rollbacks = 0
@@ -227,7 +228,7 @@ def test_latency_regression_in_the_tail_is_rolled_back_on_the_exceedance_test() 
 
 
 def test_warm_up_minute_is_not_a_latency_rollback() -> None:
-    """New pods are slow for their first minute (research 8.6): that interval is left out of the latency tests, so
+    """New pods are slow for their first minute (the warm-up): that interval is left out of the latency tests, so
     a canary slow only then advances, while one that stays slow is still rolled back, one interval later."""
     cfg = config(duration())
     warm = [(tick(1, 20), [latency(2400, 9600, canary=SLOW)])] + [
@@ -314,7 +315,7 @@ def test_flagger_policy_follows_flaggers_own_schedule() -> None:
 
 
 def test_flagger_policy_does_not_count_a_shared_incident_as_a_failed_check() -> None:
-    """Research §8.6, outage is not canary bad: the same early failures as above, but the primary fails the same
+    """An outage is not the canary's fault: the same early failures as above, but the primary fails the same
     99 % bound over the same intervals (1 error in 30 too), so the replay counts none of them as failed checks:
     Flagger's schedule promotes after its 5 passing checks and the policy promotes. A canary failing alone still
     counts (the same intervals with a clean primary roll back, above)."""
