@@ -1,4 +1,4 @@
-"""The acceptance criteria of the judge work item (research §9.4), checked on the benchmark's summaries.
+"""The acceptance criteria of the statistical judge, checked on the benchmark's summaries (bench/README.md, judge).
 
 For the judge with its defaults (rule `serinus`), against Flagger's rule with threshold 5 (`flagger-t5`):
 

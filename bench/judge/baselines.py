@@ -5,13 +5,13 @@ both move the weight on Flagger's schedule (advance on a passing interval, promo
 
 * `PeekingZ`: a one-sided two-proportion z-test on the counts accumulated since the start, re-run every interval
   at a fixed level (α = 0.05) and rolled back on the first rejection. Each look is valid alone; repeating it is
-  not (research §5.1), which is what the benchmark shows.
+  not (the "peeking" problem: Johari et al., Peeking at A/B Tests, KDD 2017), which is what the benchmark shows.
 * `FisherPerInterval`: a one-sided Fisher exact test on each interval's counts alone; p < α is a failed check,
   counted exactly like Flagger's `failedChecks` (only grows; rollback on the tick after it reaches `threshold`;
   an interval in which the canary served nothing is "no values found", a failed check, as in Flagger).
 
-Neither looks at latency: a template comparing error rates is the common hand-written check, and the prototype
-of research §7 measured the same. Only the standard library is used (the hypergeometric tail is summed here).
+Neither looks at latency: a template comparing error rates is the common hand-written check. Only the standard
+library is used (the hypergeometric tail is summed here).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The information bound: how soon *any* rule can promote a good canary and still keep the PASS guarantee.
 
-Criterion 2 of the benchmark (research §8.2 and §9.4) asks that a canary beyond the promotion tolerance — errors
+Criterion 2 of the benchmark (`bench.judge.acceptance`) asks that a canary beyond the promotion tolerance — errors
 `m_pass`× and `δ_pass` above the primary's, or beyond `min: 99` while the primary is within it — be promoted with
 probability at most β. Criterion 4 asks that good canaries be promoted within 1.05 × Flagger's mean time. Both
 cannot always hold: when a good canary sits close to the nearest severe one, no rule can tell them apart before it

@@ -1,7 +1,8 @@
 """Flagger's analysis rule, replayed exactly on simulated counts (the baseline every other rule must beat).
 
-What Flagger does on each tick of a progressive canary (`flagger.md` §2.2–2.4, §4.5), restricted to the two
-built-in metrics with `thresholdRange` (the research's Canary: `min: 99` success rate, `max: 500` ms p99):
+What Flagger does on each tick of a progressive canary (advanceCanary, rollback, runCanary and nextStepWeight in
+Flagger's pkg/controller/scheduler.go, runBuiltinMetricChecks in scheduler_metrics.go), restricted to the two
+built-in metrics with `thresholdRange` (the benchmark's Canary: `min: 99` success rate, `max: 500` ms p99):
 
 * before any check, `failedChecks >= threshold` rolls back, so a rollback happens on the tick *after* the Nth
   failed check (time to rollback ≈ interval × threshold);
@@ -26,7 +27,7 @@ from bench.judge.common import Decision, Interval, flagger_duration_ms, histogra
 
 @dataclass(frozen=True)
 class FlaggerSpec:
-    """The parts of `spec.analysis` the rule reads (defaults: the research's Canary)."""
+    """The parts of `spec.analysis` the rule reads (defaults: the benchmark's Canary)."""
 
     threshold: int = 5
     step_weight: int = 10

@@ -1,6 +1,7 @@
-"""Kayenta's canary judge, ported from the research's description of NetflixACAJudge + MannWhitneyClassifier.
+"""Kayenta's canary judge, NetflixACAJudge + MannWhitneyClassifier, ported for this benchmark.
 
-Written for this benchmark from `statistical-judge.md` §4.1 (no Kayenta code is copied). Per metric Kayenta
+Written from a description of Kayenta's NetflixACAJudge.scala and classifiers/metric/MannWhitneyClassifier.scala
+(spinnaker/kayenta at a69573b) and checked on its users' reports (no Kayenta code is copied). Per metric Kayenta
 compares two series of per-interval scalars, the experiment's and the control's:
 
 * cleaning: `nanStrategy: remove` drops NaN points (the default; any other value than `replace` also removes);
@@ -11,16 +12,16 @@ compares two series of per-interval scalars, the experiment's and the control's:
   control) at `confLevel` (0.98 in the judge) with the tie-corrected normal approximation, as R's
   `wilcox.test(x, y, conf.int=TRUE, exact=FALSE, correct=FALSE)` computes it, roots found by Brent's method with
   R's `uniroot` tolerance (1e-4); the Hodges-Lehmann estimate is the root of the same statistic at z = 0. There
-  is no continuity correction: with it, the research's reported outcome for spinnaker#6278 with eight 100s
+  is no continuity correction: with it, the outcome expected for spinnaker#6278's series with eight 100s
   (`High`) does not come out (the statistic just above the bound is 2.343 uncorrected, 2.305 corrected, against
   z = 2.326), so Kayenta's statistic is taken to be uncorrected;
 * the decision: `High` when `CI lower > tolerance·|HL|` (tolerance 0.25) and `meanRatio ≥ allowedIncrease` (1.0),
   where `meanRatio = mean(experiment)/mean(control)` is NaN when the control mean is 0 and then skips that gate;
   `Low` is the mirror case; otherwise `Pass`.
 
-`KayentaRule` applies it the way research §7's prototype did: the canary's per-interval error rate and p99 against
-the primary's, over all intervals since the start, from the third interval on; any `High` rolls back, otherwise
-the weight follows Flagger's schedule.
+`KayentaRule` applies it to one-minute points: the canary's per-interval error rate and p99 against the
+primary's, over all intervals since the start, from the third interval on; any `High` rolls back, otherwise the
+weight follows Flagger's schedule.
 """
 
 from __future__ import annotations

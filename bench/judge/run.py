@@ -1,17 +1,18 @@
 """Benchmark: does Serinus's statistical judge beat Flagger's rule, hand-written baselines and Kayenta?
 
-Runs the matrix of research §9 (scenarios × traffic levels × rules), closed-loop: in each cell the generator of
+Runs the benchmark's matrix (scenarios × traffic levels × rules), closed-loop: in each cell the generator of
 `serinus.sim.traffic` (the one `serinus simulate` uses) is vectorised over the runs, and every run steps its own
 rule object, whose decisions set that run's canary weight for the next interval. All rules of a cell share the
 cell's seed, so with common random numbers a run sees the same requests under every rule that holds the same
-weight. The schedule is the research's Canary: interval 1m, stepWeight 10 (first interval at 10 %), maxWeight
+weight. The schedule is the benchmark's Canary: interval 1m, stepWeight 10 (first interval at 10 %), maxWeight
 50, threshold 5, `min: 99`, `max: 500`; the statistical judge holds at most 30m at the gate (maxHold). A run that
 is still undecided at the horizon (45 min) counts as undecided (pause, or held below the gate).
 
-Measures per cell and rule (research §9.4), each share with a Wilson 95 % interval: rollbacks and promotions
-(false rollbacks of good canaries, missed = promoted severe canaries, detected moderate ones), decisions taken by
-the onInconclusive policy, hold time, minute of promotion as a multiple of the 5-minute schedule, minutes from
-onset to rollback, and bad exposure (canary weight × minutes served while bad, up to the decision).
+Measures per cell and rule (`bench.judge.acceptance` checks them), each share with a Wilson 95 % interval:
+rollbacks and promotions (false rollbacks of good canaries, missed = promoted severe canaries, detected moderate
+ones), decisions taken by the onInconclusive policy, hold time, minute of promotion as a multiple of the 5-minute
+schedule, minutes from onset to rollback, and bad exposure (canary weight × minutes served while bad, up to the
+decision).
 
 Run: `nice -n 10 .venv/bin/python -m bench.judge.run [--runs N] [--rps 0.5,2,20,200,2000] [--scenarios G0,B2]
 [--rules flagger-t5,serinus] [--seed S] [--workers 2] [--out FILE.json] [--markdown FILE.md]`. It prints the
@@ -77,7 +78,7 @@ def rule_factories() -> dict[str, RuleFactory]:
 
 
 #: rules whose runs need the judge's over-dispersion estimate switched off (φ = 1): the judge always tempers,
-#: and this variant shows what that buys (it is the research prototype's serinus-v3)
+#: and this variant shows what that buys
 UNTEMPERED = {"serinus-untempered"}
 
 

@@ -1,11 +1,11 @@
-"""The scenarios of the judge benchmark (research §7 and §9.1) and their ground-truth labels (§9.2).
+"""The scenarios of the judge benchmark and their ground-truth labels (bench/README.md, judge: Scenarios, Labels).
 
 Every scenario is a `traffic:` block for `serinus.sim.traffic` (the generator `serinus simulate` uses) without its
-`rps` and `seed`, which the matrix sets per cell. The defaults are the research prototype's: a primary error rate
-of 0.1 %, a shared per-minute lognormal factor (σ 0.3) and a 2 % chance per minute of a shared ×15 error blip,
-±30 % diurnal traffic, lognormal latency (median 80 ms, σ 0.5: true p99 256 ms) in Istio's buckets.
+`rps` and `seed`, which the matrix sets per cell. The defaults: a primary error rate of 0.1 %, a shared per-minute
+lognormal factor (σ 0.3) and a 2 % chance per minute of a shared ×15 error blip, ±30 % diurnal traffic, lognormal
+latency (median 80 ms, σ 0.5: true p99 256 ms) in Istio's buckets.
 
-Labels come from the parameters only, never from an outcome (§9.2), with the judge's default tolerances:
+Labels come from the parameters only, never from an outcome, with the judge's default tolerances:
 
 * a metric is *severe* when the canary's rate is at least `m_pass` times the primary's **and** at least `δ_pass`
   higher (errors 5× and 0.5 pp; requests slower than 250 ms, the primary's p99 bucket, 5× and 2 pp), or when the
@@ -17,7 +17,7 @@ Labels come from the parameters only, never from an outcome (§9.2), with the ju
 
 A regression counts when its onset falls before the scheduled promotion (5 min). Noise (shared factors, blips,
 over-dispersion) and the warm-up of a freshly scaled-up canary are not regressions, so the warm-up and
-shared-incident scenarios are good, as §9.2 requires.
+shared-incident scenarios are good.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from serinus.sim.traffic import TrafficModel, VersionModel, bucket_model
 
 #: the schedule minimum: 5 steps of 1 minute (10 % to 50 %)
 SCHEDULE_MIN = 5
-#: the latency bound of the relative test used for labels (the Istio bucket at the primary's p99, research §4.2)
+#: the latency bound of the relative test used for labels (the Istio bucket bound nearest the primary's true p99 of
+#: 256 ms: 1.1 % of its requests are slower)
 LABEL_BOUND_MS = 250.0
 ERRORS_PASS = (5.0, 0.005)
 LATENCY_PASS = (5.0, 0.02)

@@ -1,6 +1,6 @@
 """Serinus's statistical judge as a rule of the benchmark: the real `judge_config` and `judge_tick`, nothing else.
 
-The Canary is the research's (interval 1m, stepWeight 10, maxWeight 50, threshold 5, `min: 99` success rate,
+The Canary is the benchmark's (interval 1m, stepWeight 10, maxWeight 50, threshold 5, `min: 99` success rate,
 `max: 500` ms p99) with a `judge` block; `judge_config` resolves it exactly as the operator does. Each interval the
 rule hands the judge the same counts every other rule sees (requests and 5xx for the success rate, cumulative
 buckets for the duration) and moves the weight as the verdict says: ADVANCE steps by stepWeight, HOLD and FREEZE

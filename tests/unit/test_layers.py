@@ -1,4 +1,4 @@
-"""The layer rule of DESIGN.md holds, and the import-linter contract really catches a breach."""
+"""The layer rule of docs/architecture.md (Layers) holds, and the import-linter contract really catches a breach."""
 
 from __future__ import annotations
 

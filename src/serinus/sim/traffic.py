@@ -1,9 +1,9 @@
 """Synthetic request traffic for the simulator and the judge benchmark: counts, errors and latency histograms.
 
-The scenario's `traffic:` block (research statistical-judge.md, sections 7 and 9.1) describes two versions
-serving requests; the generator turns it into what Prometheus would hold, per time step and per version: request
-counts, 5xx counts and cumulative latency bucket counts. It is closed-loop: the caller says, every step, which
-share of the traffic the canary gets (the routing weight its rule set), so the traffic follows the decisions.
+The scenario's `traffic:` block (docs/simulate.md, Traffic) describes two versions serving requests; the generator
+turns it into what Prometheus would hold, per time step and per version: request counts, 5xx counts and cumulative
+latency bucket counts. It is closed-loop: the caller says, every step, which share of the traffic the canary gets
+(the routing weight its rule set), so the traffic follows the decisions.
 
 ```yaml
 traffic:

@@ -191,7 +191,7 @@ def _is_judge(path: str) -> bool:
     return any(path == root or path.startswith((f"{root}.", f"{root}[")) for root in JUDGE_ROOTS)
 
 
-#: Where the statistical judge's optional blocks sit in the Canary schema (research 8.5).
+#: Where the statistical judge's optional blocks sit in the Canary schema (docs/judge.md, Settings and The ledger).
 JUDGE_ROOTS = (".spec.analysis.judge", ".spec.analysis.metrics[].judge", ".status.judge")
 
 

@@ -1,9 +1,9 @@
 """A fixed-seed subset of the judge benchmark (`bench.judge.run`) as regression tests.
 
 200 closed-loop runs per cell through the real generator and the real judge. Each assertion is an acceptance
-property of research §9.4 with a margin that follows from the Wilson 95 % interval of 200 runs: a share must not
-be *significantly* above its limit (the interval's lower end at or below it) and, where Serinus must beat a
-baseline, the intervals must not overlap.
+criterion of `bench.judge.acceptance` with a margin that follows from the Wilson 95 % interval of 200 runs: a share
+must not be *significantly* above its limit (the interval's lower end at or below it) and, where Serinus must beat
+a baseline, the intervals must not overlap.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The judge benchmark's baselines replay their originals: Prometheus' histogram_quantile, Flagger's rule, the
-Fisher and z tests, and the Kayenta port on the user reports of research §4.1 (golden cases)."""
+Fisher and z tests, and the Kayenta port on its users' reports (kayenta #426 and #780, spinnaker#5622 and #6278:
+golden cases)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def interval(
 # --- Prometheus' histogram_quantile ---------------------------------------------------------------------------
 
 
-def test_histogram_quantile_interpolates_as_the_research_reports() -> None:
-    # research §4.1 item 4: a true p99 of 256 ms reads about 280 ms, one of 320 ms about 429 ms
+def test_histogram_quantile_reads_a_true_p99_of_256ms_as_280ms_and_320ms_as_429ms() -> None:
+    """Linear interpolation inside Istio's 250-500 ms bucket overstates a lognormal p99, as Prometheus does."""
     assert histogram_quantile(0.99, ISTIO_BOUNDS_MS, lognormal_buckets(1000, 80, 0.5)) == pytest.approx(279.8, abs=0.5)
     median = 320 / math.exp(NormalDist().inv_cdf(0.99) * 0.5)
     assert histogram_quantile(0.99, ISTIO_BOUNDS_MS, lognormal_buckets(1000, median, 0.5)) == pytest.approx(
@@ -106,7 +107,8 @@ def test_flagger_success_rate_bound_is_inclusive() -> None:
         ((0, 600, 0, 5400), 1.0),
     ],
 )
-def test_fisher_matches_the_research_table(counts: tuple[int, int, int, int], expected: float) -> None:
+def test_fisher_one_sided_p_values_of_small_tables(counts: tuple[int, int, int, int], expected: float) -> None:
+    """3/300 vs 2/2700 is 0.0085; one error in 30 requests is 0.10, never significant alone; no errors is 1.0."""
     assert fisher_greater(*counts) == pytest.approx(expected, abs=5e-4)
 
 
@@ -130,7 +132,7 @@ def test_fisher_per_interval_counts_failed_checks_like_flagger() -> None:
     assert rule.step(interval(3, 10, 1000, 1, primary_errors=9)) is Decision.ROLLBACK
 
 
-# --- the Kayenta port: the user reports of research §4.1 ---------------------------------------------------------
+# --- the Kayenta port: its users' reports (kayenta and spinnaker issues) ------------------------------------------
 
 
 def test_kayenta_426_sparse_errors_pass() -> None:
@@ -146,7 +148,7 @@ def test_spinnaker_6278_seven_hundreds_pass_eight_are_high() -> None:
     seven = classify([100] * 7 + [1] * 3, [1] * 10)
     assert seven.classification is Classification.PASS
     assert seven.lower is not None
-    assert seven.lower < 1e-3  # the research's port: CI lower 6.8e-5 (jitter decides the digits)
+    assert seven.lower < 1e-3  # the CI's lower end stays near 0 (8.3e-5 here; the jitter decides the digits)
     assert seven.estimate == pytest.approx(99, abs=1e-3)  # so the bound is 0.25 * 99 = 24.7
     assert classify([100] * 8 + [1] * 2, [1] * 10).classification is Classification.HIGH
 

@@ -46,10 +46,11 @@ from serinus.api.problems import Path, Problem, error, format_path, show, warnin
 
 #: Highest false-rollback or missed-regression rate that makes sense: above it a coin toss does better.
 MAX_RATE: Final = 0.5
-#: The rollback ratio the judge uses when `rollbackAt.ratio` is unset: 2 for counts (research 8.3), 1.2 for scalars.
+#: The rollback ratio the judge uses when `rollbackAt.ratio` is unset (docs/judge.md, Settings): 2 for counts, 1.2
+#: for scalars.
 DEFAULT_ROLLBACK_RATIO: Final = 2.0
 DEFAULT_SCALAR_ROLLBACK_RATIO: Final = 1.2
-#: More decisive metrics than this split the false-rollback budget too thin (research 8.6, "many metrics").
+#: More decisive metrics than this split the false-rollback budget too thin (docs/judge.md, Limits: Many metrics).
 MAX_DECISIVE_METRICS: Final = 4
 #: Values of `direction` for scalar metrics.
 DIRECTIONS: Final = ("increase", "higher", "up", "decrease", "lower", "down")

@@ -39,7 +39,7 @@ def test_judge_is_off_without_a_judge_block_or_in_threshold_mode() -> None:
     assert judge_config(canary({"metrics": BUILTINS}, {"serinus.io/judge": "mode: threshold"})) is None
 
 
-def test_defaults_from_the_research() -> None:
+def test_defaults_are_5pc_rates_2x_to_roll_back_5x_to_promote_and_80_to_1_per_test() -> None:
     """mode statistical alone: α = β = 5 %, gate maxWeight, maxHold 30 min, onInconclusive flagger, baseline
     primary; success rate: errors 2x/0.1 pp to roll back, 5x/0.5 pp to promote, P(5xx) <= 1 % from min 99;
     duration: auto bound, 2x/0.5 pp, 5x/2 pp, P(> 500 ms) <= 1 %; four FAIL tests share α (80:1 each)."""

@@ -19,7 +19,7 @@ from .kit import DUR, SLOW, SR, config, counts, duration, latency, poisson, run,
 from .test_evidence import WORKED
 
 
-def test_worked_example_rolls_back_at_minute_5_with_the_research_sentence() -> None:
+def test_worked_example_rolls_back_at_minute_5_with_the_ledger_sentence() -> None:
     """The worked 3x regression (WORKED): ADVANCE for four minutes, ROLLBACK at minute 5 with the ledger line
     "errors: canary 28/1800 vs primary 21/4200; ratio 3.1; evidence 248:1 that canary ≥ 2× primary; threshold
     80:1 → rollback" (the plain mixture's 257:1, less the 1 % a minute that bounding each interval's loss costs)."""
