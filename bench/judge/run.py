@@ -53,6 +53,10 @@ RPS_LEVELS = (0.5, 2.0, 20.0, 200.0, 2000.0)
 RuleFactory = Callable[[int], Rule]
 
 
+def _flagger(name: str, spec: FlaggerSpec) -> RuleFactory:
+    return lambda run: FlaggerRule(name, spec)
+
+
 def _serinus(name: str, judge: dict[str, Any] | None = None) -> RuleFactory:
     config = serinus_config(judge)
     return lambda run: SerinusRule(name, config)
@@ -62,8 +66,7 @@ def rule_factories() -> dict[str, RuleFactory]:
     """Every rule under test, by name: a factory taking the run's index."""
     rules: dict[str, RuleFactory] = {}
     for threshold in (1, 2, 5, 10):
-        spec = FlaggerSpec(threshold=threshold)
-        rules[f"flagger-t{threshold}"] = lambda run, spec=spec, t=threshold: FlaggerRule(f"flagger-t{t}", spec)
+        rules[f"flagger-t{threshold}"] = _flagger(f"flagger-t{threshold}", FlaggerSpec(threshold=threshold))
     rules["flagger-t5-sr99.9"] = lambda run: FlaggerRule("flagger-t5-sr99.9", FlaggerSpec(success_min=99.9))
     rules["flagger-t5-p1000"] = lambda run: FlaggerRule("flagger-t5-p1000", FlaggerSpec(duration_max_ms=1000))
     rules["peek-z"] = lambda run: PeekingZ()

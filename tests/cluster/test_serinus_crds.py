@@ -23,6 +23,7 @@ from serinus.api import Canary, CanaryPhase, make_promoted_conditions
 from serinus.api.check import check_object
 from serinus.kube import resources
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import as_dict
 from tests.cluster.waiting import wait_for
 from tests.conftest import REPO
 from tests.gomodules import flagger_example, flagger_examples
@@ -278,7 +279,7 @@ def test_unknown_fields_are_pruned_where_validate_warns(client: Client) -> None:
     assert warned == ["spec.service.portNmae"]
     client.create(codecs.from_dict(doc))
     try:
-        stored = client.get(resources.Canary, "pruned", namespace=NAMESPACE).to_dict()
+        stored = as_dict(client.get(resources.Canary, "pruned", namespace=NAMESPACE))
     finally:
         client.delete(resources.Canary, "pruned", namespace=NAMESPACE)
     assert "portNmae" not in stored["spec"]["service"]
@@ -322,7 +323,7 @@ def test_status_subresource_takes_a_status_the_model_writes(client: Client) -> N
     """A status built by the model (phase, Promoted condition) is accepted by /status and reads back equal."""
     client.create(codecs.from_dict(_canary(name="with-status")))
     try:
-        stored = Canary.model_validate(client.get(resources.Canary, "with-status", namespace=NAMESPACE).to_dict())
+        stored = Canary.model_validate(as_dict(client.get(resources.Canary, "with-status", namespace=NAMESPACE)))
         now = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
         stored.status.phase = CanaryPhase.INITIALIZED
         stored.status.conditions = make_promoted_conditions([], CanaryPhase.INITIALIZED, "Deployment", now) or []
@@ -334,7 +335,7 @@ def test_status_subresource_takes_a_status_the_model_writes(client: Client) -> N
             namespace=NAMESPACE,
             patch_type=PatchType.MERGE,
         )
-        again = Canary.model_validate(client.get(resources.Canary, "with-status", namespace=NAMESPACE).to_dict())
+        again = Canary.model_validate(as_dict(client.get(resources.Canary, "with-status", namespace=NAMESPACE)))
     finally:
         client.delete(resources.Canary, "with-status", namespace=NAMESPACE)
     assert again.status.phase is CanaryPhase.INITIALIZED

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lightkube import Client
 
@@ -332,6 +333,7 @@ class NodeControlPlane(ControlPlane):
         pki = self.workdir / "pki"
         ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
         ca_key = load_pem_private_key((pki / "ca.key").read_bytes(), None)
+        assert isinstance(ca_key, rsa.RSAPrivateKey)  # the control plane's CA key is RSA (controlplane._key)
         client_key = _key()
         client = _cert("kube-apiserver-kubelet-client", client_key, (ca, ca_key), org="system:masters")
         (pki / "kubelet-client.crt").write_bytes(_pem_cert(client))
@@ -711,8 +713,8 @@ class RealNode:
 
     def _node_ready(self) -> bool:
         assert self.plane is not None
-        body = self.plane._get_json(f"/api/v1/nodes/{NODE_NAME}")
-        conditions = (body or {}).get("status", {}).get("conditions", []) or []  # type: ignore[union-attr]
+        body: dict[str, Any] = self.plane._get_json(f"/api/v1/nodes/{NODE_NAME}") or {}
+        conditions = body.get("status", {}).get("conditions", []) or []
         return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
     def _kube_proxy_healthy(self) -> bool:

@@ -98,9 +98,9 @@ def _manifests(image: str) -> list[dict[str, Any]]:
     ]
 
 
-def ready_endpoints(node: RealNode, namespace: str) -> set[str]:
+def ready_endpoints(node: RealNode, namespace: str) -> set[str | None]:
     """Names of the pods the Service's EndpointSlices list as ready."""
-    names = set()
+    names: set[str | None] = set()
     for eps in node.client(namespace).list(EndpointSlice, labels={"kubernetes.io/service-name": "podinfo"}):
         for ep in eps.endpoints or []:
             if ep.conditions and ep.conditions.ready and ep.targetRef:
@@ -120,16 +120,22 @@ def podinfo(node: RealNode) -> Iterator[Podinfo]:
             client.create(codecs.from_dict(doc))
 
         def ready_pods() -> dict[str, str] | None:
-            pods = {
-                p.metadata.name: p.status.podIP
-                for p in client.list(Pod, labels={"app": "podinfo"})
-                if p.status and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
-            }
+            pods: dict[str, str] = {}
+            for p in client.list(Pod, labels={"app": "podinfo"}):
+                if p.status and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or [])):
+                    # a pod read from the API server has a name, and a Ready one has an IP
+                    assert p.metadata is not None
+                    assert p.metadata.name is not None
+                    assert p.status.podIP is not None
+                    pods[p.metadata.name] = p.status.podIP
             return pods if len(pods) == 2 else None
 
         pods = wait_for(ready_pods, "2 podinfo pods Ready on the real node", timeout=120)
         wait_for(lambda: ready_endpoints(node, namespace) == set(pods), "both pods in the Service's endpoints", 30)
-        cluster_ip = client.get(Service, "podinfo").spec.clusterIP
+        service_spec = client.get(Service, "podinfo").spec
+        assert service_spec is not None
+        assert service_spec.clusterIP is not None
+        cluster_ip = service_spec.clusterIP
         # kube-proxy writes its rules a moment (on a busy machine, seconds) after the EndpointSlice changes: the
         # Service is up once its ClusterIP has been seen answering from both pods.
         seen: set[str] = set()
@@ -142,6 +148,10 @@ def podinfo(node: RealNode) -> Iterator[Podinfo]:
 def test_node_is_ready_and_runs_the_pinned_kubelet(node: RealNode) -> None:
     """The kubelet registered the node with its host IP and reports Ready, the pinned release and containerd."""
     got = node.client().get(Node, NODE_NAME)
+    assert got.status is not None
+    assert got.status.conditions is not None
+    assert got.status.addresses is not None
+    assert got.status.nodeInfo is not None
     assert any(c.type == "Ready" and c.status == "True" for c in got.status.conditions)
     assert got.status.nodeInfo.kubeletVersion == node.artifacts.kubernetes_version
     assert got.status.nodeInfo.containerRuntimeVersion.startswith("containerd://")
@@ -172,5 +182,7 @@ def test_an_unready_pod_leaves_the_service(node: RealNode, podinfo: Podinfo) -> 
     served = Counter(get_json(podinfo.url)["hostname"] for _ in range(100))
     assert served == {kept: 100}
     pod = node.client(podinfo.namespace).get(Pod, drained)
+    assert pod.status is not None
+    assert pod.status.conditions is not None
     assert any(c.type == "Ready" and c.status == "False" for c in pod.status.conditions)
     assert get_json(f"http://{podinfo.pods[drained]}:{PODINFO_PORT}/")["hostname"] == drained

@@ -11,6 +11,7 @@ from lightkube.resources.core_v1 import Event
 
 from serinus.kube.events import EventRecorder, InvolvedObject
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import present
 
 
 def _canary(name: str) -> InvolvedObject:
@@ -31,7 +32,7 @@ async def test_event_has_flaggers_shape(cluster: Cluster) -> None:
     assert event.involvedObject.apiVersion == "flagger.app/v1beta1"
     assert event.involvedObject.uid == canary.uid
     assert (event.type, event.reason, event.message) == ("Normal", "Synced", "Initialization done! podinfo.default")
-    assert event.source.component == "flagger"
+    assert present(event.source).component == "flagger"
     assert event.count == 1
     await client.close()
 

@@ -19,6 +19,7 @@ from lightkube.types import PatchType
 from serinus.kube.resources import MetricTemplate
 from serinus.metrics import keptn
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import pod_spec
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 
@@ -109,7 +110,7 @@ def test_a_keptn_metric_gates_the_release(cluster: Cluster, keptn_crds: None, tm
         wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {log})", timeout=120)
     stop.set()
     judge.join(5)
-    assert client.get(Deployment, "web-primary").spec.template.spec.containers[0].image == "ghcr.io/example/web:2.0"
+    assert pod_spec(client.get(Deployment, "web-primary")).containers[0].image == "ghcr.io/example/web:2.0"
     assert judged  # the Analyses were created by the operator, judged, and (below) deleted by it
     assert list(client.list(keptn.analysis())) == []
 

@@ -19,6 +19,7 @@ from serinus.kube.resources import Canary
 from serinus.routers.kubernetes import three_services
 from serinus.targets.primary import new_primary
 from tests.cluster.controlplane import Cluster, free_port
+from tests.cluster.fields import as_dict
 from tests.cluster.waiting import wait_for
 
 TARGET = {
@@ -102,7 +103,7 @@ def test_flagger_initializes_and_our_builders_agree(flagger: tuple[Client, str])
         return status.get("phase") if status.get("phase") == "Initialized" else None
 
     wait_for(phase, "Flagger to initialize the Canary", timeout=90)
-    canary = client.get(Canary, "web").to_dict()
+    canary = as_dict(client.get(Canary, "web"))
     assert canary["status"]["conditions"][0]["type"] == "Promoted"
 
     # Flagger's event recorder posts asynchronously, after the status write: wait for the event to appear.

@@ -15,6 +15,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
 
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import pod_spec, present
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 
@@ -48,9 +49,9 @@ def _release(cluster: Cluster, system: str, tmp: Path, out: dict[str, Any]) -> N
         out["condition"] = {k: status["conditions"][0][k] for k in ("type", "status", "reason", "message")}
         primary = client.get(Deployment, "web-primary")
         out["primary"] = (
-            primary.spec.template.spec.containers[0].image,
-            primary.spec.selector.matchLabels,
-            sorted(primary.spec.template.metadata.annotations or {}),
+            pod_spec(primary).containers[0].image,
+            present(primary.spec).selector.matchLabels,
+            sorted(present(present(primary.spec).template.metadata).annotations or {}),
         )
         out["target_replicas"] = client.get(Deployment, "web").spec.replicas
     finally:

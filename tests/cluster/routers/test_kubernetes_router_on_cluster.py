@@ -13,6 +13,7 @@ from serinus.kube.resources import Canary
 from serinus.routers.kubernetes import KubernetesRouter, new_service, reconciled_service, three_services
 from serinus.targets.primary import new_primary
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import meta, present
 from tests.cluster.waiting import wait_for
 
 
@@ -21,7 +22,7 @@ def _endpoint_pods(client: Client, service: str) -> set[str]:
     for slice_ in client.list(EndpointSlice, labels={"kubernetes.io/service-name": service}):
         for ep in slice_.endpoints or []:
             if ep.conditions and ep.conditions.ready and ep.targetRef:
-                pods.add(ep.targetRef.name)
+                pods.add(present(ep.targetRef.name))
     return pods
 
 
@@ -44,7 +45,7 @@ def test_services_select_the_right_pods(cluster: Cluster) -> None:
         },
     }
     client.create(codecs.from_dict(target))
-    ns_uid = cluster.client().get(Namespace, ns).metadata.uid
+    ns_uid = meta(cluster.client().get(Namespace, ns)).uid
     owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": ns_uid}
     client.create(
         codecs.from_dict(
@@ -108,14 +109,14 @@ async def test_router_adopts_a_user_service_and_reverts_it(cluster: Cluster) -> 
         await router.initialize()
         await router.reconcile()
         apex = await client.get(Service, "web")
-        assert apex.spec.selector == {"app": "web-primary"}
-        assert apex.metadata.labels == {"team": "a"}
-        assert apex.metadata.annotations["kustomize.toolkit.fluxcd.io/reconcile"] == "disabled"
+        assert present(apex.spec).selector == {"app": "web-primary"}
+        assert meta(apex).labels == {"team": "a"}
+        assert present(meta(apex).annotations)["kustomize.toolkit.fluxcd.io/reconcile"] == "disabled"
         primary = await client.get(Service, "web-primary")
-        assert primary.metadata.ownerReferences[0].name == "web"
-        assert (await client.get(Service, "web-canary")).spec.selector == {"app": "web"}
+        assert present(meta(primary).ownerReferences)[0].name == "web"
+        assert present((await client.get(Service, "web-canary")).spec).selector == {"app": "web"}
         await router.reconcile()  # idempotent
         await router.finalize()
-        assert (await client.get(Service, "web")).spec.selector == {"app": "web"}
+        assert present((await client.get(Service, "web")).spec).selector == {"app": "web"}
     finally:
         await client.close()

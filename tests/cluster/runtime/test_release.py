@@ -27,6 +27,7 @@ from serinus.routers.live import RESOURCES
 from serinus.targets.scalers import ScaledObject
 from tests.cluster.controlplane import Cluster, free_port
 from tests.cluster.crds import install_contour, install_gateway_api, install_istio, install_keda, install_traefik
+from tests.cluster.fields import as_dict
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 from tests.integration.conftest import Prometheus
@@ -483,10 +484,10 @@ def test_hpa_and_scaled_object_get_primary_copies(cluster: Cluster, operator: tu
     assert hpa.spec.scaleTargetRef.name == "web-primary"
     assert (hpa.spec.minReplicas, hpa.spec.maxReplicas) == (2, 4)
     assert hpa.metadata.ownerReferences[0].kind == "Canary"
-    so = client.get(ScaledObject, "api-primary").to_dict()
+    so = as_dict(client.get(ScaledObject, "api-primary"))
     assert so["spec"]["scaleTargetRef"]["name"] == "api-primary"
     assert so["spec"]["triggers"][0]["metadata"]["query"] == 'sum(rate(http_requests_total{app="api-primary"}[1m]))'
-    paused = client.get(ScaledObject, "api").to_dict()["metadata"].get("annotations") or {}
+    paused = as_dict(client.get(ScaledObject, "api"))["metadata"].get("annotations") or {}
     assert paused.get("autoscaling.keda.sh/paused-replicas") == "0"
 
     client.patch(HorizontalPodAutoscaler, "web", {"spec": {"maxReplicas": 6}})

@@ -21,6 +21,7 @@ from lightkube.types import PatchType
 from serinus.targets.knative import KnativeService, Revision
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import install_knative
+from tests.cluster.fields import as_dict
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 
@@ -33,7 +34,7 @@ def _knative_controller(client: Client, name: str, stop: threading.Event) -> Non
     templates: list[Any] = []
     while not stop.wait(0.3):
         try:
-            service = client.get(KnativeService, name).to_dict()
+            service = as_dict(client.get(KnativeService, name))
         except ApiError:
             continue
         generation = service["metadata"]["generation"]
@@ -127,7 +128,7 @@ def test_knative_release_moves_traffic_between_revisions(
     )
 
     def split() -> tuple[str, int, int]:
-        service = client.get(KnativeService, "web").to_dict()
+        service = as_dict(client.get(KnativeService, "web"))
         traffic = service["spec"].get("traffic") or []
         latest = next(t["percent"] for t in traffic if t.get("latestRevision"))
         pinned = next(t for t in traffic if not t.get("latestRevision"))
@@ -138,7 +139,7 @@ def test_knative_release_moves_traffic_between_revisions(
     with op.running(cluster, ns, log, "--drain-period=2s"):
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
         sample()
-        annotations = client.get(KnativeService, "web").to_dict()["metadata"]["annotations"]
+        annotations = as_dict(client.get(KnativeService, "web"))["metadata"]["annotations"]
         assert annotations["flagger.app/primary-revision"] == "web-00001"
         client.patch(
             KnativeService,
@@ -150,5 +151,5 @@ def test_knative_release_moves_traffic_between_revisions(
         sample()
     assert seen[:3] == [("web-00001", 100, 0), ("web-00001", 50, 50), ("web-00001", 0, 100)]
     assert seen[-1] == ("web-00002", 100, 0)
-    annotations = client.get(KnativeService, "web").to_dict()["metadata"]["annotations"]
+    annotations = as_dict(client.get(KnativeService, "web"))["metadata"]["annotations"]
     assert annotations["flagger.app/primary-revision"] == "web-00002"

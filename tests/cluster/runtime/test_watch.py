@@ -20,6 +20,7 @@ from serinus.kube.resources import Canary
 from serinus.runtime.scheduler import Key, Scheduler
 from serinus.runtime.watch import CanaryIndex, build_registry, run_watches
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import meta
 from tests.cluster.waiting import until
 
 
@@ -118,8 +119,8 @@ async def test_target_and_config_changes_wake_the_canary(
         await until(lambda: ticks.seen.get(key, 0) == seen + 1, 5, "tick after a tracked ConfigMap change")
 
         canary = await client.get(Canary, "web")
-        assert not canary.metadata.finalizers
-        assert not [k for k in (canary.metadata.annotations or {}) if "kopf" in k]
+        assert not meta(canary).finalizers
+        assert not [k for k in (meta(canary).annotations or {}) if "kopf" in k]
 
         await client.delete(Canary, "web")
         await until(lambda: key not in scheduler.keys, 5, "job stopped after the Canary was deleted")

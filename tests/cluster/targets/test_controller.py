@@ -16,6 +16,7 @@ from serinus.api import Canary as CanaryModel
 from serinus.kube.resources import Canary
 from serinus.targets.controller import TargetError, WorkloadController
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import as_dict, meta, pod_spec, present
 from tests.cluster.waiting import until
 
 
@@ -78,7 +79,7 @@ async def release(cluster: Cluster) -> AsyncIterator[tuple[AsyncClient, str]]:
 
 async def _controller(client: AsyncClient) -> WorkloadController:
     live = await client.get(Canary, "web")
-    return WorkloadController(client, CanaryModel.model_validate(live.to_dict()))
+    return WorkloadController(client, CanaryModel.model_validate(as_dict(live)))
 
 
 async def test_initialize_scale_and_promote(release: tuple[AsyncClient, str]) -> None:
@@ -93,11 +94,11 @@ async def test_initialize_scale_and_promote(release: tuple[AsyncClient, str]) ->
 
     await until(primary_ready, 60, "primary ready")
     primary = await client.get(Deployment, "web-primary")
-    container = primary.spec.template.spec.containers[0]
-    assert [e.configMapRef.name for e in container.envFrom if e.configMapRef] == ["web-config-primary"]
-    assert [e.secretRef.name for e in container.envFrom if e.secretRef] == ["web-creds-primary"]
+    container = pod_spec(primary).containers[0]
+    assert [e.configMapRef.name for e in present(container.envFrom) if e.configMapRef] == ["web-config-primary"]
+    assert [e.secretRef.name for e in present(container.envFrom) if e.secretRef] == ["web-creds-primary"]
     assert (await client.get(ConfigMap, "web-config-primary")).data == {"mode": "blue"}
-    assert primary.metadata.ownerReferences[0].kind == "Canary"
+    assert present(meta(primary).ownerReferences)[0].kind == "Canary"
     assert set(await ctl.tracked()) == {"configmap/web-config", "secret/web-creds"}
 
     await ctl.scale_to_zero()
@@ -123,7 +124,7 @@ async def test_initialize_scale_and_promote(release: tuple[AsyncClient, str]) ->
     assert not_yet.message.startswith(f"web-primary.{ctl.namespace} not ready: waiting for rollout to finish")
     await until(primary_ready, 60, "promoted primary rolled out")
     promoted = await client.get(Deployment, "web-primary")
-    assert promoted.spec.template.spec.containers[0].image == "web:2"
+    assert pod_spec(promoted).containers[0].image == "web:2"
     assert (await client.get(ConfigMap, "web-config-primary")).data == {"mode": "green"}
 
 

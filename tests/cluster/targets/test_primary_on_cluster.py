@@ -14,6 +14,7 @@ from lightkube.resources.core_v1 import Node, Pod
 from serinus.targets.primary import new_primary, promoted_primary, selector_label
 from serinus.targets.readiness import daemonset_readiness, deployment_readiness, statefulset_readiness
 from tests.cluster.controlplane import Cluster
+from tests.cluster.fields import as_dict
 from tests.cluster.waiting import wait_for
 
 
@@ -44,10 +45,10 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
     created = client.create(codecs.from_dict(target))
     wait_for(lambda: _ready(client, "web"), "target web ready", timeout=60)
 
-    label, _ = selector_label(created.to_dict())
+    label, _ = selector_label(as_dict(created))
     owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": admin.get(NamespaceResource, ns).metadata.uid}
     primary = new_primary(
-        created.to_dict(), label=label, selector_labels=["app"], include_label_prefixes=[], owner=owner
+        as_dict(created), label=label, selector_labels=["app"], include_label_prefixes=[], owner=owner
     )
     client.create(codecs.from_dict(primary))
     wait_for(lambda: _ready(client, "web-primary"), "primary web-primary ready", timeout=60)

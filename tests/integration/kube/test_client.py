@@ -70,7 +70,7 @@ async def test_a_watch_outlives_the_request_deadline_until_it_falls_silent(tmp_p
     ]
     async with streaming(events, every_s=0.3) as server:
         client = connect(kubeconfig(tmp_path, server.url), request_timeout_s=0.5, watch_idle_s=1.5)
-        seen: list[str] = []
+        seen: list[str | None] = []
 
         async def watch() -> None:
             async for _, obj in client.watch(ConfigMap, namespace="default"):

@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -58,7 +59,9 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def payload(cmd: str | None = None, *, name: str = "podinfo", namespace: str = "test", **metadata: str) -> dict:
+def payload(
+    cmd: str | None = None, *, name: str = "podinfo", namespace: str = "test", **metadata: str
+) -> dict[str, Any]:
     """A Flagger webhook payload whose metadata carries cmd (when given) and the other keys."""
     if cmd is not None:
         metadata["cmd"] = cmd

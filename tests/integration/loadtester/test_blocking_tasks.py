@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -110,7 +111,9 @@ async def test_kubectl_and_helm_run_their_program_with_split_arguments(
         (payload(None, type="ngrinder", clone="1"), "task type ngrinder is not supported by serinus-loadtester"),
     ],
 )
-async def test_requests_that_cannot_run_answer_400(start_loadtester: StartLoadtester, body: dict, text: str) -> None:
+async def test_requests_that_cannot_run_answer_400(
+    start_loadtester: StartLoadtester, body: dict[str, Any], text: str
+) -> None:
     """Missing metadata or cmd, and unknown or unsupported task types answer 400 with the reason (no panic)."""
     base = await start_loadtester()
     async with httpx2.AsyncClient() as http:

@@ -29,7 +29,7 @@ async def _metrics(http: httpx2.AsyncClient, base: str) -> dict[tuple[str, tuple
     return samples((await http.get(f"{base}/metrics")).text)
 
 
-def _count(got: dict, name: str, task_type: str = "cmd") -> float:
+def _count(got: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, task_type: str = "cmd") -> float:
     return got.get((name, (("type", task_type),)), 0.0)
 
 

@@ -54,6 +54,10 @@ async def test_hey_runs_during_the_analysis_and_the_gate_holds_promotion(
         cluster.clock.set(t)
         return await engine.advance("podinfo", "test")
 
+    def phase() -> CanaryPhase:
+        # read afresh: mypy would otherwise keep the phase narrowed across the awaits that change it
+        return cluster.canary.status.phase
+
     t = 0.0
     await step(t)
     cluster.revision = 1
@@ -66,10 +70,10 @@ async def test_hey_runs_during_the_analysis_and_the_gate_holds_promotion(
     assert "Halt podinfo.test advancement waiting for promotion approval gate" in messages
 
     await step(t + 60)
-    assert cluster.canary.status.phase is CanaryPhase.WAITING_PROMOTION  # still closed: still held
+    assert phase() is CanaryPhase.WAITING_PROMOTION  # still closed: still held
     async with httpx2.AsyncClient() as http:
         opened = await http.post(f"{base}/gate/open", json={"name": "podinfo", "namespace": "test"})
         assert opened.status_code == 202
     await step(t + 120)
-    assert cluster.canary.status.phase is CanaryPhase.PROMOTING
+    assert phase() is CanaryPhase.PROMOTING
     assert "Confirm-promotion check gate passed" in [e.message for e in cluster.events]

@@ -13,7 +13,7 @@ PODINFO = {"name": "podinfo", "namespace": "test"}
 OTHER = {"name": "frontend", "namespace": "test"}
 
 
-async def _check(http: httpx2.AsyncClient, url: str, canary: dict) -> tuple[int, str]:
+async def _check(http: httpx2.AsyncClient, url: str, canary: dict[str, str]) -> tuple[int, str]:
     # Flagger's confirm-promotion hook sends the whole webhook payload, not just name and namespace.
     answer = await http.post(url, json=payload(None, **canary, type="confirm-promotion"))
     return answer.status_code, answer.text

@@ -66,8 +66,8 @@ async def _settled(prom: PrometheusProvider, query: str, within: float = 45.0) -
 
 
 OK, ERR = 24.0, 1.0  # 96 % success
-MS = {50: 0.9, 250: 1.0}  # p99 = 230 ms by linear interpolation in the last bucket
-SECONDS = {0.05: 0.9, 0.25: 1.0}  # the same in seconds
+MS: dict[float, float] = {50: 0.9, 250: 1.0}  # p99 = 230 ms by linear interpolation in the last bucket
+SECONDS: dict[float, float] = {0.05: 0.9, 0.25: 1.0}  # the same in seconds
 MEAN_S = 0.12  # for observers that report mean latency (sum / count): 120 ms
 
 

@@ -33,7 +33,7 @@ def provider(kind: str, api: FakeApi, secret: dict[str, str], interval_s: float 
     """The provider as the operator builds it, with its clock fixed at NOW where it has one."""
     built = make_provider(ProviderConfig(kind, api.url, secret=secret, interval_s=interval_s, **kw))
     if hasattr(built, "now"):
-        built.now = lambda: NOW  # type: ignore[attr-defined]
+        built.now = lambda: NOW
     return built
 
 

@@ -112,7 +112,7 @@ def test_helpers_classify_documents() -> None:
 
 def test_templates_in_indexes_parsable_templates_by_namespace_and_name() -> None:
     """Only MetricTemplates that parse are indexed, by (namespace, name)."""
-    good = {
+    good: dict[str, Any] = {
         "apiVersion": "flagger.app/v1beta1",
         "kind": "MetricTemplate",
         "metadata": {"name": "t", "namespace": "n"},

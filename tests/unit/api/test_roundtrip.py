@@ -7,7 +7,7 @@ import enum
 import json
 import types
 import typing
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from serinus.api import AlertProvider, Canary, MetricTemplate
 from serinus.api.base import KubeObject
 
-_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=_SURROGATES), max_size=8)
 _TIMES = st.datetimes(
     min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1), timezones=st.just(dt.UTC)
 ).map(lambda t: t.replace(microsecond=0).isoformat())
@@ -49,7 +50,8 @@ def _wire(annotation: Any) -> st.SearchStrategy[Any]:
 
 
 def _model(model: type[BaseModel]) -> st.SearchStrategy[dict[str, Any]]:
-    required, optional = {}, {}
+    required: dict[str, st.SearchStrategy[Any]] = {}
+    optional: dict[str, st.SearchStrategy[Any]] = {}
     for name, field in model.model_fields.items():
         (required if field.is_required() else optional)[field.alias or name] = _wire(field.annotation)
     return st.fixed_dictionaries(required, optional=optional)

@@ -613,7 +613,12 @@ def test_knative_canary_needs_no_service() -> None:
 
 def test_rule_problems_carry_severity_and_rule_ids() -> None:
     """Every finding has a rule id, and errors and warnings are told apart."""
-    doc = canary(lambda d: (_steps(d, [20, 10]), analysis(d).update(threshold=0)))
+
+    def change(d: Doc) -> None:
+        _steps(d, [20, 10])
+        analysis(d).update(threshold=0)
+
+    doc = canary(change)
     problems = check_object(doc).problems
     assert {(p.rule, p.severity) for p in problems} == {
         ("step-weights-order", Severity.ERROR),

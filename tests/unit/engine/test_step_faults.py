@@ -100,7 +100,8 @@ class RaisingMeasure:
         raise RuntimeError("boom")
 
     async def observe(self, metric: CanaryMetric, window_s: float, baseline: bool) -> Observation:
-        return await self.inner.observe(metric, window_s, baseline)
+        observation: Observation = await self.inner.observe(metric, window_s, baseline)
+        return observation
 
 
 class Answers:
@@ -213,7 +214,8 @@ class FailingRouter:
         GET_ROUTES.append(1)
         if self.fail_get_after is not None and len(GET_ROUTES) > self.fail_get_after:
             raise ConnectionResetError("peer went away")
-        return await self.inner.get_routes()
+        routes: Routes = await self.inner.get_routes()
+        return routes
 
     async def finalize(self) -> None:
         await self.inner.finalize()
@@ -284,7 +286,7 @@ def test_a_webhook_client_that_raises_is_reported_and_counted() -> None:
     )
 
     async def scenario() -> tuple[list[str], str]:
-        engine, cluster = build(c, parse_scenario({}, c), hooks=RaisingHooks())  # type: ignore[arg-type]
+        engine, cluster = build(c, parse_scenario({}, c), hooks=RaisingHooks())
         cluster.canary.status = cluster.canary.status.model_copy(update={"phase": CanaryPhase.INITIALIZING})
         for i in range(8):
             cluster.revision = 0 if i == 0 else 1
@@ -307,12 +309,14 @@ class FailingStore:
         self.broken = False
 
     async def get(self, name: str, namespace: str) -> Canary | None:
-        return await self.inner.get(name, namespace)
+        found: Canary | None = await self.inner.get(name, namespace)
+        return found
 
     async def update_status(self, name: str, namespace: str, change: Any) -> Canary:
         if self.broken:
             raise OSError("etcd is read-only")
-        return await self.inner.update_status(name, namespace, change)
+        updated: Canary = await self.inner.update_status(name, namespace, change)
+        return updated
 
     async def set_finalizer(self, name: str, namespace: str, finalizer: str, present: bool) -> None:
         await self.inner.set_finalizer(name, namespace, finalizer, present)

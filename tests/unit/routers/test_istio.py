@@ -11,6 +11,7 @@ import yaml
 
 from serinus.errors import RouterError
 from serinus.routers import istio
+from serinus.routers.kubernetes import KUBECTL_LAST_APPLIED
 from tests.gomodules import flagger_example
 
 FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled", "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
@@ -286,14 +287,14 @@ def test_takeover_of_a_user_virtual_service_and_revert() -> None:
     user = {
         "apiVersion": "networking.istio.io/v1beta1",
         "kind": "VirtualService",
-        "metadata": {"name": "podinfo", "namespace": "test", "annotations": {istio.KUBECTL_LAST_APPLIED: last}},
+        "metadata": {"name": "podinfo", "namespace": "test", "annotations": {KUBECTL_LAST_APPLIED: last}},
         "spec": user_spec,
     }
     out = istio.reconciled(user, istio.virtual_service(canary), canary)
     assert out is not None
     assert "ownerReferences" not in out["metadata"]
     assert istio.ORIGINAL_CONFIGURATION not in out["metadata"]["annotations"]
-    assert out["metadata"]["annotations"][istio.KUBECTL_LAST_APPLIED] == last
+    assert out["metadata"]["annotations"][KUBECTL_LAST_APPLIED] == last
     back = istio.reverted(out, canary)
     assert back is not None
     assert back["spec"] == user_spec

@@ -59,4 +59,6 @@ def test_errors_are_flaggers() -> None:
         knative.set_routes(service(), CANARY, 100, 0)
     with pytest.raises(RouterError, match=r"Knative Service web\.test traffic spec invalid"):
         knative.get_routes(service({"flagger.app/primary-revision": "web-00001"}), CANARY)
-    assert knative.reverted(service({"flagger.app/primary-revision": "x"}))["metadata"]["annotations"] == {}
+    reverted = knative.reverted(service({"flagger.app/primary-revision": "x"}))
+    assert reverted is not None
+    assert reverted["metadata"]["annotations"] == {}

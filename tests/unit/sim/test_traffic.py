@@ -410,7 +410,7 @@ def test_drift_raises_the_error_rate_linearly() -> None:
     gen = _gen(runs=2000, rps=200, **raw)
     for minute, rate in ((10, 0.02), (20, 0.03)):
         primary, canary = gen.model.versions_at(60.0 * minute)
-        assert (primary.error_rate, canary.error_rate) == (pytest.approx(rate), pytest.approx(rate))
+        assert (primary.error_rate, canary.error_rate) == pytest.approx((rate, rate))
         sub = gen.step(60.0 * minute, 0.5)
         assert sub.errors.sum(axis=1) / sub.requests.sum(axis=1) == pytest.approx([rate, rate], rel=0.03)
     model = TrafficModel.parse(
@@ -449,7 +449,7 @@ def test_a_ramp_is_half_way_at_its_midpoint() -> None:
 
     assert canary(3.9) == (0.01, 80)
     assert canary(4) == (0.01, 80)
-    assert canary(6) == (pytest.approx(0.03), pytest.approx(140))
+    assert canary(6) == pytest.approx((0.03, 140))
     assert canary(8) == (0.05, 200)
     assert gen.model.versions_at(360.0)[PRIMARY].error_rate == 0.01
     sub = gen.step(360.0, 0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ GO_CHECKSUMS = [
     ({"html": "<b>&amp;</b>", "uni": "café ☕ \u2028 end", "ctl": '\x01\x1f\t\b\f\r"\\'}, "103ee9209db9e20c"),
 ]
 
-POD_SPEC = {
+POD_SPEC: dict[str, Any] = {
     "volumes": [
         {"name": "a", "configMap": {"name": "app-config"}},
         {"name": "b", "secret": {"secretName": "tls", "optional": True}},

@@ -249,7 +249,7 @@ def test_daemonset_must_roll_update() -> None:
 
 def test_statefulset_primary_keeps_create_only_fields_on_promotion() -> None:
     """A StatefulSet primary copies serviceName and volumeClaimTemplates once; promotion never changes them."""
-    sts = {
+    sts: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
         "metadata": {"name": "db", "namespace": "test"},

@@ -147,7 +147,7 @@ def test_daemonset_rules() -> None:
 
 def test_statefulset_waits_for_the_update_revision() -> None:
     """A StatefulSet is ready only when every replica runs the update revision and enough are available."""
-    sts = {
+    sts: dict[str, Any] = {
         "metadata": {"generation": 4},
         "spec": {"replicas": 2},
         "status": {

@@ -28,7 +28,7 @@ def _canary(kind: str = "HorizontalPodAutoscaler", **ref: Any) -> Canary:
     )
 
 
-HPA = {
+HPA: dict[str, Any] = {
     "apiVersion": "autoscaling/v2",
     "kind": "HorizontalPodAutoscaler",
     "metadata": {
@@ -82,7 +82,7 @@ def test_primary_hpa_follows_a_changed_target_and_is_left_alone_otherwise() -> N
 
 def test_keda_queries_are_rewritten_to_the_primary() -> None:
     """`podinfo` and `podinfo-canary` in a trigger query both become `podinfo-primary`, never doubled."""
-    triggers = [
+    triggers: list[dict[str, Any]] = [
         {
             "type": "prometheus",
             "metadata": {"query": 'sum(rate(x{app="podinfo"}[1m])) + sum(rate(x{app="podinfo-canary"}[1m]))'},

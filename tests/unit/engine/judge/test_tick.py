@@ -43,6 +43,7 @@ def test_worked_example_rolls_back_at_minute_5_with_the_ledger_sentence() -> Non
     assert line.canary["badTick"] == 9
     assert line.estimate == pytest.approx((28 / 1800) / (21 / 4200))
     assert line.ci is not None
+    assert line.estimate is not None
     assert line.ci[0] < line.estimate < line.ci[1]
     assert [round(r.lines[0].e_fail, 1) for r in results[:4]] == [1.6, 4.5, 12.8, 59.8]
 
