@@ -91,7 +91,7 @@ class Operator:
         self.leading.set()
         log.info("leading: watching Canaries", extra={"namespace": self.options.namespace or "*"})
         scheduler = Scheduler(self.analyze, self.index.interval, self.index.expect)
-        registry = build_registry(scheduler, self.index, config)
+        registry = build_registry(scheduler, self.index, config, track_configs=self.options.enable_config_tracking)
         try:
             await run_watches(registry, namespace=self.options.namespace or None, stop=stop)
         finally:

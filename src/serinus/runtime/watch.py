@@ -2,14 +2,20 @@
 
 Flagger notices a new revision only at the Canary's next tick, up to an interval late. Serinus also watches the
 workloads Canaries target and the ConfigMaps and Secrets they track, and wakes the Canary the moment one
-changes. kopf does the list+watch (relists, bookmarks, reconnects); only event handlers and no persistence are
-used, so kopf leaves no annotation, finalizer or status mark on anybody's objects.
+changes. kopf does the list+watch of Canaries and workloads (relists, bookmarks, reconnects); only event handlers
+and no persistence are used, so kopf leaves no annotation, finalizer or status mark on anybody's objects.
+
+ConfigMaps and Secrets are not listed at all: an informer would hold every Secret of the cluster (Helm release
+Secrets included) to find the few a target uses. `ConfigWatches` runs metadata-only watches from "now"
+(`serinus.kube.metawatch`): an event names an object, the index says which Canaries track it, and those wake; the
+analysis then GETs the configs its target references, as it does at every tick.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -24,6 +30,7 @@ from lightkube.config.models import User
 from pydantic import ValidationError
 
 from serinus.api import Canary
+from serinus.kube.metawatch import MetadataWatch, collection_path
 from serinus.runtime.scheduler import Key, Scheduler, Wait
 from serinus.targets.readiness import daemonset_readiness, deployment_readiness, statefulset_readiness
 
@@ -43,8 +50,11 @@ class CanaryIndex:
     intervals: dict[Key, float] = field(default_factory=dict)
     targets: dict[Key, tuple[str, str]] = field(default_factory=dict)  # canary -> (kind, name)
     configs: dict[Key, set[str]] = field(default_factory=dict)  # canary -> {"configmap/x", "secret/y"}
+    #: the reverse of `configs`: every ConfigMap and Secret change of the cluster is looked up here
+    trackers: dict[tuple[str, str], set[Key]] = field(default_factory=lambda: defaultdict(set))
     by_target: dict[tuple[str, str, str], set[Key]] = field(default_factory=lambda: defaultdict(set))
-    #: kinds whose watch stream has delivered at least one object (its initial listing has begun)
+    #: kinds whose watch stream has delivered at least one object (its initial listing has begun), and
+    #: "configmap" / "secret" once their metadata watch is established (they have no listing)
     streaming: set[str] = field(default_factory=set)
     #: last seen metadata.generation of each workload: status-only updates must not wake anybody
     generations: dict[tuple[str, str, str], int] = field(default_factory=dict)
@@ -100,6 +110,8 @@ class CanaryIndex:
         self.by_target[(key[0], *self.targets[key])].add(key)
         tracked = (body.get("status") or {}).get("trackedConfigs") or {}
         self.configs[key] = set(tracked)
+        for config_key in self.configs[key]:
+            self.trackers[(key[0], config_key)].add(key)
 
     def remove(self, key: Key) -> None:
         """Forget a Canary."""
@@ -107,7 +119,12 @@ class CanaryIndex:
         old = self.targets.pop(key, None)
         if old is not None:
             self.by_target[(key[0], *old)].discard(key)
-        self.configs.pop(key, None)
+        for config_key in self.configs.pop(key, set()):
+            trackers = self.trackers.get((key[0], config_key))
+            if trackers is not None:
+                trackers.discard(key)
+                if not trackers:
+                    del self.trackers[(key[0], config_key)]
 
     def targeting(self, namespace: str, kind: str, name: str) -> set[Key]:
         """Canaries whose target is this workload."""
@@ -115,7 +132,7 @@ class CanaryIndex:
 
     def tracking(self, namespace: str, config_key: str) -> set[Key]:
         """Canaries in `namespace` that track this config (`configmap/<name>` or `secret/<name>`)."""
-        return {key for key, keys in self.configs.items() if key[0] == namespace and config_key in keys}
+        return set(self.trackers.get((namespace, config_key), ()))
 
 
 _FAR = 10**9  # readiness "now" ignores the progress deadline: only ready or not matters here
@@ -159,9 +176,55 @@ def connection_info(config: SingleConfig) -> kopf.ConnectionInfo:
     )
 
 
-def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfig) -> kopf.OperatorRegistry:
-    """kopf handlers: Canary events start, update and stop jobs; workload and config events wake Canaries."""
-    registry = kopf.OperatorRegistry()
+CONFIG_KINDS = (("configmaps", "configmap"), ("secrets", "secret"))
+BUG_BACKOFF_S = 10.0
+
+
+@dataclass
+class ConfigWatches:
+    """Metadata-only watches of ConfigMaps and Secrets: a change to one that a Canary tracks wakes that Canary."""
+
+    scheduler: Scheduler
+    index: CanaryIndex
+    config: SingleConfig
+
+    async def run(self, namespace: str | None) -> None:
+        """Watch both kinds, in `namespace` or cluster-wide, until cancelled."""
+        await asyncio.gather(*(self._watch(plural, prefix, namespace) for plural, prefix in CONFIG_KINDS))
+
+    async def _watch(self, plural: str, prefix: str, namespace: str | None) -> None:
+        while True:  # the watch retries API errors itself; this outer loop only outlives a bug
+            watch = MetadataWatch.connect(self.config, collection_path(plural, namespace))
+            try:
+                async with contextlib.aclosing(
+                    watch.changes(on_stream=lambda: self.index.streaming.add(prefix))
+                ) as changes:
+                    async for change in changes:
+                        # ADDED counts too: there is no initial listing, so it is a config created now (e.g. a
+                        # mandatory one the target was waiting for, or one deleted and created again).
+                        for key in self.index.tracking(change.namespace, f"{prefix}/{change.name}"):
+                            self.scheduler.wake(key)
+            except Exception:  # config changes must keep waking Canaries; the ticks go on regardless
+                log.exception("the %s watch failed; restarting it", plural)
+                await asyncio.sleep(BUG_BACKOFF_S)
+            finally:
+                await watch.aclose()
+
+
+class WatchRegistry(kopf.OperatorRegistry):
+    """kopf's handlers, and the config watches Serinus runs beside kopf (None when config tracking is off)."""
+
+    def __init__(self, configs: ConfigWatches | None = None) -> None:
+        super().__init__()
+        self.configs = configs
+
+
+def build_registry(
+    scheduler: Scheduler, index: CanaryIndex, config: SingleConfig, *, track_configs: bool = True
+) -> WatchRegistry:
+    """kopf handlers: Canary events start, update and stop jobs; workload events (and, with `track_configs`, the
+    config watches) wake Canaries."""
+    registry = WatchRegistry(ConfigWatches(scheduler, index, config) if track_configs else None)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -214,32 +277,27 @@ def build_registry(scheduler: Scheduler, index: CanaryIndex, config: SingleConfi
 
         kopf.on.event(group, version, plural, registry=registry)(make(kind))
 
-    for plural, prefix in (("configmaps", "configmap"), ("secrets", "secret")):
-
-        def make_config(prefix: str) -> Any:
-            async def on_config(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
-                index.streaming.add(prefix)
-                if event.get("type") in (None, "ADDED"):
-                    return
-                meta = body.get("metadata") or {}
-                for key in index.tracking(str(meta.get("namespace")), f"{prefix}/{meta.get('name')}"):
-                    scheduler.wake(key)
-
-            return on_config
-
-        kopf.on.event("", "v1", plural, registry=registry)(make_config(prefix))
     return registry
 
 
 async def run_watches(
     registry: kopf.OperatorRegistry, *, namespace: str | None, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
-    """Run kopf's watches until `stop` is set (standalone: leader election is ours, not kopf's peering)."""
-    await kopf.operator(
-        registry=registry,
-        standalone=True,
-        clusterwide=namespace is None,
-        namespaces=[namespace] if namespace else [],
-        stop_flag=stop,
-        ready_flag=ready,
-    )
+    """Run kopf's watches (and the config watches of a WatchRegistry) until `stop` is set (standalone: leader
+    election is ours, not kopf's peering)."""
+    configs = registry.configs if isinstance(registry, WatchRegistry) else None
+    side = asyncio.ensure_future(configs.run(namespace)) if configs is not None else None
+    try:
+        await kopf.operator(
+            registry=registry,
+            standalone=True,
+            clusterwide=namespace is None,
+            namespaces=[namespace] if namespace else [],
+            stop_flag=stop,
+            ready_flag=ready,
+        )
+    finally:
+        if side is not None:
+            side.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await side

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.cluster
 LOADTESTER = ROOT / "deploy" / "charts" / "serinus-loadtester"
 KUSTOMIZE_BASE = ROOT / "deploy" / "kustomize" / "base"
 KUSTOMIZE_LOADTESTER = ROOT / "deploy" / "kustomize" / "loadtester"
+KUSTOMIZE_NAMESPACED = ROOT / "deploy" / "kustomize" / "namespaced"
 #: kinds whose CRDs (Prometheus Operator's) are not on the test cluster: checked by content, not dry-run
 MONITORING = {"ServiceMonitor", "PodMonitor"}
 
@@ -177,7 +178,9 @@ def test_every_option_renders_and_applies(cluster: Cluster, namespace: str) -> N
         "SERINUS_MSTEAMS_URL": "https://outlook.office.com/webhook/x",
     }
     assert _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
-    (role,) = _by_kind(docs, "Role")
+    roles = {r["metadata"]["name"]: r for r in _by_kind(docs, "Role")}
+    assert sorted(roles) == ["serinus-configs", "serinus-leader-election"]  # configs: see the namespaced test
+    role = roles["serinus-leader-election"]
     assert role["rules"] == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
     ]
@@ -195,6 +198,45 @@ def test_every_option_renders_and_applies(cluster: Cluster, namespace: str) -> N
         "honorLabels": False,
     }
     assert _by_kind(docs, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
+    _dry_run(cluster, docs)
+
+
+def _is_config_rule(rule: dict[str, Any]) -> bool:
+    return "" in rule["apiGroups"] and bool({"configmaps", "secrets"} & set(rule["resources"]))
+
+
+def test_a_namespaced_install_grants_configs_through_roles(cluster: Cluster, namespace: str) -> None:
+    """With `namespace` set, the ClusterRole says nothing of ConfigMaps or Secrets: a Role in the watched namespace
+    holds the very rule the cluster-wide install has, a namespace of `rbac.secretNamespaces` gets `get` on Secrets
+    only, each bound to the chart's ServiceAccount; every other rule is unchanged, and all is accepted."""
+    everywhere = next(d for d in cluster.helm_template() if d["kind"] == "ClusterRole")["rules"]
+    (config_rule,) = [r for r in everywhere if _is_config_rule(r)]
+    assert set(config_rule["resources"]) == {"configmaps", "secrets"}
+    docs = cluster.helm_template(
+        "--set", "namespace=apps", "--set", "rbac.secretNamespaces={monitoring,apps}", "--include-crds"
+    )
+    (cluster_role,) = _by_kind(docs, "ClusterRole")
+    assert [r for r in cluster_role["rules"] if _is_config_rule(r)] == []
+    assert cluster_role["rules"] == [r for r in everywhere if not _is_config_rule(r)]
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r["rules"] for r in _by_kind(docs, "Role")}
+    assert roles == {  # `apps` is the watched namespace already: no second Role there
+        ("apps", "serinus-configs"): [config_rule],
+        ("monitoring", "serinus-secrets"): [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    }
+    bindings = {
+        (b["metadata"]["namespace"], b["roleRef"]["name"]): b["subjects"] for b in _by_kind(docs, "RoleBinding")
+    }
+    subject = [{"kind": "ServiceAccount", "name": "serinus", "namespace": OPERATOR_NAMESPACE}]
+    assert bindings == {("apps", "serinus-configs"): subject, ("monitoring", "serinus-secrets"): subject}
+    (deployment,) = _by_kind(docs, "Deployment")
+    assert "-namespace=apps" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    client = cluster.client()
+    for name in ("apps", "monitoring"):
+        try:
+            client.create(Namespace(metadata=ObjectMeta(name=name)))
+        except ApiError as err:
+            if err.status.code != 409:
+                raise
     _dry_run(cluster, docs)
 
 
@@ -295,6 +337,40 @@ def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
             except ApiError as err:
                 if err.status.code != 409:
                     raise
+    _dry_run(cluster, docs)
+
+
+def test_kustomize_namespaced_overlay_matches_the_namespaced_chart(cluster: Cluster) -> None:
+    """`kustomize build deploy/kustomize/namespaced`: the base watching `apps`, with the chart's namespaced
+    ClusterRole (no ConfigMap or Secret rule) and the chart's Role in `apps`, bound to the ServiceAccount; all
+    accepted."""
+    proc = subprocess.run(
+        [str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_NAMESPACED)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    chart = cluster.helm_template("--set", "namespace=apps")
+    (chart_role,) = _by_kind(chart, "Role")
+    assert _by_kind(docs, "ClusterRole")[0]["rules"] == _by_kind(chart, "ClusterRole")[0]["rules"]
+    (role,) = _by_kind(docs, "Role")
+    assert (role["metadata"]["namespace"], role["rules"]) == ("apps", chart_role["rules"])
+    (binding,) = _by_kind(docs, "RoleBinding")
+    assert binding["metadata"]["namespace"] == "apps"
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "serinus", "namespace": "serinus-system"}]
+    container = _by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][-1] == "-namespace=apps"
+    _args_parse(run_command, container["args"][1:])
+    client: Client = cluster.client()
+    for name in ("serinus-system", "apps"):
+        try:
+            client.create(Namespace(metadata=ObjectMeta(name=name)))
+        except ApiError as err:
+            if err.status.code != 409:
+                raise
     _dry_run(cluster, docs)
 
 
