@@ -123,6 +123,7 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    args: list[str] = field(default_factory=list)
 
     def tail(self, lines: int = 30) -> str:
         """The last lines the component logged."""
@@ -136,6 +137,7 @@ class Process:
         if self.popen.poll() is not None:
             return
         os.kill(self.popen.pid, signal.SIGTERM)
+        os.kill(self.popen.pid, signal.SIGCONT)  # a paused component would hold the signal until SIGKILL
         try:
             self.popen.wait(grace)
         except subprocess.TimeoutExpired:
@@ -154,6 +156,7 @@ class ControlPlane:
     timings: dict[str, float] = field(default_factory=dict)
     api_port: int = 0
     token: str = ""
+    etcd_url: str = ""
 
     @property
     def audit_log(self) -> Path:
@@ -211,9 +214,14 @@ class ControlPlane:
     # ----- components -----
 
     def _spawn(self, name: str, args: list[str]) -> Process:
+        proc = self._popen(name, args, "wb")
+        self.processes.append(proc)
+        return proc
+
+    def _popen(self, name: str, args: list[str], mode: str) -> Process:
         log = self.workdir / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as fh:
+        with log.open(mode) as fh:
             popen = subprocess.Popen(
                 args,
                 stdout=fh,
@@ -222,9 +230,49 @@ class ControlPlane:
                 cwd=self.workdir,
                 start_new_session=True,
             )
-        proc = Process(name, popen, log)
-        self.processes.append(proc)
-        return proc
+        return Process(name, popen, log, list(args))
+
+    # ----- outages, for the chaos and leader-election tests -----
+
+    def component(self, name: str) -> Process:
+        """The running process of a component (`etcd`, `kube-apiserver`, ...)."""
+        for proc in self.processes:
+            if proc.name == name:
+                return proc
+        raise ControlPlaneError(f"no component {name} was started")
+
+    def stop_component(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Stop one component by its process id (SIGKILL by default: a crash, no graceful shutdown) and wait for
+        it to exit; `start_component` starts it again on the same ports."""
+        proc = self.component(name)
+        if proc.popen.poll() is None:
+            os.kill(proc.popen.pid, sig)
+            proc.popen.wait(30)
+
+    def start_component(self, name: str, timeout: float = 60.0) -> None:
+        """Start a stopped component again with the same arguments (same ports, same etcd data), appending to its
+        log, and wait until it serves (`/readyz` for kube-apiserver, `/health` for etcd)."""
+        index = next(i for i, p in enumerate(self.processes) if p.name == name)
+        old = self.processes[index]
+        if old.popen.poll() is None:
+            raise ControlPlaneError(f"{name} is still running (pid {old.popen.pid})")
+        self.processes[index] = self._popen(name, old.args, "ab")
+        if name == "etcd":
+            self._wait(lambda: _http_status(f"{self.etcd_url}/health") == 200, "etcd /health after a restart", timeout)
+        if name in ("etcd", "kube-apiserver"):  # the API server serves again once it has (re)connected to etcd
+            self.wait_api_ready(timeout)
+
+    def wait_api_ready(self, timeout: float = 60.0) -> None:
+        """Wait until kube-apiserver answers /readyz with 200."""
+        self._wait(lambda: self._get("/readyz") == 200, "kube-apiserver /readyz", timeout)
+
+    def pause_component(self, name: str) -> None:
+        """SIGSTOP one component: its sockets stay open and connections hang, as behind a dead network path."""
+        os.kill(self.component(name).popen.pid, signal.SIGSTOP)
+
+    def resume_component(self, name: str) -> None:
+        """SIGCONT a paused component."""
+        os.kill(self.component(name).popen.pid, signal.SIGCONT)
 
     def _pki(self) -> None:
         pki = self.workdir / "pki"
@@ -275,6 +323,7 @@ class ControlPlane:
             ],
         )
         self._wait(lambda: _http_status(f"{url}/health") == 200, "etcd /health", 60)
+        self.etcd_url = url
         return url
 
     def _start_apiserver(self, etcd_url: str) -> None:

@@ -4,6 +4,11 @@ Only the replica holding the Lease runs the operator. The holder renews the Leas
 cannot renew within `renew_deadline` it stops its work and raises LeadershipLost (the process should exit, as
 Flagger's does). A follower takes the Lease over once `lease_duration` has passed since the last renewal. Writes
 carry the Lease's resourceVersion, so two replicas racing for an expired Lease cannot both win.
+
+As in client-go, a failed attempt is just a failed attempt: whatever the API call raised (a refused connection
+while kube-apiserver restarts, a 5xx while etcd is away, a TLS or read error, a timeout, a 403), the elector
+tries again every `retry_period`, and only the renew deadline decides that leadership is lost. Each attempt is
+cut at the time left before that deadline, so a hanging request cannot keep a replica leading past it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 
 from serinus.errors import SerinusError
+from serinus.kube.transient import API_ERRORS, is_transient, status_code
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +116,7 @@ class LeaderElector:
 
     async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
         """Wait for the Lease, then run `lead()` while renewing; raise LeadershipLost if renewal fails."""
-        while True:  # polling the apiserver is the protocol: there is nothing to wait on locally
-            if await self._try_acquire_or_renew():
-                break
-            await asyncio.sleep(self.retry_period)
+        await self._campaign()
         self.is_leader = True
         log.info("became leader", extra={"lease": f"{self.namespace}/{self.name}", "identity": self.identity})
         work = asyncio.ensure_future(lead())
@@ -135,26 +138,66 @@ class LeaderElector:
                 await asyncio.shield(self._release())
             self.is_leader = False
 
+    async def _campaign(self) -> None:
+        """Try for the Lease every `retry_period` until it is ours; API failures only mean "not yet"."""
+        while True:  # polling the apiserver is the protocol: there is nothing to wait on locally
+            try:
+                async with asyncio.timeout(self.renew_deadline):
+                    acquired = await self._try_acquire_or_renew()
+                if acquired:
+                    return
+            except API_ERRORS as err:
+                self._failed("acquire", err)
+            await asyncio.sleep(self.retry_period)
+
     async def _keep_renewing(self) -> None:
         loop = asyncio.get_running_loop()
         last_renewal = loop.time()
+        last_error = ""
         while True:
             await asyncio.sleep(self.retry_period)
-            try:
-                renewed = await asyncio.wait_for(self._try_acquire_or_renew(), self.renew_deadline)
-            except (ApiError, OSError, TimeoutError) as err:
-                log.warning("lease renewal failed: %s", err)
-                renewed = False
+            left = last_renewal + self.renew_deadline - loop.time()
+            renewed, failed = False, False
+            if left > 0:
+                try:
+                    # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that arrives
+                    # as the attempt completes, and the renewer then outlives the elector's shutdown forever
+                    async with asyncio.timeout(left):
+                        renewed = await self._try_acquire_or_renew()
+                except API_ERRORS as err:  # includes the TimeoutError of an attempt cut at the deadline
+                    last_error, failed = self._failed("renew", err), True
             if renewed:
-                last_renewal = loop.time()
-            elif loop.time() - last_renewal >= self.renew_deadline or not await self._still_ours():
+                if last_error:
+                    log.info("lease %s/%s renewed again", self.namespace, self.name)
+                last_renewal, last_error = loop.time(), ""
+                continue
+            if loop.time() - last_renewal >= self.renew_deadline:
                 self.is_leader = False
-                raise LeadershipLost(f"failed to renew lease {self.namespace}/{self.name} as {self.identity}")
+                raise LeadershipLost(
+                    f"failed to renew lease {self.namespace}/{self.name} as {self.identity} within "
+                    f"{self.renew_deadline:g}s" + (f" (last error: {last_error})" if last_error else "")
+                )
+            if not failed and not await self._still_ours():  # the attempt was answered: somebody else holds it
+                self.is_leader = False
+                raise LeadershipLost(f"lease {self.namespace}/{self.name} is held by another replica now")
+
+    def _failed(self, attempt: str, err: Exception) -> str:
+        """Log one failed attempt (a warning when a retry may succeed, an error when the API said no) and return
+        its description."""
+        code = status_code(err)
+        what = f"HTTP {code}: {err}" if code else f"{type(err).__name__}: {err}".rstrip(": ")
+        lease = f"{self.namespace}/{self.name}"
+        if is_transient(err):
+            log.warning("failed to %s lease %s, retrying: %s", attempt, lease, what)
+        else:
+            log.error("failed to %s lease %s (check the Role for leases), retrying: %s", attempt, lease, what)
+        return what
 
     async def _still_ours(self) -> bool:
         try:
-            lease = await self.client.get(Lease, self.name, namespace=self.namespace)
-        except (ApiError, OSError):
+            async with asyncio.timeout(self.retry_period):
+                lease = await self.client.get(Lease, self.name, namespace=self.namespace)
+        except API_ERRORS:
             return True  # unknown: keep trying until the renew deadline
         return _state(lease).holder == self.identity
 
@@ -201,16 +244,22 @@ class LeaderElector:
             raise
 
     async def _release(self) -> None:
-        """Give the Lease up at once (client-go's ReleaseOnCancel), so a follower need not wait for expiry."""
+        """Give the Lease up at once (client-go's ReleaseOnCancel), so a follower need not wait for expiry; bounded
+        by the renew deadline, so an unreachable API server cannot hold a shutdown."""
         try:
-            lease = await self.client.get(Lease, self.name, namespace=self.namespace)
-            if _state(lease).holder != self.identity or lease.spec is None:
-                return
-            now = _now()
-            lease.spec.holderIdentity = None
-            lease.spec.leaseDurationSeconds = 1
-            lease.spec.renewTime = now
-            lease.spec.acquireTime = now
-            await self.client.replace(lease)
-        except (ApiError, OSError) as err:
+            async with asyncio.timeout(self.renew_deadline):
+                await self._give_up()
+        except API_ERRORS as err:
             log.warning("could not release lease %s/%s: %s", self.namespace, self.name, err)
+
+    async def _give_up(self) -> None:
+        """Clear the holder of our Lease, if it is still ours."""
+        lease = await self.client.get(Lease, self.name, namespace=self.namespace)
+        if _state(lease).holder != self.identity or lease.spec is None:
+            return
+        now = _now()
+        lease.spec.holderIdentity = None
+        lease.spec.leaseDurationSeconds = 1
+        lease.spec.renewTime = now
+        lease.spec.acquireTime = now
+        await self.client.replace(lease)
