@@ -326,45 +326,56 @@ class ControlPlane:
         self.etcd_url = url
         return url
 
+    #: the Service range of this control plane
+    service_cidr = "10.96.0.0/16"
+
     def _start_apiserver(self, etcd_url: str) -> None:
         self.api_port = free_port()
+        self._spawn(
+            "kube-apiserver",
+            [str(self.bin_dir / "kube-apiserver"), *self._apiserver_serving(etcd_url), *self._apiserver_policy()],
+        )
+
+    def _apiserver_serving(self, etcd_url: str) -> list[str]:
+        """The flags every control plane of the tests shares: storage, TLS, tokens, ServiceAccount keys."""
         pki = self.workdir / "pki"
-        # Requests made with ServiceAccount credentials are audited (method, resource, verb, user), so the
-        # install tests can compare what the operator did with what its ClusterRole grants.
+        return [
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.api_port}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--token-auth-file={pki / 'tokens.csv'}",
+            f"--service-cluster-ip-range={self.service_cidr}",
+            f"--service-account-issuer={self.server}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--allow-privileged=true",
+            "--endpoint-reconciler-type=none",
+            f"--cert-dir={pki}",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _apiserver_policy(self) -> list[str]:
+        """RBAC with no ServiceAccount admission (fake pods need no tokens). Requests made with ServiceAccount
+        credentials are audited (method, resource, verb, user), so the install tests can compare what the operator
+        did with what its ClusterRole grants."""
         policy = self.workdir / "audit-policy.yaml"
         policy.write_text(
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
             "  - level: Metadata\n    userGroups: [system:serviceaccounts]\n  - level: None\n"
         )
-        self._spawn(
-            "kube-apiserver",
-            [
-                str(self.bin_dir / "kube-apiserver"),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
-                f"--tls-cert-file={pki / 'apiserver.crt'}",
-                f"--tls-private-key-file={pki / 'apiserver.key'}",
-                f"--client-ca-file={pki / 'ca.crt'}",
-                f"--token-auth-file={pki / 'tokens.csv'}",
-                "--service-cluster-ip-range=10.96.0.0/16",
-                f"--service-account-issuer={self.server}",
-                f"--service-account-key-file={pki / 'sa.pub'}",
-                f"--service-account-signing-key-file={pki / 'sa.key'}",
-                "--authorization-mode=RBAC",
-                "--disable-admission-plugins=ServiceAccount",
-                "--allow-privileged=true",
-                "--endpoint-reconciler-type=none",
-                f"--cert-dir={pki}",
-                "--profiling=false",
-                "--v=1",
-                f"--audit-policy-file={policy}",
-                f"--audit-log-path={self.audit_log}",
-                "--audit-log-format=json",
-                "--audit-log-maxsize=0",
-            ],
-        )
+        return [
+            "--authorization-mode=RBAC",
+            "--disable-admission-plugins=ServiceAccount",
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=0",
+        ]
 
     def _component_kubeconfig(self) -> list[str]:
         k = str(self.kubeconfig)

@@ -343,38 +343,20 @@ class NodeControlPlane(ControlPlane):
             fh.write(f'{self.node_token},system:node:{NODE_NAME},1001,"system:nodes"\n')
             fh.write(f"{self.proxy_token},system:kube-proxy,1002\n")  # bound by the default system:node-proxier
 
-    def _start_apiserver(self, etcd_url: str) -> None:
-        self.api_port = free_port()
+    service_cidr = SERVICE_CIDR
+
+    def _apiserver_policy(self) -> list[str]:
+        """Node and RBAC authorization with NodeRestriction, ServiceAccount admission left on (real pods get
+        tokens), and a client certificate for the kubelet API (logs, stats). The `kubernetes` Service keeps no
+        endpoints (the shared --endpoint-reconciler-type=none): nothing in a pod talks to the apiserver yet."""
         pki = self.workdir / "pki"
-        self._spawn(
-            "kube-apiserver",
-            [
-                str(self.bin_dir / "kube-apiserver"),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
-                f"--tls-cert-file={pki / 'apiserver.crt'}",
-                f"--tls-private-key-file={pki / 'apiserver.key'}",
-                f"--client-ca-file={pki / 'ca.crt'}",
-                f"--token-auth-file={pki / 'tokens.csv'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                f"--service-account-issuer={self.server}",
-                f"--service-account-key-file={pki / 'sa.pub'}",
-                f"--service-account-signing-key-file={pki / 'sa.key'}",
-                "--authorization-mode=Node,RBAC",
-                "--enable-admission-plugins=NodeRestriction",
-                f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
-                f"--kubelet-client-key={pki / 'kubelet-client.key'}",
-                "--kubelet-preferred-address-types=InternalIP",
-                "--allow-privileged=true",
-                # The `kubernetes` Service keeps no endpoints: nothing in a pod talks to the apiserver yet.
-                "--endpoint-reconciler-type=none",
-                f"--cert-dir={pki}",
-                "--profiling=false",
-                "--v=1",
-            ],
-        )
+        return [
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
 
     def _start_kwok(self) -> None:
         """No kwok: the node is real."""
