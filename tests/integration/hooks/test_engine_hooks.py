@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from serinus.api import Canary, CanaryPhase
-from serinus.engine.ports import Next
 from serinus.hooks.events import EventWebhooks
 from serinus.hooks.port import HttpHooks
 from serinus.sim.runner import build
 from serinus.sim.scenario import parse_scenario
 from tests.integration.receivers import Recorder
+from tests.unit.engine.simkit import step_release
 
 pytestmark = pytest.mark.integration
 TYPES = [
@@ -51,15 +51,7 @@ def _canary(url: str, hooks: list[dict[str, Any]], **analysis: Any) -> Canary:
 async def _release(canary: Canary, steps: int = 12) -> tuple[list[str], Any]:
     """Run the engine step by step (virtual time, real webhooks); return the event messages and the cluster."""
     engine, cluster = build(canary, parse_scenario({}, canary), hooks=HttpHooks(backoff_min_s=0.01))
-    cluster.canary.status = cluster.canary.status.model_copy(update={"phase": CanaryPhase.INITIALIZING})
-    t = 0.0
-    for i in range(steps):
-        cluster.revision = 0 if i == 0 else 1
-        cluster.clock.set(t)
-        due = await engine.advance("podinfo", "test")
-        if cluster.canary.status.phase in (CanaryPhase.SUCCEEDED, CanaryPhase.FAILED):
-            break
-        t += 60 if due is Next.INTERVAL else 0
+    await step_release(engine, cluster, steps)
     return [e.message for e in cluster.events], cluster
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from serinus.api import Canary, CanaryPhase, MetricTemplate
-from serinus.engine.ports import MetricFailure, Next, World
+from serinus.api import Canary, MetricTemplate
+from serinus.engine.ports import MetricFailure, World
 from serinus.metrics.checks import plan_checks
 from serinus.metrics.port import CanaryMetrics
 from serinus.metrics.prometheus import PrometheusProvider
@@ -19,6 +19,7 @@ from serinus.sim.runner import build
 from serinus.sim.scenario import parse_scenario
 from tests.integration.conftest import Prometheus
 from tests.integration.fakeapi import Call, FakeApi
+from tests.unit.engine.simkit import step_release
 
 pytestmark = pytest.mark.integration
 
@@ -65,15 +66,7 @@ async def _release(canary: Canary, steps: int = 8) -> tuple[list[tuple[str, str]
         return world
 
     engine.make_world = make_world
-    cluster.canary.status = cluster.canary.status.model_copy(update={"phase": CanaryPhase.INITIALIZING})
-    t = 0.0
-    for i in range(steps):
-        cluster.revision = 0 if i == 0 else 1
-        cluster.clock.set(t)
-        due = await engine.advance("podinfo", "test")
-        if cluster.canary.status.phase in (CanaryPhase.SUCCEEDED, CanaryPhase.FAILED):
-            break
-        t += 60 if due is Next.INTERVAL else 0
+    await step_release(engine, cluster, steps)
     return [(e.type, e.message) for e in cluster.events], str(cluster.canary.status.phase)
 
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from serinus.api import Canary, CanaryMetric, CanaryPhase
 from serinus.engine.judge.types import Observation, VersionCounts
-from serinus.engine.ports import Measurement, Next, NoTelemetry, Routes, World
+from serinus.engine.ports import Measurement, NoTelemetry, Routes, World
 from serinus.sim.runner import build
 from serinus.sim.scenario import parse_scenario
 from serinus.sim.world import Cluster
-from tests.unit.engine.simkit import BUILTINS, canary
+from tests.unit.engine.simkit import BUILTINS, canary, step_release
 
 SR = "request-success-rate"
 
@@ -73,17 +73,8 @@ async def drive(c: Canary, patch: Callable[[World], None], *, steps: int = 10, *
         return world
 
     engine.make_world = make_world
-    cluster.canary.status = cluster.canary.status.model_copy(update={"phase": CanaryPhase.INITIALIZING})
     failed: list[int] = []
-    t = 0.0
-    for i in range(steps):
-        cluster.revision = 0 if i == 0 else 1
-        cluster.clock.set(t)
-        due = await engine.advance("podinfo", "test")
-        failed.append(cluster.canary.status.failed_checks)
-        if cluster.canary.status.phase in (CanaryPhase.SUCCEEDED, CanaryPhase.FAILED):
-            break
-        t += 60 if due is Next.INTERVAL else 0
+    await step_release(engine, cluster, steps, after=lambda c: failed.append(c.canary.status.failed_checks))
     return Release(cluster, counted, failed)
 
 
