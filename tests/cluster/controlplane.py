@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from cryptography import x509
@@ -27,7 +28,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lightkube import ApiError, Client, KubeConfig, codecs
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.core_v1 import Namespace
 
 from tests.gomodules import GoModuleError, flagger_crd_file, pinned_versions
 
@@ -607,6 +610,24 @@ class Cluster:
             raise ControlPlaneError(f"helm template {chart.name} {' '.join(args)} failed: {proc.stderr.strip()}")
         return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
+    def kustomize_build(self, path: Path) -> list[dict[str, Any]]:
+        """The documents `kustomize build` renders for an overlay (the real kustomize binary)."""
+        proc = subprocess.run(
+            [str(self.plane.bin_dir / "kustomize"), "build", str(path)], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise ControlPlaneError(f"kustomize build {path} failed: {proc.stderr.strip()}")
+        return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+    def ensure_namespace(self, name: str) -> str:
+        """Create the namespace unless it exists; return its name."""
+        try:
+            self.client().create(Namespace(metadata=ObjectMeta(name=name)))
+        except ApiError as err:
+            if err.status.code != 409:
+                raise
+        return name
+
     def operator_kubeconfig(self) -> Path:
         """A kubeconfig holding a token of the Helm chart's ServiceAccount, bound to the chart's ClusterRole.
 
@@ -616,15 +637,10 @@ class Cluster:
         if path.exists():
             return path
         from lightkube.models.authentication_v1 import TokenRequestSpec
-        from lightkube.models.meta_v1 import ObjectMeta
-        from lightkube.resources.core_v1 import Namespace, ServiceAccount
+        from lightkube.resources.core_v1 import ServiceAccount
 
         client = self.client()
-        try:
-            client.create(Namespace(metadata=ObjectMeta(name=OPERATOR_NAMESPACE)))
-        except ApiError as err:
-            if err.status.code != 409:
-                raise
+        self.ensure_namespace(OPERATOR_NAMESPACE)
         account = ""
         for doc in self.helm_template("--set", "leaderElection.enabled=true"):
             if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):

@@ -18,22 +18,13 @@ from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment, ReplicaSet
 from lightkube.resources.coordination_v1 import Lease
-from lightkube.resources.core_v1 import Namespace, Node, Pod
+from lightkube.resources.core_v1 import Node, Pod
 from lightkube.types import PatchType
 
 from serinus.kube.resources import Canary
 from tests.cluster.controlplane import Cluster, pinned_versions
 from tests.cluster.waiting import wait_for
 from tests.gomodules import flagger_example
-
-
-def _ensure_namespace(cluster: Cluster, name: str) -> None:
-    client = cluster.client()
-    try:
-        client.create(Namespace(metadata=ObjectMeta(name=name)))
-    except ApiError as err:
-        if err.status.code != 409:
-            raise
 
 
 def test_apiserver_reports_the_pinned_release(cluster: Cluster) -> None:
@@ -62,7 +53,7 @@ def test_two_fake_nodes_are_ready(cluster: Cluster) -> None:
 
 def test_deployment_rolls_out_on_fake_nodes(cluster: Cluster) -> None:
     """A 2-replica Deployment gets a ReplicaSet, pods bound to kwok nodes, and availableReplicas == 2."""
-    _ensure_namespace(cluster, "smoke")
+    cluster.ensure_namespace("smoke")
     client = cluster.client(namespace="smoke")
     labels = {"app": "web"}
     client.create(
@@ -111,7 +102,7 @@ def canary_doc(cluster: Cluster) -> dict[str, Any]:
     """Flagger's linkerd example Canary, in a fresh namespace, with the CRDs installed."""
     cluster.install_flagger_crds()
     doc: dict[str, Any] = yaml.safe_load(flagger_example("linkerd-canary").read_text())
-    _ensure_namespace(cluster, doc["metadata"]["namespace"])
+    cluster.ensure_namespace(doc["metadata"]["namespace"])
     return doc
 
 

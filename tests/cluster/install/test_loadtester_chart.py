@@ -10,12 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lightkube import ApiError
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace
 
 from serinus.loadtester.cli import main as loadtester_command
-from tests.cluster.controlplane import OPERATOR_NAMESPACE, ROOT, Cluster, ControlPlaneError
+from tests.cluster.controlplane import ROOT, Cluster, ControlPlaneError
 from tests.cluster.install.test_manifests import _by_kind, _dry_run, _flagger_charts
 
 pytestmark = pytest.mark.cluster
@@ -24,17 +21,6 @@ LOADTESTER = ROOT / "deploy" / "charts" / "serinus-loadtester"
 HEY = r"hey -z [0-9]+[sm] -q [0-9]+ -c [0-9]+ http://[a-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9/._-]*"
 # Quotes, a YAML comment sign, a colon and backslashes: what a hand-written pattern may hold.
 AWKWARD = r'kubectl get "pods" -n [a-z]+ # x: \d\\'
-
-
-@pytest.fixture(scope="module")
-def namespace(cluster: Cluster) -> str:
-    """The namespace helm_template renders into, created for the dry runs."""
-    try:
-        cluster.client().create(Namespace(metadata=ObjectMeta(name=OPERATOR_NAMESPACE)))
-    except ApiError as err:
-        if err.status.code != 409:
-            raise
-    return OPERATOR_NAMESPACE
 
 
 def _render(cluster: Cluster, *args: str) -> dict[str, Any]:

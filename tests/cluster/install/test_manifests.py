@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 import pytest
-import yaml
-from lightkube import ApiError, Client, codecs
+from lightkube import ApiError, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
@@ -57,17 +56,6 @@ def _by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def _args_parse(command: click.Command, args: list[str]) -> None:
     """The container's arguments are options the command accepts (click raises on an unknown one)."""
     command.make_context(command.name or "cmd", list(args), resilient_parsing=False)
-
-
-@pytest.fixture(scope="module")
-def namespace(cluster: Cluster) -> str:
-    """The release namespace (it holds the operator's ServiceAccount for the other cluster tests too)."""
-    try:
-        cluster.client().create(Namespace(metadata=ObjectMeta(name=OPERATOR_NAMESPACE)))
-    except ApiError as err:
-        if err.status.code != 409:
-            raise
-    return OPERATOR_NAMESPACE
 
 
 @pytest.mark.parametrize("chart", [CHART, LOADTESTER], ids=["serinus", "serinus-loadtester"])
@@ -297,14 +285,7 @@ def test_loadtester_chart_with_flaggers_values(cluster: Cluster, namespace: str)
 def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
     """`kustomize build deploy/kustomize/base`: the CRDs, the namespace, the same ClusterRole rules as the chart,
     a Deployment whose arguments `serinus run` accepts, its Service and PodDisruptionBudget; all accepted."""
-    proc = subprocess.run(
-        [str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_BASE)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = cluster.kustomize_build(KUSTOMIZE_BASE)
     assert sorted(d["kind"] for d in docs) == sorted(
         [
             "Namespace",
@@ -329,14 +310,9 @@ def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
         _by_kind(docs, "PodDisruptionBudget")[0]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
         == "serinus"
     )
-    client: Client = cluster.client()
     for doc in docs:  # the namespace must exist for a dry run of what goes in it
         if doc["kind"] == "Namespace":
-            try:
-                client.create(codecs.from_dict(doc))
-            except ApiError as err:
-                if err.status.code != 409:
-                    raise
+            cluster.ensure_namespace(doc["metadata"]["name"])
     _dry_run(cluster, docs)
 
 
@@ -344,14 +320,7 @@ def test_kustomize_namespaced_overlay_matches_the_namespaced_chart(cluster: Clus
     """`kustomize build deploy/kustomize/namespaced`: the base watching `apps`, with the chart's namespaced
     ClusterRole (no ConfigMap or Secret rule) and the chart's Role in `apps`, bound to the ServiceAccount; all
     accepted."""
-    proc = subprocess.run(
-        [str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_NAMESPACED)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = cluster.kustomize_build(KUSTOMIZE_NAMESPACED)
     chart = cluster.helm_template("--set", "namespace=apps")
     (chart_role,) = _by_kind(chart, "Role")
     assert _by_kind(docs, "ClusterRole")[0]["rules"] == _by_kind(chart, "ClusterRole")[0]["rules"]
@@ -364,27 +333,18 @@ def test_kustomize_namespaced_overlay_matches_the_namespaced_chart(cluster: Clus
     container = _by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][-1] == "-namespace=apps"
     _args_parse(run_command, container["args"][1:])
-    client: Client = cluster.client()
     for name in ("serinus-system", "apps"):
-        try:
-            client.create(Namespace(metadata=ObjectMeta(name=name)))
-        except ApiError as err:
-            if err.status.code != 409:
-                raise
+        cluster.ensure_namespace(name)
     _dry_run(cluster, docs)
 
 
 def test_kustomize_loadtester_builds_and_applies(cluster: Cluster, namespace: str) -> None:
     """`kustomize build deploy/kustomize/loadtester`: a Deployment running `serinus-loadtester` with flags it
     accepts and its Service on port 80; accepted in the namespace an overlay would set."""
-    proc = subprocess.run(
-        [str(cluster.plane.bin_dir / "kustomize"), "build", str(KUSTOMIZE_LOADTESTER)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    docs = [{**d, "metadata": {**d["metadata"], "namespace": namespace}} for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = [
+        {**d, "metadata": {**d["metadata"], "namespace": namespace}}
+        for d in cluster.kustomize_build(KUSTOMIZE_LOADTESTER)
+    ]
     assert sorted(d["kind"] for d in docs) == ["Deployment", "Service"]
     container = _by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["serinus-loadtester"]
