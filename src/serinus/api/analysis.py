@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from serinus.api.base import ApiModel, Crd, Number
+from serinus.api.base import GO_INT64, ApiModel, Crd, IntNumber
 from serinus.api.duration import SECOND, DurationError, parse_duration
 from serinus.api.istio import AnalysisMatch
 from serinus.api.judge import AnalysisJudge, MetricJudge
@@ -114,7 +114,7 @@ class CanaryWebhook(ApiModel):
     type: HookType = Field(default=HookType.UNSET, description="When it is called; rollout if unset.")
     url: str = Field(description="URL the payload is POSTed to.")
     timeout: Interval = Field(default="", description="Timeout of each attempt; 10s if unset.")
-    retries: Number = Field(default=0, description="Retries on connection errors, 5xx (but 501) and 429.")
+    retries: IntNumber = Field(default=0, description="Retries on connection errors, 5xx (but 501) and 429.")
     disable_tls: bool = Field(default=False, alias="disableTLS", description="Skip TLS certificate verification.")
     mute_alert: bool = Field(default=False, description="Mute the waiting-for-approval alerts of confirm hooks.")
     metadata: dict[str, str] | None = Field(default=None, description="Sent as metadata in the payload.")
@@ -149,7 +149,7 @@ class SessionAffinity(ApiModel):
     )
     domain: str = Field(default="", description="Domain attribute of the cookie.")
     http_only: bool = Field(default=False, description="HttpOnly attribute of the cookie.")
-    max_age: Annotated[int, Crd(type="number", emit_default=True)] = Field(
+    max_age: Annotated[int, Crd(type="number", emit_default=True), GO_INT64] = Field(
         default=DEFAULT_COOKIE_MAX_AGE, description="Max-Age of the canary cookie in seconds."
     )
     partitioned: bool = Field(default=False, description="Partitioned attribute of the cookie.")
@@ -187,20 +187,20 @@ class CanaryAnalysis(ApiModel):
     }
 
     interval: Interval = Field(default="", description="Time between analysis steps; at least 10s, 60s if unset.")
-    iterations: Number = Field(default=0, description="Number of checks for A/B testing and blue/green.")
-    threshold: Number = Field(default=0, description="Failed checks that trigger a rollback; 1 if not positive.")
-    max_weight: Number = Field(default=0, description="Canary weight at which promotion starts; 100 if unset.")
-    step_weight: Number = Field(default=0, description="Canary weight added at each step.")
-    step_weights: list[Number] = Field(default_factory=list, description="Canary weights of each step, ascending.")
-    step_weight_promotion: Number = Field(
+    iterations: IntNumber = Field(default=0, description="Number of checks for A/B testing and blue/green.")
+    threshold: IntNumber = Field(default=0, description="Failed checks that trigger a rollback; 1 if not positive.")
+    max_weight: IntNumber = Field(default=0, description="Canary weight at which promotion starts; 100 if unset.")
+    step_weight: IntNumber = Field(default=0, description="Canary weight added at each step.")
+    step_weights: list[IntNumber] = Field(default_factory=list, description="Canary weights of each step, ascending.")
+    step_weight_promotion: IntNumber = Field(
         default=0, description="Weight moved back to the primary at each promotion step; all at once if unset."
     )
     mirror: bool = Field(default=False, description="Mirror traffic to the canary before shifting it.")
-    mirror_weight: Number = Field(default=0, description="Percentage of traffic mirrored (0-100); all if unset.")
-    primary_ready_threshold: Number | None = Field(
+    mirror_weight: IntNumber = Field(default=0, description="Percentage of traffic mirrored (0-100); all if unset.")
+    primary_ready_threshold: IntNumber | None = Field(
         default=None, description="Percentage of primary pods that must be available; 100 if unset."
     )
-    canary_ready_threshold: Number | None = Field(
+    canary_ready_threshold: IntNumber | None = Field(
         default=None, description="Percentage of canary pods that must be available; 100 if unset."
     )
     match: list[AnalysisMatch] = Field(

@@ -1,4 +1,5 @@
-"""The base of every API model, and the markers that carry CRD schema facts the Python types cannot say."""
+"""The base of every API model, and the markers that carry CRD schema facts (and Go types) the Python types cannot
+say."""
 
 from __future__ import annotations
 
@@ -80,5 +81,22 @@ def _go_time(value: dt.datetime) -> str:
 #: A metav1.Time: any RFC 3339 text in, `2006-01-02T15:04:05Z` out.
 Time = Annotated[dt.datetime, PlainSerializer(_go_time, return_type=str), Crd(format="date-time")]
 
-#: An integer that Flagger's CRD declares as `type: number`.
+
+@dataclass(frozen=True)
+class GoInt:
+    """The range of the Go integer type behind a field wider than `int32`, which every other whole number of a
+    spec is; read by `serinus validate` (api/rules/gotypes.py), ignored by pydantic and the CRD generator."""
+
+    low: int
+    high: int
+
+
+#: Flagger's Go `int`, 64 bits on its amd64 and arm64 builds.
+GO_INT64 = GoInt(-(2**63), 2**63 - 1)
+#: A Go `uint64`.
+GO_UINT64 = GoInt(0, 2**64 - 1)
+
+#: An integer that Flagger's CRD declares as `type: number` (an int32 in Flagger's Go type).
 Number = Annotated[int, Crd(type="number")]
+#: An integer that Flagger's CRD declares as `type: number` and its Go type as `int`.
+IntNumber = Annotated[int, Crd(type="number"), GO_INT64]

@@ -174,8 +174,9 @@ def _metadata_problems(meta: Any) -> list[Problem]:
     return out
 
 
-def _decoding_problems(err: ValidationError) -> list[Problem]:
-    """Pydantic's complaints, phrased like the schema's (they are what Flagger's Go decoder would refuse)."""
+def _decoding_problems(model: type[KubeObject], err: ValidationError) -> list[Problem]:
+    """Pydantic's complaints about an object of `model`, phrased like the schema's (they are what Flagger's Go
+    decoder would refuse)."""
     out = []
     for item in err.errors(include_url=False):
         path: Path = tuple(item["loc"])
@@ -184,7 +185,7 @@ def _decoding_problems(err: ValidationError) -> list[Problem]:
         elif item["type"] in ("int_from_float", "int_parsing", "int_type"):
             message = f"must be a whole number, got {show(item.get('input'))}"
         elif item["type"] == "int_parsing_size":  # a whole number past 2**64: beyond every Go integer
-            low, high = bounds_at(path)
+            low, high = bounds_at(model, path)
             message = (
                 f"must be a whole number from {low} to {high}, the range of Flagger's Go field, "
                 f"got {show(item.get('input'))}"
@@ -231,7 +232,7 @@ def check_object(doc: Mapping[str, Any], context: RuleContext | None = None) -> 
             pruned | {"metadata": meta if isinstance(meta, Mapping) else {}}, by_alias=True, by_name=False
         )
     except ValidationError as err:
-        problems += [p for p in _decoding_problems(err) if not _under(p.path, roots)]
+        problems += [p for p in _decoding_problems(model, err) if not _under(p.path, roots)]
         return ObjectReport(kind, name, namespace, tuple(problems))
     found = _rules(obj, context)
     # a rule that already refuses the number or its list (a port outside 1-65535, step weights above 100) says it

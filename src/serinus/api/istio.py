@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from serinus.api.base import ApiModel, Crd
+from serinus.api.base import GO_UINT64, ApiModel, Crd
 
 Int32 = Annotated[int, Crd(format="int32")]
 
@@ -167,7 +167,9 @@ class ConsistentHashLB(ApiModel):
     http_cookie: HTTPCookie | None = Field(default=None, description="Hash on an HTTP cookie.")
     http_header_name: str | None = Field(default=None, description="Hash on an HTTP header.")
     http_query_parameter_name: str | None = Field(default=None, description="Hash on a query parameter.")
-    minimum_ring_size: int = Field(default=0, description="Minimum number of virtual nodes in the hash ring.")
+    minimum_ring_size: Annotated[int, GO_UINT64] = Field(
+        default=0, description="Minimum number of virtual nodes in the hash ring."
+    )
     use_source_ip: bool | None = Field(default=None, description="Hash on the source IP address.")
 
 

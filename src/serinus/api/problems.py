@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,16 @@ def show(value: Any, limit: int = 80) -> str:
     """A value as a person reads it in a message: JSON-like, shortened when long."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def yaml_number(value: float) -> str:
+    """A number as YAML writes it: `.nan`, `.inf` and `-.inf` for the non-finite ones (Python's `nan` and `inf`
+    would be strings in YAML), else as Python writes it."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    return repr(value)
 
 
 def one_of(names: Sequence[str], joiner: str = "or") -> str:

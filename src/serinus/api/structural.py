@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from serinus.api.base import camel
-from serinus.api.problems import Path, Problem, error, one_of, show, warning
+from serinus.api.problems import Path, Problem, error, one_of, show, warning, yaml_number
 
 _TYPE_WORDS = {
     "string": "a string",
@@ -48,13 +48,6 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, Mapping):
         return "mapping"
     return type(value).__name__
-
-
-def _yaml_number(value: float) -> str:
-    """A non-finite number as YAML writes it."""
-    if math.isnan(value):
-        return ".nan"
-    return ".inf" if value > 0 else "-.inf"
 
 
 def _has_type(value: Any, expected: str) -> bool:
@@ -216,7 +209,7 @@ def validate(schema: Mapping[str, Any], value: Any, path: Path = ()) -> list[Pro
     expected = schema.get("type")
     if isinstance(value, float) and not math.isfinite(value) and expected in (None, "number", "integer"):
         # YAML's .nan and .inf: JSON has no word for them, so kubectl cannot send them and Go cannot decode them.
-        return [error(path, f"must be a finite number, got {_yaml_number(value)}", "schema")]
+        return [error(path, f"must be a finite number, got {yaml_number(value)}", "schema")]
     if expected is not None and not _has_type(value, expected):
         got = _kind_of(value)
         hint = "; quote it" if expected == "string" and got in ("integer", "number", "boolean") else ""

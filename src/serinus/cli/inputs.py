@@ -49,6 +49,11 @@ def read_documents(source: str) -> list[Document]:
         raise InputError(f"{display_name(source)}: {err}") from None
 
 
+def read_objects(source: str) -> list[dict[str, Any]]:
+    """The documents of a file that are mappings (objects); empty documents and bare values are left out."""
+    return [doc.data for doc in read_documents(source) if isinstance(doc.data, dict)]
+
+
 def read_yaml(source: str) -> Any:
     """The one YAML document of a file (None when it is empty)."""
     text = read_text(source)

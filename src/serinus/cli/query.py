@@ -15,7 +15,7 @@ from rich.table import Table
 from serinus.api import Canary, MetricTemplate
 from serinus.api.judge import Baseline, JudgeMode, MetricJudge, effective_judge
 from serinus.api.problems import format_path, show
-from serinus.cli.inputs import InputError, display_name, read_documents
+from serinus.cli.inputs import InputError, display_name, read_objects
 from serinus.engine.judge.config import judge_config
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import LedgerLine, Observation, Tick, VersionCounts
@@ -42,11 +42,6 @@ def _metrics_server(_: click.Context, __: click.Parameter, value: str) -> str:
     return value
 
 
-def _documents(path: str) -> list[dict[str, Any]]:
-    """The mappings of a YAML file (`-`: standard input); InputError naming the file otherwise."""
-    return [doc.data for doc in read_documents(path) if isinstance(doc.data, dict)]
-
-
 def _decoding(err: ValidationError) -> str:
     """The first thing the model refuses, as `field: what is wrong`."""
     first = err.errors(include_url=False)[0]
@@ -66,7 +61,7 @@ def _load(
     """The Canary, and the MetricTemplates and Secrets of --templates; a ClickException naming the file (and the
     field) for anything that cannot be used."""
     try:
-        docs = [d for d in _documents(canary_file) if d.get("kind") == "Canary"]
+        docs = [d for d in read_objects(canary_file) if d.get("kind") == "Canary"]
         if not docs:
             raise click.ClickException(f"{display_name(canary_file)}: no Canary in this file")
         try:
@@ -78,7 +73,7 @@ def _load(
         templates: dict[tuple[str, str], MetricTemplate] = {}
         secrets: dict[tuple[str, str], dict[str, Any]] = {}
         for path in template_files:
-            for doc in _documents(path):
+            for doc in read_objects(path):
                 meta = doc.get("metadata")
                 meta = meta if isinstance(meta, dict) else {}
                 key = (str(meta.get("namespace") or canary.metadata.namespace or "default"), str(meta.get("name")))

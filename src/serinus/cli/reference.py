@@ -41,8 +41,10 @@ line and column or the field; never a traceback. The reader refuses, before expa
 `validate` also fails (rather than skipping the object) for an apiVersion close to `flagger.app/v1beta1`
 (`flager.app/v1beta1`, `Flagger.app/...`) and for one of our kinds, or a kind close to one (`Canery`), in the core
 or a Kubernetes API group; it refuses NaN and infinite numbers (JSON, and so the Kubernetes API, has no word for
-them) and whole numbers outside what Flagger's Go field holds (32 bits for `threshold`, `maxWeight`, `stepWeight`,
-`iterations`, `port`, ...: Flagger's Go `int` is 32 bits on its linux/arm/v7 build).
+them) and whole numbers outside what Flagger's Go field holds: 32 bits for most (`port`,
+`progressDeadlineSeconds`, the Istio and Gateway API fields), 64 bits for the analysis fields Flagger declares as Go
+`int` (`threshold`, `maxWeight`, `stepWeight`, `iterations`, a webhook's `retries`, ...), as its amd64 and arm64
+builds hold them.
 
 `simulate` refuses NaN and infinite times and values in the scenario (`use null for no data` for a metric), a
 duration that would hold more than 10,000 analysis steps or, with `traffic:`, more than 10,000 sub-intervals
@@ -50,7 +52,7 @@ duration that would hold more than 10,000 analysis steps or, with `traffic:`, mo
 counts overflow ([docs/simulate.md](simulate.md)); each with exit 2 naming the field.
 
 `render` and `simulate` never open a network connection: `render` runs the operator's code with webhooks taken
-as accepted without being called, and alerts and event webhooks kept instead of sent.
+as accepted without being called, and sends neither alerts nor event webhooks.
 """
 
 

@@ -26,7 +26,7 @@ from serinus.api import Canary, CanaryMetric, CanaryWebhook
 from serinus.api.check import check_object, is_kubernetes_object
 from serinus.api.problems import show
 from serinus.api.rules import RuleContext
-from serinus.cli.inputs import InputError, display_name, read_documents
+from serinus.cli.inputs import InputError, display_name, read_objects
 from serinus.engine.judge.types import Observation
 from serinus.engine.ports import EventType, HookResult, Measurement, MetricFailure, Notice, World
 from serinus.kube.events import EventRecorder, InvolvedObject
@@ -72,15 +72,11 @@ class _EventsOnly:
         )
 
 
-class _KeptNotices:
-    """The Notifier port of render: alerts are kept, not sent to the Canary's AlertProviders."""
-
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
+class _UnsentAlerts:
+    """The Notifier port of render: alerts go to no AlertProvider (render prints objects, not alerts)."""
 
     async def alert(self, canary: Canary, notice: Notice) -> None:
-        """Keep the alert."""
-        self.notices.append(notice)
+        """Drop the alert."""
 
 
 class _AcceptingHooks:
@@ -98,16 +94,12 @@ class _RenderAnalysis(ClusterAnalysis):
     def __init__(self, client: MemoryCluster, options: OperatorOptions, metrics: ControllerMetrics) -> None:
         super().__init__(client, options, metrics)  # type: ignore[arg-type]
         self.services = dataclasses.replace(
-            self.services, recorder=_EventsOnly(self.events), notifier=_KeptNotices(), hooks=_AcceptingHooks()
+            self.services, recorder=_EventsOnly(self.events), notifier=_UnsentAlerts(), hooks=_AcceptingHooks()
         )
         self.engine.services = self.services
 
     async def world(self, canary: Canary, provider: str) -> World:
         return dataclasses.replace(await super().world(canary, provider), metrics=_NoMetrics())
-
-
-def _documents(path: str) -> list[dict[str, Any]]:
-    return [doc.data for doc in read_documents(path) if isinstance(doc.data, dict)]
 
 
 def _is_object(doc: Mapping[str, Any]) -> bool:
@@ -241,10 +233,10 @@ def render(canary_file: str, target_file: str, provider: str, include_label_pref
     writes: the primary workload, the Services, the mesh or ingress objects and the autoscalers.
     """
     try:
-        canaries = [d for d in _documents(canary_file) if d.get("kind") == "Canary"]
+        canaries = [d for d in read_objects(canary_file) if d.get("kind") == "Canary"]
         if len(canaries) != 1:
             raise click.ClickException(f"{display_name(canary_file)}: expected one Canary, found {len(canaries)}")
-        others = [d for d in _documents(target_file) if _is_object(d)]
+        others = [d for d in read_objects(target_file) if _is_object(d)]
     except InputError as err:
         raise click.ClickException(str(err)) from None
     if not others:

@@ -9,7 +9,7 @@ import click
 
 from serinus.api import Canary
 from serinus.api.check import check_object, context_for
-from serinus.cli.inputs import InputError, display_name, read_documents, read_yaml
+from serinus.cli.inputs import InputError, display_name, read_objects, read_yaml
 from serinus.sim.runner import SimResult, simulate_async
 from serinus.sim.scenario import ScenarioError, parse_scenario, parse_time
 from serinus.sim.world import Event, Judgement, Weights
@@ -35,7 +35,7 @@ class _Bad(click.ClickException):
 def load_canary(path: str, mesh_provider: str) -> Canary:
     """The one Canary in a manifest file, checked as `serinus validate` checks it."""
     try:
-        docs = [d.data for d in read_documents(path) if isinstance(d.data, dict)]
+        docs = read_objects(path)
     except InputError as err:
         raise _Bad(str(err)) from None
     canaries = [d for d in docs if d.get("kind") == "Canary"]

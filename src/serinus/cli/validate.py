@@ -20,7 +20,7 @@ from serinus.api.check import (
 from serinus.api.manifests import Document
 from serinus.api.problems import Path, Problem, Severity, format_path
 from serinus.api.rules import DEFAULT_SELECTOR_LABELS, RuleContext
-from serinus.cli.inputs import InputError, read_documents
+from serinus.cli.inputs import InputError, display_name, read_documents
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def validate(
     # Everything is read first, so a Canary can be checked against MetricTemplates from any of the files.
     entries: list[_Object | _Note] = []
     for source in files:
-        name = "<stdin>" if source == "-" else source
+        name = display_name(source)
         try:
             documents = read_documents(source)
         except InputError as err:

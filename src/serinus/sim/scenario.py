@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from serinus.api import Canary
 from serinus.api.duration import DurationError, duration_seconds
+from serinus.api.problems import yaml_number
 from serinus.errors import InvalidSpecError
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def parse_time(value: object, where: str) -> float:
         raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            raise ScenarioError(f"{where}: {_number_text(value)} is not a time (use a duration such as 90s or 2m)")
+            raise ScenarioError(f"{where}: {yaml_number(value)} is not a time (use a duration such as 90s or 2m)")
         if value < 0:
             raise ScenarioError(f"{where}: {value!r} is negative")
         return float(value)
@@ -71,15 +72,6 @@ def parse_time(value: object, where: str) -> float:
             raise ScenarioError(f"{where}: {value!r} is negative")
         return seconds
     raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
-
-
-def _number_text(value: float) -> str:
-    """A number as the scenario's YAML writes it (`.nan`, `.inf`)."""
-    if math.isnan(value):
-        return ".nan"
-    if math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -156,7 +148,7 @@ def _number_or_null(value: object, where: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ScenarioError(f"{where}: {value!r} is not a number (or null for no data)")
     if not math.isfinite(value):
-        raise ScenarioError(f"{where}: {_number_text(value)} is not a finite number (use null for no data)")
+        raise ScenarioError(f"{where}: {yaml_number(value)} is not a finite number (use null for no data)")
     return float(value)
 
 

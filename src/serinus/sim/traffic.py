@@ -111,6 +111,7 @@ import numpy as np
 import numpy.typing as npt
 
 from serinus.api.duration import DurationError, duration_seconds
+from serinus.api.problems import yaml_number
 from serinus.sim.scenario import ScenarioError, parse_time
 
 FloatArray = npt.NDArray[np.float64]
@@ -433,10 +434,10 @@ def _mapping(raw: object, where: str, allowed: set[str]) -> Mapping[str, Any]:
 def _number(
     raw: object, where: str, low: float | None = None, high: float | None = None, low_open: bool = False
 ) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ScenarioError(f"{where}: {raw!r} is not a number")
-    if math.isinf(raw):
-        raise ScenarioError(f"{where}: {raw!r} is not a finite number")
+    if not math.isfinite(raw):
+        raise ScenarioError(f"{where}: {yaml_number(raw)} is not a finite number")
     value = float(raw)
     if low is not None and (value < low or (low_open and value == low)):
         raise ScenarioError(f"{where}: {raw!r} must be {'above' if low_open else 'at least'} {low:g}")
@@ -457,7 +458,8 @@ def _millis(raw: object, where: str, positive: bool) -> float:
     else:
         value = float(raw)
     if not math.isfinite(value):
-        raise ScenarioError(f"{where}: {raw!r} is not a latency (a finite number of milliseconds)")
+        shown = repr(raw) if isinstance(raw, str) else yaml_number(value)
+        raise ScenarioError(f"{where}: {shown} is not a latency (a finite number of milliseconds)")
     if value < 0 or (positive and value == 0):
         raise ScenarioError(f"{where}: {raw!r} must be {'above' if positive else 'at least'} 0")
     return value

@@ -122,3 +122,18 @@ def test_templates_in_indexes_parsable_templates_by_namespace_and_name() -> None
     bad["metadata"]["name"] = "u"
     bad["spec"]["provider"]["type"] = "nope"
     assert list(templates_in([good, bad, {"kind": "Canary"}])) == [("n", "t")]
+
+
+@pytest.mark.parametrize(("value", "shown"), [(1e38, "1e+38"), (2**64, "18446744073709551616"), (-1, "-1")])
+def test_a_uint64_field_names_its_own_range_however_far_out_the_number_is(
+    example: dict[str, Any], value: float, shown: str
+) -> None:
+    """Istio's uint64 minimumRingSize: a number past its range is refused with 0..2**64-1, whether it is too large
+    to decode (1e38, which used to be reported with the int32 range) or decoded and then checked."""
+    example["spec"]["service"]["trafficPolicy"] = {
+        "loadBalancer": {"consistentHash": {"useSourceIp": True, "minimumRingSize": value}}
+    }
+    assert [str(p) for p in check_object(example).errors] == [
+        "spec.service.trafficPolicy.loadBalancer.consistentHash.minimumRingSize: must be a whole number from 0 to "
+        f"18446744073709551615, the range of Flagger's Go field, got {shown}"
+    ]

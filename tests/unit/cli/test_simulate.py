@@ -183,7 +183,7 @@ def test_shared_incident_example_promotes_under_the_judge() -> None:
     ("scenario", "message"),
     [
         (b"duration: .nan\n", "duration: .nan is not a time"),
-        (b"traffic: {rps: .inf}\n", "traffic.rps: inf is not a finite number"),
+        (b"traffic: {rps: .inf}\n", "traffic.rps: .inf is not a finite number"),
         (b"traffic: {rps: 20, subInterval: 1ms}\n", "traffic.subInterval: 0.001s makes 7,200,000 sub-intervals"),
         (b"duration: 30m\n\xff\n", "cannot read: not UTF-8 text (byte 0xff on line 2)"),
         (b"duration: [30m\n", "not valid YAML: while parsing a flow sequence"),

@@ -96,11 +96,14 @@ NAN, INF = float("nan"), float("inf")
             {"metrics": {"request-success-rate": [{"at": "0s", "value": 1, "primary": -INF}]}},
             "metrics.request-success-rate[0].primary: -.inf is not a finite number",
         ),
-        ({"traffic": {"rps": INF}}, "traffic.rps: inf is not a finite number"),
-        ({"traffic": {"rps": 1, "canary": {"errorRate": NAN}}}, "traffic.canary.errorRate: nan is not a number"),
+        ({"traffic": {"rps": INF}}, "traffic.rps: .inf is not a finite number"),
+        (
+            {"traffic": {"rps": 1, "canary": {"errorRate": NAN}}},
+            "traffic.canary.errorRate: .nan is not a finite number",
+        ),
         (
             {"traffic": {"rps": 1, "canary": {"latency": {"median": INF}}}},
-            "traffic.canary.latency.median: inf is not a latency",
+            "traffic.canary.latency.median: .inf is not a latency",
         ),
         ({"traffic": {"rps": 1, "subInterval": -1}}, "traffic.subInterval: -1 is negative"),
         ({"traffic": {"rps": 1e300}}, "traffic.rps: 1e+300 must be at most 1e+06"),

@@ -4,65 +4,61 @@ Flagger's CRD declares most of its integers as `type: number` without bounds, so
 `threshold: 1.0e+38` or `port: 99999999999`; Flagger's Go decoder then refuses the whole object. The bound is the
 Go field's own: `int32` for most (port, progressDeadlineSeconds, Kubernetes and Istio fields), and 64 bits for the
 analysis fields Flagger declares as `int` (pkg/apis/flagger/v1beta1/canary.go), which its amd64 and arm64 builds
-hold, so a Canary Flagger runs is never refused here. The fractions and non-finite numbers are refused earlier,
-by the schema check; this is the range.
+hold, so a Canary Flagger runs is never refused here. The models say which: a field wider than int32 carries a
+`GoInt` marker (`IntNumber` for Flagger's `int`), so no list here can miss a new field. The fractions and
+non-finite numbers are refused earlier, by the schema check; this is the range.
 """
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from serinus.api.analysis import CanaryAnalysis, CanaryWebhook, SessionAffinity
-from serinus.api.istio import ConsistentHashLB
+from serinus.api.base import GoInt
 from serinus.api.problems import Path, Problem, error
 
 INT32 = (-(2**31), 2**31 - 1)
-INT64 = (-(2**63), 2**63 - 1)
-#: Fields whose Go type is wider than 32 bits: (model, Python field name) -> (lowest, highest).
-_WIDER: dict[tuple[type[BaseModel], str], tuple[int, int]] = {
-    (ConsistentHashLB, "minimum_ring_size"): (0, 2**64 - 1),  # Istio's uint64
-    # Flagger's `int` fields (CanaryAnalysis, SessionAffinity.MaxAge, CanaryWebhook.Retries)
-    **{
-        (CanaryAnalysis, name): INT64
-        for name in (
-            "iterations",
-            "mirror_weight",
-            "max_weight",
-            "step_weight",
-            "step_weights",
-            "step_weight_promotion",
-            "threshold",
-            "primary_ready_threshold",
-            "canary_ready_threshold",
-        )
-    },
-    (SessionAffinity, "max_age"): INT64,
-    (CanaryWebhook, "retries"): INT64,
-}
 
 
-def bounds_at(path: Path) -> tuple[int, int]:
-    """The range of the Go field at `path` of a Canary (`spec.analysis.threshold` -> 64 bits), for errors raised
-    before the model exists (a number too large to decode at all)."""
-    names = [step for step in path if isinstance(step, str)]
-    if len(names) >= 3 and names[:2] == ["spec", "analysis"]:
-        model: type[BaseModel] | None = CanaryAnalysis
-        for name in names[2:]:
-            field = (
-                next((n for n, info in model.model_fields.items() if (info.alias or n) == name), None)
-                if model
-                else None
-            )
-            if model is None or field is None:
-                return INT32
-            if (model, field) in _WIDER:
-                return _WIDER[(model, field)]
-            annotation = model.model_fields[field].annotation
-            inner = getattr(annotation, "__args__", (annotation,))
-            model = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
-    return INT32
+def _markers(annotation: Any) -> Iterator[Any]:
+    """Every Annotated marker in a type, at any depth (`list[IntNumber]`, `IntNumber | None`)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        yield from meta
+        annotation = base
+    for arg in typing.get_args(annotation):
+        yield from _markers(arg)
+
+
+def _bounds(info: FieldInfo) -> tuple[int, int]:
+    """The range of a field's Go type: its GoInt marker, else int32."""
+    marker = next((m for m in (*info.metadata, *_markers(info.annotation)) if isinstance(m, GoInt)), None)
+    return INT32 if marker is None else (marker.low, marker.high)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, alone or in a list, a mapping or an Optional."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in typing.get_args(annotation) if (m := _model_in(arg)) is not None), None)
+
+
+def bounds_at(model: type[BaseModel], path: Path) -> tuple[int, int]:
+    """The range of the Go field at `path` of an object of `model` (`spec.analysis.threshold` of a Canary -> 64
+    bits), for errors raised before the object exists (a number too large to decode at all)."""
+    info: FieldInfo | None = None
+    current: type[BaseModel] | None = model
+    for name in (step for step in path if isinstance(step, str)):
+        fields = current.model_fields if current is not None else {}
+        info = next((f for n, f in fields.items() if (f.alias or n) == name), None)
+        if info is None:
+            return INT32
+        current = _model_in(info.annotation)
+    return INT32 if info is None else _bounds(info)
 
 
 def go_integer_rules(obj: BaseModel) -> list[Problem]:
@@ -77,8 +73,7 @@ def _walk(value: Any, path: Path, bounds: tuple[int, int]) -> list[Problem]:
         for name, info in type(value).model_fields.items():
             child = getattr(value, name, None)
             if child is not None:
-                wider = _WIDER.get((type(value), name), INT32)
-                out += _walk(child, (*path, info.alias or name), wider)
+                out += _walk(child, (*path, info.alias or name), _bounds(info))
         return out
     if isinstance(value, list):
         return [p for index, item in enumerate(value) for p in _walk(item, (*path, index), bounds)]
