@@ -61,8 +61,8 @@ def _backslash(quote: str, *, newline: bool = True, extra: dict[str, str] | None
     (else they are refused); `extra` maps further characters to their escapes."""
 
     def write(value: str) -> str:
-        if not newline and ("\n" in value or "\r" in value):
-            raise Refused("a line break cannot be written inside this string")
+        if not newline:
+            _one_line(value)
         out = value.replace("\\", "\\\\").replace(quote, "\\" + quote)
         if newline:
             out = out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
@@ -73,14 +73,19 @@ def _backslash(quote: str, *, newline: bool = True, extra: dict[str, str] | None
     return write
 
 
+def _one_line(value: str) -> None:
+    """Refuse a line break, for a string literal with no escape for one."""
+    if "\n" in value or "\r" in value:
+        raise Refused("a line break cannot be written inside this string")
+
+
 def _json(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
 def _doubled(quote: str) -> Callable[[str], str]:
     def write(value: str) -> str:
-        if "\n" in value or "\r" in value:
-            raise Refused("a line break cannot be written inside this string")
+        _one_line(value)
         return value.replace(quote, quote * 2)
 
     return write
@@ -88,8 +93,7 @@ def _doubled(quote: str) -> Callable[[str], str]:
 
 def _tilde(value: str) -> str:
     """Dynatrace's quoted strings escape `"` and `~` with `~`."""
-    if "\n" in value or "\r" in value:
-        raise Refused("a line break cannot be written inside this string")
+    _one_line(value)
     return value.replace("~", "~~").replace('"', '~"')
 
 
@@ -110,13 +114,13 @@ def _cloudwatch(value: str) -> str:
     return _json(value)
 
 
-_GO_DQ = Quote('"', write=_backslash('"'))
-_GO_SQ = Quote("'", write=_backslash("'"))
+#: Go-style "..." and '...' strings with backslash escapes (PromQL, SignalFlow, MQL)
+_GO_QUOTES = {'"': Quote('"', write=_backslash('"')), "'": Quote("'", write=_backslash("'"))}
 
 PROMETHEUS = Dialect(
     "prometheus",
     "PromQL",
-    quotes={'"': _GO_DQ, "'": _GO_SQ, "`": Quote("`", escape_char="")},
+    quotes={**_GO_QUOTES, "`": Quote("`", escape_char="")},
     line_comments=("#",),
 )
 
@@ -147,18 +151,8 @@ DIALECTS: dict[str, Dialect] = {
             quotes={'"': Quote('"', write=_backslash('"', extra={"${": "\\${"}))},
             line_comments=("//",),
         ),
-        Dialect(
-            "splunk",
-            "SignalFlow",
-            quotes={'"': _GO_DQ, "'": _GO_SQ},
-            line_comments=("#",),
-        ),
-        Dialect(
-            "stackdriver",
-            "MQL",
-            quotes={'"': _GO_DQ, "'": _GO_SQ},
-            line_comments=("#",),
-        ),
+        Dialect("splunk", "SignalFlow", quotes=_GO_QUOTES, line_comments=("#",)),
+        Dialect("stackdriver", "MQL", quotes=_GO_QUOTES, line_comments=("#",)),
         Dialect("cloudwatch", "CloudWatch", quotes={'"': Quote('"', write=_cloudwatch)}),
         Dialect(
             "kayenta",

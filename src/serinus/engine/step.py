@@ -72,11 +72,8 @@ class Engine:
                     canary, EventType.NORMAL, "skipping canary run as object is suspended"
                 )
                 return Next.INTERVAL
-            ctx.provider = provider = canary.provider_or(self.options.mesh_provider)
-            try:
-                ctx.world = await self.make_world(canary, provider)
-            except PortError as err:
-                await ctx.warn(str(err))
+            ctx.provider = canary.provider_or(self.options.mesh_provider)
+            if not await self._open(ctx):
                 return Next.INTERVAL
             await _advance(ctx)
         except Exception as err:  # never silent: a Warning, a counted error and (while analysing) a failed check
@@ -91,19 +88,22 @@ class Engine:
         provider = canary.provider_or(self.options.mesh_provider)
         ctx = Context(canary, None, self.services, self.options.cluster_name, provider)  # type: ignore[arg-type]
         try:
-            ctx.world = await self.make_world(canary, provider)
-        except PortError as err:
-            await ctx.warn(str(err))
-            return False, Next.INTERVAL
-        except Exception as err:
-            await fault(ctx, err)
-            return False, Next.INTERVAL
-        try:
+            if not await self._open(ctx):
+                return False, Next.INTERVAL
             done = await finalize(ctx)
         except Exception as err:
             await fault(ctx, err)
             return False, Next.INTERVAL
         return done, ctx.next
+
+    async def _open(self, ctx: Context) -> bool:
+        """Build the step's World; a PortError (a port that cannot be built) is a Warning and False."""
+        try:
+            ctx.world = await self.make_world(ctx.canary, ctx.provider)
+        except PortError as err:
+            await ctx.warn(str(err))
+            return False
+        return True
 
 
 async def fault(ctx: Context, err: Exception) -> None:

@@ -131,15 +131,7 @@ class ClusterAnalysis:
         target = target_ref.get("name") if isinstance(target_ref, dict) else None
         try:
             self.metrics.count_error(str(target or name), namespace, Reason.TICK_ERROR)
-            meta = (raw or {}).get("metadata")
-            uid = meta.get("uid") if isinstance(meta, dict) else None
-            await self.events.record(
-                InvolvedObject(
-                    str((raw or {}).get("apiVersion") or "flagger.app/v1beta1"), "Canary", namespace, name, uid
-                ),
-                "Warning",
-                fault_text(f"{name}.{namespace}", err),
-            )
+            await self.events.record(_involved(raw, name, namespace), "Warning", fault_text(f"{name}.{namespace}", err))
         except Exception:
             log.exception("reporting a failed tick failed", extra={"canary": f"{name}.{namespace}"})
 
@@ -167,12 +159,7 @@ class ClusterAnalysis:
         await self.store.set_validity(name, namespace, f"invalid canary spec: {problem}" if problem else None, now)
         if problem is None:
             return True
-        meta = raw.get("metadata") or {}
-        await self.events.record(
-            InvolvedObject(str(raw.get("apiVersion")), "Canary", namespace, name, meta.get("uid")),
-            "Warning",
-            f"invalid canary spec: {problem}",
-        )
+        await self.events.record(_involved(raw, name, namespace), "Warning", f"invalid canary spec: {problem}")
         log.error("invalid canary spec: %s", problem, extra={"canary": f"{name}.{namespace}"})
         return False
 
@@ -310,3 +297,11 @@ class ClusterAnalysis:
                 except ApiError:
                     continue
         return templates, secrets
+
+
+def _involved(raw: dict[str, Any] | None, name: str, namespace: str) -> InvolvedObject:
+    """The Canary an event is about, from its raw object as read (None, or any shape, when reading it failed)."""
+    raw = raw or {}
+    meta = raw.get("metadata")
+    uid = meta.get("uid") if isinstance(meta, dict) else None
+    return InvolvedObject(str(raw.get("apiVersion") or "flagger.app/v1beta1"), "Canary", namespace, name, uid)

@@ -14,7 +14,7 @@ from typing import Any
 
 from serinus.api import Canary, CanaryMetric, CanaryPhase
 from serinus.engine.judge.types import Observation, VersionCounts
-from serinus.engine.ports import Measurement, NoTelemetry, Routes, World
+from serinus.engine.ports import EventType, Measurement, Next, NoTelemetry, PortError, Routes, World
 from serinus.sim.runner import build
 from serinus.sim.scenario import parse_scenario
 from serinus.sim.world import Cluster
@@ -349,3 +349,27 @@ def test_the_judge_freezes_on_malformed_counts_and_names_them() -> None:
     assert "request-success-rate: the canary's request count is +Inf, not a finite non-negative number" in frozen[0]
     assert ("malformed_answer", "") in release.telemetry.errors
     assert set(release.failed_checks) == {0}
+
+
+class DeadRecorder:
+    """A Recorder whose every event raises (the events API is down as well)."""
+
+    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
+        raise RuntimeError("events API down")
+
+
+def test_finalization_whose_world_and_events_both_fail_is_counted_not_raised() -> None:
+    """revertOnDeletion's step: the World cannot be built and the Warning saying so cannot be recorded either; the
+    step still returns "not done, retry at the interval" and counts the error, as an analysis step does, instead of
+    raising out of the engine."""
+    engine, _ = build(canary(SCHEDULE), parse_scenario({}, canary(SCHEDULE)))
+    counted = Counted()
+    engine.services.telemetry = counted
+    engine.services.recorder = DeadRecorder()
+
+    async def no_world(current: Canary, provider: str) -> World:
+        raise PortError("router unavailable")
+
+    engine.make_world = no_world
+    assert asyncio.run(engine.terminate("podinfo", "test")) == (False, Next.INTERVAL)
+    assert counted.errors == [("step_error", "")]
