@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.utils
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+import msgspec
 
 from serinus.errors import DeadlineExceeded, ResponseTooLarge
 
@@ -39,6 +41,19 @@ DEFAULT_MAX_RESPONSE_BYTES = 10 * MiB
 
 #: query parameters that make a Kubernetes request a stream the client keeps open (watches, followed logs)
 STREAM_PARAMS = ("watch", "follow")
+
+#: every exception a call to an HTTP API (a lightkube call above all) raises because the call failed, as opposed
+#: to a bug in the caller: httpx2's HTTPError covers TransportError (ConnectError, ReadError, timeouts,
+#: RemoteProtocolError, ...), DecodingError, TooManyRedirects and HTTPStatusError (so lightkube's ApiError); OSError
+#: covers ssl.SSLError and sockets used directly; msgspec and json decoding errors are what lightkube raises on a
+#: body that is not an object. serinus.kube.transient says which of them a retry may cure.
+API_ERRORS: tuple[type[Exception], ...] = (
+    httpx2.HTTPError,
+    OSError,
+    TimeoutError,
+    msgspec.DecodeError,
+    json.JSONDecodeError,
+)
 
 #: headers that describe the body on the wire, not the decoded body a loaded response carries
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})

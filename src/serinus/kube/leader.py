@@ -29,7 +29,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 
 from serinus.errors import SerinusError
-from serinus.kube.transient import API_ERRORS, is_transient, status_code
+from serinus.kube.transient import is_transient, status_code
+from serinus.net import API_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-from lightkube.config.client_adapter import AsyncClient as http_client
-from lightkube.config.client_adapter import ConnectionParams
+from lightkube.config.client_adapter import user_auth
 from lightkube.config.kubeconfig import SingleConfig
 
 from serinus.errors import SerinusError
+from serinus.kube.client import transport_for
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,17 @@ class MetadataWatch:
 
     @classmethod
     def connect(cls, config: SingleConfig, path: str, **kwargs: Any) -> MetadataWatch:
-        """A watch with its own HTTP client from the operator's kubeconfig (a watch holds its connection)."""
-        timeout = httpx2.Timeout(10.0, read=kwargs.get("server_timeout_s", SERVER_TIMEOUT_S) + 30.0)
-        return cls(http_client(config, ConnectionParams(timeout=timeout)), path, **kwargs)
+        """A watch with its own HTTP client from the operator's kubeconfig (a watch holds its connection), on the
+        Kubernetes client's transport: the same TLS, proxy and request deadline, and a watch given up after
+        30 s of silence past the server's own timeout."""
+        idle_s = kwargs.get("server_timeout_s", SERVER_TIMEOUT_S) + 30.0
+        http = httpx2.AsyncClient(
+            base_url=config.cluster.server,
+            auth=user_auth(config.user),
+            transport=transport_for(config, watch_idle_s=idle_s),
+            timeout=httpx2.Timeout(10.0, read=None),  # each read is the transport's to bound
+        )
+        return cls(http, path, **kwargs)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

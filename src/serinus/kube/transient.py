@@ -4,29 +4,17 @@ lightkube's AsyncClient passes its transport's exceptions on unchanged: httpx2's
 (refused or reset connections, TLS handshakes, timeouts, truncated answers), `HTTPStatusError` for an error page
 that is not JSON (a proxy's 502), lightkube's `ApiError` (an `HTTPStatusError`) for the API server's own Status
 answers, and JSON decoding errors for a garbled body. None of these is an `OSError` or a `TimeoutError`, so code
-that must outlive a blip of the control plane catches `API_ERRORS` and asks `is_transient` whether a retry may
+that must outlive a blip of the control plane catches `API_ERRORS` (serinus.net's, so that a metrics provider
+reading the API, which may not import this package, catches the same) and asks `is_transient` whether a retry may
 succeed.
 """
 
 from __future__ import annotations
 
-import json
-
 import httpx2
-import msgspec
 from lightkube import ApiError
 
-#: every exception a lightkube call raises because the call failed (as opposed to a bug in the caller):
-#: httpx2's HTTPError covers TransportError (ConnectError, ReadError, timeouts, RemoteProtocolError, ...),
-#: DecodingError, TooManyRedirects and HTTPStatusError (so ApiError); OSError covers ssl.SSLError and sockets
-#: used directly; msgspec and json decoding errors are what lightkube raises on a body that is not an object.
-API_ERRORS: tuple[type[Exception], ...] = (
-    httpx2.HTTPError,
-    OSError,
-    TimeoutError,
-    msgspec.DecodeError,
-    json.JSONDecodeError,
-)
+from serinus.net import API_ERRORS
 
 #: HTTP answers that say "not now" rather than "no": rate limiting, and the API server or etcd unavailable
 TRANSIENT_STATUS = frozenset({429}) | frozenset(range(500, 600))

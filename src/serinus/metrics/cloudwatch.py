@@ -39,7 +39,7 @@ from serinus.errors import (
     safe_url,
 )
 from serinus.metrics.answers import items, number, obj
-from serinus.net import Deadline, fetch_blocking
+from serinus.net import Deadline, fetch_blocking, timed_out
 
 TIMEOUT_S = 5.0
 MAX_ATTEMPTS = 3
@@ -100,7 +100,7 @@ class CloudWatchProvider:
         if call is None:
             return None  # not a call of query() or is_online(): botocore sends it itself
         if call.expired():
-            raise DeadlineExceeded(f"timed out after {call.seconds:g}s", timeout_s=call.seconds)
+            raise timed_out(call)
         body = request.body
         if hasattr(body, "read"):
             body = body.read()
@@ -115,7 +115,7 @@ class CloudWatchProvider:
             )
         except DeadlineExceeded as err:
             if call.expired():
-                raise DeadlineExceeded(f"timed out after {call.seconds:g}s", timeout_s=call.seconds) from err
+                raise timed_out(call) from err
             raise ReadTimeoutError(endpoint_url=request.url, error=err) from err  # botocore retries it
         except httpx2.ConnectError as err:
             raise EndpointConnectionError(endpoint_url=request.url, error=err) from err

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 
-from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound
+from serinus.errors import NoValuesFound
 from serinus.metrics.answers import items, number, obj, shown
 from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import required
@@ -65,8 +65,7 @@ class DatadogProvider:
         """The first non-null point of the first series; null and NaN points are skipped, no point is "no values
         found", and ±Inf or a body of the wrong shape is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, query)
+        fail = self.http.malformed(query)
 
         series = items(obj(body, "the answer", fail).get("series"), "series", fail)
         if series:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 
-from serinus.errors import InvalidSpecError, MalformedAnswer, MetricsError, NoValuesFound
+from serinus.errors import InvalidSpecError, NoValuesFound
 from serinus.metrics.answers import items, number, obj
 from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import required
@@ -68,8 +68,7 @@ class DynatraceProvider:
         """The first value of the last data entry of the first result; nothing or null (or NaN) there is "no
         values found", and ±Inf, a value that is no number or a body of the wrong shape is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, query)
+        fail = self.http.malformed(query)
 
         results = items(obj(body, "the answer", fail).get("result"), "result", fail)
         data = items(obj(results[0], "a result", fail).get("data"), "data", fail) if results else []

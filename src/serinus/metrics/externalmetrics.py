@@ -21,6 +21,7 @@ from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, Provide
 from serinus.metrics import answers
 from serinus.metrics.http import ProviderHttp, snippet
 from serinus.metrics.kube import label_selector, resource
+from serinus.net import API_ERRORS
 
 GROUP, VERSION = "external.metrics.k8s.io", "v1beta1"
 _SUFFIXES = {
@@ -136,7 +137,7 @@ class ExternalMetricsProvider:
                 provider=self.name,
                 query=query,
             ) from err
-        except (OSError, httpx2.TransportError) as err:
+        except API_ERRORS as err:  # no answer, or one that is not an ExternalMetricValueList's JSON
             raise ProviderUnreachable(
                 f"externalmetrics (API server): unreachable ({err}); query: {query}", provider=self.name, query=query
             ) from err

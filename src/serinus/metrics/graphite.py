@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 import httpx2
 
-from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, QueryFailed
+from serinus.errors import NoValuesFound, QueryFailed
 from serinus.metrics.answers import items, number, obj, shown
 from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import basic_auth_pair
@@ -61,8 +61,7 @@ class GraphiteProvider:
         allow); null and NaN points are skipped, none is "no values found", and ±Inf, a value that is no number
         or a body of the wrong shape is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, query)
+        fail = self.http.malformed(query)
 
         value: float | None = None
         for series in items(body, "the answer", fail):

@@ -19,12 +19,14 @@ from serinus.errors import (
     AuthenticationFailed,
     DeadlineExceeded,
     InvalidSpecError,
+    MalformedAnswer,
     MetricsError,
     ProviderUnreachable,
     QueryFailed,
     ResponseTooLarge,
     safe_url,
 )
+from serinus.metrics.answers import Fail
 from serinus.net import Deadline, fetch, url_problem
 
 TIMEOUT_S = 5.0
@@ -78,6 +80,10 @@ class ProviderHttp:
         text = f"{self.provider} {self.shown}: {what}" + (f"; query: {query}" if query else "")
         return kind(text, provider=self.provider, address=self.shown, query=query)
 
+    def malformed(self, query: str) -> Fail:
+        """The MalformedAnswer of one query, for serinus.metrics.answers' parsers."""
+        return lambda what: self.error(MalformedAnswer, what, query)
+
     def url(self, path: str) -> str:
         """`path` under the provider's address (a full URL is taken as it is)."""
         return path if path.startswith(("http://", "https://")) else f"{self.address}{path}"
@@ -125,7 +131,10 @@ class ProviderHttp:
 
     async def json(self, method: str, path: str, *, query: str = "", **kwargs: Any) -> Any:
         """send(), then the body as JSON (a body that is not JSON is QueryFailed)."""
-        response = await self.send(method, path, query=query, **kwargs)
+        return self.decode(await self.send(method, path, query=query, **kwargs), query)
+
+    def decode(self, response: httpx2.Response, query: str = "") -> Any:
+        """The body of `response` as JSON; a body that is not JSON is QueryFailed."""
         try:
             return response.json()
         except (ValueError, RecursionError) as err:  # RecursionError: JSON nested deeper than the parser goes

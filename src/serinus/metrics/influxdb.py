@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 
 import httpx2
 
-from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, QueryFailed
+from serinus.errors import NoValuesFound, QueryFailed
 from serinus.metrics.answers import number
 from serinus.metrics.http import ProviderHttp
 from serinus.metrics.secrets import required
@@ -99,8 +99,7 @@ class InfluxDBProvider:
         """The `_value` of the first record of an annotated-CSV answer: an empty or NaN one is "no values found";
         ±Inf, a value that is no number, or CSV that cannot be read is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, query)
+        fail = self.http.malformed(query)
 
         try:
             for row, types in records(text):

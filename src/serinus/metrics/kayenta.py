@@ -31,7 +31,7 @@ from typing import Any
 import httpx2
 
 from serinus.api.manifests import ManifestError, load_yaml
-from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound, ProviderUnreachable, QueryFailed
+from serinus.errors import NoValuesFound, ProviderUnreachable, QueryFailed
 from serinus.metrics.answers import finite, number, obj
 from serinus.metrics.http import ProviderHttp
 from serinus.metrics.secrets import basic_auth_pair
@@ -142,8 +142,7 @@ class KayentaProvider:
         score is "no values found", and a score that is no number (±Inf, NaN included) or a status of the wrong
         shape is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, query)
+        fail = self.http.malformed(query)
 
         def dig(value: Any, *path: str) -> Any:
             for depth, key in enumerate(path):

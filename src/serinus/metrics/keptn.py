@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
 from lightkube import ApiError, AsyncClient
 
 from serinus.errors import (
@@ -31,6 +30,7 @@ from serinus.errors import (
 from serinus.metrics import answers
 from serinus.metrics.http import as_float
 from serinus.metrics.kube import resource
+from serinus.net import API_ERRORS
 
 GROUP, VERSION = "metrics.keptn.sh", "v1beta1"
 POLL_S, TIMEOUT_S = 1.0, 10.0
@@ -101,7 +101,7 @@ class KeptnProvider:
         except ApiError as err:
             what = f"{err.status.reason or 'error'} (HTTP {err.status.code}): {err.status.message}"
             raise self._error(QueryFailed, what, query) from err
-        except (OSError, httpx2.TransportError) as err:
+        except API_ERRORS as err:  # no answer, an error page that is no Status (a proxy's), or a garbled body
             raise self._error(ProviderUnreachable, f"the Kubernetes API is unreachable ({err})", query) from err
 
     async def _metric(self, q: KeptnQuery, query: str) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 
-from serinus.errors import MalformedAnswer, MetricsError, NoValuesFound
+from serinus.errors import NoValuesFound
 from serinus.metrics.answers import items, number, obj
 from serinus.metrics.http import ProviderHttp, collapse
 from serinus.metrics.secrets import required
@@ -61,8 +61,7 @@ class NewRelicProvider:
         """The single result's `result` (or lone aggregate); zero, several or null results are "no values found",
         and ±Inf, a value that is no number or a body of the wrong shape is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, nrql)
+        fail = self.http.malformed(nrql)
 
         results = items(obj(body, "the answer", fail).get("results"), "results", fail)
         if len(results) != 1:

@@ -212,7 +212,7 @@ def _malformed(provider: MetricsProvider, query: str) -> Fail:
     """A MalformedAnswer naming the provider (and its address where it has one) and the query."""
     http = getattr(provider, "http", None)
     if isinstance(http, ProviderHttp):
-        return lambda what: http.error(MalformedAnswer, what, query)
+        return http.malformed(query)
     return lambda what: MalformedAnswer(f"{provider.name}: {what}; query: {query}", provider=provider.name, query=query)
 
 

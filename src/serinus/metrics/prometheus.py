@@ -74,16 +74,13 @@ class PrometheusProvider:
 
     def malformed(self, query: str) -> Fail:
         """The MalformedAnswer factory of one query."""
-        return lambda what: self.http.error(MalformedAnswer, what, query)
+        return self.http.malformed(query)
 
     async def _get(self, query: str) -> dict[str, Any]:
         response = await self.http.send(
             "GET", "/api/v1/query", query=query, params={"query": query}, check_status=False
         )
-        try:
-            body: Any = response.json()
-        except (ValueError, RecursionError) as err:
-            raise self.http.error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
+        body: Any = self.http.decode(response, query)
         if not isinstance(body, dict):
             if response.status_code >= 400:
                 raise self.http.error(QueryFailed, f"query failed (HTTP {response.status_code})", query)

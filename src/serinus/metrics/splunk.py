@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
-from serinus.errors import InvalidSpecError, MalformedAnswer, MetricsError, MultipleValues, NoValuesFound, QueryFailed
+from serinus.errors import InvalidSpecError, MultipleValues, NoValuesFound, QueryFailed
 from serinus.metrics.answers import items, number, obj
 from serinus.metrics.http import ProviderHttp
 from serinus.metrics.secrets import required
@@ -99,8 +99,7 @@ class SplunkProvider:
         series are "multiple values", none is "no values found", and ±Inf, a value that is no number or a data
         message of the wrong shape is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, program)
+        fail = self.http.malformed(program)
 
         series: set[str] = set()
         value: float | None = None

@@ -22,11 +22,8 @@ from serinus.errors import (
     AuthenticationFailed,
     DeadlineExceeded,
     InvalidSpecError,
-    MalformedAnswer,
-    MetricsError,
     NoValuesFound,
     ProviderUnreachable,
-    QueryFailed,
     ResponseTooLarge,
 )
 from serinus.metrics.answers import items, number, obj
@@ -148,20 +145,14 @@ class StackdriverProvider:
     async def query(self, query: str) -> float:
         """The first value of the first point of the first series the MQL query returns."""
         query = collapse(query)
-        response = await self._post(query)
-        try:
-            body = response.json()
-        except (ValueError, RecursionError) as err:
-            raise self.http.error(QueryFailed, f"HTTP {response.status_code}, body is not JSON", query) from err
-        return self.answer(body, query)
+        return self.answer(self.http.decode(await self._post(query), query), query)
 
     def answer(self, body: Any, query: str) -> float:
         """The first numeric value (doubleValue, or int64Value as MQL sends it: a string) of the first point of the
         first series; none (or NaN) is "no values found", and ±Inf, a value that is no number or a body of the
         wrong shape is MalformedAnswer."""
 
-        def fail(what: str) -> MetricsError:
-            return self.http.error(MalformedAnswer, what, query)
+        fail = self.http.malformed(query)
 
         series = items(obj(body, "the answer", fail).get("timeSeriesData"), "timeSeriesData", fail)
         points = items(obj(series[0], "a series", fail).get("pointData"), "pointData", fail) if series else []

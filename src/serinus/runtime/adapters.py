@@ -9,7 +9,6 @@ import logging
 import time
 from typing import Any
 
-import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Secret
 
@@ -21,6 +20,7 @@ from serinus.hooks.events import EventWebhooks
 from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import AlertProvider as AlertProviderResource
 from serinus.metrics.checks import decode_secret
+from serinus.net import API_ERRORS
 from serinus.notify.alert import Alert, Field, wants
 from serinus.notify.receivers import Receiver, make_receiver
 from serinus.runtime.metrics import ControllerMetrics
@@ -52,7 +52,7 @@ class Guarded:
                 raise PortError(str(err.status.message or err)) from err
             except SerinusError as err:
                 raise PortError(str(err)) from err
-            except (OSError, httpx2.HTTPError) as err:
+            except API_ERRORS as err:  # the API (or another endpoint) failed, garbled answers included
                 raise PortError(f"{type(err).__name__}: {err}") from err
 
         return call
