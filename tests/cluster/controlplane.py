@@ -160,6 +160,11 @@ class ControlPlane:
     api_port: int = 0
     token: str = ""
     etcd_url: str = ""
+    #: (from, to) in wall-clock seconds: each time kube-apiserver was stopped until it answered /readyz again.
+    #: A restarted API server answers before its RBAC caches are filled and refuses (403) what it would allow;
+    #: the least-privilege test does not count refusals in these windows.
+    api_restarts: list[tuple[float, float]] = field(default_factory=list)
+    _stopped_at: dict[str, float] = field(default_factory=dict)
 
     @property
     def audit_log(self) -> Path:
@@ -249,6 +254,7 @@ class ControlPlane:
         it to exit; `start_component` starts it again on the same ports."""
         proc = self.component(name)
         if proc.popen.poll() is None:
+            self._stopped_at[name] = time.time()
             os.kill(proc.popen.pid, sig)
             proc.popen.wait(30)
 
@@ -264,6 +270,8 @@ class ControlPlane:
             self._wait(lambda: _http_status(f"{self.etcd_url}/health") == 200, "etcd /health after a restart", timeout)
         if name in ("etcd", "kube-apiserver"):  # the API server serves again once it has (re)connected to etcd
             self.wait_api_ready(timeout)
+        if name == "kube-apiserver":
+            self.api_restarts.append((self._stopped_at.pop(name, time.time()), time.time()))
 
     def wait_api_ready(self, timeout: float = 60.0) -> None:
         """Wait until kube-apiserver answers /readyz with 200."""
