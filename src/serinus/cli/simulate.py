@@ -10,8 +10,9 @@ import click
 from serinus.api import Canary
 from serinus.api.check import check_object, context_for
 from serinus.cli.inputs import InputError, display_name, read_objects, read_yaml
+from serinus.sim.base import ScenarioError, parse_time
 from serinus.sim.runner import SimResult, simulate_async
-from serinus.sim.scenario import ScenarioError, parse_scenario, parse_time
+from serinus.sim.scenario import parse_scenario
 from serinus.sim.world import Event, Judgement, Weights
 
 _VERDICT_COLOURS = {"ROLLBACK": "red", "PROMOTE": "green", "ADVANCE": "cyan", "HOLD": "yellow", "FREEZE": "magenta"}

@@ -31,15 +31,12 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from serinus.api import Canary
-from serinus.api.duration import DurationError, duration_seconds
 from serinus.api.problems import yaml_number
-from serinus.errors import InvalidSpecError
-
-if TYPE_CHECKING:
-    from serinus.sim.traffic import TrafficModel
+from serinus.sim.base import ScenarioError, parse_time
+from serinus.sim.traffic import TrafficModel
 
 T = TypeVar("T")
 DEFAULT_DURATION_S = 2 * 3600.0
@@ -47,31 +44,6 @@ DEFAULT_DURATION_S = 2 * 3600.0
 MAX_STEPS = 10_000
 #: Most traffic sub-intervals a scenario's duration may hold: 27 h at the default subInterval (10 s).
 MAX_SUB_INTERVALS = 10_000
-
-
-class ScenarioError(InvalidSpecError):
-    """The scenario cannot be used: the message names the field and what is wrong."""
-
-
-def parse_time(value: object, where: str) -> float:
-    """A Go duration (`90s`, `1m30s`) or a number of seconds."""
-    if isinstance(value, bool):
-        raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ScenarioError(f"{where}: {yaml_number(value)} is not a time (use a duration such as 90s or 2m)")
-        if value < 0:
-            raise ScenarioError(f"{where}: {value!r} is negative")
-        return float(value)
-    if isinstance(value, str):
-        try:
-            seconds = duration_seconds(value.strip())
-        except DurationError:
-            raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)") from None
-        if seconds < 0:
-            raise ScenarioError(f"{where}: {value!r} is negative")
-        return seconds
-    raise ScenarioError(f"{where}: {value!r} is not a time (use a duration such as 90s or 2m)")
 
 
 @dataclass(frozen=True)
@@ -268,11 +240,7 @@ def _seconds_text(seconds: float) -> str:
 
 
 def _traffic(raw: object) -> TrafficModel | None:
-    if raw is None:
-        return None
-    from serinus.sim.traffic import TrafficModel  # traffic.py uses this module's errors and times
-
-    return TrafficModel.parse(raw, "traffic")
+    return None if raw is None else TrafficModel.parse(raw, "traffic")
 
 
 def _named(

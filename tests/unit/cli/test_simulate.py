@@ -185,6 +185,7 @@ def test_shared_incident_example_promotes_under_the_judge() -> None:
         (b"duration: .nan\n", "duration: .nan is not a time"),
         (b"traffic: {rps: .inf}\n", "traffic.rps: .inf is not a finite number"),
         (b"traffic: {rps: 20, subInterval: 1ms}\n", "traffic.subInterval: 0.001s makes 7,200,000 sub-intervals"),
+        (b"traffic: {rps: " + b"1" * 400 + b"}\n", "traffic.rps: 1111111111"),
         (b"duration: 30m\n\xff\n", "cannot read: not UTF-8 text (byte 0xff on line 2)"),
         (b"duration: [30m\n", "not valid YAML: while parsing a flow sequence"),
         (b"a: &a [1, 2]\nb: &b [*a, *a]\n---\nc: 1\n", "not valid YAML: expected one document, found 2"),
@@ -193,8 +194,9 @@ def test_shared_incident_example_promotes_under_the_judge() -> None:
 def test_bad_scenario_values_and_files_exit_2_naming_file_and_field(
     tmp_path: Path, scenario: bytes, message: str
 ) -> None:
-    """Non-finite values, a sub-interval that would take millions of steps, bytes that are not UTF-8 and broken
-    YAML: exit 2 and one line naming the scenario file and the field, instead of 0 steps, a hang or a traceback."""
+    """Non-finite values, a sub-interval that would take millions of steps, a number too large for a float, bytes
+    that are not UTF-8 and broken YAML: exit 2 and one line naming the scenario file and the field, instead of 0
+    steps, a hang or a traceback."""
     path = tmp_path / "s.yaml"
     path.write_bytes(scenario)
     code, out = _run(CANARY, "--scenario", str(path))

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from serinus.api import Canary
-from serinus.sim.scenario import ScenarioError, parse_scenario
+from serinus.sim.base import ScenarioError
+from serinus.sim.scenario import parse_scenario
 
 CANARY = Canary.model_validate(
     yaml.safe_load("""

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from serinus.sim.scenario import ScenarioError
+from serinus.sim.base import ScenarioError
 from serinus.sim.traffic import (
     CANARY,
     PRIMARY,
