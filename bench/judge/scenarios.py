@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.judge.serinus_rule import MAX_WEIGHT, STEP_WEIGHT
+from serinus.api.judge import DEFAULTS
 from serinus.sim.traffic import TrafficModel, VersionModel, bucket_model
 
 #: the schedule minimum: 5 steps of 1 minute (10 % to 50 %)
@@ -34,8 +35,9 @@ SCHEDULE_MIN = 5
 #: the latency bound of the relative test used for labels (the Istio bucket bound nearest the primary's true p99 of
 #: 256 ms: 1.1 % of its requests are slower)
 LABEL_BOUND_MS = 250.0
-ERRORS_PASS = (5.0, 0.005)
-LATENCY_PASS = (5.0, 0.02)
+#: the judge's default promotion tolerances (ratio, difference), which label a canary "severe" beyond them
+ERRORS_PASS = DEFAULTS.errors.promote
+LATENCY_PASS = DEFAULTS.latency.promote
 ABS_ERRORS = 0.01  # min: 99
 ABS_LATENCY_MS, ABS_LATENCY_SHARE = 500.0, 0.01  # max: 500 (p99)
 

@@ -14,6 +14,7 @@ from typing import Any
 from bench.judge.common import Decision, Interval
 from serinus.api import Canary
 from serinus.engine.judge.config import JudgeConfig, judge_config
+from serinus.engine.judge.state import JudgeState
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import Observation, Tick, TickResult, Verdict, VersionCounts
 
@@ -62,7 +63,7 @@ class SerinusRule:
     def __init__(self, name: str, config: JudgeConfig) -> None:
         self.name = name
         self.config = config
-        self.state: dict[str, Any] | None = None
+        self.state: JudgeState | None = None
         self._weight = STEP_WEIGHT
         self.holds = 0  # intervals held (HOLD or FREEZE)
         self.policy = ""  # set when maxHold ran out and onInconclusive decided

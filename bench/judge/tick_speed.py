@@ -5,22 +5,25 @@
 The judge runs once per metric interval in the operator, but the benchmark (`bench.judge.run`) and `serinus
 simulate` call it hundreds of thousands of times, so its cost matters there. Three situations, each the state
 after a few intervals: advancing at 20 RPS, holding at the gate at 0.5 RPS, promoting at 200 RPS. Prints the
-median and the best of REPEATS timings of 2,000 ticks, in microseconds per tick.
+median and the best of REPEATS timings of 2,000 ticks, in microseconds per tick; then the same for the operator's
+round trip of the last state through status.judge (`encode_state`, JSON text and back, `decode_state`), which
+the operator adds to each tick and the benchmark does not.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import sys
 import timeit
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from serinus.api import Canary
 from serinus.engine.judge.config import judge_config
+from serinus.engine.judge.state import JudgeState, decode_state, encode_state
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import Observation, Tick, VersionCounts
 
@@ -71,13 +74,23 @@ def main(argv: list[str]) -> int:
         tick = Tick(len(weights) * 60.0, 60.0, last, last == 50)
         observations = _observations(rps, last)
 
-        def one(s: dict[str, Any] | None = state, t: Tick = tick, o: list[Observation] = observations) -> None:
+        def one(s: JudgeState | None = state, t: Tick = tick, o: list[Observation] = observations) -> None:
             judge_tick(config, s, t, o)
 
-        timings = timeit.repeat(one, number=2000, repeat=repeats)
-        per_tick = [t / 2000 * 1e6 for t in timings]
-        print(f"{name}: median {statistics.median(per_tick):.0f} µs per tick, best {min(per_tick):.0f} µs")
+        _report(name, timeit.repeat(one, number=2000, repeat=repeats))
+    assert state is not None
+    stored = state
+
+    def round_trip() -> None:
+        decode_state(json.loads(json.dumps(encode_state(stored))))
+
+    _report("status round trip of the promoting state", timeit.repeat(round_trip, number=2000, repeat=repeats))
     return 0
+
+
+def _report(name: str, timings: list[float]) -> None:
+    per_tick = [t / 2000 * 1e6 for t in timings]
+    print(f"{name}: median {statistics.median(per_tick):.0f} µs per tick, best {min(per_tick):.0f} µs")
 
 
 if __name__ == "__main__":

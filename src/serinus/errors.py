@@ -22,6 +22,11 @@ class InvalidSpecError(SerinusError):
     """A Canary, MetricTemplate or AlertProvider is not valid; the message names the field."""
 
 
+class JudgeStateError(SerinusError):
+    """The statistical judge's state in a Canary's status (status.judge.state) cannot be read; the message names
+    the field."""
+
+
 class ProviderError(SerinusError):
     """A metrics, router or alert provider failed; the message names the provider and the address."""
 

@@ -8,17 +8,30 @@ same blocks may be given as annotations, so a manifest still validates against F
     serinus.io/judge-request-duration: '{kind: histogram}'
 
 A field in the spec wins over the annotation.
+
+This module is also the settings' one reader, for the operator and for `serinus validate` alike: `DEFAULTS` holds
+every value a Canary leaves out, `read_annotations` parses the annotations into blocks (each with the path it was
+written at), `effective_analysis` and `effective_metric` say which block is in effect, and `parse_bound` and
+`parse_direction` read the free-text fields (`judge_kinds` says which test a metric gets). The two read with one
+difference, on purpose: validate holds an annotation to the CRD schema of the block it stands for and reports each
+problem at its field (`read_annotations` with `schemas`), while the operator (`effective_judge`) judges with what it
+can read of the annotation (pydantic's reading: `'0.05'` is 0.05) and gives up, with a ValueError naming the
+annotation, only where it cannot read it at all.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final, Generic, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 
-from serinus.api.base import ApiModel, Crd
+from serinus.api.base import ApiModel, Crd, camel
+from serinus.api.manifests import ManifestError, load_yaml
+from serinus.api.problems import Path, Problem, error, show, warning
 
 ANNOTATION: Final = "serinus.io/judge"
 METRIC_ANNOTATION_PREFIX: Final = "serinus.io/judge-"
@@ -68,6 +81,52 @@ class MetricKind(StrEnum):
     SCALAR = "scalar"
 
 
+@dataclass(frozen=True)
+class EffectDefaults:
+    """A test's default tolerances: roll back at `rollback`, promote once `promote` is ruled out, each a
+    (canary/primary ratio, canary − primary difference as a fraction) pair; the difference is 0 for scalar sign
+    tests, which have none."""
+
+    rollback: tuple[float, float]
+    promote: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class JudgeDefaults:
+    """Every default of the judge's settings (docs/judge.md, Settings): what a Canary gets for each field it leaves
+    out. The operator resolves its settings with them; `serinus validate`'s messages and the CRD's descriptions
+    quote them."""
+
+    false_rollback_rate: float = 0.05
+    missed_regression_rate: float = 0.05
+    gate: Gate = Gate.MAX_WEIGHT
+    max_hold: str = "30m"
+    on_inconclusive: OnInconclusive = OnInconclusive.FLAGGER
+    baseline: Baseline = Baseline.PRIMARY
+    #: errors (5xx, or a custom metric's bad requests): roll back on a doubling that costs >= 0.1 pp; promotion
+    #: must rule out 5x and 0.5 pp
+    errors: EffectDefaults = EffectDefaults(rollback=(2.0, 0.001), promote=(5.0, 0.005))
+    #: latency exceedance (share of requests slower than the bound): 2x / 0.5 pp and 5x / 2 pp
+    latency: EffectDefaults = EffectDefaults(rollback=(2.0, 0.005), promote=(5.0, 0.02))
+    #: scalar metrics (sign tests on canary/primary): roll back when typically 20 % worse, promote when typically
+    #: less than 50 % worse, so that a steady 1.2x difference is flagged and noise is not
+    scalar: EffectDefaults = EffectDefaults(rollback=(1.2, 0.0), promote=(1.5, 0.0))
+    #: latency bounds of the exceedance tests: the primary's p99 bucket
+    bounds: tuple[str, ...] = ("auto",)
+
+    def effects(self, latency: bool, kind: MetricKind) -> EffectDefaults:
+        """The default tolerances of a metric judged as `kind`; `latency` for request-duration, whose absolute
+        test is on latency too."""
+        if kind is MetricKind.SCALAR:
+            return self.scalar
+        if kind is MetricKind.HISTOGRAM or (kind is MetricKind.ABSOLUTE and latency):
+            return self.latency
+        return self.errors
+
+
+DEFAULTS: Final = JudgeDefaults()
+
+
 class Effect(ApiModel):
     """An effect size: canary/primary ratio and canary−primary difference (percentage points)."""
 
@@ -92,16 +151,21 @@ class AnalysisJudge(ApiModel):
 
     mode: JudgeMode = Field(default=JudgeMode.THRESHOLD, description="threshold (Flagger's rule) or statistical.")
     false_rollback_rate: float | None = Field(
-        default=None, description="Highest chance of rolling back a canary no worse than the primary; 0.05 if unset."
+        default=None,
+        description="Highest chance of rolling back a canary no worse than the primary; "
+        f"{DEFAULTS.false_rollback_rate:g} if unset.",
     )
     missed_regression_rate: float | None = Field(
-        default=None, description="Highest chance of promoting a canary worse than the tolerance; 0.05 if unset."
+        default=None,
+        description="Highest chance of promoting a canary worse than the tolerance; "
+        f"{DEFAULTS.missed_regression_rate:g} if unset.",
     )
     gate: Gate | None = Field(
         default=None, description="Where promotion needs evidence: maxWeight (default), everyStep or none."
     )
     max_hold: Annotated[str, Crd(pattern=r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)")] = Field(
-        default="", description="How long to hold for evidence at the gate before onInconclusive; 30m if unset."
+        default="",
+        description=f"How long to hold for evidence at the gate before onInconclusive; {DEFAULTS.max_hold} if unset.",
     )
     on_inconclusive: OnInconclusive | None = Field(
         default=None, description="At maxHold: flagger (Flagger's verdict, the default), rollback, promote or pause."
@@ -169,58 +233,224 @@ class JudgeStatus(ApiModel):
     metrics: list[MetricJudgeStatus] = Field(default_factory=list, description="Evidence per metric.")
 
 
-def _parse_block(text: str, where: str) -> dict[str, Any]:
-    # the annotation is YAML (JSON is YAML too), read by the one bounded YAML reader of every command
-    from serinus.api.manifests import ManifestError, load_yaml
+# --- the free-text fields -------------------------------------------------------------------------------------------
 
+#: Values of a scalar metric's `direction`: +1 when a higher canary value is worse, -1 when a lower one is.
+DIRECTIONS: Final = {"increase": 1, "higher": 1, "up": 1, "decrease": -1, "lower": -1, "down": -1}
+
+
+def parse_direction(text: str) -> int | None:
+    """A scalar metric's `direction`: +1 when higher is worse, -1 when lower is, None when unset. Raises
+    ValueError for any other word."""
+    word = text.strip().lower()
+    if not word:
+        return None
+    if word not in DIRECTIONS:
+        raise ValueError(f"{text!r} is not a direction")
+    return DIRECTIONS[word]
+
+
+def parse_bound(text: str) -> float | None:
+    """A latency bound of `bounds`: None for `auto` (the primary's p99 bucket), else milliseconds (`250` or
+    `250ms`). Raises ValueError when it is neither."""
+    word = str(text).strip()
+    if word.lower() == "auto":
+        return None
+    return float(word.removesuffix("ms"))
+
+
+# --- the annotations ------------------------------------------------------------------------------------------------
+
+#: Where the annotations are in a Canary.
+ANNOTATIONS: Final[Path] = ("metadata", "annotations")
+
+T = TypeVar("T", bound=BaseModel)
+B = TypeVar("B")
+
+
+@dataclass(frozen=True)
+class Located(Generic[T]):
+    """One judge block and where it was written."""
+
+    value: T
+    path: Path
+
+    def at(self, *steps: str | int) -> Path:
+        """The path of a field inside the block."""
+        return (*self.path, *steps)
+
+    def set_fields(self) -> list[str]:
+        """The wire names of the model fields written in the block."""
+        fields = type(self.value).model_fields
+        return [camel(name) for name in fields if name in self.value.model_fields_set]
+
+
+@dataclass(frozen=True)
+class AnnotationSchemas:
+    """The CRD schemas an annotation is held to in a strict reading: the analysis block's (with the annotation's
+    own `metrics: {<name>: <metric block>}`) and a metric block's. The caller builds them from the CRD generator,
+    which sits above these models."""
+
+    analysis: Mapping[str, Any]
+    metric: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class JudgeAnnotations:
+    """The judge blocks the annotations hold, once parsed."""
+
+    analysis: Located[AnalysisJudge] | None
+    #: per metric name, every block given for it, in the order they apply (the last wins)
+    metrics: dict[str, list[Located[MetricJudge]]]
+    #: strict reading only: every problem found, at its field
+    problems: list[Problem]
+    #: True when `serinus.io/judge` is there but cannot be read: the settings in effect are then unknown
+    unreadable: bool = False
+
+
+def read_annotations(
+    annotations: Mapping[str, str] | None, schemas: AnnotationSchemas | None = None
+) -> JudgeAnnotations:
+    """The judge blocks given as annotations: `serinus.io/judge` (the analysis block, which may hold
+    `metrics: {<name>: <block>}`) and `serinus.io/judge-<metric>`, read after it so that it wins.
+
+    With `schemas` (validate), each annotation is held to the schema of the block it stands for; a problem is
+    reported at its field and leaves that block out. Without (the operator), each is read as pydantic reads it, and
+    the first that cannot be read raises ValueError naming the annotation."""
+    annotations = annotations or {}
+    strict = schemas is not None
+    problems: list[Problem] = []
+    analysis: Located[AnalysisJudge] | None = None
+    nested: dict[str, list[Located[MetricJudge]]] = {}
+    own: dict[str, list[Located[MetricJudge]]] = {}
+    unreadable = False
+    raw = annotations.get(ANNOTATION)
+    if raw is not None:
+        path: Path = (*ANNOTATIONS, ANNOTATION)
+        loaded = _load(raw, ANNOTATION, path, schemas.analysis if schemas else None, problems)
+        unreadable = loaded is None
+        if loaded is not None:
+            per_metric = loaded.pop("metrics", None) or {}
+            if not isinstance(per_metric, dict):  # a strict reading's schema has refused it already
+                raise ValueError(f"annotation {ANNOTATION}: metrics must map metric names to judge blocks")
+            judge = _model(AnalysisJudge, loaded, path, problems, strict)
+            analysis = Located(judge, path) if judge is not None else None
+            unreadable = judge is None
+            for name, value in per_metric.items():
+                where = (*path, "metrics", str(name))
+                metric = _model(MetricJudge, value or {}, where, problems, strict)
+                if metric is not None:
+                    nested.setdefault(str(name), []).append(Located(metric, where))
+    for key, value in annotations.items():
+        if not key.startswith(METRIC_ANNOTATION_PREFIX):
+            continue
+        path = (*ANNOTATIONS, key)
+        name = key[len(METRIC_ANNOTATION_PREFIX) :]
+        loaded = _load(value, key, path, schemas.metric if schemas else None, problems)
+        if loaded is None:
+            continue
+        if strict and not name:
+            problems.append(
+                error(path, f"names no metric; write {METRIC_ANNOTATION_PREFIX}<metric name>", "judge-annotation")
+            )
+            continue
+        metric = _model(MetricJudge, loaded, path, problems, strict)
+        if metric is not None:
+            own.setdefault(name, []).append(Located(metric, path))
+    metrics = {name: [*nested.get(name, []), *own.get(name, [])] for name in {**nested, **own}}
+    return JudgeAnnotations(analysis, metrics, problems, unreadable)
+
+
+def _load(
+    text: str, key: str, path: Path, schema: Mapping[str, Any] | None, problems: list[Problem]
+) -> dict[str, Any] | None:
+    """The annotation's YAML as a mapping (JSON is YAML too), read by the one bounded YAML reader of every command.
+    With a schema (strict), None and a problem when it cannot be used; without, a ValueError."""
     try:
         loaded = load_yaml(text)
     except ManifestError as err:
-        raise ValueError(f"annotation {where} is not YAML: {err}") from None
+        if schema is None:
+            raise ValueError(f"annotation {key} is not YAML: {err}") from None
+        where = f" (line {err.line}, column {err.column} of the annotation)" if err.line is not None else ""
+        problems.append(error(path, f"is not valid YAML: {err.problem}{where}", "judge-annotation"))
+        return None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise ValueError(f"annotation {where} must be a mapping")
-    return loaded
+        if schema is None:
+            raise ValueError(f"annotation {key} must be a mapping")
+        problems.append(
+            error(path, f"must be a YAML mapping of judge settings, got {show(loaded)}", "judge-annotation")
+        )
+        return None
+    if schema is None:
+        return loaded
+    from serinus.api.structural import prune, validate
+
+    pruned, dropped = prune(schema, loaded, path)
+    problems += [
+        warning(p.path, p.message.replace("the API server drops it", "the judge ignores it"), p.rule) for p in dropped
+    ]
+    schema_errors = [error(p.path, p.message, "judge-annotation") for p in validate(schema, pruned, path)]
+    problems += schema_errors
+    if schema_errors:
+        return None
+    result: dict[str, Any] = pruned
+    return result
 
 
-def annotation_blocks(annotations: dict[str, str] | None) -> tuple[AnalysisJudge | None, dict[str, MetricJudge]]:
-    """The judge blocks given as annotations: `serinus.io/judge` (the analysis block, which may hold
-    `metrics: {<name>: <block>}`) and `serinus.io/judge-<metric>`. Raises ValueError naming the annotation."""
-    annotations = annotations or {}
-    analysis: AnalysisJudge | None = None
-    metrics: dict[str, MetricJudge] = {}
-    raw = annotations.get(ANNOTATION)
-    if raw is not None:
-        block = _parse_block(raw, ANNOTATION)
-        per_metric = block.pop("metrics", None) or {}
-        if not isinstance(per_metric, dict):
-            raise ValueError(f"annotation {ANNOTATION}: metrics must map metric names to judge blocks")
-        analysis = AnalysisJudge.model_validate(block)
-        for name, value in per_metric.items():
-            metrics[str(name)] = MetricJudge.model_validate(value or {})
-    for key, value in annotations.items():
-        if key.startswith(METRIC_ANNOTATION_PREFIX):
-            metrics[key[len(METRIC_ANNOTATION_PREFIX) :]] = MetricJudge.model_validate(_parse_block(value, key))
-    return analysis, metrics
+def _model(model: type[T], value: Any, path: Path, problems: list[Problem], strict: bool) -> T | None:
+    """The block as a model. Strict: what the schema let through but the model refuses is an error at its field;
+    otherwise pydantic's ValidationError (a ValueError) is raised."""
+    if not strict:
+        return model.model_validate(value)
+    try:
+        return model.model_validate(value)
+    except ValidationError as err:
+        for item in err.errors(include_url=False):
+            text = item["msg"]
+            problems.append(
+                error(
+                    (*path, *item["loc"]),
+                    f"{text[:1].lower()}{text[1:]}, got {show(item.get('input'))}",
+                    "judge-annotation",
+                )
+            )
+        return None
+
+
+# --- the settings in effect -----------------------------------------------------------------------------------------
+
+
+def effective_analysis(spec: AnalysisJudge | None, annotated: AnalysisJudge | None) -> AnalysisJudge | None:
+    """The analysis block in effect: the annotation's, overridden field by field by the spec's."""
+    if spec is None:
+        return annotated
+    if annotated is None:
+        return spec
+    return annotated.model_copy(update=spec.model_dump(exclude_unset=True))
+
+
+def effective_metric(spec: B | None, annotated: Sequence[B]) -> B | None:
+    """A metric's block in effect: the spec's, else the last annotation given for it."""
+    if spec is not None:
+        return spec
+    return annotated[-1] if annotated else None
 
 
 def effective_judge(
     analysis_judge: AnalysisJudge | None,
-    metric_judges: dict[str, MetricJudge | None],
-    annotations: dict[str, str] | None,
+    metric_judges: Mapping[str, MetricJudge | None],
+    annotations: Mapping[str, str] | None,
 ) -> tuple[AnalysisJudge | None, dict[str, MetricJudge]]:
-    """The judge settings in effect: the spec's blocks, else the annotations' (a spec field wins, field by field
-    for the analysis block). `metric_judges` maps metric names to their spec `judge` blocks."""
-    from_annotation, annotated_metrics = annotation_blocks(annotations)
-    if analysis_judge is None:
-        merged = from_annotation
-    elif from_annotation is None:
-        merged = analysis_judge
-    else:
-        merged = from_annotation.model_copy(update=analysis_judge.model_dump(exclude_unset=True))
-    metrics = dict(annotated_metrics)
-    for name, block in metric_judges.items():
+    """The judge settings in effect as the operator reads them: the analysis block, and every metric's block by
+    name (`metric_judges` maps metric names to their spec `judge` blocks). Raises ValueError naming an annotation
+    that cannot be read."""
+    found = read_annotations(annotations)
+    merged = effective_analysis(analysis_judge, found.analysis.value if found.analysis is not None else None)
+    metrics: dict[str, MetricJudge] = {}
+    for name in {**found.metrics, **metric_judges}:
+        block = effective_metric(metric_judges.get(name), [b.value for b in found.metrics.get(name, [])])
         if block is not None:
             metrics[name] = block
     return merged, metrics

@@ -30,6 +30,7 @@ from serinus.engine.faults import describe
 from serinus.engine.gofmt import go_value
 from serinus.engine.judge.config import JudgeConfig, judge_config
 from serinus.engine.judge.evidence import histogram_quantile
+from serinus.engine.judge.state import decode_state, encode_state
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import (
     MALFORMED,
@@ -177,12 +178,14 @@ async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weigh
     status = ctx.canary.status.judge
     extras = _extras(status)
     run = _run_id(ctx)
-    state = extras.get("state") if extras.get("run") == run else None
-    frozen = int(extras.get("frozenTicks", 0)) if state is not None else 0
-    ledger: list[dict[str, Any]] = list(extras.get("ledger") or []) if state is not None else []
+    stored = extras.get("state") if extras.get("run") == run else None
+    # an unreadable state raises JudgeStateError naming the field: the step fails as for any other fault
+    state = decode_state(stored) if stored else None
+    frozen = int(extras.get("frozenTicks", 0)) if stored is not None else 0
+    ledger: list[dict[str, Any]] = list(extras.get("ledger") or []) if stored is not None else []
     now = ctx.services.clock.now().timestamp()
     interval = ctx.analysis.interval_seconds()
-    last = extras.get("lastAt") if state is not None else None
+    last = extras.get("lastAt") if stored is not None else None
     window = interval if not isinstance(last, int | float) else min(max(now - last, interval / 2), MAX_WINDOW_S)
     window = float(math.ceil(window))
 
@@ -199,7 +202,7 @@ async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weigh
     _record_values(ctx, observations)
     frozen = frozen + 1 if result.verdict is Verdict.FREEZE else 0
     ledger = [*ledger, *(line.to_json() for line in result.lines)][-LEDGER_LINES:]
-    decided_before = str(extras.get("policy", "")) if state is not None else ""
+    decided_before = str(extras.get("policy", "")) if stored is not None else ""
     # a frozen tick used no data: the next window reaches back to the last judged one, so the requests served
     # while the metrics could not be read are still judged once they can
     judged_at = now if result.verdict is not Verdict.FREEZE or not isinstance(last, int | float) else last
@@ -253,7 +256,7 @@ async def _save(
             "run": run,
             "lastAt": now,
             "frozenTicks": frozen,
-            "state": result.state,
+            "state": encode_state(result.state),
             "ledger": ledger,
             **({"predictedSeconds": round(result.predicted_s)} if result.predicted_s is not None else {}),
             **({"policy": result.policy} if result.policy else {}),

@@ -113,6 +113,7 @@ def test_judge_series_carry_the_evidence_of_one_tick() -> None:
     ratio estimate and the predicted time while holding."""
     from prometheus_client import generate_latest
 
+    from serinus.engine.judge.state import JudgeState
     from serinus.engine.judge.types import LedgerLine, TickResult, Verdict
 
     metrics = ControllerMetrics()
@@ -128,7 +129,7 @@ def test_judge_series_carry_the_evidence_of_one_tick() -> None:
         e_pass=2.0,
         pass_threshold=20,
     )
-    metrics.set_judge("podinfo", "test", TickResult(Verdict.HOLD, "needs more", (line,), {}, predicted_s=600))
+    metrics.set_judge("podinfo", "test", TickResult(Verdict.HOLD, "needs more", (line,), JudgeState(), predicted_s=600))
     got = _samples(generate_latest(metrics.registry).decode())
     key = (
         ("direction", "fail"),

@@ -168,6 +168,7 @@ def test_judge_ticks_become_checks_and_timeline_lines() -> None:
     """What the engine reports through Telemetry.set_judge: one `checks` entry per ledger line (at the tick's
     simulated time, numbers JSON-safe) and one compact line per tick in the text timeline."""
     from serinus.cli.simulate import render_text
+    from serinus.engine.judge.state import JudgeState
     from serinus.engine.judge.types import LedgerLine, TickResult, Verdict
     from serinus.sim.world import SimTelemetry
 
@@ -176,7 +177,7 @@ def test_judge_ticks_become_checks_and_timeline_lines() -> None:
     _, cluster = build(c, parse_scenario({}, c))
     cluster.clock.set(120.0)
     line = LedgerLine(at=7.0, metric=SR, verdict=Verdict.HOLD, reason="canary 0/120 errors", e_fail=float("inf"))
-    SimTelemetry(cluster).set_judge(c, TickResult(Verdict.HOLD, "too little evidence", (line,), {}))
+    SimTelemetry(cluster).set_judge(c, TickResult(Verdict.HOLD, "too little evidence", (line,), JudgeState()))
     judged = dataclasses.replace(result, judgements=tuple(cluster.judgements))
     checks = judged.to_json()["checks"]
     assert [(x["at"], x["metric"], x["verdict"], x["reason"], x["tick"]) for x in checks] == [

@@ -1,21 +1,20 @@
 """Rules about the statistical judge's settings, in both forms: the spec fields and the `serinus.io/judge` annotations.
 
 The spec fields (`spec.analysis.judge`, `spec.analysis.metrics[].judge`) are typed by the CRD; the annotations are
-free text, so they are parsed here and checked against the same schema, and every problem inside one names the
-annotation key and the field in it (`metadata.annotations["serinus.io/judge"].falseRollbackRate`). Then the
-settings of each block are checked for meaning (rates, durations, effect sizes, queries), and the settings in
-effect (a spec field wins over the annotation) are checked against the rest of the Canary: the traffic mode, the
-metric windows, the absolute bounds and the number of decisive metrics.
+free text, read by the judge's one settings reader (`serinus.api.judge.read_annotations`) and held here to the same
+schema, and every problem inside one names the annotation key and the field in it
+(`metadata.annotations["serinus.io/judge"].falseRollbackRate`). Then the settings of each block are checked for
+meaning (rates, durations, effect sizes, queries), and the settings in effect (a spec field wins over the
+annotation) are checked against the rest of the Canary: the traffic mode, the metric windows, the absolute bounds
+and the number of decisive metrics. The defaults quoted are the judge's own (`serinus.api.judge.DEFAULTS`); the
+limits here (`MAX_RATE`, `MAX_DECISIVE_METRICS`) are advice the operator does not enforce.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Final
 
 from serinus.api.analysis import (
     BUILTIN_METRICS,
@@ -25,73 +24,34 @@ from serinus.api.analysis import (
     CanaryMetric,
     DeploymentStrategy,
 )
-from serinus.api.base import camel
 from serinus.api.canary import Canary
 from serinus.api.capabilities import AB_TESTING, BLUE_GREEN_MIRRORING, Router
 from serinus.api.crdgen import model_schema
 from serinus.api.duration import SECOND, DurationError, parse_duration
 from serinus.api.judge import (
-    ANNOTATION,
-    METRIC_ANNOTATION_PREFIX,
+    DEFAULTS,
+    DIRECTIONS,
     AnalysisJudge,
+    AnnotationSchemas,
     Baseline,
     Effect,
     JudgeMode,
+    Located,
     MetricJudge,
     MetricKind,
+    effective_analysis,
+    effective_metric,
+    parse_bound,
     percent_fraction,
+    read_annotations,
 )
-from serinus.api.manifests import ManifestError, load_yaml
+from serinus.api.judge_kinds import BUILTIN_KINDS, metric_kind
 from serinus.api.problems import Path, Problem, error, format_path, show, warning
 
 #: Highest false-rollback or missed-regression rate that makes sense: above it a coin toss does better.
 MAX_RATE: Final = 0.5
-#: The rollback ratio the judge uses when `rollbackAt.ratio` is unset (docs/judge.md, Settings): 2 for counts, 1.2
-#: for scalars.
-DEFAULT_ROLLBACK_RATIO: Final = 2.0
-DEFAULT_SCALAR_ROLLBACK_RATIO: Final = 1.2
 #: More decisive metrics than this split the false-rollback budget too thin (docs/judge.md, Limits: Many metrics).
 MAX_DECISIVE_METRICS: Final = 4
-#: Values of `direction` for scalar metrics.
-DIRECTIONS: Final = ("increase", "higher", "up", "decrease", "lower", "down")
-#: The kinds each built-in metric can be judged as.
-BUILTIN_KINDS: Final = {
-    REQUEST_SUCCESS_RATE: (MetricKind.RATIO, MetricKind.ABSOLUTE),
-    REQUEST_DURATION: (MetricKind.HISTOGRAM, MetricKind.ABSOLUTE, MetricKind.SCALAR),
-}
-
-_ANNOTATIONS: Final[Path] = ("metadata", "annotations")
-
-T = TypeVar("T", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class _Block(Generic[T]):
-    """One judge block and where it was written."""
-
-    value: T
-    path: Path
-
-    def at(self, *steps: str | int) -> Path:
-        """The path of a field inside the block."""
-        return (*self.path, *steps)
-
-    def set_fields(self) -> list[str]:
-        """The wire names of the model fields written in the block."""
-        fields = type(self.value).model_fields
-        return [camel(name) for name in fields if name in self.value.model_fields_set]
-
-
-@dataclass(frozen=True)
-class _Annotations:
-    """The judge blocks the annotations hold, once parsed and checked against the schema."""
-
-    analysis: _Block[AnalysisJudge] | None
-    #: per metric name, every block given for it, in the order they apply (the last wins)
-    metrics: dict[str, list[_Block[MetricJudge]]]
-    problems: list[Problem]
-    #: True when `serinus.io/judge` is there but cannot be read: the settings in effect are then unknown
-    unreadable: bool = False
 
 
 def judge_rules(
@@ -99,19 +59,19 @@ def judge_rules(
 ) -> list[Problem]:
     """Every problem of the judge's settings: the annotations' syntax and schema, each block's values, and the
     settings in effect against the rest of the Canary. Without an analysis only the annotations are checked."""
-    found = _parse_annotations(canary.metadata.annotations)
+    found = read_annotations(canary.metadata.annotations, _schemas())
     out = list(found.problems)
     if analysis is None:
         return out
     interval_s = analysis.interval_seconds()
-    spec_analysis = _Block(analysis.judge, (*base, "judge")) if analysis.judge is not None else None
+    spec_analysis = Located(analysis.judge, (*base, "judge")) if analysis.judge is not None else None
     for analysis_block in (spec_analysis, found.analysis):
         if analysis_block is not None:
             out += _analysis_block_rules(analysis_block, interval_s)
-    spec_metrics: dict[str, _Block[MetricJudge]] = {}
+    spec_metrics: dict[str, Located[MetricJudge]] = {}
     for index, metric in enumerate(analysis.metrics):
         if metric.judge is not None:
-            block = _Block(metric.judge, (*base, "metrics", index, "judge"))
+            block = Located(metric.judge, (*base, "metrics", index, "judge"))
             spec_metrics.setdefault(metric.name, block)
             out += _metric_block_rules(metric, block, router, provider)
     by_name = {metric.name: metric for metric in analysis.metrics}
@@ -130,8 +90,11 @@ def judge_rules(
             else:
                 out += _metric_block_rules(named, block, router, provider)
     out += _both_forms_rules(spec_analysis, found.analysis, spec_metrics, found.metrics)
-    effective = _effective_analysis(spec_analysis, found.analysis)
-    metrics = {name: _effective_metric(spec_metrics.get(name), found.metrics.get(name, [])) for name in by_name}
+    effective = effective_analysis(
+        spec_analysis.value if spec_analysis is not None else None,
+        found.analysis.value if found.analysis is not None else None,
+    )
+    metrics = {name: effective_metric(spec_metrics.get(name), found.metrics.get(name, [])) for name in by_name}
     mode_path, mode = _mode(spec_analysis, found.analysis, effective)
     if found.unreadable and (spec_analysis is None or "mode" not in spec_analysis.set_fields()):
         return out  # the mode may be in the broken annotation: nothing more can be said
@@ -144,142 +107,32 @@ def judge_rules(
     return out
 
 
-# --- the annotations ------------------------------------------------------------------------------------------------
-
-
 @functools.cache
-def _analysis_schema() -> dict[str, Any]:
-    """The CRD schema of `spec.analysis.judge`, plus the annotation's own `metrics: {<name>: <metric block>}`."""
-    schema = model_schema(AnalysisJudge)
-    schema["properties"]["metrics"] = {"type": "object", "additionalProperties": _metric_schema()}
-    return schema
-
-
-@functools.cache
-def _metric_schema() -> dict[str, Any]:
-    """The CRD schema of `spec.analysis.metrics[].judge`."""
-    return model_schema(MetricJudge)
-
-
-def _parse_annotations(annotations: Mapping[str, str]) -> _Annotations:
-    problems: list[Problem] = []
-    analysis: _Block[AnalysisJudge] | None = None
-    nested: dict[str, list[_Block[MetricJudge]]] = {}
-    own: dict[str, list[_Block[MetricJudge]]] = {}
-    raw = annotations.get(ANNOTATION)
-    unreadable = False
-    if raw is not None:
-        path: Path = (*_ANNOTATIONS, ANNOTATION)
-        loaded = _load(raw, path, _analysis_schema(), problems)
-        unreadable = loaded is None
-        if loaded is not None:
-            per_metric = loaded.pop("metrics", None) or {}
-            judge = _model(AnalysisJudge, loaded, path, problems)
-            analysis = _Block(judge, path) if judge is not None else None
-            unreadable = judge is None
-            for name, value in per_metric.items():
-                where = (*path, "metrics", str(name))
-                metric = _model(MetricJudge, value or {}, where, problems)
-                if metric is not None:
-                    nested.setdefault(str(name), []).append(_Block(metric, where))
-    for key, value in annotations.items():
-        if not key.startswith(METRIC_ANNOTATION_PREFIX):
-            continue
-        path = (*_ANNOTATIONS, key)
-        name = key[len(METRIC_ANNOTATION_PREFIX) :]
-        loaded = _load(value, path, _metric_schema(), problems)
-        if loaded is None:
-            continue
-        if not name:
-            problems.append(
-                error(path, f"names no metric; write {METRIC_ANNOTATION_PREFIX}<metric name>", "judge-annotation")
-            )
-            continue
-        metric = _model(MetricJudge, loaded, path, problems)
-        if metric is not None:
-            own.setdefault(name, []).append(_Block(metric, path))
-    # `serinus.io/judge-<metric>` is read after the `metrics` of `serinus.io/judge`, so it wins.
-    metrics = {name: [*nested.get(name, []), *own.get(name, [])] for name in {**nested, **own}}
-    return _Annotations(analysis, metrics, problems, unreadable)
-
-
-def _load(text: str, path: Path, schema: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:
-    """The annotation's YAML as the judge would read it, or None (and an error) when it cannot be read."""
-    try:
-        loaded = load_yaml(text)
-    except ManifestError as err:
-        problems.append(error(path, f"is not valid YAML: {_yaml_reason(err)}", "judge-annotation"))
-        return None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        problems.append(
-            error(path, f"must be a YAML mapping of judge settings, got {show(loaded)}", "judge-annotation")
-        )
-        return None
-    pruned, dropped = _prune(schema, loaded, path)
-    problems += dropped
-    schema_errors = _validate(schema, pruned, path)
-    problems += schema_errors
-    if schema_errors:
-        return None
-    result: dict[str, Any] = pruned
-    return result
-
-
-def _prune(schema: Mapping[str, Any], value: Mapping[str, Any], path: Path) -> tuple[Any, list[Problem]]:
-    from serinus.api.structural import prune
-
-    pruned, found = prune(schema, value, path)
-    return pruned, [
-        warning(p.path, p.message.replace("the API server drops it", "the judge ignores it"), p.rule) for p in found
-    ]
-
-
-def _validate(schema: Mapping[str, Any], value: Any, path: Path) -> list[Problem]:
-    from serinus.api.structural import validate
-
-    return [error(p.path, p.message, "judge-annotation") for p in validate(schema, value, path)]
-
-
-def _yaml_reason(err: ManifestError) -> str:
-    where = f" (line {err.line}, column {err.column} of the annotation)" if err.line is not None else ""
-    return f"{err.problem}{where}"
-
-
-def _model(model: type[T], value: Any, path: Path, problems: list[Problem]) -> T | None:
-    """The block as a model; what the schema let through but the model refuses is an error at its field."""
-    try:
-        return model.model_validate(value)
-    except ValidationError as err:
-        for item in err.errors(include_url=False):
-            text = item["msg"]
-            problems.append(
-                error(
-                    (*path, *item["loc"]),
-                    f"{text[:1].lower()}{text[1:]}, got {show(item.get('input'))}",
-                    "judge-annotation",
-                )
-            )
-        return None
+def _schemas() -> AnnotationSchemas:
+    """The CRD schemas the annotations are held to: `spec.analysis.judge`'s, plus the annotation's own
+    `metrics: {<name>: <metric block>}`, and `spec.analysis.metrics[].judge`'s."""
+    metric = model_schema(MetricJudge)
+    analysis = model_schema(AnalysisJudge)
+    analysis["properties"]["metrics"] = {"type": "object", "additionalProperties": metric}
+    return AnnotationSchemas(analysis, metric)
 
 
 # --- one block's values ---------------------------------------------------------------------------------------------
 
 
-def _analysis_block_rules(block: _Block[AnalysisJudge], interval_s: float) -> list[Problem]:
+def _analysis_block_rules(block: Located[AnalysisJudge], interval_s: float) -> list[Problem]:
     judge = block.value
     out: list[Problem] = []
-    for name, rate in (
-        ("falseRollbackRate", judge.false_rollback_rate),
-        ("missedRegressionRate", judge.missed_regression_rate),
+    for name, rate, default in (
+        ("falseRollbackRate", judge.false_rollback_rate, DEFAULTS.false_rollback_rate),
+        ("missedRegressionRate", judge.missed_regression_rate, DEFAULTS.missed_regression_rate),
     ):
         if rate is not None and not 0 < rate <= MAX_RATE:
             out.append(
                 error(
                     block.at(name),
                     f"must be above 0 and at most {MAX_RATE:g} (a probability per "
-                    f"release; 0.05 is the default), got {rate:g}",
+                    f"release; {default:g} is the default), got {rate:g}",
                     "judge-rate",
                 )
             )
@@ -302,11 +155,11 @@ def _analysis_block_rules(block: _Block[AnalysisJudge], interval_s: float) -> li
 
 
 def _metric_block_rules(
-    metric: CanaryMetric, block: _Block[MetricJudge], router: Router, provider: str
+    metric: CanaryMetric, block: Located[MetricJudge], router: Router, provider: str
 ) -> list[Problem]:
     judge = block.value
-    kind = _kind(metric, judge)
-    out = _effect_rules(block, kind)
+    kind = metric_kind(metric, judge)
+    out = _effect_rules(block, DEFAULTS.effects(metric.name == REQUEST_DURATION, kind).rollback[0])
     custom = not metric.is_builtin()
     allowed = BUILTIN_KINDS.get(metric.name)
     if judge.kind is not None and allowed is not None and judge.kind not in allowed:
@@ -410,7 +263,7 @@ def _metric_block_rules(
     return out
 
 
-def _max_bad_share_rules(metric: CanaryMetric, block: _Block[MetricJudge], kind: MetricKind) -> list[Problem]:
+def _max_bad_share_rules(metric: CanaryMetric, block: Located[MetricJudge], kind: MetricKind) -> list[Problem]:
     judge = block.value
     if judge.max_bad_share is None:
         return []
@@ -437,7 +290,9 @@ def _max_bad_share_rules(metric: CanaryMetric, block: _Block[MetricJudge], kind:
     return []
 
 
-def _effect_rules(block: _Block[MetricJudge], kind: MetricKind) -> list[Problem]:
+def _effect_rules(block: Located[MetricJudge], default: float) -> list[Problem]:
+    """rollbackAt and promoteBelow; `default` is the rollback ratio the metric's test has when rollbackAt.ratio is
+    unset."""
     judge = block.value
     out: list[Problem] = []
     rollback, promote = judge.rollback_at, judge.promote_below
@@ -454,7 +309,6 @@ def _effect_rules(block: _Block[MetricJudge], kind: MetricKind) -> list[Problem]
             )
         out += _delta_rules(effect, block.at(name, "delta"))
     if promote is not None and promote.ratio is not None and promote.ratio > 1:
-        default = DEFAULT_SCALAR_ROLLBACK_RATIO if kind is MetricKind.SCALAR else DEFAULT_ROLLBACK_RATIO
         floor = rollback.ratio if rollback is not None and rollback.ratio is not None else default
         source = (
             "rollbackAt.ratio"
@@ -493,12 +347,11 @@ def _delta_rules(effect: Effect, path: Path) -> list[Problem]:
 
 
 def _is_bound(text: str) -> bool:
-    if text.strip().lower() == "auto":
-        return True
     try:
-        return float(text.strip().removesuffix("ms")) > 0
+        bound = parse_bound(text)
     except ValueError:
         return False
+    return bound is None or bound > 0
 
 
 def _has_absolute_bound(metric: CanaryMetric, judge: MetricJudge | None = None) -> bool:
@@ -520,28 +373,14 @@ def _has_absolute_bound(metric: CanaryMetric, judge: MetricJudge | None = None) 
     return False
 
 
-def _kind(metric: CanaryMetric, judge: MetricJudge | None) -> MetricKind:
-    """The test a metric gets: its kind, else ratio for success rate, histogram for duration, ratio for a custom
-    metric with both count queries and scalar for any other."""
-    if judge is not None and judge.kind is not None:
-        return judge.kind
-    if metric.name == REQUEST_SUCCESS_RATE:
-        return MetricKind.RATIO
-    if metric.name == REQUEST_DURATION:
-        return MetricKind.HISTOGRAM
-    if judge is not None and judge.requests_query and judge.bad_query:
-        return MetricKind.RATIO
-    return MetricKind.SCALAR
-
-
 # --- the settings in effect -----------------------------------------------------------------------------------------
 
 
 def _both_forms_rules(
-    spec_analysis: _Block[AnalysisJudge] | None,
-    annotated: _Block[AnalysisJudge] | None,
-    spec_metrics: Mapping[str, _Block[MetricJudge]],
-    annotated_metrics: Mapping[str, list[_Block[MetricJudge]]],
+    spec_analysis: Located[AnalysisJudge] | None,
+    annotated: Located[AnalysisJudge] | None,
+    spec_metrics: Mapping[str, Located[MetricJudge]],
+    annotated_metrics: Mapping[str, list[Located[MetricJudge]]],
 ) -> list[Problem]:
     out: list[Problem] = []
     if spec_analysis is not None and annotated is not None:
@@ -580,28 +419,8 @@ def _both_forms_rules(
     return out
 
 
-def _effective_analysis(
-    spec_block: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None
-) -> AnalysisJudge | None:
-    """The analysis block in effect: the annotation's, overridden field by field by the spec's."""
-    if spec_block is None:
-        return annotated.value if annotated is not None else None
-    if annotated is None:
-        return spec_block.value
-    return annotated.value.model_copy(update=spec_block.value.model_dump(exclude_unset=True))
-
-
-def _effective_metric(
-    spec_block: _Block[MetricJudge] | None, annotated: list[_Block[MetricJudge]]
-) -> _Block[MetricJudge] | None:
-    """A metric's block in effect: the spec's, else the last annotation given for it."""
-    if spec_block is not None:
-        return spec_block
-    return annotated[-1] if annotated else None
-
-
 def _mode(
-    spec_block: _Block[AnalysisJudge] | None, annotated: _Block[AnalysisJudge] | None, effective: AnalysisJudge | None
+    spec_block: Located[AnalysisJudge] | None, annotated: Located[AnalysisJudge] | None, effective: AnalysisJudge | None
 ) -> tuple[Path | None, JudgeMode]:
     """The mode in effect and the path of the field that sets it (None when nothing does)."""
     for block in (spec_block, annotated):
@@ -611,10 +430,10 @@ def _mode(
 
 
 def _judge_off_rules(
-    spec_analysis: _Block[AnalysisJudge] | None,
-    annotated: _Block[AnalysisJudge] | None,
-    spec_metrics: Mapping[str, _Block[MetricJudge]],
-    annotated_metrics: Mapping[str, list[_Block[MetricJudge]]],
+    spec_analysis: Located[AnalysisJudge] | None,
+    annotated: Located[AnalysisJudge] | None,
+    spec_metrics: Mapping[str, Located[MetricJudge]],
+    annotated_metrics: Mapping[str, list[Located[MetricJudge]]],
     mode_path: Path | None,
 ) -> list[Problem]:
     why = (
@@ -681,7 +500,7 @@ def _traffic_rules(
 
 
 def _metric_set_rules(
-    analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge, blocks: Mapping[str, _Block[MetricJudge] | None]
+    analysis: CanaryAnalysis, base: Path, judge: AnalysisJudge, blocks: Mapping[str, Located[MetricJudge] | None]
 ) -> list[Problem]:
     out: list[Problem] = []
     interval_s = analysis.interval_seconds()
@@ -694,7 +513,7 @@ def _metric_set_rules(
         # Count queries (built-in, requestsQuery, badQuery, bucketsQuery) cover the time since the previous
         # evaluation; a scalar is the metric's own query over the metric's own interval.
         window = metric.interval_or_default()
-        scalar = not metric.is_builtin() and _kind(metric, block.value if block else None) is MetricKind.SCALAR
+        scalar = not metric.is_builtin() and metric_kind(metric, block.value if block else None) is MetricKind.SCALAR
         if window and scalar:
             try:
                 window_s = parse_duration(window) / SECOND
@@ -716,7 +535,7 @@ def _metric_set_rules(
             not metric.is_builtin()
             and judge.baseline is not Baseline.NONE
             and metric.threshold_range is not None
-            and _kind(metric, metric_judge) is MetricKind.RATIO
+            and metric_kind(metric, metric_judge) is MetricKind.RATIO
             and metric_judge is not None
             and metric_judge.max_bad_share is None
         ):

@@ -21,37 +21,29 @@ from serinus.api.analysis import (
 from serinus.api.canary import Canary
 from serinus.api.duration import SECOND, parse_duration
 from serinus.api.judge import (
+    DEFAULTS,
     Baseline,
     Effect,
+    EffectDefaults,
     Gate,
     JudgeMode,
     MetricJudge,
     MetricKind,
     OnInconclusive,
     effective_judge,
+    parse_bound,
+    parse_direction,
 )
+from serinus.api.judge_kinds import BUILTIN_KINDS, metric_kind
 from serinus.engine.thresholds import MetricKind as FlaggerKind
 
-DEFAULT_ALPHA = 0.05
-DEFAULT_BETA = 0.05
-DEFAULT_MAX_HOLD_S = 30 * 60.0
-
-#: errors (5xx): roll back on a doubling that costs >= 0.1 pp; promotion must rule out 5x and 0.5 pp
-ERRORS_FAIL = (2.0, 0.001)
-ERRORS_PASS = (5.0, 0.005)
-#: latency exceedance (share of requests slower than the bound): 2x / 0.5 pp and 5x / 2 pp
-LATENCY_FAIL = (2.0, 0.005)
-LATENCY_PASS = (5.0, 0.02)
-#: scalar metrics (sign tests on canary/primary): roll back when typically 20 % worse, promote when typically
-#: less than 50 % worse, so that a steady 1.2x difference is flagged and noise is not.
-SCALAR_FAIL_RATIO = 1.2
-SCALAR_PASS_RATIO = 1.5
 #: the quantile Flagger's latency check reads (p99): the absolute test is "P(latency > max) <= 1 %"
 LATENCY_QUANTILE = 0.99
 #: prior rate of the beta-mixture confidence sequences (Robbins; Howard et al. 2021): 0.1 % for errors, 1 % for
 #: slow requests
 ERRORS_PRIOR_RATE = 0.001
 LATENCY_PRIOR_RATE = 0.01
+_DEFAULT_MAX_HOLD_S = parse_duration(DEFAULTS.max_hold) / SECOND
 
 
 @dataclass(frozen=True)
@@ -76,10 +68,10 @@ class MetricConfig:
     advisory: bool = False
     #: relative tests (ratio, histogram): rollback at ratio m_fail with difference >= delta_fail, promotion must
     #: rule out ratio m_pass or difference delta_pass (fractions, not percentage points)
-    m_fail: float = ERRORS_FAIL[0]
-    delta_fail: float = ERRORS_FAIL[1]
-    m_pass: float = ERRORS_PASS[0]
-    delta_pass: float = ERRORS_PASS[1]
+    m_fail: float = DEFAULTS.errors.rollback[0]
+    delta_fail: float = DEFAULTS.errors.rollback[1]
+    m_pass: float = DEFAULTS.errors.promote[0]
+    delta_pass: float = DEFAULTS.errors.promote[1]
     #: relative tests exist (False with `baseline: none` or kind absolute)
     relative: bool = True
     #: absolute test on the canary's bad share: P(bad) <= p_max (None: no absolute test)
@@ -90,8 +82,8 @@ class MetricConfig:
     latency_max: float | None = None
     #: scalar: +1 when a higher canary value is worse, -1 when a lower one is
     direction: int = 1
-    scalar_fail_ratio: float = SCALAR_FAIL_RATIO
-    scalar_pass_ratio: float = SCALAR_PASS_RATIO
+    scalar_fail_ratio: float = DEFAULTS.scalar.rollback[0]
+    scalar_pass_ratio: float = DEFAULTS.scalar.promote[0]
     #: the prior rate of the confidence sequences of the ledger's CI
     prior_rate: float = ERRORS_PRIOR_RATE
     flagger: FlaggerCheck = field(default_factory=lambda: FlaggerCheck(FlaggerKind.CUSTOM, None, 0.0))
@@ -115,12 +107,12 @@ class JudgeConfig:
     """The run's settings: error rates, gate, timeout policy, and the metrics' tests."""
 
     metrics: tuple[MetricConfig, ...]
-    alpha: float = DEFAULT_ALPHA  # false-rollback probability over the run, split over the FAIL tests
-    beta: float = DEFAULT_BETA  # promoting a canary worse than the tolerance, per metric
-    gate: Gate = Gate.MAX_WEIGHT
-    max_hold_s: float = DEFAULT_MAX_HOLD_S
-    on_inconclusive: OnInconclusive = OnInconclusive.FLAGGER
-    baseline: Baseline = Baseline.PRIMARY
+    alpha: float = DEFAULTS.false_rollback_rate  # false-rollback probability over the run, split over the FAIL tests
+    beta: float = DEFAULTS.missed_regression_rate  # promoting a canary worse than the tolerance, per metric
+    gate: Gate = DEFAULTS.gate
+    max_hold_s: float = _DEFAULT_MAX_HOLD_S
+    on_inconclusive: OnInconclusive = DEFAULTS.on_inconclusive
+    baseline: Baseline = DEFAULTS.baseline
     flagger_threshold: int = 1  # the analysis' failed-check threshold, for onInconclusive: flagger
     #: passing checks Flagger needs to promote (its steps to maxWeight, or iterations); 0 = unknown: then Flagger's
     #: verdict at maxHold counts failed checks over the whole run
@@ -175,57 +167,54 @@ def _duration_max(metric: CanaryMetric) -> float | None:
     return metric.threshold if metric.threshold > 0 else None
 
 
+def _effects(judge: MetricJudge, defaults: EffectDefaults) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(rollback, promote) as (ratio, delta): the block's rollbackAt and promoteBelow over the defaults."""
+    return _effect(judge.rollback_at, defaults.rollback, "rollbackAt"), _effect(
+        judge.promote_below, defaults.promote, "promoteBelow"
+    )
+
+
 def _bounds(judge: MetricJudge) -> tuple[float | None, ...]:
     out: list[float | None] = []
-    for text in judge.bounds or ["auto"]:
-        if str(text).strip().lower() == "auto":
-            out.append(None)
-            continue
+    for text in judge.bounds or DEFAULTS.bounds:
         try:
-            value = float(str(text).strip().removesuffix("ms"))
+            out.append(parse_bound(text))
         except ValueError:
             raise ValueError(f"judge: bound {text!r} is neither auto nor a number of milliseconds") from None
-        out.append(value)
     return tuple(dict.fromkeys(out))
 
 
 def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline) -> MetricConfig:
     relative = baseline is Baseline.PRIMARY
     flagger = _flagger_check(metric)
-    if metric.name == REQUEST_SUCCESS_RATE:
-        kind = judge.kind or MetricKind.RATIO
-        m_fail, d_fail = _effect(judge.rollback_at, ERRORS_FAIL, "rollbackAt")
-        m_pass, d_pass = _effect(judge.promote_below, ERRORS_PASS, "promoteBelow")
-        floor = _success_rate_min(metric)
-        p_max = 1.0 - floor / 100.0 if floor is not None and 0.0 < floor < 100.0 else None
-        if kind is MetricKind.ABSOLUTE:
-            relative = False
-        elif kind is not MetricKind.RATIO:
-            raise ValueError(f"judge: {metric.name} is judged as ratio or absolute, not {kind}")
-        return MetricConfig(
-            name=metric.name,
-            kind=kind,
-            advisory=judge.advisory,
-            m_fail=m_fail,
-            delta_fail=d_fail,
-            m_pass=m_pass,
-            delta_pass=d_pass,
-            relative=relative,
-            p_max=p_max,
-            flagger=flagger,
-            prior_rate=ERRORS_PRIOR_RATE,
-        )
-    if metric.name == REQUEST_DURATION:
-        kind = judge.kind or MetricKind.HISTOGRAM
-        m_fail, d_fail = _effect(judge.rollback_at, LATENCY_FAIL, "rollbackAt")
-        m_pass, d_pass = _effect(judge.promote_below, LATENCY_PASS, "promoteBelow")
-        ceiling = _duration_max(metric)
-        if kind is MetricKind.SCALAR:
+    kind = metric_kind(metric, judge)
+    allowed = BUILTIN_KINDS.get(metric.name)
+    if allowed is not None:
+        latency = metric.name == REQUEST_DURATION
+        (m_fail, d_fail), (m_pass, d_pass) = _effects(judge, DEFAULTS.effects(latency, kind))
+        if kind is MetricKind.SCALAR and latency:
             return _scalar(metric.name, judge, relative, 1, flagger)
+        if kind not in allowed:
+            either = " or ".join((", ".join(k.value for k in allowed[:-1]), allowed[-1].value))
+            raise ValueError(f"judge: {metric.name} is judged as {either}, not {kind}")
         if kind is MetricKind.ABSOLUTE:
             relative = False
-        elif kind is not MetricKind.HISTOGRAM:
-            raise ValueError(f"judge: {metric.name} is judged as histogram, absolute or scalar, not {kind}")
+        if not latency:
+            floor = _success_rate_min(metric)
+            return MetricConfig(
+                name=metric.name,
+                kind=kind,
+                advisory=judge.advisory,
+                m_fail=m_fail,
+                delta_fail=d_fail,
+                m_pass=m_pass,
+                delta_pass=d_pass,
+                relative=relative,
+                p_max=1.0 - floor / 100.0 if floor is not None and 0.0 < floor < 100.0 else None,
+                flagger=flagger,
+                prior_rate=ERRORS_PRIOR_RATE,
+            )
+        ceiling = _duration_max(metric)
         latency_max = ceiling if ceiling is not None and ceiling > 0 else None
         return MetricConfig(
             name=metric.name,
@@ -244,7 +233,6 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
         )
     # custom metrics: ratio when the judge block gives count queries, else scalar (the template's own value)
     has_counts = bool(judge.requests_query and judge.bad_query)
-    kind = judge.kind or (MetricKind.RATIO if has_counts else MetricKind.SCALAR)
     if kind in (MetricKind.RATIO, MetricKind.ABSOLUTE):
         if not has_counts:
             raise ValueError(f"judge: {metric.name}: kind {kind} needs requestsQuery and badQuery")
@@ -256,8 +244,7 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
             if p_max is None:
                 raise ValueError(f"judge: {metric.name}: kind absolute on a custom metric needs maxBadShare")
             relative = False
-        m_fail, d_fail = _effect(judge.rollback_at, ERRORS_FAIL, "rollbackAt")
-        m_pass, d_pass = _effect(judge.promote_below, ERRORS_PASS, "promoteBelow")
+        (m_fail, d_fail), (m_pass, d_pass) = _effects(judge, DEFAULTS.effects(False, kind))
         return MetricConfig(
             name=metric.name,
             kind=kind,
@@ -273,8 +260,7 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
     if kind is MetricKind.HISTOGRAM:
         if not judge.buckets_query:
             raise ValueError(f"judge: {metric.name}: kind histogram needs bucketsQuery")
-        m_fail, d_fail = _effect(judge.rollback_at, LATENCY_FAIL, "rollbackAt")
-        m_pass, d_pass = _effect(judge.promote_below, LATENCY_PASS, "promoteBelow")
+        (m_fail, d_fail), (m_pass, d_pass) = _effects(judge, DEFAULTS.effects(False, kind))
         return MetricConfig(
             name=metric.name,
             kind=kind,
@@ -293,8 +279,7 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
 
 def _scalar(name: str, judge: MetricJudge, relative: bool, direction: int, flagger: FlaggerCheck) -> MetricConfig:
     """A scalar metric: sign tests on canary/primary at rollbackAt.ratio and promoteBelow.ratio."""
-    fail, _ = _effect(judge.rollback_at, (SCALAR_FAIL_RATIO, 0.0), "rollbackAt")
-    passed, _ = _effect(judge.promote_below, (SCALAR_PASS_RATIO, 0.0), "promoteBelow")
+    (fail, _), (passed, _) = _effects(judge, DEFAULTS.scalar)
     return MetricConfig(
         name=name,
         kind=MetricKind.SCALAR,
@@ -309,13 +294,14 @@ def _scalar(name: str, judge: MetricJudge, relative: bool, direction: int, flagg
 
 def _direction(metric: CanaryMetric, judge: MetricJudge) -> int:
     """+1 when higher is worse. From judge.direction, else inferred: a range with only a min means lower is worse."""
-    text = judge.direction.strip().lower()
-    if text in ("increase", "higher", "up"):
-        return 1
-    if text in ("decrease", "lower", "down"):
-        return -1
-    if text:
-        raise ValueError(f"judge: {metric.name}: direction must be increase or decrease, not {judge.direction!r}")
+    try:
+        direction = parse_direction(judge.direction)
+    except ValueError:
+        raise ValueError(
+            f"judge: {metric.name}: direction must be increase or decrease, not {judge.direction!r}"
+        ) from None
+    if direction is not None:
+        return direction
     rng = metric.threshold_range
     if rng is not None and rng.min is not None and rng.max is None:
         return -1
@@ -324,7 +310,7 @@ def _direction(metric: CanaryMetric, judge: MetricJudge) -> int:
 
 def _max_hold(text: str) -> float:
     if not text:
-        return DEFAULT_MAX_HOLD_S
+        return _DEFAULT_MAX_HOLD_S
     seconds = parse_duration(text) / SECOND
     if not seconds > 0 or math.isinf(seconds):
         raise ValueError(f"judge: maxHold must be positive, got {text!r}")
@@ -355,17 +341,17 @@ def judge_config(canary: Canary) -> JudgeConfig | None:
     )
     if block is None or block.mode is not JudgeMode.STATISTICAL:
         return None
-    baseline = block.baseline or Baseline.PRIMARY
+    baseline = block.baseline or DEFAULTS.baseline
     metrics = tuple(
         _metric_config(metric, per_metric.get(metric.name) or MetricJudge(), baseline) for metric in analysis.metrics
     )
     return JudgeConfig(
         metrics=metrics,
-        alpha=_rate(block.false_rollback_rate, DEFAULT_ALPHA, "falseRollbackRate"),
-        beta=_rate(block.missed_regression_rate, DEFAULT_BETA, "missedRegressionRate"),
-        gate=block.gate or Gate.MAX_WEIGHT,
+        alpha=_rate(block.false_rollback_rate, DEFAULTS.false_rollback_rate, "falseRollbackRate"),
+        beta=_rate(block.missed_regression_rate, DEFAULTS.missed_regression_rate, "missedRegressionRate"),
+        gate=block.gate or DEFAULTS.gate,
         max_hold_s=_max_hold(block.max_hold),
-        on_inconclusive=block.on_inconclusive or OnInconclusive.FLAGGER,
+        on_inconclusive=block.on_inconclusive or DEFAULTS.on_inconclusive,
         baseline=baseline,
         flagger_threshold=analysis.effective_threshold(),
         flagger_passes=_flagger_passes(analysis),

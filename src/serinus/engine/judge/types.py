@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from serinus.engine.judge.state import JudgeState
+
 
 class Verdict(StrEnum):
     """One tick's decision (docs/judge.md, Verdicts)."""
@@ -123,7 +125,7 @@ class TickResult:
     verdict: Verdict
     reason: str  # one sentence for the event
     lines: tuple[LedgerLine, ...]
-    state: dict[str, Any]  # JSON-safe; stored in status.judge.state between ticks
+    state: JudgeState  # for the next tick; the engine keeps it in status.judge.state (`state.encode_state`)
     #: HOLD: the predicted time to a decision at current traffic, in seconds (None when unknown)
     predicted_s: float | None = None
     #: set when maxHold ran out and onInconclusive decided (flagger | rollback | promote | pause)

@@ -11,6 +11,7 @@ from typing import Any
 from serinus.api.analysis import ThresholdRange
 from serinus.api.judge import MetricKind
 from serinus.engine.judge.config import FlaggerCheck, JudgeConfig, MetricConfig
+from serinus.engine.judge.state import JudgeState
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import Observation, Tick, TickResult, VersionCounts
 from serinus.engine.thresholds import MetricKind as FlaggerKind
@@ -97,7 +98,7 @@ def poisson(rng: random.Random, lam: float) -> int:
 
 
 def run(
-    cfg: JudgeConfig, ticks: Sequence[tuple[Tick, Sequence[Observation]]], state: dict[str, Any] | None = None
+    cfg: JudgeConfig, ticks: Sequence[tuple[Tick, Sequence[Observation]]], state: JudgeState | None = None
 ) -> list[TickResult]:
     """Feed ticks until a terminal verdict (ROLLBACK or PROMOTE); every result is returned."""
     out: list[TickResult] = []

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from serinus.engine.judge import evidence as ev
-from serinus.engine.judge.tick import delta_floor, judge_tick
+from serinus.engine.judge.evaluate import delta_floor
+from serinus.engine.judge.state import JudgeState, encode_state
+from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import Verdict
 
 from .kit import SR, config, counts, latency, poisson, run, success_rate, tick, wilson_upper
@@ -83,7 +85,7 @@ def test_pass_stays_within_beta_for_a_canary_at_the_tolerance_under_peeking(p_p:
     promoted = 0
     paths = 1000
     for _ in range(paths):
-        state: dict[str, Any] | None = None
+        state: JudgeState | None = None
         for minute in range(1, 31):
             weight = min(10 * minute, 50)
             n_c = 1200 * weight / 100
@@ -162,11 +164,11 @@ def test_canary_only_route_state_is_plain_json_and_resets_with_every_step() -> N
 
     cfg = config(success_rate(), gate=Gate.EVERY_STEP)
     first = judge_tick(cfg, None, tick(1, 10), [counts(SR, (600, 0), (5400, 5))])
-    entry = first.state["m"][SR]["r"][0]
+    entry = encode_state(first.state)["m"][SR]["r"][0]
     assert len(entry["d"]) == len(ev.DELTA_PASS_GRID)
     assert max(entry["d"]) > 0
     second = judge_tick(cfg, first.state, tick(2, 20), [counts(SR, (1, 0), (4, 0))])
-    assert max(second.state["m"][SR]["r"][0]["d"]) < max(entry["d"])
+    assert max(encode_state(second.state)["m"][SR]["r"][0]["d"]) < max(entry["d"])
 
 
 def test_no_promotion_on_an_interval_that_took_promotion_evidence_away() -> None:

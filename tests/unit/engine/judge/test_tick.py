@@ -12,6 +12,7 @@ import pytest
 
 from serinus.api.judge import Gate, MetricKind, OnInconclusive
 from serinus.engine.judge.config import MetricConfig, judge_config
+from serinus.engine.judge.state import JudgeState, decode_state, encode_state
 from serinus.engine.judge.tick import judge_tick
 from serinus.engine.judge.types import Observation, Verdict, VersionCounts
 
@@ -81,7 +82,7 @@ def test_good_canaries_are_rarely_rolled_back_under_peeking_every_interval() -> 
     rollbacks = 0
     paths = 2000
     for _ in range(paths):
-        state: dict[str, Any] | None = None
+        state: JudgeState | None = None
         for minute in range(1, 21):
             weight = min(10 * minute, 50)
             n_c = 1200 * weight / 100
@@ -102,7 +103,7 @@ def test_a_5x_regression_is_rolled_back_within_minutes_at_200_rps() -> None:
     cfg = config(success_rate())
     minutes = []
     for _ in range(200):
-        state: dict[str, Any] | None = None
+        state: JudgeState | None = None
         for minute in range(1, 11):
             n_c, n_p = 1200.0, 10800.0
             obs = [counts(SR, (n_c, poisson(rng, n_c * 0.005)), (n_p, poisson(rng, n_p * 0.001)))]
@@ -125,18 +126,18 @@ def test_provider_error_and_scrape_gap_freeze_and_count_nothing() -> None:
     frozen = judge_tick(cfg, first.state, tick(2, 10), [error])
     assert frozen.verdict is Verdict.FREEZE
     assert "connection refused" in frozen.reason
-    assert frozen.state["fz"] == 120.0
-    assert frozen.state["m"] == first.state["m"]
+    assert encode_state(frozen.state)["fz"] == 120.0
+    assert encode_state(frozen.state)["m"] == encode_state(first.state)["m"]
     gap = Observation(SR, canary=VersionCounts(requests=None), primary=VersionCounts(requests=900, bad=1))
     still = judge_tick(cfg, frozen.state, tick(3, 10), [gap])
     assert still.verdict is Verdict.FREEZE
-    assert still.state["fz"] == 120.0
+    assert encode_state(still.state)["fz"] == 120.0
     assert "scrape gap" in still.reason
     missing = judge_tick(cfg, still.state, tick(4, 10), [])
     assert missing.verdict is Verdict.FREEZE
     back = judge_tick(cfg, missing.state, tick(5, 10), [counts(SR, (100, 0), (900, 1))])
     assert back.verdict is Verdict.ADVANCE
-    assert back.state["fz"] is None
+    assert encode_state(back.state)["fz"] is None
     assert back.lines[0].canary["requests"] == 200
 
 
@@ -147,7 +148,7 @@ def test_canary_starved_of_traffic_freezes_but_extra_traffic_is_only_noted() -> 
     starved = judge_tick(cfg, None, tick(1, 50), [counts(SR, (100, 0), (2000, 2))])
     assert starved.verdict is Verdict.FREEZE
     assert "sample-ratio mismatch" in starved.reason
-    assert starved.state["m"] == {}
+    assert encode_state(starved.state)["m"] == {}
     busy = judge_tick(cfg, None, tick(1, 10), [counts(SR, (800, 0), (200, 0))])
     assert busy.verdict is Verdict.ADVANCE
     assert "direct load" in busy.reason
@@ -248,11 +249,11 @@ def test_auto_bound_waits_for_200_primary_requests() -> None:
     exceedance test gathers nothing."""
     cfg = config(duration(latency_max=None, p_max=None))
     first = judge_tick(cfg, None, tick(1, 10), [latency(10, 90, canary=SLOW)])
-    assert first.state["m"][DUR]["r"][0]["le"] is None
+    assert encode_state(first.state)["m"][DUR]["r"][0]["le"] is None
     assert "waiting for 200 primary requests" in first.lines[0].reason
-    json.dumps(first.state, allow_nan=False)  # the pooled +Inf bucket is stored as strict JSON
+    json.dumps(encode_state(first.state), allow_nan=False)  # the pooled +Inf bucket is stored as strict JSON
     second = judge_tick(cfg, first.state, tick(2, 10), [latency(20, 180, canary=SLOW)])
-    assert second.state["m"][DUR]["r"][0]["le"] == 250
+    assert encode_state(second.state)["m"][DUR]["r"][0]["le"] == 250
 
 
 @pytest.mark.parametrize(
@@ -414,8 +415,12 @@ def test_state_round_trips_through_json_without_changing_the_verdicts() -> None:
     stays well under 8 KB for three metrics after 100 ticks, and the input state is never modified."""
     rng = random.Random(3)
     cfg = config(success_rate(), duration(), success_rate(name="errors", p_max=None), max_hold_s=1e9)
-    direct: dict[str, Any] | None = None
+    direct: JudgeState | None = None
     stored: str | None = None
+
+    def text(state: JudgeState | None) -> str:
+        return json.dumps(encode_state(state) if state is not None else None, allow_nan=False)
+
     for minute in range(1, 101):
         weight = min(10 * minute, 50)
         n_c, n_p = 120.0 * weight / 10, 6000.0 - 120.0 * weight / 10
@@ -425,12 +430,13 @@ def test_state_round_trips_through_json_without_changing_the_verdicts() -> None:
             counts("errors", (n_c, poisson(rng, n_c * 0.02)), (n_p, poisson(rng, n_p * 0.02))),
         ]
         when = tick(minute, weight, at_gate=False)
-        before = json.dumps(direct)
+        before = text(direct)
         a = judge_tick(cfg, direct, when, obs)
-        assert json.dumps(direct) == before
-        b = judge_tick(cfg, json.loads(stored) if stored else None, when, obs)
+        assert text(direct) == before
+        b = judge_tick(cfg, decode_state(json.loads(stored)) if stored else None, when, obs)
         assert (a.verdict, a.reason, a.lines) == (b.verdict, b.reason, b.lines)
-        direct, stored = a.state, json.dumps(b.state, allow_nan=False)
+        assert text(a.state) == text(b.state)
+        direct, stored = a.state, text(b.state)
     assert stored is not None
     assert len(stored) < 8000
     assert all(math.isfinite(line.e_fail) for line in a.lines)
