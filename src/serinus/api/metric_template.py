@@ -33,18 +33,6 @@ class MetricProviderType(StrEnum):
     KAYENTA = "kayenta"
 
 
-#: Providers whose client is built from the metric's interval, so a canary metric using them needs one.
-INTERVAL_PROVIDERS = frozenset(
-    {
-        MetricProviderType.DATADOG,
-        MetricProviderType.CLOUDWATCH,
-        MetricProviderType.NEWRELIC,
-        MetricProviderType.DYNATRACE,
-        MetricProviderType.SPLUNK,
-    }
-)
-
-
 class MetricTemplateProvider(ApiModel):
     """Where a MetricTemplate's query runs (`spec.provider`)."""
 

@@ -57,7 +57,6 @@ class Context:
     status writes go to the store and do not change it, except where Flagger updates it too)."""
 
     canary: Canary
-    world: World
     services: Services
     cluster_name: str
     provider: str
@@ -65,6 +64,19 @@ class Context:
     next: Next = Next.INTERVAL
     #: whether this step already counted a failed check (an exception later in the step must not count another)
     failed_check_counted: bool = False
+    #: the step's World once Engine._open has built it; read it as `world`
+    _world: World | None = field(default=None, repr=False)
+
+    @property
+    def world(self) -> World:
+        """The step's adapters; only the code after Engine._open reaches them (fault() never does)."""
+        if self._world is None:
+            raise RuntimeError(f"{self.subject}: the step's world is not open yet")
+        return self._world
+
+    @world.setter
+    def world(self, world: World) -> None:
+        self._world = world
 
     @property
     def namespace(self) -> str:

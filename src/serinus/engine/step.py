@@ -64,7 +64,7 @@ class Engine:
         canary = await self.services.store.get(name, namespace)
         if canary is None:
             return Next.INTERVAL
-        ctx = Context(canary, None, self.services, self.options.cluster_name, "")  # type: ignore[arg-type]
+        ctx = Context(canary, self.services, self.options.cluster_name, "")
         try:
             ctx.canary = canary = effective(canary)
             if canary.spec.suspend:
@@ -86,7 +86,7 @@ class Engine:
         if canary is None:
             return True, Next.INTERVAL
         provider = canary.provider_or(self.options.mesh_provider)
-        ctx = Context(canary, None, self.services, self.options.cluster_name, provider)  # type: ignore[arg-type]
+        ctx = Context(canary, self.services, self.options.cluster_name, provider)
         try:
             if not await self._open(ctx):
                 return False, Next.INTERVAL

@@ -29,6 +29,7 @@ from typing import Final, Literal
 
 import yaml
 
+from serinus.api.capabilities import builtin_observer
 from serinus.engine.dialects import PROMETHEUS, Dialect
 from serinus.engine.templating import TemplateContext, render
 from serinus.errors import InvalidSpecError
@@ -162,17 +163,9 @@ def metrics_provider(
 
 
 def observer_for(provider: str) -> Observer:
-    """The observer for a metrics provider string; anything unknown falls back to Istio, as in Flagger."""
-    name = "istio"
-    if provider.startswith("appmesh"):
-        name = "appmesh"
-    elif provider.startswith("gloo"):
-        name = "gloo"
-    elif provider == "kubernetes" or provider.startswith("gatewayapi"):
-        name = "http"
-    elif provider in ("linkerd", "istio", "contour", "nginx", "skipper", "traefik", "osm", "kuma", "apisix", "knative"):
-        name = provider
-    return observers()[name]
+    """The observer for a metrics provider string, as the table of routers says (anything unknown falls back to
+    Istio's queries, as in Flagger)."""
+    return observers()[builtin_observer(provider)]
 
 
 def _sanitized(observer: Observer, ctx: TemplateContext) -> TemplateContext:

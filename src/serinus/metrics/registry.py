@@ -1,4 +1,5 @@
-"""Metric providers by MetricTemplate `spec.provider.type`: one module each, one line here.
+"""Metric providers by MetricTemplate `spec.provider.type`: one module each (the one serinus.api.capabilities'
+METRIC_PROVIDERS names for the type), one factory here.
 
 A provider is built from a ProviderConfig (the template's provider block with its Secret's data already read)
 and answers `query()` with one number or raises one of serinus.errors' MetricsError subclasses.
@@ -10,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from serinus.api import capabilities
 from serinus.errors import InvalidSpecError
 from serinus.metrics import (
     cloudwatch,
@@ -80,7 +82,8 @@ def _prometheus(config: ProviderConfig, _: Any = None) -> MetricsProvider:
     )
 
 
-#: type -> factory(config, cluster), where cluster is the operator's lightkube client (or None outside it)
+#: type -> factory(config, cluster), where cluster is the operator's lightkube client (or None outside it); the
+#: types are those of METRIC_PROVIDERS, and each factory builds the class of the module it names
 PROVIDERS: dict[str, Callable[[ProviderConfig, Any], MetricsProvider]] = {
     "prometheus": _prometheus,
     "datadog": lambda c, _: datadog.DatadogProvider(c.address, c.secret, interval_s=_interval(c)),
@@ -104,7 +107,7 @@ PROVIDERS: dict[str, Callable[[ProviderConfig, Any], MetricsProvider]] = {
 
 
 #: providers that read the Kubernetes API when they have no address of their own
-KUBE_PROVIDERS = frozenset({"keptn", "externalmetrics"})
+KUBE_PROVIDERS = frozenset(str(t) for t in capabilities.KUBE_PROVIDERS)
 
 
 def make_provider(config: ProviderConfig, *, cluster: Any = None) -> MetricsProvider:

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
+from serinus.api.alert_provider import AlertProviderType
+from serinus.api.capabilities import ALERTS
 from serinus.errors import InvalidSpecError
 from serinus.notify.alert import Alert
 from serinus.notify.http import post_json
@@ -21,18 +23,6 @@ from serinus.notify.providers import (
     slack_payload,
     webhook_payload,
 )
-
-TYPES = ("slack", "discord", "rocket", "msteams", "gchat", "webhook", "alertmanager")
-NAMES = {
-    "slack": "Slack hook",
-    "discord": "Discord hook",
-    "rocket": "Rocket hook",
-    "msteams": "MS Teams webhook",
-    "gchat": "Google Chat webhook",
-    "webhook": "webhook",
-    "alertmanager": "Alertmanager",
-}
-CHAT = ("slack", "discord", "rocket")
 
 
 def _valid_url(url: str) -> bool:
@@ -60,29 +50,59 @@ class Receiver:
 
     def payload(self, alert: Alert) -> Any:
         """The JSON body this receiver posts for `alert`."""
-        if self.type in ("slack", "discord"):
-            return slack_payload(alert, channel=self.channel, username=self.username)
-        if self.type == "rocket":
-            return rocket_payload(alert, channel=self.channel, username=self.username)
-        if self.type == "msteams":
-            return msteams_payload(alert)
-        if self.type == "gchat":
-            return gchat_payload(alert)
-        if self.type == "webhook":
-            return webhook_payload(alert, self.clock())
-        return alertmanager_payload(alert, self.clock(), self.resolve_after)
+        return DELIVERY[AlertProviderType(self.type)].payload(self, alert)
 
     @property
     def endpoint(self) -> str:
         """The URL posted to (Alertmanager's alerts API under its base URL)."""
-        if self.type == "alertmanager":
-            return self.url.rstrip("/") + "/api/v2/alerts"
-        return self.url
+        path = DELIVERY[AlertProviderType(self.type)].path
+        return self.url.rstrip("/") + path if path else self.url
 
     async def send(self, alert: Alert) -> None:
         """Deliver one alert; raises NotifyError when the receiver does not take it."""
-        token = self.token if self.type in ("slack", "webhook", "alertmanager") else None
+        token = self.token if ALERTS[AlertProviderType(self.type)].token else None
         await post_json(self.endpoint, self.payload(alert), token=token, proxy=self.proxy, transport=self.transport)
+
+
+def _same(url: str) -> str:
+    return url
+
+
+def _discord(url: str) -> str:
+    """Discord takes Slack's payload under the webhook's `/slack` path."""
+    if url.endswith("/slack"):
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/slack"))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one alert provider's alerts are delivered: the body, where under its address it is posted, and the
+    address as the provider wants it. What errors call it and whether it takes a channel or a token are facts of
+    serinus.api.capabilities.ALERT_PROVIDERS."""
+
+    payload: Callable[[Receiver, Alert], Any]
+    #: appended to the address (Alertmanager's API under its base URL)
+    path: str = ""
+    address: Callable[[str], str] = _same
+
+
+#: One entry per alert provider (AlertProviderType); adding one is this entry, its facts in
+#: serinus.api.capabilities.ALERT_PROVIDERS and a payload builder in notify/providers.py.
+DELIVERY: dict[AlertProviderType, Delivery] = {
+    AlertProviderType.SLACK: Delivery(lambda r, a: slack_payload(a, channel=r.channel, username=r.username)),
+    AlertProviderType.DISCORD: Delivery(
+        lambda r, a: slack_payload(a, channel=r.channel, username=r.username), address=_discord
+    ),
+    AlertProviderType.ROCKET: Delivery(lambda r, a: rocket_payload(a, channel=r.channel, username=r.username)),
+    AlertProviderType.MSTEAMS: Delivery(lambda _, a: msteams_payload(a)),
+    AlertProviderType.GCHAT: Delivery(lambda _, a: gchat_payload(a)),
+    AlertProviderType.WEBHOOK: Delivery(lambda r, a: webhook_payload(a, r.clock())),
+    AlertProviderType.ALERTMANAGER: Delivery(
+        lambda r, a: alertmanager_payload(a, r.clock(), r.resolve_after), path="/api/v2/alerts"
+    ),
+}
 
 
 def make_receiver(
@@ -95,19 +115,17 @@ def make_receiver(
     channel: str | None = None,
 ) -> Receiver:
     """A checked Receiver; InvalidSpecError says what is wrong (the URL itself is never echoed: it is a secret)."""
-    if kind not in TYPES:
+    if kind not in ALERTS:
         raise InvalidSpecError(f"provider {kind} not supported")
+    facts = ALERTS[AlertProviderType(kind)]
     if not _valid_url(url):
-        raise InvalidSpecError(f"invalid {NAMES[kind]} URL")
+        raise InvalidSpecError(f"invalid {facts.label} URL")
     username = "flagger" if username is None else username
     channel = "general" if channel is None else channel
-    if kind in CHAT:
-        label = {"slack": "Slack", "discord": "Discord", "rocket": "Rocket"}[kind]
+    if facts.chat:
         if not username:
-            raise InvalidSpecError(f"empty {label} username")
+            raise InvalidSpecError(f"empty {facts.chat} username")
         if not channel:
-            raise InvalidSpecError(f"empty {label} channel")
-    if kind == "discord" and not url.endswith("/slack"):
-        parts = urlsplit(url)
-        url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/slack"))
+            raise InvalidSpecError(f"empty {facts.chat} channel")
+    url = DELIVERY[facts.type].address(url)
     return Receiver(kind, url, token=token or None, proxy=proxy or None, username=username, channel=channel)

@@ -12,8 +12,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import canary_namespace, canary_owner_reference, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, copied, no_cookies, routes_on, stub
 
 Obj = Mapping[str, Any]
 API_VERSION = "apisix.apache.org/v2"
@@ -116,3 +118,33 @@ def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
             weight = int(backend.get("weight") or 0)
             return weight, 100 - weight, False
     return 0, 0, False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+def _canary_route(session: Session) -> dict[str, Any]:
+    return stub(API_VERSION, "ApisixRoute", canary_route_name(session.canary))
+
+
+async def _read_user_route(session: Session) -> dict[str, Any]:
+    name = route_ref(session.canary)
+    user = await session.objects.get(stub(API_VERSION, "ApisixRoute", name))
+    if user is None:
+        raise RouterError(f"APISIX route {name}.{session.objects.namespace} get query error: not found")
+    return user
+
+
+#: The `<route>-<apex>-canary` ApisixRoute beside the user's; nothing to revert (as in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=(ApiKind(API_VERSION, "ApisixRoute", "apisixroutes"),),
+    route_object=_canary_route,
+    set_routes=no_cookies(lambda s, route, primary, canary: set_routes(route, s.canary, primary, canary)),
+    get_routes=lambda s, route: Routes(*get_routes(route, s.canary)),
+    reconcile=copied(
+        _read_user_route,
+        _canary_route,
+        lambda s, user: new_canary_route(user, s.canary),
+        lambda s, existing, user: reconciled(existing, user, s.canary),
+    ),
+)

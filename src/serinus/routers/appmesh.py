@@ -20,8 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from serinus.api.duration import parse_duration
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import apex_metadata, canary_namespace, canary_owner_reference, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, no_cookies, routes_on
 
 Obj = Mapping[str, Any]
 API_VERSION = "appmesh.k8s.aws/v1beta2"
@@ -279,3 +281,43 @@ def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
     if primary_weight == 0 and canary_weight == 0:
         raise RouterError(f"VirtualRouter {apex} does not contain routes for {apex}-primary and {apex}-canary")
     return primary_weight, canary_weight, False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+async def _reconcile(session: Session) -> None:
+    """Nodes created or brought in line; each router created with its service, or brought in line with its weights
+    kept."""
+    objects = session.objects
+    for node in virtual_nodes(session.canary, session.options.label):
+        existing = await objects.get(node)
+        if existing is None:
+            await objects.create(node)
+        elif (fixed := node_reconciled(existing, node)) is not None:
+            await objects.replace(fixed)
+    for router, service in routers(session.canary):
+        existing = await objects.get(router)
+        if existing is None:
+            await objects.create(router)
+            await objects.create(service)
+        elif (fixed := router_reconciled(existing, router)) is not None:
+            await objects.replace(fixed)
+
+
+#: VirtualNodes for primary and canary (selecting pods by the operator's --selector-labels), VirtualRouters and
+#: VirtualServices for the apex and the canary; routes on the apex router; nothing to revert (as in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=tuple(
+        ApiKind(API_VERSION, kind, plural)
+        for kind, plural in (
+            ("VirtualNode", "virtualnodes"),
+            ("VirtualRouter", "virtualrouters"),
+            ("VirtualService", "virtualservices"),
+        )
+    ),
+    route_object=lambda s: routers(s.canary)[0][0],
+    set_routes=no_cookies(lambda s, router, primary, canary: set_routes(router, s.canary, primary, canary)),
+    get_routes=lambda s, router: Routes(*get_routes(router, s.canary)),
+    reconcile=_reconcile,
+)

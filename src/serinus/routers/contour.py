@@ -8,8 +8,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import apex_metadata, canary_namespace, canary_owner_reference, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, last_desired, managed, no_cookies, routes_on
 
 Obj = Mapping[str, Any]
 API_VERSION = "projectcontour.io/v1"
@@ -165,3 +167,23 @@ def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
             weight = int(service.get("weight") or 0)
             return weight, 100 - weight, False
     return 0, 0, False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+def _desired(session: Session) -> list[dict[str, Any]]:
+    return [http_proxy(session.canary, session.options.ingress_class)]
+
+
+#: The HTTPProxy `<apex>` the user's root proxy includes, with the operator's --ingress-class; nothing to revert (as
+#: in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=(ApiKind(API_VERSION, "HTTPProxy", "httpproxies"),),
+    route_object=last_desired(_desired),
+    set_routes=no_cookies(
+        lambda s, proxy, primary, canary: set_routes(proxy, s.canary, primary, canary, s.options.ingress_class)
+    ),
+    get_routes=lambda s, proxy: Routes(*get_routes(proxy, s.canary)),
+    reconcile=managed(_desired, lambda s, existing, _: reconciled(existing, s.canary, s.options.ingress_class)),
+)

@@ -1,32 +1,18 @@
-"""Which traffic features each provider supports (the feature tables of Flagger's README.md, corrected where the
-routers of pkg/router do more), which ones a Canary asks for, and the Warning event Serinus records when a Canary
-asks a provider for something it cannot do.
+"""Which traffic features a Canary asks for, and the Warning event Serinus records when its provider cannot do one.
 
-The table is data, shared by every router and by docs/routers.md (tests check the two agree).
+What each router can do is a fact of serinus.api.capabilities.MESH_PROVIDERS (the feature tables of Flagger's
+README.md, corrected where the routers of pkg/router do more); `SUPPORT` is that table's view by router kind, shared
+by every router and by docs/routers.md (tests check the two agree).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
+from serinus.api.capabilities import FEATURE_NAMES, MESH_PROVIDERS, Features, router_for, unknown_provider_warning
+
 Obj = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Features:
-    """What one router can do with traffic."""
-
-    weights: bool
-    ab_testing: bool
-    blue_green: bool
-    mirroring: bool
-    canary_mirroring: bool
-    session_affinity: bool
-    primary_cookie: bool
-    builtin_metrics: str
-
 
 #: Label of each feature in Warning events and in the docs table.
 LABELS = {
@@ -62,105 +48,15 @@ CONSEQUENCES = {
     "primary_cookie": "only the canary cookie is set",
 }
 
-_YES = dict(weights=True, ab_testing=True, blue_green=True)
-_WEIGHTED_ONLY = dict(
-    weights=True,
-    ab_testing=False,
-    blue_green=True,
-    mirroring=False,
-    canary_mirroring=False,
-    session_affinity=False,
-    primary_cookie=False,
-)
-
-#: Router kind -> features, per the feature tables of Flagger's README.md, and pkg/router where the code differs.
-SUPPORT: dict[str, Features] = {
-    "istio": Features(
-        **_YES, mirroring=True, canary_mirroring=True, session_affinity=True, primary_cookie=True, builtin_metrics="yes"
-    ),
-    "gatewayapi:v1": Features(
-        **_YES,
-        mirroring=True,
-        canary_mirroring=False,
-        session_affinity=True,
-        primary_cookie=True,
-        builtin_metrics="http observer only; use MetricTemplates",
-    ),
-    "gatewayapi:v1beta1": Features(
-        **_YES,
-        mirroring=True,
-        canary_mirroring=False,
-        session_affinity=True,
-        primary_cookie=False,
-        builtin_metrics="http observer only; use MetricTemplates",
-    ),
-    "linkerd": Features(**_WEIGHTED_ONLY, builtin_metrics="yes (linkerd observer)"),
-    "smi": Features(**_WEIGHTED_ONLY, builtin_metrics="yes"),
-    "osm": Features(**_WEIGHTED_ONLY, builtin_metrics="yes (osm observer)"),
-    "kuma": Features(**_WEIGHTED_ONLY, builtin_metrics="yes"),
-    "knative": Features(
-        weights=True,
-        ab_testing=False,
-        blue_green=False,
-        mirroring=False,
-        canary_mirroring=False,
-        session_affinity=False,
-        primary_cookie=False,
-        builtin_metrics="yes (knative observer)",
-    ),
-    "kubernetes": Features(
-        weights=False,
-        ab_testing=False,
-        blue_green=True,
-        mirroring=False,
-        canary_mirroring=False,
-        session_affinity=False,
-        primary_cookie=False,
-        builtin_metrics="yes (http observer; needs app metrics)",
-    ),
-    "contour": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
-    "gloo": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
-    "nginx": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
-    "skipper": Features(**_WEIGHTED_ONLY, builtin_metrics="yes"),
-    "traefik": Features(**_WEIGHTED_ONLY, builtin_metrics="yes"),
-    "apisix": Features(**_WEIGHTED_ONLY, builtin_metrics="yes"),
-    "appmesh": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
-    "appmesh:v1beta2": Features(**{**_WEIGHTED_ONLY, "ab_testing": True}, builtin_metrics="yes"),
-}
-
-FEATURE_NAMES = tuple(f.name for f in fields(Features) if f.name != "builtin_metrics")
+#: Router kind -> what it can do (the rows of docs/routers.md's table).
+SUPPORT: dict[str, Features] = {p.router.value: p.features for p in MESH_PROVIDERS}
 
 
 def router_kind(provider: str) -> tuple[str, str | None]:
     """(router kind, warning or None) for a provider string, matched in Flagger's factory order; anything unknown
     (including a bare `gatewayapi`) falls back to istio with Flagger's warning."""
-    exact = {
-        "appmesh",
-        "linkerd",
-        "istio",
-        "contour",
-        "knative",
-        "nginx",
-        "skipper",
-        "traefik",
-        "apisix",
-        "osm",
-        "kuma",
-        "kubernetes",
-    }
-    if provider.startswith("appmesh:v1beta2"):
-        return "appmesh:v1beta2", None
-    if provider in exact:
-        return provider, None
-    if any(provider.startswith(f"smi:v1alpha{n}") for n in (1, 2, 3)):
-        return "smi", None
-    if provider.startswith("gloo"):
-        return "gloo", None
-    if provider.startswith("gatewayapi:v1beta1"):
-        return "gatewayapi:v1beta1", None
-    if provider.startswith("gatewayapi:v1"):
-        return "gatewayapi:v1", None
-    return "istio", f"unknown mesh router provider '{provider}', using istio"
+    router, fell_back = router_for(provider)
+    return router.value, unknown_provider_warning(provider) if fell_back else None
 
 
 def requested(canary: Obj) -> list[str]:

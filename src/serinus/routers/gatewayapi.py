@@ -14,6 +14,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers import affinity
 from serinus.routers.gatewayapi_spec import (
@@ -34,8 +35,9 @@ from serinus.routers.gatewayapi_spec import (
 )
 from serinus.routers.istio_spec import analysis_of, service_of
 from serinus.routers.kubernetes import canary_namespace, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, last_desired, managed, routes_on
 
-__all__ = ["api_version", "get_routes", "http_route", "reconciled", "set_routes"]
+__all__ = ["ROUTING", "api_version", "get_routes", "http_route", "reconciled", "set_routes"]
 
 Obj = Mapping[str, Any]
 #: The spec keys Serinus owns; any other key a user adds is kept.
@@ -302,3 +304,24 @@ def reconciled(existing: Obj, desired_obj: Obj, canary: Obj) -> dict[str, Any] |
     out["metadata"]["labels"] = labels
     out["metadata"]["annotations"] = annotations
     return out
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+#: The HTTPRoute version of each router kind this module drives.
+VERSIONS: dict[str, Version] = {"gatewayapi:v1": "v1", "gatewayapi:v1beta1": "v1beta1"}
+
+
+def _desired(session: Session) -> list[dict[str, Any]]:
+    return [http_route(session.canary, VERSIONS[session.options.kind])]
+
+
+#: The HTTPRoute `<apex>` with weighted backendRefs; routes and session-affinity cookies on it; nothing to revert
+#: (as in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=tuple(ApiKind(api_version(v), "HTTPRoute", "httproutes") for v in VERSIONS.values()),
+    route_object=last_desired(_desired),
+    set_routes=lambda s, route, primary, canary, mirrored: set_routes(route, s.canary, primary, canary, mirrored),
+    get_routes=lambda s, route: Routes(*get_routes(route, s.canary)),
+    reconcile=managed(_desired, lambda s, existing, want: reconciled(existing, want, s.canary)),
+)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from serinus.api.meta import include_by_prefix
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import (
     apex_object_meta,
@@ -22,6 +23,16 @@ from serinus.routers.kubernetes import (
     canary_owner_reference,
     reconcile_owned,
     service_names,
+)
+from serinus.routers.routing import (
+    ApiKind,
+    Routing,
+    Session,
+    last_desired,
+    managed,
+    no_cookies,
+    routes_on,
+    stub,
 )
 
 Obj = Mapping[str, Any]
@@ -196,3 +207,60 @@ def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
             weight = int(dest.get("weight") or 0)
             return weight, 100 - weight, False
     return 0, 0, False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+async def _config_upstream(session: Session) -> dict[str, Any] | None:
+    """The Upstream spec.upstreamRef names (in its namespace, else the Canary's), or None without one."""
+    ref = (session.canary.get("spec") or {}).get("upstreamRef")
+    if not ref:
+        return None
+    like = {"apiVersion": GLOO_API, "kind": "Upstream", "metadata": {"name": ref.get("name")}}
+    found = await session.objects.elsewhere(ref.get("namespace") or session.objects.namespace).get(like)
+    if found is None:
+        raise RouterError(f"config upstream {ref.get('name')}.{session.objects.namespace} get query error: not found")
+    return found
+
+
+def _desired(session: Session) -> list[dict[str, Any]]:
+    return [route_table(session.canary)]
+
+
+_route_table = managed(_desired, lambda s, existing, _: reconciled(existing, s.canary))
+
+
+async def _reconcile(session: Session) -> None:
+    """The two Upstreams (created from the Services, load-balancer config kept in line), then the RouteTable."""
+    config = await _config_upstream(session)
+    _, primary_svc, canary_svc = service_names(session.canary)
+    for name, svc in zip(upstream_names(session.canary), (primary_svc, canary_svc), strict=True):
+        like = stub(GLOO_API, "Upstream", name)
+        existing = await session.objects.get(like)
+        if existing is not None:
+            patch = upstream_drift(existing, config)
+            if patch is not None:
+                await session.objects.patch(like, patch)
+            continue
+        service = await session.objects.must_get(stub("v1", "Service", svc))
+        selector = (service.get("spec") or {}).get("selector") or {}
+        await session.objects.create(
+            upstream(session.canary, name, svc, selector, config, session.options.include_label_prefixes)
+        )
+    await _route_table(session)
+
+
+#: Upstreams for the primary and canary Services (the operator's --include-label-prefix labels copied on), and the
+#: RouteTable `<apex>` between them; nothing to revert (as in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=(
+        ApiKind(GATEWAY_API, "RouteTable", "routetables"),
+        ApiKind(GLOO_API, "Upstream", "upstreams"),
+        ApiKind("v1", "Service", "services"),
+    ),
+    route_object=last_desired(_desired),
+    set_routes=no_cookies(lambda s, table, primary, canary: set_routes(table, s.canary, primary, canary)),
+    get_routes=lambda s, table: Routes(*get_routes(table, s.canary)),
+    reconcile=_reconcile,
+)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers import affinity
 from serinus.routers.istio_spec import (
@@ -29,10 +31,12 @@ from serinus.routers.istio_spec import (
     virtual_service,
 )
 from serinus.routers.kubernetes import KUBECTL_LAST_APPLIED, canary_namespace, service_names, with_flux_annotations
+from serinus.routers.routing import ApiKind, Routing, Session, last_desired, managed, routes_on
 
 __all__ = [
     "API_VERSION",
     "ORIGINAL_CONFIGURATION",
+    "ROUTING",
     "desired",
     "destination_rules",
     "get_routes",
@@ -42,6 +46,7 @@ __all__ = [
     "virtual_service",
 ]
 
+log = logging.getLogger("serinus.canary")
 Obj = Mapping[str, Any]
 ORIGINAL_CONFIGURATION = "flagger.kubernetes.io/original-configuration"
 #: The VirtualService spec keys Serinus owns; any other key (exportTo, tls, ...) a user adds is kept.
@@ -311,3 +316,37 @@ def reverted(existing: Obj, canary: Obj) -> dict[str, Any] | None:
         out["spec"] = spec
         return out
     return None
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+def _desired(session: Session) -> list[dict[str, Any]]:
+    return desired(session.canary)
+
+
+async def _finalize(session: Session) -> None:
+    """revertOnDeletion: restore the VirtualService the user had."""
+    existing = await session.objects.get(_desired(session)[-1])
+    if existing is None:
+        return
+    restored = reverted(existing, session.canary)
+    if restored is None:
+        log.warning(revert_missing_message(session.canary))
+        return
+    await session.objects.replace(restored)
+
+
+#: Both DestinationRules and the VirtualService, reconciled by Istio's rules (takeover saves the original
+#: configuration); routes and session-affinity cookies on the VirtualService.
+ROUTING: Routing = routes_on(
+    kinds=(
+        ApiKind(API_VERSION, "VirtualService", "virtualservices"),
+        ApiKind(API_VERSION, "DestinationRule", "destinationrules"),
+    ),
+    route_object=last_desired(_desired),
+    set_routes=lambda s, vs, primary, canary, mirrored: set_routes(vs, s.canary, primary, canary, mirrored),
+    get_routes=lambda s, vs: Routes(*get_routes(vs, s.canary)),
+    reconcile=managed(_desired, lambda s, existing, want: reconciled(existing, want, s.canary)),
+    finalize=_finalize,
+)

@@ -11,7 +11,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
+from serinus.routers.routing import ApiKind, Routing, Session, no_cookies, routes_on, stub
 
 Obj = Mapping[str, Any]
 PRIMARY_REVISION = "flagger.app/primary-revision"
@@ -75,3 +77,37 @@ def reverted(service: Obj) -> dict[str, Any] | None:
     out: dict[str, Any] = copy.deepcopy(dict(service))
     del out["metadata"]["annotations"][PRIMARY_REVISION]
     return out
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+_SERVING = "serving.knative.dev/v1"
+
+
+def _service(session: Session) -> dict[str, Any]:
+    return stub(_SERVING, "Service", ((session.canary.get("spec") or {}).get("targetRef") or {}).get("name", ""))
+
+
+async def _reconcile(session: Session) -> None:
+    """Pin the primary revision (the latest created one) when it is not pinned yet."""
+    fixed = annotated(await session.objects.must_get(_service(session)))
+    if fixed is not None:
+        await session.objects.replace(fixed)
+
+
+async def _finalize(session: Session) -> None:
+    """revertOnDeletion: drop the primary-revision annotation."""
+    current = await session.objects.get(_service(session))
+    if current is not None and (fixed := reverted(current)) is not None:
+        await session.objects.replace(fixed)
+
+
+#: The traffic block of the Knative Service that is the target, and its primary-revision annotation.
+ROUTING: Routing = routes_on(
+    kinds=(ApiKind(_SERVING, "Service", "services"),),
+    route_object=_service,
+    set_routes=no_cookies(lambda s, svc, primary, canary: set_routes(svc, s.canary, primary, canary)),
+    get_routes=lambda s, svc: Routes(*get_routes(svc, s.canary)),
+    reconcile=_reconcile,
+    finalize=_finalize,
+)

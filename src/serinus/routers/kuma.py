@@ -12,8 +12,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import apex_metadata, canary_namespace, reconcile_owned, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, last_desired, managed, no_cookies, routes_on
 
 Obj = Mapping[str, Any]
 API_VERSION = "kuma.io/v1alpha1"
@@ -88,3 +90,21 @@ def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
             weight = int(split.get("weight") or 0)
             return weight, 100 - weight, False
     raise RouterError(f"TrafficRoute {apex} does not contain routes for {primary} and {canary_name}")
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+def _desired(session: Session) -> list[dict[str, Any]]:
+    return [traffic_route(session.canary)]
+
+
+#: The cluster-scoped TrafficRoute `<apex>` between the primary and canary Kuma services; nothing to revert (as in
+#: Flagger).
+ROUTING: Routing = routes_on(
+    kinds=(ApiKind(API_VERSION, "TrafficRoute", "trafficroutes", namespaced=False),),
+    route_object=last_desired(_desired),
+    set_routes=no_cookies(lambda s, route, primary, canary: set_routes(route, s.canary, primary, canary)),
+    get_routes=lambda s, route: Routes(*get_routes(route, s.canary)),
+    reconcile=managed(_desired, lambda s, existing, _: reconciled(existing, s.canary)),
+)

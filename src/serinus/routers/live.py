@@ -1,15 +1,14 @@
-"""Live routers: the pure builders of each provider (Istio, Gateway API, SMI, NGINX, Skipper, ...) on a cluster.
+"""Live routers: any router module's `ROUTING` (routing.py) run on a cluster through lightkube.
 
-Each router takes over or creates its objects on reconcile, rewrites the routes on set_routes, reads weights back
-on get_routes and restores what the user had on finalize, exactly through the functions in istio.py and
-gatewayapi.py. Session-affinity cookies the builders produce are handed to `save_status`, which persists them
-on the Canary as Flagger's status write does.
+`LiveRouter` is the engine's Router port for every provider: it hands the module's four steps a `Session` whose
+`Objects` (`_Objects` here) read and write the provider's objects with Flagger's error texts. Session-affinity
+cookies the builders produce are handed to `save_status`, which persists them on the Canary as Flagger's status
+write does.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -19,83 +18,36 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 from lightkube.types import PatchType
 
+from serinus.api.capabilities import MESH_PROVIDERS
 from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers import (
-    apisix,
-    appmesh,
-    contour,
-    gatewayapi,
-    gloo,
-    istio,
-    knative,
-    kuma,
-    nginx,
-    skipper,
-    smi,
-    traefik,
-)
-from serinus.routers.gatewayapi_spec import Version, http_route
-from serinus.routers.istio_spec import desired as istio_desired
-from serinus.routers.kubernetes import canary_owner_reference, service_names
+from serinus.routers.routing import ApiKind, Objects, RouterOptions, Routing, SaveStatus, Session, load
 
-log = logging.getLogger("serinus.canary")
 Obj = Mapping[str, Any]
-SaveStatus = Callable[[dict[str, str]], Awaitable[None]]
+#: Built-in kinds keep lightkube's typed models, as the Services and Ingresses the rest of Serinus reads.
+_TYPED: dict[tuple[str, str], Any] = {("v1", "Service"): Service, ("networking.k8s.io/v1", "Ingress"): Ingress}
 
+
+def _resource(kind: ApiKind) -> Any:
+    """The lightkube resource of an API kind."""
+    if (kind.api_version, kind.kind) in _TYPED:
+        return _TYPED[(kind.api_version, kind.kind)]
+    group, version = kind.api_version.split("/")
+    create = create_namespaced_resource if kind.namespaced else create_global_resource
+    return create(group, version, kind.kind, kind.plural)
+
+
+#: (apiVersion, kind) -> lightkube resource, for every kind a router module declares in its ROUTING.
 RESOURCES: dict[tuple[str, str], Any] = {
-    ("networking.istio.io/v1beta1", "VirtualService"): create_namespaced_resource(
-        "networking.istio.io", "v1beta1", "VirtualService", "virtualservices"
-    ),
-    ("networking.istio.io/v1beta1", "DestinationRule"): create_namespaced_resource(
-        "networking.istio.io", "v1beta1", "DestinationRule", "destinationrules"
-    ),
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): create_namespaced_resource(
-        "gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"
-    ),
-    ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"): create_namespaced_resource(
-        "gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes"
-    ),
-    ("networking.k8s.io/v1", "Ingress"): Ingress,
-    ("projectcontour.io/v1", "HTTPProxy"): create_namespaced_resource(
-        "projectcontour.io", "v1", "HTTPProxy", "httpproxies"
-    ),
-    ("traefik.io/v1alpha1", "TraefikService"): create_namespaced_resource(
-        "traefik.io", "v1alpha1", "TraefikService", "traefikservices"
-    ),
-    ("kuma.io/v1alpha1", "TrafficRoute"): create_global_resource(
-        "kuma.io", "v1alpha1", "TrafficRoute", "trafficroutes"
-    ),
-    ("apisix.apache.org/v2", "ApisixRoute"): create_namespaced_resource(
-        "apisix.apache.org", "v2", "ApisixRoute", "apisixroutes"
-    ),
-    ("gateway.solo.io/v1", "RouteTable"): create_namespaced_resource(
-        "gateway.solo.io", "v1", "RouteTable", "routetables"
-    ),
-    ("gloo.solo.io/v1", "Upstream"): create_namespaced_resource("gloo.solo.io", "v1", "Upstream", "upstreams"),
-    ("v1", "Service"): Service,
-    ("serving.knative.dev/v1", "Service"): create_namespaced_resource(
-        "serving.knative.dev", "v1", "Service", "services"
-    ),
-    **{
-        ("appmesh.k8s.aws/v1beta2", kind): create_namespaced_resource("appmesh.k8s.aws", "v1beta2", kind, plural)
-        for kind, plural in (
-            ("VirtualNode", "virtualnodes"),
-            ("VirtualRouter", "virtualrouters"),
-            ("VirtualService", "virtualservices"),
-        )
-    },
-    **{
-        (f"split.smi-spec.io/{v}", "TrafficSplit"): create_namespaced_resource(
-            "split.smi-spec.io", v, "TrafficSplit", "trafficsplits"
-        )
-        for v in ("v1alpha1", "v1alpha2", "v1alpha3")
-    },
+    (kind.api_version, kind.kind): _resource(kind)
+    for provider in MESH_PROVIDERS
+    if provider.implementation is not None
+    for kind in load(provider).kinds
 }
 
 
 class _Objects:
-    """Get, create and replace the provider objects of one Canary's namespace."""
+    """Objects on a cluster: get, create and replace the provider objects of one Canary's namespace."""
 
     def __init__(self, client: AsyncClient, namespace: str) -> None:
         self.client = client
@@ -119,7 +71,8 @@ class _Objects:
             raise RouterError(
                 f"{like['kind']} {like['metadata']['name']}.{self.namespace} query error: {err.status.message}"
             ) from err
-        return got.to_dict()  # type: ignore[no-any-return]
+        out: dict[str, Any] = got.to_dict()
+        return out
 
     async def create(self, obj: Obj) -> None:
         """Create an object."""
@@ -171,440 +124,33 @@ class _Objects:
             raise RouterError(f"{like['kind']} {like['metadata']['name']}.{self.namespace} query error: not found")
         return got
 
+    def elsewhere(self, namespace: str) -> Objects:
+        """The same client, in another namespace."""
+        return _Objects(self.client, namespace)
 
-class _Router:
-    """What Istio and Gateway API share: reconcile their desired objects, route through one main object."""
 
-    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus) -> None:
-        self.canary = canary
-        self.objects = _Objects(client, str((canary.get("metadata") or {}).get("namespace") or "default"))
-        self.save_status = save_status
-
-    def desired(self) -> list[dict[str, Any]]:
-        """The objects as they should be; the last one carries the routes."""
-        raise NotImplementedError
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """`existing` brought in line with `desired`, or None."""
-        raise NotImplementedError
-
-    async def reconcile(self) -> None:
-        """Create what is missing; bring what Serinus owns back in line (user keys and weights kept)."""
-        for obj in self.desired():
-            existing = await self.objects.get(obj)
-            if existing is None:
-                await self.objects.create(obj)
-                continue
-            fixed = self.reconciled(existing, obj)
-            if fixed is not None:
-                await self.objects.replace(fixed)
-
-    async def _route_object(self) -> dict[str, Any]:
-        return await self.objects.must_get(self.desired()[-1])
-
-
-class IstioRouter(_Router):
-    """Istio: DestinationRules for primary and canary, and the VirtualService that splits traffic."""
-
-    def desired(self) -> list[dict[str, Any]]:
-        """Both DestinationRules, then the VirtualService."""
-        return istio_desired(self.canary)
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """Istio's reconcile rules (takeover saves the original configuration)."""
-        return istio.reconciled(existing, desired, self.canary)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """Rewrite the VirtualService's routes; persist session-affinity cookies."""
-        routed, cookies = istio.set_routes(await self._route_object(), self.canary, primary, canary, mirrored)
-        await self.objects.replace(routed)
-        if cookies:
-            await self.save_status(cookies)
-
-    async def get_routes(self) -> Routes:
-        """The weights and mirror flag the VirtualService holds."""
-        return Routes(*istio.get_routes(await self._route_object(), self.canary))
-
-    async def finalize(self) -> None:
-        """revertOnDeletion: restore the VirtualService the user had."""
-        existing = await self.objects.get(self.desired()[-1])
-        if existing is None:
-            return
-        reverted = istio.reverted(existing, self.canary)
-        if reverted is None:
-            log.warning(istio.revert_missing_message(self.canary))
-            return
-        await self.objects.replace(reverted)
-
-
-class GatewayRouter(_Router):
-    """Gateway API: the HTTPRoute `<apex>` with weighted backendRefs (v1 or v1beta1)."""
-
-    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, version: Version) -> None:
-        super().__init__(client, canary, save_status)
-        self.version: Version = version
-
-    def desired(self) -> list[dict[str, Any]]:
-        """The HTTPRoute."""
-        return [http_route(self.canary, self.version)]
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """Gateway API's reconcile rules."""
-        return gatewayapi.reconciled(existing, desired, self.canary)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """Rewrite the HTTPRoute's rules; persist session-affinity cookies."""
-        routed, cookies = gatewayapi.set_routes(await self._route_object(), self.canary, primary, canary, mirrored)
-        await self.objects.replace(routed)
-        if cookies:
-            await self.save_status(cookies)
-
-    async def get_routes(self) -> Routes:
-        """The weights the HTTPRoute holds (an error while a parent has not accepted it)."""
-        return Routes(*gatewayapi.get_routes(await self._route_object(), self.canary))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class SmiRouter(_Router):
-    """linkerd, osm and smi:*: the TrafficSplit `<apex>` between the primary and canary Services."""
-
-    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, provider: str) -> None:
-        super().__init__(client, canary, save_status)
-        self.provider = provider
-
-    def desired(self) -> list[dict[str, Any]]:
-        """The TrafficSplit, owned by the Canary."""
-        return [smi.traffic_split(self.canary, self.provider, canary_owner_reference(self.canary))]
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """SMI's reconcile rules (weights in flight kept)."""
-        return smi.reconciled(existing, desired)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """New weights on the TrafficSplit."""
-        await self.objects.replace(smi.set_routes(await self._route_object(), self.canary, primary, canary))
-
-    async def get_routes(self) -> Routes:
-        """The TrafficSplit's weights."""
-        return Routes(*smi.get_routes(await self._route_object(), self.canary))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class NginxRouter(_Router):
-    """nginx: the `<ingress>-canary` Ingress beside the user's, steered by nginx's canary annotations."""
-
-    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, prefix: str) -> None:
-        super().__init__(client, canary, save_status)
-        self.prefix = prefix
-
-    def _user_ingress(self) -> dict[str, Any]:
-        name = ((self.canary.get("spec") or {}).get("ingressRef") or {}).get("name") or ""
-        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name}}
-
-    def _canary_ingress(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {"name": nginx.canary_ingress_name(self.canary)},
-        }
-
-    async def reconcile(self) -> None:
-        """Create `<ingress>-canary` from the user's Ingress, or bring its spec back in line."""
-        user = await self.objects.must_get(self._user_ingress())
-        existing = await self.objects.get(self._canary_ingress())
-        if existing is None:
-            await self.objects.create(
-                nginx.new_canary_ingress(user, self.canary, canary_owner_reference(self.canary), self.prefix)
-            )
-            return
-        fixed = nginx.reconciled_canary_ingress(existing, user, self.canary)
-        if fixed is not None:
-            await self.objects.replace(fixed)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The canary weight (or A/B header and cookie rules) on the canary Ingress."""
-        current = await self.objects.must_get(self._canary_ingress())
-        await self.objects.replace(nginx.set_routes(current, self.canary, canary, self.prefix))
-
-    async def get_routes(self) -> Routes:
-        """The weights the canary Ingress routes."""
-        return Routes(*nginx.get_routes(await self.objects.must_get(self._canary_ingress()), self.canary, self.prefix))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class TraefikRouter(_Router):
-    """traefik: the TraefikService `<apex>` the user's IngressRoute points at."""
-
-    def desired(self) -> list[dict[str, Any]]:
-        """The TraefikService."""
-        return [traefik.traffic_service(self.canary)]
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """Traefik's reconcile rules."""
-        return traefik.reconciled(existing, self.canary)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The weighted services."""
-        await self.objects.replace(traefik.set_routes(await self._route_object(), self.canary, primary, canary))
-
-    async def get_routes(self) -> Routes:
-        """The primary's weight and the rest for the canary."""
-        return Routes(*traefik.get_routes(await self._route_object(), self.canary))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class ContourRouter(_Router):
-    """contour: the HTTPProxy `<apex>` the user's root proxy includes."""
-
-    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, ingress_class: str) -> None:
-        super().__init__(client, canary, save_status)
-        self.ingress_class = ingress_class
-
-    def desired(self) -> list[dict[str, Any]]:
-        """The HTTPProxy."""
-        return [contour.http_proxy(self.canary, self.ingress_class)]
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """Contour's reconcile rules."""
-        return contour.reconciled(existing, self.canary, self.ingress_class)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The weighted route (and the A/B route)."""
-        await self.objects.replace(
-            contour.set_routes(await self._route_object(), self.canary, primary, canary, self.ingress_class)
-        )
-
-    async def get_routes(self) -> Routes:
-        """The first route's weights."""
-        return Routes(*contour.get_routes(await self._route_object(), self.canary))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class SkipperRouter(_Router):
-    """skipper: the `<ingress>-canary` Ingress with both backends and Skipper's weights."""
-
-    def _ingress(self, name: str) -> dict[str, Any]:
-        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name}}
-
-    async def reconcile(self) -> None:
-        """Create the canary Ingress from the user's, or bring its spec back in line."""
-        user_name, canary_name = skipper.ingress_names(self.canary)
-        user = await self.objects.must_get(self._ingress(user_name))
-        existing = await self.objects.get(self._ingress(canary_name))
-        if existing is None:
-            await self.objects.create(skipper.new_canary_ingress(user, self.canary))
-            return
-        fixed = skipper.reconciled(existing, user, self.canary)
-        if fixed is not None:
-            await self.objects.replace(fixed)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """New backend weights."""
-        current = await self.objects.must_get(self._ingress(skipper.ingress_names(self.canary)[1]))
-        await self.objects.replace(skipper.set_routes(current, self.canary, primary, canary))
-
-    async def get_routes(self) -> Routes:
-        """The backend weights."""
-        current = await self.objects.must_get(self._ingress(skipper.ingress_names(self.canary)[1]))
-        return Routes(*skipper.get_routes(current, self.canary))
-
-    async def finalize(self) -> None:
-        """revertOnDeletion: delete the canary Ingress, leaving the user's alone."""
-        await self.objects.delete(self._ingress(skipper.ingress_names(self.canary)[1]))
-
-
-class KumaRouter(_Router):
-    """kuma: the cluster-scoped TrafficRoute `<apex>` splitting between the primary and canary Kuma services."""
-
-    def desired(self) -> list[dict[str, Any]]:
-        """The TrafficRoute."""
-        return [kuma.traffic_route(self.canary)]
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """Kuma's reconcile rules."""
-        return kuma.reconciled(existing, self.canary)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The new split."""
-        await self.objects.replace(kuma.set_routes(await self._route_object(), self.canary, primary, canary))
-
-    async def get_routes(self) -> Routes:
-        """The primary's split and the rest for the canary."""
-        return Routes(*kuma.get_routes(await self._route_object(), self.canary))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class ApisixRouter(_Router):
-    """apisix: the `<route>-<apex>-canary` ApisixRoute beside the user's."""
-
-    def _route(self, name: str) -> dict[str, Any]:
-        return {"apiVersion": apisix.API_VERSION, "kind": "ApisixRoute", "metadata": {"name": name}}
-
-    async def reconcile(self) -> None:
-        """Create the canary route from the user's, or bring it back in line with it."""
-        user_name = apisix.route_ref(self.canary)
-        user = await self.objects.get(self._route(user_name))
-        if user is None:
-            raise RouterError(f"APISIX route {user_name}.{self.objects.namespace} get query error: not found")
-        existing = await self.objects.get(self._route(apisix.canary_route_name(self.canary)))
-        if existing is None:
-            await self.objects.create(apisix.new_canary_route(user, self.canary))
-            return
-        fixed = apisix.reconciled(existing, user, self.canary)
-        if fixed is not None:
-            await self.objects.replace(fixed)
-
-    async def _canary_route(self) -> dict[str, Any]:
-        return await self.objects.must_get(self._route(apisix.canary_route_name(self.canary)))
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The two backend weights."""
-        await self.objects.replace(apisix.set_routes(await self._canary_route(), self.canary, primary, canary))
-
-    async def get_routes(self) -> Routes:
-        """The primary backend's weight and the rest for the canary."""
-        return Routes(*apisix.get_routes(await self._canary_route(), self.canary))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class GlooRouter(_Router):
-    """gloo: Upstreams for the primary and canary Services and the RouteTable `<apex>` between them."""
+class LiveRouter:
+    """The engine's Router port for one Canary: its router module's ROUTING, run on the cluster."""
 
     def __init__(
-        self, client: AsyncClient, canary: Obj, save_status: SaveStatus, include_label_prefixes: tuple[str, ...]
+        self, client: AsyncClient, canary: Obj, save_status: SaveStatus, routing: Routing, options: RouterOptions
     ) -> None:
-        super().__init__(client, canary, save_status)
-        self.include_label_prefixes = include_label_prefixes
-
-    def desired(self) -> list[dict[str, Any]]:
-        """The RouteTable."""
-        return [gloo.route_table(self.canary)]
-
-    def reconciled(self, existing: Obj, desired: Obj) -> dict[str, Any] | None:
-        """Gloo's RouteTable reconcile rules."""
-        return gloo.reconciled(existing, self.canary)
-
-    async def _config_upstream(self) -> dict[str, Any] | None:
-        ref = (self.canary.get("spec") or {}).get("upstreamRef")
-        if not ref:
-            return None
-        like = {"apiVersion": gloo.GLOO_API, "kind": "Upstream", "metadata": {"name": ref.get("name")}}
-        objects = _Objects(self.objects.client, ref.get("namespace") or self.objects.namespace)
-        found = await objects.get(like)
-        if found is None:
-            raise RouterError(f"config upstream {ref.get('name')}.{self.objects.namespace} get query error: not found")
-        return found
+        namespace = str((canary.get("metadata") or {}).get("namespace") or "default")
+        self.routing = routing
+        self.session = Session(_Objects(client, namespace), canary, options, save_status)
 
     async def reconcile(self) -> None:
-        """The two Upstreams (created from the Services, load-balancer config kept in line), then the RouteTable."""
-        config = await self._config_upstream()
-        _, primary_svc, canary_svc = service_names(self.canary)
-        for name, svc in zip(gloo.upstream_names(self.canary), (primary_svc, canary_svc), strict=True):
-            like = {"apiVersion": gloo.GLOO_API, "kind": "Upstream", "metadata": {"name": name}}
-            existing = await self.objects.get(like)
-            if existing is not None:
-                patch = gloo.upstream_drift(existing, config)
-                if patch is not None:
-                    await self.objects.patch(like, patch)
-                continue
-            service = await self.objects.must_get({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc}})
-            selector = (service.get("spec") or {}).get("selector") or {}
-            await self.objects.create(
-                gloo.upstream(self.canary, name, svc, selector, config, self.include_label_prefixes)
-            )
-        await super().reconcile()
+        """Create or take over the routing objects; bring what Serinus owns back in line."""
+        await self.routing.reconcile(self.session)
 
     async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The weighted destinations (the A/B matchers stay on the route)."""
-        await self.objects.replace(gloo.set_routes(await self._route_object(), self.canary, primary, canary))
+        """Route `primary`% and `canary`% of traffic (mirrored where the router can)."""
+        await self.routing.set_routes(self.session, primary, canary, mirrored)
 
     async def get_routes(self) -> Routes:
-        """The primary destination's weight and the rest for the canary."""
-        return Routes(*gloo.get_routes(await self._route_object(), self.canary))
+        """The weights and mirror flag the routing objects hold now."""
+        return await self.routing.get_routes(self.session)
 
     async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class AppMeshRouter(_Router):
-    """appmesh:v1beta2: VirtualNodes for primary and canary, VirtualRouters and VirtualServices for the apex and
-    the canary."""
-
-    def __init__(self, client: AsyncClient, canary: Obj, save_status: SaveStatus, label: str) -> None:
-        super().__init__(client, canary, save_status)
-        self.label = label
-
-    def _apex_router(self) -> dict[str, Any]:
-        return appmesh.routers(self.canary)[0][0]
-
-    async def reconcile(self) -> None:
-        """Nodes created or brought in line; each router created with its service, or brought in line with its
-        weights kept."""
-        for node in appmesh.virtual_nodes(self.canary, self.label):
-            existing = await self.objects.get(node)
-            if existing is None:
-                await self.objects.create(node)
-            elif (fixed := appmesh.node_reconciled(existing, node)) is not None:
-                await self.objects.replace(fixed)
-        for router, service in appmesh.routers(self.canary):
-            existing = await self.objects.get(router)
-            if existing is None:
-                await self.objects.create(router)
-                await self.objects.create(service)
-            elif (fixed := appmesh.router_reconciled(existing, router)) is not None:
-                await self.objects.replace(fixed)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The apex router's weighted targets."""
-        current = await self.objects.must_get(self._apex_router())
-        await self.objects.replace(appmesh.set_routes(current, self.canary, primary, canary))
-
-    async def get_routes(self) -> Routes:
-        """The apex router's weights."""
-        return Routes(*appmesh.get_routes(await self.objects.must_get(self._apex_router()), self.canary))
-
-    async def finalize(self) -> None:
-        """Nothing to revert, as in Flagger."""
-
-
-class KnativeRouter(_Router):
-    """knative: the traffic block of the Knative Service that is the target."""
-
-    def _service(self) -> dict[str, Any]:
-        name = ((self.canary.get("spec") or {}).get("targetRef") or {}).get("name", "")
-        return {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": name}}
-
-    async def reconcile(self) -> None:
-        """Pin the primary revision (the latest created one) when it is not pinned yet."""
-        fixed = knative.annotated(await self.objects.must_get(self._service()))
-        if fixed is not None:
-            await self.objects.replace(fixed)
-
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """The Service's traffic split."""
-        current = await self.objects.must_get(self._service())
-        await self.objects.replace(knative.set_routes(current, self.canary, primary, canary))
-
-    async def get_routes(self) -> Routes:
-        """The split Knative reports."""
-        return Routes(*knative.get_routes(await self.objects.must_get(self._service()), self.canary))
-
-    async def finalize(self) -> None:
-        """revertOnDeletion: drop the primary-revision annotation."""
-        current = await self.objects.get(self._service())
-        if current is not None and (fixed := knative.reverted(current)) is not None:
-            await self.objects.replace(fixed)
+        """revertOnDeletion: restore what the user had, where the router does."""
+        await self.routing.finalize(self.session)

@@ -9,8 +9,15 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers.kubernetes import KUBECTL_LAST_APPLIED, service_names, with_flux_annotations
+from serinus.routers.kubernetes import (
+    KUBECTL_LAST_APPLIED,
+    canary_owner_reference,
+    service_names,
+    with_flux_annotations,
+)
+from serinus.routers.routing import ApiKind, Routing, Session, copied, no_cookies, routes_on, stub
 
 Obj = Mapping[str, Any]
 DEFAULT_PREFIX = "nginx.ingress.kubernetes.io"
@@ -149,3 +156,39 @@ def get_routes(ingress: Obj, canary: Obj, prefix: str = DEFAULT_PREFIX) -> tuple
     except ValueError as err:
         raise RouterError(f"failed to convert {raw} to int: {err}") from err
     return 100 - weight, weight, False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+_INGRESS = "networking.k8s.io/v1"
+
+
+def _user_ingress(session: Session) -> dict[str, Any]:
+    name = ((session.canary.get("spec") or {}).get("ingressRef") or {}).get("name") or ""
+    return stub(_INGRESS, "Ingress", name)
+
+
+def _canary_ingress(session: Session) -> dict[str, Any]:
+    return stub(_INGRESS, "Ingress", canary_ingress_name(session.canary))
+
+
+async def _read_user_ingress(session: Session) -> dict[str, Any]:
+    return await session.objects.must_get(_user_ingress(session))
+
+
+#: The `<ingress>-canary` Ingress beside the user's, steered by nginx's canary annotations (the operator's
+#: --ingress-annotations-prefix); nothing to revert (as in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=(ApiKind(_INGRESS, "Ingress", "ingresses"),),
+    route_object=_canary_ingress,
+    set_routes=no_cookies(
+        lambda s, ingress, _primary, canary: set_routes(ingress, s.canary, canary, s.options.ingress_prefix)
+    ),
+    get_routes=lambda s, ingress: Routes(*get_routes(ingress, s.canary, s.options.ingress_prefix)),
+    reconcile=copied(
+        _read_user_ingress,
+        _canary_ingress,
+        lambda s, user: new_canary_ingress(user, s.canary, canary_owner_reference(s.canary), s.options.ingress_prefix),
+        lambda s, existing, user: reconciled_canary_ingress(existing, user, s.canary),
+    ),
+)

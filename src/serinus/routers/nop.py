@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from serinus.api import Canary
 from serinus.engine.ports import Routes
+from serinus.routers.routing import Routing, Session, nothing
 
 
-class NopRouter:
-    """No weights to set; the canary serves all traffic once blue/green iterations started."""
+async def _no_routes(_session: Session, _primary: int, _canary: int, _mirrored: bool) -> None:
+    """Nothing to route."""
 
-    def __init__(self, canary: Canary) -> None:
-        self.canary = canary
 
-    async def reconcile(self) -> None:
-        """Nothing to create."""
+async def _get_routes(session: Session) -> Routes:
+    """(0, 100) once the Canary's iterations started, else (100, 0), as Flagger reports them."""
+    if ((session.canary.get("status") or {}).get("iterations") or 0) > 0:
+        return Routes(0, 100, False)
+    return Routes(100, 0, False)
 
-    async def set_routes(self, primary: int, canary: int, mirrored: bool) -> None:
-        """Nothing to route."""
 
-    async def get_routes(self) -> Routes:
-        """(0, 100) once the Canary's iterations started, else (100, 0), as Flagger reports them."""
-        if self.canary.status.iterations > 0:
-            return Routes(0, 100, False)
-        return Routes(100, 0, False)
-
-    async def finalize(self) -> None:
-        """Nothing to revert."""
+#: No object to create, route or revert: the canary serves all traffic once blue/green iterations started.
+ROUTING = Routing(kinds=(), reconcile=nothing, set_routes=_no_routes, get_routes=_get_routes, finalize=nothing)

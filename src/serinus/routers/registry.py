@@ -1,32 +1,19 @@
-"""Which router serves which provider: one line per router module."""
+"""Which router serves which provider: serinus.api.capabilities.MESH_PROVIDERS names each router kind's module, and
+`make_router` runs that module's ROUTING on the cluster."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from lightkube import AsyncClient
 
 from serinus.api import Canary
+from serinus.api.capabilities import FEATURE_NAMES, MESH, MESH_PROVIDERS, router_for
+from serinus.engine.ports import Router
 from serinus.errors import RouterError
-from serinus.routers.features import FEATURE_NAMES, SHORT, SUPPORT, router_kind
-from serinus.routers.live import (
-    ApisixRouter,
-    AppMeshRouter,
-    ContourRouter,
-    GatewayRouter,
-    GlooRouter,
-    IstioRouter,
-    KnativeRouter,
-    KumaRouter,
-    NginxRouter,
-    SaveStatus,
-    SkipperRouter,
-    SmiRouter,
-    TraefikRouter,
-)
-from serinus.routers.nop import NopRouter
+from serinus.routers.features import SHORT
+from serinus.routers.live import LiveRouter
+from serinus.routers.routing import RouterOptions, SaveStatus, load
 
 
 async def _discard(_: dict[str, str]) -> None:
@@ -51,100 +38,38 @@ class RouterContext:
     include_label_prefixes: tuple[str, ...] = ()
 
 
-RouterFactory = Callable[[RouterContext], Any]
+#: Router kinds the operator drives (those with an implementing module).
+ROUTERS = tuple(p.router.value for p in MESH_PROVIDERS if p.implementation is not None)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One router kind: what it writes on the cluster, and how it is built."""
-
-    writes: str
-    build: RouterFactory
-
-
-def _raw(ctx: RouterContext) -> dict[str, Any]:
-    return dict(ctx.canary.to_dict())
-
-
-#: Router kind (features.router_kind of the provider string) -> the live router. docs/routers.md's support table is
-#: rendered from this and features.SUPPORT together.
-ROUTERS: dict[str, Entry] = {
-    "kubernetes": Entry("the Services only (blue/green)", lambda ctx: NopRouter(ctx.canary)),
-    "istio": Entry(
-        "DestinationRules `<apex>-primary`, `<apex>-canary`; VirtualService `<apex>`",
-        lambda ctx: IstioRouter(ctx.client, _raw(ctx), ctx.save_status),
-    ),
-    "gatewayapi:v1": Entry(
-        "HTTPRoute `<apex>` (gateway.networking.k8s.io/v1)",
-        lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1"),
-    ),
-    "gatewayapi:v1beta1": Entry(
-        "HTTPRoute `<apex>` (gateway.networking.k8s.io/v1beta1)",
-        lambda ctx: GatewayRouter(ctx.client, _raw(ctx), ctx.save_status, "v1beta1"),
-    ),
-    "linkerd": Entry(
-        "TrafficSplit `<apex>` (split.smi-spec.io/v1alpha1)",
-        lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider),
-    ),
-    "osm": Entry(
-        "TrafficSplit `<apex>` (split.smi-spec.io/v1alpha2)",
-        lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider),
-    ),
-    "smi": Entry(
-        "TrafficSplit `<apex>` (the version in the provider string)",
-        lambda ctx: SmiRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.provider),
-    ),
-    "contour": Entry(
-        "HTTPProxy `<apex>`", lambda ctx: ContourRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_class)
-    ),
-    "skipper": Entry("Ingress `<ingress>-canary`", lambda ctx: SkipperRouter(ctx.client, _raw(ctx), ctx.save_status)),
-    "traefik": Entry("TraefikService `<apex>`", lambda ctx: TraefikRouter(ctx.client, _raw(ctx), ctx.save_status)),
-    "appmesh:v1beta2": Entry(
-        "VirtualNodes `<apex>-primary`, `<apex>-canary`; VirtualRouters and VirtualServices `<apex>`, `<apex>-canary`",
-        lambda ctx: AppMeshRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.label),
-    ),
-    "knative": Entry(
-        "the Knative Service's `spec.traffic` and its primary-revision annotation",
-        lambda ctx: KnativeRouter(ctx.client, _raw(ctx), ctx.save_status),
-    ),
-    "kuma": Entry(
-        "TrafficRoute `<apex>` (cluster scoped)", lambda ctx: KumaRouter(ctx.client, _raw(ctx), ctx.save_status)
-    ),
-    "apisix": Entry(
-        "ApisixRoute `<route>-<apex>-canary`", lambda ctx: ApisixRouter(ctx.client, _raw(ctx), ctx.save_status)
-    ),
-    "gloo": Entry(
-        "Upstreams `<ns>-<apex>-{primary,canary}upstream-<port>`; RouteTable `<apex>`",
-        lambda ctx: GlooRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.include_label_prefixes),
-    ),
-    "nginx": Entry(
-        "Ingress `<ingress>-canary`",
-        lambda ctx: NginxRouter(ctx.client, _raw(ctx), ctx.save_status, ctx.ingress_prefix),
-    ),
-}
-
-
-def make_router(ctx: RouterContext) -> Any:
+def make_router(ctx: RouterContext) -> Router:
     """The mesh router for the Canary's provider, chosen by Flagger's rules (an unknown provider falls back to
     istio, with the Warning event features.warnings gives); a router kind without a live router is an error."""
-    kind, _ = router_kind(ctx.provider)
-    entry = ROUTERS.get(kind)
-    if entry is None:
+    kind, _ = router_for(ctx.provider)
+    provider = MESH[kind]
+    if provider.implementation is None:
         raise RouterError(
             f"provider {ctx.provider} is not supported by this version of Serinus's operator yet; "
             f"supported: {', '.join(sorted(ROUTERS))}"
         )
-    return entry.build(ctx)
+    options = RouterOptions(
+        kind=kind.value,
+        provider=ctx.provider,
+        label=ctx.label,
+        ingress_prefix=ctx.ingress_prefix,
+        ingress_class=ctx.ingress_class,
+        include_label_prefixes=ctx.include_label_prefixes,
+    )
+    return LiveRouter(ctx.client, dict(ctx.canary.to_dict()), ctx.save_status, load(provider), options)
 
 
 def markdown_table() -> str:
-    """docs/routers.md's support table: each router kind's features (features.SUPPORT) and what its live router
-    writes (ROUTERS), so neither can drift from the code."""
+    """docs/routers.md's support table: each router kind's features and what its live router writes, from
+    MESH_PROVIDERS, so the docs cannot drift from the code."""
     head = ["Provider", *(SHORT[n] for n in FEATURE_NAMES), "Built-in metrics", "Serinus writes"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for kind, support in SUPPORT.items():
-        cells = ["yes" if getattr(support, n) else "no" for n in FEATURE_NAMES]
-        entry = ROUTERS.get(kind)
-        writes = entry.writes if entry else "not supported yet (the operator records a Warning event)"
-        lines.append("| " + " | ".join([f"`{kind}`", *cells, support.builtin_metrics, writes]) + " |")
+    for p in MESH_PROVIDERS:
+        cells = ["yes" if getattr(p.features, n) else "no" for n in FEATURE_NAMES]
+        writes = p.writes if p.implementation else "not supported yet (the operator records a Warning event)"
+        lines.append("| " + " | ".join([f"`{p.router.value}`", *cells, p.builtin_metrics, writes]) + " |")
     return "\n".join(lines) + "\n"

@@ -9,8 +9,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import KUBECTL_LAST_APPLIED, canary_namespace, canary_owner_reference, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, copied, no_cookies, routes_on, stub
 
 Obj = Mapping[str, Any]
 PREDICATE = "zalando.org/skipper-predicate"
@@ -121,3 +123,37 @@ def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
     if canary_name not in weights:
         raise RouterError(f"ingress {name} could not get weights[canarySvcName]")
     return int(weights[primary_name]), int(weights[canary_name]), False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+_INGRESS = "networking.k8s.io/v1"
+
+
+def _canary_ingress(session: Session) -> dict[str, Any]:
+    return stub(_INGRESS, "Ingress", ingress_names(session.canary)[1])
+
+
+async def _read_user_ingress(session: Session) -> dict[str, Any]:
+    return await session.objects.must_get(stub(_INGRESS, "Ingress", ingress_names(session.canary)[0]))
+
+
+async def _finalize(session: Session) -> None:
+    """revertOnDeletion: delete the canary Ingress, leaving the user's alone."""
+    await session.objects.delete(_canary_ingress(session))
+
+
+#: The `<ingress>-canary` Ingress with both backends and Skipper's weights.
+ROUTING: Routing = routes_on(
+    kinds=(ApiKind(_INGRESS, "Ingress", "ingresses"),),
+    route_object=_canary_ingress,
+    set_routes=no_cookies(lambda s, ingress, primary, canary: set_routes(ingress, s.canary, primary, canary)),
+    get_routes=lambda s, ingress: Routes(*get_routes(ingress, s.canary)),
+    reconcile=copied(
+        _read_user_ingress,
+        _canary_ingress,
+        lambda s, user: new_canary_ingress(user, s.canary),
+        lambda s, existing, user: reconciled(existing, user, s.canary),
+    ),
+    finalize=_finalize,
+)

@@ -8,8 +8,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
-from serinus.routers.kubernetes import service_names
+from serinus.routers.kubernetes import canary_owner_reference, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, last_desired, managed, no_cookies, routes_on
 
 Obj = Mapping[str, Any]
 GATEWAYS_ANNOTATION = "VirtualService.v1alpha3.networking.istio.io/spec.gateways"
@@ -110,3 +112,23 @@ def get_routes(split: Obj, canary: Obj) -> tuple[int, int, bool]:
         namespace = (canary.get("metadata") or {}).get("namespace")
         raise RouterError(f"TrafficSplit {apex}.{namespace} does not contain routes for {primary_svc} and {canary_svc}")
     return primary, canary_weight, False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+def _desired(session: Session) -> list[dict[str, Any]]:
+    return [traffic_split(session.canary, session.options.provider, canary_owner_reference(session.canary))]
+
+
+#: The TrafficSplit `<apex>`, owned by the Canary, in the version the provider string names; nothing to revert (as
+#: in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=tuple(
+        ApiKind(f"split.smi-spec.io/{v}", "TrafficSplit", "trafficsplits") for v in ("v1alpha1", "v1alpha2", "v1alpha3")
+    ),
+    route_object=last_desired(_desired),
+    set_routes=no_cookies(lambda s, split, primary, canary: set_routes(split, s.canary, primary, canary)),
+    get_routes=lambda s, split: Routes(*get_routes(split, s.canary)),
+    reconcile=managed(_desired, lambda _, existing, want: reconciled(existing, want)),
+)

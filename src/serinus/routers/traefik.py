@@ -11,8 +11,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from serinus.engine.ports import Routes
 from serinus.errors import RouterError
 from serinus.routers.kubernetes import apex_object_meta, canary_namespace, service_names
+from serinus.routers.routing import ApiKind, Routing, Session, last_desired, managed, no_cookies, routes_on
 
 Obj = Mapping[str, Any]
 API_VERSION = "traefik.io/v1alpha1"
@@ -94,3 +96,20 @@ def get_routes(existing: Obj, canary: Obj) -> tuple[int, int, bool]:
             weight = int(service.get("weight") or 0)
             return weight, 100 - weight, False
     return 0, 0, False
+
+
+# ----- on a cluster ---------------------------------------------------------------------------------------------
+
+
+def _desired(session: Session) -> list[dict[str, Any]]:
+    return [traffic_service(session.canary)]
+
+
+#: The TraefikService `<apex>` the user's IngressRoute points at; nothing to revert (as in Flagger).
+ROUTING: Routing = routes_on(
+    kinds=(ApiKind(API_VERSION, "TraefikService", "traefikservices"),),
+    route_object=last_desired(_desired),
+    set_routes=no_cookies(lambda s, ts, primary, canary: set_routes(ts, s.canary, primary, canary)),
+    get_routes=lambda s, ts: Routes(*get_routes(ts, s.canary)),
+    reconcile=managed(_desired, lambda s, existing, _: reconciled(existing, s.canary)),
+)

@@ -5,9 +5,10 @@ the real clock, and a guard that turns any adapter failure into the PortError th
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 import time
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Secret
@@ -28,17 +29,19 @@ from serinus.runtime.options import OperatorOptions
 from serinus.targets.controller import TargetError
 
 log = logging.getLogger("serinus.canary")
+T = TypeVar("T")
 
 
 class Guarded:
-    """Wraps an adapter so every failure of its async methods reaches the engine as a PortError."""
+    """Wraps an adapter so every failure of its async methods reaches the engine as a PortError; other attributes
+    (plain methods included) pass through untouched."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
-        if not callable(attr):
+        if not inspect.iscoroutinefunction(attr):
             return attr
 
         async def call(*args: Any, **kwargs: Any) -> Any:
@@ -56,6 +59,14 @@ class Guarded:
                 raise PortError(f"{type(err).__name__}: {err}") from err
 
         return call
+
+
+def guard(adapter: T) -> T:
+    """`adapter` behind a Guarded, typed as the adapter itself so the World it joins is checked against the
+    engine's ports."""
+    # The one cast of the seam: Guarded forwards every attribute and gives each async method the same signature and
+    # result (only its exceptions change), and everything else passes through as it is, so it is a T to its callers.
+    return cast(T, Guarded(adapter))
 
 
 def canary_subject(canary: Canary) -> str:

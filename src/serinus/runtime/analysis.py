@@ -37,10 +37,10 @@ from serinus.routers.registry import RouterContext, make_router
 from serinus.runtime.adapters import (
     ClusterNotifier,
     ControllerTelemetry,
-    Guarded,
     KubeRecorder,
     SystemClock,
     global_receiver,
+    guard,
 )
 from serinus.runtime.metrics import ControllerMetrics
 from serinus.runtime.options import OperatorOptions
@@ -183,10 +183,10 @@ class ClusterAnalysis:
             label, value, ports = await target.metadata()
         else:
             target = WorkloadTarget(self.client, canary, self.target_options)
-            label, value, ports = await Guarded(target).metadata()
+            label, value, ports = await guard(target).metadata()
             services = KubernetesRouter(self.client, raw, label, value, ports)
         try:
-            router = Guarded(
+            router = guard(
                 make_router(
                     RouterContext(
                         self.client,
@@ -205,7 +205,7 @@ class ClusterAnalysis:
         templates, secrets = await self._templates(canary, namespace)
         route = primary_route = None
         if isinstance(target, KnativeTarget):  # Flagger's `route` for Knative: the latest created revision
-            latest, primary = await Guarded(target).revisions()
+            latest, primary = await guard(target).revisions()
             route, primary_route = latest or None, primary or None
         plans = plan_checks(
             canary,
@@ -239,10 +239,10 @@ class ClusterAnalysis:
         )
         scaler = None
         if canary.spec.autoscaler_ref is not None:
-            scaler = Guarded(AutoscalerPort(self.client, canary, self.options.include_label_prefix))
+            scaler = guard(AutoscalerPort(self.client, canary, self.options.include_label_prefix))
         return World(
-            target=Guarded(target),
-            services=Guarded(services),
+            target=guard(target),
+            services=guard(services),
             router=router,
             metrics=metrics,
             scaler=scaler,

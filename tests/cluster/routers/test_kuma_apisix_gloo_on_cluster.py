@@ -14,8 +14,10 @@ from lightkube import AsyncClient, KubeConfig, codecs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
+from serinus.api.capabilities import MESH, Router
 from serinus.kube.resources import Canary
-from serinus.routers.live import RESOURCES, ApisixRouter, GlooRouter, KumaRouter
+from serinus.routers.live import RESOURCES, LiveRouter
+from serinus.routers.routing import RouterOptions, load
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import apply_crds, crd_documents
 
@@ -29,6 +31,11 @@ Upstream = RESOURCES[("gloo.solo.io/v1", "Upstream")]
 
 async def _save(_: dict[str, str]) -> None:
     return None
+
+
+def _router(client: AsyncClient, canary: dict[str, Any], kind: Router) -> LiveRouter:
+    """The operator's live router of `kind` for `canary`, with the operator's default options."""
+    return LiveRouter(client, canary, _save, load(MESH[kind]), RouterOptions(kind.value, kind.value))
 
 
 def _routes(routes: Any) -> tuple[int, int, bool]:
@@ -86,7 +93,7 @@ async def test_kuma_traffic_route(env: tuple[AsyncClient, str]) -> None:
     client, ns = env
     canary = await _canary(client, ns, "kuma")
     canary["spec"]["service"]["name"] = f"podinfo-{ns}"  # TrafficRoutes are cluster scoped: one name per test
-    router = KumaRouter(client, canary, _save)
+    router = _router(client, canary, Router.KUMA)
     await router.reconcile()
     try:
         for primary, weight in ((90, 10), (40, 60)):
@@ -127,7 +134,7 @@ async def test_apisix_canary_route(env: tuple[AsyncClient, str]) -> None:
     canary = await _canary(
         client, ns, "apisix", routeRef={"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "web"}
     )
-    router = ApisixRouter(client, canary, _save)
+    router = _router(client, canary, Router.APISIX)
     await router.reconcile()
     created = (await client.get(ApisixRoute, "web-podinfo-canary")).to_dict()
     assert created["spec"]["http"][0]["priority"] == 10000
@@ -174,7 +181,7 @@ async def test_gloo_upstreams_and_route_table(env: tuple[AsyncClient, str]) -> N
             "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
         },
     )
-    router = GlooRouter(client, canary, _save, ())
+    router = _router(client, canary, Router.GLOO)
     await router.reconcile()
     primary = (await client.get(Upstream, f"{ns}-podinfo-primaryupstream-9898")).to_dict()
     assert primary["spec"]["kube"] == {

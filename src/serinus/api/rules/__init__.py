@@ -8,7 +8,7 @@ for status conditions and Warning events with the words Flagger users know.
 from __future__ import annotations
 
 from serinus.api.canary import Canary
-from serinus.api.capabilities import router_for
+from serinus.api.capabilities import router_for, unknown_provider_warning
 from serinus.api.problems import Path, Problem, error, show, warning
 from serinus.api.rules.checks import alert_rules, metric_rules, webhook_rules
 from serinus.api.rules.context import DEFAULT_SELECTOR_LABELS, RuleContext, is_http_url
@@ -40,7 +40,7 @@ def check_canary(canary: Canary, context: RuleContext | None = None) -> list[Pro
                 ("spec", "provider"),
                 f"the operator's mesh provider {show(provider)} is unknown; Flagger uses istio",
                 "provider",
-                f"unknown mesh router provider '{provider}', using istio",
+                unknown_provider_warning(provider),
             )
         )
     out += target_rules(canary)

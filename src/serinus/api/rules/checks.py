@@ -6,8 +6,8 @@ import re
 
 from serinus.api.analysis import CanaryAnalysis, CanaryMetric, HookType
 from serinus.api.canary import Canary
+from serinus.api.capabilities import INTERVAL_PROVIDERS
 from serinus.api.duration import DurationError
-from serinus.api.metric_template import INTERVAL_PROVIDERS
 from serinus.api.problems import Path, Problem, error, show, warning
 from serinus.api.rules.context import RuleContext, duration_problem, is_http_url
 

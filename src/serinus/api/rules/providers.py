@@ -2,51 +2,35 @@
 
 from __future__ import annotations
 
-from serinus.api.alert_provider import AlertProvider, AlertProviderType
-from serinus.api.metric_template import MetricProviderType, MetricTemplate
-from serinus.api.problems import Problem, error, show, warning
+from serinus.api.alert_provider import AlertProvider
+from serinus.api.capabilities import CHAT, METRIC_PROVIDERS, METRICS
+from serinus.api.metric_template import MetricTemplate
+from serinus.api.problems import Problem, error, one_of, show, warning
 from serinus.api.rules.context import is_http_url
 
-#: Providers that refuse to start without an address, and Flagger's words for it.
-_ADDRESS_REQUIRED = {
-    MetricProviderType.PROMETHEUS: "{type} address {address} is not a valid URL",
-    MetricProviderType.GRAPHITE: "{type} address {address} is not a valid URL",
-    MetricProviderType.INFLUXDB: "{type} address {address} is not a valid URL",
-    MetricProviderType.DYNATRACE: "dynatrace endpoint is not set",
-    MetricProviderType.SPLUNK: "splunk endpoint is not set",
-}
-#: Providers that read credentials from spec.provider.secretRef and fail without them.
-_SECRET_KEYS = {
-    MetricProviderType.DATADOG: "datadog_api_key and datadog_application_key",
-    MetricProviderType.NEWRELIC: "newrelic_account_id and newrelic_query_key",
-    MetricProviderType.DYNATRACE: "dynatrace_token",
-    MetricProviderType.SPLUNK: "sf_token_key",
-}
-_TLS_OPTIONAL = {
-    MetricProviderType.PROMETHEUS,
-    MetricProviderType.GRAPHITE,
-    MetricProviderType.EXTERNALMETRICS,
-    MetricProviderType.INFLUXDB,
-}
-_CHAT = {AlertProviderType.SLACK, AlertProviderType.DISCORD, AlertProviderType.ROCKET}
+
+def _only(flag: str) -> str:
+    """The providers that use a field (`headers`, `region`), for the warning on the others."""
+    return one_of([p.type.value for p in METRIC_PROVIDERS if getattr(p, flag)], "and")
 
 
 def check_metric_template(template: MetricTemplate) -> list[Problem]:
     """What stops this template's provider client from being built or its query from rendering."""
     provider = template.spec.provider
     kind = provider.type
+    facts = METRICS[kind]
     base = ("spec", "provider")
     out: list[Problem] = []
-    if kind in _ADDRESS_REQUIRED and not provider.address:
+    if facts.address_required and not provider.address:
         out.append(
             error(
                 (*base, "address"),
                 f"is required for a {kind.value} provider",
                 "template-address",
-                _ADDRESS_REQUIRED[kind].format(type=kind.value, address=provider.address),
+                facts.address_required.format(type=kind.value, address=provider.address),
             )
         )
-    if provider.address and not is_http_url(provider.address) and kind is not MetricProviderType.KEPTN:
+    if provider.address and not is_http_url(provider.address) and facts.url_address:
         out.append(
             error(
                 (*base, "address"),
@@ -54,33 +38,37 @@ def check_metric_template(template: MetricTemplate) -> list[Problem]:
                 "template-address",
             )
         )
-    if kind is MetricProviderType.CLOUDWATCH and not provider.region:
+    if facts.region and not provider.region:
         out.append(
-            error((*base, "region"), "is required for a cloudwatch provider", "template-region", "region not specified")
+            error(
+                (*base, "region"), f"is required for a {kind.value} provider", "template-region", "region not specified"
+            )
         )
-    if kind in _SECRET_KEYS and provider.secret_ref is None:
+    if facts.secret_keys and provider.secret_ref is None:
         out.append(
             error(
                 (*base, "secretRef"),
-                f"is required for a {kind.value} provider: a Secret with {_SECRET_KEYS[kind]}",
+                f"is required for a {kind.value} provider: a Secret with {facts.secret_keys}",
                 "template-secret",
             )
         )
-    if provider.headers and kind is not MetricProviderType.PROMETHEUS:
+    if provider.headers and not facts.headers:
         out.append(
             warning(
                 (*base, "headers"),
-                f"is only sent by the prometheus provider; ignored by {kind.value}",
+                f"is only sent by the {_only('headers')} provider; ignored by {kind.value}",
                 "provider-field",
             )
         )
-    if provider.region and kind is not MetricProviderType.CLOUDWATCH:
+    if provider.region and not facts.region:
         out.append(
             warning(
-                (*base, "region"), f"is only used by the cloudwatch provider; ignored by {kind.value}", "provider-field"
+                (*base, "region"),
+                f"is only used by the {_only('region')} provider; ignored by {kind.value}",
+                "provider-field",
             )
         )
-    if provider.insecure_skip_verify and kind not in _TLS_OPTIONAL:
+    if provider.insecure_skip_verify and not facts.tls_optional:
         out.append(warning((*base, "insecureSkipVerify"), f"is ignored by the {kind.value} provider", "provider-field"))
     query = template.spec.query
     if not query.strip():
@@ -106,7 +94,7 @@ def check_alert_provider(provider: AlertProvider) -> list[Problem]:
         out.append(
             error(("spec", "proxy"), f"must be an absolute http or https URL, got {show(spec.proxy)}", "alert-proxy")
         )
-    if spec.channel and spec.type not in _CHAT:
+    if spec.channel and spec.type not in CHAT:
         out.append(
             warning(
                 ("spec", "channel"),
