@@ -32,6 +32,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Namespace
 
+from tests.fields import present
 from tests.gomodules import GoModuleError, flagger_crd_file, pinned_versions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,7 +298,9 @@ class ControlPlane:
             x509.DNSName("kubernetes.default"),
             x509.DNSName("kubernetes.default.svc"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("10.96.0.1")),
+            # the `kubernetes` Service's ClusterIP: the first address of the Service range
+            x509.IPAddress(ipaddress.ip_network(self.service_cidr)[1]),
+            *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in self.extra_serving_ips()),
         ]
         serving = _cert("kube-apiserver", serving_key, (ca, ca_key), sans=sans)
         sa_key = _key()
@@ -339,6 +342,10 @@ class ControlPlane:
 
     #: the Service range of this control plane
     service_cidr = "10.96.0.0/16"
+
+    def extra_serving_ips(self) -> list[str]:
+        """Addresses beyond loopback that the API server's certificate names (none here: it serves on loopback)."""
+        return []
 
     def _start_apiserver(self, etcd_url: str) -> None:
         self.api_port = free_port()
@@ -564,10 +571,10 @@ class ControlPlane:
             self.write_kubeconfig()
         return self._request("GET", path)
 
-    def _get_json(self, path: str) -> dict[str, object] | None:
+    def _get_json(self, path: str) -> dict[str, Any] | None:
         req = urllib.request.Request(self.server + path, headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(req, context=self._ssl(), timeout=5) as resp:
-            result: dict[str, object] = json.loads(resp.read())
+            result: dict[str, Any] = json.loads(resp.read())
             return result
 
 
@@ -595,7 +602,7 @@ class Cluster:
 
     def helm_template(
         self, *args: str, chart: Path = CHART, namespace: str = OPERATOR_NAMESPACE, release: str = OPERATOR_RELEASE
-    ) -> list[dict[str, object]]:
+    ) -> list[dict[str, Any]]:
         """The documents `helm template` renders for a chart (the real helm binary, built like the others)."""
         version = pinned_versions()["K8S_VERSION"]
         proc = subprocess.run(
@@ -654,7 +661,7 @@ class Cluster:
             if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
                 client.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
                 if doc["kind"] == "ServiceAccount":
-                    account = str(doc["metadata"]["name"])  # type: ignore[index]
+                    account = str(doc["metadata"]["name"])
         token = client.create(
             ServiceAccount.Token(
                 metadata=ObjectMeta(name=account, namespace=OPERATOR_NAMESPACE),
@@ -664,7 +671,7 @@ class Cluster:
             namespace=OPERATOR_NAMESPACE,
         )
         config = yaml.safe_load(self.kubeconfig.read_text())
-        config["users"] = [{"name": "serinus", "user": {"token": token.status.token}}]
+        config["users"] = [{"name": "serinus", "user": {"token": present(token.status).token}}]
         config["contexts"][0]["context"]["user"] = "serinus"
         path.write_text(yaml.safe_dump(config))
         return path
@@ -718,7 +725,7 @@ class Cluster:
         for name in names:
             while not any(
                 c.type == "Established" and c.status == "True"
-                for c in (client.get(CustomResourceDefinition, name).status.conditions or [])
+                for c in (present(client.get(CustomResourceDefinition, name).status).conditions or [])
             ):
                 if time.monotonic() > deadline:
                     raise ControlPlaneError(f"CRD {name} not Established after {timeout:.0f}s")

@@ -16,7 +16,9 @@ from lightkube import codecs
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 from tests import gomodules
-from tests.cluster.controlplane import Cluster, ControlPlaneError, pinned_versions
+from tests.cluster.controlplane import Cluster, ControlPlaneError
+from tests.fields import present
+from tests.gomodules import pinned_versions
 
 
 def module_dir(module: str, version: str) -> Path:
@@ -54,7 +56,7 @@ def apply_crds(cluster: Cluster, docs: list[dict[str, Any]], timeout: float = 60
     for name in names:
         while not any(
             c.type == "Established" and c.status == "True"
-            for c in (client.get(CustomResourceDefinition, name).status.conditions or [])
+            for c in (present(client.get(CustomResourceDefinition, name).status).conditions or [])
         ):
             if time.monotonic() > deadline:
                 raise ControlPlaneError(f"CRD STEP FAILED: wait for {name} Established after {timeout:.0f}s")

@@ -9,6 +9,7 @@ import json
 import ssl
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -23,9 +24,9 @@ from serinus.api import Canary, CanaryPhase, make_promoted_conditions
 from serinus.api.check import check_object
 from serinus.kube import resources
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import as_dict
 from tests.cluster.waiting import wait_for
 from tests.conftest import REPO
+from tests.fields import as_dict, present
 from tests.gomodules import flagger_example, flagger_examples
 
 NAMESPACE = "serinus-crds"
@@ -35,7 +36,7 @@ Doc = dict[str, Any]
 
 def _established(client: Client, name: str) -> bool:
     crd = client.get(CustomResourceDefinition, name)
-    return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
+    return any(c.type == "Established" and c.status == "True" for c in (present(crd.status).conditions or []))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def client(cluster: Cluster) -> Client:
             # Same field manager as the other cluster tests, so this apply replaces their CRD wholesale.
             admin.apply(codecs.from_dict(doc), field_manager="serinus-tests", force=True)
     for name in ("canaries.flagger.app", "metrictemplates.flagger.app", "alertproviders.flagger.app"):
-        wait_for(lambda name=name: _established(admin, name), f"{name} Established", timeout=60)
+        wait_for(partial(_established, admin, name), f"{name} Established", timeout=60)
     try:
         admin.create(Namespace(metadata=ObjectMeta(name=NAMESPACE)))
     except ApiError as err:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from lightkube import ApiError
+from lightkube.core.client import LabelSelector as Selector
 from lightkube.models.apps_v1 import DeploymentSpec
 from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
@@ -22,9 +23,10 @@ from lightkube.resources.core_v1 import Node, Pod
 from lightkube.types import PatchType
 
 from serinus.kube.resources import Canary
-from tests.cluster.controlplane import Cluster, pinned_versions
+from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import wait_for
-from tests.gomodules import flagger_example
+from tests.fields import meta, present
+from tests.gomodules import flagger_example, pinned_versions
 
 
 def test_apiserver_reports_the_pinned_release(cluster: Cluster) -> None:
@@ -44,11 +46,11 @@ def test_two_fake_nodes_are_ready(cluster: Cluster) -> None:
     """Both kwok nodes exist and report Ready=True."""
     nodes = list(cluster.client().list(Node))
     ready = [
-        n.metadata.name
+        meta(n).name
         for n in nodes
-        if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+        if any(c.type == "Ready" and c.status == "True" for c in (present(n.status).conditions or []))
     ]
-    assert len(ready) >= 2, [n.metadata.name for n in nodes]
+    assert len(ready) >= 2, [meta(n).name for n in nodes]
 
 
 def test_deployment_rolls_out_on_fake_nodes(cluster: Cluster) -> None:
@@ -75,16 +77,19 @@ def test_deployment_rolls_out_on_fake_nodes(cluster: Cluster) -> None:
         return dep.status.availableReplicas if dep.status else None
 
     assert wait_for(available, "deployment web availableReplicas == 2", timeout=90) == 2
-    replicasets = list(client.list(ReplicaSet, labels=labels))
+    # lightkube types a selector as a dict of str | Operator | ..., which a dict[str, str] is not (dict is invariant).
+    selector: Selector = dict(labels)
+    replicasets = list(client.list(ReplicaSet, labels=selector))
     assert len(replicasets) == 1
-    assert replicasets[0].metadata.ownerReferences[0].name == "web"
-    pods = list(client.list(Pod, labels=labels))
+    assert present(meta(replicasets[0]).ownerReferences)[0].name == "web"
+    pods = list(client.list(Pod, labels=selector))
     assert len(pods) == 2
-    node_names = {n.metadata.name for n in cluster.client().list(Node)}
+    node_names = {meta(n).name for n in cluster.client().list(Node)}
     for pod in pods:
-        assert pod.spec.nodeName in node_names
-        assert pod.status.phase == "Running"
-        assert any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+        status = present(pod.status)
+        assert present(pod.spec).nodeName in node_names
+        assert status.phase == "Running"
+        assert any(c.type == "Ready" and c.status == "True" for c in present(status.conditions))
 
 
 def test_flagger_crds_become_established(cluster: Cluster) -> None:
@@ -94,7 +99,7 @@ def test_flagger_crds_become_established(cluster: Cluster) -> None:
     client = cluster.client()
     for name in names:
         crd = client.get(CustomResourceDefinition, name)
-        assert any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
+        assert any(c.type == "Established" and c.status == "True" for c in (present(crd.status).conditions or []))
 
 
 @pytest.fixture
@@ -146,8 +151,8 @@ def test_canary_server_side_apply_and_status_update(cluster: Cluster, canary_doc
         force=True,
     )
     got = client.get(Canary, "podinfo")
-    assert got.status["phase"] == "Initialized"
-    assert got.status["conditions"][0]["type"] == "Promoted"
+    assert got["status"]["phase"] == "Initialized"
+    assert got["status"]["conditions"][0]["type"] == "Promoted"
     # The status update must not have touched the spec.
     assert got["spec"]["service"]["port"] == 80
 
@@ -161,7 +166,7 @@ def test_invalid_canary_is_rejected_with_422(cluster: Cluster, canary_doc: dict[
     with pytest.raises(ApiError) as caught:
         client.create(Canary.from_dict(bad))
     assert caught.value.status.code == 422
-    assert "spec.analysis" in caught.value.status.message
+    assert "spec.analysis" in present(caught.value.status.message)
 
 
 def test_lease_can_be_created_and_renewed(cluster: Cluster) -> None:
@@ -176,14 +181,15 @@ def test_lease_can_be_created_and_renewed(cluster: Cluster) -> None:
         )
     )
     renewed_at = first + dt.timedelta(seconds=5)
-    lease.spec.renewTime = renewed_at
-    lease.spec.leaseTransitions = 0
+    spec = present(lease.spec)
+    spec.renewTime = renewed_at
+    spec.leaseTransitions = 0
     client.replace(lease)
-    got = client.get(Lease, "serinus-smoke", namespace="default")
-    assert got.spec.holderIdentity == "replica-a"
-    assert got.spec.renewTime == renewed_at
+    got = present(client.get(Lease, "serinus-smoke", namespace="default").spec)
+    assert got.holderIdentity == "replica-a"
+    assert got.renewTime == renewed_at
     # A stale write (old resourceVersion) must conflict: that is what makes leader election safe.
-    lease.spec.holderIdentity = "replica-b"
+    spec.holderIdentity = "replica-b"
     with pytest.raises(ApiError) as caught:
         client.replace(lease)
     assert caught.value.status.code == 409

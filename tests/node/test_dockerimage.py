@@ -7,6 +7,7 @@ import json
 import tarfile
 from pathlib import Path
 
+from tests.fields import present
 from tests.node.dockerimage import ImageSpec, image_bytes
 
 
@@ -32,9 +33,9 @@ def test_image_tarball_is_reproducible_and_owned_by_root(tmp_path: Path) -> None
     first, second = image_bytes(_spec(tmp_path)), image_bytes(_spec(tmp_path))
     assert first == second
     with tarfile.open(fileobj=io.BytesIO(first)) as outer:
-        manifest = json.loads(outer.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(present(outer.extractfile("manifest.json")).read())
         assert manifest[0]["RepoTags"] == ["localhost/app:1.0"]
-        config = json.loads(outer.extractfile(manifest[0]["Config"]).read())  # type: ignore[union-attr]
+        config = json.loads(present(outer.extractfile(manifest[0]["Config"])).read())
         assert config["config"]["Entrypoint"] == ["./app"]
         assert config["config"]["User"] == "65534:65534"
         with tarfile.open(fileobj=outer.extractfile(manifest[0]["Layers"][0])) as layer:

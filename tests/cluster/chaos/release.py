@@ -42,6 +42,7 @@ from serinus.routers.live import RESOURCES
 from tests.cluster.chaos.eventlog import Event, EventLog, check, route_weights
 from tests.cluster.controlplane import Cluster
 from tests.cluster.runtime import operator_proc as op
+from tests.fields import pod_spec
 
 PHASES = ("Initializing", "Progressing", "WaitingPromotion", "Promoting", "Finalising")
 BETWEEN = ("PrimaryUpdated", "CanaryScaledDown")
@@ -274,7 +275,7 @@ class Release:
         problems = []
         primary = self.client.get(Deployment, "web-primary")
         canary = self.client.get(Deployment, "web")
-        image = primary.spec.template.spec.containers[0].image
+        image = pod_spec(primary).containers[0].image
         if image != IMAGE_2:
             problems.append(f"web-primary runs {image}, not {IMAGE_2}")
         if canary.spec.replicas != 0:

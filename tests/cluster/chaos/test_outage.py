@@ -23,6 +23,7 @@ from tests.cluster.chaos.release import IMAGE_1, IMAGE_2, new_namespace
 from tests.cluster.controlplane import Cluster
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
+from tests.fields import pod_spec, present
 
 pytestmark = pytest.mark.cluster
 #: the outages below last about 6-8 s (down for OUTAGE_S, then the restart until /readyz)
@@ -39,7 +40,7 @@ def _grant_leases(cluster: Cluster, ns: str) -> None:
 
 
 def _lease(client: Client) -> tuple[str, int]:
-    spec = client.get(Lease, LEASE_NAME).spec
+    spec = present(client.get(Lease, LEASE_NAME).spec)
     return str(spec.holderIdentity or ""), int(spec.leaseTransitions or 0)
 
 
@@ -127,7 +128,7 @@ def test_the_leader_rides_out_apiserver_and_etcd_restarts(cluster: Cluster, tmp_
     ]
     assert max(failed_checks, default=0) == 0, "an API outage counted as a failed check of a healthy canary"
     primary = client.get(Deployment, "web-primary")
-    assert primary.spec.template.spec.containers[0].image == IMAGE_2
+    assert pod_spec(primary).containers[0].image == IMAGE_2
     assert op.event_counts(client).get(f"New revision detected! Scaling up web.{ns}") == 1
 
 
@@ -171,4 +172,4 @@ def test_a_leader_cut_off_past_its_renew_deadline_steps_down_and_a_new_one_finis
     assert "Traceback" not in text
     assert new_holder != holder
     assert new_transitions == transitions + 1
-    assert client.get(Deployment, "web-primary").spec.template.spec.containers[0].image == IMAGE_2
+    assert pod_spec(client.get(Deployment, "web-primary")).containers[0].image == IMAGE_2

@@ -20,6 +20,8 @@ from serinus.cli.run import run as run_command
 from serinus.loadtester.cli import main as loadtester_command
 from tests.cluster.controlplane import CHART, OPERATOR_NAMESPACE, ROOT, Cluster
 from tests.cluster.crds import module_dir
+from tests.fields import present
+from tests.gomodules import pinned_versions
 
 pytestmark = pytest.mark.cluster
 
@@ -32,8 +34,6 @@ MONITORING = {"ServiceMonitor", "PodMonitor"}
 
 
 def _flagger_charts() -> Path:
-    from tests.cluster.controlplane import pinned_versions
-
     return module_dir("github.com/fluxcd/flagger", "v" + pinned_versions()["FLAGGER_VERSION"]) / "charts"
 
 
@@ -263,7 +263,7 @@ def test_flaggers_own_values_file_installs_serinus(cluster: Cluster, namespace: 
     try:
         assert install.returncode == 0, install.stderr
         live = cluster.client(namespace="flagger-values").get(Deployment, "from-flagger-serinus")
-        assert live.status.availableReplicas == 1
+        assert present(live.status).availableReplicas == 1
     finally:
         subprocess.run([*helm, "uninstall", "from-flagger", "--wait"], capture_output=True, check=False)
 

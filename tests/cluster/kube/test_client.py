@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ async def test_missing_crds_are_named_and_installed_ones_pass(cluster: Cluster) 
         if not _gone(cluster, name):
             admin.delete(CustomResourceDefinition, name)
     for name in NAMES:
-        wait_for(lambda name=name: _gone(cluster, name), f"{name} deleted", timeout=60)
+        wait_for(partial(_gone, cluster, name), f"{name} deleted", timeout=60)
     client = connect(str(cluster.kubeconfig))
     try:
         with pytest.raises(ClusterUnavailable, match="Canary CRD is not registered: install the CRDs first"):

@@ -11,7 +11,7 @@ from lightkube.resources.core_v1 import Event
 
 from serinus.kube.events import EventRecorder, InvolvedObject
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import present
+from tests.fields import present
 
 
 def _canary(name: str) -> InvolvedObject:

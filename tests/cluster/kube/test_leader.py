@@ -13,6 +13,7 @@ from lightkube.resources.coordination_v1 import Lease
 from serinus.kube.leader import LeaderElector, LeadershipLost
 from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import until
+from tests.fields import present
 
 
 def _client(cluster: Cluster) -> AsyncClient:
@@ -61,18 +62,18 @@ async def test_only_one_replica_leads_and_release_hands_over_at_once(cluster: Cl
     task_b = asyncio.ensure_future(b.run(work("b")))
     await asyncio.sleep(1.5)
     assert running == ["a"], "a second replica started work while the first held the Lease"
-    lease = await client.get(Lease, name)
-    assert lease.spec.holderIdentity == "replica-a"
-    assert lease.spec.leaseDurationSeconds == 30
+    spec = present((await client.get(Lease, name)).spec)
+    assert spec.holderIdentity == "replica-a"
+    assert spec.leaseDurationSeconds == 30
 
     task_a.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task_a
     # The Lease lasts 30 s, so a hand-over within 3 s proves the release, not expiry.
     await until(lambda: running == ["a", "b"], 3.0, "replica b leads after the release")
-    lease = await client.get(Lease, name)
-    assert lease.spec.holderIdentity == "replica-b"
-    assert lease.spec.leaseTransitions == 1
+    spec = present((await client.get(Lease, name)).spec)
+    assert spec.holderIdentity == "replica-b"
+    assert spec.leaseTransitions == 1
     task_b.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task_b
@@ -133,10 +134,10 @@ async def test_leader_that_loses_its_lease_stops_working(cluster: Cluster) -> No
     task = asyncio.ensure_future(elector.run(lead))
     await started.wait()
     lease = await client.get(Lease, name)
-    lease.spec.holderIdentity = "usurper"
+    present(lease.spec).holderIdentity = "usurper"
     await client.replace(lease)
     with pytest.raises(LeadershipLost):
         await asyncio.wait_for(task, 10)
     assert cancelled.is_set()
-    assert (await client.get(Lease, name)).spec.holderIdentity == "usurper"
+    assert present((await client.get(Lease, name)).spec).holderIdentity == "usurper"
     await client.close()

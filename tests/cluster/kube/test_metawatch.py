@@ -24,6 +24,7 @@ from serinus.kube.client import load_config
 from serinus.kube.metawatch import Change, MetadataWatch, collection_path
 from tests.cluster.controlplane import Cluster
 from tests.cluster.waiting import until
+from tests.fields import present
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ async def test_a_refused_watch_retries_until_a_role_allows_it(
         "watcher",
     )
     config = yaml.safe_load(cluster.kubeconfig.read_text())
-    config["users"] = [{"name": "watcher", "user": {"token": token.status.token}}]
+    config["users"] = [{"name": "watcher", "user": {"token": present(token.status).token}}]
     config["contexts"][0]["context"]["user"] = "watcher"
     path = cluster.plane.workdir / f"watcher-{ns}.kubeconfig"
     path.write_text(yaml.safe_dump(config))

@@ -19,9 +19,9 @@ from lightkube.types import PatchType
 from serinus.kube.resources import MetricTemplate
 from serinus.metrics import keptn
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import pod_spec
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
+from tests.fields import pod_spec
 
 pytestmark = pytest.mark.cluster
 

@@ -19,10 +19,10 @@ from serinus.kube.resources import Canary
 from serinus.routers.kubernetes import three_services
 from serinus.targets.primary import new_primary
 from tests.cluster.controlplane import Cluster, free_port
-from tests.cluster.fields import as_dict
 from tests.cluster.waiting import wait_for
+from tests.fields import as_dict
 
-TARGET = {
+TARGET: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "web", "labels": {"app": "web", "team": "payments"}, "annotations": {"note": "x"}},
@@ -99,7 +99,8 @@ def test_flagger_initializes_and_our_builders_agree(flagger: tuple[Client, str])
     )
 
     def phase() -> str | None:
-        status = client.get(Canary, "web").status or {}
+        # lightkube declares a generic resource's `status` a str; read the key of the dict it is.
+        status: dict[str, Any] = client.get(Canary, "web").get("status") or {}
         return status.get("phase") if status.get("phase") == "Initialized" else None
 
     wait_for(phase, "Flagger to initialize the Canary", timeout=90)

@@ -15,9 +15,9 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
 
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import pod_spec, present
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
+from tests.fields import pod_spec, present
 
 #: events whose number depends on how fast pods become ready, not on the release logic
 TIMING = re.compile(r"not ready: |^all the metrics providers are available!$")

@@ -19,6 +19,7 @@ from lightkube.resources.core_v1 import Namespace
 from serinus.errors import RouterError
 from serinus.kube.resources import Canary
 from serinus.routers import gatewayapi, istio
+from serinus.routers.gatewayapi_spec import Version
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import install_gateway_api, install_istio
 from tests.gomodules import flagger_example
@@ -190,7 +191,7 @@ def gateway_canary(client: Client, namespace: str, **analysis: Any) -> dict[str,
 
 
 @pytest.mark.parametrize("version", ["v1", "v1beta1"])
-def test_gatewayapi_route_variants_round_trip(ns: tuple[Client, str], version: gatewayapi.Version) -> None:
+def test_gatewayapi_route_variants_round_trip(ns: tuple[Client, str], version: Version) -> None:
     """Gateway API's CRDs accept the HTTPRoute and every set_routes variant (weights, A/B, B/G mirror, sticky);
     weights and the mirror flag read back equal."""
     client, namespace = ns

@@ -13,8 +13,8 @@ from serinus.kube.resources import Canary
 from serinus.routers.kubernetes import KubernetesRouter, new_service, reconciled_service, three_services
 from serinus.targets.primary import new_primary
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import meta, present
 from tests.cluster.waiting import wait_for
+from tests.fields import meta, present
 
 
 def _endpoint_pods(client: Client, service: str) -> set[str]:

@@ -110,12 +110,18 @@ def canary(
 
 def status(client: Client, name: str = "web") -> dict[str, Any]:
     """The Canary's status."""
-    return dict(client.get(Canary, name).status or {})
+    # lightkube declares a generic resource's `status` a str; read the key of the dict it is.
+    return dict(client.get(Canary, name).get("status") or {})
 
 
 def phase(client: Client, name: str = "web") -> str:
     """The Canary's phase."""
     return str(status(client, name).get("phase") or "")
+
+
+def has_phase(client: Client, name: str, want: str) -> bool:
+    """Whether Canary `name` is in phase `want`: a probe for `wait_for(partial(has_phase, ...))` in a loop."""
+    return phase(client, name) == want
 
 
 def events(client: Client, name: str = "web") -> list[str]:

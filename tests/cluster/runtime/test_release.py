@@ -9,6 +9,7 @@ import re
 import signal
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx2
@@ -27,9 +28,9 @@ from serinus.routers.live import RESOURCES
 from serinus.targets.scalers import ScaledObject
 from tests.cluster.controlplane import Cluster, free_port
 from tests.cluster.crds import install_contour, install_gateway_api, install_istio, install_keda, install_traefik
-from tests.cluster.fields import as_dict
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
+from tests.fields import as_dict, meta, pod_spec, present
 from tests.integration.conftest import Prometheus
 
 VirtualService = RESOURCES[("networking.istio.io/v1beta1", "VirtualService")]
@@ -70,6 +71,12 @@ def _set_image(client: Client, kind: type, name: str, image: str) -> None:
     client.patch(kind, name, {"spec": {"template": {"spec": {"containers": [{"name": name, "image": image}]}}}})
 
 
+def _backends(ingress: Ingress) -> list[str]:
+    """The Service each path of the Ingress's first rule sends to."""
+    rule = present(present(ingress.spec).rules)[0]
+    return [present(path.backend.service).name for path in present(rule.http).paths]
+
+
 def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, Path]) -> None:
     """The operator creates web-primary and the three Services, scales web to zero, reports Initialized; after an
     image change it runs two blue/green iterations, copies the new image to web-primary and ends Succeeded. The
@@ -101,12 +108,12 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
 
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     primary = client.get(Deployment, "web-primary")
-    assert primary.spec.template.spec.containers[0].image == IMAGE_1
+    assert pod_spec(primary).containers[0].image == IMAGE_1
     assert primary.spec.selector.matchLabels == {"app": "web-primary"}
     assert client.get(Deployment, "web").spec.replicas == 0
-    assert client.get(Service, "web").spec.selector == {"app": "web-primary"}
-    assert client.get(Service, "web-primary").spec.selector == {"app": "web-primary"}
-    assert client.get(Service, "web-canary").spec.selector == {"app": "web"}
+    assert present(client.get(Service, "web").spec).selector == {"app": "web-primary"}
+    assert present(client.get(Service, "web-primary").spec).selector == {"app": "web-primary"}
+    assert present(client.get(Service, "web-canary").spec).selector == {"app": "web"}
     status = op.status(client)
     assert status["conditions"][0]["type"] == "Promoted"
     assert status["conditions"][0]["status"] == "True"
@@ -118,8 +125,8 @@ def test_initializes_then_promotes_an_image_change(operator: tuple[Client, str, 
     wait_for(lambda: op.phase(client) == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
 
     promoted = client.get(Deployment, "web-primary")
-    assert promoted.spec.template.spec.containers[0].image == IMAGE_2
-    assert "flagger-id" in (promoted.spec.template.metadata.annotations or {})
+    assert pod_spec(promoted).containers[0].image == IMAGE_2
+    assert "flagger-id" in (meta(promoted.spec.template).annotations or {})
     assert client.get(Deployment, "web").spec.replicas == 0
     expected = [
         f"New revision detected! Scaling up web.{ns}",
@@ -262,8 +269,8 @@ def test_a_configmap_change_alone_starts_a_release(operator: tuple[Client, str, 
     )
     client.create(op.canary(ns))
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
-    primary = client.get(Deployment, "web-primary").spec.template.spec
-    assert primary.volumes[0].configMap.name == "cfg-primary"
+    primary = pod_spec(client.get(Deployment, "web-primary"))
+    assert present(present(primary.volumes)[0].configMap).name == "cfg-primary"
     assert client.get(ConfigMap, "cfg-primary").data == {"mode": "old"}
     assert sorted(op.status(client)["trackedConfigs"]) == ["configmap/cfg", "secret/creds"]
 
@@ -310,14 +317,14 @@ def test_daemonset_and_statefulset_targets_are_promoted(operator: tuple[Client, 
     client.create(op.canary(ns, kind="DaemonSet", name="agent"))
     client.create(op.canary(ns, kind="StatefulSet", name="db"))
     for name in ("agent", "db"):
-        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})", timeout=120)
-    assert (client.get(DaemonSet, "agent").status.desiredNumberScheduled or 0) == 0
+        wait_for(partial(op.has_phase, client, name, "Initialized"), f"{name} Initialized (log: {log})", timeout=120)
+    assert (present(client.get(DaemonSet, "agent").status).desiredNumberScheduled or 0) == 0
     assert client.get(StatefulSet, "db").spec.replicas == 0
 
     _set_image(client, DaemonSet, "agent", "agent:2")
     _set_image(client, StatefulSet, "db", "db:2")
     for name in ("agent", "db"):
-        wait_for(lambda n=name: op.phase(client, n) == "Succeeded", f"{name} Succeeded (log: {log})", timeout=240)
+        wait_for(partial(op.has_phase, client, name, "Succeeded"), f"{name} Succeeded (log: {log})", timeout=240)
     assert _image(client, DaemonSet, "agent-primary") == "agent:2"
     assert _image(client, StatefulSet, "db-primary") == "db:2"
     assert client.get(StatefulSet, "db").spec.replicas == 0
@@ -387,9 +394,9 @@ def test_revert_on_deletion_gives_the_workload_and_service_back(operator: tuple[
     client.create(codecs.from_dict(op.deployment(ns, IMAGE_1)))
     client.create(op.canary(ns, revertOnDeletion=True))
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
-    assert client.get(Service, "web").spec.selector == {"app": "web-primary"}
+    assert present(client.get(Service, "web").spec).selector == {"app": "web-primary"}
     wait_for(
-        lambda: "finalizer.flagger.app" in (client.get(Canary, "web").metadata.finalizers or []),
+        lambda: "finalizer.flagger.app" in (meta(client.get(Canary, "web")).finalizers or []),
         "the finalizer",
         timeout=30,
     )
@@ -406,7 +413,7 @@ def test_revert_on_deletion_gives_the_workload_and_service_back(operator: tuple[
 
     wait_for(gone, f"the Canary to be deleted (log: {log})", timeout=90)
     assert client.get(Deployment, "web").spec.replicas == 2
-    assert client.get(Service, "web").spec.selector == {"app": "web"}
+    assert present(client.get(Service, "web").spec).selector == {"app": "web"}
     expected = [f"Terminating canary web.{ns}", f"Terminated canary web.{ns}"]
 
     def every() -> list[tuple[str, str, str]]:
@@ -479,11 +486,11 @@ def test_hpa_and_scaled_object_get_primary_copies(cluster: Cluster, operator: tu
         )
     )
     for name in ("web", "api"):
-        wait_for(lambda n=name: op.phase(client, n) == "Initialized", f"{name} Initialized (log: {log})", timeout=120)
+        wait_for(partial(op.has_phase, client, name, "Initialized"), f"{name} Initialized (log: {log})", timeout=120)
     hpa = client.get(HorizontalPodAutoscaler, "web-primary")
     assert hpa.spec.scaleTargetRef.name == "web-primary"
     assert (hpa.spec.minReplicas, hpa.spec.maxReplicas) == (2, 4)
-    assert hpa.metadata.ownerReferences[0].kind == "Canary"
+    assert present(meta(hpa).ownerReferences)[0].kind == "Canary"
     so = as_dict(client.get(ScaledObject, "api-primary"))
     assert so["spec"]["scaleTargetRef"]["name"] == "api-primary"
     assert so["spec"]["triggers"][0]["metadata"]["query"] == 'sum(rate(http_requests_total{app="api-primary"}[1m]))'
@@ -681,7 +688,7 @@ def test_nginx_release_steers_the_canary_ingress(cluster: Cluster, namespace: st
 
     def weight() -> str | None:
         try:
-            annotations = client.get(Ingress, "web-canary").metadata.annotations or {}
+            annotations = meta(client.get(Ingress, "web-canary")).annotations or {}
         except ApiError:
             return None
         value = annotations.get("nginx.ingress.kubernetes.io/canary-weight")
@@ -692,8 +699,8 @@ def test_nginx_release_steers_the_canary_ingress(cluster: Cluster, namespace: st
     with op.running(cluster, ns, log, "--drain-period=2s"):
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
         canary_ingress = client.get(Ingress, "web-canary")
-        assert canary_ingress.spec.rules[0].http.paths[0].backend.service.name == "web-canary"
-        assert canary_ingress.metadata.annotations["nginx.ingress.kubernetes.io/canary"] == "true"
+        assert _backends(canary_ingress)[0] == "web-canary"
+        assert present(meta(canary_ingress).annotations)["nginx.ingress.kubernetes.io/canary"] == "true"
         assert weight() == "0"
         _set_image(client, Deployment, "web", IMAGE_2)
         wait_for(lambda: (weight(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
@@ -814,7 +821,7 @@ def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace:
 
     def weights() -> tuple[int, int] | None:
         try:
-            annotations = client.get(Ingress, "web-canary").metadata.annotations or {}
+            annotations = meta(client.get(Ingress, "web-canary")).annotations or {}
         except ApiError:
             return None
         parsed = json.loads(annotations["zalando.org/backend-weights"])
@@ -825,8 +832,7 @@ def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace:
 
     with op.running(cluster, ns, log, "--drain-period=2s"):
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
-        paths = client.get(Ingress, "web-canary").spec.rules[0].http.paths
-        assert [p.backend.service.name for p in paths] == ["web-primary", "web-canary"]
+        assert _backends(client.get(Ingress, "web-canary")) == ["web-primary", "web-canary"]
         _set_image(client, Deployment, "web", IMAGE_2)
         wait_for(lambda: (weights(), op.phase(client))[1] == "Succeeded", f"phase Succeeded (log: {log})", timeout=180)
         # revertOnDeletion: deleting the Canary removes the canary Ingress and leaves the user's
@@ -841,4 +847,4 @@ def test_skipper_release_weights_the_canary_ingress(cluster: Cluster, namespace:
 
         wait_for(gone, f"the canary Ingress deleted on revert (log: {log})", timeout=60)
     assert seen == [(100, 0), (50, 50), (0, 100), (100, 0)]
-    assert client.get(Ingress, "web").spec.rules[0].http.paths[0].backend.service.name == "web"
+    assert _backends(client.get(Ingress, "web"))[0] == "web"

@@ -21,9 +21,9 @@ from lightkube.types import PatchType
 from serinus.targets.knative import KnativeService, Revision
 from tests.cluster.controlplane import Cluster
 from tests.cluster.crds import install_knative
-from tests.cluster.fields import as_dict
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
+from tests.fields import as_dict
 
 pytestmark = pytest.mark.cluster
 

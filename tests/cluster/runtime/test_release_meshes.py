@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lightkube import codecs
@@ -41,7 +42,7 @@ def _release(
     provider: str,
     weights: Callable[[], tuple[int, int]],
     after_init: Callable[[], object] = lambda: None,
-    **spec: object,
+    **spec: Any,
 ) -> list[tuple[int, int]]:
     """Initialize, run `after_init`, change the image, promote; the distinct (primary, canary) weights seen on
     the way."""

@@ -22,7 +22,7 @@ from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
-KINDS = {"Deployment": Deployment, "Service": Service}
+KINDS: dict[str, type[Deployment | Service]] = {"Deployment": Deployment, "Service": Service}
 
 
 def _missing(rendered: Any, live: Any, path: str = "") -> list[str]:

@@ -20,8 +20,8 @@ from serinus.kube.resources import Canary
 from serinus.runtime.scheduler import Key, Scheduler
 from serinus.runtime.watch import CanaryIndex, build_registry, run_watches
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import meta
 from tests.cluster.waiting import until
+from tests.fields import meta
 
 
 class Ticks:

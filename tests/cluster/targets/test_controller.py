@@ -16,8 +16,8 @@ from serinus.api import Canary as CanaryModel
 from serinus.kube.resources import Canary
 from serinus.targets.controller import TargetError, WorkloadController
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import as_dict, meta, pod_spec, present
 from tests.cluster.waiting import until
+from tests.fields import as_dict, meta, pod_spec, present
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from lightkube.resources.core_v1 import Node, Pod
 from serinus.targets.primary import new_primary, promoted_primary, selector_label
 from serinus.targets.readiness import daemonset_readiness, deployment_readiness, statefulset_readiness
 from tests.cluster.controlplane import Cluster
-from tests.cluster.fields import as_dict
 from tests.cluster.waiting import wait_for
+from tests.fields import as_dict, meta, pod_spec, present
 
 
 def _ready(client: Client, name: str) -> bool:
@@ -46,7 +46,7 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
     wait_for(lambda: _ready(client, "web"), "target web ready", timeout=60)
 
     label, _ = selector_label(as_dict(created))
-    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": admin.get(NamespaceResource, ns).metadata.uid}
+    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": meta(admin.get(NamespaceResource, ns)).uid}
     primary = new_primary(
         as_dict(created), label=label, selector_labels=["app"], include_label_prefixes=[], owner=owner
     )
@@ -77,18 +77,18 @@ def test_primary_rolls_out_beside_the_target_and_promotion_updates_it(cluster: C
         dep = client.get(Deployment, "web-primary")
         return (
             dep.status is not None
-            and dep.status.observedGeneration == dep.metadata.generation
+            and dep.status.observedGeneration == meta(dep).generation
             and _ready(client, "web-primary")
         )
 
     wait_for(rolled, "promoted primary rolled out", timeout=60)
     promoted = client.get(Deployment, "web-primary")
-    assert promoted.spec.template.spec.containers[0].image == "web:2"
-    assert promoted.spec.template.metadata.annotations["flagger-id"] != old_id
+    assert pod_spec(promoted).containers[0].image == "web:2"
+    assert present(meta(promoted.spec.template).annotations)["flagger-id"] != old_id
     images = {
-        p.spec.containers[0].image
+        present(p.spec).containers[0].image
         for p in client.list(Pod, labels={"app": "web-primary"})
-        if p.metadata.deletionTimestamp is None
+        if meta(p).deletionTimestamp is None
     }
     assert images == {"web:2"}
 
@@ -100,7 +100,7 @@ def test_daemonset_and_statefulset_primaries_roll_out(cluster: Cluster) -> None:
     admin = cluster.client()
     admin.create(NamespaceResource(metadata=ObjectMeta(name=ns)))
     client = cluster.client(namespace=ns)
-    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": admin.get(NamespaceResource, ns).metadata.uid}
+    owner = {"apiVersion": "v1", "kind": "Namespace", "name": ns, "uid": meta(admin.get(NamespaceResource, ns)).uid}
     ds = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -148,7 +148,7 @@ def test_daemonset_and_statefulset_primaries_roll_out(cluster: Cluster) -> None:
         )
 
     wait_for(ds_ready, "agent-primary on every node", timeout=60)
-    assert (client.get(DaemonSet, "agent").status.desiredNumberScheduled or 0) == 0
+    assert (present(client.get(DaemonSet, "agent").status).desiredNumberScheduled or 0) == 0
 
     def sts_ready() -> bool:
         primary = client.get(StatefulSet, "db-primary").to_dict()
@@ -159,4 +159,4 @@ def test_daemonset_and_statefulset_primaries_roll_out(cluster: Cluster) -> None:
         )
 
     wait_for(sts_ready, "db-primary with 2 available replicas", timeout=90)
-    assert {p.metadata.name for p in client.list(Pod, labels={"app": "db-primary"})} == {"db-primary-0", "db-primary-1"}
+    assert {meta(p).name for p in client.list(Pod, labels={"app": "db-primary"})} == {"db-primary-0", "db-primary-1"}

@@ -46,7 +46,7 @@ def granted(cluster: Cluster) -> set[Triple]:
     out = set()
     for doc in cluster.helm_template("--set", "leaderElection.enabled=true"):
         if doc["kind"] in ("ClusterRole", "Role"):
-            for rule in doc["rules"]:  # type: ignore[attr-defined]
+            for rule in doc["rules"]:
                 out |= {(g, r, v) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
     return out
 

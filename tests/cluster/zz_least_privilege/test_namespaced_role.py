@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -26,6 +27,7 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAcc
 from tests.cluster.controlplane import OPERATOR_NAMESPACE, Cluster
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
+from tests.fields import present
 
 pytestmark = pytest.mark.cluster
 
@@ -56,7 +58,7 @@ def _install_rbac(cluster: Cluster, *values: str) -> Path:
         namespace=OPERATOR_NAMESPACE,
     )
     config = yaml.safe_load(cluster.kubeconfig.read_text())
-    config["users"] = [{"name": ACCOUNT, "user": {"token": token.status.token}}]
+    config["users"] = [{"name": ACCOUNT, "user": {"token": present(token.status).token}}]
     config["contexts"][0]["context"]["user"] = ACCOUNT
     path = cluster.plane.workdir / f"{ACCOUNT}-{uuid.uuid4().hex[:6]}.kubeconfig"
     path.write_text(yaml.safe_dump(config))
@@ -74,10 +76,10 @@ def _allowed(client: Client, verb: str, resource: str, namespace: str | None) ->
             )
         )
     )
-    return bool(review.status.allowed)
+    return bool(present(review.status).allowed)
 
 
-def _config_requests(audit: Path) -> list[dict[str, object]]:
+def _config_requests(audit: Path) -> list[dict[str, Any]]:
     """The ServiceAccount's completed requests on ConfigMaps and Secrets, as the audit log has them."""
     out = []
     for line in audit.read_text().splitlines():
@@ -183,18 +185,18 @@ def test_a_namespaced_install_tracks_configs_through_its_role_only(cluster: Clus
         receiver.close()
 
     requests = _config_requests(cluster.audit_log)
-    assert {e["verb"] for e in requests if e["objectRef"]["resource"] == "secrets"} >= {  # type: ignore[index]
+    assert {e["verb"] for e in requests if e["objectRef"]["resource"] == "secrets"} >= {
         "get",
         "list",
         "watch",
         "create",
         "update",
     }
-    refused = [e["requestURI"] for e in requests if e["responseStatus"]["code"] == 403]  # type: ignore[index]
+    refused = [e["requestURI"] for e in requests if e["responseStatus"]["code"] == 403]
     assert refused == []
     for event in requests:
-        where = event["objectRef"].get("namespace")  # type: ignore[union-attr]
-        reason = event["annotations"]["authorization.k8s.io/reason"]  # type: ignore[index]
+        where = event["objectRef"].get("namespace")
+        reason = event["annotations"]["authorization.k8s.io/reason"]
         if where == ns:
             assert f'RoleBinding "{ACCOUNT}-configs/{ns}"' in reason, event["requestURI"]
         else:

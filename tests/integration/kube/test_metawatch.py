@@ -107,7 +107,7 @@ async def test_an_expired_version_restarts_from_now(
     """A 410 (a watch ERROR event, or the watch request's own status) makes the watch ask for the current version
     (a metadata list of one) and go on from there, with the next change reported and the restart logged."""
     script, make = api
-    gone = (
+    gone: tuple[int, list[dict[str, object]], bool] = (
         (200, [{"type": "ERROR", "object": {"kind": "Status", "code": 410}}], False) if as_event else (410, [], False)
     )
     script.watches["5"] = gone

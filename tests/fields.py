@@ -1,4 +1,5 @@
-"""Typed reads of lightkube's Optional model fields, for cluster tests that would fail on a missing one anyway."""
+"""Typed reads of Optional values, lightkube's model fields above all, for tests of any tier that would fail on a
+missing one anyway."""
 
 from __future__ import annotations
 
