@@ -5,8 +5,12 @@
 #
 #   docker build -t serinus:dev .
 #   docker run --read-only --rm serinus:dev --help
+#
+# BASE is any Debian bookworm image with Python 3.11 as `python` (and its venv module). Without a registry, the
+# real-node tests build one with mmdebstrap and pass it with `--build-arg BASE=...` (scripts/build-image).
+ARG BASE=python:3.11-slim-bookworm
 
-FROM python:3.11-slim-bookworm AS build
+FROM ${BASE} AS build
 WORKDIR /src
 RUN python -m venv /opt/serinus && /opt/serinus/bin/pip install --no-cache-dir --upgrade pip build
 COPY pyproject.toml README.md ./
@@ -16,7 +20,7 @@ RUN /opt/serinus/bin/python -m build --wheel --outdir /wheels . \
  && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
  && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE}
 LABEL org.opencontainers.image.title="serinus" \
       org.opencontainers.image.description="Progressive delivery for Kubernetes, a drop-in replacement for Flagger" \
       org.opencontainers.image.licenses="Apache-2.0"

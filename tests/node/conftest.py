@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.controlplane import ControlPlaneError, build_binaries
+from tests.node.edge import Edge, start_edge
+from tests.node.installed import Installed, install, uninstall
 from tests.node.realnode import NODE_DIR, NodeError, RealNode, build_artifacts
 
 #: beside the node directory, not in it: the node's cleanup deletes that directory.
@@ -56,3 +58,32 @@ def node() -> Iterator[RealNode]:
     left = real.leftovers()
     if left:
         pytest.fail("the node's cleanup left host changes behind:\n" + "\n".join(left), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def edge(node: RealNode) -> Edge:
+    """Traefik and a Prometheus scraping it, on the node IP (stopped with the node)."""
+    try:
+        return start_edge(node)
+    except NodeError as err:
+        pytest.fail(f"the node's edge is not available: {err}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def serinus(node: RealNode, edge: Edge) -> Iterator[Installed]:
+    """Serinus and its load tester, installed by their charts from the image scripts/build-image built, reading
+    the edge's Prometheus; uninstalled at the end of the session."""
+    installed = install(
+        node,
+        node.artifacts.image("serinus"),
+        "--set",
+        "meshProvider=kubernetes",
+        "--set",
+        f"metricsServer={edge.prometheus}",
+    )
+    try:
+        yield installed
+    finally:
+        # test_zz_cleanup stops the node before the session ends: then there is nothing left to uninstall.
+        if node.plane is not None and node.kubeconfig.exists():
+            uninstall(node)

@@ -279,6 +279,7 @@ class Artifacts:
     kubectl: Path
     control_plane_bin_dir: Path
     podinfo_version: str
+    traefik: Path
     images: dict[str, dict[str, str]]
 
     def image(self, name: str) -> str:
@@ -305,6 +306,7 @@ def build_artifacts(log_path: Path) -> Artifacts:
         kubectl=Path(data["kubectl"]),
         control_plane_bin_dir=Path(data["control_plane_bin_dir"]),
         podinfo_version=data["podinfo_version"],
+        traefik=Path(data["traefik"]),
         images=data["images"],
     )
 
@@ -317,9 +319,10 @@ class NodeControlPlane(ControlPlane):
     ServiceAccount admission, static tokens for the kubelet and kube-proxy, and a client certificate the
     apiserver presents to the kubelet (for logs, exec and stats)."""
 
-    def __init__(self, workdir: Path, bin_dir: Path, pid_dir: Path) -> None:
+    def __init__(self, workdir: Path, bin_dir: Path, pid_dir: Path, node_ip: str) -> None:
         super().__init__(workdir=workdir, bin_dir=bin_dir, nodes=0)
         self.pid_dir = pid_dir
+        self.node_ip = node_ip
         self.node_token = ""
         self.proxy_token = ""
 
@@ -345,10 +348,24 @@ class NodeControlPlane(ControlPlane):
 
     service_cidr = SERVICE_CIDR
 
+    def extra_serving_ips(self) -> list[str]:
+        """The node IP: pods reach the API server there, through the `kubernetes` Service."""
+        return [self.node_ip]
+
+    def _apiserver_serving(self, etcd_url: str) -> list[str]:
+        """The shared flags, except that the API server also listens on the node IP and advertises it, and keeps
+        the `kubernetes` Service's endpoints (the lease reconciler): in-cluster clients (the operator's Pod) reach
+        it at that Service's ClusterIP through kube-proxy, as on any cluster."""
+        replaced = {
+            "--bind-address=127.0.0.1": "--bind-address=0.0.0.0",
+            "--advertise-address=127.0.0.1": f"--advertise-address={self.node_ip}",
+            "--endpoint-reconciler-type=none": "--endpoint-reconciler-type=lease",
+        }
+        return [replaced.get(flag, flag) for flag in super()._apiserver_serving(etcd_url)]
+
     def _apiserver_policy(self) -> list[str]:
         """Node and RBAC authorization with NodeRestriction, ServiceAccount admission left on (real pods get
-        tokens), and a client certificate for the kubelet API (logs, stats). The `kubernetes` Service keeps no
-        endpoints (the shared --endpoint-reconciler-type=none): nothing in a pod talks to the apiserver yet."""
+        tokens), and a client certificate for the kubelet API (logs, stats)."""
         pki = self.workdir / "pki"
         return [
             "--authorization-mode=Node,RBAC",
@@ -463,7 +480,7 @@ class RealNode:
             self._import_images()
             self._mark("containerd_s", t0)
             self.plane = NodeControlPlane(
-                self.workdir / "control-plane", self.artifacts.control_plane_bin_dir, self.pid_dir
+                self.workdir / "control-plane", self.artifacts.control_plane_bin_dir, self.pid_dir, self.node_ip
             )
             try:
                 self.plane.start(timeout)
@@ -706,6 +723,11 @@ class RealNode:
                 return int(r.status) == 200
         except urllib.error.HTTPError:
             return False
+
+    def spawn(self, name: str, args: list[str]) -> Process:
+        """Start a host process of the node (logs/<name>.log, a pid file): stopped with the node, and found by
+        the cleanup of a crashed run."""
+        return self._spawn(name, args)
 
     def _spawn(self, name: str, args: list[str]) -> Process:
         self.logs.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import datetime as dt
 import logging
+import socket
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import kopf
+from kopf._core.engines.peering import Identity  # kopf exports no public name for it
 from lightkube.config.kubeconfig import SingleConfig
 from lightkube.config.models import User
 from pydantic import ValidationError
@@ -291,6 +293,9 @@ async def run_watches(
         await kopf.operator(
             registry=registry,
             standalone=True,
+            # kopf's default identity asks the password database for the user's name, which fails (KeyError) when
+            # the process runs as a UID with no entry there: any `runAsUser` of a container image.
+            identity=Identity(socket.gethostname()),
             clusterwide=namespace is None,
             namespaces=[namespace] if namespace else [],
             stop_flag=stop,
