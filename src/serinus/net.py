@@ -24,6 +24,8 @@ import concurrent.futures
 import email.utils
 import json
 import re
+import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -222,7 +224,9 @@ def fetch_blocking(
     its own, on an event loop of its own, so the deadline and the cap are exactly fetch()'s."""
 
     async def once() -> httpx2.Response:
-        async with httpx2.AsyncClient(timeout=max(deadline.left(), 0.001), verify=verify) as client:
+        # The TLS context is shared (see ssl_context); the client is not: it belongs to this call's event loop.
+        shared = ssl_context(verify) if isinstance(verify, bool) else verify
+        async with httpx2.AsyncClient(timeout=max(deadline.left(), 0.001), verify=shared) as client:
             return await fetch(client, method, url, deadline=deadline, max_bytes=max_bytes, **request)
 
     try:
@@ -320,3 +324,62 @@ class DeadlineTransport(httpx2.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close the wrapped transport."""
         await self.inner.aclose()
+
+
+_SSL_CONTEXTS: dict[bool, ssl.SSLContext] = {}
+_SSL_LOCK = threading.Lock()
+
+
+def ssl_context(verify: bool) -> ssl.SSLContext:
+    """httpx's TLS context for `verify` (the system's CAs, or no verification), built once per process.
+
+    Building one loads every CA of the trust store, which costs milliseconds: a client per request paid that for
+    every webhook, alert and CloudWatch call, even over http://. A context is safe to share across threads."""
+    with _SSL_LOCK:
+        context = _SSL_CONTEXTS.get(verify)
+        if context is None:
+            context = _SSL_CONTEXTS[verify] = httpx2.create_ssl_context(verify=verify)
+        return context
+
+
+#: connections kept open per destination between calls (more than this are closed once answered)
+KEEPALIVE_PER_DESTINATION = 20
+#: Seconds an idle connection is kept: less than the shortest idle timeout common servers default to (Node.js's
+#: 5 s), so a request never goes out on a connection the server is closing (httpx would not retry it, where Go's
+#: client does). A burst of Canaries calling one load tester shares connections; ticks 10 s apart do not.
+KEEPALIVE_EXPIRY_S = 4.0
+
+
+class SharedClients:
+    """One httpx client per destination (scheme, host, port, TLS verification, proxy), kept across calls, so
+    webhooks and alerts reuse their TLS context and connections (keep-alive, as Flagger's Go clients do).
+
+    A pool never makes a caller wait: the number of connections is unbounded, as it was with a client per call;
+    only KEEPALIVE_PER_DESTINATION of them stay open once idle. Clients belong to the event loop that made them:
+    use one SharedClients per loop, and `aclose()` it before the loop ends."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str, int | None, bool, str | None], httpx2.AsyncClient] = {}
+
+    def client(self, url: str, *, verify: bool = True, proxy: str | None = None) -> httpx2.AsyncClient:
+        """The client for `url`'s destination; per-request settings (timeout, headers) go on each request."""
+        parts = urlsplit(url)
+        key = (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, verify, proxy or None)
+        found = self._clients.get(key)
+        if found is None or found.is_closed:
+            limits = httpx2.Limits(
+                max_connections=None,
+                max_keepalive_connections=KEEPALIVE_PER_DESTINATION,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            )
+            found = self._clients[key] = httpx2.AsyncClient(verify=ssl_context(verify), proxy=proxy, limits=limits)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    async def aclose(self) -> None:
+        """Close every client and its connections."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()

@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
+from serinus import __version__
 from serinus.kube.client import ClusterUnavailable, connect
 from serinus.kube.leader import LeadershipLost
+from serinus.kube.ratelimit import set_rate_limit
 from serinus.net import set_max_response_bytes
 from serinus.runtime.analysis import ClusterAnalysis
 from serinus.runtime.metrics import ControllerMetrics
@@ -22,6 +24,7 @@ from serinus.runtime.scheduler import Key, Wait
 async def run_operator(options: OperatorOptions) -> None:
     """Run until SIGTERM or SIGINT."""
     set_max_response_bytes(options.max_response_bytes)  # every provider, webhook and alert reads up to this
+    set_rate_limit(options.kubeconfig_qps, options.kubeconfig_burst)  # every Kubernetes client connect() makes
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -37,7 +40,7 @@ async def run_operator(options: OperatorOptions) -> None:
         try:
             await Operator(options, analyze, metrics=metrics).run(stop)
         finally:
-            await analysis.providers.close()
+            await analysis.close()
     finally:
         await client.close()
 
@@ -50,6 +53,9 @@ class _FlaggerStyle(click.Command):
 
 
 @click.command(cls=_FlaggerStyle, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", prog_name="serinus", help="Print the version and exit (Flagger's -version)."
+)
 @operator_options
 def run(**params: Any) -> None:
     """Run the operator: watch Canaries and drive their releases (Flagger's flags are accepted too)."""

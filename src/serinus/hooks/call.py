@@ -21,6 +21,7 @@ Time and size are bounded, through serinus.net, where Flagger's are not:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +29,7 @@ import httpx2
 
 from serinus.engine.gojson import go_json
 from serinus.errors import DeadlineExceeded, ResponseTooLarge, SerinusError, safe_url
-from serinus.net import Deadline, fetch, retry_after, url_problem
+from serinus.net import Deadline, SharedClients, fetch, retry_after, url_problem
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -85,9 +86,11 @@ async def call_webhook(
     backoff_max_s: float = 30.0,
     transport: httpx2.AsyncBaseTransport | None = None,
     max_response_bytes: int | None = None,
+    clients: SharedClients | None = None,
 ) -> None:
     """POST `payload`; return on a status <= 202, raise WebhookError otherwise. `max_response_bytes` overrides
-    serinus.net's process-wide cap."""
+    serinus.net's process-wide cap. With `clients` (and no `transport`) the call reuses the destination's client
+    and connections; without, it makes a client of its own."""
     problem = url_problem(url)
     if problem is not None:  # as Flagger's url.Parse, before any attempt; the URL may carry credentials
         raise WebhookError(f"the webhook URL is {problem}")
@@ -98,7 +101,13 @@ async def call_webhook(
     call = Deadline(budget)
     where = safe_url(url)
     made = 0
-    async with httpx2.AsyncClient(timeout=timeout_s, verify=not disable_tls, transport=transport) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        if clients is not None and transport is None:
+            client = clients.client(url, verify=not disable_tls)
+        else:
+            client = await stack.enter_async_context(
+                httpx2.AsyncClient(timeout=timeout_s, verify=not disable_tls, transport=transport)
+            )
         while True:
             made += 1
             response: httpx2.Response | None = None
@@ -113,6 +122,7 @@ async def call_webhook(
                     read_body=lambda answer: not _retryable(answer.status_code),
                     content=body,
                     headers=headers,
+                    timeout=timeout_s,
                 )
             except DeadlineExceeded:
                 failure = f"timed out after {timeout_s:g}s"

@@ -11,6 +11,7 @@ from serinus.engine.changes import canary_checksum
 from serinus.engine.payloads import event_payload
 from serinus.errors import SerinusError
 from serinus.hooks.call import call_webhook
+from serinus.net import SharedClients
 
 log = logging.getLogger("serinus.canary")
 GLOBAL_HOOK_NAME = "events"
@@ -19,8 +20,10 @@ GLOBAL_HOOK_NAME = "events"
 class EventWebhooks:
     """Sends events to webhooks; failures are logged, never raised."""
 
-    def __init__(self, global_url: str = "") -> None:
+    def __init__(self, global_url: str = "", clients: SharedClients | None = None) -> None:
         self.global_url = global_url
+        #: clients kept across calls (one per destination); None makes one per call
+        self.clients = clients
 
     def targets(self, canary: Canary) -> list[CanaryWebhook]:
         """The Canary's `event` webhooks, or the global one when it has none."""
@@ -50,6 +53,7 @@ class EventWebhooks:
                     timeout_s=hook.timeout_seconds(),
                     retries=hook.retries,
                     disable_tls=hook.disable_tls,
+                    clients=self.clients,
                 )
             except SerinusError as err:
                 log.error("error sending event to webhook: %s", err, extra={"canary": f"{meta.name}.{meta.namespace}"})

@@ -9,13 +9,16 @@ from serinus.api import CanaryWebhook
 from serinus.api.duration import DurationError
 from serinus.engine.ports import HookResult
 from serinus.hooks.call import DEFAULT_TIMEOUT_S, WebhookError, call_webhook
+from serinus.net import SharedClients
 
 
 class HttpHooks:
     """Calls a Canary's webhooks; a refusal or failure is a HookResult, never an exception."""
 
-    def __init__(self, backoff_min_s: float = 1.0) -> None:
+    def __init__(self, backoff_min_s: float = 1.0, clients: SharedClients | None = None) -> None:
         self.backoff_min_s = backoff_min_s
+        #: clients kept across calls (one per destination); None makes one per call
+        self.clients = clients
 
     async def call(self, hook: CanaryWebhook, payload: Mapping[str, Any]) -> HookResult:
         """POST the payload; accepted when the final status is <= 202."""
@@ -31,6 +34,7 @@ class HttpHooks:
                 retries=hook.retries,
                 disable_tls=hook.disable_tls,
                 backoff_min_s=self.backoff_min_s,
+                clients=self.clients,
             )
         except WebhookError as err:
             return HookResult(False, str(err))

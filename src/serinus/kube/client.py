@@ -20,6 +20,7 @@ from lightkube.config.kubeconfig import SingleConfig
 from lightkube.config.models import User
 
 from serinus.errors import SerinusError
+from serinus.kube.ratelimit import limited
 from serinus.kube.resources import AlertProvider, Canary, MetricTemplate
 from serinus.net import DeadlineTransport
 
@@ -28,6 +29,12 @@ FIELD_MANAGER = "serinus"
 REQUEST_TIMEOUT_S = 30.0
 #: the longest a watch may stay silent; a watch should ask for bookmarks or a timeoutSeconds below it
 WATCH_IDLE_S = 330.0
+#: Connections to the API server. No cap, so no request ever waits for a free connection (with httpx's default
+#: cap of 100 a burst of ticks queues, and a request waiting past lightkube's 10 s pool timeout fails); up to 64
+#: stay open between requests (httpx's default keeps 20, so with more concurrent ticks the rest were closed and
+#: each paid a new TLS handshake next time), idle for up to 60 s: past the 10 s to 1 min intervals Canaries tick
+#: at, and before kube-apiserver closes an idle connection (90 s), so a request never goes out on one it is closing.
+API_CONNECTIONS = httpx2.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=60.0)
 
 
 class ClusterUnavailable(SerinusError):
@@ -71,7 +78,9 @@ def transport_for(
     are set on the transport here."""
     # The user only adds a client certificate here; lightkube itself refuses a context without one.
     verify = verify_cluster(config.cluster, config.user or User(), config.abs_file, trust_env=True)
-    inner = httpx2.AsyncHTTPTransport(verify=verify, proxy=_environment_proxy(config.cluster.server or ""))
+    inner = httpx2.AsyncHTTPTransport(
+        verify=verify, proxy=_environment_proxy(config.cluster.server or ""), limits=API_CONNECTIONS
+    )
     return DeadlineTransport(inner, timeout_s=request_timeout_s, idle_s=watch_idle_s)
 
 
@@ -83,9 +92,10 @@ def connect(
     request_timeout_s: float = REQUEST_TIMEOUT_S,
     watch_idle_s: float = WATCH_IDLE_S,
 ) -> AsyncClient:
-    """An async client that writes as field manager `serinus`, each request over within `request_timeout_s`."""
+    """An async client that writes as field manager `serinus`, each request over within `request_timeout_s`, behind
+    the process's rate limit (serinus.kube.ratelimit: --kubeconfig-qps, --kubeconfig-burst)."""
     config = load_config(kubeconfig, context)
-    transport = transport_for(config, request_timeout_s=request_timeout_s, watch_idle_s=watch_idle_s)
+    transport = limited(transport_for(config, request_timeout_s=request_timeout_s, watch_idle_s=watch_idle_s))
     return AsyncClient(config, namespace=namespace, field_manager=FIELD_MANAGER, transport=transport)
 
 

@@ -23,6 +23,7 @@ from lightkube import ApiError
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 WORKLOADS = {("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet")}
+KNATIVE_SERVICE = ("serving.knative.dev/v1", "Service")
 
 
 def _api_version(res: Any) -> str:
@@ -71,6 +72,7 @@ def _rolled_out(obj: Obj) -> None:
             "observedGeneration": meta["generation"],
             "desiredNumberScheduled": 1,
             "currentNumberScheduled": 1,
+            "numberMisscheduled": 0,  # required by DaemonSetStatus (lightkube refuses a status without it)
             "updatedNumberScheduled": 1,
             "numberReady": 1,
             "numberAvailable": 1,
@@ -90,6 +92,20 @@ def _rolled_out(obj: Obj) -> None:
             {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
             {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
         ]
+
+
+def _knative_revision(obj: Obj, previous: Obj | None) -> str:
+    """What Knative's controller does for a Service: a new template makes a Revision `<name>-0000N`, named in the
+    status as latest created and latest ready (a change of traffic alone makes none); returns that name."""
+    spec = obj.get("spec") or {}
+    status = dict((previous or {}).get("status") or obj.get("status") or {})
+    latest = str(status.get("latestCreatedRevisionName") or "")
+    same = previous is not None and (previous.get("spec") or {}).get("template") == spec.get("template")
+    if not latest or (previous is not None and not same):
+        suffix = latest.rsplit("-", 1)[-1]
+        latest = f"{obj['metadata']['name']}-{int(suffix) + 1 if latest and suffix.isdigit() else 1:05d}"
+    obj["status"] = {**status, "latestCreatedRevisionName": latest, "latestReadyRevisionName": latest}
+    return latest
 
 
 @dataclass
@@ -122,6 +138,18 @@ class MemoryCluster:
             meta["generation"] = prev_meta.get("generation", 1) + (1 if changed else 0)
         if (obj.get("apiVersion"), obj.get("kind")) in WORKLOADS:
             _rolled_out(obj)
+        elif (obj.get("apiVersion"), obj.get("kind")) == KNATIVE_SERVICE:
+            name, namespace = _knative_revision(obj, previous), meta.get("namespace")
+            key = self._key("serving.knative.dev/v1", "Revision", namespace, name)
+            if key not in self.objects:
+                # Knative's object, not the operator's: stored, never in `order` (render prints only what is)
+                self.objects[key] = {
+                    "apiVersion": "serving.knative.dev/v1",
+                    "kind": "Revision",
+                    "metadata": {"name": name, "namespace": namespace, "uid": str(uuid.uuid4()), "generation": 1},
+                    "spec": copy.deepcopy(((obj.get("spec") or {}).get("template") or {}).get("spec") or {}),
+                    "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+                }
 
     def load(self, docs: Iterable[Mapping[str, Any]]) -> None:
         """Store objects as they are (the cluster's state before the operator runs)."""
@@ -131,8 +159,8 @@ class MemoryCluster:
             if meta.get("namespace") is None and obj.get("kind") not in ("Namespace", "TrafficRoute"):
                 meta["namespace"] = self.namespace
             key = self._key(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+            self.objects[key] = obj  # before _stamp, which may add what a controller makes from it
             self._stamp(obj, None)
-            self.objects[key] = obj
             self.order.append(key)
 
     def _find(self, res: Any, name: str, namespace: str | None) -> tuple[Key, Obj]:
@@ -176,8 +204,8 @@ class MemoryCluster:
         key = self._key(data["apiVersion"], data["kind"], meta.get("namespace"), meta["name"])
         if key in self.objects:
             raise _error(409, "AlreadyExists", f'{res._api_info.plural} "{meta["name"]}" already exists')
+        self.objects[key] = data  # before _stamp, which may add what a controller makes from it
         self._stamp(data, None)
-        self.objects[key] = data
         self.order.append(key)
         return res.from_dict(copy.deepcopy(data))
 
@@ -218,7 +246,8 @@ class MemoryCluster:
         """Remove the object; 404 when missing."""
         key, _obj = self._find(res, name, namespace)
         del self.objects[key]
-        self.order.remove(key)
+        if key in self.order:  # objects a simulated controller made (Knative Revisions) are not in it
+            self.order.remove(key)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -1,9 +1,20 @@
 """The engine's Store port on a live cluster: Canaries read from the apiserver, status written through the
-status subresource with read-modify-write, retried on conflict (Flagger's retry.RetryOnConflict)."""
+status subresource with read-modify-write, retried on conflict (Flagger's retry.RetryOnConflict).
+
+Inside `one_read()` (one analysis tick) a Canary is read from the API server once: later reads get a copy of
+that answer, or of the object the tick last wrote, which is the API server's own answer to the write. A failed
+write forgets it, so a retry after a conflict reads afresh. A tick otherwise asks for the same Canary four to six
+times within milliseconds; what it decides is the same as if it had run a moment earlier, and a write based on a
+copy another client has changed since is refused (409, the resourceVersion) and retried as before.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import copy
+from collections.abc import Iterator
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -37,21 +48,53 @@ def parse_canary(raw: dict[str, Any]) -> Canary:
         raise InvalidCanary(f"invalid canary spec: {where}: {first['msg']}", raw) from None
 
 
+#: the Canaries read (or written) in the current `one_read()` block: (namespace, name) -> JSON; None outside one
+_READ: contextvars.ContextVar[dict[tuple[str, str], dict[str, Any]] | None] = contextvars.ContextVar(
+    "serinus_canary_reads", default=None
+)
+
+
 class KubeStore:
     """Reads and writes Canaries on the cluster."""
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
 
+    @contextlib.contextmanager
+    def one_read(self) -> Iterator[None]:
+        """Within the block (one tick, in one task), read each Canary from the API server at most once."""
+        token = _READ.set({})
+        try:
+            yield
+        finally:
+            _READ.reset(token)
+
+    @staticmethod
+    def _remember(namespace: str, name: str, raw: dict[str, Any] | None) -> None:
+        """Keep `raw` as the Canary's latest state in the current block (None: forget it)."""
+        seen = _READ.get()
+        if seen is None:
+            return
+        if raw is None:
+            seen.pop((namespace, name), None)
+        else:
+            seen[(namespace, name)] = raw
+
     async def raw(self, name: str, namespace: str) -> dict[str, Any] | None:
-        """The Canary's JSON, or None when it is gone."""
+        """The Canary's JSON, or None when it is gone (a copy the caller may change)."""
+        seen = _READ.get()
+        if seen is not None and (namespace, name) in seen:
+            return copy.deepcopy(seen[(namespace, name)])
         try:
             obj: Any = await self.client.get(CanaryResource, name, namespace=namespace)
         except ApiError as err:
             if err.status.code == 404:
                 return None
             raise PortError(f"canary {name}.{namespace} get query failed: {err.status.message}") from err
-        return obj.to_dict()  # type: ignore[no-any-return]
+        raw: dict[str, Any] = obj.to_dict()
+        if seen is not None:
+            seen[(namespace, name)] = copy.deepcopy(raw)
+        return raw
 
     async def get(self, name: str, namespace: str) -> Canary | None:
         """The Canary as stored now; InvalidCanary when its spec does not parse."""
@@ -84,8 +127,12 @@ class KubeStore:
                 )
             status["conditions"] = others
             raw["status"] = status
+            self._remember(namespace, name, None)
             try:
-                await self.client.replace(CanaryResource.Status.from_dict(raw), name, namespace=namespace)
+                written: Any = await self.client.replace(
+                    CanaryResource.Status.from_dict(raw), name, namespace=namespace
+                )
+                self._remember(namespace, name, written.to_dict())
                 return
             except ApiError as err:
                 if err.status.code == 409 and attempt + 1 < CONFLICT_RETRIES:
@@ -104,8 +151,12 @@ class KubeStore:
             if sorted(wanted) == sorted(current):
                 return
             patch = {"metadata": {"finalizers": wanted, "resourceVersion": meta.get("resourceVersion")}}
+            self._remember(namespace, name, None)
             try:
-                await self.client.patch(CanaryResource, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
+                patched: Any = await self.client.patch(
+                    CanaryResource, name, patch, namespace=namespace, patch_type=PatchType.MERGE
+                )
+                self._remember(namespace, name, patched.to_dict())
                 return
             except ApiError as err:
                 if err.status.code == 409 and attempt + 1 < CONFLICT_RETRIES:
@@ -123,6 +174,7 @@ class KubeStore:
             canary = parse_canary(raw)
             status = change(canary)
             raw["status"] = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+            self._remember(namespace, name, None)
             try:
                 written = await self.client.replace(CanaryResource.Status.from_dict(raw), name, namespace=namespace)
             except ApiError as err:
@@ -130,5 +182,7 @@ class KubeStore:
                     await asyncio.sleep(0.01 * 2**attempt)
                     continue
                 raise PortError(f"updating canary {name}.{namespace} status failed: {err.status.message}") from err
-            return parse_canary(written.to_dict())
+            answer = written.to_dict()
+            self._remember(namespace, name, copy.deepcopy(answer))
+            return parse_canary(answer)
         raise PortError(f"updating canary {name}.{namespace} status failed: conflict")  # pragma: no cover

@@ -9,6 +9,7 @@ Error messages name the receiver by scheme and host only: webhook URLs carry the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,7 @@ import httpx2
 
 from serinus.engine.gojson import go_json
 from serinus.errors import DeadlineExceeded, ProviderError, ResponseTooLarge, safe_url
-from serinus.net import Deadline, fetch, url_problem
+from serinus.net import Deadline, SharedClients, fetch, url_problem
 
 TIMEOUT_S = 5.0
 
@@ -39,9 +40,11 @@ async def post_json(
     timeout_s: float = TIMEOUT_S,
     transport: httpx2.AsyncBaseTransport | None = None,
     max_response_bytes: int | None = None,
+    clients: SharedClients | None = None,
 ) -> None:
     """POST `payload` as JSON; raise NotifyError on a network error, a timeout or a non-2xx answer.
-    `max_response_bytes` overrides serinus.net's process-wide cap."""
+    `max_response_bytes` overrides serinus.net's process-wide cap. With `clients` (and no `transport`) the
+    receiver's client and connections are reused; without, the call makes a client of its own."""
     problem = url_problem(url)
     if problem is not None:  # the URL is never echoed: it carries the receiver's secret
         raise NotifyError(f"sending notification failed: the receiver URL is {problem}")
@@ -50,7 +53,13 @@ async def post_json(
         sent_headers["Authorization"] = f"Bearer {token}"
     where = safe_url(url, keep_path=False)
     try:
-        async with httpx2.AsyncClient(proxy=proxy or None, timeout=timeout_s, transport=transport) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            if clients is not None and transport is None:
+                client = clients.client(url, proxy=proxy or None)
+            else:
+                client = await stack.enter_async_context(
+                    httpx2.AsyncClient(proxy=proxy or None, timeout=timeout_s, transport=transport)
+                )
             response = await fetch(
                 client,
                 "POST",
@@ -60,6 +69,7 @@ async def post_json(
                 read_body=_refused,
                 content=go_json(payload),
                 headers=sent_headers,
+                timeout=timeout_s,
             )
     except DeadlineExceeded as err:
         raise NotifyError(f"sending notification to {where} timed out after {timeout_s:g}s") from err

@@ -13,6 +13,7 @@ import httpx2
 from serinus.api.alert_provider import AlertProviderType
 from serinus.api.capabilities import ALERTS
 from serinus.errors import InvalidSpecError
+from serinus.net import SharedClients
 from serinus.notify.alert import Alert
 from serinus.notify.http import post_json
 from serinus.notify.providers import (
@@ -47,6 +48,8 @@ class Receiver:
     resolve_after: dt.timedelta = dt.timedelta(minutes=5)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     transport: httpx2.AsyncBaseTransport | None = None
+    #: the operator's clients kept across alerts (None: a client per alert)
+    clients: SharedClients | None = None
 
     def payload(self, alert: Alert) -> Any:
         """The JSON body this receiver posts for `alert`."""
@@ -61,7 +64,14 @@ class Receiver:
     async def send(self, alert: Alert) -> None:
         """Deliver one alert; raises NotifyError when the receiver does not take it."""
         token = self.token if ALERTS[AlertProviderType(self.type)].token else None
-        await post_json(self.endpoint, self.payload(alert), token=token, proxy=self.proxy, transport=self.transport)
+        await post_json(
+            self.endpoint,
+            self.payload(alert),
+            token=token,
+            proxy=self.proxy,
+            transport=self.transport,
+            clients=self.clients,
+        )
 
 
 def _same(url: str) -> str:

@@ -4,6 +4,7 @@ the real clock, and a guard that turns any adapter failure into the PortError th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import inspect
 import logging
@@ -21,7 +22,7 @@ from serinus.hooks.events import EventWebhooks
 from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import AlertProvider as AlertProviderResource
 from serinus.metrics.checks import decode_secret
-from serinus.net import API_ERRORS
+from serinus.net import API_ERRORS, SharedClients
 from serinus.notify.alert import Alert, Field, wants
 from serinus.notify.receivers import Receiver, make_receiver
 from serinus.runtime.metrics import ControllerMetrics
@@ -89,9 +90,9 @@ class SystemClock:
 class KubeRecorder:
     """The Recorder port: a Kubernetes Event on the Canary, a log line, and the event webhooks."""
 
-    def __init__(self, events: EventRecorder, event_webhook: str = "") -> None:
+    def __init__(self, events: EventRecorder, event_webhook: str = "", clients: SharedClients | None = None) -> None:
         self.events = events
-        self.webhooks = EventWebhooks(event_webhook)
+        self.webhooks = EventWebhooks(event_webhook, clients)
 
     async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
         """Record the event; a canary's own `event` webhooks replace the global --event-webhook."""
@@ -129,11 +130,17 @@ class ClusterNotifier:
     """The Notifier port: the Canary's AlertProviders (by severity), or the global receiver when it has none."""
 
     def __init__(
-        self, client: AsyncClient | None, fallback: Receiver | None, metrics: ControllerMetrics | None = None
+        self,
+        client: AsyncClient | None,
+        fallback: Receiver | None,
+        metrics: ControllerMetrics | None = None,
+        clients: SharedClients | None = None,
     ) -> None:
         self.client = client
         self.fallback = fallback
         self.metrics = metrics
+        #: HTTP clients kept across alerts (one per receiver); None makes one per alert
+        self.clients = clients
 
     async def alert(self, canary: Canary, notice: Notice) -> None:
         """Send; every failure is logged and the next receiver is tried."""
@@ -186,6 +193,8 @@ class ClusterNotifier:
         )
 
     async def _send(self, receiver: Receiver, alert: Alert, where: str, extra: dict[str, str]) -> None:
+        if self.clients is not None and receiver.clients is None and receiver.transport is None:
+            receiver = dataclasses.replace(receiver, clients=self.clients)
         try:
             await receiver.send(alert)
         except SerinusError as err:

@@ -25,12 +25,14 @@ from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.errors import SerinusError
 from serinus.hooks.port import HttpHooks
+from serinus.kube.client import FIELD_MANAGER
 from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.resources import MetricTemplate as MetricTemplateResource
 from serinus.kube.store import InvalidCanary, KubeStore, parse_canary
 from serinus.metrics.checks import plan_checks
 from serinus.metrics.pool import ProviderPool
 from serinus.metrics.port import CanaryMetrics, observer_name
+from serinus.net import SharedClients
 from serinus.routers.features import warnings as feature_warnings
 from serinus.routers.kubernetes import KubernetesRouter
 from serinus.routers.registry import RouterContext, make_router
@@ -42,6 +44,8 @@ from serinus.runtime.adapters import (
     global_receiver,
     guard,
 )
+from serinus.runtime.foreign import REASON as FOREIGN_REASON
+from serinus.runtime.foreign import foreign_writer
 from serinus.runtime.metrics import ControllerMetrics
 from serinus.runtime.options import OperatorOptions
 from serinus.runtime.scheduler import Key, Wait
@@ -62,6 +66,8 @@ class ClusterAnalysis:
         self.metrics = metrics
         #: metric providers kept across steps and Canaries (one connection pool per back-end)
         self.providers = ProviderPool(cluster=client)
+        #: webhook, event-webhook and alert clients kept across steps and Canaries (one per destination)
+        self.http = SharedClients()
         self.store = KubeStore(client)
         self.target_options = TargetOptions(
             selector_labels=options.selector_labels,
@@ -77,9 +83,9 @@ class ClusterAnalysis:
         )
         services = Services(
             store=self.store,
-            recorder=KubeRecorder(self.events, options.event_webhook),
-            notifier=ClusterNotifier(client, global_receiver(options), metrics),
-            hooks=HttpHooks(),
+            recorder=KubeRecorder(self.events, options.event_webhook, self.http),
+            notifier=ClusterNotifier(client, global_receiver(options), metrics, self.http),
+            hooks=HttpHooks(clients=self.http),
             clock=SystemClock(),
             telemetry=ControllerTelemetry(metrics),
         )
@@ -88,16 +94,29 @@ class ClusterAnalysis:
             services, self.world, EngineOptions(mesh_provider=options.mesh_provider, cluster_name=options.cluster_name)
         )
 
+    async def close(self) -> None:
+        """Close the metric providers' and the webhooks' connections."""
+        try:
+            await self.providers.close()
+        finally:
+            await self.http.aclose()
+
     async def __call__(self, key: Key) -> Wait | None:
         """One analysis step of the Canary `key` = (namespace, name), and when the next is due; never raises: what
         fails outside the engine's step (reading the Canary, validation, finalizers) is logged, counted in
         serinus_analysis_errors_total{reason="tick_error"} and, where the API lets it, recorded as a Warning
         event on the Canary (the engine reports failures inside its step itself)."""
+        with self.store.one_read():  # the tick reads its Canary from the API server once (see KubeStore)
+            return await self._tick(key)
+
+    async def _tick(self, key: Key) -> Wait | None:
         namespace, name = key
         raw: dict[str, Any] | None = None
         try:
             raw = await self.store.raw(name, namespace)
             if raw is None:
+                return None
+            if await self._foreign(raw, name, namespace):
                 return None
             meta = raw.get("metadata") or {}
             finalizers = meta.get("finalizers") or []
@@ -121,6 +140,17 @@ class ClusterAnalysis:
         except Exception as err:
             await self._tick_failed(name, namespace, raw, err)
         return None
+
+    async def _foreign(self, raw: dict[str, Any], name: str, namespace: str) -> bool:
+        """True when another controller (Flagger) wrote the Canary's status within --foreign-status-window: then
+        nothing is touched, not even finalizers, and a Warning event says why (see serinus.runtime.foreign)."""
+        writer = foreign_writer(raw, FIELD_MANAGER, self.services.clock.now(), self.options.foreign_status_window)
+        if writer is None:
+            return False
+        message = writer.message(name, namespace)
+        log.warning(message, extra={"canary": f"{name}.{namespace}"})
+        await self.events.record(_involved(raw, name, namespace), "Warning", message, FOREIGN_REASON)
+        return True
 
     async def _tick_failed(self, name: str, namespace: str, raw: dict[str, Any] | None, err: Exception) -> None:
         """A tick raised outside the engine: log it, count it, and tell the Canary's events (best effort: the API

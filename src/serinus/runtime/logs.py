@@ -41,6 +41,8 @@ def configure(level: str, fmt: str) -> None:
     """Send every log record to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler], force=True)
+    # Flagger's zap levels map onto logging's: warn is WARNING, fatal and panic are CRITICAL
+    name = {"WARN": "WARNING", "FATAL": "CRITICAL", "PANIC": "CRITICAL"}.get(level.upper(), level.upper())
+    logging.basicConfig(level=getattr(logging, name, logging.INFO), handlers=[handler], force=True)
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "kopf", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

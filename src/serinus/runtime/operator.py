@@ -26,6 +26,7 @@ from serinus.runtime.scheduler import Key, Scheduler, Wait
 from serinus.runtime.watch import CanaryIndex, build_registry, run_watches
 
 log = logging.getLogger(__name__)
+#: the default of --leader-election-lease-name (Flagger's Lease is flagger-leader-election, so both can run at once)
 LEASE_NAME = "serinus-leader-election"
 Analyze = Callable[[Key], Awaitable["Wait | None"]]
 
@@ -73,7 +74,7 @@ class Operator:
                     elector = LeaderElector(
                         client,
                         namespace=self.options.lease_namespace,
-                        name=LEASE_NAME,
+                        name=self.options.leader_election_lease_name,
                         identity=self.identity,
                         lease_duration=self.options.lease_duration,
                         renew_deadline=self.options.renew_deadline,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from serinus.api.duration import DurationError, positive_seconds
+from serinus.api.duration import DurationError, duration_seconds, positive_seconds
 from serinus.net import DEFAULT_MAX_RESPONSE_BYTES, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,6 +24,8 @@ class OperatorOptions:
     """What `serinus run` was asked to do."""
 
     kubeconfig: str = ""
+    kubeconfig_qps: int = -1
+    kubeconfig_burst: int = 250
     master: str = ""
     kubeconfig_service_mesh: str = ""
     metrics_server: str = "http://prometheus:9090"
@@ -40,6 +42,7 @@ class OperatorOptions:
     ingress_class: str = ""
     enable_leader_election: bool = False
     leader_election_namespace: str = "kube-system"
+    leader_election_lease_name: str = "serinus-leader-election"
     lease_duration: float = 60.0
     renew_deadline: float = 15.0
     retry_period: float = 5.0
@@ -56,6 +59,9 @@ class OperatorOptions:
     msteams_proxy_url: str = ""
     drain_period: float = 10.0
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    threadiness: int = 2
+    zap_replace_globals: bool = False
+    foreign_status_window: float = 600.0
 
     @property
     def lease_namespace(self) -> str:
@@ -77,6 +83,16 @@ def _size(_: click.Context, param: click.Parameter, value: str) -> int:
     return size
 
 
+def _window(_: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        seconds = 0.0 if value.strip() in ("0", "") else duration_seconds(value)
+    except DurationError as err:
+        raise click.BadParameter(str(err), param=param) from None
+    if seconds < 0:
+        raise click.BadParameter(f"{value!r} is negative", param=param)
+    return seconds
+
+
 def _seconds(_: click.Context, param: click.Parameter, value: str) -> float:
     try:
         return positive_seconds(value)
@@ -87,6 +103,21 @@ def _seconds(_: click.Context, param: click.Parameter, value: str) -> float:
 #: (name, default, help, extra click keyword arguments, Flagger's environment variable)
 _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
     ("kubeconfig", "", "Kubeconfig file; in-cluster credentials when empty.", {}, "KUBECONFIG"),
+    (
+        "kubeconfig-qps",
+        -1,
+        "Requests per second to the Kubernetes API, sustained (client-go's QPS; 0 means 5, below 0 no limit). "
+        "Flagger's default is 100; Serinus sets no limit unless asked, since a tick's requests are already few.",
+        {"type": int},
+        None,
+    ),
+    (
+        "kubeconfig-burst",
+        250,
+        "Requests to the Kubernetes API allowed at once above --kubeconfig-qps (client-go's Burst; 0 means 10).",
+        {"type": int},
+        None,
+    ),
     ("master", "", "API server address, overriding the kubeconfig's.", {}, None),
     ("kubeconfig-service-mesh", "", "Kubeconfig of the cluster where router objects are written.", {}, None),
     ("metrics-server", "http://prometheus:9090", "Prometheus for built-in metrics.", {}, None),
@@ -95,10 +126,17 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
         "log-level",
         "info",
         "debug, info, warning or error.",
-        {"type": click.Choice(["debug", "info", "warning", "error"], case_sensitive=False)},
+        # Flagger's zap levels too: warn, fatal, panic
+        {"type": click.Choice(["debug", "info", "warning", "warn", "error", "fatal", "panic"], case_sensitive=False)},
         None,
     ),
-    ("log-format", "json", "json (one object a line) or console.", {"type": click.Choice(["json", "console"])}, None),
+    (
+        "log-format",
+        "json",
+        "json (one object a line) or console; Flagger's -zap-encoding is the same option.",
+        {"type": click.Choice(["json", "console"])},
+        None,
+    ),
     ("port", 8080, "Port of /healthz and /metrics.", {"type": click.IntRange(1, 65535)}, None),
     (
         "listen-address",
@@ -127,6 +165,13 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
     ("ingress-class", "", "ingressClassName of generated Contour HTTPProxies.", {}, None),
     ("enable-leader-election", False, "Run several replicas; one acts at a time.", {"is_flag": True}, None),
     ("leader-election-namespace", "kube-system", "Namespace of the leader-election Lease.", {}, None),
+    (
+        "leader-election-lease-name",
+        "serinus-leader-election",
+        "Name of the leader-election Lease (Flagger's is flagger-leader-election: keep them apart).",
+        {},
+        None,
+    ),
     ("lease-duration", "60s", "How long a leader's Lease lasts without renewal.", {"callback": _seconds}, None),
     (
         "renew-deadline",
@@ -167,7 +212,26 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
         {"callback": _size},
         None,
     ),
+    ("threadiness", 2, "Accepted for Flagger; unused: every Canary runs in its own task.", {"type": int}, None),
+    (
+        "zap-replace-globals",
+        False,
+        "Accepted for Flagger; unused: there is one logger, configured by --log-level and --log-format.",
+        {"is_flag": True},
+        None,
+    ),
+    (
+        "foreign-status-window",
+        "10m",
+        "Leave a Canary alone while another controller (Flagger) wrote its status within this time; 0 turns the "
+        "check off.",
+        {"callback": _window},
+        None,
+    ),
 ]
+
+#: other names of an option: Flagger's spelling of the same setting
+_ALIASES = {"log-format": ("zap-encoding",)}
 
 
 def operator_options(command: F) -> F:
@@ -178,6 +242,8 @@ def operator_options(command: F) -> F:
         names = [f"--{name}"]
         if "/" not in name and not extra.get("is_flag"):
             names.append(f"-{primary}")  # boolean flags get theirs from flagger_args()
+        for alias in _ALIASES.get(primary, ()):
+            names += [f"--{alias}", f"-{alias}"]
         envvars = [f"SERINUS_{key}", *([flagger_env] if flagger_env else [])]
         command = click.option(
             *names,
@@ -196,15 +262,47 @@ _BOOLEANS = {
     "enable-leader-election": ("--enable-leader-election", None),
     "no-cross-namespace-refs": ("--no-cross-namespace-refs", None),
     "enable-config-tracking": ("--enable-config-tracking", "--disable-config-tracking"),
+    "zap-replace-globals": ("--zap-replace-globals", None),
+    "version": ("--version", None),
+}
+
+#: the flags klog.InitFlags adds to Flagger's command line, by whether they take a value. Flagger sends klog's
+#: output through its zap logger, so none of them changes what it logs; Serinus accepts and ignores them.
+KLOG_FLAGS = {
+    "add_dir_header": False,
+    "alsologtostderr": False,
+    "legacy_stderr_threshold_behavior": False,
+    "logtostderr": False,
+    "one_output": False,
+    "skip_headers": False,
+    "skip_log_headers": False,
+    "alsologtostderrthreshold": True,
+    "log_backtrace_at": True,
+    "log_dir": True,
+    "log_file": True,
+    "log_file_max_size": True,
+    "stderrthreshold": True,
+    "v": True,
+    "vmodule": True,
 }
 
 
 def flagger_args(argv: list[str]) -> list[str]:
     """Rewrite Go-style boolean flags (`-enable-leader-election=true`, `-enable-config-tracking=false`) into
-    ours; everything else passes through (click reads `-port=8080` and `-namespace test` as they are)."""
+    ours and drop klog's flags (KLOG_FLAGS, with their values); everything else passes through (click reads
+    `-port=8080` and `-namespace test` as they are)."""
     out: list[str] = []
-    for arg in argv:
+    args = iter(argv)
+    for arg in args:
         name, eq, value = arg.lstrip("-").partition("=")
+        if arg == "--":  # Go's flag package stops at `--` too
+            out.append(arg)
+            out.extend(args)
+            break
+        if arg.startswith("-") and name in KLOG_FLAGS:
+            if KLOG_FLAGS[name] and not eq:
+                next(args, None)  # `-v 4`: the value is the next argument
+            continue
         if arg.startswith("-") and name in _BOOLEANS:
             on, off = _BOOLEANS[name]
             truthy = not eq or value.lower() in ("1", "t", "true")

@@ -6,6 +6,7 @@ target and its configs, writes the `-primary` copies, scales the target, and ans
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ class WorkloadController:
         self.resource = RESOURCES[self.kind]
         self.namespace = canary.metadata.namespace or "default"
         self.name = canary.spec.target_ref.name
+        #: the target as last read, for the spec reads of one step (metadata, hash, configs); every write forgets it
+        self._target: dict[str, Any] | None = None
 
     # ----- reading -----
 
@@ -81,11 +84,18 @@ class WorkloadController:
             raise TargetError(
                 f"{self.kind.lower()} {name}.{self.namespace} get query error: {err.status.message}"
             ) from err
-        return obj.to_dict()  # type: ignore[no-any-return]
+        got: dict[str, Any] = obj.to_dict()
+        if name == self.name:
+            self._target = got
+            return copy.deepcopy(got)
+        return got
 
     async def target(self) -> dict[str, Any]:
-        """The target workload as the apiserver has it."""
-        return await self._get(self.name)
+        """The target workload as the apiserver has it: read once per controller (one analysis step) until this
+        controller writes something; readiness is always read afresh (`_get`). A copy the caller may change."""
+        if self._target is None:
+            return await self._get(self.name)
+        return copy.deepcopy(self._target)
 
     async def metadata(self) -> tuple[str, str, dict[str, int]]:
         """(selector label, its value, discovered ports when portDiscovery is on) — Flagger's GetMetadata."""
@@ -167,7 +177,7 @@ class WorkloadController:
     async def canary_readiness(self) -> Readiness:
         """Is the target (the canary) rolled out? Messages wrapped as Flagger's IsCanaryReady wraps them."""
         got = await self._readiness(
-            await self.target(), self.canary.analysis_or_default().effective_canary_ready_threshold()
+            await self._get(self.name), self.canary.analysis_or_default().effective_canary_ready_threshold()
         )
         if got.ready:
             return got
@@ -234,6 +244,7 @@ class WorkloadController:
             owner=self._owner(),
             tracked_configs={ref.key for ref in refs},
         )
+        self._target = None  # a write may change the target: read it afresh after
         await self.client.create(codecs.from_dict(primary))
 
     async def promote(self) -> None:
@@ -252,11 +263,13 @@ class WorkloadController:
             has_autoscaler=self.canary.spec.autoscaler_ref is not None,
             tracked_configs={ref.key for ref in refs},
         )
+        self._target = None  # a write may change the target: read it afresh after
         await self.client.replace(codecs.from_dict(updated))
 
     async def scale_to_zero(self) -> None:
         """Stop the canary's pods: replicas 0, or for a DaemonSet a node selector no node has."""
         patch = scale_patch(self.kind, 0) if self.kind != "DaemonSet" else daemonset_to_zero(await self.target())
+        self._target = None  # a write may change the target: read it afresh after
         await self.client.patch(self.resource, self.name, patch, namespace=self.namespace, patch_type=PatchType.MERGE)
 
     async def scale_from_zero(self) -> None:
@@ -270,6 +283,7 @@ class WorkloadController:
                 primary = await self._get(primary_name(self.name))
             autoscaler = await self._autoscaler()
             patch = scale_patch(self.kind, replicas_from_zero(target, primary, autoscaler)) or {}
+        self._target = None  # a write may change the target: read it afresh after
         await self.client.patch(self.resource, self.name, patch, namespace=self.namespace, patch_type=PatchType.MERGE)
 
     async def _autoscaler(self) -> dict[str, Any] | None:
@@ -295,6 +309,7 @@ class WorkloadController:
             await self.scale_from_zero()
             return
         replicas = (primary.get("spec") or {}).get("replicas")
+        self._target = None  # a write may change the target: read it afresh after
         await self.client.patch(
             self.resource,
             self.name,
