@@ -6,6 +6,7 @@ host does too; both are node processes (pid files), so the node's cleanup stops 
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +43,13 @@ def _status(url: str) -> int:
         return 0
 
 
+def _free_port(ip: str) -> int:
+    """A TCP port free on `ip` (a port free on 127.0.0.1 may be taken on the node IP, by the kubelet for one)."""
+    with socket.socket() as sock:
+        sock.bind((ip, 0))
+        return int(sock.getsockname()[1])
+
+
 def _wait(node: RealNode, check: str, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while _status(check) == 0:
@@ -61,7 +69,7 @@ def start_edge(node: RealNode) -> Edge:
     crds.install_traefik(node.cluster)
     crds.install_gateway_api(node.cluster)
     ip = node.node_ip
-    web_port, metrics_port, prom_port = free_port(), free_port(), free_port()
+    web_port, metrics_port, prom_port = _free_port(ip), free_port(), _free_port(ip)
     api = [
         f"--providers.kubernetescrd.endpoint={node.plane.server}",
         f"--providers.kubernetescrd.token={node.plane.token}",
@@ -88,6 +96,7 @@ def start_edge(node: RealNode) -> Edge:
         ],
     )
     _wait(node, f"http://127.0.0.1:{metrics_port}/metrics", "traefik's metrics entry point")
+    _wait(node, f"http://{ip}:{web_port}/", "traefik's web entry point")  # any answer, 404 included
     work = node.workdir / "prometheus"
     work.mkdir(parents=True, exist_ok=True)
     (work / "prometheus.yml").write_text(
