@@ -18,30 +18,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from serinus.engine.judge.evidence import histogram_quantile as engine_histogram_quantile
+from serinus.sim.traffic.spec import ISTIO_BOUNDS_MS as SIM_ISTIO_BOUNDS_MS
 
-#: Istio's request-duration bucket bounds in ms (`istio_request_duration_milliseconds_bucket`), +Inf last.
-ISTIO_BOUNDS_MS: tuple[float, ...] = (
-    0.5,
-    1,
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1000,
-    2500,
-    5000,
-    10000,
-    30000,
-    60000,
-    300000,
-    600000,
-    1800000,
-    3600000,
-    math.inf,
-)
+#: Istio's request-duration bucket bounds in ms (`istio_request_duration_milliseconds_bucket`), +Inf last: the
+#: simulator's table, so the benchmark and `serinus simulate` bucket latencies alike.
+ISTIO_BOUNDS_MS: tuple[float, ...] = (*SIM_ISTIO_BOUNDS_MS, math.inf)
 
 
 class Decision(StrEnum):
