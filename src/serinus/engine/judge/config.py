@@ -9,7 +9,7 @@ thresholds needed when `onInconclusive: flagger` has to give Flagger's own verdi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from serinus.api.analysis import (
     REQUEST_DURATION,
@@ -199,24 +199,8 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
             raise ValueError(f"judge: {metric.name} is judged as {either}, not {kind}")
         if kind is MetricKind.ABSOLUTE:
             relative = False
-        if not latency:
-            floor = _success_rate_min(metric)
-            return MetricConfig(
-                name=metric.name,
-                kind=kind,
-                advisory=judge.advisory,
-                m_fail=m_fail,
-                delta_fail=d_fail,
-                m_pass=m_pass,
-                delta_pass=d_pass,
-                relative=relative,
-                p_max=1.0 - floor / 100.0 if floor is not None and 0.0 < floor < 100.0 else None,
-                flagger=flagger,
-                prior_rate=ERRORS_PRIOR_RATE,
-            )
-        ceiling = _duration_max(metric)
-        latency_max = ceiling if ceiling is not None and ceiling > 0 else None
-        return MetricConfig(
+        # the fields both built-in kinds share; each branch adds its bound and prior
+        shared = MetricConfig(
             name=metric.name,
             kind=kind,
             advisory=judge.advisory,
@@ -225,10 +209,22 @@ def _metric_config(metric: CanaryMetric, judge: MetricJudge, baseline: Baseline)
             m_pass=m_pass,
             delta_pass=d_pass,
             relative=relative,
+            flagger=flagger,
+        )
+        if not latency:
+            floor = _success_rate_min(metric)
+            return replace(
+                shared,
+                p_max=1.0 - floor / 100.0 if floor is not None and 0.0 < floor < 100.0 else None,
+                prior_rate=ERRORS_PRIOR_RATE,
+            )
+        ceiling = _duration_max(metric)
+        latency_max = ceiling if ceiling is not None and ceiling > 0 else None
+        return replace(
+            shared,
             p_max=1.0 - LATENCY_QUANTILE if latency_max is not None else None,
             bounds=_bounds(judge) if relative else (),
             latency_max=latency_max,
-            flagger=flagger,
             prior_rate=LATENCY_PRIOR_RATE,
         )
     # custom metrics: ratio when the judge block gives count queries, else scalar (the template's own value)
