@@ -28,6 +28,25 @@ app.kubernetes.io/name: {{ include "serinus.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* The bundled Prometheus's pod labels (prometheus.install): apart from the operator's, so neither selects the other. */}}
+{{- define "serinus.prometheusSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "serinus.name" . }}-prometheus
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The bundled Prometheus's object labels: not the operator's, so the ServiceMonitor does not select its Service. */}}
+{{- define "serinus.prometheusLabels" -}}
+{{ include "serinus.prometheusSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* The bundled Prometheus's address, as Flagger's chart gives it to -metrics-server (the same namespace). */}}
+{{- define "serinus.prometheusURL" -}}
+http://{{ include "serinus.fullname" . }}-prometheus:9090
+{{- end -}}
+
 {{- define "serinus.labels" -}}
 {{ include "serinus.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
