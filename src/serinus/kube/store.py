@@ -22,7 +22,9 @@ from lightkube.types import PatchType
 from pydantic import ValidationError
 
 from serinus.api import Canary
+from serinus.api.judge import JudgeStatus
 from serinus.engine.ports import PortError, StatusChange
+from serinus.kube.judgestate import JudgeConfigMaps, asks_for_judge, dump
 from serinus.kube.resources import Canary as CanaryResource
 
 CONFLICT_RETRIES = 5
@@ -52,6 +54,11 @@ def parse_canary(raw: dict[str, Any]) -> Canary:
 _READ: contextvars.ContextVar[dict[tuple[str, str], dict[str, Any]] | None] = contextvars.ContextVar(
     "serinus_canary_reads", default=None
 )
+#: the judge statuses kept beside the Canaries of the current `one_read()` block, as read or last written: (namespace,
+#: name) -> status.judge (None: none kept); None outside one
+_KEPT: contextvars.ContextVar[dict[tuple[str, str], JudgeStatus | None] | None] = contextvars.ContextVar(
+    "serinus_judge_reads", default=None
+)
 
 
 class KubeStore:
@@ -59,14 +66,18 @@ class KubeStore:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        self.judges = JudgeConfigMaps(client)
 
     @contextlib.contextmanager
     def one_read(self) -> Iterator[None]:
-        """Within the block (one tick, in one task), read each Canary from the API server at most once."""
+        """Within the block (one tick, in one task), read each Canary (and its kept judge status) from the API
+        server at most once."""
         token = _READ.set({})
+        kept = _KEPT.set({})
         try:
             yield
         finally:
+            _KEPT.reset(kept)
             _READ.reset(token)
 
     @staticmethod
@@ -97,9 +108,49 @@ class KubeStore:
         return raw
 
     async def get(self, name: str, namespace: str) -> Canary | None:
-        """The Canary as stored now; InvalidCanary when its spec does not parse."""
+        """The Canary as stored now (with the judge status kept beside it, if any); InvalidCanary when its spec
+        does not parse."""
         raw = await self.raw(name, namespace)
-        return None if raw is None else parse_canary(raw)
+        return None if raw is None else await self._with_kept_judge(parse_canary(raw))
+
+    async def _kept_judge(self, canary: Canary) -> JudgeStatus | None:
+        """The judge status kept beside the Canary (read once per `one_read()` block)."""
+        key = (canary.metadata.namespace or "", canary.metadata.name)
+        seen = _KEPT.get()
+        if seen is not None and key in seen:
+            judge = seen[key]
+            return judge.model_copy(deep=True) if judge is not None else None
+        judge = await self.judges.read(canary)
+        if seen is not None:
+            seen[key] = judge.model_copy(deep=True) if judge is not None else None
+        return judge
+
+    async def _with_kept_judge(self, canary: Canary) -> Canary:
+        """The Canary with status.judge from its ConfigMap when the status has none (a pruning schema) and the
+        Canary asks for the judge; otherwise as it is (no read)."""
+        if canary.status.judge is None and asks_for_judge(canary):
+            canary.status.judge = await self._kept_judge(canary)
+        return canary
+
+    async def _keep_judge(self, written: Canary, sent: JudgeStatus | None, read: Canary, from_configmap: bool) -> None:
+        """After a status write: when the API server dropped the status.judge just sent, keep it beside the Canary;
+        when the status holds it (a schema that keeps it) or none was sent (a new run), clear what is kept.
+        `read` is the Canary the change was made from; `from_configmap` says its status.judge came from the
+        ConfigMap (else nothing was read from there)."""
+        before = read.status.judge if from_configmap else None
+        if written.status.judge is not None:
+            wanted = None
+            if before is None:
+                return  # the usual case under Serinus's CRD: nothing kept, nothing to clear
+        else:
+            wanted = sent
+            if (from_configmap and dump(before) == dump(wanted)) or (not from_configmap and wanted is None):
+                return  # unchanged: a status write of Flagger's fields only
+        await self.judges.write(written, wanted)
+        seen = _KEPT.get()
+        if seen is not None:
+            key = (written.metadata.namespace or "", written.metadata.name)
+            seen[key] = wanted.model_copy(deep=True) if wanted is not None else None
 
     async def set_validity(self, name: str, namespace: str, problem: str | None, now: str) -> None:
         """Write (problem given) or clear the `Valid` condition of a Canary that may not parse at all."""
@@ -172,6 +223,9 @@ class KubeStore:
             if raw is None:
                 raise PortError(f"canary {name}.{namespace} get query failed: not found")
             canary = parse_canary(raw)
+            # status.judge read from the ConfigMap (a pruning schema) rather than from the status
+            from_configmap = canary.status.judge is None and asks_for_judge(canary)
+            canary = await self._with_kept_judge(canary)
             status = change(canary)
             raw["status"] = status.model_dump(by_alias=True, exclude_none=True, mode="json")
             self._remember(namespace, name, None)
@@ -184,5 +238,10 @@ class KubeStore:
                 raise PortError(f"updating canary {name}.{namespace} status failed: {err.status.message}") from err
             answer = written.to_dict()
             self._remember(namespace, name, copy.deepcopy(answer))
-            return parse_canary(answer)
+            result = parse_canary(answer)
+            if status.judge is not None or canary.status.judge is not None:
+                await self._keep_judge(result, status.judge, canary, from_configmap)
+                if result.status.judge is None:
+                    result.status.judge = status.judge
+            return result
         raise PortError(f"updating canary {name}.{namespace} status failed: conflict")  # pragma: no cover
