@@ -41,7 +41,11 @@ def node() -> Iterator[RealNode]:
     real = RealNode(artifacts=artifacts, keep_logs=os.environ.get("SERINUS_KEEP_NODE_DIR") == "1")
     try:
         real.acquire()
+        # Again under the lock: while this session queued, another one may have built an image of a newer tree,
+        # which deletes the older tarball this session would import (scripts/build-image keeps only the last).
+        real.artifacts = build_artifacts(BUILD_LOG)
     except NodeError as err:
+        real.release()
         pytest.fail(f"the real node is not available: {err}", pytrace=False)
     try:
         try:

@@ -31,6 +31,9 @@ class Edge:
     prometheus: str  # http://<node IP>:<port>
     traefik_log: Path
     web_port: int
+    #: seconds Traefik waits before it applies a changed configuration (its providersThrottleDuration, set here
+    #: to its default explicitly): a route change reaches requests up to this long after it was written
+    throttle: float = 2.0
 
 
 def _status(url: str) -> int:
@@ -86,6 +89,7 @@ def start_edge(node: RealNode) -> Edge:
             f"--entryPoints.web.address={ip}:{web_port}",
             f"--entryPoints.metrics.address=127.0.0.1:{metrics_port}",
             "--metrics.prometheus=true",
+            f"--providers.providersThrottleDuration={Edge.throttle:g}s",
             "--metrics.prometheus.entryPoint=metrics",
             "--metrics.prometheus.addServicesLabels=true",
             "--metrics.prometheus.addRoutersLabels=true",

@@ -437,8 +437,11 @@ class RealNode:
 
     # ----- lock -----
 
-    def acquire(self, timeout: float = 600.0) -> None:
-        """Take the machine-wide node lock (one real node per machine), waiting up to `timeout` seconds."""
+    def acquire(self, timeout: float | None = None) -> None:
+        """Take the machine-wide node lock (one real node per machine), waiting up to `timeout` seconds
+        (default `SERINUS_NODE_LOCK_TIMEOUT`, else an hour: sessions on one machine queue rather than fail)."""
+        if timeout is None:
+            timeout = float(os.environ.get("SERINUS_NODE_LOCK_TIMEOUT") or 3600)
         fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + timeout
         while True:
