@@ -28,7 +28,7 @@ from serinus.api.problems import show
 from serinus.api.rules import RuleContext
 from serinus.cli.inputs import InputError, display_name, read_objects
 from serinus.engine.judge.types import Observation
-from serinus.engine.ports import EventType, HookResult, Measurement, MetricFailure, Notice, World
+from serinus.engine.ports import FLAGGER_REASON, EventType, HookResult, Measurement, MetricFailure, Notice, World
 from serinus.kube.events import EventRecorder, InvolvedObject
 from serinus.kube.memory import MemoryCluster
 from serinus.runtime.analysis import ClusterAnalysis
@@ -62,13 +62,14 @@ class _EventsOnly:
     def __init__(self, events: EventRecorder) -> None:
         self.events = events
 
-    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
+    async def event(self, canary: Canary, event_type: EventType, message: str, reason: str = FLAGGER_REASON) -> None:
         """Record the event in the in-memory cluster only."""
         meta = canary.metadata
         await self.events.record(
             InvolvedObject(canary.api_version, "Canary", meta.namespace or "default", meta.name or "", meta.uid),
             str(event_type),
             message,
+            reason,
         )
 
 

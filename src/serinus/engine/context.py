@@ -10,14 +10,21 @@ from typing import Any
 
 from serinus.api import Canary, CanaryAnalysis, CanaryPhase, CanaryStatus
 from serinus.api.judge import JudgeStatus
+from serinus.engine.actions import Action
 from serinus.engine.changes import canary_checksum, compute_hash
+from serinus.engine.ledger import Record
 from serinus.engine.notices import notice
 from serinus.engine.payloads import hook_payload
 from serinus.engine.ports import (
+    FLAGGER_REASON,
+    Actions,
     Clock,
     EventType,
     Hooks,
+    Ledger,
     Next,
+    NoActions,
+    NoLedger,
     NoTelemetry,
     Notifier,
     PortError,
@@ -49,6 +56,8 @@ class Services:
     hooks: Hooks
     clock: Clock
     telemetry: Telemetry = field(default_factory=NoTelemetry)
+    ledger: Ledger = field(default_factory=NoLedger)
+    actions: Actions = field(default_factory=NoActions)
 
 
 @dataclass
@@ -66,6 +75,21 @@ class Context:
     failed_check_counted: bool = False
     #: the step's World once Engine._open has built it; read it as `world`
     _world: World | None = field(default=None, repr=False)
+    #: what this step saw and did, for the run ledger (Engine.advance hands them to the Ledger port at the end)
+    records: list[Record] = field(default_factory=list)
+    #: the target's spec hash and tracked configs as this step last read them (None: not read)
+    seen_hash: str | None = None
+    seen_configs: dict[str, str] | None = None
+    seen_configs_read: bool = False
+    #: the Canary as this step last wrote it (None: no status write)
+    written: Canary | None = None
+    #: the oldest pending CanaryAction that can apply now (engine/intake.py), and whether the analysis is paused
+    action: Action | None = None
+    paused: bool = False
+
+    def keep(self, record: Record) -> None:
+        """Keep one record of this step for the run ledger."""
+        self.records.append(record)
 
     @property
     def world(self) -> World:
@@ -100,13 +124,16 @@ class Context:
 
     # ----- events and alerts -----
 
-    async def info(self, message: str, on: Canary | None = None) -> None:
-        """A Normal event."""
-        await self.services.recorder.event(on or self.canary, EventType.NORMAL, message)
+    async def info(self, message: str, on: Canary | None = None, reason: str = FLAGGER_REASON) -> None:
+        """A Normal event; events only Serinus records pass their own `reason`."""
+        self.keep(Record("event", type=EventType.NORMAL.value, message=message))
+        await self.services.recorder.event(on or self.canary, EventType.NORMAL, message, reason)
 
-    async def warn(self, message: str, on: Canary | None = None) -> None:
-        """A Warning event (Flagger's recordEventWarningf and recordEventErrorf both record Warnings)."""
-        await self.services.recorder.event(on or self.canary, EventType.WARNING, message)
+    async def warn(self, message: str, on: Canary | None = None, reason: str = FLAGGER_REASON) -> None:
+        """A Warning event (Flagger's recordEventWarningf and recordEventErrorf both record Warnings); events only
+        Serinus records pass their own `reason`."""
+        self.keep(Record("event", type=EventType.WARNING.value, message=message))
+        await self.services.recorder.event(on or self.canary, EventType.WARNING, message, reason)
 
     async def alert(self, message: str, severity: str, *, metadata: bool = False, on: Canary | None = None) -> None:
         """An alert to the Canary's providers."""
@@ -136,23 +163,38 @@ class Context:
 
     async def set_routes(self, primary: int, canary: int, mirrored: bool) -> bool:
         """Route traffic; a router error is reported and gives False."""
-        return await self.attempt(self.world.router.set_routes(primary, canary, mirrored))
+        done = await self.attempt(self.world.router.set_routes(primary, canary, mirrored))
+        if done:
+            self.keep(Record("weight", primary=primary, canary=canary, mirrored=mirrored))
+        return done
 
     async def spec_hash(self) -> str:
         """The hash of the target's spec as it is now."""
-        return compute_hash(await self.world.target.spec_for_hash())
+        self.seen_hash = compute_hash(await self.world.target.spec_for_hash())
+        return self.seen_hash
+
+    async def tracked_configs(self) -> dict[str, str] | None:
+        """The target's tracked configs as they are now (kept for the run ledger)."""
+        self.seen_configs = await self.world.target.tracked_configs()
+        self.seen_configs_read = True
+        return self.seen_configs
 
     # ----- status -----
 
     async def _write(self, change: Any, report: bool) -> Canary | None:
         try:
-            return await self.services.store.update_status(self.name, self.namespace, change)
+            written = await self.services.store.update_status(self.name, self.namespace, change)
         except PortError as err:
             if report:
                 await self.warn(str(err))
             else:
                 log.error("%s: %s", self.subject, err)
             return None
+        before = (self.written or self.canary).status.phase
+        if written.status.phase != before:
+            self.keep(Record("phase", phase=str(written.status.phase)))
+        self.written = written
+        return written
 
     async def sync(
         self, phase: CanaryPhase, *, weight: int = 0, failed_checks: int = 0, iterations: int = 0, report: bool = True
@@ -160,7 +202,7 @@ class Context:
         """SyncStatus: the phase and counters, with lastAppliedSpec and trackedConfigs from the target now."""
         try:
             spec_hash = await self.spec_hash()
-            tracked = await self.world.target.tracked_configs()
+            tracked = await self.tracked_configs()
         except PortError as err:
             if report:
                 await self.warn(str(err))

@@ -15,7 +15,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from serinus.api import Canary, CanaryMetric, CanaryStatus, CanaryWebhook
+from serinus.engine.actions import Action
 from serinus.engine.judge.types import Observation, TickResult
+from serinus.engine.ledger import LedgerTick
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class Readiness:
     ready: bool
     retriable: bool = True
     message: str = ""
+    #: what the kubelet reports about the workload's pods that keeps them from ready (a container waiting in
+    #: ErrImageNeverPull or CrashLoopBackOff, a pod Unschedulable), "" when nothing is known; Serinus only, never
+    #: part of Flagger's `message`
+    cause: str = ""
 
 
 READY = Readiness(True)
@@ -115,7 +121,16 @@ class Target(Protocol):
         """Is the target rolled out?"""
 
     async def promote(self) -> None:
-        """Copy the target's template and configs to the primary."""
+        """Copy the target's template and configs to the primary, keeping the spec the primary ran until now as
+        its last good spec (restore_primary puts it back)."""
+
+    async def restore_primary(self) -> bool:
+        """Give the primary back the last good spec promote() kept (template, rollout settings, replicas), so it
+        rolls back to the version that served before the promotion; False when none was kept (a primary promoted
+        before Serinus kept one, or a target kind that cannot be restored)."""
+
+    async def primary_restored(self) -> bool:
+        """Whether the primary runs the spec restore_primary() put back since the last promote()."""
 
     async def scale_to_zero(self) -> None:
         """Stop the target's pods."""
@@ -205,11 +220,34 @@ class EventType(StrEnum):
     WARNING = "Warning"
 
 
+#: the reason of every event Flagger records (and so of every event Serinus records in Flagger's words)
+FLAGGER_REASON = "Synced"
+
+
+class SerinusReason(StrEnum):
+    """Reasons of the events only Serinus records, so that they can be told from Flagger's (`Synced`) ones."""
+
+    #: the primary could not roll out the promoted spec within progressDeadlineSeconds
+    PROMOTION_FAILED = "PromotionFailed"
+    #: the primary was given back the spec it ran before the failed promotion
+    PRIMARY_RESTORED = "PrimaryRestored"
+    #: the canary is not ready and the kubelet says why (an image not present, a crash loop, a pod unschedulable)
+    CANARY_PODS_FAILING = "CanaryPodsFailing"
+    #: a CanaryAction (serinus promote, abort, ...) was applied: who asked and why
+    ACTION_APPLIED = "ActionApplied"
+    #: a CanaryAction was not applied: stale (another revision), expired, or not possible in the phase
+    ACTION_REJECTED = "ActionRejected"
+    #: the canary is not ready while it holds live traffic: all of it was routed to the primary (Flagger keeps it)
+    CANARY_TRAFFIC_WITHDRAWN = "CanaryTrafficWithdrawn"
+    #: the canary is ready again: the traffic its status holds was routed back to it
+    CANARY_TRAFFIC_RESTORED = "CanaryTrafficRestored"
+
+
 class Recorder(Protocol):
     """Records Kubernetes events on the Canary (and forwards them to event webhooks)."""
 
-    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
-        """Record one event; `canary.status.phase` is the phase event webhooks are told."""
+    async def event(self, canary: Canary, event_type: EventType, message: str, reason: str = FLAGGER_REASON) -> None:
+        """Record one event with `reason`; `canary.status.phase` is the phase event webhooks are told."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +331,44 @@ class NoTelemetry:
 
     def count_error(self, canary: Canary, reason: str, metric: str = "") -> None:
         """Nothing."""
+
+
+class Ledger(Protocol):
+    """The run ledger (CanaryRun objects): one write per analysis step at most, of that step's records."""
+
+    async def write(self, tick: LedgerTick) -> None:
+        """Add one step to its run (opening, superseding or ending runs as `ledger.fold` says); failures are the
+        ledger's to log, never the engine's."""
+
+
+class NoLedger:
+    """A Ledger that keeps nothing."""
+
+    async def write(self, tick: LedgerTick) -> None:
+        """Nothing."""
+
+
+class Actions(Protocol):
+    """The CanaryActions users created for a Canary (engine/actions.py): read each step, settled once."""
+
+    async def of(self, canary: Canary) -> list[Action]:
+        """Every action of this Canary, settled ones included (a pause holds until its resume)."""
+
+    async def settle(self, action: Action, outcome: str, message: str) -> bool:
+        """Write the outcome (status.phase, message) unless someone settled or changed the action first; True when
+        this call settled it, so each action is applied exactly once."""
+
+
+class NoActions:
+    """No CanaryActions (the simulator, or a cluster without the CRD)."""
+
+    async def of(self, canary: Canary) -> list[Action]:
+        """None."""
+        return []
+
+    async def settle(self, action: Action, outcome: str, message: str) -> bool:
+        """Nothing to settle."""
+        return False
 
 
 StatusChange = Callable[[Canary], CanaryStatus]

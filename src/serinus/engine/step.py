@@ -8,18 +8,20 @@ Strategies live in strategies.py, hooks and metrics in checks.py; this module ow
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from serinus.api import Canary, CanaryPhase
-from serinus.engine import checks, judged, strategies
+from serinus.engine import checks, intake, judged, runlog, strategies
+from serinus.engine.actions import Verb
 from serinus.engine.changes import has_config_changed, has_spec_changed
 from serinus.engine.context import Context, Services
 from serinus.engine.faults import fault_text
 from serinus.engine.finalize import finalize
 from serinus.engine.overrides import FORCE_ROLLBACK, effective, rollback_forced
-from serinus.engine.ports import EventType, Next, PortError, Reason, World
+from serinus.engine.ports import EventType, Next, PortError, Reason, SerinusReason, World
 from serinus.engine.status import with_failed_checks
 from serinus.engine.weights import TOTAL_WEIGHT
 
@@ -40,6 +42,8 @@ _CONTINUING = frozenset(
     {CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION, CanaryPhase.PROMOTING, CanaryPhase.FINALISING}
 )
 _REVISABLE = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION})
+#: the primary rolls out the promoted spec: a primary that cannot is a failed promotion, not a failed canary
+_PROMOTING = frozenset({CanaryPhase.PROMOTING, CanaryPhase.FINALISING})
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Engine:
         if canary is None:
             return Next.INTERVAL
         ctx = Context(canary, self.services, self.options.cluster_name, "")
+        before = canary.status.phase
         try:
             ctx.canary = canary = effective(canary)
             if canary.spec.suspend:
@@ -75,9 +80,11 @@ class Engine:
             ctx.provider = canary.provider_or(self.options.mesh_provider)
             if not await self._open(ctx):
                 return Next.INTERVAL
+            await intake.open_queue(ctx)
             await _advance(ctx)
         except Exception as err:  # never silent: a Warning, a counted error and (while analysing) a failed check
             await fault(ctx, err)
+        await runlog.flush(ctx, before)
         return ctx.next
 
     async def terminate(self, name: str, namespace: str) -> tuple[bool, Next]:
@@ -194,13 +201,25 @@ async def _advance(ctx: Context) -> None:
         if not primary.ready:
             await ctx.warn(primary.message)
             ctx.next = Next.PRIMARY_READY
-            if not primary.retriable:
-                ctx.next = Next.INTERVAL
-                if canary.status.phase in (CanaryPhase.PROMOTING, CanaryPhase.FINALISING):
+            if canary.status.phase in _PROMOTING:
+                # Flagger waits here forever; Serinus gives the primary's rollout the Canary's progress deadline
+                if not primary.retriable or _promotion_overdue(ctx):
+                    ctx.next = Next.INTERVAL
                     await strategies.failed_promotion(ctx, primary.message)
-                else:
-                    await strategies.rollback(ctx)
+            elif not primary.retriable:
+                ctx.next = Next.INTERVAL
+                await strategies.rollback(ctx)
             return
+        if canary.status.phase in _PROMOTING:
+            try:
+                restored = await world.target.primary_restored()
+            except PortError as err:
+                await ctx.warn(str(err))
+                return
+            if restored:
+                # an earlier step restored the primary and could not finish the rollback: finish it, never promote
+                await strategies.restored_rollback(ctx)
+                return
 
     try:
         routes = await world.router.get_routes()
@@ -208,6 +227,10 @@ async def _advance(ctx: Context) -> None:
         await ctx.warn(str(err))
         return
     ctx.services.telemetry.set_weight(canary, routes.primary, routes.canary)
+
+    # CanaryActions: abort rolls back, pause and resume hold the analysis (Serinus only; see engine/intake.py)
+    if await intake.steer(ctx):
+        return
 
     if not await _check_canary_status(ctx):
         return
@@ -224,10 +247,21 @@ async def _advance(ctx: Context) -> None:
         return
     if not canary_ready.ready:
         await ctx.warn(canary_ready.message)
+        if canary_ready.cause:
+            # Flagger's message says only how many replicas are available; the kubelet's reason (an image that is
+            # not there, a crash loop) is what the user needs, in an event of its own so Flagger's stay as they are
+            ref = canary.spec.target_ref
+            await ctx.warn(
+                f"canary {ref.kind.lower()} {ref.name}.{ctx.namespace} cannot become ready: {canary_ready.cause}",
+                reason=SerinusReason.CANARY_PODS_FAILING,
+            )
         ctx.next = Next.CANARY_READY
         if not canary_ready.retriable:
             ctx.next = Next.INTERVAL
             await strategies.rollback(ctx)
+            return
+        # Serinus never routes traffic to a version that is not ready (Flagger keeps the weight until the deadline)
+        await strategies.withdraw(ctx, routes)
         return
 
     if skip:
@@ -263,6 +297,17 @@ async def _advance(ctx: Context) -> None:
     if canary.status.phase is CanaryPhase.FINALISING:
         await strategies.finalise(ctx)
         return
+
+    # traffic withdrawn from an unready canary goes back to it before anything reads the routes again
+    held = await strategies.restore(ctx, routes)
+    if held is None:
+        return
+    routes = held
+
+    if canary.status.phase in intake.HOLDABLE and await intake.promote(ctx):
+        return
+    if canary.status.phase in intake.HOLDABLE and ctx.paused:
+        return  # paused by a CanaryAction: no check, no failed check, no traffic step until resumed
 
     if canary.status.phase in _REVISABLE and canary.status.failed_checks >= canary.analysis_threshold():
         await strategies.rollback(ctx)
@@ -329,10 +374,24 @@ async def _should_advance(ctx: Context) -> bool | None:
             )
         if has_spec_changed(canary.status, await ctx.spec_hash()):
             return True
-        return has_config_changed(await ctx.world.target.tracked_configs(), canary.status.tracked_configs)
+        if has_config_changed(await ctx.tracked_configs(), canary.status.tracked_configs):
+            return True
     except PortError as err:
         await ctx.warn(str(err))
         return None
+    # a CanaryAction `retry` runs a Failed revision again, as a new revision would, without a spec change
+    return canary.status.phase is CanaryPhase.FAILED and await intake.take(ctx, Verb.RETRY) is not None
+
+
+def _promotion_overdue(ctx: Context) -> bool:
+    """Whether the primary has been rolling out the promoted spec for longer than progressDeadlineSeconds: the
+    phase was entered at status.lastTransitionTime, and nothing moves that time while the primary is not ready
+    (the workload's own deadline condition may come much later, or never when no replica became unavailable)."""
+    since = ctx.canary.status.last_transition_time
+    if not isinstance(since, dt.datetime):
+        return False
+    elapsed = (ctx.services.clock.now() - since).total_seconds()
+    return elapsed > ctx.canary.progress_deadline_seconds()
 
 
 async def _revision_changed(ctx: Context) -> bool:
@@ -340,7 +399,7 @@ async def _revision_changed(ctx: Context) -> bool:
     try:
         if has_spec_changed(ctx.canary.status, await ctx.spec_hash()):
             return True
-        return has_config_changed(await ctx.world.target.tracked_configs(), ctx.canary.status.tracked_configs)
+        return has_config_changed(await ctx.tracked_configs(), ctx.canary.status.tracked_configs)
     except PortError:
         return False
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from serinus.api import Canary, CanaryPhase, DeploymentStrategy
 from serinus.engine import checks
 from serinus.engine.context import Context
-from serinus.engine.ports import Next
+from serinus.engine.ports import Next, PortError, Routes, SerinusReason
 from serinus.engine.weights import TOTAL_WEIGHT, advanced, max_weight, next_step_weight, promoted_step
 
 KUBERNETES = "kubernetes"
@@ -169,6 +169,72 @@ async def promotion_traffic_shift(ctx: Context, primary: int, canary_weight: int
             await ctx.set_weight(canary_weight)
 
 
+#: phases in which the analysis holds traffic on the canary between steps (Promoting moves it back on its own)
+_ANALYSING = frozenset({CanaryPhase.PROGRESSING, CanaryPhase.WAITING_PROMOTION})
+ALL_PRIMARY = Routes(TOTAL_WEIGHT, 0, False)
+
+
+def held_routes(ctx: Context) -> Routes:
+    """The live traffic the Canary's status gives the canary between steps: status.canaryWeight for a progressive
+    canary, all matching traffic once A/B iterations started, all traffic in blue/green's switch interval (mirrored
+    copies are not counted: their answers never reach a client)."""
+    canary = ctx.canary
+    status, analysis = canary.status, ctx.analysis
+    strategy = canary.deployment_strategy()
+    if strategy is DeploymentStrategy.AB_TESTING:
+        return Routes(0, TOTAL_WEIGHT, False) if status.iterations > 0 else ALL_PRIMARY
+    if strategy is DeploymentStrategy.BLUE_GREEN:
+        return Routes(0, TOTAL_WEIGHT, False) if status.iterations > analysis.iterations else ALL_PRIMARY
+    weight = min(max(status.canary_weight, 0), TOTAL_WEIGHT)
+    return Routes(TOTAL_WEIGHT - weight, weight, False)
+
+
+def _workload(ctx: Context) -> str:
+    ref = ctx.canary.spec.target_ref
+    return f"canary {ref.kind.lower()} {ref.name}.{ctx.namespace}"
+
+
+async def withdraw(ctx: Context, routes: Routes) -> None:
+    """The canary is not ready (and waiting may help): when it holds live traffic in an analysing phase, route all
+    of it to the primary and say so once, under a reason of Serinus's own. Flagger keeps the canary's weight until
+    the progress deadline, and some routers fail the whole route over a backend without endpoints (Traefik: "no
+    servers found"). status.canaryWeight, failedChecks and the deadline are left as they are; the next steps read
+    the routes back as all-primary, so nothing is routed or recorded again while the canary stays unready."""
+    if ctx.provider == KUBERNETES or ctx.canary.status.phase not in _ANALYSING or routes.canary <= 0:
+        return  # plain Services cannot move traffic; mirrored copies alone do not fail client requests
+    if not await ctx.set_routes(TOTAL_WEIGHT, 0, False):
+        return
+    ctx.services.telemetry.set_weight(ctx.canary, TOTAL_WEIGHT, 0)
+    ref = ctx.canary.spec.target_ref
+    await ctx.warn(
+        f"{_workload(ctx)} is not ready: routed all traffic to {ref.name}-primary.{ctx.namespace} until it is ready",
+        reason=SerinusReason.CANARY_TRAFFIC_WITHDRAWN,
+    )
+
+
+async def restore(ctx: Context, routes: Routes) -> Routes | None:
+    """The canary is ready: when its live traffic was withdrawn (the routes are all-primary where the status gives
+    the canary some), route it back as the status says before the analysis goes on, so that the step starts from
+    the canary's weight and never mistakes the run for a new one. The routes the step goes on with; None when the
+    router failed (reported)."""
+    if ctx.provider == KUBERNETES or ctx.canary.status.phase not in _ANALYSING or routes != ALL_PRIMARY:
+        return routes
+    held = held_routes(ctx)
+    if held.canary <= 0 or ctx.canary.status.failed_checks >= ctx.canary.analysis_threshold():
+        return routes  # nothing to give back, or the rollback that follows keeps everything on the primary
+    if not await ctx.set_routes(held.primary, held.canary, held.mirrored):
+        return None
+    ctx.services.telemetry.set_weight(ctx.canary, held.primary, held.canary)
+    share = (
+        "the matching" if ctx.canary.deployment_strategy() is DeploymentStrategy.AB_TESTING else f"{held.canary}% of"
+    )
+    await ctx.info(
+        f"{_workload(ctx)} is ready: routed {share} traffic back to it",
+        reason=SerinusReason.CANARY_TRAFFIC_RESTORED,
+    )
+    return held
+
+
 def _as(ctx: Context, phase: CanaryPhase) -> Canary:
     copy = ctx.canary.model_copy(deep=True)
     copy.status.phase = phase
@@ -244,15 +310,54 @@ async def rollback(ctx: Context) -> None:
 
 
 async def failed_promotion(ctx: Context, error: str) -> None:
-    """The primary cannot roll out during promotion: all traffic to the canary, the only healthy copy."""
-    canary = ctx.canary
+    """The primary cannot roll out the promoted spec within the progress deadline (Serinus only: Flagger stays in
+    Promoting). Give the primary back its last good spec, route all traffic to it, scale the canary down and mark
+    the run Failed, as a rollback does; without a kept spec, all traffic goes to the canary, the only healthy copy.
+    A port that fails leaves the Canary in its phase: the next step tries again."""
+    canary, world = ctx.canary, ctx.world
     ref = canary.spec.target_ref
-    await ctx.warn(f"Promotion of {ref.name}.{ctx.namespace} failed, primary not ready: {error}")
-    await ctx.alert(f"Promotion failed, primary not ready: {error}", "error")
-    if not await ctx.set_routes(0, TOTAL_WEIGHT, False):
+    primary = f"{ref.name}-primary.{ctx.namespace}"
+    await ctx.warn(
+        f"Promotion of {ref.name}.{ctx.namespace} failed, primary not ready: {error}",
+        reason=SerinusReason.PROMOTION_FAILED,
+    )
+    try:
+        restored = await world.target.restore_primary()
+    except PortError as err:
+        await ctx.warn(str(err))
         return
-    ctx.services.telemetry.set_weight(canary, 0, TOTAL_WEIGHT)
-    if await ctx.sync(CanaryPhase.FAILED, weight=TOTAL_WEIGHT, report=False) is None:
+    if not restored:
+        await ctx.alert(f"Promotion failed, primary not ready: {error}", "error")
+        if not await ctx.set_routes(0, TOTAL_WEIGHT, False):
+            return
+        ctx.services.telemetry.set_weight(canary, 0, TOTAL_WEIGHT)
+        if await ctx.sync(CanaryPhase.FAILED, weight=TOTAL_WEIGHT, report=False) is None:
+            return
+        ctx.services.telemetry.set_status(canary, CanaryPhase.FAILED)
+        ctx.services.telemetry.inc_failures(canary, "completed")
+        await checks.post_rollout(ctx, CanaryPhase.FAILED)
+        return
+    await ctx.warn(
+        f"Restored {primary} to its spec before the promotion, routing all traffic to primary",
+        reason=SerinusReason.PRIMARY_RESTORED,
+    )
+    await ctx.alert(f"Promotion failed, primary not ready: {error}; restored {primary} and rolled back", "error")
+    await restored_rollback(ctx)
+
+
+async def restored_rollback(ctx: Context) -> None:
+    """The primary was given back its last good spec: all traffic to it, the canary scaled down, Failed. Also
+    called by a later step when one of these failed, so a restored primary is never taken for a promoted one."""
+    canary, world = ctx.canary, ctx.world
+    if not await ctx.set_routes(TOTAL_WEIGHT, 0, False):
+        return
+    ctx.services.telemetry.set_weight(canary, TOTAL_WEIGHT, 0)
+    await ctx.warn(f"Canary failed! Scaling down {ctx.subject}", on=_as(ctx, CanaryPhase.FAILED))
+    if world.scaler is not None and not await ctx.attempt(world.scaler.pause_target()):
+        return
+    if not await ctx.attempt(world.target.scale_to_zero()):
+        return
+    if await ctx.sync(CanaryPhase.FAILED, report=False) is None:
         return
     ctx.services.telemetry.set_status(canary, CanaryPhase.FAILED)
     ctx.services.telemetry.inc_failures(canary, "completed")

@@ -16,7 +16,7 @@ from lightkube.resources.core_v1 import Secret
 
 from serinus.api import AlertProvider, Canary
 from serinus.engine.judge.types import TickResult
-from serinus.engine.ports import EventType, Notice, PortError
+from serinus.engine.ports import FLAGGER_REASON, EventType, Notice, PortError
 from serinus.errors import SerinusError
 from serinus.hooks.events import EventWebhooks
 from serinus.kube.events import EventRecorder, InvolvedObject
@@ -94,7 +94,7 @@ class KubeRecorder:
         self.events = events
         self.webhooks = EventWebhooks(event_webhook, clients)
 
-    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
+    async def event(self, canary: Canary, event_type: EventType, message: str, reason: str = FLAGGER_REASON) -> None:
         """Record the event; a canary's own `event` webhooks replace the global --event-webhook."""
         meta = canary.metadata
         extra = {"canary": canary_subject(canary)}
@@ -106,6 +106,7 @@ class KubeRecorder:
             InvolvedObject(canary.api_version, "Canary", meta.namespace or "default", meta.name or "", meta.uid),
             str(event_type),
             message,
+            reason,
         )
         await self.webhooks.send(canary, str(event_type), message)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,21 +16,25 @@ from typing import Any
 from lightkube import ApiError, AsyncClient, codecs
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
-from lightkube.resources.core_v1 import ConfigMap, Secret
+from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from lightkube.types import PatchType
 
 from serinus.api import Canary
 from serinus.errors import SerinusError
 from serinus.targets.configs import ConfigRef, config_ref, primary_copy, scan_config_refs, tracked_configs
+from serinus.targets.pods import pods_cause
 from serinus.targets.primary import (
     DEFAULT_SELECTOR_LABELS,
     SCALE_TO_ZERO_SELECTOR,
     check_target,
     discovered_ports,
+    is_restored,
     new_primary,
     primary_name,
     promoted_primary,
+    restored_primary,
     selector_label,
+    with_last_good,
 )
 from serinus.targets.readiness import (
     Readiness,
@@ -39,6 +44,7 @@ from serinus.targets.readiness import (
 )
 from serinus.targets.scaling import daemonset_from_zero, daemonset_to_zero, replicas_from_zero, scale_patch
 
+log = logging.getLogger("serinus.targets")
 RESOURCES: dict[str, Any] = {"Deployment": Deployment, "DaemonSet": DaemonSet, "StatefulSet": StatefulSet}
 
 
@@ -176,14 +182,28 @@ class WorkloadController:
 
     async def canary_readiness(self) -> Readiness:
         """Is the target (the canary) rolled out? Messages wrapped as Flagger's IsCanaryReady wraps them."""
-        got = await self._readiness(
-            await self._get(self.name), self.canary.analysis_or_default().effective_canary_ready_threshold()
-        )
+        target = await self._get(self.name)
+        got = await self._readiness(target, self.canary.analysis_or_default().effective_canary_ready_threshold())
         if got.ready:
             return got
         return Readiness(
-            False, got.retriable, f"canary {self.kind.lower()} {self.name}.{self.namespace} not ready: {got.message}"
+            False,
+            got.retriable,
+            f"canary {self.kind.lower()} {self.name}.{self.namespace} not ready: {got.message}",
+            await self._pods_cause(target),
         )
+
+    async def _pods_cause(self, workload: dict[str, Any]) -> str:
+        """What the kubelet and the scheduler say about the workload's pods (targets/pods.py), "" when nothing."""
+        selector = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        if not selector:
+            return ""
+        try:
+            pods = [p.to_dict() async for p in self.client.list(Pod, namespace=self.namespace, labels=selector)]
+        except Exception as err:  # the cause is a courtesy: the readiness answer stands without it
+            log.debug("%s.%s: listing the canary's pods failed: %s", self.name, self.namespace, err)
+            return ""
+        return pods_cause(pods)
 
     # ----- writing -----
 
@@ -263,8 +283,26 @@ class WorkloadController:
             has_autoscaler=self.canary.spec.autoscaler_ref is not None,
             tracked_configs={ref.key for ref in refs},
         )
+        primary.setdefault("kind", self.kind)
+        # the primary passed its readiness check before promotion: what it runs now is the last good spec
+        updated = with_last_good(updated, primary)
         self._target = None  # a write may change the target: read it afresh after
         await self.client.replace(codecs.from_dict(updated))
+
+    async def restore_primary(self) -> bool:
+        """Give the primary back the spec it ran before the last promotion; False when none was kept. The
+        primary's ConfigMap and Secret copies keep the promoted content (their old content is not kept)."""
+        primary = await self._get(primary_name(self.name))
+        primary.setdefault("kind", self.kind)
+        restored = restored_primary(primary, has_autoscaler=self.canary.spec.autoscaler_ref is not None)
+        if restored is None:
+            return False
+        await self.client.replace(codecs.from_dict(restored))
+        return True
+
+    async def primary_restored(self) -> bool:
+        """Whether the primary runs the spec restore_primary put back since the last promotion."""
+        return is_restored(await self._get(primary_name(self.name)))
 
     async def scale_to_zero(self) -> None:
         """Stop the canary's pods: replicas 0, or for a DaemonSet a node selector no node has."""

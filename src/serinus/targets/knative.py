@@ -121,6 +121,14 @@ class KnativeTarget:
         service.setdefault("metadata", {}).setdefault("annotations", {})[PRIMARY_REVISION] = latest
         await self._replace(service)
 
+    async def restore_primary(self) -> bool:
+        """Not kept for Knative: the primary revision only changes once the promoted one is Ready."""
+        return False
+
+    async def primary_restored(self) -> bool:
+        """Never restored."""
+        return False
+
     async def scale_to_zero(self) -> None:
         """Knative scales revisions itself."""
 

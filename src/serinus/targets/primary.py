@@ -6,6 +6,7 @@ All functions take and return Kubernetes JSON (dicts) and never mutate their inp
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -265,3 +266,57 @@ def promoted_primary(
         include_by_prefix(meta.get("labels"), include_label_prefixes), label, primary_value
     )
     return out
+
+
+#: on the primary workload: the spec it ran before the last promotion, as JSON (Serinus only; Flagger keeps none)
+LAST_GOOD_ANNOTATION = "serinus.io/last-good-spec"
+#: on the primary workload: "true" once the last good spec was put back, until the next promotion
+RESTORED_ANNOTATION = "serinus.io/restored"
+
+
+def _kept_fields(rules: KindRules) -> tuple[str, ...]:
+    return ("template", *rules.rollout_fields, *(("replicas",) if rules.has_replicas else ()))
+
+
+def with_last_good(promoted: Obj, previous: Obj) -> dict[str, Any]:
+    """The promoted primary, annotated with the spec `previous` (the primary before promotion) ran: its template,
+    rollout settings and replicas. Only what may change after creation is kept, so restoring it is always a valid
+    update."""
+    rules = _rules(previous)
+    spec = previous.get("spec") or {}
+    kept = {f: spec[f] for f in _kept_fields(rules) if f in spec}
+    out: dict[str, Any] = copy.deepcopy(dict(promoted))
+    annotations = out.setdefault("metadata", {}).get("annotations") or {}
+    annotations = {k: v for k, v in annotations.items() if k != RESTORED_ANNOTATION}
+    annotations[LAST_GOOD_ANNOTATION] = json.dumps(kept, sort_keys=True, separators=(",", ":"))
+    out["metadata"]["annotations"] = annotations
+    return out
+
+
+def restored_primary(primary: Obj, *, has_autoscaler: bool) -> dict[str, Any] | None:
+    """The primary given back the spec it ran before its last promotion, marked restored; None when no spec
+    was kept or it cannot be read. The replicas stay the autoscaler's when there is one."""
+    annotations = (primary.get("metadata") or {}).get("annotations") or {}
+    try:
+        kept = json.loads(annotations[LAST_GOOD_ANNOTATION])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(kept, dict) or not isinstance(kept.get("template"), dict):
+        return None
+    rules = _rules(primary)
+    out: dict[str, Any] = copy.deepcopy(dict(primary))
+    spec = out.setdefault("spec", {})
+    for field in _kept_fields(rules):
+        if field == "replicas" and has_autoscaler:
+            continue
+        if field in kept:
+            spec[field] = copy.deepcopy(kept[field])
+        elif field != "template":
+            spec.pop(field, None)
+    out["metadata"].setdefault("annotations", {})[RESTORED_ANNOTATION] = "true"
+    return out
+
+
+def is_restored(primary: Obj) -> bool:
+    """Whether the primary runs the spec restored_primary put back."""
+    return ((primary.get("metadata") or {}).get("annotations") or {}).get(RESTORED_ANNOTATION) == "true"

@@ -354,7 +354,7 @@ def test_the_judge_freezes_on_malformed_counts_and_names_them() -> None:
 class DeadRecorder:
     """A Recorder whose every event raises (the events API is down as well)."""
 
-    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
+    async def event(self, canary: Canary, event_type: EventType, message: str, reason: str = "Synced") -> None:
         raise RuntimeError("events API down")
 
 

@@ -96,16 +96,22 @@ def test_canary_stuck_past_the_progress_deadline_is_rolled_back() -> None:
     assert result.weights == ()  # traffic never reached the canary
 
 
-def test_primary_stuck_during_promotion_sends_traffic_to_the_canary() -> None:
-    """The primary's rollout fails during Promoting: 'Promotion failed', all traffic to the canary, Failed."""
+def test_primary_stuck_during_promotion_is_restored_and_takes_all_traffic_back() -> None:
+    """The primary's rollout fails during Promoting: 'Promotion failed', the primary restored to its spec before
+    the promotion, all traffic to it, Failed (issue #22 item 4; without a kept spec all traffic goes to the canary
+    instead: test_step_promotion_stall.py)."""
     c = canary({"stepWeight": 50}, progressDeadlineSeconds=60)
     primary = [{"at": 0, "ready": True}, {"at": "181s", "ready": False}]
     result = run(c, {"rollout": "30s", "ready": {"primary": primary}})
     failed = [m for m in warnings(result) if m.startswith("Promotion of podinfo.test failed, primary not ready")]
     assert failed
-    assert result.weights[-1].canary == 100
+    assert "Restored podinfo-primary.test to its spec before the promotion, routing all traffic to primary" in (
+        warnings(result)
+    )
+    assert result.weights[-1].canary == 0
+    assert result.weights[-1].primary == 100
     assert result.phase == "Failed"
-    assert result.canary.status.canary_weight == 100
+    assert result.canary.status.canary_weight == 0
     assert result.alerts[-1].severity == "error"
 
 
