@@ -149,6 +149,11 @@ class Process:
             self.popen.wait(5)
 
 
+#: users besides the admin, with their groups, authenticated by static tokens (tests of who may do what: RBAC and
+#: admission checks on a real identity, as tests/cluster/runtime/test_actions.py makes)
+TEST_USERS: dict[str, tuple[str, ...]] = {"alice": ("release-managers",), "bob": ("developers",)}
+
+
 @dataclass
 class ControlPlane:
     """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok, on loopback, in `workdir`."""
@@ -160,6 +165,8 @@ class ControlPlane:
     timings: dict[str, float] = field(default_factory=dict)
     api_port: int = 0
     token: str = ""
+    #: static bearer tokens of TEST_USERS, by user name
+    user_tokens: dict[str, str] = field(default_factory=dict)
     etcd_url: str = ""
     #: (from, to) in wall-clock seconds: each time kube-apiserver was stopped until it answered /readyz again.
     #: A restarted API server answers before its RBAC caches are filled and refuses (403) what it would allow;
@@ -315,7 +322,11 @@ class ControlPlane:
             )
         )
         self.token = os.urandom(16).hex()
-        (pki / "tokens.csv").write_text(f'{self.token},serinus-test-admin,1000,"system:masters"\n')
+        lines = [f'{self.token},serinus-test-admin,1000,"system:masters"']
+        for uid, (user, groups) in enumerate(TEST_USERS.items(), start=1001):
+            self.user_tokens[user] = os.urandom(16).hex()
+            lines.append(f'{self.user_tokens[user]},{user},{uid},"{",".join(groups)}"')
+        (pki / "tokens.csv").write_text("\n".join(lines) + "\n")
 
     def _start_etcd(self) -> str:
         client, peer = free_port(), free_port()
@@ -642,6 +653,15 @@ class Cluster:
             if err.status.code != 409:
                 raise
         return name
+
+    def user_kubeconfig(self, user: str) -> Path:
+        """A kubeconfig authenticating as one of TEST_USERS (a static token), in namespace default."""
+        path = self.plane.workdir / f"{user}.kubeconfig"
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": user, "user": {"token": self.plane.user_tokens[user]}}]
+        config["contexts"][0]["context"]["user"] = user
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def operator_kubeconfig(self) -> Path:
         """A kubeconfig holding a token of the Helm chart's ServiceAccount, bound to the chart's ClusterRole.

@@ -26,7 +26,8 @@ from serinus.api.metric_template import MetricTemplateSpec
 from serinus.api.status import CanaryStatus, ObjectStatus
 
 HEADER = (
-    "# Serinus CRDs: flagger.app/v1beta1 Canary, MetricTemplate and AlertProvider.\n"
+    "# Serinus CRDs: flagger.app/v1beta1 Canary, MetricTemplate and AlertProvider;\n"
+    "# serinus.io/v1alpha1 CanaryRun and CanaryAction.\n"
     "# Generated from serinus.api by `python -m serinus.api.crdgen > deploy/crds/crds.yaml`; do not edit by hand.\n"
 )
 
@@ -278,9 +279,175 @@ def schema_of(kind: str) -> dict[str, Any]:
     raise KeyError(kind)
 
 
+def _column(name: str, json_path: str, kind: str = "string", priority: int = 0) -> dict[str, Any]:
+    column: dict[str, Any] = {"name": name, "type": kind, "jsonPath": json_path}
+    if priority:
+        column["priority"] = priority
+    return column
+
+
+def _strings(*names: str) -> dict[str, Any]:
+    return {name: {"type": "string"} for name in names}
+
+
+def serinus_crds() -> list[dict[str, Any]]:
+    """Serinus's own CRDs (group serinus.io), beside Flagger's: CanaryRun, the run ledger (engine/ledger.py).
+
+    A CanaryRun is written whole by the operator (one server-side apply per analysis step), so it has no status
+    subresource; each tick's records are free-form JSON, kept as written."""
+    tick = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    schema = {
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {
+                "type": "object",
+                "description": "Which Canary and which revision this run released.",
+                "properties": {
+                    "canaryRef": {"type": "object", "properties": _strings("name")},
+                    **_strings("revision", "checksum", "startedAt"),
+                },
+            },
+            "status": {
+                "type": "object",
+                "description": "Where the run stands, how it ended, and one tick per analysis step.",
+                "properties": {
+                    **_strings("phase", "result", "reason", "endedAt"),
+                    "canaryWeight": {"type": "integer"},
+                    "droppedTicks": {"type": "integer"},
+                    "ticks": {"type": "array", "items": tick},
+                },
+            },
+        },
+    }
+    return [
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "canaryruns.serinus.io"},
+            "spec": {
+                "group": "serinus.io",
+                "names": {
+                    "kind": "CanaryRun",
+                    "listKind": "CanaryRunList",
+                    "plural": "canaryruns",
+                    "singular": "canaryrun",
+                    "shortNames": ["crun"],
+                },
+                "scope": "Namespaced",
+                "versions": [
+                    {
+                        "name": "v1alpha1",
+                        "served": True,
+                        "storage": True,
+                        "additionalPrinterColumns": [
+                            _column("Canary", ".spec.canaryRef.name"),
+                            _column("Revision", ".spec.revision"),
+                            _column("Phase", ".status.phase"),
+                            _column("Weight", ".status.canaryWeight", "integer"),
+                            _column("Result", ".status.result"),
+                            _column("Started", ".spec.startedAt", "date"),
+                            _column("Ended", ".status.endedAt", "date"),
+                            _column("Reason", ".status.reason", priority=1),
+                        ],
+                        "schema": {"openAPIV3Schema": schema},
+                    }
+                ],
+            },
+        }
+    ]
+
+
+def action_crd() -> dict[str, Any]:
+    """CanaryAction: a request on a release (`serinus promote / abort / pause / resume / retry / approve / reject`,
+    engine/actions.py). The spec is immutable once created (who asked what cannot be rewritten); the operator writes
+    the outcome through the status subresource; the chart's ValidatingAdmissionPolicy checks `requestedBy`, `groups`
+    and the custom RBAC verb at creation."""
+    verbs = ["promote", "abort", "pause", "resume", "retry", "approve", "reject"]
+    spec = {
+        "type": "object",
+        "description": "What is asked, of which Canary and revision, by whom and why; immutable.",
+        "required": ["canaryRef", "action", "revision", "requestedBy"],
+        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "spec is immutable"}],
+        "properties": {
+            "canaryRef": {
+                "type": "object",
+                "required": ["name"],
+                "properties": _strings("name"),
+            },
+            "action": {"type": "string", "enum": verbs},
+            "revision": {
+                "type": "string",
+                "description": "The Canary's status.lastAppliedSpec the requester saw; another revision is Rejected.",
+            },
+            "requestedBy": {"type": "string", "description": "The requester's user name, checked at admission."},
+            "groups": {"type": "array", "items": {"type": "string"}},
+            "reason": {"type": "string"},
+            "expiresAt": {"type": "string", "format": "date-time"},
+            "full": {"type": "boolean", "description": "promote only: straight to full weight."},
+        },
+    }
+    status = {
+        "type": "object",
+        "description": "Set once by the operator: Applied, Rejected or Expired, and why.",
+        "properties": {
+            "phase": {"type": "string", "enum": ["Applied", "Rejected", "Expired"]},
+            **_strings("message", "settledAt"),
+        },
+    }
+    schema = {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "canaryactions.serinus.io"},
+        "spec": {
+            "group": "serinus.io",
+            "names": {
+                "kind": "CanaryAction",
+                "listKind": "CanaryActionList",
+                "plural": "canaryactions",
+                "singular": "canaryaction",
+                "shortNames": ["cact"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        _column("Canary", ".spec.canaryRef.name"),
+                        _column("Action", ".spec.action"),
+                        _column("By", ".spec.requestedBy"),
+                        _column("Phase", ".status.phase"),
+                        _column("Age", ".metadata.creationTimestamp", "date"),
+                        _column("Reason", ".spec.reason", priority=1),
+                        _column("Message", ".status.message", priority=1),
+                    ],
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
 def render() -> str:
-    """The CRDs as one multi-document YAML file."""
-    body = yaml.safe_dump_all(crds(), sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
+    """The CRDs as one multi-document YAML file: Flagger's three, then Serinus's own."""
+    docs = [*crds(), *serinus_crds(), action_crd()]
+    body = yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
     return HEADER + "---\n" + body
 
 

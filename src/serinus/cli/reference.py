@@ -16,6 +16,10 @@ Generated from the commands (`.venv/bin/python -m serinus.cli.reference > docs/c
 page and the code equal. Every option can also be set by the environment variable shown, and `serinus run` and
 `serinus-loadtester` accept Flagger's Go-style single-dash flags (`-mesh-provider=kubernetes`,
 `-enable-leader-election=true`) as well.
+
+The same commands are installed as a kubectl plugin, `kubectl-serinus` (a console script beside `serinus`): with
+it on the `PATH`, `kubectl serinus status podinfo -n test` runs `serinus status podinfo -n test`, and so on for
+every command. `get canaries` and `status` are described with examples in [status.md](status.md).
 """
 
 
@@ -70,7 +74,13 @@ def render() -> str:
     assert isinstance(main, click.Group)
     parts.append(f"\n## serinus\n\n```\n{_help(main, 'serinus')}\n```\n")
     for name in sorted(main.commands):
-        parts.append(f"\n## serinus {name}\n\n```\n{_help(main.commands[name], f'serinus {name}')}\n```\n")
+        command = main.commands[name]
+        parts.append(f"\n## serinus {name}\n\n```\n{_help(command, f'serinus {name}')}\n```\n")
+        # a group's subcommands (`serinus get canaries`) have their own section
+        subcommands = command.commands if isinstance(command, click.Group) else {}
+        for sub in sorted(subcommands):
+            path = f"serinus {name} {sub}"
+            parts.append(f"\n## {path}\n\n```\n{_help(subcommands[sub], path)}\n```\n")
     parts.append(f"\n## serinus-loadtester\n\n```\n{_help(loadtester, 'serinus-loadtester')}\n```\n")
     parts.append(INPUTS)
     return "".join(parts)

@@ -124,7 +124,21 @@ def render_text(result: SimResult, canary: Canary) -> str:
     show_default=True,
     help="The operator's --drain-period: how long after traffic left the canary it is scaled down.",
 )
-def simulate(canary_file: str, scenario_file: str | None, output: str, mesh_provider: str, drain_period: str) -> None:
+@click.option(
+    "--ledger",
+    "ledger_file",
+    metavar="FILE",
+    default=None,
+    help="Also write the run ledger (the CanaryRun objects the operator would keep) to FILE as JSON; - for stdout.",
+)
+def simulate(
+    canary_file: str,
+    scenario_file: str | None,
+    output: str,
+    mesh_provider: str,
+    drain_period: str,
+    ledger_file: str | None,
+) -> None:
     """Replay CANARY.yaml against a scenario on a virtual clock and show every step, event and alert.
 
     Exit 0 when the simulation ran, whatever its outcome; 2 for a bad Canary or scenario.
@@ -147,6 +161,13 @@ def simulate(canary_file: str, scenario_file: str | None, output: str, mesh_prov
     except ScenarioError as err:
         raise _Bad(str(err)) from None
     result = asyncio.run(simulate_async(canary, scenario, mesh_provider, drain_s))
+    if ledger_file is not None:
+        ledger = json.dumps({"apiVersion": "v1", "kind": "List", "items": result.ledger()}, indent=2)
+        if ledger_file == "-":
+            click.echo(ledger)
+            return
+        with open(ledger_file, "w", encoding="utf-8") as out:
+            out.write(ledger + "\n")
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

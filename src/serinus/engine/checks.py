@@ -14,6 +14,7 @@ from serinus.api.analysis import BUILTIN_METRICS, REQUEST_DURATION, REQUEST_SUCC
 from serinus.engine.context import Context
 from serinus.engine.faults import describe
 from serinus.engine.gofmt import fits_ms, go_ms, go_value
+from serinus.engine.ledger import Record
 from serinus.engine.ports import HookResult, Measurement, MetricFailure, Reason
 
 log = logging.getLogger("serinus.engine")
@@ -28,6 +29,8 @@ async def _call(
     analysis = (canary or ctx.canary).analysis_or_default()
     for hook in analysis.webhooks_of(hook_type):
         result = await ctx.services.hooks.call(hook, ctx.payload(phase, hook.metadata))
+        verdict = "accepted" if result.ok else "refused"
+        ctx.keep(Record("webhook", name=hook.name, type=str(hook_type), verdict=verdict, message=result.error))
         yield hook, result
 
 
@@ -168,6 +171,11 @@ async def measure(ctx: Context, metric: CanaryMetric) -> Measurement:
     return got
 
 
+def builtin_name(metric: CanaryMetric) -> str:
+    """The built-in metric's name (request-success-rate, request-duration) when `metric` is one, else ""."""
+    return _builtin(metric)
+
+
 def _builtin(metric: CanaryMetric) -> str:
     if metric.name in BUILTIN_METRICS and not metric.query:
         return metric.name
@@ -176,15 +184,29 @@ def _builtin(metric: CanaryMetric) -> str:
 
 async def _judge(ctx: Context, metric: CanaryMetric, got: Measurement) -> bool:
     """Report a measurement that failed or is out of bounds, in Flagger's words; True when it passes."""
+    builtin = _builtin(metric)
+    low, high = metric_bounds(metric, builtin)
     if got.failure is not None or got.value is None:
         if got.failure in _COUNTED:
             reason = Reason.MALFORMED_ANSWER if got.failure is MetricFailure.MALFORMED else Reason.METRIC_ERROR
             ctx.services.telemetry.count_error(ctx.canary, reason, metric.name)
-        await ctx.warn(_failure_text(ctx, metric, got))
+        text = _failure_text(ctx, metric, got)
+        ctx.keep(Record("check", name=metric.name, verdict="error", min=low, max=high, message=text))
+        await ctx.warn(text)
         return False
     value = got.value
-    builtin = _builtin(metric)
     problem = _verdict(ctx, metric, builtin, value)
+    ctx.keep(
+        Record(
+            "check",
+            name=metric.name,
+            verdict="pass" if problem is None else "fail",
+            value=float(value),
+            min=low,
+            max=high,
+            message=problem or "",
+        )
+    )
     recorded = value / 1000 if builtin == REQUEST_DURATION else value  # Flagger records durations in seconds
     ctx.services.telemetry.set_analysis(ctx.canary, metric.name, recorded, problem is None)
     if problem is not None:
@@ -193,8 +215,9 @@ async def _judge(ctx: Context, metric: CanaryMetric, got: Measurement) -> bool:
     return True
 
 
-def _verdict(ctx: Context, metric: CanaryMetric, builtin: str, value: float) -> str | None:
-    """None when the value is acceptable, else Flagger's Halt text."""
+def metric_bounds(metric: CanaryMetric, builtin: str) -> tuple[float | None, float | None]:
+    """The (min, max) a metric's value must stay within: thresholdRange, else the legacy threshold (a minimum for
+    the success rate, a maximum for everything else)."""
     bounds = metric.threshold_range
     low = bounds.min if bounds is not None else None
     high = bounds.max if bounds is not None else None
@@ -203,6 +226,12 @@ def _verdict(ctx: Context, metric: CanaryMetric, builtin: str, value: float) -> 
             low = metric.threshold
         else:
             high = metric.threshold
+    return low, high
+
+
+def _verdict(ctx: Context, metric: CanaryMetric, builtin: str, value: float) -> str | None:
+    """None when the value is acceptable, else Flagger's Halt text."""
+    low, high = metric_bounds(metric, builtin)
     if builtin == REQUEST_DURATION:
         # Flagger compares whole-millisecond durations
         if low is not None and value < int(low):

@@ -42,6 +42,7 @@ from serinus.engine.judge.types import (
     Verdict,
     VersionCounts,
 )
+from serinus.engine.ledger import Record
 from serinus.engine.ports import Reason
 from serinus.engine.thresholds import MetricKind, within
 from serinus.engine.weights import max_weight
@@ -200,6 +201,7 @@ async def analysis(ctx: Context, config: JudgeConfig, primary: int, canary_weigh
     result = judge_tick(config, state, tick, observations)
     ctx.services.telemetry.set_judge(ctx.canary, result)
     _record_values(ctx, observations)
+    _keep_lines(ctx, result)
     frozen = frozen + 1 if result.verdict is Verdict.FREEZE else 0
     ledger = [*ledger, *(line.to_json() for line in result.lines)][-LEDGER_LINES:]
     decided_before = str(extras.get("policy", "")) if stored is not None else ""
@@ -235,6 +237,29 @@ def _record_values(ctx: Context, observations: list[Observation]) -> None:
         passed = within(kind, value, metric.threshold_range, metric.threshold)
         recorded = value / 1000 if kind is MetricKind.DURATION_MS else value
         ctx.services.telemetry.set_analysis(ctx.canary, metric.name, recorded, passed)
+
+
+def _keep_lines(ctx: Context, result: TickResult) -> None:
+    """The run ledger's check records of a judged step: each metric's verdict, estimate, the canary's request
+    count so far as the sample size, and Flagger's bound for reference."""
+    metrics = {m.name: m for m in ctx.analysis.metrics}
+    for line in result.lines:
+        metric = metrics.get(line.metric)
+        low, high = checks.metric_bounds(metric, checks.builtin_name(metric)) if metric else (None, None)
+        requests = line.canary.get("requests")
+        ctx.keep(
+            Record(
+                "check",
+                name=line.metric,
+                verdict=str(line.verdict),
+                value=line.estimate if line.estimate is not None and math.isfinite(line.estimate) else None,
+                min=low,
+                max=high,
+                samples=int(requests) if isinstance(requests, int | float) and math.isfinite(requests) else None,
+                test=line.test or "judge",
+                message=line.reason,
+            )
+        )
 
 
 def _metric_status(line: LedgerLine) -> MetricJudgeStatus:

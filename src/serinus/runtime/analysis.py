@@ -20,13 +20,15 @@ from serinus.api.rules import RuleContext
 from serinus.engine.context import Services
 from serinus.engine.faults import describe, fault_text
 from serinus.engine.finalize import FINALIZER
-from serinus.engine.ports import EventType, Next, PortError, Reason, World
+from serinus.engine.ports import EventType, Next, NoLedger, PortError, Reason, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
 from serinus.errors import SerinusError
 from serinus.hooks.port import HttpHooks
+from serinus.kube.actions import KubeActions
 from serinus.kube.client import FIELD_MANAGER
 from serinus.kube.events import EventRecorder, InvolvedObject
+from serinus.kube.ledger import KubeLedger
 from serinus.kube.resources import MetricTemplate as MetricTemplateResource
 from serinus.kube.store import InvalidCanary, KubeStore, parse_canary
 from serinus.metrics.checks import plan_checks
@@ -88,6 +90,8 @@ class ClusterAnalysis:
             hooks=HttpHooks(clients=self.http),
             clock=SystemClock(),
             telemetry=ControllerTelemetry(metrics),
+            ledger=KubeLedger(client, options.ledger_runs) if options.ledger_runs > 0 else NoLedger(),
+            actions=guard(KubeActions(client)),
         )
         self.services = services
         self.engine = Engine(

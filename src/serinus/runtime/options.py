@@ -62,6 +62,7 @@ class OperatorOptions:
     threadiness: int = 2
     zap_replace_globals: bool = False
     foreign_status_window: float = 600.0
+    ledger_runs: int = 10
 
     @property
     def lease_namespace(self) -> str:
@@ -226,6 +227,13 @@ _SPEC: list[tuple[str, Any, str, dict[str, Any], str | None]] = [
         "Leave a Canary alone while another controller (Flagger) wrote its status within this time; 0 turns the "
         "check off.",
         {"callback": _window},
+        None,
+    ),
+    (
+        "ledger-runs",
+        10,
+        "CanaryRun objects (the run ledger) kept per Canary, the oldest deleted first; 0 keeps no ledger.",
+        {"type": click.IntRange(min=0)},
         None,
     ),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from serinus.api import Canary, CanaryPhase
 from serinus.engine.context import Services
+from serinus.engine.ledger import Run
 from serinus.engine.ports import Hooks, Next, World
 from serinus.engine.status import with_initializing
 from serinus.engine.step import Engine, EngineOptions
@@ -20,6 +21,7 @@ from serinus.sim.world import (
     Event,
     Judgement,
     SimHooks,
+    SimLedger,
     SimMetrics,
     SimNopRouter,
     SimNotifier,
@@ -65,6 +67,12 @@ class SimResult:
     canary: Canary
     #: the statistical judge's ticks (empty when the judge is off)
     judgements: tuple[Judgement, ...] = ()
+    #: the run ledger: one CanaryRun per run, as the operator would keep them
+    runs: tuple[Run, ...] = ()
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """The run ledger as CanaryRun objects (`serinus simulate --ledger FILE`)."""
+        return [run.to_object() for run in self.runs]
 
     def checks(self) -> list[dict[str, Any]]:
         """The judge's ledger lines, one per metric per tick, with the simulated time of the tick as `at`."""
@@ -120,6 +128,7 @@ def build(
         hooks=hooks or SimHooks(cluster),
         clock=clock,
         telemetry=SimTelemetry(cluster),
+        ledger=SimLedger(),
     )
 
     async def make_world(current: Canary, provider: str) -> World:
@@ -191,6 +200,7 @@ async def simulate_async(
         steps=tuple(steps),
         canary=cluster.canary,
         judgements=tuple(cluster.judgements),
+        runs=tuple(engine.services.ledger.runs) if isinstance(engine.services.ledger, SimLedger) else (),
     )
 
 

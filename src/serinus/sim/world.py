@@ -21,7 +21,9 @@ from serinus.api import Canary, CanaryMetric, CanaryWebhook
 from serinus.api.analysis import BUILTIN_METRICS, REQUEST_DURATION, REQUEST_SUCCESS_RATE
 from serinus.api.duration import DurationError, duration_seconds
 from serinus.engine.judge.types import LedgerLine, Observation, TickResult, VersionCounts
+from serinus.engine.ledger import DEFAULT_RUNS, LedgerTick, Run, fold, to_prune
 from serinus.engine.ports import (
+    FLAGGER_REASON,
     READY,
     EventType,
     HookResult,
@@ -47,6 +49,8 @@ class Event:
     message: str
     phase: str
     seq: int = 0
+    #: the Kubernetes event's reason: Flagger's `Synced`, or one of Serinus's own
+    reason: str = FLAGGER_REASON
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class Cluster:
     clock: VirtualClock
     revision: int = 0
     primary_revision: int | None = None
+    #: the revision the primary ran before its last promotion (its last good spec), and whether it was put back
+    primary_kept: int | None = None
+    primary_restored: bool = False
     canary_replicas: int = 1
     routes: Routes = field(default_factory=lambda: Routes(100, 0, False))
     #: when each workload last started rolling out (readiness progress deadline)
@@ -202,7 +209,10 @@ class SimTarget:
         analysis = cluster.canary.analysis_or_default()
         series = cluster.scenario.primary_ready
         # a rollout's deadline runs from its start, or from when the workload last became unavailable
-        ready = series.at(cluster.now) and cluster.now >= cluster.primary_since + cluster.scenario.rollout
+        rolled = cluster.now >= cluster.primary_since + cluster.scenario.rollout
+        # a restored primary runs the spec that was serving before the promotion: the scenario's readiness is the
+        # promoted spec's
+        ready = rolled and (cluster.primary_restored or series.at(cluster.now))
         got = self._readiness(
             ready, max(cluster.primary_since, series.since(cluster.now)), analysis.effective_primary_ready_threshold()
         )
@@ -232,10 +242,27 @@ class SimTarget:
         )
 
     async def promote(self) -> None:
-        """The primary takes the target's revision and starts rolling out."""
+        """The primary keeps the revision it ran, takes the target's and starts rolling out."""
+        self.cluster.primary_kept = self.cluster.primary_revision
+        self.cluster.primary_restored = False
         self.cluster.primary_revision = self.cluster.revision
         self.cluster.primary_since = self.cluster.now
         self.cluster.starts.append((self.cluster.now, "primary"))
+
+    async def restore_primary(self) -> bool:
+        """The primary goes back to the revision it ran before the promotion (when one was kept)."""
+        cluster = self.cluster
+        if cluster.primary_kept is None:
+            return False
+        cluster.primary_revision = cluster.primary_kept
+        cluster.primary_restored = True
+        cluster.primary_since = cluster.now
+        cluster.starts.append((cluster.now, "primary"))
+        return True
+
+    async def primary_restored(self) -> bool:
+        """Whether the primary was put back since the last promotion."""
+        return self.cluster.primary_restored
 
     async def scale_to_zero(self) -> None:
         """The canary stops."""
@@ -534,10 +561,17 @@ class SimRecorder:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
 
-    async def event(self, canary: Canary, event_type: EventType, message: str) -> None:
+    async def event(self, canary: Canary, event_type: EventType, message: str, reason: str = FLAGGER_REASON) -> None:
         """Record one event."""
         self.cluster.events.append(
-            Event(self.cluster.now, str(event_type), message, str(canary.status.phase), next(self.cluster.sequence))
+            Event(
+                self.cluster.now,
+                str(event_type),
+                message,
+                str(canary.status.phase),
+                next(self.cluster.sequence),
+                reason,
+            )
         )
 
 
@@ -568,3 +602,31 @@ class SimTelemetry(NoTelemetry):
                 self.cluster.now, str(result.verdict), result.reason, tuple(result.lines), next(self.cluster.sequence)
             )
         )
+
+
+class SimLedger:
+    """The Ledger port: CanaryRuns in memory, folded by `engine/ledger.py` exactly as the operator's adapter folds
+    them, the oldest beyond `keep` dropped."""
+
+    def __init__(self, keep: int = DEFAULT_RUNS) -> None:
+        self.keep = keep
+        self.runs: list[Run] = []
+        self.next_index = 1
+
+    async def write(self, tick: LedgerTick) -> None:
+        """Add one step to its run."""
+        current = self.runs[-1] if self.runs else None
+        superseded, run = fold(current, tick, self.next_index)
+        if superseded is not None:
+            self.runs[-1] = superseded
+        if current is not None and run.name == current.name:
+            self.runs[-1] = run
+            return
+        self.runs.append(run)
+        self.next_index += 1
+        gone = set(to_prune([r.index for r in self.runs], self.keep))
+        self.runs = [r for r in self.runs if r.index not in gone]
+
+    def objects(self) -> list[dict[str, Any]]:
+        """Every run kept, as the CanaryRun objects the operator would write."""
+        return [run.to_object() for run in self.runs]

@@ -81,9 +81,13 @@ def test_chart_defaults_render_and_apply(cluster: Cluster, namespace: str) -> No
         "CustomResourceDefinition",
         "CustomResourceDefinition",
         "CustomResourceDefinition",
+        "CustomResourceDefinition",  # Serinus's own CanaryRun, after Flagger's three
+        "CustomResourceDefinition",  # and CanaryAction
         "Deployment",
         "Service",
         "ServiceAccount",
+        "ValidatingAdmissionPolicy",  # who may act on a release (docs/actions.md)
+        "ValidatingAdmissionPolicyBinding",
     ]
     (deployment,) = _by_kind(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
@@ -292,6 +296,10 @@ def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
             "CustomResourceDefinition",
             "CustomResourceDefinition",
             "CustomResourceDefinition",
+            "CustomResourceDefinition",  # Serinus's own CanaryRun, after Flagger's three
+            "CustomResourceDefinition",  # and CanaryAction
+            "ValidatingAdmissionPolicy",  # who may act on a release (docs/actions.md)
+            "ValidatingAdmissionPolicyBinding",
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
@@ -300,8 +308,11 @@ def test_kustomize_base_builds_and_applies(cluster: Cluster) -> None:
             "PodDisruptionBudget",
         ]
     )
-    chart_rules = next(d for d in cluster.helm_template() if d["kind"] == "ClusterRole")["rules"]
+    chart = cluster.helm_template()
+    chart_rules = next(d for d in chart if d["kind"] == "ClusterRole")["rules"]
     assert _by_kind(docs, "ClusterRole")[0]["rules"] == chart_rules
+    for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):  # the chart's, copied
+        assert _by_kind(docs, kind)[0]["spec"] == _by_kind(chart, kind)[0]["spec"]
     (deployment,) = _by_kind(docs, "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     _args_parse(run_command, container["args"][1:])
