@@ -16,7 +16,7 @@ from serinus.engine import strategies
 from serinus.engine.actions import Action, Outcome, Settle, Verb, next_action, paused
 from serinus.engine.context import Context
 from serinus.engine.ledger import Record
-from serinus.engine.ports import EventType, Next, SerinusReason
+from serinus.engine.ports import EventType, Next, PortError, SerinusReason
 from serinus.engine.weights import TOTAL_WEIGHT
 
 log = logging.getLogger("serinus.engine")
@@ -29,6 +29,9 @@ async def open_queue(ctx: Context) -> None:
     A failure to read them is logged and leaves the step as it would be without actions."""
     try:
         actions = await ctx.services.actions.of(ctx.canary)
+    except PortError as err:  # the API server restarting or out of reach: one line, no traceback
+        log.warning("%s: reading CanaryActions failed: %s", ctx.subject, err)
+        return
     except Exception:  # actions are extra: never a failed check or a Warning on Flagger's event stream
         log.exception("%s: reading CanaryActions failed", ctx.subject)
         return
@@ -51,6 +54,9 @@ async def _refuse(ctx: Context, settle: Settle) -> None:
 async def _settle(ctx: Context, action: Action, outcome: Outcome, message: str) -> bool:
     try:
         return await ctx.services.actions.settle(action, outcome.value, message)
+    except PortError as err:
+        log.warning("%s: settling CanaryAction %s failed: %s", ctx.subject, action.name, err)
+        return False
     except Exception:  # unsettled, so unapplied: the next step tries again
         log.exception("%s: settling CanaryAction %s failed", ctx.subject, action.name)
         return False

@@ -8,6 +8,7 @@ from serinus.api import CanaryPhase
 from serinus.engine.changes import compute_hash
 from serinus.engine.context import Context
 from serinus.engine.ledger import ENDED, RESTARTING, RUNNING, LedgerTick
+from serinus.engine.ports import PortError
 
 log = logging.getLogger("serinus.engine")
 
@@ -58,5 +59,7 @@ async def flush(ctx: Context, before: CanaryPhase) -> None:
         tick = ledger_tick(ctx, before)
         if tick is not None:
             await ctx.services.ledger.write(tick)
+    except PortError as err:  # the API server restarting or out of reach: one line, no traceback
+        log.warning("%s: writing the run ledger failed: %s", ctx.subject, err)
     except Exception:
         log.exception("%s: writing the run ledger failed", ctx.subject)

@@ -12,8 +12,9 @@ from lightkube.types import PatchType
 
 from serinus.api import Canary
 from serinus.engine.actions import Action, parse_action
+from serinus.engine.ports import PortError
 from serinus.kube.client import FIELD_MANAGER
-from serinus.kube.ledger import plain
+from serinus.kube.ledger import plain, why
 from serinus.kube.resources import CanaryAction
 
 log = logging.getLogger("serinus.actions")
@@ -40,9 +41,9 @@ class KubeActions:
                     continue
                 self._versions[(namespace, action.name)] = str(doc["metadata"].get("resourceVersion") or "")
                 found.append(action)
-        except httpx2.HTTPStatusError as err:
-            if err.response.status_code != 404:
-                raise
+        except httpx2.HTTPError as err:
+            if not isinstance(err, httpx2.HTTPStatusError) or err.response.status_code != 404:
+                raise PortError(f"CanaryActions of {name}.{namespace}: {why(err)}") from None
             # a bare 404 page: the CanaryAction CRD is not installed; releases go on without actions
             if not self._missing:
                 log.warning("CanaryAction CRD not installed: actions are ignored until it is (deploy/crds/crds.yaml)")
@@ -75,5 +76,7 @@ class KubeActions:
             if err.status.code in (404, 409):  # deleted, or changed (settled) since it was listed
                 log.info("CanaryAction %s.%s not settled: %s", action.name, action.namespace, err.status.message)
                 return False
-            raise
+            raise PortError(f"settling CanaryAction {action.name}.{action.namespace}: {why(err)}") from None
+        except httpx2.HTTPError as err:
+            raise PortError(f"settling CanaryAction {action.name}.{action.namespace}: {why(err)}") from None
         return True

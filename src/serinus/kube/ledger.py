@@ -10,11 +10,21 @@ from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
 from serinus.engine.ledger import CANARY_LABEL, DEFAULT_RUNS, LedgerTick, Run, fold, run_name, to_prune
+from serinus.engine.ports import PortError
 from serinus.kube.client import FIELD_MANAGER
 from serinus.kube.resources import CanaryRun
 
 log = logging.getLogger("serinus.ledger")
 Key = tuple[str, str]
+
+
+def why(err: httpx2.HTTPError) -> str:
+    """What the API server (or the connection to it) said, in one line."""
+    if isinstance(err, ApiError):
+        return f"{err.status.code} {err.status.message}"
+    if isinstance(err, httpx2.HTTPStatusError):
+        return f"{err.response.status_code} {err.response.reason_phrase}"
+    return f"{type(err).__name__}: {err}"
 
 
 def plain(obj: Any) -> dict[str, Any]:
@@ -68,10 +78,11 @@ class KubeLedger:
             if new:
                 indices.append(run.index)
                 await self._prune(key)
-        except httpx2.HTTPStatusError as err:
+        except httpx2.HTTPError as err:
             self._current.pop(key, None)
-            if err.response.status_code != 404:
-                raise
+            if not isinstance(err, httpx2.HTTPStatusError) or err.response.status_code != 404:
+                # an API server restarting or unreachable: the engine logs it in one line, the next step goes on
+                raise PortError(f"run ledger of {tick.canary}.{tick.namespace}: {why(err)}") from None
             # a bare 404 page: the CanaryRun CRD is not installed (Flagger's CRDs alone); releases go on without it
             if not self._missing:
                 log.warning("CanaryRun CRD not installed: no run ledger is kept until it is (deploy/crds/crds.yaml)")

@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx2
 import pytest
+from lightkube import ApiError
 
 from serinus.engine.ledger import LedgerTick, Record
+from serinus.engine.ports import PortError
 from serinus.kube.ledger import KubeLedger
 from serinus.kube.memory import MemoryCluster
 
@@ -49,3 +51,28 @@ async def test_missing_crd_warns_once_and_never_raises(caplog: pytest.LogCapture
             await ledger.write(_tick(10 * i))
     warnings = [r.getMessage() for r in caplog.records if r.name == "serinus.ledger"]
     assert warnings == ["CanaryRun CRD not installed: no run ledger is kept until it is (deploy/crds/crds.yaml)"]
+
+
+class Restarting(MemoryCluster):
+    """The in-memory API answering CanaryRun lists as an API server whose storage is (re)initializing: 429."""
+
+    async def list(self, res: Any, *, namespace: str | None = None, **_: Any) -> AsyncIterator[Any]:
+        """429 with the API server's Status body (an async generator, as lightkube's list is)."""
+        request = httpx2.Request("GET", f"https://api.test/apis/serinus.io/v1alpha1/namespaces/{namespace}/canaryruns")
+        status = {"kind": "Status", "code": 429, "message": "storage is (re)initializing", "reason": "TooManyRequests"}
+        response = httpx2.Response(429, json=status, request=request)
+        raise ApiError(request=request, response=response)
+        yield  # pragma: no cover - never reached; makes this an async generator
+
+
+async def test_an_api_server_restarting_is_a_port_error_in_one_line() -> None:
+    """A ledger write while the API server restarts raises the engine's PortError naming the run and the server's
+    answer (the engine logs it as one line, never a traceback), and the next write reads the runs again."""
+    ledger = KubeLedger(Restarting(namespace="test"))  # type: ignore[arg-type]
+    with pytest.raises(PortError) as raised:
+        await ledger.write(_tick(0))
+    assert str(raised.value) == "run ledger of web.test: 429 storage is (re)initializing"
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+    with pytest.raises(PortError):
+        await ledger.write(_tick(10))
