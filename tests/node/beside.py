@@ -47,8 +47,8 @@ MEASURED = re.compile(r"\b\d+(\.\d+)?(%|ms|s)? ([<>]) ")
 FOREIGN_REASON = "DrivenByAnotherController"
 #: client-go's EventAggregator (Flagger's recorder) folds the 10th and later distinct messages of one object with
 #: the same type and reason ("Synced" for all of Flagger's) within 10 minutes into one Event with this prefix;
-#: Serinus's recorder (serinus.kube.events) does the same, so the prefix is compared like the rest of the message
-#: (and counted apart too, Release.combined).
+#: Serinus's recorder writes every message as is, so the comparison leaves the prefix out and counts it apart
+#: (Release.combined).
 COMBINED = "(combined from similar events): "
 #: Traefik applies configuration changes at most every 2 s (its providersThrottleDuration), plus its watch's
 #: delay: answers this soon after the final phase may still follow the previous weights.
@@ -222,10 +222,11 @@ class EventLog:
 
 
 def compared_events(side: Side, seen: list[tuple[str, str, str]]) -> list[str]:
-    """Event messages as the parity tier compares them: namespace normalised, timing-dependent ones and
-    measured values left out, repeats in a row folded."""
+    """Event messages as the parity tier compares them: namespace normalised, client-go's combining prefix,
+    timing-dependent ones and measured values left out, repeats in a row folded."""
     out: list[str] = []
     for _, reason, message in seen:
+        message = message.removeprefix(COMBINED)
         if reason == FOREIGN_REASON or TIMING.search(message):
             continue
         text = MEASURED.sub(r"X \3 ", side.normalise(message))
