@@ -9,6 +9,7 @@ import json
 import re
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,16 +41,16 @@ WEIGHTS = {"primary": 80.0, "canary": 20.0}
 
 
 @dataclass(frozen=True)
-class Telemetry:
+class Telemetry(ABC):
     """How a provider's proxies report one version's traffic: the counter, the histogram and their labels."""
 
     requests: str
     duration: str
     code_label: str
 
+    @abstractmethod
     def labels(self, version: str, namespace: str) -> dict[str, str]:
         """The labels a proxy puts on this version's series."""
-        raise NotImplementedError
 
 
 class Istio(Telemetry):
