@@ -6,17 +6,21 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lightkube import ApiError, Client, codecs
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Event, Namespace
 
-from serinus.kube.resources import Canary
+from serinus.kube.resources import Canary, CanaryRun
 from tests.cluster.controlplane import ROOT, Cluster, free_port
+from tests.cluster.waiting import wait_for
 
 T = TypeVar("T")
 
@@ -223,3 +227,26 @@ class Receiver:
         """Stop serving."""
         self.server.shutdown()
         self.server.server_close()
+
+
+def _runs_listable(client: Client) -> bool:
+    try:
+        list(client.list(CanaryRun))
+    except ApiError:
+        return False
+    return True
+
+
+def ledger_namespace(cluster: Cluster, prefix: str) -> str:
+    """A fresh namespace, with Serinus's CRDs (CanaryRun included) installed as the chart installs them and their
+    storage ready (a CRD just Established may answer 429 "storage is (re)initializing" for a moment)."""
+    cluster.install_serinus_crds()
+    ns = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
+    wait_for(partial(_runs_listable, cluster.client(namespace=ns)), "CanaryRun storage ready", timeout=60)
+    return ns
+
+
+def set_image(client: Client, image: str, name: str = "web") -> None:
+    """A new revision of the `web` Deployment: its one container's image changed."""
+    client.patch(Deployment, name, {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}})

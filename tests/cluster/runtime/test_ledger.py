@@ -5,17 +5,12 @@ explain` read them back: a rollback on a refused webhook, then a promotion."""
 from __future__ import annotations
 
 import json
-import uuid
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from lightkube import ApiError, Client, codecs
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
 from serinus.cli import main
@@ -31,25 +26,8 @@ KEEP_TWO = ("--ledger-runs=2",)
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> str:
-    """A fresh namespace, with Serinus's CRDs (CanaryRun included) installed as the chart installs them."""
-    cluster.install_serinus_crds()
-    ns = f"ledger-{uuid.uuid4().hex[:6]}"
-    cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
-    # a CRD just Established may answer 429 "storage is (re)initializing" for a moment
-    wait_for(partial(_listable, cluster.client(namespace=ns)), "CanaryRun storage ready", timeout=60)
-    return ns
-
-
-def _listable(client: Client) -> bool:
-    try:
-        list(client.list(CanaryRun))
-    except ApiError:
-        return False
-    return True
-
-
-def _set_image(client: Client, image: str) -> None:
-    client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}})
+    """A fresh namespace with Serinus's CRDs (CanaryRun included) installed and ready."""
+    return op.ledger_namespace(cluster, "ledger")
 
 
 def _cli(cluster: Cluster, ns: str, *args: str) -> tuple[int, str]:
@@ -79,7 +57,7 @@ def test_runs_are_recorded_explained_and_pruned(cluster: Cluster, namespace: str
         _first_two_runs(cluster, client, ns, log)
     # a second operator (a restart, a new leader) reads the runs back: run 3 gets the next number, run 1 goes
     with op.running(cluster, ns, log, *KEEP_TWO):
-        _set_image(client, IMAGES[3])
+        op.set_image(client, IMAGES[3])
         wait_for(lambda: _runs(client) == ["web-2", "web-3"], f"web-1 pruned for web-3 (log: {log})", timeout=120)
     code, out = _cli(cluster, ns, "ledger", "web-1")
     assert code == 1
@@ -104,7 +82,7 @@ def _first_two_runs(cluster: Cluster, client: Client, ns: str, log: Path) -> Non
     wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
     assert _runs(client) == []  # initialization is no run
 
-    _set_image(client, IMAGES[1])
+    op.set_image(client, IMAGES[1])
     wait_for(lambda: _ended(client, "web-1", "Failed"), f"web-1 Failed (log: {log})", timeout=180)
     uid = meta(client.get(Canary, "web")).uid
     owner = present(meta(client.get(CanaryRun, "web-1")).ownerReferences)[0]
@@ -118,7 +96,7 @@ def _first_two_runs(cluster: Cluster, client: Client, ns: str, log: Path) -> Non
     assert "Decisive check: webhook smoke (rollout) refused" in out
 
     client.patch(Canary, "web", {"spec": {"analysis": {"webhooks": []}}}, patch_type=PatchType.MERGE)
-    _set_image(client, IMAGES[2])
+    op.set_image(client, IMAGES[2])
     wait_for(lambda: _ended(client, "web-2", "Succeeded"), f"web-2 Succeeded (log: {log})", timeout=180)
 
     code, out = _cli(cluster, ns, "history", "web")

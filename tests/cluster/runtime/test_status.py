@@ -11,21 +11,15 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from lightkube import ApiError, Client, codecs
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace
+from lightkube import codecs
 
 from serinus.cli import main
-from serinus.kube.resources import CanaryRun
 from tests.cluster.controlplane import ROOT, Cluster
 from tests.cluster.runtime import operator_proc as op
 from tests.cluster.waiting import wait_for
@@ -72,24 +66,8 @@ def hooks() -> Iterator[Hooks]:
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> str:
-    """A fresh namespace with Serinus's CRDs (CanaryRun included) installed."""
-    cluster.install_serinus_crds()
-    ns = f"status-{uuid.uuid4().hex[:6]}"
-    cluster.client().create(Namespace(metadata=ObjectMeta(name=ns)))
-    wait_for(partial(_listable, cluster.client(namespace=ns)), "CanaryRun storage ready", timeout=60)
-    return ns
-
-
-def _listable(client: Client) -> bool:
-    try:
-        list(client.list(CanaryRun))
-    except ApiError:
-        return False
-    return True
-
-
-def _set_image(client: Client, image: str) -> None:
-    client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}})
+    """A fresh namespace with Serinus's CRDs (CanaryRun included) installed and ready."""
+    return op.ledger_namespace(cluster, "status")
 
 
 def _status(cluster: Cluster, ns: str, *args: str) -> subprocess.Popen[str]:
@@ -144,7 +122,7 @@ def test_status_exit_codes_jsonl_and_fleet_table(
         proc = _status(cluster, ns, "-w", "--until", "Succeeded", "--timeout", "150s", "-o", "jsonl")
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the state before the change, then the change
-        _set_image(client, IMAGES[1])
+        op.set_image(client, IMAGES[1])
         code, out, err = _finish(proc, 180)
         out = first + out
         assert code == 0, (out, err, log.read_text()[-3000:])
@@ -170,7 +148,7 @@ def test_status_exit_codes_jsonl_and_fleet_table(
 
         # a rollback, watched from the moment the image changes: the old Succeeded does not count, exit 1
         hooks.open["/smoke"] = False
-        _set_image(client, IMAGES[2])
+        op.set_image(client, IMAGES[2])
         proc = _status(cluster, ns, "-w", "--until", "Succeeded", "--timeout", "150s", "-o", "jsonl")
         code, out, err = _finish(proc, 180)
         assert code == 1, (out, err, log.read_text()[-3000:])
@@ -194,7 +172,7 @@ def test_status_exit_codes_jsonl_and_fleet_table(
         # held at a closed confirm-rollout gate: the release never ends, --timeout says so with exit 2
         hooks.open["/gate"] = False
         hooks.open["/smoke"] = True
-        _set_image(client, IMAGES[3])
+        op.set_image(client, IMAGES[3])
         started = time.monotonic()
         code, out, err = _finish(_status(cluster, ns, "--timeout", "5s"), 60)
         assert code == 2, (out, err)
@@ -240,7 +218,7 @@ def test_live_views_redraw_in_a_terminal(cluster: Cluster, namespace: str, hooks
         client.create(op.canary(ns, analysis=analysis))
         wait_for(lambda: op.phase(client) == "Initialized", f"phase Initialized (log: {log})", timeout=90)
         hooks.open["/gate"] = False
-        _set_image(client, IMAGES[1])
+        op.set_image(client, IMAGES[1])
         wait_for(lambda: op.phase(client) == "Waiting", f"phase Waiting (log: {log})", timeout=60)
         try:
             for session, command in (
